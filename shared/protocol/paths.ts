@@ -1,0 +1,210 @@
+// The only place znode paths are built or parsed.
+//
+// <root>/layout                                 {format, shards}: written once, last, by ensureLayout
+// <root>/election/c_<session>_<seq>             ephemeral sequential: master candidates
+// <root>/workers/<workerId>~<incarnation>       ephemeral: one per live worker session
+// <root>/assign/<workerId>~<incarnation>/<taskId>~<attempt>   persistent: a task given to a worker
+// <root>/tasks/<shard>/<taskId>                 persistent: the task record
+// <root>/queue/<shard>/<prio>-<notBefore>-<taskId>   persistent: pending index, sorts by priority then age
+// <root>/done/<shard>/<finishedAt>-<taskId>     persistent: finished index, for retention
+//
+// Directories that grow with the number of tasks are sharded by a hash of the task id, so a
+// million tasks means ~4k children a directory with the default 256 shards, far below the
+// reply size limit (jute.maxbuffer). The incarnation (the worker's session id) in member and
+// assignment names keeps a restarted worker apart from its previous life, and the attempt in
+// the assignment name keeps a new assignment apart from an old one at the same task (ABA).
+
+export const LAYOUT_FORMAT = 1;
+export const DEFAULT_SHARDS = 256;
+export const MAX_PRIORITY = 9999;
+
+const ID_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
+const WORKER_ID_RE = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+export class InvalidIdError extends Error {
+  override name = 'InvalidIdError';
+}
+
+export function assertTaskId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID_RE.test(id) || id === '.' || id === '..') {
+    throw new InvalidIdError(`invalid task id ${JSON.stringify(id)}: use 1-200 characters of A-Z a-z 0-9 _ . : -`);
+  }
+}
+
+export function assertWorkerId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !WORKER_ID_RE.test(id) || id === '.' || id === '..') {
+    throw new InvalidIdError(`invalid worker id ${JSON.stringify(id)}: use 1-100 characters of A-Z a-z 0-9 _ . : -`);
+  }
+}
+
+/** FNV-1a, 32 bit: cheap, stable across processes and versions. */
+export function shardOf(taskId: string, shards: number): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) {
+    h ^= taskId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  const width = Math.max(1, (shards - 1).toString(16).length);
+  return ((h >>> 0) % shards).toString(16).padStart(width, '0');
+}
+
+export function allShards(shards: number): string[] {
+  const width = Math.max(1, (shards - 1).toString(16).length);
+  return Array.from({ length: shards }, (_, i) => i.toString(16).padStart(width, '0'));
+}
+
+export interface QueueEntry {
+  name: string;
+  shard: string;
+  priority: number;
+  /** Not to be assigned before this time (ms since epoch): createdAt, or the backoff's end. */
+  notBefore: number;
+  taskId: string;
+}
+
+export interface AssignmentName {
+  taskId: string;
+  attempt: number;
+}
+
+export interface MemberName {
+  workerId: string;
+  incarnation: string;
+}
+
+export class Paths {
+  readonly root: string;
+  readonly shards: number;
+
+  constructor(root: string, shards = DEFAULT_SHARDS) {
+    if (!root.startsWith('/') || (root.length > 1 && root.endsWith('/'))) {
+      throw new Error(`invalid root ${JSON.stringify(root)}: it must start with / and not end with /`);
+    }
+    if (!Number.isInteger(shards) || shards < 1 || shards > 4096) {
+      throw new Error(`invalid shard count ${shards}: use 1..4096`);
+    }
+    this.root = root === '/' ? '' : root;
+    this.shards = shards;
+  }
+
+  get layout(): string {
+    return `${this.root}/layout`;
+  }
+  get election(): string {
+    return `${this.root}/election`;
+  }
+  get workers(): string {
+    return `${this.root}/workers`;
+  }
+  get assign(): string {
+    return `${this.root}/assign`;
+  }
+  get tasks(): string {
+    return `${this.root}/tasks`;
+  }
+  get queue(): string {
+    return `${this.root}/queue`;
+  }
+  get done(): string {
+    return `${this.root}/done`;
+  }
+
+  /** Every persistent directory the layout needs, parents first. */
+  layoutDirs(): string[] {
+    const dirs = [this.root || '/', this.election, this.workers, this.assign, this.tasks, this.queue, this.done];
+    for (const s of allShards(this.shards)) {
+      dirs.push(`${this.tasks}/${s}`, `${this.queue}/${s}`, `${this.done}/${s}`);
+    }
+    return dirs.filter((d) => d !== '/');
+  }
+
+  shard(taskId: string): string {
+    return shardOf(taskId, this.shards);
+  }
+
+  task(taskId: string): string {
+    return `${this.tasks}/${this.shard(taskId)}/${taskId}`;
+  }
+  taskShard(shard: string): string {
+    return `${this.tasks}/${shard}`;
+  }
+
+  // ---- election ----
+  candidatePrefix(sessionId: string): string {
+    return `${this.election}/c_${sessionId}_`;
+  }
+  static candidateSeq(name: string): number {
+    const m = /_(\d{10})$/.exec(name);
+    return m ? Number(m[1]) : Number.NaN;
+  }
+  static candidateSession(name: string): string | undefined {
+    return /^c_([0-9a-f]+)_\d{10}$/.exec(name)?.[1];
+  }
+
+  // ---- membership ----
+  static memberName(workerId: string, incarnation: string): string {
+    return `${workerId}~${incarnation}`;
+  }
+  static parseMember(name: string): MemberName | null {
+    const i = name.lastIndexOf('~');
+    if (i <= 0) return null;
+    return { workerId: name.slice(0, i), incarnation: name.slice(i + 1) };
+  }
+  member(memberName: string): string {
+    return `${this.workers}/${memberName}`;
+  }
+
+  // ---- assignments ----
+  assignDir(memberName: string): string {
+    return `${this.assign}/${memberName}`;
+  }
+  static assignmentName(taskId: string, attempt: number): string {
+    return `${taskId}~${attempt}`;
+  }
+  static parseAssignment(name: string): AssignmentName | null {
+    const i = name.lastIndexOf('~');
+    if (i <= 0) return null;
+    const attempt = Number(name.slice(i + 1));
+    if (!Number.isInteger(attempt) || attempt < 1) return null;
+    return { taskId: name.slice(0, i), attempt };
+  }
+  assignment(memberName: string, taskId: string, attempt: number): string {
+    return `${this.assignDir(memberName)}/${Paths.assignmentName(taskId, attempt)}`;
+  }
+
+  // ---- queue ----
+  static queueEntryName(priority: number, notBefore: number, taskId: string): string {
+    const p = Math.min(MAX_PRIORITY, Math.max(0, Math.trunc(priority)));
+    // Higher priority must sort first: store its complement.
+    return `${String(MAX_PRIORITY - p).padStart(4, '0')}-${String(Math.max(0, Math.trunc(notBefore))).padStart(13, '0')}-${taskId}`;
+  }
+  static parseQueueEntry(shard: string, name: string): QueueEntry | null {
+    const m = /^(\d{4})-(\d{13})-(.+)$/.exec(name);
+    if (!m) return null;
+    return { name, shard, priority: MAX_PRIORITY - Number(m[1]), notBefore: Number(m[2]), taskId: m[3]! };
+  }
+  queueShard(shard: string): string {
+    return `${this.queue}/${shard}`;
+  }
+  queueEntry(taskId: string, priority: number, notBefore: number): string {
+    return `${this.queue}/${this.shard(taskId)}/${Paths.queueEntryName(priority, notBefore, taskId)}`;
+  }
+  queueEntryPath(e: QueueEntry): string {
+    return `${this.queue}/${e.shard}/${e.name}`;
+  }
+
+  // ---- finished index ----
+  static doneEntryName(finishedAt: number, taskId: string): string {
+    return `${String(Math.max(0, Math.trunc(finishedAt))).padStart(13, '0')}-${taskId}`;
+  }
+  static parseDoneEntry(name: string): { finishedAt: number; taskId: string } | null {
+    const m = /^(\d{13})-(.+)$/.exec(name);
+    return m ? { finishedAt: Number(m[1]), taskId: m[2]! } : null;
+  }
+  doneShard(shard: string): string {
+    return `${this.done}/${shard}`;
+  }
+  doneEntry(taskId: string, finishedAt: number): string {
+    return `${this.done}/${this.shard(taskId)}/${Paths.doneEntryName(finishedAt, taskId)}`;
+  }
+}

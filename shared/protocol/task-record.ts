@@ -1,0 +1,250 @@
+// The task record: what lives in tasks/<shard>/<id>. One JSON document with a format version,
+// the immutable spec given at submit, and the mutable part each transition rewrites.
+import { assertTaskId } from './paths.js';
+import type { TaskState } from './task-state.js';
+import { TASK_STATES } from './task-state.js';
+
+export const RECORD_FORMAT = 1;
+
+export interface Backoff {
+  /** Delay before the second attempt. */
+  initialMs: number;
+  /** Multiplier per further attempt. */
+  factor: number;
+  /** Upper bound of one delay. */
+  maxMs: number;
+}
+
+export type TaskErrorKind =
+  | 'handler' // the handler threw
+  | 'timeout' // the attempt ran past timeoutMs
+  | 'unknown-type' // no handler for the type on the worker
+  | 'malformed' // the record in ZooKeeper could not be parsed
+  | 'worker-lost' // the worker's session ended while it held the task
+  | 'too-large' // the result exceeded the size cap
+  | 'cancelled';
+
+export interface TaskError {
+  message: string;
+  kind: TaskErrorKind;
+  retryable: boolean;
+}
+
+export interface TaskSpec {
+  id: string;
+  type: string;
+  payload: unknown;
+  /** 0..9999; higher runs first. */
+  priority: number;
+  maxAttempts: number;
+  backoff: Backoff;
+  /** Per-attempt time limit; 0 = none. */
+  timeoutMs: number;
+  /** A worker must carry every one of these labels (k=v) to get the task. */
+  labels: Record<string, string>;
+  createdAt: number;
+}
+
+export interface TaskRecord extends TaskSpec {
+  format: typeof RECORD_FORMAT;
+  state: TaskState;
+  /** Attempts started so far (0 while never assigned); the current one when assigned/running. */
+  attempt: number;
+  /** Member name (workerId~incarnation) holding or last holding the task. */
+  worker: string | null;
+  /** Election sequence of the leader that made the current/last assignment. */
+  epoch: number | null;
+  updatedAt: number;
+  assignedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Set while queued after a failure: the backoff's end. */
+  notBefore?: number;
+  result?: unknown;
+  error?: TaskError;
+}
+
+export interface SizeLimits {
+  maxPayloadBytes: number;
+  maxResultBytes: number;
+}
+
+/** Well below jute.maxbuffer (1 MiB): a record, and a batch of them, must fit in one request. */
+export const HARD_SIZE_CAP = 512 * 1024;
+export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000 };
+
+export class TaskValidationError extends Error {
+  override name = 'TaskValidationError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class PayloadTooLargeError extends TaskValidationError {
+  override name = 'PayloadTooLargeError';
+  constructor(
+    field: 'payload' | 'result',
+    readonly bytes: number,
+    readonly limit: number,
+    taskId?: string,
+  ) {
+    super(field, `${field} of ${taskId ? `task ${taskId}` : 'task'} is ${bytes} bytes, over the ${limit}-byte limit`);
+  }
+}
+
+export class MalformedRecordError extends Error {
+  override name = 'MalformedRecordError';
+}
+
+export interface SubmitInput {
+  type: string;
+  payload?: unknown;
+  id?: string;
+  priority?: number;
+  maxAttempts?: number;
+  backoff?: Partial<Backoff>;
+  timeoutMs?: number;
+  labels?: Record<string, string>;
+}
+
+export function checkLimits(limits: Partial<SizeLimits> = {}): SizeLimits {
+  const out = { ...DEFAULT_LIMITS, ...limits };
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isInteger(v) || v < 1 || v > HARD_SIZE_CAP) {
+      throw new TaskValidationError(k, `${k} must be an integer in 1..${HARD_SIZE_CAP}, got ${JSON.stringify(v)}`);
+    }
+  }
+  return out;
+}
+
+function intIn(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new TaskValidationError(field, `${field} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+export function jsonBytes(v: unknown): number {
+  return v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8');
+}
+
+let idCounter = 0;
+/** Time-sortable, unique enough across processes: ms time, pid, counter, random. */
+export function newTaskId(now = Date.now()): string {
+  idCounter = (idCounter + 1) % 1_679_616;
+  const rnd = Math.floor(Math.random() * 1_679_616);
+  return `t${now.toString(36)}${process.pid.toString(36)}${idCounter.toString(36).padStart(4, '0')}${rnd.toString(36).padStart(4, '0')}`;
+}
+
+/** Validates a submission and returns the record to create (state queued). */
+export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_LIMITS, now = Date.now()): TaskRecord {
+  if (input === null || typeof input !== 'object') throw new TaskValidationError('task', 'a task must be an object');
+  const id = input.id ?? newTaskId(now);
+  assertTaskId(id);
+  if (typeof input.type !== 'string' || !/^[A-Za-z0-9_.:/-]{1,100}$/.test(input.type)) {
+    throw new TaskValidationError('type', `type must be 1-100 characters of A-Z a-z 0-9 _ . : / -, got ${JSON.stringify(input.type)}`);
+  }
+  const payload = input.payload === undefined ? null : input.payload;
+  let bytes: number;
+  try {
+    bytes = jsonBytes(payload);
+  } catch (err) {
+    throw new TaskValidationError('payload', `payload is not JSON-serialisable: ${(err as Error).message}`);
+  }
+  if (bytes > limits.maxPayloadBytes) throw new PayloadTooLargeError('payload', bytes, limits.maxPayloadBytes, id);
+  const b = { ...DEFAULT_BACKOFF, ...(input.backoff ?? {}) };
+  const backoff: Backoff = {
+    initialMs: intIn('backoff.initialMs', b.initialMs, 0, 86_400_000),
+    factor: typeof b.factor === 'number' && b.factor >= 1 && b.factor <= 100 ? b.factor : badFactor(b.factor),
+    maxMs: intIn('backoff.maxMs', b.maxMs, 0, 86_400_000),
+  };
+  const labels = input.labels ?? {};
+  if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+    throw new TaskValidationError('labels', 'labels must be an object of string values');
+  }
+  return {
+    format: RECORD_FORMAT,
+    id,
+    type: input.type,
+    payload,
+    priority: intIn('priority', input.priority ?? 0, 0, 9999),
+    maxAttempts: intIn('maxAttempts', input.maxAttempts ?? 3, 1, 1000),
+    backoff,
+    timeoutMs: intIn('timeoutMs', input.timeoutMs ?? 0, 0, 7 * 86_400_000),
+    labels: { ...labels },
+    createdAt: now,
+    state: 'queued',
+    attempt: 0,
+    worker: null,
+    epoch: null,
+    updatedAt: now,
+  };
+}
+
+function badFactor(v: unknown): never {
+  throw new TaskValidationError('backoff.factor', `backoff.factor must be a number in 1..100, got ${JSON.stringify(v)}`);
+}
+
+export function encodeRecord(rec: TaskRecord): Buffer {
+  return Buffer.from(JSON.stringify(rec), 'utf8');
+}
+
+/** Parses and checks a stored record; anything off is a MalformedRecordError naming what. */
+export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    throw new MalformedRecordError(`task record is not JSON: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedRecordError('task record is not an object');
+  const r = raw as Record<string, unknown>;
+  const fail = (what: string) => {
+    throw new MalformedRecordError(`task record ${what}`);
+  };
+  if (r.format !== RECORD_FORMAT) fail(`has format ${JSON.stringify(r.format)}, expected ${RECORD_FORMAT}`);
+  if (typeof r.id !== 'string') fail('has no id');
+  if (expectedId !== undefined && r.id !== expectedId) fail(`id ${JSON.stringify(r.id)} does not match its znode ${expectedId}`);
+  if (typeof r.type !== 'string') fail('has no type');
+  if (!TASK_STATES.includes(r.state as TaskState)) fail(`has unknown state ${JSON.stringify(r.state)}`);
+  for (const k of ['priority', 'maxAttempts', 'timeoutMs', 'createdAt', 'attempt', 'updatedAt']) {
+    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) fail(`field ${k} is not a number`);
+  }
+  const bo = r.backoff as Record<string, unknown> | undefined;
+  if (!bo || typeof bo.initialMs !== 'number' || typeof bo.factor !== 'number' || typeof bo.maxMs !== 'number') fail('has a bad backoff');
+  if (r.labels === null || typeof r.labels !== 'object') fail('has bad labels');
+  return raw as TaskRecord;
+}
+
+/** A minimal valid record standing for one whose stored bytes could not be read. */
+export function malformedStandIn(id: string, reason: string, now = Date.now()): TaskRecord {
+  return {
+    format: RECORD_FORMAT,
+    id,
+    type: 'unknown',
+    payload: null,
+    priority: 0,
+    maxAttempts: 1,
+    backoff: DEFAULT_BACKOFF,
+    timeoutMs: 0,
+    labels: {},
+    createdAt: now,
+    state: 'failed',
+    attempt: 0,
+    worker: null,
+    epoch: null,
+    updatedAt: now,
+    finishedAt: now,
+    error: { kind: 'malformed', message: reason, retryable: false },
+  };
+}
+
+/** Delay before attempt `attempt + 1`, after attempt `attempt` failed. */
+export function backoffDelay(rec: Pick<TaskRecord, 'backoff' | 'attempt'>): number {
+  const { initialMs, factor, maxMs } = rec.backoff;
+  return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, rec.attempt - 1)));
+}

@@ -1,0 +1,260 @@
+// Leader election: ephemeral sequential candidates under election/, the lowest sequence
+// leads, every other candidate watches only its immediate predecessor (no herd effect: the
+// death of one candidate wakes exactly one other).
+//
+// Guarantees: at most one candidate sees itself as leader per ZooKeeper's view; a leader that
+// lost its session may believe it leads for a moment, so safety rests on the fence, not on
+// this belief: every leader write is a multi that `check`s the leader's own candidate node,
+// which vanished with its session, so a deposed leader's write fails on the server.
+// Candidate names carry the session id: a create whose reply was lost is resolved by finding
+// our own node, and leadership is claimed only by a node of the current session.
+// Limits: on expiry the leader is told at once (`deposed`) and rejoins as a new candidate at
+// the back of the line; while merely disconnected it stays leader (its writes are fenced).
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { Paths } from '../protocol/paths.js';
+import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
+import type { Op, ZkSession } from './session.js';
+import { Coalescer } from '../util/coalescer.js';
+
+export type ElectionRole = 'idle' | 'candidate' | 'leader' | 'follower' | 'stopped';
+
+export interface CandidateInfo {
+  id: string;
+  host: string;
+  pid: number;
+  since: number;
+}
+
+export interface LeaderHandle {
+  /** Our candidate znode: the fence. */
+  readonly path: string;
+  /** Its sequence number: grows with every candidacy, so it orders leaders in time. */
+  readonly epoch: number;
+  readonly sessionId: string;
+  /** The multi operation that makes a write conditional on still leading. */
+  fence(): Op;
+}
+
+export interface ElectionEvents {
+  role: [role: ElectionRole];
+  leader: [handle: LeaderHandle];
+  /** We led and no longer do (session lost, or stop()). */
+  deposed: [reason: string];
+  /** A predecessor watch fired (counted to show there is no herd). */
+  watch: [];
+}
+
+export class LeaderElection extends EventEmitter<ElectionEvents> {
+  private readonly log: Logger;
+  private readonly info: CandidateInfo;
+  private _role: ElectionRole = 'idle';
+  private nodePath: string | null = null;
+  private nodeGeneration = -1;
+  private _handle: LeaderHandle | null = null;
+  private readonly checker: Coalescer;
+  /** Predecessor watches that fired, for the no-herd test and for status. */
+  watchEvents = 0;
+  private readonly onExpired = () => this.loseNode('session expired');
+  private readonly onSession = () => this.checker.kick();
+
+  constructor(
+    private readonly session: ZkSession,
+    private readonly paths: Paths,
+    id: string,
+    log: Logger = silentLogger,
+  ) {
+    super();
+    this.info = { id, host: hostname(), pid: process.pid, since: Date.now() };
+    this.log = log.child({ component: 'election', masterId: id });
+    this.checker = new Coalescer(
+      () => this.check(),
+      (err) => {
+        if (this._role === 'stopped') return;
+        this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
+        setTimeout(() => this.checker.kick(), 200).unref();
+      },
+    );
+  }
+
+  get role(): ElectionRole {
+    return this._role;
+  }
+  get handle(): LeaderHandle | null {
+    return this._handle;
+  }
+  get isLeader(): boolean {
+    return this._role === 'leader';
+  }
+  get candidatePath(): string | null {
+    return this.nodePath;
+  }
+
+  start(): void {
+    if (this._role !== 'idle') throw new Error(`election: start() in role ${this._role}`);
+    this.session.on('expired', this.onExpired);
+    this.session.on('session', this.onSession);
+    this.setRole('candidate');
+    this.checker.kick();
+  }
+
+  /** Leaves the election; deletes our candidate node so the next candidate leads at once. */
+  async stop(): Promise<void> {
+    if (this._role === 'stopped') return;
+    const wasLeader = this._role === 'leader';
+    this.setRole('stopped');
+    this.session.off('expired', this.onExpired);
+    this.session.off('session', this.onSession);
+    await this.checker.settled();
+    if (wasLeader) {
+      this._handle = null;
+      this.emit('deposed', 'stopped');
+    }
+    const path = this.nodePath;
+    this.nodePath = null;
+    if (path && this.nodeGeneration === this.session.generation) {
+      await this.session.remove(path).catch((err) => {
+        if (!(err instanceof NoNodeError || err instanceof SessionClosedError || err instanceof SessionExpiredError)) {
+          this.log.warn({ err: (err as Error).message, path }, 'could not delete candidate node; it goes with the session');
+        }
+      });
+    }
+  }
+
+  /** The current leader's info, read from the lowest candidate (null if none). */
+  async currentLeader(): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
+    return readLeader(this.session, this.paths);
+  }
+
+  private setRole(role: ElectionRole): void {
+    if (this._role === role) return;
+    this._role = role;
+    this.log.debug({ role }, 'election role');
+    this.emit('role', role);
+  }
+
+  private loseNode(reason: string): void {
+    this.nodePath = null;
+    if (this._role === 'leader') {
+      this._handle = null;
+      this.setRole('candidate');
+      this.log.warn({ reason }, 'stepped down: no longer leader');
+      this.emit('deposed', reason);
+    } else if (this._role === 'follower') {
+      this.setRole('candidate');
+    }
+  }
+
+  private async join(): Promise<void> {
+    const prefix = this.paths.candidatePrefix(this.session.sessionId);
+    const generation = this.session.generation;
+    try {
+      this.nodePath = await this.session.create(prefix, Buffer.from(JSON.stringify(this.info)), 'ephemeral_sequential');
+    } catch (err) {
+      if (!(err instanceof ConnectionLossError)) throw err;
+      // The reply was lost: the node may exist. Ours carries our session id in its name.
+      const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.election));
+      const mine = children.find((c) => c.startsWith(`c_${this.session.sessionId}_`));
+      if (!mine) throw err;
+      this.nodePath = `${this.paths.election}/${mine}`;
+    }
+    this.nodeGeneration = generation;
+  }
+
+  private async check(): Promise<void> {
+    if (this._role === 'stopped' || this.session.state === 'closed') return;
+    if (this.session.state === 'expired') return; // `session` will kick us again
+    if (this.nodePath && this.nodeGeneration !== this.session.generation) this.loseNode('session replaced');
+    if (!this.nodePath) await this.join();
+    if ((this._role as ElectionRole) === 'stopped') return;
+
+    const generation = this.session.generation;
+    const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.election));
+    const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
+    const ownName = this.nodePath!.slice(this.paths.election.length + 1);
+    const index = sorted.indexOf(ownName);
+    if (index < 0) {
+      // Our node is gone (deleted by hand, or the session behind it ended): run again.
+      this.loseNode('candidate node vanished');
+      this.checker.kick();
+      return;
+    }
+    if (index === 0) {
+      // Claim only with a node of the session we hold now (Curator does the same).
+      if (Paths.candidateSession(ownName) !== this.session.sessionId || generation !== this.session.generation) {
+        this.loseNode('candidate node belongs to an old session');
+        this.checker.kick();
+        return;
+      }
+      if (this._role !== 'leader') {
+        const path = this.nodePath!;
+        const handle: LeaderHandle = {
+          path,
+          epoch: Paths.candidateSeq(ownName),
+          sessionId: this.session.sessionId,
+          fence: () => ({ op: 'check', path, version: 0 }),
+        };
+        this._handle = handle;
+        this.setRole('leader');
+        this.log.info({ epoch: handle.epoch }, 'elected leader');
+        this.emit('leader', handle);
+      }
+      // Notice our own node being deleted (by an operator, say) while we lead.
+      await this.session.exists(this.nodePath!, (e) => {
+        if (e.type === 'deleted' && generation === this.session.generation) this.checker.kick();
+      });
+      return;
+    }
+    const predecessor = `${this.paths.election}/${sorted[index - 1]}`;
+    const stat = await this.session.exists(predecessor, () => {
+      if (generation !== this.session.generation) return;
+      this.watchEvents += 1;
+      this.emit('watch');
+      this.checker.kick();
+    });
+    if (!stat) {
+      this.checker.kick(); // gone between the listing and the watch
+      return;
+    }
+    if (this._role !== 'follower') this.setRole('follower');
+  }
+}
+
+/** Reads who leads under `paths` without taking part. */
+export async function readLeader(
+  session: ZkSession,
+  paths: Paths,
+): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
+  const { children } = await session.retrying(() => session.getChildren(paths.election));
+  const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
+  for (const name of sorted) {
+    const path = `${paths.election}/${name}`;
+    try {
+      const { data } = await session.retrying(() => session.getData(path));
+      return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: Paths.candidateSeq(name), path };
+    } catch (err) {
+      if (!(err instanceof NoNodeError)) throw err;
+    }
+  }
+  return null;
+}
+
+/** Lists every candidate in order (leader first). */
+export async function listCandidates(session: ZkSession, paths: Paths): Promise<Array<CandidateInfo & { epoch: number }>> {
+  const { children } = await session.retrying(() => session.getChildren(paths.election));
+  const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
+  const out = await Promise.all(
+    sorted.map(async (name) => {
+      try {
+        const { data } = await session.retrying(() => session.getData(`${paths.election}/${name}`));
+        return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: Paths.candidateSeq(name) };
+      } catch (err) {
+        if (err instanceof NoNodeError) return null;
+        throw err;
+      }
+    }),
+  );
+  return out.filter((x): x is CandidateInfo & { epoch: number } => x !== null);
+}

@@ -1,0 +1,120 @@
+// Typed ZooKeeper errors. Every failure that leaves the session wrapper is one of these,
+// so callers branch on classes (or `code`) instead of the client library's numeric codes.
+
+export type ZkErrorCode =
+  | 'NO_NODE'
+  | 'NODE_EXISTS'
+  | 'BAD_VERSION'
+  | 'NOT_EMPTY'
+  | 'CONNECTION_LOSS'
+  | 'REQUEST_TIMEOUT'
+  | 'SESSION_EXPIRED'
+  | 'SESSION_CLOSED'
+  | 'NO_CHILDREN_FOR_EPHEMERALS'
+  | 'ZK_ERROR';
+
+export interface ZkErrorDetails {
+  op?: string;
+  path?: string;
+  /** For a failed `multi`: the index of the operation the server refused. */
+  opIndex?: number;
+  cause?: unknown;
+}
+
+export class ZkError extends Error {
+  override name = 'ZkError';
+  readonly code: ZkErrorCode;
+  readonly op?: string;
+  readonly path?: string;
+  readonly opIndex?: number;
+
+  constructor(code: ZkErrorCode, message: string, details: ZkErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.op = details.op;
+    this.path = details.path;
+    this.opIndex = details.opIndex;
+  }
+
+  /** True when the server may or may not have applied the request (a write must be re-checked). */
+  get outcomeUnknown(): boolean {
+    return this.code === 'CONNECTION_LOSS' || this.code === 'REQUEST_TIMEOUT';
+  }
+}
+
+export class NoNodeError extends ZkError {
+  override name = 'NoNodeError';
+}
+export class NodeExistsError extends ZkError {
+  override name = 'NodeExistsError';
+}
+export class BadVersionError extends ZkError {
+  override name = 'BadVersionError';
+}
+export class NotEmptyError extends ZkError {
+  override name = 'NotEmptyError';
+}
+/** The connection dropped while the request was in flight: the session may still live. */
+export class ConnectionLossError extends ZkError {
+  override name = 'ConnectionLossError';
+}
+/** No reply within the request deadline (a silent or frozen server): treat like connection loss. */
+export class RequestTimeoutError extends ConnectionLossError {
+  override name = 'RequestTimeoutError';
+}
+/** The session is gone, with every ephemeral it owned. */
+export class SessionExpiredError extends ZkError {
+  override name = 'SessionExpiredError';
+}
+/** The wrapper was closed by its owner. */
+export class SessionClosedError extends ZkError {
+  override name = 'SessionClosedError';
+}
+
+const NUMERIC: Record<number, ZkErrorCode> = {
+  [-101]: 'NO_NODE',
+  [-110]: 'NODE_EXISTS',
+  [-103]: 'BAD_VERSION',
+  [-111]: 'NOT_EMPTY',
+  [-4]: 'CONNECTION_LOSS',
+  [-7]: 'REQUEST_TIMEOUT',
+  [-112]: 'SESSION_EXPIRED',
+  [-108]: 'NO_CHILDREN_FOR_EPHEMERALS',
+};
+
+export function zkError(code: ZkErrorCode, message: string, details: ZkErrorDetails = {}): ZkError {
+  switch (code) {
+    case 'NO_NODE':
+      return new NoNodeError(code, message, details);
+    case 'NODE_EXISTS':
+      return new NodeExistsError(code, message, details);
+    case 'BAD_VERSION':
+      return new BadVersionError(code, message, details);
+    case 'NOT_EMPTY':
+      return new NotEmptyError(code, message, details);
+    case 'CONNECTION_LOSS':
+      return new ConnectionLossError(code, message, details);
+    case 'REQUEST_TIMEOUT':
+      return new RequestTimeoutError(code, message, details);
+    case 'SESSION_EXPIRED':
+      return new SessionExpiredError(code, message, details);
+    case 'SESSION_CLOSED':
+      return new SessionClosedError(code, message, details);
+    default:
+      return new ZkError(code, message, details);
+  }
+}
+
+/** Maps an error from node-zookeeper-client (an Exception with a numeric `code`) to a typed error. */
+export function fromClientError(err: unknown, details: ZkErrorDetails = {}): ZkError {
+  if (err instanceof ZkError) return err;
+  const numeric = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined;
+  const code: ZkErrorCode = (numeric !== undefined && NUMERIC[numeric]) || 'ZK_ERROR';
+  const where = [details.op, details.path].filter(Boolean).join(' ');
+  const base = err instanceof Error ? err.message : String(err);
+  return zkError(code, where ? `${base} (${where})` : base, { ...details, cause: err });
+}
+
+export function isZkCode(err: unknown, code: ZkErrorCode): boolean {
+  return err instanceof ZkError && err.code === code;
+}
