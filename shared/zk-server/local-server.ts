@@ -106,13 +106,15 @@ function installExitHook(): void {
  * A watchdog shell per JVM: the 'exit' hook does not run when this Node process is
  * SIGKILLed or dies of an unhandled signal (e.g. a test runner killing a worker), so a
  * tiny `sh` polls once a second and SIGKILLs the JVM once its parent is gone. It exits
- * by itself when the JVM is gone.
+ * by itself when the JVM is gone. `removeDir` (a temp dir we own) is deleted after the kill.
  */
-function spawnWatchdog(jvmPid: number): number | undefined {
+function spawnWatchdog(jvmPid: number, removeDir: string): number | undefined {
   const script =
-    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done; kill -9 "$2" 2>/dev/null';
+    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done; ' +
+    'kill -9 "$2" 2>/dev/null; sleep 0.2; [ -n "$3" ] && rm -rf -- "$3"';
   try {
-    const w = spawn('sh', ['-c', script, 'drover-zk-watchdog', String(process.pid), String(jvmPid)], {
+    const args = ['-c', script, 'drover-zk-watchdog', String(process.pid), String(jvmPid), removeDir];
+    const w = spawn('sh', args, {
       stdio: 'ignore',
       detached: true, // own process group: a Ctrl-C to ours must not kill the watchdog first
     });
@@ -217,7 +219,7 @@ export class ZkServerProcess implements LocalZkServer {
     }
     live.add(this);
     installExitHook();
-    this.watchdogPid = spawnWatchdog(child.pid);
+    this.watchdogPid = spawnWatchdog(child.pid, this.spec.ownsDir ? this.dir : '');
 
     const deadline = t0 + timeoutMs;
     for (;;) {

@@ -1,0 +1,184 @@
+// Every task transition as the list of operations of ONE ZooKeeper multi. Master, worker and
+// client build their writes here, so the protocol lives in one file:
+//
+//   submit   create task + create queue entry                       (client)
+//   assign   [fence] remove queue entry + set task@v + create assignment   (leader, many per multi)
+//   start    check assignment + set task@v                          (worker)
+//   finish   remove assignment + set task@v + (queue entry | done entry)  (worker)
+//   reclaim  [fence] remove assignment + set task@v + (queue entry | done entry)  (leader)
+//   cancel   remove (queue entry | assignment) + set task@v + done entry  (anyone)
+//   reject   [fence] remove queue entry + set task@v + done entry   (leader: malformed record)
+//   purge    [fence] remove done entry + remove task@v              (leader: retention)
+//
+// The queue entry, assignment and done entry paths all follow from the record itself, so no
+// transition needs a scan to find them. A worker's fence is its assignment node, whose name
+// holds the attempt: a reclaimed or cancelled task lost that node, and a later assignment of
+// the same task, even to the same worker name, has another attempt and so another name.
+import type { Op } from '../zk/session.js';
+import { Paths } from './paths.js';
+import type { TaskError, TaskRecord } from './task-record.js';
+import { encodeRecord } from './task-record.js';
+import { assignTask, cancelTask, failAttempt, isTerminal, rejectTask, startTask, succeedTask } from './task-state.js';
+
+export interface VersionedRecord {
+  record: TaskRecord;
+  /** znode version of tasks/<shard>/<id> when read. */
+  version: number;
+}
+
+export interface AssignmentData {
+  attempt: number;
+  epoch: number;
+  assignedAt: number;
+  /** Leader's backstop deadline (ms since epoch); null when the task has no timeout. */
+  deadline: number | null;
+}
+
+export interface Transition {
+  ops: Op[];
+  next: TaskRecord;
+}
+
+/** Where a queued record's queue entry is. */
+export function queueEntryOf(paths: Paths, rec: TaskRecord): string {
+  return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt);
+}
+
+/** Where an assigned/running record's assignment node is. */
+export function assignmentOf(paths: Paths, rec: TaskRecord): string {
+  if (!rec.worker || rec.attempt < 1) throw new Error(`task ${rec.id} has no assignment (state ${rec.state})`);
+  return paths.assignment(rec.worker, rec.id, rec.attempt);
+}
+
+/** The index op that follows a record into its new state. */
+function indexOps(paths: Paths, next: TaskRecord): Op[] {
+  if (next.state === 'queued') return [{ op: 'create', path: queueEntryOf(paths, next) }];
+  if (isTerminal(next.state)) return [{ op: 'create', path: paths.doneEntry(next.id, next.finishedAt ?? next.updatedAt) }];
+  return [];
+}
+
+export function submitOps(paths: Paths, rec: TaskRecord): Op[] {
+  return [
+    { op: 'create', path: paths.task(rec.id), data: encodeRecord(rec) },
+    { op: 'create', path: queueEntryOf(paths, rec) },
+  ];
+}
+
+/** Assignment of a queued task (without the fence: a batch carries one fence for all). */
+export function assignOps(
+  paths: Paths,
+  cur: VersionedRecord,
+  queueEntryPath: string,
+  member: string,
+  epoch: number,
+  now: number,
+  graceMs: number,
+): Transition {
+  const next = assignTask(cur.record, member, epoch, now);
+  const data: AssignmentData = {
+    attempt: next.attempt,
+    epoch,
+    assignedAt: now,
+    deadline: next.timeoutMs > 0 ? now + next.timeoutMs + graceMs : null,
+  };
+  return {
+    next,
+    ops: [
+      { op: 'remove', path: queueEntryPath },
+      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
+      { op: 'create', path: paths.assignment(member, next.id, next.attempt), data: Buffer.from(JSON.stringify(data)) },
+    ],
+  };
+}
+
+export function startOps(paths: Paths, cur: VersionedRecord, now: number): Transition {
+  const next = startTask(cur.record, now);
+  return {
+    next,
+    ops: [
+      { op: 'check', path: assignmentOf(paths, cur.record) },
+      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
+    ],
+  };
+}
+
+export type Outcome = { kind: 'success'; result: unknown } | { kind: 'failure'; error: TaskError };
+
+/** A worker's commit of its attempt: fenced by deleting its own assignment node. */
+export function finishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, now: number): Transition {
+  const next = outcome.kind === 'success' ? succeedTask(cur.record, outcome.result, now) : failAttempt(cur.record, outcome.error, now);
+  return {
+    next,
+    ops: [
+      { op: 'remove', path: assignmentOf(paths, cur.record) },
+      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
+      ...indexOps(paths, next),
+    ],
+  };
+}
+
+/**
+ * The leader takes an assignment back (worker gone, deadline passed). `requeueNow` puts it
+ * back without backoff (a lost worker is not the task's fault) while still counting the attempt.
+ */
+export function reclaimOps(paths: Paths, cur: VersionedRecord, error: TaskError, now: number, fence: Op, requeueNow: boolean): Transition {
+  let next = failAttempt(cur.record, error, now);
+  if (requeueNow && next.state === 'queued') next = { ...next, notBefore: now };
+  return {
+    next,
+    ops: [
+      fence,
+      { op: 'remove', path: assignmentOf(paths, cur.record) },
+      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
+      ...indexOps(paths, next),
+    ],
+  };
+}
+
+export function cancelOps(paths: Paths, cur: VersionedRecord, reason: string, now: number): Transition {
+  const next = cancelTask(cur.record, reason, now);
+  const held: Op =
+    cur.record.state === 'queued'
+      ? { op: 'remove', path: queueEntryOf(paths, cur.record) }
+      : { op: 'remove', path: assignmentOf(paths, cur.record) };
+  return {
+    next,
+    ops: [held, { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version }, ...indexOps(paths, next)],
+  };
+}
+
+/** A queued task that cannot run (its record is unreadable): failed with the reason. */
+export function rejectOps(paths: Paths, standIn: TaskRecord, version: number, queueEntryPath: string, fence: Op): Op[] {
+  return [
+    fence,
+    { op: 'remove', path: queueEntryPath },
+    { op: 'setData', path: paths.task(standIn.id), data: encodeRecord(standIn), version },
+    { op: 'create', path: paths.doneEntry(standIn.id, standIn.finishedAt ?? standIn.updatedAt) },
+  ];
+}
+
+export function rejectQueued(cur: VersionedRecord, error: TaskError, now: number): TaskRecord {
+  return rejectTask(cur.record, error, now);
+}
+
+export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, version: number, fence: Op): Op[] {
+  return [fence, { op: 'remove', path: doneEntryPath }, { op: 'remove', path: paths.task(taskId), version }];
+}
+
+/** Rough size of a multi, to keep batches far below jute.maxbuffer. */
+export function opsBytes(ops: Op[]): number {
+  let n = 0;
+  for (const o of ops) n += o.path.length + 32 + ('data' in o && o.data ? o.data.length : 0);
+  return n;
+}
+
+export { Paths };
+
+/** A worker's commit for an assignment whose record cannot be read: failed with the reason. */
+export function failMalformedOps(paths: Paths, assignmentPath: string, standIn: TaskRecord, version: number): Op[] {
+  return [
+    { op: 'remove', path: assignmentPath },
+    { op: 'setData', path: paths.task(standIn.id), data: encodeRecord(standIn), version },
+    { op: 'create', path: paths.doneEntry(standIn.id, standIn.finishedAt ?? standIn.updatedAt) },
+  ];
+}
