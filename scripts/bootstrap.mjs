@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Gets a checkout ready to test, demo or benchmark: npm packages, a ZooKeeper to run
+// against, and a build. Plain Node with no npm dependencies: it runs before node_modules
+// exists. Each step is skipped when already done, so running it again is cheap.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const say = (m) => console.log(`[drover] ${m}`);
+const fail = (m) => {
+  console.error(`[drover] ${m}`);
+  process.exit(1);
+};
+const mtime = (p) => {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+const run = (cmd, args, opts = {}) => {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) fail(`${cmd} could not run: ${r.error.message}`);
+  return r.status === 0;
+};
+
+// (a) npm packages: install when missing or when the lock file changed since.
+function ensurePackages() {
+  const lock = path.join(root, 'package-lock.json');
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  if (mtime(installed) >= 0 && mtime(lock) <= mtime(installed)) return;
+  say('installing npm packages (npm ci)');
+  if (!run('npm', ['ci', '--no-audit', '--no-fund'])) fail('npm ci failed');
+}
+
+// (b) ZooKeeper. Same lookup as findLocalInstall in shared/zk-server/find-install.ts,
+// repeated here in a few lines because this script cannot import TypeScript.
+const isFile = (p) => mtime(p) >= 0 && fs.statSync(p).isFile();
+function findJava() {
+  if (process.env.JAVA_HOME && isFile(path.join(process.env.JAVA_HOME, 'bin', 'java'))) return true;
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && isFile(path.join(d, 'java')));
+}
+function findZooKeeperJar() {
+  const env = process.env;
+  if (env.DROVER_ZK_LOCAL === 'none') return null;
+  if (env.DROVER_ZK_JAR) {
+    const parts = env.DROVER_ZK_JAR.split(path.delimiter).filter(Boolean);
+    if (parts.length && parts.every((p) => fs.existsSync(p))) return env.DROVER_ZK_JAR;
+  }
+  if (env.ZOOKEEPER_HOME) {
+    for (const dir of [path.join(env.ZOOKEEPER_HOME, 'lib'), env.ZOOKEEPER_HOME]) {
+      let names = [];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {}
+      const jar = names.find((n) => /^zookeeper-\d.*\.jar$/.test(n));
+      if (jar) return path.join(dir, jar);
+    }
+  }
+  return isFile('/usr/share/java/zookeeper.jar') ? '/usr/share/java/zookeeper.jar' : null;
+}
+function dockerAnswers() {
+  if (process.env.DROVER_ZK_DOCKER === 'none') return false;
+  const r = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5000 });
+  return r.status === 0;
+}
+const hasCommand = (cmd) =>
+  (process.env.PATH ?? '').split(path.delimiter).some((d) => d && isFile(path.join(d, cmd)));
+
+function ensureZooKeeper() {
+  if (process.env.DROVER_ZK) return say(`ZooKeeper: DROVER_ZK=${process.env.DROVER_ZK}`);
+  if (dockerAnswers()) return say('ZooKeeper: Docker engine answers (tests start a zookeeper:3.8 container)');
+  const jar = findZooKeeperJar();
+  const java = findJava();
+  if (jar && java) return say(`ZooKeeper: local install ${jar}`);
+
+  const packages = [...(jar ? [] : ['zookeeper']), ...(java ? [] : ['default-jre-headless'])];
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && hasCommand('apt-get') && process.env.DROVER_ZK_LOCAL !== 'none') {
+    say(
+      `installing ${packages.join(' and ')} with apt-get` +
+        (jar ? '' : ' (Debian package `zookeeper`: the ZooKeeper server, needs Java)'),
+    );
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!run('apt-get', ['update'], { env })) fail('apt-get update failed');
+    if (!run('apt-get', ['install', '-y', ...packages], { env })) fail(`apt-get install -y ${packages.join(' ')} failed`);
+    if (findZooKeeperJar() && findJava()) return say('ZooKeeper: installed /usr/share/java/zookeeper.jar');
+    fail('apt-get finished but no ZooKeeper jar and java were found');
+  }
+  fail(
+    [
+      'no ZooKeeper available. Get one of:',
+      '  - a running server: export DROVER_ZK=host:port',
+      '  - a Docker engine (docker info must answer)',
+      '  - Debian/Ubuntu, as root: apt-get update && apt-get install -y zookeeper' + (java ? '' : ' default-jre-headless'),
+      '  - an Apache ZooKeeper binary release: export ZOOKEEPER_HOME=/path/to/apache-zookeeper-3.8.x-bin',
+      '  ZooKeeper needs Java 11+ (java on PATH or JAVA_HOME).',
+    ].join('\n'),
+  );
+}
+
+// (c) Build: when dist/ is missing or any source is newer than the last build's stamp.
+const STAMP = path.join(root, 'dist', '.build-stamp');
+function newestSource() {
+  let newest = Math.max(mtime(path.join(root, 'index.ts')), mtime(path.join(root, 'tsconfig.json')));
+  const walk = (dir) => {
+    let entries = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules') walk(p);
+      } else if (e.name.endsWith('.ts')) {
+        newest = Math.max(newest, mtime(p));
+      }
+    }
+  };
+  for (const d of ['shared', 'master', 'worker', 'cli', 'scripts']) walk(path.join(root, d));
+  return newest;
+}
+function ensureBuild() {
+  const stamp = mtime(STAMP);
+  if (stamp >= 0 && newestSource() <= stamp) return;
+  say('building (tsc -p tsconfig.json)');
+  const started = Date.now();
+  if (!run('npx', ['tsc', '-p', 'tsconfig.json'])) fail('TypeScript build failed (see errors above)');
+  // Stamp time = build start, so a file edited during the build triggers the next one.
+  fs.mkdirSync(path.dirname(STAMP), { recursive: true });
+  fs.writeFileSync(STAMP, `${new Date(started).toISOString()}\n`);
+  fs.utimesSync(STAMP, new Date(started), new Date(started));
+  say(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+ensurePackages();
+ensureZooKeeper();
+ensureBuild();
