@@ -1,0 +1,203 @@
+// A master process: a candidate in the election that, while it leads, runs a Leadership.
+// Followers hold no picture and do nothing but wait, ready: everything a new leader needs
+// is in ZooKeeper.
+import { EventEmitter } from 'node:events';
+import { silentLogger, type Logger } from '../shared/log.js';
+import { ensureLayout } from '../shared/protocol/layout.js';
+import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
+import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { Leadership } from './leadership.js';
+
+export type MasterState = 'initialized' | 'following' | 'leading' | 'stopping' | 'stopped' | 'failed';
+
+export interface MasterOptions {
+  /** ZooKeeper connect string; ignored when `session` is given. */
+  connectString?: string;
+  /** A session to use (not closed by the master). */
+  session?: ZkSession;
+  /** Root znode of the cluster. Default '/drover'. */
+  root?: string;
+  /** Name of this master (logs, status). */
+  id: string;
+  /** Default 6000 ms. The detection delay for a dead leader or worker. */
+  sessionTimeoutMs?: number;
+  /** Finished tasks are deleted this long after finishing. Default 24 h. */
+  retentionMs?: number;
+  /** How often retention runs. Default min(retentionMs / 2, 60 s). */
+  retentionIntervalMs?: number;
+  /** Leader's extra time past a task timeout before taking it back. Default max(2 s, session timeout). */
+  timeoutGraceMs?: number;
+  /** Tasks per assignment multi. Default 100. */
+  assignBatch?: number;
+  /** Shards of a new layout. Default 256. */
+  shards?: number;
+  log?: Logger;
+}
+
+export interface MasterEvents {
+  state: [state: MasterState];
+  /** This master began leading (its picture is rebuilt). */
+  leading: [epoch: number];
+  /** This master stopped leading. */
+  deposed: [reason: string];
+}
+
+export class Master extends EventEmitter<MasterEvents> {
+  private readonly log: Logger;
+  private _state: MasterState = 'initialized';
+  private session?: ZkSession;
+  private ownsSession = false;
+  private paths?: Paths;
+  private election?: LeaderElection;
+  private leadership?: Leadership;
+  private stopping?: Promise<void>;
+  private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log'>> & Pick<MasterOptions, 'session' | 'connectString'>;
+
+  constructor(opts: MasterOptions) {
+    super();
+    assertWorkerId(opts.id);
+    const sessionTimeoutMs = opts.sessionTimeoutMs ?? 6000;
+    const retentionMs = opts.retentionMs ?? 24 * 3600_000;
+    this.opts = {
+      ...opts,
+      root: opts.root ?? '/drover',
+      sessionTimeoutMs,
+      retentionMs,
+      retentionIntervalMs: opts.retentionIntervalMs ?? Math.max(1000, Math.min(retentionMs / 2, 60_000)),
+      timeoutGraceMs: opts.timeoutGraceMs ?? Math.max(2000, sessionTimeoutMs),
+      assignBatch: opts.assignBatch ?? 100,
+      shards: opts.shards ?? DEFAULT_SHARDS,
+    };
+    if (!opts.session && !opts.connectString) throw new Error('master: connectString or session is required');
+    if (!(this.opts.assignBatch >= 1 && this.opts.assignBatch <= 1000)) throw new Error(`master: assignBatch must be 1..1000, got ${opts.assignBatch}`);
+    this.log = (opts.log ?? silentLogger).child({ component: 'master', masterId: opts.id });
+  }
+
+  get state(): MasterState {
+    return this._state;
+  }
+  get isLeader(): boolean {
+    return this._state === 'leading';
+  }
+  get epoch(): number | null {
+    return this.election?.handle?.epoch ?? null;
+  }
+  /** Predecessor watches that fired for this candidate (for the no-herd test). */
+  get watchEvents(): number {
+    return this.election?.watchEvents ?? 0;
+  }
+  get candidatePath(): string | null {
+    return this.election?.candidatePath ?? null;
+  }
+
+  private setState(next: MasterState): void {
+    if (this._state === next) return;
+    const prev = this._state;
+    this._state = next;
+    this.log.info({ state: next, previous: prev }, `master ${next}`);
+    this.emit('state', next);
+  }
+
+  async start(): Promise<void> {
+    if (this._state !== 'initialized') throw new Error(`master: start() in state ${this._state}`);
+    try {
+      if (this.opts.session) {
+        this.session = this.opts.session;
+      } else {
+        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.log });
+        this.ownsSession = true;
+      }
+      this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);
+      this.setState('following');
+      this.joinElection();
+    } catch (err) {
+      this.setState('failed');
+      if (this.ownsSession) await this.session?.close();
+      throw err;
+    }
+  }
+
+  private async lead(handle: LeaderHandle): Promise<void> {
+    if (this._state === 'stopping' || this._state === 'stopped') return;
+    const leadership = new Leadership(
+      this.session!,
+      this.paths!,
+      handle,
+      {
+        retentionMs: this.opts.retentionMs,
+        retentionIntervalMs: this.opts.retentionIntervalMs,
+        timeoutGraceMs: this.opts.timeoutGraceMs,
+        assignBatch: this.opts.assignBatch,
+      },
+      this.log,
+    );
+    this.leadership = leadership;
+    leadership.on('deposed', (reason) => {
+      // The fence said no: our node is gone though the session event may lag. Rejoin.
+      void this.unlead(reason).then(() => this.election?.stop()).then(() => this.rejoin());
+    });
+    try {
+      await leadership.start();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not rebuild the picture; stepping down to try again');
+      await this.unlead('rebuild failed');
+      await this.election?.stop();
+      await this.rejoin();
+      return;
+    }
+    if (this.leadership !== leadership) return; // deposed meanwhile
+    this.setState('leading');
+    this.log.info({ epoch: handle.epoch }, 'leading');
+    this.emit('leading', handle.epoch);
+  }
+
+  private async rejoin(): Promise<void> {
+    if (this._state === 'stopping' || this._state === 'stopped' || !this.session || !this.paths) return;
+    this.joinElection();
+  }
+
+  /** A fresh candidacy (a deposed leader rejoins at the back of the line). */
+  private joinElection(): void {
+    this.election?.removeAllListeners();
+    this.election = new LeaderElection(this.session!, this.paths!, this.opts.id, this.log);
+    this.election.on('leader', (h) => void this.lead(h));
+    this.election.on('deposed', (reason) => void this.unlead(reason));
+    this.election.on('role', (role) => {
+      if (role === 'follower' && this._state !== 'stopping' && this._state !== 'stopped') this.setState('following');
+    });
+    this.election.start();
+  }
+
+  private async unlead(reason: string): Promise<void> {
+    const l = this.leadership;
+    if (!l) return;
+    this.leadership = undefined;
+    await l.stop();
+    if (this._state === 'leading') {
+      this.log.warn({ reason }, 'stepped down');
+      this.emit('deposed', reason);
+      this.setState('following');
+    }
+  }
+
+  /** Runs retention now (tests and operators); returns how many tasks were purged. */
+  async purgeFinished(): Promise<number> {
+    return this.leadership ? this.leadership.purgeFinished() : 0;
+  }
+
+  /** Leaves the election (the next candidate leads at once) and closes an owned session. */
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.setState('stopping');
+    await this.unlead('stopping');
+    await this.election?.stop();
+    if (this.ownsSession) await this.session?.close();
+    this.setState('stopped');
+  }
+}
+

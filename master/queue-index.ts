@@ -1,0 +1,125 @@
+// The leader's in-memory view of queue/<shard>/*: re-read shard by shard when a child watch
+// says it changed, so a busy queue costs one getChildren per shard per change burst, never a
+// full scan. Entry names carry priority, not-before time and task id, so ordering needs no
+// record reads.
+import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
+import type { ZkSession } from '../shared/zk/session.js';
+
+function order(a: QueueEntry, b: QueueEntry): number {
+  // Names sort by priority complement, then not-before: plain string order is the queue order.
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+export class QueueIndex {
+  /** shard → entries in queue order. */
+  private readonly shards = new Map<string, QueueEntry[]>();
+  /** Shards whose watch fired (or never read): re-read before the next pick. */
+  private readonly dirty = new Set<string>();
+  /** Entries handed out by pick() and not yet seen gone: never handed out twice. */
+  private readonly taken = new Set<string>();
+
+  constructor(
+    private readonly session: ZkSession,
+    private readonly paths: Paths,
+    private readonly onChange: () => void,
+  ) {
+    for (const s of this.allShardNames()) this.dirty.add(s);
+  }
+
+  private allShardNames(): string[] {
+    const out: string[] = [];
+    const width = Math.max(1, (this.paths.shards - 1).toString(16).length);
+    for (let i = 0; i < this.paths.shards; i++) out.push(i.toString(16).padStart(width, '0'));
+    return out;
+  }
+
+  /** Marks every shard for re-reading (after a new session: watches are gone). */
+  invalidateAll(): void {
+    for (const s of this.allShardNames()) this.dirty.add(s);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const list of this.shards.values()) n += list.length;
+    return n;
+  }
+
+  /** Re-reads the dirty shards (pipelined), re-arming their watches. */
+  async refresh(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const shards = [...this.dirty];
+    this.dirty.clear();
+    const generation = this.session.generation;
+    try {
+      await Promise.all(
+        shards.map(async (shard) => {
+          const { children } = await this.session.retrying(() =>
+            this.session.getChildren(this.paths.queueShard(shard), () => {
+              if (generation !== this.session.generation) return;
+              this.dirty.add(shard);
+              this.onChange();
+            }),
+          );
+          const entries: QueueEntry[] = [];
+          for (const name of children) {
+            const e = Paths.parseQueueEntry(shard, name);
+            if (e) entries.push(e);
+          }
+          entries.sort(order);
+          const names = new Set(children);
+          for (const t of this.taken) if (t.startsWith(`${shard}/`) && !names.has(t.slice(shard.length + 1))) this.taken.delete(t);
+          this.shards.set(shard, entries);
+        }),
+      );
+    } catch (err) {
+      for (const s of shards) this.dirty.add(s);
+      throw err;
+    }
+  }
+
+  /**
+   * Up to `limit` entries due now, in queue order, not handed out before. Also returns the
+   * earliest not-before among entries still waiting (to set a timer), or null.
+   */
+  pick(limit: number, now: number): { entries: QueueEntry[]; nextDueAt: number | null } {
+    let nextDueAt: number | null = null;
+    const candidates: QueueEntry[] = [];
+    if (limit <= 0) return { entries: [], nextDueAt };
+    for (const [shard, list] of this.shards) {
+      let got = 0;
+      for (const e of list) {
+        if (this.taken.has(`${shard}/${e.name}`)) continue;
+        if (e.notBefore > now) {
+          if (nextDueAt === null || e.notBefore < nextDueAt) nextDueAt = e.notBefore;
+          continue;
+        }
+        candidates.push(e);
+        if (++got >= limit) break;
+      }
+    }
+    candidates.sort(order);
+    const entries = candidates.slice(0, limit);
+    for (const e of entries) this.taken.add(`${e.shard}/${e.name}`);
+    return { entries, nextDueAt };
+  }
+
+  /** Gives an entry back (its assignment did not happen). */
+  release(e: QueueEntry): void {
+    this.taken.delete(`${e.shard}/${e.name}`);
+  }
+
+  /** Forgets an entry that is gone from ZooKeeper (assigned or removed by us). */
+  drop(e: QueueEntry): void {
+    const list = this.shards.get(e.shard);
+    if (list) {
+      const i = list.findIndex((x) => x.name === e.name);
+      if (i >= 0) list.splice(i, 1);
+    }
+    this.taken.delete(`${e.shard}/${e.name}`);
+  }
+
+  /** Marks one shard for re-reading. */
+  invalidate(shard: string): void {
+    this.dirty.add(shard);
+  }
+}
