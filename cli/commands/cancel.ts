@@ -1,0 +1,23 @@
+import type { Argv } from 'yargs';
+import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+
+interface CancelArgs extends GlobalArgs {
+  id: string;
+}
+
+export const command = 'cancel <id>';
+export const describe = 'cancel a task (queued: removed from the queue; running: aborted)';
+
+export function builder(y: Argv): Argv<CancelArgs> {
+  return globalOptions(y).positional('id', { type: 'string', demandOption: true }) as unknown as Argv<CancelArgs>;
+}
+
+export async function handler(argv: CancelArgs): Promise<ExitCode> {
+  return withClient(argv, async (client) => {
+    const r = await client.cancel(String(argv.id));
+    if (argv.json) printJson({ id: String(argv.id), ...r });
+    else process.stdout.write(r.cancelled ? `${argv.id} cancelled\n` : `${argv.id} already ${r.state}; not cancelled\n`);
+    return r.cancelled ? EXIT.ok : EXIT.error;
+  });
+}

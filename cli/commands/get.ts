@@ -1,0 +1,43 @@
+import type { Argv } from 'yargs';
+import { TaskNotFoundError } from '../../client/drover-client.js';
+import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+
+interface GetArgs extends GlobalArgs {
+  id: string;
+}
+
+export const command = 'get <id>';
+export const describe = 'show a task: state, attempt, worker, result or error';
+
+export function builder(y: Argv): Argv<GetArgs> {
+  return globalOptions(y).positional('id', { type: 'string', demandOption: true }) as unknown as Argv<GetArgs>;
+}
+
+export async function handler(argv: GetArgs): Promise<ExitCode> {
+  return withClient(argv, async (client) => {
+    const t = await client.get(String(argv.id));
+    if (!t) throw new TaskNotFoundError(String(argv.id));
+    if (argv.json) {
+      printJson(t);
+      return EXIT.ok;
+    }
+    const lines = [
+      `id:        ${t.id}`,
+      `type:      ${t.type}`,
+      `state:     ${t.state}`,
+      `attempt:   ${t.attempt} of ${t.maxAttempts}`,
+      `priority:  ${t.priority}`,
+      `worker:    ${t.worker ?? '-'}`,
+      `created:   ${new Date(t.createdAt).toISOString()}`,
+    ];
+    if (t.finishedAt) lines.push(`finished:  ${new Date(t.finishedAt).toISOString()}`);
+    if (t.notBefore) lines.push(`not before: ${new Date(t.notBefore).toISOString()}`);
+    if (t.progress !== undefined) lines.push(`progress:  ${JSON.stringify(t.progress)}`);
+    lines.push(`payload:   ${JSON.stringify(t.payload)}`);
+    if (t.state === 'succeeded') lines.push(`result:    ${JSON.stringify(t.result)}`);
+    if (t.error) lines.push(`error:     [${t.error.kind}] ${t.error.message}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import type { Argv } from 'yargs';
+import type { SubmitInput, TaskRecord } from '../../shared/protocol/task-record.js';
+import { WaitTimeoutError } from '../../client/drover-client.js';
+import { globalOptions, parseLabels, printJson, withClient, type GlobalArgs } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+
+interface SubmitArgs extends GlobalArgs {
+  type?: string;
+  payload?: string;
+  id?: string;
+  priority?: number;
+  maxAttempts?: number;
+  timeout?: number;
+  labels?: string;
+  file?: string;
+  wait: boolean;
+  waitTimeout?: number;
+}
+
+export const command = 'submit [type]';
+export const describe = 'submit a task (or --file TASKS.jsonl for many); --wait for its outcome';
+
+export function builder(y: Argv): Argv<SubmitArgs> {
+  return globalOptions(y)
+    .positional('type', { type: 'string', describe: 'task type (a handler name on the workers)' })
+    .option('payload', { type: 'string', describe: 'JSON payload' })
+    .option('id', { type: 'string', describe: 'task id (makes the submission idempotent)' })
+    .option('priority', { type: 'number', describe: '0..9999, higher runs first' })
+    .option('max-attempts', { type: 'number', describe: 'attempts before the task fails' })
+    .option('timeout', { type: 'number', describe: 'per-attempt time limit, ms' })
+    .option('labels', { type: 'string', describe: 'only workers with these labels: k=v,...' })
+    .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line' })
+    .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
+    .option('wait-timeout', { type: 'number', describe: 'with --wait: give up after this many ms' })
+    .check((a) => {
+      if (!a.type && !a.file) throw new Error('give a task type or --file');
+      if (a.type && a.file) throw new Error('give a task type or --file, not both');
+      return true;
+    }) as unknown as Argv<SubmitArgs>;
+}
+
+function parseJson(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function readJsonl(file: string): Promise<SubmitInput[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const out: SubmitInput[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const v = parseJson(`${file} line ${i + 1}`, line);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file} line ${i + 1}: expected an object`);
+    out.push(v as SubmitInput);
+  });
+  return out;
+}
+
+function outcomeCode(rec: TaskRecord): ExitCode {
+  return rec.state === 'succeeded' ? EXIT.ok : rec.state === 'cancelled' ? EXIT.taskCancelled : EXIT.taskFailed;
+}
+
+export async function handler(argv: SubmitArgs): Promise<ExitCode> {
+  const inputs: SubmitInput[] = argv.file
+    ? await readJsonl(argv.file)
+    : [
+        {
+          type: argv.type!,
+          payload: argv.payload === undefined ? null : parseJson('--payload', argv.payload),
+          id: argv.id,
+          priority: argv.priority,
+          maxAttempts: argv.maxAttempts,
+          timeoutMs: argv.timeout,
+          labels: parseLabels(argv.labels),
+        },
+      ];
+  return withClient(argv, async (client) => {
+    const results = inputs.length === 1 && !argv.file ? [await client.submit(inputs[0]!)] : await client.submitMany(inputs);
+    if (!argv.wait) {
+      if (argv.json) printJson(argv.file ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
+      else for (const r of results) process.stdout.write(r.created ? `${r.id}\n` : `${r.id} (already submitted; not added again)\n`);
+      return EXIT.ok;
+    }
+    let worst: ExitCode = EXIT.ok;
+    const outcomes: TaskRecord[] = [];
+    try {
+      for (const r of results) {
+        const rec = await client.wait(r.id, { timeoutMs: argv.waitTimeout });
+        outcomes.push(rec);
+        const code = outcomeCode(rec);
+        if (code !== EXIT.ok) worst = code;
+        if (!argv.json) {
+          if (rec.state === 'succeeded') process.stdout.write(`${rec.id} succeeded: ${JSON.stringify(rec.result)}\n`);
+          else process.stdout.write(`${rec.id} ${rec.state} after ${rec.attempt} attempt(s): ${rec.error?.message ?? ''}\n`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof WaitTimeoutError) {
+        process.stderr.write(`drover: ${err.message} after ${argv.waitTimeout} ms\n`);
+        return EXIT.waitTimeout;
+      }
+      throw err;
+    }
+    if (argv.json) printJson(argv.file ? outcomes : outcomes[0]);
+    return worst;
+  });
+}

@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import type { Argv } from 'yargs';
+import { createLogger } from '../../shared/log.js';
+import { ZkSession } from '../../shared/zk/session.js';
+import { Worker } from '../../worker/worker.js';
+import { loadHandlers, type HandlerMap } from '../../worker/handlers.js';
+import { globalOptions, parseLabels, type GlobalArgs } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { onShutdown } from '../signals.js';
+
+interface WorkerArgs extends GlobalArgs {
+  id: string;
+  concurrency: number;
+  handlers?: string;
+  labels?: string;
+  grace: number;
+}
+
+export const command = 'worker';
+export const describe = 'run a worker: registers, takes assigned tasks and runs their handlers';
+
+export function builder(y: Argv): Argv<WorkerArgs> {
+  return globalOptions(y)
+    .option('id', { type: 'string', describe: 'name of this worker', default: `${hostname()}-${process.pid}` })
+    .option('concurrency', { type: 'number', describe: 'tasks run at once (its capacity)', default: 4 })
+    .option('handlers', { type: 'string', describe: 'module exporting { [type]: async (payload, ctx) => result }' })
+    .option('labels', { type: 'string', describe: 'labels tasks can require: k=v,...' })
+    .option('grace', { type: 'number', describe: 'ms a drain waits for running tasks', default: 30_000 }) as unknown as Argv<WorkerArgs>;
+}
+
+export async function handler(argv: WorkerArgs): Promise<ExitCode> {
+  const log = createLogger({ base: { workerId: argv.id } });
+  const handlers: HandlerMap = argv.handlers ? await loadHandlers(argv.handlers) : {};
+  const labels = parseLabels(argv.labels);
+  const session = await ZkSession.open({
+    connectString: argv.zk,
+    sessionTimeoutMs: argv.sessionTimeout,
+    connectTimeoutMs: argv.connectTimeout,
+    log,
+  });
+  const worker = new Worker({
+    session,
+    root: argv.root,
+    id: argv.id,
+    concurrency: argv.concurrency,
+    handlers,
+    labels,
+    gracePeriodMs: argv.grace,
+    sessionTimeoutMs: argv.sessionTimeout,
+    log,
+  });
+  try {
+    await worker.start();
+    log.info({ member: worker.memberName, concurrency: argv.concurrency, types: Object.keys(handlers) }, 'worker alive');
+    await onShutdown(async (signal) => {
+      log.info({ signal }, 'draining');
+      await worker.stop();
+    });
+  } finally {
+    await worker.stop();
+    await session.close();
+  }
+  log.info('worker stopped');
+  return EXIT.ok;
+}

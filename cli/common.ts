@@ -1,0 +1,74 @@
+// What every drover command shares: the global options, opening a client, and turning any
+// error into one line that names the problem plus a meaningful exit code (never a stack).
+import type { Argv } from 'yargs';
+import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
+import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import { TaskValidationError } from '../shared/protocol/task-record.js';
+import { InvalidIdError } from '../shared/protocol/paths.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+export interface GlobalArgs {
+  zk: string;
+  root: string;
+  json: boolean;
+  connectTimeout: number;
+  sessionTimeout: number;
+}
+
+export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
+  return y
+    .option('zk', {
+      type: 'string',
+      describe: 'ZooKeeper connect string (host:port,...)',
+      default: process.env.DROVER_ZK || '127.0.0.1:2181',
+      defaultDescription: '$DROVER_ZK, else 127.0.0.1:2181',
+    })
+    .option('root', { type: 'string', describe: 'root znode of the cluster', default: '/drover' })
+    .option('json', { type: 'boolean', describe: 'machine-readable output', default: false })
+    .option('connect-timeout', { type: 'number', describe: 'ms to wait for ZooKeeper', default: 5000 })
+    .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 }) as unknown as Argv<
+    T & GlobalArgs
+  >;
+}
+
+export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>): Promise<T> {
+  const client = await DroverClient.connect({
+    connectString: argv.zk,
+    root: argv.root,
+    connectTimeoutMs: argv.connectTimeout,
+    sessionTimeoutMs: argv.sessionTimeout,
+  });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** One line for stderr and the exit code, for any error a command can meet. */
+export function describeError(err: unknown): { line: string; code: ExitCode } {
+  if (err instanceof TaskNotFoundError) return { line: err.message, code: EXIT.notFound };
+  if (err instanceof TaskValidationError || err instanceof InvalidIdError) return { line: err.message, code: EXIT.error };
+  if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
+    return { line: `ZooKeeper unavailable: ${err.message}`, code: EXIT.unavailable };
+  }
+  if (err instanceof ZkError) return { line: `ZooKeeper refused: ${err.message}`, code: EXIT.error };
+  if (err instanceof Error) return { line: err.message.split('\n')[0]!, code: EXIT.error };
+  return { line: String(err), code: EXIT.error };
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v) + '\n');
+}
+
+/** Parses k=v,k2=v2. */
+export function parseLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!s) return out;
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new Error(`bad label "${part}": use key=value`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}

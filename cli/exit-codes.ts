@@ -1,0 +1,19 @@
+/** What a drover command's exit code means. Only bin/drover.js calls process.exit. */
+export const EXIT = {
+  ok: 0,
+  /** Bad input, or an operation refused. */
+  error: 1,
+  /** Unknown command or bad options. */
+  usage: 2,
+  /** ZooKeeper unreachable, without quorum, or not answering in time. */
+  unavailable: 3,
+  /** No such task. */
+  notFound: 4,
+  /** submit --wait: the task ended failed. */
+  taskFailed: 5,
+  /** submit --wait: the task ended cancelled. */
+  taskCancelled: 6,
+  /** submit --wait --wait-timeout: still not finished. */
+  waitTimeout: 7,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

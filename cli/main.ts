@@ -1,0 +1,56 @@
+// The drover CLI: one bin, one yargs command per file. Commands return an exit code; only
+// bin/drover.js exits the process. Errors print one line, never a stack.
+import yargs from 'yargs';
+import * as master from './commands/master.js';
+import * as worker from './commands/worker.js';
+import * as submit from './commands/submit.js';
+import * as get from './commands/get.js';
+import * as list from './commands/list.js';
+import * as cancel from './commands/cancel.js';
+import * as status from './commands/status.js';
+import { describeError } from './common.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+interface CommandModule {
+  command: string;
+  describe: string;
+  builder: (y: any) => any;
+  handler: (argv: any) => Promise<ExitCode>;
+}
+
+const COMMANDS: CommandModule[] = [master, worker, submit, get, list, cancel, status];
+
+export async function main(args: string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+  let usageError: string | undefined;
+  const cli = yargs(args)
+    .scriptName('drover')
+    .usage('$0 <command> [options]')
+    .strict()
+    .demandCommand(1, 'name a command')
+    .recommendCommands()
+    .help()
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  for (const c of COMMANDS) {
+    cli.command(c.command, c.describe, c.builder, async (argv: unknown) => {
+      code = await c.handler(argv);
+    });
+  }
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    const { line, code: c } = describeError(err);
+    process.stderr.write(`drover: ${line}\n`);
+    return c;
+  }
+  if (usageError) {
+    process.stderr.write(`drover: ${usageError} (see drover --help)\n`);
+    return EXIT.usage;
+  }
+  return code;
+}
