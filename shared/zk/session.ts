@@ -299,9 +299,10 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     this.failPending(
       () => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`),
     );
-    const dead = this.client;
-    dead.removeAllListeners();
-    dead.close();
+    // Our listeners ignore a client that is no longer this.client; removing all listeners
+    // would also remove the library's own state listener.
+    this.client.close();
+    this.client.connectionManager.socket?.destroy();
     this.emit('expired');
     void this.reopen();
   }
@@ -376,7 +377,6 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     this.failPending(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
     const client = this.client;
     if (!client) return;
-    client.removeAllListeners();
     if (!wasConnected) {
       client.close();
       return;

@@ -1,0 +1,180 @@
+// The session wrapper against real servers: typed errors from real replies, the version-0
+// fix, a frozen server, connection loss and expiry through a real TCP proxy.
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BadVersionError,
+  ConnectionLossError,
+  NoNodeError,
+  NodeExistsError,
+  NotEmptyError,
+  RequestTimeoutError,
+  SessionExpiredError,
+} from '../shared/zk/errors.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const pool = new SessionPool();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await pool.closeAll();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function proxied(sessionTimeoutMs = 1200, requestTimeoutMs?: number) {
+  const [host, port] = zkConnect().split(',')[0]!.split(':');
+  const proxy = await TcpProxy.start(host!, Number(port));
+  cleanups.push(() => proxy.stop());
+  const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs, requestTimeoutMs, log: testLog });
+  cleanups.push(() => session.close());
+  return { proxy, session };
+}
+
+describe('typed errors from real server replies', () => {
+  it('no node, node exists, bad version, not empty', async () => {
+    const s = await pool.open();
+    const root = uniqueRoot('err');
+    await s.mkdirp(`${root}/child`);
+    await expect(s.getData(`${root}/missing`)).rejects.toBeInstanceOf(NoNodeError);
+    await expect(s.create(`${root}/child`)).rejects.toBeInstanceOf(NodeExistsError);
+    await expect(s.setData(`${root}/child`, Buffer.from('x'), 7)).rejects.toBeInstanceOf(BadVersionError);
+    await expect(s.remove(root)).rejects.toBeInstanceOf(NotEmptyError);
+    const err = await s.getData(`${root}/missing`).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NO_NODE', path: `${root}/missing`, op: 'getData' });
+  });
+
+  it('a refused multi names the operation the server refused and changes nothing', async () => {
+    const s = await pool.open();
+    const root = uniqueRoot('multi');
+    await s.mkdirp(root);
+    const err = (await s
+      .multi([
+        { op: 'create', path: `${root}/a` },
+        { op: 'create', path: `${root}/a` },
+      ])
+      .catch((e: unknown) => e)) as NodeExistsError;
+    expect(err).toBeInstanceOf(NodeExistsError);
+    expect(err.opIndex).toBe(1);
+    expect(await s.exists(`${root}/a`)).toBeNull();
+  });
+
+  it('check(path, 0) fails on a node at version 1 (the client bug is patched) and passes at version 0', async () => {
+    const s = await pool.open();
+    const root = uniqueRoot('v0');
+    await s.mkdirp(root);
+    await s.create(`${root}/n`, Buffer.from('a'));
+    await s.multi([{ op: 'check', path: `${root}/n`, version: 0 }]);
+    await s.setData(`${root}/n`, Buffer.from('b'));
+    const err = (await s.multi([{ op: 'check', path: `${root}/n`, version: 0 }]).catch((e: unknown) => e)) as BadVersionError;
+    expect(err).toBeInstanceOf(BadVersionError);
+    expect(err.opIndex).toBe(0);
+    // setData and remove with version 0 in a multi are conditional too.
+    await expect(s.multi([{ op: 'setData', path: `${root}/n`, data: Buffer.from('c'), version: 0 }])).rejects.toBeInstanceOf(BadVersionError);
+    await expect(s.multi([{ op: 'remove', path: `${root}/n`, version: 0 }])).rejects.toBeInstanceOf(BadVersionError);
+  });
+
+  it('connection loss: a cut connection fails the call with ConnectionLossError while the session lives', async () => {
+    const { proxy, session } = await proxied(4000, 20_000);
+    await session.mkdirp(uniqueRoot('cl'));
+    proxy.cut('close');
+    const err = await session.getChildren('/').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionLossError);
+    expect(err).not.toBeInstanceOf(SessionExpiredError);
+    proxy.heal();
+    await waitForState(session, 'connected');
+    expect((await session.getChildren('/')).children.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a frozen server (SIGSTOP)', () => {
+  let server: LocalZkServer | undefined;
+  afterEach(async () => {
+    if (server) {
+      server.resume();
+      await server.stop();
+      server = undefined;
+    }
+  });
+
+  it('turns a request into a timely error, not a hang, and the session recovers after SIGCONT', async () => {
+    server = await startLocalServer({ tickTimeMs: 200 });
+    const s = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 3000, requestTimeoutMs: 1500, log: testLog });
+    cleanups.push(() => s.close());
+    await s.create('/frozen', Buffer.from('x'));
+    server.pause();
+    const t0 = Date.now();
+    const err = await s.getData('/frozen').catch((e: unknown) => e);
+    const took = Date.now() - t0;
+    expect(err).toBeInstanceOf(ConnectionLossError); // RequestTimeoutError, or the watchdog's drop
+    expect(took).toBeLessThan(5000);
+    // The watchdog notices the silence and reports the connection down.
+    await waitForState(s, 'disconnected', 5000);
+    server.resume();
+    await waitFor(async () => (await s.getData('/frozen')).data.toString() === 'x', { timeoutMs: 10_000, message: 'reads work after SIGCONT' });
+  });
+
+  it('a request to a frozen server is a RequestTimeoutError when its deadline is the shorter', async () => {
+    server = await startLocalServer({ tickTimeMs: 200 });
+    const s = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 4000, requestTimeoutMs: 300, log: testLog });
+    cleanups.push(() => s.close());
+    server.pause();
+    await expect(s.exists('/')).rejects.toBeInstanceOf(RequestTimeoutError);
+  });
+});
+
+describe('session expiry', () => {
+  it('fails pending and new calls fast, opens a new session, and the old ephemerals are gone', async () => {
+    const { proxy, session } = await proxied(1200, 30_000);
+    const observer = await pool.open();
+    const root = uniqueRoot('exp');
+    await session.mkdirp(root);
+    await session.create(`${root}/eph`, Buffer.alloc(0), 'ephemeral');
+    const firstId = session.sessionId;
+    const expired = new Promise<void>((r) => session.once('expired', () => r()));
+    const renewed = new Promise<string>((r) => session.once('session', (id) => r(id)));
+
+    proxy.cut('blackhole');
+    // Silence: the watchdog drops the connection (calls in flight then fail with connection loss).
+    await waitForState(session, 'disconnected', 5000);
+    // Queued while disconnected: the library would hold it forever; only the wrapper fails it.
+    const pending = session.getData(`${root}/eph`).catch((e: unknown) => e);
+    await expired;
+    expect(await pending).toBeInstanceOf(SessionExpiredError);
+    // New calls fail fast while no new session can be opened.
+    const t0 = Date.now();
+    await expect(session.exists(root)).rejects.toBeInstanceOf(SessionExpiredError);
+    expect(Date.now() - t0).toBeLessThan(100);
+    // The server expires the old session: its ephemeral goes.
+    await waitFor(async () => (await observer.exists(`${root}/eph`)) === null, { timeoutMs: 10_000, message: 'old ephemeral deleted' });
+
+    proxy.heal();
+    const newId = await renewed;
+    expect(newId).not.toBe(firstId);
+    expect(session.generation).toBe(1);
+    expect(session.state).toBe('connected');
+    expect(await session.exists(root)).not.toBeNull();
+  });
+
+  it('close() deletes ephemerals at once and later calls fail with SessionClosedError', async () => {
+    const s = await pool.open();
+    const observer = await pool.open();
+    const root = uniqueRoot('close');
+    await s.mkdirp(root);
+    await s.create(`${root}/eph`, Buffer.alloc(0), 'ephemeral');
+    await s.close();
+    expect(await observer.exists(`${root}/eph`)).toBeNull();
+    await expect(s.exists('/')).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
+  });
+
+  it('open() fails with a clear error when nothing answers', async () => {
+    const t0 = Date.now();
+    const err = await ZkSession.open({ connectString: '127.0.0.1:1', sessionTimeoutMs: 1000, connectTimeoutMs: 800, log: testLog }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectionLossError);
+    expect((err as Error).message).toContain('cannot reach ZooKeeper at 127.0.0.1:1');
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
