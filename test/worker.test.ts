@@ -1,0 +1,340 @@
+// The worker against a real ZooKeeper. The test plays the leader: it submits tasks and
+// assigns them to the worker's member with the protocol's own multi builders.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Paths } from '../shared/protocol/paths.js';
+import { assignOps, cancelOps, queueEntryOf, reclaimOps, submitOps } from '../shared/protocol/task-ops.js';
+import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
+import type { TaskState } from '../shared/protocol/task-state.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
+import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/handlers.js';
+import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const pool = new SessionPool();
+const workers: Worker[] = [];
+let session: ZkSession;
+let paths: Paths;
+
+beforeEach(async () => {
+  session = await pool.open();
+  paths = await freshLayout(session);
+});
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => (w.state === 'initialized' ? undefined : w.stop().catch(() => undefined))));
+  await pool.closeAll();
+});
+
+async function startWorker(opts: Partial<WorkerOptions> = {}): Promise<Worker> {
+  const w = new Worker({
+    connectString: zkConnect(),
+    root: paths.root,
+    id: 'w1',
+    sessionTimeoutMs: TEST_SESSION_MS,
+    gracePeriodMs: 5000,
+    log: testLog,
+    ...opts,
+  });
+  workers.push(w);
+  await w.start();
+  return w;
+}
+
+/** Client submit + leader assign, each one multi, as the real ones do. */
+async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
+  const rec = newTaskRecord(input);
+  await session.multi(submitOps(paths, rec));
+  const tr = assignOps(paths, { record: rec, version: 0 }, queueEntryOf(paths, rec), w.memberName!, 1, Date.now(), 5000);
+  await session.multi(tr.ops);
+  return rec.id;
+}
+
+async function read(id: string): Promise<{ record: TaskRecord; version: number }> {
+  const r = await readTask(session, paths, id);
+  if (r.kind !== 'ok') throw new Error(`task ${id} is ${r.kind}`);
+  return r;
+}
+
+function waitState(id: string, state: TaskState): Promise<TaskRecord> {
+  return waitFor(async () => {
+    const { record } = await read(id);
+    return record.state === state ? record : null;
+  }, { message: `task ${id} in state ${state}` });
+}
+
+/** A handler the test releases by hand; it ignores its signal unless told otherwise. */
+function gated() {
+  let release!: (v: unknown) => void;
+  const gate = new Promise((r) => (release = r));
+  const seen: { started: boolean; abortReason?: string } = { started: false };
+  const handler = async (_payload: unknown, ctx: TaskContext) => {
+    seen.started = true;
+    ctx.signal.addEventListener('abort', () => (seen.abortReason = (ctx.signal.reason as Error).message));
+    return gate;
+  };
+  return { handler, release, seen };
+}
+
+describe('worker', () => {
+  it('runs echo and commits its result; the assignment is gone and a done entry exists', async () => {
+    const w = await startWorker();
+    const committed: unknown[] = [];
+    w.on('committed', (e) => committed.push(e));
+    const id = await submitAndAssign(w, { type: 'echo', payload: { hello: 'world' } });
+    const rec = await waitState(id, 'succeeded');
+    expect(rec.result).toEqual({ hello: 'world' });
+    expect(rec.attempt).toBe(1);
+    expect(await session.exists(paths.assignment(w.memberName!, id, 1))).toBeNull();
+    const { children } = await session.getChildren(paths.doneShard(paths.shard(id)));
+    expect(children.some((n) => n.endsWith(`-${id}`))).toBe(true);
+    await waitFor(() => committed.length === 1);
+    expect(committed[0]).toEqual({ taskId: id, attempt: 1, state: 'succeeded' });
+    expect(w.stats).toEqual({ started: 1, committed: 1, fenced: 0 });
+    expect(w.inFlight).toBe(0);
+  });
+
+  it('a retryable failure goes back to the queue with attempt 1 and a notBefore', async () => {
+    const w = await startWorker();
+    const id = await submitAndAssign(w, { type: 'fail', payload: { message: 'boom' }, maxAttempts: 3 });
+    const rec = await waitState(id, 'queued');
+    expect(rec.attempt).toBe(1);
+    expect(rec.notBefore).toBeGreaterThan(0);
+    expect(rec.error).toEqual({ kind: 'handler', retryable: true, message: 'boom' });
+    expect(await session.exists(queueEntryOf(paths, rec))).not.toBeNull();
+    expect(await session.exists(paths.assignment(w.memberName!, id, 1))).toBeNull();
+  });
+
+  it('a non-retryable failure fails the task at once', async () => {
+    const w = await startWorker();
+    const id = await submitAndAssign(w, { type: 'fail', payload: { retryable: false, message: 'no way' }, maxAttempts: 3 });
+    const rec = await waitState(id, 'failed');
+    expect(rec.error).toEqual({ kind: 'handler', retryable: false, message: 'no way' });
+  });
+
+  it('an unknown type fails with a clear message and the worker keeps running', async () => {
+    const w = await startWorker();
+    const bad = await submitAndAssign(w, { type: 'nope', maxAttempts: 3 });
+    const rec = await waitState(bad, 'failed');
+    expect(rec.error?.kind).toBe('unknown-type');
+    expect(rec.error?.retryable).toBe(false);
+    expect(rec.error?.message).toBe(`no handler for task type "nope" on worker ${w.memberName} (known: echo, fail, sleep)`);
+    expect(w.state).toBe('running');
+    const ok = await submitAndAssign(w, { type: 'echo', payload: 7 });
+    expect((await waitState(ok, 'succeeded')).result).toBe(7);
+  });
+
+  it('a handler that throws: retryable unless it says otherwise', async () => {
+    const w = await startWorker({
+      handlers: {
+        plain: () => {
+          throw new TypeError('plain bug');
+        },
+        flagged: () => {
+          throw Object.assign(new Error('flagged bad input'), { retryable: false });
+        },
+        classed: async () => {
+          throw new NonRetryableError('classed bad input');
+        },
+      },
+    });
+    const plain = await submitAndAssign(w, { type: 'plain', maxAttempts: 1 });
+    const flagged = await submitAndAssign(w, { type: 'flagged', maxAttempts: 3 });
+    const classed = await submitAndAssign(w, { type: 'classed', maxAttempts: 3 });
+    expect((await waitState(plain, 'failed')).error).toEqual({ kind: 'handler', retryable: true, message: 'plain bug' });
+    expect((await waitState(flagged, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'flagged bad input' });
+    expect((await waitState(classed, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'classed bad input' });
+  });
+
+  it('a result over maxResultBytes fails the task as too-large', async () => {
+    const w = await startWorker({ limits: { maxResultBytes: 100 }, handlers: { big: () => 'x'.repeat(200) } });
+    const id = await submitAndAssign(w, { type: 'big' });
+    const rec = await waitState(id, 'failed');
+    expect(rec.error?.kind).toBe('too-large');
+    expect(rec.error?.message).toMatch(/over the 100-byte limit/);
+  });
+
+  it('a handler that ignores its signal times out and frees its slot', async () => {
+    const w = await startWorker({ concurrency: 1, handlers: { hang: () => new Promise(() => undefined) } });
+    const id = await submitAndAssign(w, { type: 'hang', timeoutMs: 300, maxAttempts: 1 });
+    const rec = await waitState(id, 'failed');
+    expect(rec.error).toEqual({ kind: 'timeout', retryable: true, message: 'timed out after 300 ms' });
+    // The only slot is free again.
+    const next = await submitAndAssign(w, { type: 'echo', payload: 'after' });
+    expect((await waitState(next, 'succeeded')).result).toBe('after');
+  });
+
+  it('never runs more than concurrency attempts at once', async () => {
+    let running = 0;
+    let max = 0;
+    const w = await startWorker({
+      concurrency: 2,
+      handlers: {
+        count: async (_p: unknown, ctx: TaskContext) => {
+          running += 1;
+          max = Math.max(max, running);
+          try {
+            await new Promise((r) => setTimeout(r, 150));
+          } finally {
+            running -= 1;
+          }
+          return ctx.taskId;
+        },
+      },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await submitAndAssign(w, { type: 'count' }));
+    for (const id of ids) await waitState(id, 'succeeded');
+    expect(max).toBe(2);
+  });
+
+  it('cancellation while running aborts the signal and the late commit is fenced', async () => {
+    const g = gated();
+    const w = await startWorker({ handlers: { wait: g.handler } });
+    const fenced: unknown[] = [];
+    w.on('fenced', (e) => fenced.push(e));
+    const id = await submitAndAssign(w, { type: 'wait' });
+    await waitState(id, 'running');
+    await waitFor(() => g.seen.started);
+    const cur = await read(id);
+    await session.multi(cancelOps(paths, cur, 'cancelled by test', Date.now()).ops);
+    await waitFor(() => g.seen.abortReason, { message: 'handler signal aborted' });
+    expect(g.seen.abortReason).toBe('assignment withdrawn: cancelled or reclaimed');
+    await waitFor(() => fenced.length === 1);
+    expect(fenced[0]).toMatchObject({ taskId: id, attempt: 1 });
+    g.release('too late');
+    const rec = (await read(id)).record;
+    expect(rec.state).toBe('cancelled');
+    expect(rec.error?.message).toBe('cancelled by test');
+    expect(rec.result).toBeUndefined();
+    expect(w.stats).toMatchObject({ committed: 0, fenced: 1 });
+    await waitFor(() => w.inFlight === 0);
+  });
+
+  it('a reclaimed task: the worker commit is fenced and the record shows the reclaim', async () => {
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
+    const g = gated();
+    const w = await startWorker({ handlers: { wait: g.handler }, log });
+    const fenced: Array<{ taskId: string; attempt: number; reason: string }> = [];
+    w.on('fenced', (e) => fenced.push(e));
+    const id = await submitAndAssign(w, { type: 'wait', maxAttempts: 3 });
+    await waitState(id, 'running');
+    await waitFor(() => g.seen.started);
+    // The test's "leader" fences its write on a node of its own, as a leader does on its candidate.
+    const fenceNode = `${paths.root}/test-leader`;
+    await session.create(fenceNode);
+    const cur = await read(id);
+    const tr = reclaimOps(paths, cur, { kind: 'worker-lost', retryable: true, message: 'reclaimed by test' }, Date.now(), { op: 'check', path: fenceNode, version: 0 }, true);
+    await session.multi(tr.ops);
+    g.release('stale result');
+    await waitFor(() => fenced.length === 1);
+    expect(fenced[0]).toMatchObject({ taskId: id, attempt: 1 });
+    const rec = (await read(id)).record;
+    expect(rec.state).toBe('queued');
+    expect(rec.attempt).toBe(1);
+    expect(rec.error).toEqual({ kind: 'worker-lost', retryable: true, message: 'reclaimed by test' });
+    expect(rec.result).toBeUndefined();
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).includes('fenced'));
+    expect(line).toMatchObject({ level: 40, taskId: id, attempt: 1, component: 'worker', workerId: 'w1' });
+  });
+
+  it('reports progress on its assignment node', async () => {
+    const g = gated();
+    const w = await startWorker({
+      handlers: {
+        prog: async (p: unknown, ctx: TaskContext) => {
+          ctx.progress({ done: 1 });
+          ctx.progress({ done: 2 }); // within 250 ms: coalesced into a trailing write
+          return g.handler(p, ctx);
+        },
+      },
+    });
+    const id = await submitAndAssign(w, { type: 'prog' });
+    const node = paths.assignment(w.memberName!, id, 1);
+    const data = await waitFor(async () => {
+      const d = JSON.parse((await session.getData(node)).data.toString('utf8')) as Record<string, unknown>;
+      return (d.progress as { done?: number } | undefined)?.done === 2 ? d : null;
+    });
+    expect(data).toMatchObject({ attempt: 1, epoch: 1 });
+    expect(typeof data.progressAt).toBe('number');
+    g.release('ok');
+    await waitState(id, 'succeeded');
+  });
+
+  it('stop() drains: member state draining, the running task commits, the member node goes', async () => {
+    const g = gated();
+    const w = await startWorker({ handlers: { wait: g.handler } });
+    const member = w.memberName!;
+    const id = await submitAndAssign(w, { type: 'wait' });
+    await waitState(id, 'running');
+    const stopping = w.stop();
+    expect(w.stop()).toBe(stopping);
+    await waitFor(async () => {
+      const d = JSON.parse((await session.getData(paths.member(member))).data.toString('utf8')) as { state: string };
+      return d.state === 'draining';
+    });
+    expect(w.state).toBe('draining');
+    g.release({ drained: true });
+    await stopping;
+    expect(w.state).toBe('stopped');
+    expect((await read(id)).record).toMatchObject({ state: 'succeeded', result: { drained: true } });
+    expect(await session.exists(paths.member(member))).toBeNull();
+    await expect(w.start()).rejects.toThrow(/stopped/);
+  });
+
+  it('a shared session is not closed by the worker', async () => {
+    const shared = await pool.open();
+    const w = await startWorker({ session: shared, connectString: undefined });
+    const id = await submitAndAssign(w, { type: 'echo', payload: 1 });
+    await waitState(id, 'succeeded');
+    await w.stop();
+    expect(shared.state).toBe('connected');
+  });
+
+  it('validates options, naming the field and value', async () => {
+    expect(() => new Worker({ id: 'bad id', connectString: 'x:1' })).toThrow(WorkerOptionError);
+    expect(() => new Worker({ id: 'w', connectString: 'x:1', concurrency: 0 })).toThrow(/concurrency = 0/);
+    expect(() => new Worker({ id: 'w' })).toThrow(/connectString/);
+    expect(() => new Worker({ id: 'w', connectString: 'x:1', handlers: { a: 1 as never } })).toThrow(/handlers\.a/);
+    await expect(new Worker({ id: 'w', connectString: 'x:1' }).stop()).rejects.toThrow(/initialized/);
+  });
+});
+
+describe('loadHandlers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-handlers-'));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('accepts a default object, a handlers export, or named functions', async () => {
+    const a = await loadHandlers(file('a.mjs', 'export default { up: (p) => String(p).toUpperCase() };'));
+    const b = await loadHandlers(file('b.mjs', 'export const handlers = { down: (p) => p };'));
+    const c = await loadHandlers(file('c.mjs', 'export function one() {} export const two = () => 2;'));
+    expect(Object.keys(a)).toEqual(['up']);
+    expect(Object.keys(b)).toEqual(['down']);
+    expect(Object.keys(c).sort()).toEqual(['one', 'two']);
+  });
+
+  it('names the module and key of a non-function, and a missing module', async () => {
+    const bad = file('bad.mjs', 'export default { ok: () => 1, nope: 42 };');
+    await expect(loadHandlers(bad)).rejects.toThrow(`handler module ${bad}: default export key "nope" is a number, not a function`);
+    await expect(loadHandlers(join(dir, 'missing.mjs'))).rejects.toThrow(/handler module not found: .*missing\.mjs/);
+  });
+});
