@@ -1,0 +1,137 @@
+// Leader election against a real ZooKeeper: one leader at a time, succession in sequence
+// order, no herd, graceful handoff, and a leader whose session expires is fenced.
+import { afterEach, describe, expect, it } from 'vitest';
+import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
+import { NoNodeError } from '../shared/zk/errors.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { Paths } from '../shared/protocol/paths.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { SessionPool, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const pool = new SessionPool();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await pool.closeAll();
+});
+
+interface Candidate {
+  name: string;
+  session: ZkSession;
+  election: LeaderElection;
+}
+
+async function candidates(paths: Paths, n: number): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (let i = 0; i < n; i++) {
+    const session = await pool.open();
+    const election = new LeaderElection(session, paths, `c${i}`, testLog);
+    cleanups.push(() => election.stop());
+    election.start();
+    // Join one by one so the sequence order is c0 < c1 < ...
+    await waitFor(() => election.role === 'leader' || election.role === 'follower', { message: `c${i} joined` });
+    out.push({ name: `c${i}`, session, election });
+  }
+  return out;
+}
+
+/** Samples roles every few ms and records any instant with two leaders. */
+function watchForSplitBrain(cands: Candidate[]): { stop: () => void; violations: number; leaders: string[] } {
+  const state = { violations: 0, leaders: [] as string[], stop: () => {} };
+  const sample = () => {
+    const leading = cands.filter((c) => c.election.isLeader);
+    if (leading.length > 1) state.violations++;
+    const l = leading[0]?.name;
+    if (l && state.leaders[state.leaders.length - 1] !== l) state.leaders.push(l);
+  };
+  sample();
+  const t = setInterval(sample, 2);
+  state.stop = () => clearInterval(t);
+  return state;
+}
+
+describe('leader election', () => {
+  it('three candidates: exactly one leader at any instant; succession follows the sequence numbers', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const cands = await candidates(paths, 3);
+    const watch = watchForSplitBrain(cands);
+    expect(cands.map((c) => c.election.role)).toEqual(['leader', 'follower', 'follower']);
+    const epochs = cands.map((c) => Paths.candidateSeq(c.election.candidatePath!.split('/').pop()!));
+    expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
+
+    await cands[0]!.election.stop();
+    await waitFor(() => cands[1]!.election.isLeader, { message: 'c1 leads after c0' });
+    expect(cands[2]!.election.isLeader).toBe(false);
+    await cands[1]!.election.stop();
+    await waitFor(() => cands[2]!.election.isLeader, { message: 'c2 leads after c1' });
+    watch.stop();
+    expect(watch.violations).toBe(0);
+    expect(watch.leaders).toEqual(['c0', 'c1', 'c2']);
+  });
+
+  it('graceful stop of the leader: the next leads within 1 s', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const cands = await candidates(paths, 2);
+    const t0 = Date.now();
+    await cands[0]!.election.stop();
+    await waitFor(() => cands[1]!.election.isLeader, { timeoutMs: 1000, intervalMs: 5, message: 'successor within 1 s' });
+    const took = Date.now() - t0;
+    expect(took).toBeLessThan(1000);
+  });
+
+  it('no herd effect: the death of a non-leader wakes only its successor', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const cands = await candidates(paths, 5);
+    const before = cands.map((c) => c.election.watchEvents);
+    expect(before).toEqual([0, 0, 0, 0, 0]);
+    await cands[2]!.session.close(); // c2 dies (its ephemeral goes at once)
+    await waitFor(() => cands[3]!.election.watchEvents === 1, { message: 'c3 woken' });
+    // Give any stray watch a chance to fire: c3 re-armed on c1 proves the handoff completed.
+    await waitFor(() => cands[3]!.election.role === 'follower', { message: 'c3 follows c1' });
+    const probe = await s.exists(`${paths.election}/${cands[1]!.election.candidatePath!.split('/').pop()}`);
+    expect(probe).not.toBeNull();
+    expect(cands.map((c) => c.election.watchEvents)).toEqual([0, 0, 0, 1, 0]);
+    expect(cands[0]!.election.isLeader).toBe(true);
+  });
+
+  it('session expiry of the leader: it steps down, its fenced multi fails, another leads', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    cleanups.push(() => proxy.stop());
+    const leaderSession = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 1200, log: testLog });
+    cleanups.push(() => leaderSession.close());
+    const old = new LeaderElection(leaderSession, paths, 'old', testLog);
+    cleanups.push(() => old.stop());
+    const handles: LeaderHandle[] = [];
+    old.on('leader', (h) => handles.push(h));
+    const deposed: string[] = [];
+    old.on('deposed', (r) => deposed.push(r));
+    old.start();
+    await waitFor(() => old.isLeader, { message: 'old leads' });
+    const [other] = await candidates(paths, 1);
+    expect(other!.election.role).toBe('follower');
+    const oldHandle = handles[0]!;
+    await s.create(`${paths.root}/guarded`, Buffer.from('0'));
+
+    proxy.cut('blackhole');
+    await waitFor(() => deposed.length > 0, { timeoutMs: 10_000, message: 'old leader steps down' });
+    expect(old.isLeader).toBe(false);
+    await waitFor(() => other!.election.isLeader, { timeoutMs: 10_000, message: 'other leads' });
+
+    // The deposed leader's write, fenced by its old handle, is refused by the server.
+    const err = await s.multi([oldHandle.fence(), { op: 'setData', path: `${paths.root}/guarded`, data: Buffer.from('stale') }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoNodeError);
+    expect((err as NoNodeError).opIndex).toBe(0);
+    expect((await s.getData(`${paths.root}/guarded`)).data.toString()).toBe('0');
+    // After the heal it rejoins behind the new leader.
+    proxy.heal();
+    await waitFor(() => old.role === 'follower', { timeoutMs: 10_000, message: 'old rejoins as follower' });
+    expect(other!.election.isLeader).toBe(true);
+  });
+});
