@@ -1,0 +1,124 @@
+// Pure protocol pieces, no server: paths and names, the record schema, the transition
+// table, the assignment policy.
+import { describe, expect, it } from 'vitest';
+import { InvalidIdError, Paths, allShards, shardOf } from '../shared/protocol/paths.js';
+import {
+  MalformedRecordError,
+  PayloadTooLargeError,
+  TaskValidationError,
+  backoffDelay,
+  decodeRecord,
+  encodeRecord,
+  newTaskRecord,
+} from '../shared/protocol/task-record.js';
+import { IllegalTransitionError, TRANSITIONS, assignTask, cancelTask, failAttempt, startTask, succeedTask } from '../shared/protocol/task-state.js';
+import { planAssignments } from '../master/assignment-policy.js';
+
+describe('paths', () => {
+  const p = new Paths('/drover', 256);
+  it('shards spread ids and are stable', () => {
+    expect(shardOf('task-1', 256)).toBe(shardOf('task-1', 256));
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 25600; i++) {
+      const s = shardOf(`t${i}`, 256);
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(256);
+    expect(Math.max(...counts.values())).toBeLessThan(200); // mean 100
+    expect(allShards(256)[255]).toBe('ff');
+    expect(p.task('abc')).toBe(`/drover/tasks/${shardOf('abc', 256)}/abc`);
+  });
+  it('queue entry names sort by priority (high first), then not-before', () => {
+    const names = [
+      Paths.queueEntryName(0, 2000, 'late-low'),
+      Paths.queueEntryName(5, 3000, 'high'),
+      Paths.queueEntryName(0, 1000, 'early-low'),
+    ].sort();
+    expect(names.map((n) => Paths.parseQueueEntry('00', n)!.taskId)).toEqual(['high', 'early-low', 'late-low']);
+    expect(Paths.parseQueueEntry('00', names[0]!)).toMatchObject({ priority: 5, notBefore: 3000 });
+  });
+  it('member and assignment names carry incarnation and attempt', () => {
+    expect(Paths.parseMember(Paths.memberName('w-1', 'abc'))).toEqual({ workerId: 'w-1', incarnation: 'abc' });
+    expect(Paths.parseAssignment(Paths.assignmentName('t:1', 3))).toEqual({ taskId: 't:1', attempt: 3 });
+    expect(Paths.parseAssignment('t~0')).toBeNull();
+    expect(Paths.candidateSeq('c_0123abcd_0000000042')).toBe(42);
+  });
+  it('rejects ids that would break a path', () => {
+    for (const bad of ['', 'a/b', '..', 'a~b', 'x'.repeat(201)]) expect(() => p.task(bad) && newTaskRecord({ type: 'echo', id: bad })).toThrow(InvalidIdError);
+  });
+});
+
+describe('task record', () => {
+  it('validates a submission and fills defaults', () => {
+    const r = newTaskRecord({ type: 'echo', payload: { a: 1 } }, undefined, 1000);
+    expect(r).toMatchObject({ state: 'queued', attempt: 0, priority: 0, maxAttempts: 3, timeoutMs: 0, createdAt: 1000, worker: null });
+    expect(decodeRecord(encodeRecord(r), r.id)).toEqual(r);
+  });
+  it('names the field and value of a bad submission', () => {
+    expect(() => newTaskRecord({ type: 'echo', priority: 10_000 })).toThrow(/priority must be an integer in 0..9999, got 10000/);
+    expect(() => newTaskRecord({ type: '' })).toThrow(TaskValidationError);
+    expect(() => newTaskRecord({ type: 'echo', maxAttempts: 0 })).toThrow(/maxAttempts/);
+  });
+  it('caps payload size with a clear error', () => {
+    const err = (() => {
+      try {
+        newTaskRecord({ type: 'echo', id: 'big', payload: 'x'.repeat(70_000) });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+    expect((err as Error).message).toBe('payload of task big is 70002 bytes, over the 65536-byte limit');
+  });
+  it('reports what is wrong with a malformed record', () => {
+    expect(() => decodeRecord(Buffer.from('{not json'))).toThrow(MalformedRecordError);
+    expect(() => decodeRecord(Buffer.from('{"format":1,"id":"a","type":"x","state":"weird"}'))).toThrow(/unknown state "weird"/);
+    expect(() => decodeRecord(Buffer.from('[]'))).toThrow(/not an object/);
+  });
+  it('backoff grows exponentially up to its cap', () => {
+    const b = { initialMs: 100, factor: 2, maxMs: 500 };
+    expect([1, 2, 3, 4, 5].map((attempt) => backoffDelay({ backoff: b, attempt }))).toEqual([100, 200, 400, 500, 500]);
+  });
+});
+
+describe('task state machine', () => {
+  const base = newTaskRecord({ type: 'echo', maxAttempts: 2, backoff: { initialMs: 10 } }, undefined, 0);
+  it('walks queued → assigned → running → succeeded', () => {
+    const a = assignTask(base, 'w~1', 7, 1);
+    expect(a).toMatchObject({ state: 'assigned', attempt: 1, worker: 'w~1', epoch: 7 });
+    const r = startTask(a, 2);
+    expect(succeedTask(r, { ok: true }, 3)).toMatchObject({ state: 'succeeded', result: { ok: true }, finishedAt: 3 });
+  });
+  it('retries a retryable failure with backoff, then fails when attempts are used up', () => {
+    const r1 = startTask(assignTask(base, 'w~1', 1, 0), 0);
+    const q = failAttempt(r1, { kind: 'handler', message: 'x', retryable: true }, 100);
+    expect(q).toMatchObject({ state: 'queued', attempt: 1, notBefore: 110 });
+    const r2 = startTask(assignTask(q, 'w~1', 1, 200), 200);
+    expect(failAttempt(r2, { kind: 'handler', message: 'x', retryable: true }, 300)).toMatchObject({ state: 'failed', attempt: 2 });
+    expect(failAttempt(r1, { kind: 'handler', message: 'x', retryable: false }, 100).state).toBe('failed');
+  });
+  it('refuses illegal transitions', () => {
+    const done = succeedTask(startTask(assignTask(base, 'w', 1, 0), 0), 1, 0);
+    expect(() => cancelTask(done, 'late', 1)).toThrow(IllegalTransitionError);
+    expect(() => startTask(base, 0)).toThrow(/illegal transition queued → running/);
+    for (const t of ['succeeded', 'failed', 'cancelled'] as const) expect(TRANSITIONS[t]).toEqual([]);
+  });
+});
+
+describe('assignment policy', () => {
+  const w = (name: string, capacity: number, load = 0, labels: Record<string, string> = {}, state = 'alive') => ({ name, capacity, load, labels, state });
+  const t = (id: string, labels: Record<string, string> = {}) => ({ id, labels });
+  it('never exceeds capacity and spreads least-loaded first', () => {
+    const placed = planAssignments([t('1'), t('2'), t('3'), t('4'), t('5')], [w('a', 2), w('b', 2, 1)]);
+    expect(placed.map((p) => p.worker)).toEqual(['a', 'a', 'b']); // b starts half full; then both are full
+    expect(planAssignments([t('1'), t('2'), t('3'), t('4')], [w('a', 3), w('b', 3)]).map((p) => p.worker)).toEqual(['a', 'b', 'a', 'b']);
+  });
+  it('honours labels and skips workers that are not alive', () => {
+    const placed = planAssignments([t('gpu', { gpu: 'yes' }), t('any')], [w('cpu', 4), w('g', 1, 0, { gpu: 'yes' }), w('d', 9, 0, {}, 'draining')]);
+    expect(placed).toEqual([
+      { task: t('gpu', { gpu: 'yes' }), worker: 'g' },
+      { task: t('any'), worker: 'cpu' },
+    ]);
+    expect(planAssignments([t('x', { zone: 'eu' })], [w('us', 4, 0, { zone: 'us' })])).toEqual([]);
+  });
+});
