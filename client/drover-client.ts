@@ -260,6 +260,12 @@ export class DroverClient {
     return out.slice(0, limit);
   }
 
+  /** The leading master now (null while nobody leads). */
+  async leader(): Promise<{ id: string; host: string; pid: number; epoch: number } | null> {
+    const l = await readLeader(this.session, this.paths);
+    return l ? { id: l.id, host: l.host, pid: l.pid, epoch: l.epoch } : null;
+  }
+
   /** Leader, masters, workers with their load, queue depth, counts: from stats, no record reads. */
   async status(): Promise<ClusterStatus> {
     const [leader, masters, workerNames] = await Promise.all([
