@@ -7,13 +7,14 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
-import { assignOps, cancelOps, queueEntryOf, reclaimOps, submitOps } from '../shared/protocol/task-ops.js';
+import { assignOps, cancelOps, queueEntryOf, reclaimOps, startOps, submitOps } from '../shared/protocol/task-ops.js';
 import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
 import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/handlers.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -152,6 +153,29 @@ describe('worker', () => {
     expect((await waitState(classed, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'classed bad input' });
   });
 
+  it('runs a record already marked running for its attempt without marking it again', async () => {
+    const w = await startWorker();
+    const rec = newTaskRecord({ type: 'echo', payload: 'again' });
+    await session.multi(submitOps(paths, rec));
+    const assigned = assignOps(paths, { record: rec, version: 0 }, queueEntryOf(paths, rec), w.memberName!, 1, Date.now(), 5000);
+    const started = startOps(paths, { record: assigned.next, version: 1 }, Date.now());
+    await session.multi([...assigned.ops, ...started.ops]);
+    const done = await waitState(rec.id, 'succeeded');
+    expect(done.result).toBe('again');
+    expect(done.startedAt).toBe(started.next.startedAt);
+  });
+
+  it('an assigned task whose record is malformed is failed with the reason', async () => {
+    const w = await startWorker();
+    const id = 'broken-1';
+    await session.create(paths.task(id), Buffer.from('{not json'));
+    await session.create(paths.assignment(w.memberName!, id, 1));
+    const rec = await waitState(id, 'failed');
+    expect(rec.error?.kind).toBe('malformed');
+    expect(rec.error?.message).toMatch(/not JSON/);
+    expect(await session.exists(paths.assignment(w.memberName!, id, 1))).toBeNull();
+  });
+
   it('a result over maxResultBytes fails the task as too-large', async () => {
     const w = await startWorker({ limits: { maxResultBytes: 100 }, handlers: { big: () => 'x'.repeat(200) } });
     const id = await submitAndAssign(w, { type: 'big' });
@@ -215,6 +239,20 @@ describe('worker', () => {
     expect(rec.result).toBeUndefined();
     expect(w.stats).toMatchObject({ committed: 0, fenced: 1 });
     await waitFor(() => w.inFlight === 0);
+  });
+
+  it('a record bumped while running but still ours: the commit re-reads and retries', async () => {
+    const g = gated();
+    const w = await startWorker({ handlers: { wait: g.handler } });
+    const id = await submitAndAssign(w, { type: 'wait' });
+    await waitState(id, 'running');
+    await waitFor(() => g.seen.started);
+    const cur = await read(id);
+    await session.setData(paths.task(id), Buffer.from(JSON.stringify(cur.record)), cur.version);
+    g.release('still mine');
+    const rec = await waitState(id, 'succeeded');
+    expect(rec.result).toBe('still mine');
+    expect(w.stats).toMatchObject({ committed: 1, fenced: 0 });
   });
 
   it('a reclaimed task: the worker commit is fenced and the record shows the reclaim', async () => {
@@ -297,6 +335,21 @@ describe('worker', () => {
     await expect(w.start()).rejects.toThrow(/stopped/);
   });
 
+  it('stop() past the grace period aborts the attempt and leaves its assignment to the leader', async () => {
+    const g = gated();
+    const w = await startWorker({ gracePeriodMs: 200, handlers: { wait: g.handler } });
+    const member = w.memberName!;
+    const id = await submitAndAssign(w, { type: 'wait' });
+    await waitState(id, 'running');
+    await w.stop();
+    expect(g.seen.abortReason).toBe('worker w1 stopping');
+    expect(w.inFlight).toBe(0);
+    expect((await read(id)).record.state).toBe('running');
+    expect(await session.exists(paths.assignment(member, id, 1))).not.toBeNull();
+    expect(await session.exists(paths.member(member))).toBeNull();
+    g.release('never committed');
+  });
+
   it('a shared session is not closed by the worker', async () => {
     const shared = await pool.open();
     const w = await startWorker({ session: shared, connectString: undefined });
@@ -304,6 +357,45 @@ describe('worker', () => {
     await waitState(id, 'succeeded');
     await w.stop();
     expect(shared.state).toBe('connected');
+  });
+
+  it('session expiry: aborts the attempt, re-registers, and takes work on the new incarnation only', async () => {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    try {
+      const g = gated();
+      const w = await startWorker({ connectString: proxy.connectString, sessionTimeoutMs: 1200, handlers: { wait: g.handler } });
+      const fenced: unknown[] = [];
+      w.on('fenced', (e) => fenced.push(e));
+      const oldMember = w.memberName!;
+      const id = await submitAndAssign(w, { type: 'wait', maxAttempts: 3 });
+      await waitState(id, 'running');
+      await waitFor(() => g.seen.started);
+
+      proxy.cut('blackhole');
+      await waitFor(() => g.seen.abortReason, { message: 'attempt aborted on session loss' });
+      expect(g.seen.abortReason).toBe('session lost');
+      await waitFor(async () => (await session.exists(paths.member(oldMember))) === null, { message: 'old member node gone' });
+      // The leader sees the member gone and takes the task back, fenced on its own node.
+      const fenceNode = `${paths.root}/test-leader`;
+      await session.create(fenceNode);
+      const lost = { kind: 'worker-lost' as const, retryable: true, message: 'worker gone' };
+      await session.multi(reclaimOps(paths, await read(id), lost, Date.now(), { op: 'check', path: fenceNode }, true).ops);
+
+      proxy.heal();
+      await waitFor(() => w.memberName !== oldMember && w.memberName !== null, { message: 'new incarnation' });
+      // The worker's commit from the old incarnation is refused by the fence.
+      await waitFor(() => fenced.length === 1, { message: 'old attempt fenced' });
+      expect((await read(id)).record).toMatchObject({ state: 'queued', attempt: 1, error: lost });
+      expect(await session.exists(paths.member(w.memberName!))).not.toBeNull();
+      expect(w.state).toBe('running');
+      const next = await submitAndAssign(w, { type: 'echo', payload: 'reborn' });
+      expect((await waitState(next, 'succeeded')).result).toBe('reborn');
+      g.release('late');
+      await w.stop();
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('validates options, naming the field and value', async () => {

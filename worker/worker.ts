@@ -106,6 +106,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly labels: Record<string, string>;
   private readonly limits: SizeLimits;
   private readonly log: Logger;
+  /** The caller's logger: the session and membership take their own children of it. */
+  private readonly rootLog: Logger;
 
   private session?: ZkSession;
   private readonly ownsSession: boolean;
@@ -165,7 +167,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.session = opts.session;
     this.ownsSession = !opts.session;
-    this.log = (opts.log ?? silentLogger).child({ component: 'worker', workerId: this.id });
+    this.rootLog = opts.log ?? silentLogger;
+    this.log = this.rootLog.child({ component: 'worker', workerId: this.id });
     this.queue = new PQueue({ concurrency: this.concurrency });
     this.refresher = new Coalescer(
       () => this.refresh(),
@@ -214,11 +217,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async doStart(): Promise<void> {
     try {
       if (!this.session) {
-        this.session = await ZkSession.open({ connectString: this.connectString!, sessionTimeoutMs: this.sessionTimeoutMs, log: this.log });
+        this.session = await ZkSession.open({ connectString: this.connectString!, sessionTimeoutMs: this.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }) });
       }
       this.paths = await ensureLayout(this.session, this.root);
       this.session.on('expired', this.onExpired);
-      this.registration = new WorkerRegistration(this.session, this.paths, { id: this.id, capacity: this.concurrency, labels: this.labels }, this.log);
+      this.registration = new WorkerRegistration(this.session, this.paths, { id: this.id, capacity: this.concurrency, labels: this.labels }, this.rootLog);
       this.registration.on('incarnation', this.onIncarnation);
       await this.registration.register();
       this.accepting = true;
@@ -501,7 +504,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         a.log.info({ err: err.message, opIndex: err.opIndex }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
         const v = await this.verify(a, tr.next);
         if (v === 'committed') return this.committed(a, tr.next.state);
-        if (v === 'give-up') continue; // the loop's head logs and returns
+        if (v === 'give-up') {
+          a.log.warn('session closed before the commit was confirmed; left to the leader');
+          return;
+        }
         if (v !== 'retry') return this.fenced(a, v.fenced);
       }
     }
@@ -511,10 +517,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async verify(a: Attempt, next: TaskRecord): Promise<Verdict> {
     const session = this.session!;
     for (;;) {
-      if (this.giveUp || session.state === 'closed') {
-        this.giveUp = true;
-        return 'give-up';
-      }
+      if (this.giveUp || session.state === 'closed') return 'give-up';
       try {
         await session.waitConnected();
         const [read, assigned] = await Promise.all([readTask(session, this.paths!, a.taskId), session.exists(a.key)]);
