@@ -24,6 +24,7 @@ import { ConnectionLossError, NoNodeError, NotEmptyError, SessionClosedError, Se
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
+import { failpoint } from '../shared/util/failpoints.js';
 import { planAssignments, freeSlots, type PolicyWorker } from './assignment-policy.js';
 import { QueueIndex } from './queue-index.js';
 
@@ -421,8 +422,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
         batch.push({ item, next: t.next, deadline: t.next.timeoutMs > 0 ? now + t.next.timeoutMs + this.opts.timeoutGraceMs : null });
         i++;
       }
+      failpoint('leader.before-assign');
       try {
         await this.fenced(ops);
+        failpoint('leader.after-assign');
       } catch (err) {
         if (err instanceof ZkError && err.opIndex !== undefined && err.opIndex > 0 && !(err instanceof ConnectionLossError)) {
           // One task in the batch moved under us (cancelled, say): drop it, retry the rest.
