@@ -259,7 +259,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.registration?.setState('draining').catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish draining state'));
       const deadline = Date.now() + this.gracePeriodMs;
       while (this.attempts.size > 0 && Date.now() < deadline) {
-        await Promise.race([...[...this.attempts.values()].map((a) => a.finished), sleep(deadline - Date.now())]);
+        await settledWithin([...this.attempts.values()].map((a) => a.finished), deadline - Date.now());
       }
       if (this.attempts.size > 0) {
         this.log.warn({ inFlight: this.attempts.size, gracePeriodMs: this.gracePeriodMs }, 'grace period over; aborting running attempts');
@@ -280,7 +280,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.registration?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot delete member node'));
     if (this.ownsSession) await this.session?.close();
     const left = [...this.attempts.values()].map((a) => a.finished);
-    if (left.length > 0) await Promise.race([Promise.all(left), sleep(this.session?.requestTimeoutMs ?? 1000)]);
+    if (left.length > 0) await settledWithin([Promise.all(left)], this.session?.requestTimeoutMs ?? 1000);
   }
 
   private readonly onExpired = (): void => {
@@ -596,6 +596,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const data = Buffer.from(JSON.stringify({ ...p.base, progress: pending.value, progressAt: pending.at }));
       await session.setData(a.key, data);
     })().catch((err) => a.log.debug({ err: (err as Error).message }, 'progress write failed (ignored)'));
+  }
+}
+
+/** Resolves when any of `promises` settles or after `ms`; leaves no timer behind to hold the process. */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([...promises, sleep(ms, timer.signal)]);
+  } finally {
+    timer.abort();
   }
 }
 
