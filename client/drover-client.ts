@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { cancelOps, opsBytes, submitOps, type AssignmentData } from '../shared/protocol/task-ops.js';
-import { checkLimits, newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
+import { MalformedRecordError, checkLimits, decodeRecord, newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
@@ -184,10 +184,16 @@ export class DroverClient {
     for (;;) {
       let fired!: () => void;
       const changed = new Promise<void>((r) => (fired = r));
-      let rec: TaskRecord;
+      let rec: TaskRecord | null;
       try {
         const { data } = await this.session.retrying(() => this.session.getData(this.paths.task(id), () => fired()));
-        rec = JSON.parse(data.toString('utf8')) as TaskRecord;
+        // A malformed record is not an outcome: the leader marks it failed, and we see that.
+        try {
+          rec = decodeRecord(data, id);
+        } catch (err) {
+          if (!(err instanceof MalformedRecordError)) throw err;
+          rec = null;
+        }
       } catch (err) {
         if (err instanceof NoNodeError) throw new TaskNotFoundError(id);
         if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') {
@@ -196,9 +202,9 @@ export class DroverClient {
         }
         throw err;
       }
-      if (isTerminal(rec.state)) return rec;
+      if (rec && isTerminal(rec.state)) return rec;
       const left = deadline - Date.now();
-      if (left <= 0) throw new WaitTimeoutError(id, rec.state);
+      if (left <= 0) throw new WaitTimeoutError(id, rec?.state ?? 'queued');
       // Re-read on the watch, on a new session (watches die with it), or at the deadline.
       await new Promise<void>((resolve, reject) => {
         const t = left === Infinity ? undefined : setTimeout(resolve, left);

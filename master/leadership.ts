@@ -87,6 +87,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   ) {
     super();
     this.log = log.child({ component: 'leader', epoch: handle.epoch });
+    // The observer and the queue index take the caller's logger: pino would repeat `component`.
     this.observer = new MembershipObserver(session, paths, log);
     this.queue = new QueueIndex(session, paths, () => this.kick());
     this.rounds = new Coalescer(

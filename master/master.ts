@@ -45,6 +45,8 @@ export interface MasterEvents {
 
 export class Master extends EventEmitter<MasterEvents> {
   private readonly log: Logger;
+  /** The caller's logger plus masterId: components take their own { component } child of it. */
+  private readonly baseLog: Logger;
   private _state: MasterState = 'initialized';
   private session?: ZkSession;
   private ownsSession = false;
@@ -71,7 +73,8 @@ export class Master extends EventEmitter<MasterEvents> {
     };
     if (!opts.session && !opts.connectString) throw new Error('master: connectString or session is required');
     if (!(this.opts.assignBatch >= 1 && this.opts.assignBatch <= 1000)) throw new Error(`master: assignBatch must be 1..1000, got ${opts.assignBatch}`);
-    this.log = (opts.log ?? silentLogger).child({ component: 'master', masterId: opts.id });
+    this.baseLog = (opts.log ?? silentLogger).child({ masterId: opts.id });
+    this.log = this.baseLog.child({ component: 'master' });
   }
 
   get state(): MasterState {
@@ -105,7 +108,7 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.opts.session) {
         this.session = this.opts.session;
       } else {
-        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.log });
+        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog });
         this.ownsSession = true;
       }
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);
@@ -130,7 +133,7 @@ export class Master extends EventEmitter<MasterEvents> {
         timeoutGraceMs: this.opts.timeoutGraceMs,
         assignBatch: this.opts.assignBatch,
       },
-      this.log,
+      this.baseLog,
     );
     this.leadership = leadership;
     leadership.on('deposed', (reason) => {
@@ -160,7 +163,7 @@ export class Master extends EventEmitter<MasterEvents> {
   /** A fresh candidacy (a deposed leader rejoins at the back of the line). */
   private joinElection(): void {
     this.election?.removeAllListeners();
-    this.election = new LeaderElection(this.session!, this.paths!, this.opts.id, this.log);
+    this.election = new LeaderElection(this.session!, this.paths!, this.opts.id, this.baseLog);
     this.election.on('leader', (h) => void this.lead(h));
     this.election.on('deposed', (reason) => void this.unlead(reason));
     this.election.on('role', (role) => {

@@ -26,14 +26,15 @@ export function builder(y: Argv): Argv<MasterArgs> {
 }
 
 export async function handler(argv: MasterArgs): Promise<ExitCode> {
-  const log = createLogger({ base: { masterId: argv.id } });
+  const root = createLogger();
+  const log = root.child({ masterId: argv.id });
   const session = await ZkSession.open({
     connectString: argv.zk,
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
   });
-  const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log });
+  const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log: root });
   master.on('leading', (epoch) => log.info({ epoch }, `${argv.id} is the leader`));
   let server: Server | undefined;
   try {

@@ -29,7 +29,8 @@ export function builder(y: Argv): Argv<WorkerArgs> {
 }
 
 export async function handler(argv: WorkerArgs): Promise<ExitCode> {
-  const log = createLogger({ base: { workerId: argv.id } });
+  const root = createLogger();
+  const log = root.child({ workerId: argv.id });
   const handlers: HandlerMap = argv.handlers ? await loadHandlers(argv.handlers) : {};
   const labels = parseLabels(argv.labels);
   const session = await ZkSession.open({
@@ -47,7 +48,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     labels,
     gracePeriodMs: argv.grace,
     sessionTimeoutMs: argv.sessionTimeout,
-    log,
+    log: root,
   });
   try {
     await worker.start();

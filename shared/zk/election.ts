@@ -68,7 +68,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   ) {
     super();
     this.info = { id, host: hostname(), pid: process.pid, since: Date.now() };
-    this.log = log.child({ component: 'election', masterId: id });
+    this.log = log.child({ component: 'election' });
     this.checker = new Coalescer(
       () => this.check(),
       (err) => {

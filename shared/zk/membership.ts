@@ -42,9 +42,7 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
   private _memberName: string | null = null;
   private since = Date.now();
   private closed = false;
-  private readonly onSession = () => {
-    void this.register().catch((err) => this.log.error({ err: (err as Error).message }, 're-registration failed'));
-  };
+  private readonly onSession = () => void this.reregister();
 
   constructor(
     private readonly session: ZkSession,
@@ -94,6 +92,21 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
     this.log.info({ member: name, state: this.info.state }, 'registered');
     this.emit('incarnation', name, previous);
     return name;
+  }
+
+  /** After an expiry: register under the new session, retrying until it works or we close. */
+  private async reregister(): Promise<void> {
+    const generation = this.session.generation;
+    for (let delay = 100; !this.closed && generation === this.session.generation; delay = Math.min(delay * 2, 2000)) {
+      try {
+        await this.register();
+        return;
+      } catch (err) {
+        if (this.closed || err instanceof SessionClosedError) return;
+        this.log.warn({ err: (err as Error).message }, 're-registration failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   async setState(state: MemberState): Promise<void> {
