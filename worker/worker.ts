@@ -14,6 +14,7 @@ import { Coalescer, sleep } from '../shared/util/coalescer.js';
 import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { WorkerRegistration } from '../shared/zk/membership.js';
 import { ZkSession, type OpResult } from '../shared/zk/session.js';
+import { failpoint } from '../shared/util/failpoints.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import { builtinHandlers, type HandlerMap } from './handlers.js';
 
@@ -490,8 +491,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
       const tr = finishOps(this.paths!, a.cur, outcome, Date.now());
+      failpoint('worker.before-commit');
       try {
         await this.session!.multi(tr.ops);
+        failpoint('worker.after-commit');
         return this.committed(a, tr.next.state);
       } catch (err) {
         if (!(err instanceof ZkError)) throw err;
