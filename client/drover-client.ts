@@ -224,14 +224,15 @@ export class DroverClient {
 
   /**
    * Cancels a task: a queued one leaves the queue; a running one loses its assignment, so
-   * its worker aborts it and cannot commit. Returns the state after the call.
+   * its worker aborts it and cannot commit. `cancelled` says whether this call cancelled it;
+   * a task already finished keeps its outcome.
    */
   async cancel(id: string, reason = 'cancelled by request'): Promise<{ cancelled: boolean; state: TaskState }> {
     for (let tries = 0; tries < 10; tries++) {
       const r = await readTask(this.session, this.paths, id);
       if (r.kind === 'missing') throw new TaskNotFoundError(id);
       if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-      if (isTerminal(r.record.state)) return { cancelled: r.record.state === 'cancelled', state: r.record.state };
+      if (isTerminal(r.record.state)) return { cancelled: false, state: r.record.state };
       const t = cancelOps(this.paths, { record: r.record, version: r.version }, reason, Date.now());
       try {
         await this.session.multi(t.ops);

@@ -17,7 +17,8 @@ export async function handler(argv: CancelArgs): Promise<ExitCode> {
   return withClient(argv, async (client) => {
     const r = await client.cancel(String(argv.id));
     if (argv.json) printJson({ id: String(argv.id), ...r });
-    else process.stdout.write(r.cancelled ? `${argv.id} cancelled\n` : `${argv.id} already ${r.state}; not cancelled\n`);
-    return r.cancelled ? EXIT.ok : EXIT.error;
+    else process.stdout.write(r.cancelled ? `${argv.id} cancelled\n` : `${argv.id} already ${r.state}\n`);
+    // Cancelling a cancelled task is fine (idempotent); one that already ended otherwise is not.
+    return r.state === 'cancelled' ? EXIT.ok : EXIT.error;
   });
 }

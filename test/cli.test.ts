@@ -1,0 +1,124 @@
+// The drover CLI as a user runs it: real processes against a real cluster, --json parsed,
+// exit codes checked, and errors as one line without a stack.
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessPool } from './harness/processes.js';
+import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
+import { EXIT } from '../cli/exit-codes.js';
+
+const pool = new SessionPool();
+const procs = new ProcessPool();
+let root = '';
+let g: string[] = [];
+
+beforeAll(async () => {
+  const s = await pool.open();
+  root = (await freshLayout(s)).root;
+  g = ['--zk', zkConnect(), '--root', root, '--session-timeout', String(TEST_SESSION_MS)];
+  const m = procs.spawn('m1', ['master', '--id', 'cli-m1', ...g]);
+  const w = procs.spawn('w1', ['worker', '--id', 'cli-w1', '--concurrency', '2', ...g]);
+  await m.waitForLine((l) => l.msg === 'elected leader');
+  await w.waitForLine((l) => l.msg === 'worker alive');
+});
+afterAll(async () => {
+  await procs.killAll();
+  await pool.closeAll();
+});
+
+const drover = (...args: string[]) => procs.run(args);
+const oneLine = (stderr: string) => {
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+};
+
+describe('drover CLI', () => {
+  it('submit --wait prints the result and exits 0; --json is parseable', async () => {
+    const r = await drover('submit', 'echo', '--payload', '{"x":42}', '--id', 'cli-1', '--wait', '--json', ...g);
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: 'cli-1', state: 'succeeded', result: { x: 42 } });
+    const again = await drover('submit', 'echo', '--id', 'cli-1', ...g);
+    expect(again.code).toBe(EXIT.ok);
+    expect(again.stdout).toContain('already submitted');
+  });
+
+  it('submit --wait exits non-zero when the task fails', async () => {
+    const r = await drover('submit', 'fail', '--payload', '{"retryable":false,"message":"nope"}', '--wait', ...g);
+    expect(r.code).toBe(EXIT.taskFailed);
+    expect(r.stdout).toContain('failed after 1 attempt(s): nope');
+  });
+
+  it('get, list and status with --json', async () => {
+    const get = await drover('get', 'cli-1', '--json', ...g);
+    expect(get.code).toBe(EXIT.ok);
+    expect(JSON.parse(get.stdout)).toMatchObject({ id: 'cli-1', type: 'echo', state: 'succeeded', attempt: 1 });
+    const list = await drover('list', '--state', 'succeeded', '--json', ...g);
+    const tasks = JSON.parse(list.stdout) as Array<{ id: string; state: string }>;
+    expect(tasks.map((t) => t.id)).toContain('cli-1');
+    expect(tasks.every((t) => t.state === 'succeeded')).toBe(true);
+    const status = JSON.parse((await drover('status', '--json', ...g)).stdout);
+    expect(status.leader.id).toBe('cli-m1');
+    expect(status.workers).toHaveLength(1);
+    expect(status.workers[0]).toMatchObject({ id: 'cli-w1', state: 'alive', capacity: 2 });
+    expect(status.finished).toBeGreaterThanOrEqual(2);
+    const human = await drover('status', ...g);
+    expect(human.stdout).toContain('leader:      cli-m1');
+  });
+
+  it('cancel a running task; cancelling it again is idempotent; a finished task cannot be cancelled', async () => {
+    const sub = await drover('submit', 'sleep', '--payload', '{"ms":20000}', '--id', 'cli-long', ...g);
+    expect(sub.code).toBe(EXIT.ok);
+    const { waitFor } = await import('./harness/wait-for.js');
+    await waitFor(async () => JSON.parse((await drover('get', 'cli-long', '--json', ...g)).stdout).state === 'running', { message: 'running' });
+    const c = await drover('cancel', 'cli-long', '--json', ...g);
+    expect(c.code).toBe(EXIT.ok);
+    expect(JSON.parse(c.stdout)).toMatchObject({ id: 'cli-long', cancelled: true, state: 'cancelled' });
+    const again = await drover('cancel', 'cli-long', ...g);
+    expect(again.code).toBe(EXIT.ok);
+    expect(again.stdout).toContain('already cancelled');
+    const done = await drover('cancel', 'cli-1', ...g);
+    expect(done.code).toBe(EXIT.error);
+    expect(done.stdout).toContain('already succeeded');
+  });
+
+  it('bulk submit from a JSON-lines file, waiting for all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-cli-'));
+    const file = join(dir, 'tasks.jsonl');
+    writeFileSync(file, Array.from({ length: 25 }, (_, i) => JSON.stringify({ type: 'echo', id: `bulk-${i}`, payload: i })).join('\n') + '\n');
+    const r = await drover('submit', '--file', file, '--wait', '--json', ...g);
+    expect(r.code).toBe(EXIT.ok);
+    const out = JSON.parse(r.stdout) as Array<{ id: string; result: number }>;
+    expect(out).toHaveLength(25);
+    expect(out.map((t) => t.result)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+  });
+
+  it('errors are one line with a meaningful exit code', async () => {
+    const badJson = await drover('submit', 'echo', '--payload', '{oops', ...g);
+    expect(badJson.code).toBe(EXIT.error);
+    expect(badJson.stderr).toContain('--payload is not valid JSON');
+    oneLine(badJson.stderr);
+
+    const missing = await drover('get', 'no-such-task', ...g);
+    expect(missing.code).toBe(EXIT.notFound);
+    expect(missing.stderr.trim()).toBe('drover: task no-such-task not found');
+
+    const big = await drover('submit', 'echo', '--payload', JSON.stringify('x'.repeat(70_000)), ...g);
+    expect(big.code).toBe(EXIT.error);
+    expect(big.stderr).toMatch(/payload of task \S+ is 70002 bytes, over the 65536-byte limit/);
+    oneLine(big.stderr);
+
+    const usage = await drover('frobnicate', ...g);
+    expect(usage.code).toBe(EXIT.usage);
+    oneLine(usage.stderr);
+  });
+
+  it('does not hang when ZooKeeper is unreachable', async () => {
+    const t0 = Date.now();
+    const r = await drover('status', '--zk', '127.0.0.1:1', '--connect-timeout', '1500');
+    expect(r.code).toBe(EXIT.unavailable);
+    expect(r.stderr).toContain('ZooKeeper unavailable: cannot reach ZooKeeper at 127.0.0.1:1');
+    oneLine(r.stderr);
+    expect(Date.now() - t0).toBeLessThan(6000);
+  });
+});
