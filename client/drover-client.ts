@@ -252,9 +252,8 @@ export class DroverClient {
     if (opts.state && !TASK_STATES.includes(opts.state)) throw new Error(`unknown state ${opts.state}; one of ${TASK_STATES.join(', ')}`);
     const limit = opts.limit ?? 1000;
     const out: TaskRecord[] = [];
-    const width = Math.max(1, (this.paths.shards - 1).toString(16).length);
-    for (let s = 0; s < this.paths.shards && out.length < limit; s++) {
-      const shard = s.toString(16).padStart(width, '0');
+    for (const shard of this.paths.shardNames) {
+      if (out.length >= limit) break;
       const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.taskShard(shard)));
       const reads = await Promise.all(children.map((id) => readTask(this.session, this.paths, id)));
       for (const r of reads) {
@@ -298,10 +297,7 @@ export class DroverClient {
       )
     ).filter((w): w is WorkerStatus => w !== null);
     const count = async (dir: (shard: string) => string) => {
-      const width = Math.max(1, (this.paths.shards - 1).toString(16).length);
-      const stats = await Promise.all(
-        Array.from({ length: this.paths.shards }, (_, s) => this.session.retrying(() => this.session.exists(dir(s.toString(16).padStart(width, '0'))))),
-      );
+      const stats = await Promise.all(this.paths.shardNames.map((s) => this.session.retrying(() => this.session.exists(dir(s)))));
       return stats.reduce((n, st) => n + (st?.numChildren ?? 0), 0);
     };
     const [depth, finished] = await Promise.all([count((s) => this.paths.queueShard(s)), count((s) => this.paths.doneShard(s))]);

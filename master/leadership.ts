@@ -487,9 +487,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     if (this.stopped || this.session.state !== 'connected') return 0;
     let purged = 0;
     const cutoff = now - this.opts.retentionMs;
-    const width = Math.max(1, (this.paths.shards - 1).toString(16).length);
-    for (let s = 0; s < this.paths.shards && !this.stopped; s++) {
-      const shard = s.toString(16).padStart(width, '0');
+    for (const shard of this.paths.shardNames) {
+      if (this.stopped) break;
       const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.doneShard(shard)));
       const old = children.map((n) => ({ n, p: Paths.parseDoneEntry(n) })).filter((x) => x.p && x.p.finishedAt <= cutoff);
       for (let i = 0; i < old.length; i += 50) {

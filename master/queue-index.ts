@@ -23,19 +23,12 @@ export class QueueIndex {
     private readonly paths: Paths,
     private readonly onChange: () => void,
   ) {
-    for (const s of this.allShardNames()) this.dirty.add(s);
-  }
-
-  private allShardNames(): string[] {
-    const out: string[] = [];
-    const width = Math.max(1, (this.paths.shards - 1).toString(16).length);
-    for (let i = 0; i < this.paths.shards; i++) out.push(i.toString(16).padStart(width, '0'));
-    return out;
+    for (const s of this.paths.shardNames) this.dirty.add(s);
   }
 
   /** Marks every shard for re-reading (after a new session: watches are gone). */
   invalidateAll(): void {
-    for (const s of this.allShardNames()) this.dirty.add(s);
+    for (const s of this.paths.shardNames) this.dirty.add(s);
   }
 
   get size(): number {

@@ -38,19 +38,21 @@ export function assertWorkerId(id: unknown): asserts id is string {
 }
 
 /** FNV-1a, 32 bit: cheap, stable across processes and versions. */
+function shardWidth(shards: number): number {
+  return Math.max(1, (shards - 1).toString(16).length);
+}
+
 export function shardOf(taskId: string, shards: number): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < taskId.length; i++) {
     h ^= taskId.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  const width = Math.max(1, (shards - 1).toString(16).length);
-  return ((h >>> 0) % shards).toString(16).padStart(width, '0');
+  return ((h >>> 0) % shards).toString(16).padStart(shardWidth(shards), '0');
 }
 
 export function allShards(shards: number): string[] {
-  const width = Math.max(1, (shards - 1).toString(16).length);
-  return Array.from({ length: shards }, (_, i) => i.toString(16).padStart(width, '0'));
+  return Array.from({ length: shards }, (_, i) => i.toString(16).padStart(shardWidth(shards), '0'));
 }
 
 export interface QueueEntry {
@@ -117,6 +119,12 @@ export class Paths {
     }
     return dirs.filter((d) => d !== '/');
   }
+
+  /** Every shard name, in order. */
+  get shardNames(): readonly string[] {
+    return (this._shardNames ??= allShards(this.shards));
+  }
+  private _shardNames?: string[];
 
   shard(taskId: string): string {
     return shardOf(taskId, this.shards);

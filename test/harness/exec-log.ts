@@ -37,9 +37,8 @@ export function readExecLog(file: string): Execution[] {
 /** Number of done entries per task id across all done shards. */
 export async function doneEntriesPerTask(session: ZkSession, paths: Paths): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const width = Math.max(1, (paths.shards - 1).toString(16).length);
-  for (let s = 0; s < paths.shards; s++) {
-    const { children } = await session.getChildren(paths.doneShard(s.toString(16).padStart(width, '0')));
+  for (const shard of paths.shardNames) {
+    const { children } = await session.getChildren(paths.doneShard(shard));
     for (const n of children) {
       const p = Paths.parseDoneEntry(n);
       if (p) counts.set(p.taskId, (counts.get(p.taskId) ?? 0) + 1);
