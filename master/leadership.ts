@@ -365,6 +365,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
   private async round(): Promise<void> {
     if (this.stopped || this.session.state !== 'connected') return;
+    this.queue.resetTaken();
     await this.observer.settled();
     if (this.dirtyMembers.size) await this.refreshMembers();
     await this.reclaimOverdue(Date.now());

@@ -96,6 +96,15 @@ export class QueueIndex {
     return { entries, nextDueAt };
   }
 
+  /**
+   * Forgets every hand-out. Rounds run one at a time and end with their entries dropped
+   * (assigned) or released, so a new round starts with none; this also covers a round that
+   * ended in an error between pick() and its multi.
+   */
+  resetTaken(): void {
+    this.taken.clear();
+  }
+
   /** Gives an entry back (its assignment did not happen). */
   release(e: QueueEntry): void {
     this.taken.delete(`${e.shard}/${e.name}`);
