@@ -167,7 +167,12 @@ export class Master extends EventEmitter<MasterEvents> {
     this.election.on('leader', (h) => void this.lead(h));
     this.election.on('deposed', (reason) => void this.unlead(reason));
     this.election.on('role', (role) => {
-      if (role === 'follower' && this._state !== 'stopping' && this._state !== 'stopped') this.setState('following');
+      if (role !== 'follower' || this._state === 'stopping' || this._state === 'stopped') return;
+      this.setState('following');
+      void this.election?.currentLeader().then(
+        (l) => this.log.info({ leader: l?.id ?? null, leaderEpoch: l?.epoch ?? null }, l ? `following; ${l.id} leads` : 'following; nobody leads yet'),
+        () => undefined,
+      );
     });
     this.election.start();
   }
