@@ -1,0 +1,162 @@
+// One chaos run: start the cluster, stream submissions, inject a seeded schedule of faults
+// for `seconds`, then stop injecting, repair everything and hand over to the checker.
+// Every process and server it started is stopped at the end, on failure too (and abort()
+// stops them from outside, e.g. from a test's afterAll).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChaosCluster } from './cluster.js';
+import { check, type CheckReport } from './checker.js';
+import { inject, pickWeighted, type FaultContext } from './faults.js';
+import { Rng } from './prng.js';
+import { Submitter } from './submitter.js';
+import { FAULT_KINDS, Timeline, type FaultKind } from './timeline.js';
+import { repoRoot, sleep } from './util.js';
+
+export interface ChaosOptions {
+  tasks: number;
+  /** Length of the fault phase. */
+  seconds: number;
+  seed: number;
+  /** Logs and the execution log. Default .drover/chaos/<seed>/ (emptied first). */
+  dir?: string;
+  sessionTimeoutMs?: number;
+  tickTimeMs?: number;
+  masters?: number;
+  workers?: number;
+  concurrency?: number;
+  /** Handler sleep range per task, ms. Default [20, 300]. */
+  taskMs?: [number, number];
+  /** Pause between faults, ms. Default [1000, 3000]. */
+  gapMs?: [number, number];
+  /** Every kind once (in a seeded order, even past `seconds`) before weighted random picks. Default true. */
+  everyKindFirst?: boolean;
+  /** How long the checker waits for all tasks to finish. Default 120 s. */
+  settleTimeoutMs?: number;
+  say?: (line: string) => void;
+}
+
+export interface ChaosReport extends CheckReport {
+  seed: number;
+  seconds: number;
+  dir: string;
+  durationMs: number;
+  faultsInjected: number;
+  schedule: FaultKind[];
+  submissions: { single: number; bulk: number; errorsRetried: number };
+}
+
+export class ChaosRun {
+  readonly dir: string;
+  private cluster?: ChaosCluster;
+  private submitter?: Submitter;
+  private aborted = false;
+
+  constructor(readonly opts: ChaosOptions) {
+    this.dir = opts.dir ?? join(repoRoot(), '.drover', 'chaos', String(opts.seed));
+  }
+
+  async run(): Promise<ChaosReport> {
+    const o = this.opts;
+    const say = o.say ?? ((l: string) => process.stderr.write(l + '\n'));
+    const sessionTimeoutMs = o.sessionTimeoutMs ?? 2000;
+    const t0 = Date.now();
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    const timeline = new Timeline(join(this.dir, 'timeline.jsonl'), say);
+    const rng = new Rng(o.seed);
+    const faultRng = rng.fork(1);
+    timeline.note(`seed ${o.seed}: ${o.tasks} tasks, ${o.seconds} s of faults; logs in ${this.dir}`);
+    try {
+      this.cluster = await ChaosCluster.start({
+        dir: this.dir,
+        masters: o.masters ?? 3,
+        workers: o.workers ?? 4,
+        concurrency: o.concurrency ?? 4,
+        sessionTimeoutMs,
+        tickTimeMs: o.tickTimeMs ?? 200,
+        graceMs: 2000,
+        root: '/drover',
+        timeline,
+        say,
+      });
+      const cluster = this.cluster;
+      timeline.note(`cluster up: ensemble ${cluster.ensemble.connectString}, ${cluster.slots.map((s) => `${s.name}=${s.pid}`).join(' ')}`);
+      const submitter = new Submitter(cluster.client, rng.fork(2), {
+        total: o.tasks,
+        spreadMs: o.seconds * 1000 * 0.9,
+        taskMs: o.taskMs ?? [20, 300],
+        bulkChance: 0.2,
+      });
+      this.submitter = submitter;
+      submitter.start();
+
+      // The fault phase.
+      const ctx: FaultContext = { cluster, rng: faultRng, timeline, sessionTimeoutMs };
+      const [gapLo, gapHi] = o.gapMs ?? [1000, 3000];
+      const firstRound = o.everyKindFirst === false ? [] : faultRng.shuffle(FAULT_KINDS);
+      const schedule: FaultKind[] = [];
+      const faultsEnd = t0 + o.seconds * 1000;
+      await sleep(faultRng.int(gapLo, gapHi));
+      // The first round always completes, so a short run still has every kind once.
+      while ((Date.now() < faultsEnd || firstRound.length > 0) && !this.aborted) {
+        const kind = firstRound.shift() ?? pickWeighted(faultRng);
+        schedule.push(kind);
+        // While the first round is still going, keep tasks flowing through it (a failpoint
+        // fires only on work): about 6 s per fault left.
+        if (firstRound.length > 0) submitter.extendUntil(Date.now() + (firstRound.length + 1) * 6000);
+        await inject(kind, ctx);
+        await sleep(faultRng.int(gapLo, gapHi));
+      }
+
+      // Settle: no more faults; everything repaired; every submission acknowledged.
+      timeline.note('faults over: healing proxies, restarting what is down');
+      await cluster.restoreAll();
+      const subDeadline = Date.now() + 120_000;
+      while (submitter.acked.size + submitter.pending.size < o.tasks || submitter.pending.size > 0) {
+        if (Date.now() > subDeadline || this.aborted) break;
+        await sleep(200);
+      }
+      submitter.stop();
+      await submitter.finished();
+      timeline.note(`submissions done: ${submitter.acked.size} acknowledged, ${submitter.errors} error(s) retried`);
+
+      const report = await check({
+        session: cluster.session,
+        paths: cluster.client.paths,
+        acked: submitter.acked,
+        firstTriedAt: submitter.firstTriedAt,
+        unacked: [...submitter.pending],
+        execLog: cluster.execLog,
+        logDir: this.dir,
+        timeline,
+        settleTimeoutMs: o.settleTimeoutMs ?? 120_000,
+        say,
+      });
+      const full: ChaosReport = {
+        ...report,
+        seed: o.seed,
+        seconds: o.seconds,
+        dir: this.dir,
+        durationMs: Date.now() - t0,
+        faultsInjected: timeline.faults.length,
+        schedule,
+        submissions: { single: submitter.calls.single, bulk: submitter.calls.bulk, errorsRetried: submitter.errors },
+      };
+      writeFileSync(join(this.dir, 'report.json'), JSON.stringify(full, null, 2));
+      return full;
+    } finally {
+      this.submitter?.stop();
+      await this.cluster?.stop().catch((err) => say(`[chaos] cleanup failed: ${(err as Error).message}`));
+      this.cluster = undefined;
+    }
+  }
+
+  /** Stops injecting and stops every process and server (safe to call at any time). */
+  async abort(): Promise<void> {
+    this.aborted = true;
+    this.submitter?.stop();
+    const c = this.cluster;
+    this.cluster = undefined;
+    await c?.stop();
+  }
+}

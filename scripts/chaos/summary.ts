@@ -1,0 +1,42 @@
+// The summary table a chaos run prints.
+import type { ChaosReport } from './runner.js';
+import { FAULT_KINDS } from './timeline.js';
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function formatSummary(r: ChaosReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string | number) => lines.push(`  ${k.padEnd(28)} ${v}`);
+  lines.push(`drover chaos — seed ${r.seed}, ${r.seconds} s of faults, run took ${s(r.durationMs)}`);
+  lines.push('');
+  row('tasks submitted', `${r.tasks} (${r.submissions.single} single + ${r.submissions.bulk} bulk calls, ${r.submissions.errorsRetried} errors retried)`);
+  row('final states', Object.entries(r.byState).map(([k, v]) => `${k} ${v}`).join(', ') || '-');
+  row('lost / not terminal', `${r.lost.length} / ${r.notTerminal.length}`);
+  row('outcomes committed twice', r.committedTwice.length + r.doneEntries.length);
+  row('wrong results', r.badResult.length + r.wrongOutcome.length);
+  row('executions', r.executions);
+  row('duplicate executions', `${r.duplicates} (unexplained ${r.unexplained.length})`);
+  for (const [why, n] of Object.entries(r.duplicateReasons).sort((a, b) => b[1] - a[1])) row(`  ${why}`, n);
+  row('max running on one worker', `${r.capacity.maxSeen} (capacity ${r.capacity.limit})`);
+  row('settled after faults in', s(r.settleMs));
+  row(
+    'longest stall',
+    r.longestStall ? `${s(r.longestStall.ms)} — ${r.longestStall.cause}` : '-',
+  );
+  lines.push('');
+  lines.push(`  ${'fault'.padEnd(22)} ${'count'.padStart(5)}  ${'longest stall'.padStart(13)}  unverified`);
+  for (const k of FAULT_KINDS) {
+    const f = r.faults[k];
+    lines.push(`  ${k.padEnd(22)} ${String(f.count).padStart(5)}  ${(f.maxStallMs ? s(f.maxStallMs) : '-').padStart(13)}  ${f.unverified || ''}`);
+  }
+  lines.push(`  ${'total'.padEnd(22)} ${String(r.faultsInjected).padStart(5)}`);
+  lines.push('');
+  if (r.failures.length) {
+    lines.push('  FAIL:');
+    for (const f of r.failures) lines.push(`    - ${f}`);
+    const examples = [...r.lost, ...r.notTerminal, ...r.doneEntries, ...r.committedTwice, ...r.badResult, ...r.wrongOutcome, ...r.unexplained, ...r.capacity.violations, ...r.unexpectedExits].slice(0, 10);
+    for (const e of examples) lines.push(`      ${e}`);
+  }
+  lines.push(`  result: ${r.pass ? 'PASS' : 'FAIL'}   (logs: ${r.dir})`);
+  return lines.join('\n');
+}
