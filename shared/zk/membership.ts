@@ -219,12 +219,20 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
       }
     }
     const toRead = children.filter((n) => !this.view.has(n) || this.dirty.has(n));
-    const read = await Promise.all(toRead.map((name) => this.readMember(name, generation)));
+    // Clear the marks before reading: a change that fires while we read marks the member
+    // again and the next run re-reads it (clearing after the read lost such a change).
+    for (const n of toRead) this.dirty.delete(n);
+    let read: Array<(MemberInfo & { name: string }) | null>;
+    try {
+      read = await Promise.all(toRead.map((name) => this.readMember(name, generation)));
+    } catch (err) {
+      for (const n of toRead) this.dirty.add(n);
+      throw err;
+    }
     for (const m of read) {
       if (!m) continue;
       const known = this.view.has(m.name);
       this.view.set(m.name, m);
-      this.dirty.delete(m.name);
       this.emit(known ? 'update' : 'join', m);
     }
     this.emit('change');
