@@ -198,21 +198,26 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
   private async refreshMember(member: string, verify: boolean): Promise<void> {
     const generation = this.session.generation;
-    const live = this.isLive(member);
+    let live = this.isLive(member);
     let names: string[];
+    const dir = this.paths.assignDir(member);
+    const watcher = () => {
+      if (generation !== this.session.generation || this.stopped) return;
+      this.dirtyMembers.add(member);
+      this.kick();
+    };
     try {
-      const dir = this.paths.assignDir(member);
-      const watcher = live
-        ? () => {
-            if (generation !== this.session.generation || this.stopped) return;
-            this.dirtyMembers.add(member);
-            this.kick();
-          }
-        : undefined;
-      ({ children: names } = await this.session.retrying(() => this.session.getChildren(dir, watcher)));
+      // The view can lag a registration (a directory listed after the view was read): a
+      // member is dead only once its member node is gone, never to return (its name holds
+      // its session). Reclaiming from a live one would delete the directory it works from.
+      if (!live) live = (await this.session.retrying(() => this.session.exists(this.paths.member(member)))) !== null;
+      ({ children: names } = await this.session.retrying(() => this.session.getChildren(dir, live ? watcher : undefined)));
     } catch (err) {
       if (err instanceof NoNodeError) {
         this.held.delete(member);
+        // Registered, directory not made yet (the member node comes first): assign nothing
+        // to it until it is there.
+        if (live && (await this.session.retrying(() => this.session.exists(dir, watcher))) !== null) watcher();
         return;
       }
       this.dirtyMembers.add(member);
@@ -354,7 +359,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   // ---- assignment ------------------------------------------------------------------------
 
   private workersForPolicy(): PolicyWorker[] {
-    return this.observer.members().map((m) => ({
+    // Only members whose assignment directory has been read: it exists and its load is known.
+    return this.observer.members().filter((m) => this.held.has(m.name)).map((m) => ({
       name: m.name,
       capacity: m.capacity,
       load: this.held.get(m.name)?.size ?? 0,

@@ -4,9 +4,10 @@
 // not expired yet: that one keeps its own member node and assignment directory until the
 // leader sees it vanish and takes its tasks back.
 //
-// Guarantees: the member node exists exactly while the session that made it lives; its
-// assignment directory exists before the member node does (so the leader may assign as soon
-// as it sees the member). After an expiry the registration re-creates itself under the new
+// Guarantees: the member node exists exactly while the session that made it lives; it is
+// created before its assignment directory, so a directory whose member node is gone belongs
+// to a dead incarnation (the leader reclaims it then, and assigns to a member only once it has
+// seen its directory). After an expiry the registration re-creates itself under the new
 // session (a new incarnation) and emits `incarnation`.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -67,22 +68,24 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
     return Buffer.from(JSON.stringify(full));
   }
 
-  /** Creates the assignment directory and the member node for the current session. */
+  /** Creates the member node, then the assignment directory, for the current session. */
   async register(): Promise<string> {
     if (this.closed) throw new SessionClosedError('SESSION_CLOSED', 'registration closed');
     const previous = this._memberName;
     const name = Paths.memberName(this.info.id, this.session.sessionId);
     this.since = Date.now();
-    await this.session.retrying(() =>
-      this.session.create(this.paths.assignDir(name)).catch((err) => {
-        if (!(err instanceof NodeExistsError)) throw err;
-        return '';
-      }),
-    );
+    // Member node first: a leader takes a directory without a member node for a dead
+    // incarnation's and deletes it; the other order let it delete ours between the two creates.
     // The ephemeral create is retried on connection loss: NODE_EXISTS then means our own
     // earlier try went through (the name holds our session id, so it cannot be anyone else's).
     await this.session.retrying(() =>
       this.session.create(this.paths.member(name), this.data(), 'ephemeral').catch((err) => {
+        if (!(err instanceof NodeExistsError)) throw err;
+        return '';
+      }),
+    );
+    await this.session.retrying(() =>
+      this.session.create(this.paths.assignDir(name)).catch((err) => {
         if (!(err instanceof NodeExistsError)) throw err;
         return '';
       }),
