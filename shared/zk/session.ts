@@ -151,6 +151,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private watchdog?: NodeJS.Timeout;
   private closing?: Promise<void>;
   private reopening = false;
+  /** Clients reattaching to abandoned sessions to close them (see closeAbandoned). */
+  private readonly reapers = new Set<RawClient>();
 
   private constructor(opts: ZkSessionOptions) {
     super();
@@ -245,7 +247,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     });
     client.on('expired', () => {
       if (client !== this.client) return;
-      this.onExpired('server reported the session expired');
+      this.onExpired('server reported the session expired', false);
     });
   }
 
@@ -280,7 +282,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     }
     if (this._state === 'disconnected') {
       if (now - this.stateSince >= this.sessionTimeoutMs) {
-        this.onExpired(`disconnected for ${now - this.stateSince} ms (≥ session timeout)`);
+        this.onExpired(`disconnected for ${now - this.stateSince} ms (≥ session timeout)`, true);
         return;
       }
       // A server that accepts TCP but never answers the handshake would hold the library
@@ -292,19 +294,59 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     }
   }
 
-  private onExpired(reason: string): void {
+  /** `declared`: we gave the session up ourselves (the server may still hold it). */
+  private onExpired(reason: string, declared: boolean): void {
     if (this._state === 'expired' || this._state === 'closed') return;
     this.log.warn({ sessionId: this._sessionId, reason }, 'zookeeper session expired');
     this.setState('expired');
     this.failPending(
       () => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`),
     );
+    const abandoned = declared ? { id: this.client.getSessionId(), password: this.client.getSessionPassword() } : null;
     // Our listeners ignore a client that is no longer this.client; removing all listeners
     // would also remove the library's own state listener.
     this.client.close();
     this.client.connectionManager.socket?.destroy();
     this.emit('expired');
+    if (abandoned) this.closeAbandoned(abandoned.id, abandoned.password);
     void this.reopen();
+  }
+
+  /**
+   * A session we declared expired ourselves may still live on the server: while no quorum
+   * can expire it (a lost quorum), and then for one more session timeout once a quorum is
+   * back. Its ephemerals stay meanwhile: our old election node blocks every newer candidate
+   * (nobody leads), our old member node keeps a dead incarnation's tasks assigned. Owners have
+   * already dropped what it guarded, so reattach to it as soon as a server answers, only to
+   * close it: its ephemerals go at once instead of a session timeout later.
+   */
+  private closeAbandoned(sessionId: Buffer, sessionPassword: Buffer): void {
+    const hex = sessionId.toString('hex');
+    const reaper = zookeeper.createClient(this.connectString, {
+      sessionTimeout: this.sessionTimeoutMs,
+      spinDelay: 100,
+      retries: 0,
+      sessionId,
+      sessionPassword,
+    } as zookeeper.Option) as RawClient;
+    const done = () => {
+      clearTimeout(timer);
+      this.reapers.delete(reaper);
+      reaper.close();
+      reaper.connectionManager.socket?.destroy();
+    };
+    // Past this the server has expired it by itself (or will, with no one to keep it alive).
+    const timer = setTimeout(done, 3 * this.sessionTimeoutMs + 10_000);
+    timer.unref();
+    reaper.once('connected', () => {
+      this.log.info({ sessionId: hex }, 'closed the abandoned zookeeper session (its ephemerals go now)');
+      clearTimeout(timer);
+      this.reapers.delete(reaper);
+      reaper.close(); // sends closeSession; the library drops the socket on the reply
+    });
+    reaper.once('expired', done);
+    this.reapers.add(reaper);
+    reaper.connect();
   }
 
   /** Opens a new session after an expiry, retrying until it succeeds or close() is called. */
@@ -375,6 +417,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     const wasConnected = this._state === 'connected';
     this.setState('closed');
     this.failPending(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
+    for (const r of this.reapers) {
+      r.close();
+      r.connectionManager.socket?.destroy();
+    }
+    this.reapers.clear();
     const client = this.client;
     if (!client) return;
     if (!wasConnected) {

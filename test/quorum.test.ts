@@ -1,0 +1,92 @@
+// Quorum loss on a real 3-server ensemble: 2 of 3 servers down for longer than the session
+// timeout, so every drover session gives itself up ("disconnected for a whole session
+// timeout") while the servers, without a quorum, cannot expire anything. When the quorum is
+// back those sessions would live one more session timeout, with their ephemerals: the old
+// leader's election node would keep every newer candidate from leading.
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
+import { Master } from '../master/master.js';
+import { ensureLayout } from '../shared/protocol/layout.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js';
+import { Worker } from '../worker/worker.js';
+import { testLog, waitForState } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+// The largest timeout a tickTime-200 server grants: the gap the fix closes is this long.
+const SESSION_MS = 4000;
+
+let ensemble: ZkEnsemble;
+beforeAll(async () => {
+  ensemble = await startEnsemble({ tickTimeMs: 200 });
+}, 60_000);
+afterAll(async () => {
+  await ensemble?.stopAll();
+});
+
+const sessions: ZkSession[] = [];
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+  // Every member back up for the next test.
+  await Promise.all(ensemble.servers.map((s) => (s.isRunning() ? undefined : s.restart({ timeoutMs: 60_000 }))));
+});
+
+async function open(): Promise<ZkSession> {
+  const s = await ZkSession.open({ connectString: ensemble.connectString, sessionTimeoutMs: SESSION_MS, log: testLog });
+  sessions.push(s);
+  return s;
+}
+
+/** Kills two followers-or-leader (the quorum), waits `ms`, restarts them; resolves when serving again. */
+async function loseQuorum(whileDown: () => Promise<void>): Promise<number> {
+  const [a, b] = ensemble.servers;
+  await Promise.all([a!.kill9(), b!.kill9()]);
+  await whileDown();
+  await Promise.all([a!.restart({ timeoutMs: 60_000 }), b!.restart({ timeoutMs: 60_000 })]);
+  return Date.now();
+}
+
+describe('quorum loss', () => {
+  it('a session given up while the quorum was lost is closed once it is back: its ephemerals go at once', async () => {
+    const s = await open();
+    const root = `/q-${randomBytes(4).toString('hex')}`;
+    await s.mkdirp(root);
+    const node = await s.create(`${root}/e`, Buffer.from('x'), 'ephemeral');
+    const restoredAt = await loseQuorum(() => waitForState(s, 'expired', 3 * SESSION_MS));
+    await waitForState(s, 'connected', 3 * SESSION_MS);
+    await waitFor(async () => (await s.exists(node)) === null, { timeoutMs: 3 * SESSION_MS, message: 'old ephemeral gone' });
+    // Left to the server, it would last a session timeout after the quorum came back.
+    expect(Date.now() - restoredAt).toBeLessThan(SESSION_MS - 1500);
+  }, 60_000);
+
+  it('masters lead and workers run tasks again without waiting out their old sessions', async () => {
+    const admin = await open();
+    const root = `/q-${randomBytes(4).toString('hex')}`;
+    const paths = await ensureLayout(admin, root, 8);
+    const client = await DroverClient.connect({ session: admin, root });
+    const m1 = new Master({ session: await open(), root, id: 'm1', sessionTimeoutMs: SESSION_MS, log: testLog });
+    const m2 = new Master({ session: await open(), root, id: 'm2', sessionTimeoutMs: SESSION_MS, log: testLog });
+    const w = new Worker({ session: await open(), root, id: 'w1', sessionTimeoutMs: SESSION_MS, gracePeriodMs: 500, log: testLog });
+    stops.push(() => m1.stop(), () => m2.stop(), () => w.stop());
+    await m1.start();
+    await waitFor(() => m1.isLeader, { message: 'm1 leads' });
+    await m2.start();
+    await w.start();
+    const before = await client.submit({ type: 'echo', id: 'before', payload: 1 });
+    await client.wait(before.id, { timeoutMs: 10_000 });
+
+    const restoredAt = await loseQuorum(() => waitFor(() => !m1.isLeader, { timeoutMs: 3 * SESSION_MS, message: 'm1 steps down' }).then(() => undefined));
+    // Nobody can lead until the old leader's election node is gone.
+    await waitFor(() => m1.isLeader || m2.isLeader, { timeoutMs: 3 * SESSION_MS, message: 'a leader again' });
+    const leadingAfter = Date.now() - restoredAt;
+    const after = await client.submit({ type: 'echo', id: 'after', payload: 2 });
+    expect((await client.wait(after.id, { timeoutMs: 3 * SESSION_MS })).state).toBe('succeeded');
+    const doneAfter = Date.now() - restoredAt;
+    expect(leadingAfter).toBeLessThan(SESSION_MS - 1000);
+    expect(doneAfter).toBeLessThan(SESSION_MS);
+    expect(paths.root).toBe(root);
+  }, 90_000);
+});
