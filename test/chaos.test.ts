@@ -1,7 +1,8 @@
 // The chaos suite, short and with a fixed seed: a real 3-server ensemble, 3 masters and 4
 // workers as real processes, 300 tasks streamed in while every fault kind is injected at
 // least once (kills, failpoint crashes inside assignment batches and commits, drains,
-// partitions of a worker and of the leader, ZooKeeper server kills, quorum loss). The checker
+// partitions of a worker and of the leader, frozen processes, a network blip, ZooKeeper
+// server kills, quorum loss). The checker
 // must pass: nothing lost, one outcome each, correct results, every duplicate execution
 // explained, no worker over capacity. `npm run chaos` is the long version.
 import { existsSync } from 'node:fs';
@@ -51,6 +52,8 @@ describe('chaos (fixed seed)', () => {
       capacity: { violations: [] },
     });
     expect(report.byState).toEqual({ succeeded: 300 });
+    // And afterwards the cluster is whole: a leader, every process back, every worker gets work.
+    expect(report.end.problems).toEqual([]);
     expect(report.failures).toEqual([]);
     expect(report.pass).toBe(true);
   }, 170_000);

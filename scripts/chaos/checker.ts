@@ -61,7 +61,7 @@ export interface CheckReport {
   unexplained: string[];
   capacity: { limit: number; maxSeen: number; violations: string[] };
   longestStall: Stall | null;
-  faults: Record<FaultKind, { count: number; unverified: number; maxStallMs: number }>;
+  faults: Record<FaultKind, { count: number; skipped: number; unverified: number; maxStallMs: number }>;
   unexpectedExits: string[];
   errorsLogged: Record<string, number>;
 }
@@ -283,9 +283,10 @@ export async function check(input: CheckInput): Promise<CheckReport> {
   const finished = okRecords.filter((r) => isTerminal(r.state));
   const all = stalls(finished, timeline, (i) => input.firstTriedAt.get(finished[i]!.id));
   const longestStall = all.reduce<Stall | null>((m, s) => (!m || s.ms > m.ms ? s : m), null);
-  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, { count: 0, unverified: 0, maxStallMs: 0 }])) as CheckReport['faults'];
+  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, { count: 0, skipped: 0, unverified: 0, maxStallMs: 0 }])) as CheckReport['faults'];
   for (const f of timeline.faults) {
     faults[f.kind].count += 1;
+    if (f.note === 'skipped') faults[f.kind].skipped += 1;
     if (f.verified === false) faults[f.kind].unverified += 1;
   }
   for (const s of all) if (s.kind) faults[s.kind].maxStallMs = Math.max(faults[s.kind].maxStallMs, s.ms);

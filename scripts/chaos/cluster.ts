@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverClient } from '../../client/drover-client.js';
-import { listCandidates, readLeader } from '../../shared/zk/election.js';
+import { listCandidates } from '../../shared/zk/election.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import type { MemberInfo } from '../../shared/zk/membership.js';
 import { startEnsemble, type ZkEnsemble } from '../../shared/zk-server/launcher.js';
@@ -60,6 +60,8 @@ export class Slot {
 
 export class ChaosCluster {
   readonly slots: Slot[] = [];
+  /** Ensemble members a fault is working on (overlapping faults leave them alone). */
+  readonly zkBusy = new Set<number>();
   private stopping = false;
   private watchdog?: ChildProcess;
   private readonly pidFile: string;
@@ -203,6 +205,14 @@ export class ChaosCluster {
     return join(this.opts.dir, `${slot.name}.${slot.incarnation}.log`);
   }
 
+  /** SIGSTOP / SIGCONT: the process freezes (a long GC pause, a stopped VM) and resumes. */
+  pause(slot: Slot): void {
+    if (slot.pid !== undefined) process.kill(slot.pid, 'SIGSTOP');
+  }
+  resume(slot: Slot): void {
+    if (slot.pid !== undefined && slot.running) process.kill(slot.pid, 'SIGCONT');
+  }
+
   cut(slot: Slot, mode: CutMode): void {
     for (const p of slot.proxies) p.cut(mode);
   }
@@ -214,8 +224,11 @@ export class ChaosCluster {
 
   /** The slot whose live process leads now (per ZooKeeper's lowest candidate), or null. */
   async leaderSlot(): Promise<Slot | null> {
-    const l = await readLeader(this.session, this.client.paths).catch(() => null);
-    if (!l) return null;
+    const all = await listCandidates(this.session, this.client.paths).catch(() => []);
+    const l = all[0];
+    // A lowest node whose process has a newer candidacy is left from that process's former
+    // session: it blocks the line until it goes, and nobody acts as leader meanwhile.
+    if (!l || all.slice(1).some((c) => c.pid === l.pid)) return null;
     return this.slots.find((s) => s.role === 'master' && s.pid === l.pid) ?? null;
   }
 
@@ -268,7 +281,10 @@ export class ChaosCluster {
 
   /** After the faults: every server up, every proxy healed, every slot running (unarmed). */
   async restoreAll(): Promise<void> {
-    for (const s of this.slots) this.heal(s);
+    for (const s of this.slots) {
+      this.heal(s);
+      this.resume(s);
+    }
     await Promise.all(this.ensemble.servers.map((s) => (s.isRunning() ? undefined : s.restart({ wait: true, timeoutMs: 60_000 }))));
     for (const s of this.slots) {
       s.held = false;

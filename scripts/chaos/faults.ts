@@ -15,6 +15,12 @@
 //   zk-kill-leader        kill -9 the ensemble's leader server; restart it
 //   zk-kill-follower      kill -9 a follower server; restart it
 //   quorum-loss           kill -9 two of the three servers for seconds; restart both
+//   pause-leader          SIGSTOP the leader past its session timeout, then SIGCONT: it wakes up
+//                         believing it leads; another master must lead meanwhile, it must step down
+//   pause-worker          SIGSTOP a worker past its session timeout, then SIGCONT: its running
+//                         attempts finish late and their commits must be fenced
+//   network-blip          every process cut off ('close') for less than a session timeout:
+//                         sessions survive, requests in flight end with an unknown outcome
 //
 // Processes killed by failpoints restart by themselves (ChaosCluster), unarmed.
 import type { ChaosCluster, Slot } from './cluster.js';
@@ -33,7 +39,11 @@ export interface FaultContext {
 type Result = Omit<FaultSpan, 'kind' | 'start' | 'end'>;
 type Injector = (ctx: FaultContext) => Promise<Result>;
 
-const running = (slots: Slot[]) => slots.filter((s) => s.running && !s.cut);
+const running = (slots: Slot[]) => slots.filter((s) => s.running && !s.cut && !s.held);
+
+/** Log lines of a master that stops leading: deposed while leading, or while still rebuilding. */
+const isStepDown = (msg: unknown): boolean =>
+  typeof msg === 'string' && (msg.startsWith('stepped down') || msg.startsWith('could not rebuild the picture'));
 
 async function killAndRestart(ctx: FaultContext, slot: Slot, pauseMs: number): Promise<string> {
   slot.held = true;
@@ -46,7 +56,7 @@ async function killAndRestart(ctx: FaultContext, slot: Slot, pauseMs: number): P
 
 const killLeader: Injector = async (ctx) => {
   const leader = await ctx.cluster.waitLeader(15_000);
-  if (!leader) return { detail: 'no live leader to kill', note: 'skipped' };
+  if (!leader || leader.held || leader.cut) return { detail: 'no live leader to kill', note: 'skipped' };
   const oldPid = leader.pid;
   const detail = await killAndRestart(ctx, leader, ctx.rng.int(200, 1500));
   const next = await until(async () => {
@@ -72,8 +82,8 @@ const killWorker: Injector = async (ctx) => {
 const leaderFailpoints: Injector = async (ctx) => {
   const { cluster, rng } = ctx;
   const leader = await cluster.waitLeader(15_000);
-  if (!leader) return { detail: 'no live leader', note: 'skipped' };
-  const followers = rng.shuffle(cluster.masters().filter((s) => s !== leader));
+  if (!leader || leader.held || leader.cut) return { detail: 'no live leader', note: 'skipped' };
+  const followers = rng.shuffle(running(cluster.masters()).filter((s) => s !== leader));
   if (followers.length < 2) return { detail: 'needs two followers', note: 'skipped' };
   const specs = [`leader.before-assign=kill@${rng.int(1, 3)}`, `leader.after-assign=kill@${rng.int(1, 3)}`];
   const armed: Array<{ slot: Slot; pid?: number }> = [];
@@ -160,7 +170,7 @@ const partitionWorker: Injector = async (ctx) => {
 const partitionLeader: Injector = async (ctx) => {
   const { cluster, rng } = ctx;
   const leader = await cluster.waitLeader(15_000);
-  if (!leader || leader.cut) return { detail: 'no live leader', note: 'skipped' };
+  if (!leader || leader.cut || leader.held) return { detail: 'no live leader', note: 'skipped' };
   const pid = leader.pid!;
   const file = cluster.logFile(leader);
   const hold = ctx.sessionTimeoutMs + rng.int(500, 3000);
@@ -175,7 +185,7 @@ const partitionLeader: Injector = async (ctx) => {
   cluster.heal(leader);
   // The cut leader must notice it no longer leads.
   const steppedDown = await until(
-    () => leader.pid !== pid || readLogLines(file).some((l) => l.time >= t0 && typeof l.msg === 'string' && l.msg.startsWith('stepped down')),
+    () => leader.pid !== pid || readLogLines(file).some((l) => l.time >= t0 && isStepDown(l.msg)),
     10_000,
     200,
   );
@@ -185,32 +195,106 @@ const partitionLeader: Injector = async (ctx) => {
   };
 };
 
+const pauseLeader: Injector = async (ctx) => {
+  const { cluster, rng } = ctx;
+  const leader = await cluster.waitLeader(15_000);
+  if (!leader || leader.held || leader.cut) return { detail: 'no live leader', note: 'skipped' };
+  const pid = leader.pid!;
+  const file = cluster.logFile(leader);
+  const hold = ctx.sessionTimeoutMs + rng.int(500, 2500);
+  const t0 = Date.now();
+  leader.held = true;
+  cluster.pause(leader);
+  const next = await until(async () => {
+    const s = await cluster.leaderSlot();
+    return s && s !== leader ? s : null;
+  }, hold, 100);
+  await sleep(Math.max(0, hold - (Date.now() - t0)));
+  cluster.resume(leader);
+  leader.held = false;
+  const steppedDown = await until(
+    () => leader.pid !== pid || readLogLines(file).some((l) => l.time >= t0 && isStepDown(l.msg)),
+    10_000,
+    200,
+  );
+  return {
+    detail: `${leader.name} pid ${pid} frozen for ${hold} ms; ${next ? `${next.name} took over` : 'nobody took over'}; ${steppedDown ? 'it stepped down' : 'it did NOT step down'}`,
+    verified: next !== null && steppedDown === true,
+  };
+};
+
+const pauseWorker: Injector = async (ctx) => {
+  const { cluster, rng } = ctx;
+  const ws = running(cluster.workers());
+  if (ws.length === 0) return { detail: 'no worker to freeze', note: 'skipped' };
+  const s = rng.pick(ws);
+  const pid = s.pid!;
+  const hold = ctx.sessionTimeoutMs + rng.int(500, 2500);
+  const t0 = Date.now();
+  s.held = true;
+  cluster.pause(s);
+  const gone = await until(async () => !(await cluster.liveWorkerPids()).has(pid), hold, 100);
+  await sleep(Math.max(0, hold - (Date.now() - t0)));
+  cluster.resume(s);
+  s.held = false;
+  const back = s.pid === pid ? await cluster.waitWorkerAlive(s, 20_000) : false;
+  return {
+    detail: `${s.name} pid ${pid} frozen for ${hold} ms; member ${gone ? 'expired' : 'still there'}; ${back ? 're-registered' : 'NOT back'}`,
+    verified: gone === true && back,
+  };
+};
+
+const networkBlip: Injector = async (ctx) => {
+  const { cluster, rng } = ctx;
+  const hold = rng.int(Math.round(ctx.sessionTimeoutMs * 0.15), Math.round(ctx.sessionTimeoutMs * 0.6));
+  const slots = cluster.slots.filter((s) => !s.cut);
+  for (const s of slots) cluster.cut(s, 'close');
+  await sleep(hold);
+  for (const s of slots) cluster.heal(s);
+  return { detail: `${slots.length} processes cut off (connections closed) for ${hold} ms` };
+};
+
 async function zkKill(ctx: FaultContext, which: 'leader' | 'follower'): Promise<Result> {
   const { cluster, rng } = ctx;
   const li = await cluster.zkLeaderIndex();
   if (li < 0) return { detail: 'no ZooKeeper leader', note: 'skipped' };
   const servers = cluster.ensemble.servers;
-  const idx = which === 'leader' ? li : rng.pick(servers.map((_, i) => i).filter((i) => i !== li && servers[i]!.isRunning()));
+  const free = servers.map((_, i) => i).filter((i) => !cluster.zkBusy.has(i) && servers[i]!.isRunning());
+  const choices = which === 'leader' ? free.filter((i) => i === li) : free.filter((i) => i !== li);
+  if (choices.length === 0) return { detail: `no free ${which} server`, note: 'skipped' };
+  const idx = rng.pick(choices);
   const server = servers[idx]!;
-  await server.kill9();
-  const pause = rng.int(500, 2500);
-  await sleep(pause);
-  await server.restart({ wait: true, timeoutMs: 60_000 });
-  const newLeader = await until(async () => ((await cluster.zkLeaderIndex()) >= 0 ? true : null), 20_000);
-  return { detail: `zk server ${idx + 1} (${which}) killed, restarted after ${pause} ms`, verified: newLeader === true };
+  cluster.zkBusy.add(idx);
+  try {
+    await server.kill9();
+    const pause = rng.int(500, 2500);
+    await sleep(pause);
+    await server.restart({ wait: true, timeoutMs: 60_000 });
+    const newLeader = await until(async () => ((await cluster.zkLeaderIndex()) >= 0 ? true : null), 20_000);
+    return { detail: `zk server ${idx + 1} (${which}) killed, restarted after ${pause} ms`, verified: newLeader === true };
+  } finally {
+    cluster.zkBusy.delete(idx);
+  }
 }
 
 const quorumLoss: Injector = async (ctx) => {
   const { cluster, rng } = ctx;
   const li = await cluster.zkLeaderIndex();
   const servers = cluster.ensemble.servers;
-  const all = servers.map((_, i) => i);
-  const first = li >= 0 ? li : rng.pick(all);
-  const second = rng.pick(all.filter((i) => i !== first));
+  const free = servers.map((_, i) => i).filter((i) => !cluster.zkBusy.has(i) && servers[i]!.isRunning());
+  if (free.length < 2) return { detail: 'fewer than two free servers', note: 'skipped' };
+  const first = free.includes(li) ? li : rng.pick(free);
+  const second = rng.pick(free.filter((i) => i !== first));
   const hold = rng.int(1500, 7000);
-  await Promise.all([servers[first]!.kill9(), servers[second]!.kill9()]);
-  await sleep(hold);
-  await Promise.all([servers[first]!.restart({ wait: true, timeoutMs: 60_000 }), servers[second]!.restart({ wait: true, timeoutMs: 60_000 })]);
+  cluster.zkBusy.add(first).add(second);
+  try {
+    await Promise.all([servers[first]!.kill9(), servers[second]!.kill9()]);
+    await sleep(hold);
+    await Promise.all([servers[first]!.restart({ wait: true, timeoutMs: 60_000 }), servers[second]!.restart({ wait: true, timeoutMs: 60_000 })]);
+  } finally {
+    cluster.zkBusy.delete(first);
+    cluster.zkBusy.delete(second);
+  }
   return { detail: `zk servers ${first + 1} and ${second + 1} down for ${hold} ms (quorum lost), restarted` };
 };
 
@@ -226,6 +310,9 @@ export const INJECTORS: Record<FaultKind, Injector> = {
   'zk-kill-leader': (ctx) => zkKill(ctx, 'leader'),
   'zk-kill-follower': (ctx) => zkKill(ctx, 'follower'),
   'quorum-loss': quorumLoss,
+  'pause-leader': pauseLeader,
+  'pause-worker': pauseWorker,
+  'network-blip': networkBlip,
 };
 
 /** Relative frequency of each kind after the first round (which has every kind once). */
@@ -241,14 +328,33 @@ export const WEIGHTS: Record<FaultKind, number> = {
   'zk-kill-leader': 1,
   'zk-kill-follower': 1,
   'quorum-loss': 1,
+  'pause-leader': 1,
+  'pause-worker': 1,
+  'network-blip': 1,
 };
 
 export async function inject(kind: FaultKind, ctx: FaultContext): Promise<FaultSpan> {
   const start = Date.now();
-  ctx.timeline.note(`fault ${kind} begins`);
-  const r = await INJECTORS[kind](ctx);
-  const span: FaultSpan = { kind, start, end: Date.now(), ...r };
-  ctx.timeline.fault(span);
+  const me = { kind, start };
+  const { timeline } = ctx;
+  timeline.note(`fault ${kind} begins`);
+  timeline.active.add(me);
+  const others = new Set<string>();
+  for (const a of timeline.active) if (a !== me) others.add(a.kind);
+  let r: Result;
+  try {
+    r = await INJECTORS[kind](ctx);
+  } finally {
+    timeline.active.delete(me);
+  }
+  const end = Date.now();
+  for (const a of timeline.active) others.add(a.kind);
+  for (const f of timeline.faults) if (f.end > start && f.start < end) others.add(f.kind);
+  // What a fault checks (a new leader, an expired member) needs the rest of the cluster
+  // working: with another fault at the same time it cannot be judged.
+  if (r.verified === false && others.size > 0) r = { ...r, verified: undefined, note: `not judged: overlapped by ${[...others].join(', ')}` };
+  const span: FaultSpan = { kind, start, end, ...r };
+  timeline.fault(span);
   return span;
 }
 

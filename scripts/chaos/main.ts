@@ -14,12 +14,13 @@ async function main(): Promise<number> {
     .option('seconds', { type: 'number', default: 60, describe: 'length of the fault phase' })
     .option('seed', { type: 'number', describe: 'PRNG seed (default: from the clock)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+    .option('overlap', { type: 'boolean', default: false, describe: 'run a second fault schedule at the same time' })
     .option('task-ms', { type: 'string', default: '20-300', describe: 'handler sleep range, ms' })
     .help()
     .parseAsync();
   const seed = argv.seed ?? Date.now() % 1_000_000;
   const [lo, hi] = argv['task-ms'].split('-').map(Number);
-  const run = new ChaosRun({ tasks: argv.tasks, seconds: argv.seconds, seed, taskMs: [lo!, hi ?? lo!] });
+  const run = new ChaosRun({ tasks: argv.tasks, seconds: argv.seconds, seed, taskMs: [lo!, hi ?? lo!], overlap: argv.overlap });
   const onSignal = () => void run.abort().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

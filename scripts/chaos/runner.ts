@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ChaosCluster } from './cluster.js';
 import { check, type CheckReport } from './checker.js';
 import { inject, pickWeighted, type FaultContext } from './faults.js';
+import { probe, type ProbeReport } from './probe.js';
 import { Rng } from './prng.js';
 import { Submitter } from './submitter.js';
 import { FAULT_KINDS, Timeline, type FaultKind } from './timeline.js';
@@ -30,6 +31,8 @@ export interface ChaosOptions {
   gapMs?: [number, number];
   /** Every kind once (in a seeded order, even past `seconds`) before weighted random picks. Default true. */
   everyKindFirst?: boolean;
+  /** A second fault schedule at the same time (faults overlap). Default false. */
+  overlap?: boolean;
   /** How long the checker waits for all tasks to finish. Default 120 s. */
   settleTimeoutMs?: number;
   say?: (line: string) => void;
@@ -43,6 +46,8 @@ export interface ChaosReport extends CheckReport {
   faultsInjected: number;
   schedule: FaultKind[];
   submissions: { single: number; bulk: number; errorsRetried: number };
+  /** After the checks: the cluster is whole and every worker gets work. */
+  end: ProbeReport;
 }
 
 export class ChaosRun {
@@ -96,17 +101,21 @@ export class ChaosRun {
       const firstRound = o.everyKindFirst === false ? [] : faultRng.shuffle(FAULT_KINDS);
       const schedule: FaultKind[] = [];
       const faultsEnd = t0 + o.seconds * 1000;
-      await sleep(faultRng.int(gapLo, gapHi));
-      // The first round always completes, so a short run still has every kind once.
-      while ((Date.now() < faultsEnd || firstRound.length > 0) && !this.aborted) {
-        const kind = firstRound.shift() ?? pickWeighted(faultRng);
-        schedule.push(kind);
-        // While the first round is still going, keep tasks flowing through it (a failpoint
-        // fires only on work): about 6 s per fault left.
-        if (firstRound.length > 0) submitter.extendUntil(Date.now() + (firstRound.length + 1) * 6000);
-        await inject(kind, ctx);
-        await sleep(faultRng.int(gapLo, gapHi));
-      }
+      const loop = async (rng: Rng, first: FaultKind[]) => {
+        await sleep(rng.int(gapLo, gapHi));
+        // The first round always completes, so a short run still has every kind once.
+        while ((Date.now() < faultsEnd || first.length > 0) && !this.aborted) {
+          const kind = first.shift() ?? pickWeighted(rng);
+          schedule.push(kind);
+          // While the first round is still going, keep tasks flowing through it (a failpoint
+          // fires only on work): about 6 s per fault left.
+          if (first.length > 0) submitter.extendUntil(Date.now() + (first.length + 1) * 6000);
+          await inject(kind, { ...ctx, rng });
+          await sleep(rng.int(gapLo, gapHi));
+        }
+      };
+      // With `overlap`, a second schedule runs at the same time: faults pile on each other.
+      await Promise.all([loop(faultRng, firstRound), o.overlap ? loop(rng.fork(3), []) : undefined]);
 
       // Settle: no more faults; everything repaired; every submission acknowledged.
       timeline.note('faults over: healing proxies, restarting what is down');
@@ -132,8 +141,15 @@ export class ChaosRun {
         settleTimeoutMs: o.settleTimeoutMs ?? 120_000,
         say,
       });
+      timeline.note('checking that the cluster is whole and every worker gets work');
+      const end = await probe(cluster, 30_000);
+      if (!end.ok) {
+        report.failures.push(...end.problems.map((p) => `at the end: ${p}`));
+        report.pass = false;
+      }
       const full: ChaosReport = {
         ...report,
+        end,
         seed: o.seed,
         seconds: o.seconds,
         dir: this.dir,

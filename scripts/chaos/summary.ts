@@ -19,15 +19,17 @@ export function formatSummary(r: ChaosReport): string {
   for (const [why, n] of Object.entries(r.duplicateReasons).sort((a, b) => b[1] - a[1])) row(`  ${why}`, n);
   row('max running on one worker', `${r.capacity.maxSeen} (capacity ${r.capacity.limit})`);
   row('settled after faults in', s(r.settleMs));
+  row('cluster at the end', r.end.ok ? `whole: ${r.end.leader} leads; probe tasks per worker ${Object.values(r.end.perWorker).join('/')}` : `NOT whole: ${r.end.problems.join('; ')}`);
   row(
     'longest stall',
     r.longestStall ? `${s(r.longestStall.ms)} — ${r.longestStall.cause}` : '-',
   );
   lines.push('');
-  lines.push(`  ${'fault'.padEnd(22)} ${'count'.padStart(5)}  ${'longest stall'.padStart(13)}  unverified`);
+  lines.push(`  ${'fault'.padEnd(22)} ${'count'.padStart(5)}  ${'longest stall'.padStart(13)}  notes`);
   for (const k of FAULT_KINDS) {
     const f = r.faults[k];
-    lines.push(`  ${k.padEnd(22)} ${String(f.count).padStart(5)}  ${(f.maxStallMs ? s(f.maxStallMs) : '-').padStart(13)}  ${f.unverified || ''}`);
+    const notes = [f.skipped ? `${f.skipped} skipped` : '', f.unverified ? `${f.unverified} UNVERIFIED` : ''].filter(Boolean).join(', ');
+    lines.push(`  ${k.padEnd(22)} ${String(f.count).padStart(5)}  ${(f.maxStallMs ? s(f.maxStallMs) : '-').padStart(13)}  ${notes}`);
   }
   lines.push(`  ${'total'.padEnd(22)} ${String(r.faultsInjected).padStart(5)}`);
   lines.push('');

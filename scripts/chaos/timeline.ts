@@ -14,7 +14,10 @@ export type FaultKind =
   | 'partition-leader'
   | 'zk-kill-leader'
   | 'zk-kill-follower'
-  | 'quorum-loss';
+  | 'quorum-loss'
+  | 'pause-leader'
+  | 'pause-worker'
+  | 'network-blip';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'kill-leader',
@@ -28,6 +31,9 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'zk-kill-leader',
   'zk-kill-follower',
   'quorum-loss',
+  'pause-leader',
+  'pause-worker',
+  'network-blip',
 ];
 
 export interface FaultSpan {
@@ -53,6 +59,8 @@ export interface ProcessEnd {
 export class Timeline {
   readonly t0 = Date.now();
   readonly faults: FaultSpan[] = [];
+  /** Faults being injected now (more than one when schedules overlap). */
+  readonly active = new Set<{ kind: FaultKind; start: number }>();
   readonly ends: ProcessEnd[] = [];
   /** pid → slot and worker capacity, for every process ever started. */
   readonly pids = new Map<number, { slot: string; role: 'master' | 'worker'; capacity: number; startedAt: number; failpoints?: string }>();
