@@ -115,6 +115,26 @@ describe('a frozen server (SIGSTOP)', () => {
     await waitFor(async () => (await s.getData('/frozen')).data.toString() === 'x', { timeoutMs: 10_000, message: 'reads work after SIGCONT' });
   });
 
+  it('an open() that timed out against a frozen server does not crash the process when the server wakes up', async () => {
+    // The library, closed while connecting, later read the server's connect reply as a normal
+    // reply, threw "Unknown code" from its socket handler, and the process died (chaos run).
+    server = await startLocalServer({ tickTimeMs: 200 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      server.pause();
+      await expect(ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 2000, connectTimeoutMs: 500, log: testLog })).rejects.toBeInstanceOf(
+        ConnectionLossError,
+      );
+      server.resume();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(uncaught.map((e) => (e as Error).message)).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('a request to a frozen server is a RequestTimeoutError when its deadline is the shorter', async () => {
     server = await startLocalServer({ tickTimeMs: 200 });
     const s = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 4000, requestTimeoutMs: 300, log: testLog });

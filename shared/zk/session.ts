@@ -88,6 +88,8 @@ type RawClient = zookeeper.Client & {
   connectionManager: {
     socket?: { destroy(): void };
     onSocketData: (buf: Buffer) => void;
+    /** Bytes of an incomplete packet, kept by the library across reconnects. */
+    pendingBuffer: Buffer | null;
     state: number;
   };
   getState(): { name: string; code: number };
@@ -202,17 +204,14 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       retries: 0,
     }) as RawClient;
     this.client = client;
-    // Record every byte heard from the server: the watchdog's evidence that it is alive.
-    const cm = client.connectionManager;
-    const onData = cm.onSocketData;
-    cm.onSocketData = (buf: Buffer) => {
-      this.lastHeardAt = Date.now();
-      onData.call(cm, buf);
-    };
+    this.guardSocketData(client);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
+        // Never connected: no session to close. Drop the socket too, so that no reply to
+        // its connect request is read by a library that now thinks it is closing.
         client.close();
+        client.connectionManager.socket?.destroy();
         reject(
           new ConnectionLossError('CONNECTION_LOSS', `cannot reach ZooKeeper at ${this.connectString} within ${timeoutMs} ms`, {
             op: 'connect',
@@ -233,6 +232,36 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       client.once('connected', onConnected);
       client.connect();
     });
+  }
+
+  /**
+   * Wraps the library's socket data handler:
+   * - records every byte heard from the server (the watchdog's evidence that it is alive);
+   * - drops a partial packet left from an earlier socket (the library keeps it across
+   *   reconnects and would read the new connection's bytes as its continuation);
+   * - catches what the library throws from that handler on input it cannot parse (an unknown
+   *   error code or event type, or a connect reply read after close() while connecting: seen
+   *   in a chaos run as "Unknown code: -1965228031"). Uncaught, that kills the process; here
+   *   it drops the connection, as a lost connection would.
+   */
+  private guardSocketData(client: RawClient): void {
+    const cm = client.connectionManager;
+    const onData = cm.onSocketData;
+    let socket: unknown;
+    cm.onSocketData = (buf: Buffer) => {
+      if (client === this.client) this.lastHeardAt = Date.now();
+      if (cm.socket !== socket) {
+        socket = cm.socket;
+        cm.pendingBuffer = null;
+      }
+      try {
+        onData.call(cm, buf);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'zookeeper client could not read a reply; dropping the connection');
+        cm.pendingBuffer = null;
+        cm.socket?.destroy();
+      }
+    };
   }
 
   private attachClientListeners(client: RawClient): void {
@@ -329,6 +358,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       sessionId,
       sessionPassword,
     } as zookeeper.Option) as RawClient;
+    this.guardSocketData(reaper);
     const done = () => {
       clearTimeout(timer);
       this.reapers.delete(reaper);
