@@ -8,7 +8,7 @@ import { MalformedRecordError, checkLimits, decodeRecord, newTaskRecord, type Si
 import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
-import { ConnectionLossError, NoNodeError, NodeExistsError, ZkError } from '../shared/zk/errors.js';
+import { ConnectionLossError, NoNodeError, NodeExistsError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import type { MemberInfo } from '../shared/zk/membership.js';
 import { ZkSession, type Op } from '../shared/zk/session.js';
 
@@ -122,7 +122,10 @@ export class DroverClient {
           // Our own earlier try whose reply was lost carries our createdAt.
           return { id: rec.id, created: attempt > 0 && r.record.createdAt === rec.createdAt, record: r.record };
         }
-        if (err instanceof ConnectionLossError && attempt < 5) {
+        // The connection, or after a long outage the session, is being re-established: a
+        // submission holds nothing in the session, so it simply goes again once connected
+        // (an earlier try that did go through is found above by its createdAt).
+        if ((err instanceof ConnectionLossError || err instanceof SessionExpiredError) && attempt < 5) {
           await this.session.waitConnected().catch(() => undefined);
           continue;
         }

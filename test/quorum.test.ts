@@ -62,6 +62,22 @@ describe('quorum loss', () => {
     expect(Date.now() - restoredAt).toBeLessThan(SESSION_MS - 1500);
   }, 60_000);
 
+  it('client.submit rides out a quorum loss longer than the session timeout', async () => {
+    const s = await open();
+    const root = `/q-${randomBytes(4).toString('hex')}`;
+    const client = await DroverClient.connect({ session: s, root });
+    let submitted: ReturnType<DroverClient['submit']> | undefined;
+    await loseQuorum(async () => {
+      // Submitted once the client's own session is given up: it must wait for the new one.
+      await waitForState(s, 'expired', 3 * SESSION_MS);
+      submitted = client.submit({ type: 'echo', id: 'during' });
+      submitted.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+    });
+    await expect(submitted).resolves.toMatchObject({ id: 'during', created: true });
+    expect(await client.get('during')).toMatchObject({ id: 'during', state: 'queued' });
+  }, 60_000);
+
   it('masters lead and workers run tasks again without waiting out their old sessions', async () => {
     const admin = await open();
     const root = `/q-${randomBytes(4).toString('hex')}`;
