@@ -45,7 +45,7 @@ export interface ChaosReport extends CheckReport {
   durationMs: number;
   faultsInjected: number;
   schedule: FaultKind[];
-  submissions: { single: number; bulk: number; errorsRetried: number };
+  submissions: { single: number; bulk: number; errorsRetried: number; errorKinds: Record<string, number> };
   /** After the checks: the cluster is whole and every worker gets work. */
   end: ProbeReport;
 }
@@ -88,7 +88,7 @@ export class ChaosRun {
       timeline.note(`cluster up: ensemble ${cluster.ensemble.connectString}, ${cluster.slots.map((s) => `${s.name}=${s.pid}`).join(' ')}`);
       const submitter = new Submitter(cluster.client, rng.fork(2), {
         total: o.tasks,
-        spreadMs: o.seconds * 1000 * 0.9,
+        spreadMs: o.seconds * 1000,
         taskMs: o.taskMs ?? [20, 300],
         bulkChance: 0.2,
       });
@@ -107,9 +107,9 @@ export class ChaosRun {
         while ((Date.now() < faultsEnd || first.length > 0) && !this.aborted) {
           const kind = first.shift() ?? pickWeighted(rng);
           schedule.push(kind);
-          // While the first round is still going, keep tasks flowing through it (a failpoint
-          // fires only on work): about 6 s per fault left.
-          if (first.length > 0) submitter.extendUntil(Date.now() + (first.length + 1) * 6000);
+          // Keep tasks flowing through every fault, to the end of the phase and through a
+          // first round that runs past it (a failpoint fires only on work): ~6 s a fault left.
+          submitter.extendUntil(Math.max(faultsEnd, Date.now() + 8000 + first.length * 6000));
           await inject(kind, { ...ctx, rng });
           await sleep(rng.int(gapLo, gapHi));
         }
@@ -156,7 +156,7 @@ export class ChaosRun {
         durationMs: Date.now() - t0,
         faultsInjected: timeline.faults.length,
         schedule,
-        submissions: { single: submitter.calls.single, bulk: submitter.calls.bulk, errorsRetried: submitter.errors },
+        submissions: { single: submitter.calls.single, bulk: submitter.calls.bulk, errorsRetried: submitter.errors, errorKinds: submitter.errorKinds },
       };
       writeFileSync(join(this.dir, 'report.json'), JSON.stringify(full, null, 2));
       return full;

@@ -25,7 +25,8 @@ export class Submitter {
   readonly pending = new Set<string>();
   calls = { single: 0, bulk: 0 };
   errors = 0;
-  lastError = '';
+  /** Failed calls (retried) by error class. */
+  readonly errorKinds: Record<string, number> = {};
   private stopped = false;
   private done?: Promise<void>;
   private startedAt = 0;
@@ -111,7 +112,8 @@ export class Submitter {
         return;
       } catch (err) {
         this.errors += 1;
-        this.lastError = (err as Error).message;
+        const kind = (err as Error).name || 'Error';
+        this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
         await sleep(Math.min(1000, 50 * 2 ** tries));
       }
     }

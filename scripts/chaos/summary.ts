@@ -9,7 +9,9 @@ export function formatSummary(r: ChaosReport): string {
   const row = (k: string, v: string | number) => lines.push(`  ${k.padEnd(28)} ${v}`);
   lines.push(`drover chaos — seed ${r.seed}, ${r.seconds} s of faults, run took ${s(r.durationMs)}`);
   lines.push('');
-  row('tasks submitted', `${r.tasks} (${r.submissions.single} single + ${r.submissions.bulk} bulk calls, ${r.submissions.errorsRetried} errors retried)`);
+  const kinds = Object.entries(r.submissions.errorKinds ?? {}).map(([k, n]) => `${n} ${k}`).join(', ');
+  row('tasks submitted', `${r.tasks} (${r.submissions.single} single + ${r.submissions.bulk} bulk calls)`);
+  row('submit calls failed, retried', `${r.submissions.errorsRetried}${kinds ? ` (${kinds})` : ''}`);
   row('final states', Object.entries(r.byState).map(([k, v]) => `${k} ${v}`).join(', ') || '-');
   row('lost / not terminal', `${r.lost.length} / ${r.notTerminal.length}`);
   row('outcomes committed twice', r.committedTwice.length + r.doneEntries.length);
