@@ -83,17 +83,18 @@ const leaderFailpoints: Injector = async (ctx) => {
   const { cluster, rng } = ctx;
   const leader = await cluster.waitLeader(15_000);
   if (!leader || leader.held || leader.cut) return { detail: 'no live leader', note: 'skipped' };
-  const followers = rng.shuffle(running(cluster.masters()).filter((s) => s !== leader));
+  const followers = rng.shuffle(running(cluster.masters()).filter((s) => s !== leader)).slice(0, 2);
   if (followers.length < 2) return { detail: 'needs two followers', note: 'skipped' };
+  // Claimed at once (before any await), so an overlapping fault leaves them alone.
+  for (const s of [leader, ...followers]) s.held = true;
   const specs = [`leader.before-assign=kill@${rng.int(1, 3)}`, `leader.after-assign=kill@${rng.int(1, 3)}`];
   const armed: Array<{ slot: Slot; pid?: number }> = [];
   // Restarted in this order, they line up right behind the leader.
   for (let i = 0; i < 2; i++) {
     const s = followers[i]!;
-    s.held = true;
     await cluster.kill9(s);
     s.held = false;
-    cluster.launch(s, specs[i]);
+    if (!s.running) cluster.launch(s, specs[i]);
     armed.push({ slot: s, pid: s.pid });
     await cluster.waitCandidate(s, 15_000);
   }
@@ -111,14 +112,14 @@ const workerFailpoints: Injector = async (ctx) => {
   const { cluster, rng } = ctx;
   const ws = rng.shuffle(running(cluster.workers())).slice(0, 2);
   if (ws.length < 2) return { detail: 'needs two workers', note: 'skipped' };
+  for (const s of ws) s.held = true;
   const specs = [`worker.before-commit=kill@${rng.int(1, 6)}`, `worker.after-commit=kill@${rng.int(1, 6)}`];
   const armed: Array<{ slot: Slot; pid?: number }> = [];
   for (let i = 0; i < 2; i++) {
     const s = ws[i]!;
-    s.held = true;
     await cluster.kill9(s);
     s.held = false;
-    cluster.launch(s, specs[i]);
+    if (!s.running) cluster.launch(s, specs[i]);
     armed.push({ slot: s, pid: s.pid });
   }
   const died = await until(() => armed.every((a) => a.slot.pid !== a.pid), 20_000, 200);
