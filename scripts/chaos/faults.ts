@@ -1,4 +1,6 @@
-// The fault kinds, each injected and then repaired by the runner, one at a time:
+// The fault kinds, each injected and then repaired by the runner (one at a time; with
+// --overlap a second schedule runs alongside, and a fault leaves alone the processes and
+// servers another one holds):
 //
 //   kill-leader           kill -9 the leading master; restart it after a pause
 //   kill-follower-master  kill -9 a following master; restart it
