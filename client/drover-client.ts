@@ -231,19 +231,31 @@ export class DroverClient {
    * a task already finished keeps its outcome.
    */
   async cancel(id: string, reason = 'cancelled by request'): Promise<{ cancelled: boolean; state: TaskState }> {
+    // One timestamp for every try: a try whose reply was lost is recognised by it.
+    const now = Date.now();
+    let unsure = false;
     for (let tries = 0; tries < 10; tries++) {
-      const r = await readTask(this.session, this.paths, id);
-      if (r.kind === 'missing') throw new TaskNotFoundError(id);
-      if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-      if (isTerminal(r.record.state)) return { cancelled: false, state: r.record.state };
-      const t = cancelOps(this.paths, { record: r.record, version: r.version }, reason, Date.now());
       try {
+        const r = await readTask(this.session, this.paths, id);
+        if (r.kind === 'missing') throw new TaskNotFoundError(id);
+        if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
+        if (isTerminal(r.record.state)) {
+          const ours = unsure && r.record.state === 'cancelled' && r.record.finishedAt === now && r.record.error?.message === reason;
+          return { cancelled: ours, state: r.record.state };
+        }
+        const t = cancelOps(this.paths, { record: r.record, version: r.version }, reason, now);
         await this.session.multi(t.ops);
         return { cancelled: true, state: 'cancelled' };
       } catch (err) {
         // The task moved (assigned, finished) between read and write: look again.
         if (err instanceof ZkError && (err.code === 'BAD_VERSION' || err.code === 'NO_NODE' || err.code === 'NODE_EXISTS')) continue;
-        if (err instanceof ConnectionLossError) continue;
+        // The connection or the session is being re-established: a multi may have gone
+        // through; look again once connected (a cancel holds nothing in the session).
+        if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
+          unsure = true;
+          await this.session.waitConnected().catch(() => undefined);
+          continue;
+        }
         throw err;
       }
     }
