@@ -25,7 +25,11 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     })
     .option('root', { type: 'string', describe: 'root znode of the cluster', default: '/drover' })
     .option('json', { type: 'boolean', describe: 'machine-readable output', default: false })
-    .option('connect-timeout', { type: 'number', describe: 'ms to wait for ZooKeeper', default: 5000 })
+    .option('connect-timeout', {
+      type: 'number',
+      describe: 'ms to wait for ZooKeeper (at start, and to come back once a waiting command lost its session)',
+      default: 5000,
+    })
     .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 }) as unknown as Argv<
     T & GlobalArgs
   >;
@@ -36,6 +40,7 @@ export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => P
     connectString: argv.zk,
     root: argv.root,
     connectTimeoutMs: argv.connectTimeout,
+    reconnectTimeoutMs: argv.connectTimeout,
     sessionTimeoutMs: argv.sessionTimeout,
   });
   try {

@@ -20,6 +20,11 @@ export interface DroverClientOptions {
   sessionTimeoutMs?: number;
   /** How long connect() waits for ZooKeeper. */
   connectTimeoutMs?: number;
+  /**
+   * How long a call that is waiting (wait(), submit --wait) waits for ZooKeeper to come back
+   * once its session is lost before it fails with ConnectionLossError. Default 30 s.
+   */
+  reconnectTimeoutMs?: number;
   limits?: Partial<SizeLimits>;
   log?: Logger;
 }
@@ -78,6 +83,7 @@ export class DroverClient {
     readonly paths: Paths,
     readonly limits: SizeLimits,
     private readonly log: Logger,
+    private readonly reconnectTimeoutMs: number,
   ) {}
 
   static async connect(opts: DroverClientOptions): Promise<DroverClient> {
@@ -96,7 +102,7 @@ export class DroverClient {
     }
     try {
       const paths = await ensureLayout(session, opts.root ?? '/drover');
-      return new DroverClient(session, owns, paths, limits, log);
+      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000);
     } catch (err) {
       if (owns) await session.close();
       throw err;
@@ -200,7 +206,7 @@ export class DroverClient {
       } catch (err) {
         if (err instanceof NoNodeError) throw new TaskNotFoundError(id);
         if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') {
-          await this.session.waitConnected(30_000);
+          await this.session.waitConnected(this.reconnectTimeoutMs);
           continue;
         }
         throw err;
@@ -208,19 +214,28 @@ export class DroverClient {
       if (rec && isTerminal(rec.state)) return rec;
       const left = deadline - Date.now();
       if (left <= 0) throw new WaitTimeoutError(id, rec?.state ?? 'queued');
-      // Re-read on the watch, on a new session (watches die with it), or at the deadline.
+      // Re-read on the watch, on a new session (watches die with it), at the deadline, or
+      // when the session is lost: the re-read then waits a bounded time for ZooKeeper, so a
+      // wait never hangs on a ZooKeeper that has gone away (or lost its quorum).
       await new Promise<void>((resolve, reject) => {
-        const t = left === Infinity ? undefined : setTimeout(resolve, left);
-        const onSession = () => resolve();
-        const onAbort = () => reject(opts.signal!.reason ?? new Error('aborted'));
-        this.session.once('session', onSession);
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        void changed.then(() => {
+        const done = (err?: unknown) => {
           clearTimeout(t);
           this.session.off('session', onSession);
+          this.session.off('state', onState);
           opts.signal?.removeEventListener('abort', onAbort);
-          resolve();
-        });
+          if (err) reject(err);
+          else resolve();
+        };
+        const t = left === Infinity ? undefined : setTimeout(() => done(), left);
+        const onSession = () => done();
+        const onState = (st: string) => {
+          if (st === 'expired' || st === 'closed') done();
+        };
+        const onAbort = () => done(opts.signal!.reason ?? new Error('aborted'));
+        this.session.on('session', onSession);
+        this.session.on('state', onState);
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        void changed.then(() => done());
       });
     }
   }

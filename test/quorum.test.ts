@@ -13,6 +13,8 @@ import { startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js'
 import { Worker } from '../worker/worker.js';
 import { testLog, waitForState } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
+import { ProcessPool } from './harness/processes.js';
+import { EXIT } from '../cli/exit-codes.js';
 
 // The largest timeout a tickTime-200 server grants: the gap the fix closes is this long.
 const SESSION_MS = 4000;
@@ -93,6 +95,44 @@ describe('quorum loss', () => {
     await expect(cancelled).resolves.toEqual({ cancelled: true, state: 'cancelled' });
     expect(await client.get('victim')).toMatchObject({ state: 'cancelled' });
   }, 60_000);
+
+  it('CLI commands end in one line with exit 3 while the quorum is lost, also one that was already waiting', async () => {
+    const admin = await open();
+    const root = `/q-${randomBytes(4).toString('hex')}`;
+    const client = await DroverClient.connect({ session: admin, root });
+    await client.submit({ type: 'echo', id: 'known' });
+    const procs = new ProcessPool();
+    stops.push(() => procs.killAll());
+    const g = ['--zk', ensemble.connectString, '--root', root, '--session-timeout', '2000', '--connect-timeout', '1500'];
+    // No worker: the task stays queued and the command waits on its watch.
+    const waiting = procs.run(['submit', 'echo', '--id', 'awaited', '--wait', ...g], 30_000);
+    await waitFor(async () => (await client.get('awaited').catch(() => null)) !== null, { message: 'awaited submitted' });
+    const oneLine = (r: { stderr: string }) => {
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    };
+    await loseQuorum(async () => {
+      const lostAt = Date.now();
+      const w = await waiting;
+      expect(w.code).toBe(EXIT.unavailable);
+      expect(w.stderr).toContain('ZooKeeper unavailable while waiting for task awaited, which stays submitted');
+      oneLine(w);
+      // Session timeout (2 s) + reconnect bound (1.5 s) + the time to notice, with slack.
+      expect(Date.now() - lostAt).toBeLessThan(8000);
+      for (const args of [['status'], ['get', 'known'], ['list'], ['cancel', 'known'], ['submit', 'echo']]) {
+        const t0 = Date.now();
+        const r = await procs.run([...args, ...g], 15_000);
+        expect(r.code, `drover ${args.join(' ')}: ${r.stderr}`).toBe(EXIT.unavailable);
+        expect(r.stderr).toContain('ZooKeeper unavailable');
+        oneLine(r);
+        expect(Date.now() - t0, `drover ${args.join(' ')}`).toBeLessThan(6000);
+      }
+    });
+    // Nothing was lost: both tasks are still queued once the quorum is back.
+    await waitForState(admin, 'connected', 3 * SESSION_MS);
+    expect(await client.get('awaited')).toMatchObject({ state: 'queued' });
+    expect(await client.get('known')).toMatchObject({ state: 'queued' });
+  }, 90_000);
 
   it('masters lead and workers run tasks again without waiting out their old sessions', async () => {
     const admin = await open();

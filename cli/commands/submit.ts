@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import type { SubmitInput, TaskRecord } from '../../shared/protocol/task-record.js';
 import { WaitTimeoutError } from '../../client/drover-client.js';
+import { ConnectionLossError, SessionExpiredError } from '../../shared/zk/errors.js';
 import { globalOptions, parseLabels, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
@@ -107,6 +108,13 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
       if (err instanceof WaitTimeoutError) {
         process.stderr.write(`drover: ${err.message} after ${argv.waitTimeout} ms\n`);
         return EXIT.waitTimeout;
+      }
+      if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
+        // The tasks are in ZooKeeper and go on without us: say so, and which.
+        const pending = results.slice(outcomes.length).map((r) => r.id);
+        const which = pending.length === 1 ? `task ${pending[0]}` : `${pending.length} tasks (${pending[0]}, …)`;
+        process.stderr.write(`drover: ZooKeeper unavailable while waiting for ${which}, which stays submitted: ${err.message}\n`);
+        return EXIT.unavailable;
       }
       throw err;
     }
