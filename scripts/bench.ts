@@ -82,7 +82,9 @@ async function main(): Promise<void> {
   try {
     // ---- 1–3: throughput, latency, ops per task ----
     const root = '/bench-' + Date.now().toString(36);
+    // The first master leads; the second starts once it does, so the roles are known.
     const m1 = start(root, ['master', '--id', 'm1']);
+    await until(() => m1.lines.find((l) => l.msg === 'elected leader'), 20_000, 'm1 leads');
     start(root, ['master', '--id', 'm2']);
     const w1 = start(root, ['worker', '--id', 'w1', '--concurrency', '64']);
     const w2 = start(root, ['worker', '--id', 'w2', '--concurrency', '64']);
