@@ -51,6 +51,27 @@ async function loseQuorum(whileDown: () => Promise<void>): Promise<number> {
   return Date.now();
 }
 
+async function newClient(): Promise<{ s: ZkSession; client: DroverClient; root: string }> {
+  const s = await open();
+  const root = `/q-${randomBytes(4).toString('hex')}`;
+  return { s, client: await DroverClient.connect({ session: s, root }), root };
+}
+
+/**
+ * Makes `call` once the session has given itself up during a quorum loss (so it must wait
+ * for a new session: the servers' restart takes longer than failing fast does); settles
+ * after the quorum is back.
+ */
+async function whileSessionLost<T>(s: ZkSession, call: () => Promise<T>): Promise<T> {
+  let pending!: Promise<T>;
+  await loseQuorum(async () => {
+    await waitForState(s, 'expired', 3 * SESSION_MS);
+    pending = call();
+    pending.catch(() => undefined);
+  });
+  return pending;
+}
+
 describe('quorum loss', () => {
   it('a session given up while the quorum was lost is closed once it is back: its ephemerals go at once', async () => {
     const s = await open();
@@ -65,41 +86,22 @@ describe('quorum loss', () => {
   }, 60_000);
 
   it('client.submit rides out a quorum loss longer than the session timeout', async () => {
-    const s = await open();
-    const root = `/q-${randomBytes(4).toString('hex')}`;
-    const client = await DroverClient.connect({ session: s, root });
-    let submitted: ReturnType<DroverClient['submit']> | undefined;
-    await loseQuorum(async () => {
-      // Submitted once the client's own session is given up: it must wait for the new one.
-      await waitForState(s, 'expired', 3 * SESSION_MS);
-      submitted = client.submit({ type: 'echo', id: 'during' });
-      submitted.catch(() => undefined);
-    });
+    const { s, client } = await newClient();
+    const submitted = whileSessionLost(s, () => client.submit({ type: 'echo', id: 'during' }));
     await expect(submitted).resolves.toMatchObject({ id: 'during', created: true });
     expect(await client.get('during')).toMatchObject({ id: 'during', state: 'queued' });
   }, 60_000);
 
   it('client.cancel rides out a quorum loss longer than the session timeout, and says it cancelled', async () => {
-    const s = await open();
-    const root = `/q-${randomBytes(4).toString('hex')}`;
-    const client = await DroverClient.connect({ session: s, root });
+    const { s, client } = await newClient();
     await client.submit({ type: 'echo', id: 'victim' });
-    let cancelled: ReturnType<DroverClient['cancel']> | undefined;
-    await loseQuorum(async () => {
-      // Called once the client's own session is given up: it must wait for the new one
-      // (the servers' restart takes longer than failing fast does).
-      await waitForState(s, 'expired', 3 * SESSION_MS);
-      cancelled = client.cancel('victim');
-      cancelled.catch(() => undefined);
-    });
+    const cancelled = whileSessionLost(s, () => client.cancel('victim'));
     await expect(cancelled).resolves.toEqual({ cancelled: true, state: 'cancelled' });
     expect(await client.get('victim')).toMatchObject({ state: 'cancelled' });
   }, 60_000);
 
   it('CLI commands end in one line with exit 3 while the quorum is lost, also one that was already waiting', async () => {
-    const admin = await open();
-    const root = `/q-${randomBytes(4).toString('hex')}`;
-    const client = await DroverClient.connect({ session: admin, root });
+    const { s: admin, client, root } = await newClient();
     await client.submit({ type: 'echo', id: 'known' });
     const procs = new ProcessPool();
     stops.push(() => procs.killAll());
