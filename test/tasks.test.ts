@@ -194,6 +194,15 @@ describe('capacity and spreading', () => {
     const recs = await Promise.all(subs.map((s) => terminal(cluster!, s.id)));
     expect(recs.every((r) => r.worker!.startsWith('gpu~'))).toBe(true);
   });
+
+  it('a worker whose assignment directory was removed by hand gets work again', async () => {
+    cluster = await startCluster({ workers: [{ id: 'w1' }] });
+    const w = cluster.workers[0]!;
+    await cluster.admin.remove(cluster.paths.assignDir(w.memberName!));
+    const { id } = await cluster.client.submit({ type: 'echo', payload: 'back' });
+    const rec = await terminal(cluster, id);
+    expect(rec).toMatchObject({ state: 'succeeded', result: 'back', worker: w.memberName });
+  });
 });
 
 describe('retention', () => {

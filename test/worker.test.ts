@@ -101,6 +101,16 @@ describe('worker', () => {
     expect(w.inFlight).toBe(0);
   });
 
+  it('re-creates its assignment directory when it is removed under it, and runs work in it', async () => {
+    const w = await startWorker();
+    const dir = paths.assignDir(w.memberName!);
+    await session.remove(dir);
+    // Without it no leader assigns to this worker (and the assignment multi below would fail).
+    await waitFor(async () => (await session.exists(dir)) !== null, { timeoutMs: 5000, message: `${dir} re-created` });
+    const id = await submitAndAssign(w, { type: 'echo', payload: 7 });
+    expect((await waitState(id, 'succeeded')).result).toBe(7);
+  });
+
   it('a retryable failure goes back to the queue with attempt 1 and a notBefore', async () => {
     const w = await startWorker();
     const id = await submitAndAssign(w, { type: 'fail', payload: { message: 'boom' }, maxAttempts: 3 });

@@ -311,11 +311,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const member = this.watchedMember;
     if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed') return;
     const dir = paths.assignDir(member);
-    const { children } = await session.retrying(() =>
-      session.getChildren(dir, () => {
-        if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
-      }),
-    );
+    let children: string[];
+    try {
+      ({ children } = await session.retrying(() =>
+        session.getChildren(dir, () => {
+          if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
+        }),
+      ));
+    } catch (err) {
+      // Our directory is gone while we are registered: without it no leader assigns to us.
+      if (err instanceof NoNodeError && member === this.watchedMember && (await this.registration?.restoreAssignDir())) {
+        this.refresher.kick();
+        return;
+      }
+      throw err;
+    }
     if (member !== this.watchedMember) return;
     const present = new Set(children.map((n) => `${dir}/${n}`));
     for (const a of this.attempts.values()) {

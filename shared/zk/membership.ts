@@ -124,6 +124,28 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
     }
   }
 
+  /**
+   * Re-creates this incarnation's assignment directory if it is gone (removed by hand, say),
+   * in one multi with a check of the member node, so it is only ever made for a member that
+   * lives. Returns false when the member node is gone (the expiry path re-registers).
+   */
+  async restoreAssignDir(): Promise<boolean> {
+    const name = this._memberName;
+    if (!name || this.closed) return false;
+    try {
+      await this.session.multi([
+        { op: 'check', path: this.paths.member(name) },
+        { op: 'create', path: this.paths.assignDir(name) },
+      ]);
+      this.log.warn({ member: name }, 'assignment directory was missing; re-created it');
+      return true;
+    } catch (err) {
+      if (err instanceof NodeExistsError) return true;
+      if (err instanceof NoNodeError && err.opIndex === 0) return false;
+      throw err;
+    }
+  }
+
   /** Deletes the member node (the leader takes back whatever is still assigned). */
   async close(): Promise<void> {
     if (this.closed) return;
