@@ -181,12 +181,14 @@ export class Master extends EventEmitter<MasterEvents> {
     const l = this.leadership;
     if (!l) return;
     this.leadership = undefined;
-    await l.stop();
+    // Say so before awaiting the stop: a new leadership may start (and set 'leading') while
+    // the old one winds down, and must not be reported as stepped down.
     if (this._state === 'leading') {
       this.log.warn({ reason }, 'stepped down');
       this.emit('deposed', reason);
       this.setState('following');
     }
+    await l.stop();
   }
 
   /** Runs retention now (tests and operators); returns how many tasks were purged. */
