@@ -398,8 +398,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
           return;
         } catch (err) {
           this.log.warn({ err: (err as Error).message }, 'cannot open a new zookeeper session yet; retrying');
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 2000);
+          // Each try already waits up to a session timeout for a server; the pause between
+          // tries is short (work resumes at most ~1 s after ZooKeeper does) and jittered so
+          // many clients do not come back in step.
+          await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+          delay = Math.min(delay * 2, 1000);
         }
       }
     } finally {
