@@ -1,7 +1,6 @@
 // Reads the execution log written by test/fixtures/recording-handlers.mjs, and checks a root's
 // final state against it: every task terminal, one done entry each, each committed result
 // produced by an execution that really happened.
-import { readFileSync, existsSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -10,29 +9,17 @@ import type { DroverClient } from '../../client/drover-client.js';
 import { Paths } from '../../shared/protocol/paths.js';
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import type { ZkSession } from '../../shared/zk/session.js';
+import type { Execution } from '../../scripts/chaos/exec-log.js';
 
 export const RECORDING_HANDLERS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'recording-handlers.mjs');
-
-export interface Execution {
-  event: 'start' | 'end';
-  taskId: string;
-  attempt: number;
-  pid: number;
-  at: number;
-  result?: { taskId: string; attempt: number; pid: number; value: unknown };
-}
 
 export function newExecLog(): string {
   return join(mkdtempSync(join(tmpdir(), 'drover-exec-')), 'executions.jsonl');
 }
 
-export function readExecLog(file: string): Execution[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Execution);
-}
+// One reader for the log of the shared recording handlers (it skips a line cut short by a kill).
+export { readExecutions as readExecLog } from '../../scripts/chaos/exec-log.js';
+export type { Execution };
 
 /** Number of done entries per task id across all done shards. */
 export async function doneEntriesPerTask(session: ZkSession, paths: Paths): Promise<Map<string, number>> {

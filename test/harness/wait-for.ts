@@ -12,7 +12,10 @@ export interface WaitForOptions {
  * Rejects with `message` (plus the last error `fn` threw, if any) when the deadline
  * passes. A throw from `fn` counts as "not yet". Use it instead of bare sleeps.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<T> {
+/** What waitFor resolves with: the value, never a falsy one. */
+export type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
+
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<Truthy<T>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -20,7 +23,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions 
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Truthy<T>;
     } catch (e) {
       lastError = e;
     }

@@ -47,6 +47,6 @@ export async function freshLayout(session: ZkSession, root = uniqueRoot()): Prom
   return ensureLayout(session, root, TEST_SHARDS);
 }
 
-export function waitForState(session: ZkSession, state: SessionState, timeoutMs = 15_000): Promise<true> {
-  return waitFor(() => session.state === state, { timeoutMs, intervalMs: 20, message: `session state ${state}` });
+export async function waitForState(session: ZkSession, state: SessionState, timeoutMs = 15_000): Promise<void> {
+  await waitFor(() => session.state === state, { timeoutMs, intervalMs: 20, message: `session state ${state}` });
 }
