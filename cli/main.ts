@@ -1,5 +1,6 @@
 // The drover CLI: one bin, one yargs command per file. Commands return an exit code; only
 // bin/drover.js exits the process. Errors print one line, never a stack.
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import * as master from './commands/master.js';
 import * as worker from './commands/worker.js';
@@ -20,6 +21,16 @@ interface CommandModule {
 
 const COMMANDS: CommandModule[] = [master, worker, submit, get, list, cancel, status];
 
+/** The package's version, read from package.json (above dist/cli/ when built, above cli/ in sources). */
+function packageVersion(): string {
+  try {
+    const url = new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function main(args: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
@@ -30,7 +41,7 @@ export async function main(args: string[]): Promise<ExitCode> {
     .demandCommand(1, 'name a command')
     .recommendCommands()
     .help()
-    .version(false)
+    .version(packageVersion())
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;

@@ -1,6 +1,6 @@
 // The drover CLI as a user runs it: real processes against a real cluster, --json parsed,
 // exit codes checked, and errors as one line without a stack.
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,13 @@ describe('drover CLI', () => {
     const usage = await drover('frobnicate', ...g);
     expect(usage.code).toBe(EXIT.usage);
     oneLine(usage.stderr);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await drover('--version');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout.trim()).toBe(version);
   });
 
   it('does not hang when ZooKeeper is unreachable', async () => {
