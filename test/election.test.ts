@@ -47,7 +47,11 @@ function watchForSplitBrain(cands: Candidate[]): { stop: () => void; violations:
   };
   sample();
   const t = setInterval(sample, 2);
-  state.stop = () => clearInterval(t);
+  // One last sample at the end: the condition that ended the test may have come between two.
+  state.stop = () => {
+    clearInterval(t);
+    sample();
+  };
   return state;
 }
 
