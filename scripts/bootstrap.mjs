@@ -69,20 +69,31 @@ function dockerAnswers() {
 const hasCommand = (cmd) =>
   (process.env.PATH ?? '').split(path.delimiter).some((d) => d && isFile(path.join(d, cmd)));
 
+// `--local`: the caller (the test suite, the chaos runner) also starts ZooKeeper servers of
+// its own, to kill -9 or SIGSTOP one and to run 3-server ensembles, so it needs a local
+// install even when DROVER_ZK or a Docker engine serves the rest.
+const needLocal = process.argv.includes('--local');
+
 function ensureZooKeeper() {
-  if (process.env.DROVER_ZK) return say(`ZooKeeper: DROVER_ZK=${process.env.DROVER_ZK}`);
-  if (dockerAnswers()) return say('ZooKeeper: Docker engine answers (tests start a zookeeper:3.8 container)');
   const jar = findZooKeeperJar();
   const java = findJava();
-  if (jar && java) return say(`ZooKeeper: local install ${jar}`);
+  const local = Boolean(jar && java);
+  let served = null;
+  if (process.env.DROVER_ZK) served = `DROVER_ZK=${process.env.DROVER_ZK}`;
+  else if (dockerAnswers()) served = 'Docker engine answers (a zookeeper:3.8 container through testcontainers)';
+  if (served && (local || !needLocal)) {
+    say(`ZooKeeper: ${served}` + (local ? `; local install ${jar} for the fault tests` : ''));
+    return;
+  }
+  if (local) return say(`ZooKeeper: local install ${jar}`);
 
+  const why = served
+    ? `ZooKeeper: ${served}, but the fault tests start servers of their own (kill -9, SIGSTOP, 3-server ensembles) and need a local install`
+    : 'no ZooKeeper found';
   const packages = [...(jar ? [] : ['zookeeper']), ...(java ? [] : ['default-jre-headless'])];
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && hasCommand('apt-get') && process.env.DROVER_ZK_LOCAL !== 'none') {
-    say(
-      `installing ${packages.join(' and ')} with apt-get` +
-        (jar ? '' : ' (Debian package `zookeeper`: the ZooKeeper server, needs Java)'),
-    );
+    say(`${why}: installing ${packages.join(' and ')} with apt-get` + (jar ? '' : ' (Debian package `zookeeper`: the ZooKeeper server, needs Java)'));
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     if (!run('apt-get', ['update'], { env })) fail('apt-get update failed');
     if (!run('apt-get', ['install', '-y', ...packages], { env })) fail(`apt-get install -y ${packages.join(' ')} failed`);
@@ -91,9 +102,10 @@ function ensureZooKeeper() {
   }
   fail(
     [
-      'no ZooKeeper available. Get one of:',
-      '  - a running server: export DROVER_ZK=host:port',
-      '  - a Docker engine (docker info must answer)',
+      `${why}. Get one of:`,
+      ...(served
+        ? []
+        : ['  - a running server: export DROVER_ZK=host:port', '  - a Docker engine (docker info must answer)']),
       '  - Debian/Ubuntu, as root: apt-get update && apt-get install -y zookeeper' + (java ? '' : ' default-jre-headless'),
       '  - an Apache ZooKeeper binary release: export ZOOKEEPER_HOME=/path/to/apache-zookeeper-3.8.x-bin',
       '  ZooKeeper needs Java 11+ (java on PATH or JAVA_HOME).',

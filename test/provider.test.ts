@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -115,6 +116,32 @@ describe('provideZooKeeper', () => {
     expect(await server.mode()).toBe('standalone');
     await zk.stop();
     expect(processGone(server.pid < 0 ? 1 << 30 : server.pid)).toBe(true);
+  });
+});
+
+describe('scripts/bootstrap.mjs (what npm test, demo and chaos run first)', () => {
+  // Runs the real script with the local install hidden by configuration (DROVER_ZK_LOCAL=none
+  // also forbids the apt-get route); node_modules is present, so it reaches the ZooKeeper step.
+  const bootstrap = (args: string[], env: Record<string, string>) =>
+    spawnSync(process.execPath, ['scripts/bootstrap.mjs', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DROVER_ZK_LOCAL: 'none', DROVER_ZK_DOCKER: 'none', ...env },
+    });
+
+  it('stops with what to install when no ZooKeeper can be had', () => {
+    const r = bootstrap([], {});
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no ZooKeeper found');
+    expect(r.stderr).toContain('apt-get install -y zookeeper');
+    expect(r.stderr).toContain('DROVER_ZK=host:port');
+  });
+
+  it('with --local, refuses a DROVER_ZK alone: the fault tests start servers of their own', () => {
+    const r = bootstrap(['--local'], { DROVER_ZK: '127.0.0.1:2999' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('need a local install');
+    expect(r.stderr).toContain('ZOOKEEPER_HOME');
   });
 });
 
