@@ -63,7 +63,7 @@ describe('local server', () => {
   it('pause() freezes it (srvr times out) and resume() brings it back', async () => {
     const zk = await startLocalServer({ tickTimeMs: 200 });
     cleanups.push(() => zk.stop());
-    zk.pause();
+    await zk.pause();
     // TCP connect still succeeds (the kernel answers), but srvr gets no reply.
     expect(await fourLetter('127.0.0.1', zk.port, 'srvr', 700)).toBeNull();
     zk.resume();

@@ -103,7 +103,7 @@ describe('a frozen server (SIGSTOP)', () => {
     const s = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 3000, requestTimeoutMs: 1500, log: testLog });
     cleanups.push(() => s.close());
     await s.create('/frozen', Buffer.from('x'));
-    server.pause();
+    await server.pause();
     const t0 = Date.now();
     const err = await s.getData('/frozen').catch((e: unknown) => e);
     const took = Date.now() - t0;
@@ -123,7 +123,7 @@ describe('a frozen server (SIGSTOP)', () => {
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.prependListener('uncaughtException', onUncaught);
     try {
-      server.pause();
+      await server.pause();
       await expect(ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 2000, connectTimeoutMs: 500, log: testLog })).rejects.toBeInstanceOf(
         ConnectionLossError,
       );
@@ -139,7 +139,7 @@ describe('a frozen server (SIGSTOP)', () => {
     server = await startLocalServer({ tickTimeMs: 200 });
     const s = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: 4000, requestTimeoutMs: 300, log: testLog });
     cleanups.push(() => s.close());
-    server.pause();
+    await server.pause();
     await expect(s.exists('/')).rejects.toBeInstanceOf(RequestTimeoutError);
   });
 });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ZooKeeperNotFoundError } from './errors.js';
 import { findLocalInstall, type LocalInstall } from './find-install.js';
+import { waitProcessStopped } from './process-stopped.js';
 import { fourLetter, srvrMode, type ZkMode } from './four-letter.js';
 import { freePort } from './free-port.js';
 import { zooCfg } from './zoo-cfg.js';
@@ -43,8 +44,8 @@ export interface LocalZkServer {
   stop(opts?: { keepData?: boolean }): Promise<void>;
   /** SIGKILL, waits for exit; keeps files so restart() can follow. */
   kill9(): Promise<void>;
-  /** SIGSTOP: the process freezes; TCP connects still succeed (kernel) but nothing answers. */
-  pause(): void;
+  /** SIGSTOP, resolved once every thread has stopped: TCP connects still succeed (kernel) but nothing answers. */
+  pause(): Promise<void>;
   /** SIGCONT. */
   resume(): void;
   /** Starts again on the same port and data dir (stops the running JVM first, keeping data). */
@@ -295,8 +296,9 @@ export class ZkServerProcess implements LocalZkServer {
     this.spec.log(`${this.spec.name}: killed pid ${pid}`);
   }
 
-  pause(): void {
+  async pause(): Promise<void> {
     if (!this.signal('SIGSTOP')) throw new Error(`${this.spec.name}: not running`);
+    await waitProcessStopped(this.pid);
   }
 
   resume(): void {
