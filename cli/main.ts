@@ -31,6 +31,8 @@ function packageVersion(): string {
   }
 }
 
+class UsageError extends Error {}
+
 export async function main(args: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
@@ -45,7 +47,9 @@ export async function main(args: string[]): Promise<ExitCode> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      // Throw, not just record: yargs would otherwise go on and run the command's handler
+      // (a `get` without its id would try to connect before the usage error was seen).
+      throw new UsageError(msg.replace(/\s*\n\s*/g, ' '));
     });
   for (const c of COMMANDS) {
     cli.command(c.command, c.describe, c.builder, async (argv: unknown) => {
@@ -55,11 +59,14 @@ export async function main(args: string[]): Promise<ExitCode> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    const { line, code: c } = describeError(err);
-    process.stderr.write(`drover: ${line}\n`);
-    return c;
+    if (err instanceof UsageError) usageError = err.message;
+    else {
+      const { line, code: c } = describeError(err);
+      process.stderr.write(`drover: ${line}\n`);
+      return c;
+    }
   }
-  if (usageError) {
+  if (usageError !== undefined) {
     process.stderr.write(`drover: ${usageError} (see drover --help)\n`);
     return EXIT.usage;
   }

@@ -113,6 +113,26 @@ describe('drover CLI', () => {
     oneLine(usage.stderr);
   });
 
+  it('bad arguments and invalid tasks are refused before connecting, in one line', async () => {
+    // An unreachable ZooKeeper: a command that tried to connect would exit 3, not 2 or 1.
+    const away = ['--zk', '127.0.0.1:1', '--connect-timeout', '3000'];
+    for (const args of [['get'], ['cancel'], ['list', '--state', 'weird'], []]) {
+      const r = await drover(...args, ...away);
+      expect(r.code, `drover ${args.join(' ')}`).toBe(EXIT.usage);
+      oneLine(r.stderr);
+    }
+    const prio = await drover('submit', 'echo', '--priority', 'x', ...away);
+    expect(prio.code).toBe(EXIT.error);
+    expect(prio.stderr.trim()).toBe('drover: priority must be an integer in 0..9999, got NaN');
+    const dir = mkdtempSync(join(tmpdir(), 'drover-cli-'));
+    const file = join(dir, 'tasks.jsonl');
+    writeFileSync(file, '{"type":"echo"}\n\n{"type":"bad type"}\n');
+    const bulk = await drover('submit', '--file', file, ...away);
+    expect(bulk.code).toBe(EXIT.error);
+    expect(bulk.stderr).toContain(`${file} line 3: type must be`);
+    oneLine(bulk.stderr);
+  });
+
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     const r = await drover('--version');

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import type { SubmitInput, TaskRecord } from '../../shared/protocol/task-record.js';
+import { newTaskRecord, TaskValidationError, type SubmitInput, type TaskRecord } from '../../shared/protocol/task-record.js';
 import { WaitTimeoutError } from '../../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError } from '../../shared/zk/errors.js';
 import { globalOptions, parseLabels, printJson, withClient, type GlobalArgs } from '../common.js';
@@ -49,21 +49,36 @@ function parseJson(what: string, text: string): unknown {
   }
 }
 
-async function readJsonl(file: string): Promise<SubmitInput[]> {
+async function readJsonl(file: string): Promise<{ inputs: SubmitInput[]; lines: number[] }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const out: SubmitInput[] = [];
+  const inputs: SubmitInput[] = [];
+  const lines: number[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     const v = parseJson(`${file} line ${i + 1}`, line);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file} line ${i + 1}: expected an object`);
-    out.push(v as SubmitInput);
+    inputs.push(v as SubmitInput);
+    lines.push(i + 1);
   });
-  return out;
+  if (inputs.length === 0) throw new Error(`${file} holds no tasks`);
+  return { inputs, lines };
+}
+
+/** Every task is checked before connecting: bad input is refused whole, with its line. */
+function validateAll(inputs: SubmitInput[], where: (i: number) => string): void {
+  inputs.forEach((input, i) => {
+    try {
+      newTaskRecord(input);
+    } catch (err) {
+      if (err instanceof TaskValidationError) throw new TaskValidationError(err.field, `${where(i)}${err.message}`);
+      throw err;
+    }
+  });
 }
 
 function outcomeCode(rec: TaskRecord): ExitCode {
@@ -71,8 +86,9 @@ function outcomeCode(rec: TaskRecord): ExitCode {
 }
 
 export async function handler(argv: SubmitArgs): Promise<ExitCode> {
-  const inputs: SubmitInput[] = argv.file
-    ? await readJsonl(argv.file)
+  const fromFile = argv.file ? await readJsonl(argv.file) : undefined;
+  const inputs: SubmitInput[] = fromFile
+    ? fromFile.inputs
     : [
         {
           type: argv.type!,
@@ -84,6 +100,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
           labels: parseLabels(argv.labels),
         },
       ];
+  validateAll(inputs, (i) => (fromFile ? `${argv.file} line ${fromFile.lines[i]}: ` : ''));
   return withClient(argv, async (client) => {
     const results = inputs.length === 1 && !argv.file ? [await client.submit(inputs[0]!)] : await client.submitMany(inputs);
     if (!argv.wait) {

@@ -123,7 +123,7 @@ export function checkLimits(limits: Partial<SizeLimits> = {}): SizeLimits {
 
 function intIn(field: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new TaskValidationError(field, `${field} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+    throw new TaskValidationError(field, `${field} must be an integer in ${min}..${max}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   }
   return v;
 }
