@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
-import { InvalidIdError } from '../shared/protocol/paths.js';
+import { assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export interface GlobalArgs {
@@ -30,9 +30,36 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
       describe: 'ms to wait for ZooKeeper (at start, and to come back once a waiting command lost its session)',
       default: 5000,
     })
-    .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 }) as unknown as Argv<
-    T & GlobalArgs
-  >;
+    .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 })
+    .check((a) => checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
+}
+
+/** Bad arguments: the CLI prints it as a usage error (exit 2) before any command runs. */
+export class UsageError extends Error {}
+
+/**
+ * A yargs check: each named option, when given, is an integer in its range. Runs before the
+ * command, so a bad number is a usage error (exit 2), not a connection attempt.
+ */
+export function checkInts(argv: Record<string, unknown>, ranges: Record<string, [number, number]>): true {
+  for (const [name, [min, max]] of Object.entries(ranges)) {
+    const v = argv[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+    }
+  }
+  return true;
+}
+
+/** A yargs check: --id names a valid member (worker or master) id. */
+export function checkMemberId(id: unknown): true {
+  try {
+    assertWorkerId(id);
+  } catch (err) {
+    throw new UsageError(`--id: ${(err as Error).message}`);
+  }
+  return true;
 }
 
 export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>): Promise<T> {

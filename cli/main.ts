@@ -9,7 +9,7 @@ import * as get from './commands/get.js';
 import * as list from './commands/list.js';
 import * as cancel from './commands/cancel.js';
 import * as status from './commands/status.js';
-import { describeError } from './common.js';
+import { describeError, UsageError } from './common.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 interface CommandModule {
@@ -31,8 +31,6 @@ function packageVersion(): string {
   }
 }
 
-class UsageError extends Error {}
-
 export async function main(args: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
@@ -46,6 +44,7 @@ export async function main(args: string[]): Promise<ExitCode> {
     .version(packageVersion())
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
+      if (err instanceof UsageError) throw new UsageError(err.message.replace(/\s*\n\s*/g, ' '));
       if (err) throw err;
       // Throw, not just record: yargs would otherwise go on and run the command's handler
       // (a `get` without its id would try to connect before the usage error was seen).

@@ -116,7 +116,8 @@ describe('drover CLI', () => {
   it('bad arguments and invalid tasks are refused before connecting, in one line', async () => {
     // An unreachable ZooKeeper: a command that tried to connect would exit 3, not 2 or 1.
     const away = ['--zk', '127.0.0.1:1', '--connect-timeout', '3000'];
-    for (const args of [['get'], ['cancel'], ['list', '--state', 'weird'], []]) {
+    const bad = [['get'], ['cancel'], ['list', '--state', 'weird'], [], ['worker', '--concurrency', '0'], ['master', '--id', 'a/b'], ['status', '--session-timeout', 'x']];
+    for (const args of bad) {
       const r = await drover(...args, ...away);
       expect(r.code, `drover ${args.join(' ')}`).toBe(EXIT.usage);
       oneLine(r.stderr);

@@ -5,7 +5,7 @@ import { DroverClient } from '../../client/drover-client.js';
 import { Master } from '../../master/master.js';
 import { createLogger } from '../../shared/log.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { globalOptions, type GlobalArgs } from '../common.js';
+import { checkInts, checkMemberId, globalOptions, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -22,7 +22,8 @@ export function builder(y: Argv): Argv<MasterArgs> {
   return globalOptions(y)
     .option('id', { type: 'string', describe: 'name of this master', default: `${hostname()}-${process.pid}` })
     .option('http', { type: 'number', describe: 'serve GET /status and /healthz on this port (127.0.0.1)' })
-    .option('retention', { type: 'number', describe: 'ms to keep finished tasks', default: 24 * 3600_000 }) as unknown as Argv<MasterArgs>;
+    .option('retention', { type: 'number', describe: 'ms to keep finished tasks', default: 24 * 3600_000 })
+    .check((a) => checkMemberId(a.id) && checkInts(a, { http: [0, 65535], retention: [0, 365 * 86_400_000] })) as unknown as Argv<MasterArgs>;
 }
 
 export async function handler(argv: MasterArgs): Promise<ExitCode> {

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { Worker } from '../../worker/worker.js';
 import { loadHandlers, type HandlerMap } from '../../worker/handlers.js';
-import { globalOptions, parseLabels, type GlobalArgs } from '../common.js';
+import { checkInts, checkMemberId, globalOptions, parseLabels, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -25,7 +25,11 @@ export function builder(y: Argv): Argv<WorkerArgs> {
     .option('concurrency', { type: 'number', describe: 'tasks run at once (its capacity)', default: 4 })
     .option('handlers', { type: 'string', describe: 'module exporting { [type]: async (payload, ctx) => result }' })
     .option('labels', { type: 'string', describe: 'labels tasks can require: k=v,...' })
-    .option('grace', { type: 'number', describe: 'ms a drain waits for running tasks', default: 30_000 }) as unknown as Argv<WorkerArgs>;
+    .option('grace', { type: 'number', describe: 'ms a drain waits for running tasks', default: 30_000 })
+    .check((a) => {
+      checkMemberId(a.id);
+      return checkInts(a, { concurrency: [1, 1000], grace: [0, 86_400_000] });
+    }) as unknown as Argv<WorkerArgs>;
 }
 
 export async function handler(argv: WorkerArgs): Promise<ExitCode> {
