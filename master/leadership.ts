@@ -25,7 +25,7 @@ import { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { failpoint } from '../shared/util/failpoints.js';
-import { planAssignments, freeSlots, type PolicyWorker } from './assignment-policy.js';
+import { planAssignments, freeSlots, labelsMatch, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { QueueIndex } from './queue-index.js';
 
 export interface LeadershipOptions {
@@ -52,6 +52,16 @@ interface Held {
 
 /** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
 const MAX_MULTI_BYTES = 400 * 1024;
+/** Records one round may read, and queue entries it may look at, looking for placeable tasks. */
+const ROUND_READ_BUDGET = 2000;
+const ROUND_SCAN_BUDGET = 20_000;
+
+interface ReadyTask {
+  entry: QueueEntry;
+  cur: VersionedRecord;
+  id: string;
+  labels: Record<string, string>;
+}
 
 export interface LeadershipEvents {
   /** Tasks placed in one multi. */
@@ -71,6 +81,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private readonly dirtyMembers = new Set<string>();
   private readonly rounds: Coalescer;
   private stopped = false;
+  /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
+  private ready = false;
   private dueTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -123,6 +135,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     );
     this.retentionTimer = setInterval(() => void this.purgeFinished().catch((e) => this.onRoundError(e)), this.opts.retentionIntervalMs);
     this.retentionTimer.unref();
+    this.ready = true;
     this.kick();
   }
 
@@ -193,7 +206,11 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private async refreshMembers(verify = false): Promise<void> {
     const members = [...this.dirtyMembers];
     this.dirtyMembers.clear();
-    await Promise.all(members.map((m) => this.refreshMember(m, verify)));
+    // All settle before any error surfaces: a read still running after the round ended could
+    // overwrite a newer count of that member's load.
+    const results = await Promise.allSettled(members.map((m) => this.refreshMember(m, verify)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async refreshMember(member: string, verify: boolean): Promise<void> {
@@ -370,23 +387,51 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   }
 
   private async round(): Promise<void> {
-    if (this.stopped || this.session.state !== 'connected') return;
+    if (this.stopped || !this.ready || this.session.state !== 'connected') return;
     this.queue.resetTaken();
     await this.observer.settled();
     if (this.dirtyMembers.size) await this.refreshMembers();
     await this.reclaimOverdue(Date.now());
     await this.queue.refresh();
 
+    // Loads as this round's own placements change them.
     const workers = this.workersForPolicy();
-    const slots = freeSlots(workers);
+    let slots = freeSlots(workers);
     if (slots === 0) return;
     const now = Date.now();
-    const { entries, nextDueAt } = this.queue.pick(Math.min(slots, this.opts.assignBatch * 4), now);
-    this.armDueTimer(nextDueAt);
-    if (entries.length === 0) return;
+    const placed: Array<Placement<ReadyTask>> = [];
+    // Entries no free worker can take (their labels) stay taken for the rest of the round,
+    // so the next pick reaches past them: tasks for busy or absent labels never block the
+    // tasks behind them. Budgets bound one round's reads and scan.
+    let reads = 0;
+    let seen = 0;
+    for (let first = true; slots > 0 && reads < ROUND_READ_BUDGET && seen < ROUND_SCAN_BUDGET; first = false) {
+      const { entries, nextDueAt } = this.queue.pick(Math.min(slots, this.opts.assignBatch * 4), now);
+      if (first) this.armDueTimer(nextDueAt);
+      if (entries.length === 0) break;
+      seen += entries.length;
+      const open = workers.filter((w) => w.state === 'alive' && w.load < w.capacity);
+      // Labels are part of the immutable spec: an entry read once needs no read to be skipped.
+      const toRead = entries.filter((e) => {
+        const labels = this.queue.labelsOf(e);
+        return labels === undefined || open.some((w) => labelsMatch(labels, w.labels));
+      });
+      reads += toRead.length;
+      const ready = await this.readQueued(toRead);
+      const got = planAssignments(ready, workers);
+      for (const p of got) workers.find((w) => w.name === p.worker)!.load += 1;
+      placed.push(...got);
+      slots -= got.length;
+    }
+    await this.commitPlacements(placed.map((p) => ({ ...p.task, worker: p.worker })));
+    // More may fit (bigger queue than one round, or capacity freed meanwhile).
+    if (placed.length > 0) this.kick();
+  }
 
+  /** Reads the records behind queue entries; repairs what is malformed, missing or stale. */
+  private async readQueued(entries: QueueEntry[]): Promise<ReadyTask[]> {
     const records = await Promise.all(entries.map((e) => readTask(this.session, this.paths, e.taskId)));
-    const ready: Array<{ entry: QueueEntry; cur: VersionedRecord; id: string; labels: Record<string, string> }> = [];
+    const ready: ReadyTask[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const r = records[i]!;
@@ -397,15 +442,11 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       } else if (r.record.state !== 'queued' || this.paths.queueEntry(r.record.id, r.record.priority, r.record.notBefore ?? r.record.createdAt) !== this.paths.queueEntryPath(e)) {
         await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
       } else {
+        this.queue.rememberLabels(e, r.record.labels);
         ready.push({ entry: e, cur: { record: r.record, version: r.version }, id: r.record.id, labels: r.record.labels });
       }
     }
-    const placed = planAssignments(ready, workers);
-    const placedIds = new Set(placed.map((p) => p.task.id));
-    for (const t of ready) if (!placedIds.has(t.id)) this.queue.release(t.entry);
-    await this.commitPlacements(placed.map((p) => ({ ...p.task, worker: p.worker })));
-    // More may fit (bigger queue than one batch, or capacity freed meanwhile).
-    if (placed.length > 0) this.kick();
+    return ready;
   }
 
   private armDueTimer(at: number | null): void {

@@ -17,6 +17,8 @@ export class QueueIndex {
   private readonly dirty = new Set<string>();
   /** Entries handed out by pick() and not yet seen gone: never handed out twice. */
   private readonly taken = new Set<string>();
+  /** shard → entry name → labels, for entries whose record was read (part of the immutable spec). */
+  private readonly labels = new Map<string, Map<string, Record<string, string>>>();
 
   constructor(
     private readonly session: ZkSession,
@@ -61,6 +63,8 @@ export class QueueIndex {
           entries.sort(order);
           const names = new Set(children);
           for (const t of this.taken) if (t.startsWith(`${shard}/`) && !names.has(t.slice(shard.length + 1))) this.taken.delete(t);
+          const known = this.labels.get(shard);
+          if (known) for (const n of known.keys()) if (!names.has(n)) known.delete(n);
           this.shards.set(shard, entries);
         }),
       );
@@ -105,6 +109,17 @@ export class QueueIndex {
     this.taken.clear();
   }
 
+  /** What the entry's record asks of a worker, once it has been read; else undefined. */
+  labelsOf(e: QueueEntry): Record<string, string> | undefined {
+    return this.labels.get(e.shard)?.get(e.name);
+  }
+
+  rememberLabels(e: QueueEntry, labels: Record<string, string>): void {
+    let known = this.labels.get(e.shard);
+    if (!known) this.labels.set(e.shard, (known = new Map()));
+    known.set(e.name, labels);
+  }
+
   /** Gives an entry back (its assignment did not happen). */
   release(e: QueueEntry): void {
     this.taken.delete(`${e.shard}/${e.name}`);
@@ -118,6 +133,7 @@ export class QueueIndex {
       if (i >= 0) list.splice(i, 1);
     }
     this.taken.delete(`${e.shard}/${e.name}`);
+    this.labels.get(e.shard)?.delete(e.name);
   }
 
   /** Marks one shard for re-reading. */

@@ -195,6 +195,27 @@ describe('capacity and spreading', () => {
     expect(recs.every((r) => r.worker!.startsWith('gpu~'))).toBe(true);
   });
 
+  it('tasks no free worker can take do not hold back the tasks behind them', async () => {
+    // gpu (capacity 1) is busy; cpu has 2 free slots. Ahead in the queue: gpu tasks (their
+    // worker is full) and tasks asking for a label no worker has. The plain tasks behind them
+    // must still run on cpu now, not once the gpu worker frees up.
+    cluster = await startCluster({ workers: [{ id: 'cpu', concurrency: 2 }, { id: 'gpu', concurrency: 1, labels: { gpu: 'yes' } }] });
+    const long = await cluster.client.submit({ type: 'sleep', payload: { ms: 60_000 }, labels: { gpu: 'yes' }, priority: 50 });
+    await waitFor(async () => (await cluster!.client.get(long.id))?.state === 'running', { timeoutMs: 10_000, message: 'long gpu task running' });
+    const blocked = await cluster.client.submitMany([
+      ...Array.from({ length: 6 }, () => ({ type: 'echo', labels: { gpu: 'yes' }, priority: 9 })),
+      ...Array.from({ length: 6 }, () => ({ type: 'echo', labels: { zone: 'nowhere' }, priority: 9 })),
+    ]);
+    const plain = await cluster.client.submitMany(Array.from({ length: 5 }, (_, i) => ({ type: 'echo', payload: i })));
+    const recs = await Promise.all(plain.map((p) => terminal(cluster!, p.id, 10_000)));
+    expect(recs.map((r) => r.state)).toEqual(Array(5).fill('succeeded'));
+    expect(recs.every((r) => r.worker!.startsWith('cpu~'))).toBe(true);
+    // The ones ahead are still waiting for a worker that can take them.
+    const ahead = await Promise.all(blocked.map((b) => cluster!.client.get(b.id)));
+    expect(ahead.map((r) => r!.state)).toEqual(Array(12).fill('queued'));
+    await cluster.client.cancel(long.id);
+  });
+
   it('a worker whose assignment directory was removed by hand gets work again', async () => {
     cluster = await startCluster({ workers: [{ id: 'w1' }] });
     const w = cluster.workers[0]!;
