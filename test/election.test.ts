@@ -139,3 +139,19 @@ describe('leader election', () => {
     expect(other!.election.isLeader).toBe(true);
   });
 });
+
+describe('leftover candidate nodes', () => {
+  it('a node of our own session left ahead of our candidacy is deleted, and we lead', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    // A candidacy whose delete failed, or a create tried twice: a node of this session,
+    // lower than the one the election makes. Nobody acts on it; we must not wait behind it.
+    const leftover = await s.create(paths.candidatePrefix(s.sessionId), Buffer.from('{}'), 'ephemeral_sequential');
+    const election = new LeaderElection(s, paths, 'me', testLog);
+    cleanups.push(() => election.stop());
+    election.start();
+    await waitFor(() => election.isLeader, { timeoutMs: 5000, message: 'leads past its own leftover node' });
+    expect(await s.exists(leftover)).toBeNull();
+    expect(election.candidatePath).not.toBe(leftover);
+  });
+});

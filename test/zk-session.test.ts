@@ -177,6 +177,32 @@ describe('session expiry', () => {
     expect(await session.exists(root)).not.toBeNull();
   });
 
+  it('retrying() does not carry a call into the session that replaced its own', async () => {
+    const { proxy, session } = await proxied(1200, 30_000);
+    const root = uniqueRoot('retry-gen');
+    await session.mkdirp(root);
+    let calls = 0;
+    // The first try loses its reply, and by the time it returns the session has been
+    // replaced (a real expiry through the proxy): the retry must not run in the new one.
+    const result = await session
+      .retrying(async () => {
+        calls += 1;
+        if (calls === 1) {
+          const renewed = new Promise<void>((r) => session.once('session', () => r()));
+          proxy.cut('blackhole');
+          await waitForState(session, 'expired', 10_000);
+          proxy.heal();
+          await renewed;
+          throw new ConnectionLossError('CONNECTION_LOSS', 'reply lost');
+        }
+        return session.create(`${root}/eph`, Buffer.alloc(0), 'ephemeral');
+      }, 60_000)
+      .catch((e: unknown) => e);
+    expect(result).toBeInstanceOf(SessionExpiredError);
+    expect(calls).toBe(1);
+    expect(await session.exists(`${root}/eph`)).toBeNull();
+  });
+
   it('close() deletes ephemerals at once and later calls fail with SessionClosedError', async () => {
     const s = await pool.open();
     const observer = await pool.open();

@@ -114,12 +114,28 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     }
     const path = this.nodePath;
     this.nodePath = null;
-    if (path && this.nodeGeneration === this.session.generation) {
-      await this.session.remove(path).catch((err) => {
-        if (!(err instanceof NoNodeError || err instanceof SessionClosedError || err instanceof SessionExpiredError)) {
+    if (path && this.nodeGeneration === this.session.generation) await this.removeOwn(path, this.nodeGeneration);
+  }
+
+  /**
+   * Deletes a candidate node of ours, riding out connection loss for as long as its session
+   * lives: a node left behind while the session lives would stay first in line with nobody
+   * acting on it, and every other candidate would wait behind it.
+   */
+  private async removeOwn(path: string, generation: number): Promise<void> {
+    for (;;) {
+      if (this.session.generation !== generation || this.session.state === 'closed' || this.session.state === 'expired') return;
+      try {
+        await this.session.remove(path);
+        return;
+      } catch (err) {
+        if (err instanceof NoNodeError || err instanceof SessionClosedError || err instanceof SessionExpiredError) return;
+        if (!(err instanceof ConnectionLossError)) {
           this.log.warn({ err: (err as Error).message, path }, 'could not delete candidate node; it goes with the session');
+          return;
         }
-      });
+        await this.session.waitConnected().catch(() => undefined);
+      }
     }
   }
 
@@ -174,6 +190,16 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.election));
     const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
     const ownName = this.nodePath!.slice(this.paths.election.length + 1);
+    // One candidacy per session: another node of this session is a leftover (a create whose
+    // reply was lost and was tried again, or an earlier candidacy whose delete failed). It
+    // would stand in line ahead of us with nobody behind it acting: delete it.
+    const leftovers = sorted.filter((c) => c !== ownName && Paths.candidateSession(c) === this.session.sessionId);
+    if (leftovers.length > 0) {
+      this.log.warn({ leftovers }, 'deleting leftover candidate nodes of this session');
+      for (const c of leftovers) await this.removeOwn(`${this.paths.election}/${c}`, generation);
+      this.checker.kick();
+      return;
+    }
     const index = sorted.indexOf(ownName);
     if (index < 0) {
       // Our node is gone (deleted by hand, or the session behind it ended): run again.
@@ -201,10 +227,12 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
         this.log.info({ epoch: handle.epoch }, 'elected leader');
         this.emit('leader', handle);
       }
-      // Notice our own node being deleted (by an operator, say) while we lead.
-      await this.session.exists(this.nodePath!, (e) => {
+      // Notice our own node being deleted (by an operator, say) while we lead; gone already
+      // (between the listing and here): look again now, the watch would never fire.
+      const own = await this.session.exists(this.nodePath!, (e) => {
         if (e.type === 'deleted' && generation === this.session.generation) this.checker.kick();
       });
+      if (!own) this.checker.kick();
       return;
     }
     const predecessor = `${this.paths.election}/${sorted[index - 1]}`;

@@ -644,6 +644,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
    */
   async retrying<T>(fn: () => Promise<T>, deadlineMs = this.sessionTimeoutMs): Promise<T> {
     const until = Date.now() + deadlineMs;
+    const generation = this._generation;
     let delay = 50;
     for (;;) {
       try {
@@ -652,6 +653,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
         if (!(err instanceof ConnectionLossError) || Date.now() + delay > until) throw err;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 1000);
+        // Never carry a call into a new session: an ephemeral created there would be owned
+        // by a session its caller did not mean, and watches it arms would be ignored.
+        if (this._generation !== generation) {
+          throw new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session replaced while retrying: ${(err as Error).message}`);
+        }
       }
     }
   }
