@@ -10,6 +10,7 @@ import type { Logger } from '../shared/log.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import {
   assignOps,
+  failMalformedOps,
   opsBytes,
   purgeOps,
   reclaimOps,
@@ -289,6 +290,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       (r.record.state === 'assigned' || r.record.state === 'running');
     if (ok) return;
     const path = this.paths.assignment(h.member, h.taskId, h.attempt);
+    if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
     this.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
     try {
       await this.fenced([this.fence(), { op: 'remove', path }]);
@@ -331,6 +333,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
         r.record.worker === h.member &&
         r.record.attempt === h.attempt &&
         (r.record.state === 'assigned' || r.record.state === 'running');
+      if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
       try {
         if (!holds) {
           await this.fenced([this.fence(), { op: 'remove', path }]);
@@ -352,6 +355,25 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
         throw err;
       }
     }
+  }
+
+  /**
+   * An assignment whose record does not parse: removing only the assignment would leave the
+   * task in no index at all (never terminal, never purged). Fail it with the reason, in the
+   * multi that removes the assignment, so a worker's own commit and ours cannot both win.
+   */
+  private async failMalformedAssigned(h: Held, reason: string, version: number): Promise<void> {
+    const path = this.paths.assignment(h.member, h.taskId, h.attempt);
+    this.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason }, 'malformed task record behind an assignment: marking it failed');
+    try {
+      await this.fenced([this.fence(), ...failMalformedOps(this.paths, path, malformedStandIn(h.taskId, reason), version)]);
+    } catch (err) {
+      // Gone or changed meanwhile (the worker failed it first): the next listing decides.
+      if (!(err instanceof ZkError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
+      this.dirtyMembers.add(h.member);
+      this.kick();
+    }
+    this.held.get(h.member)?.delete(Paths.assignmentName(h.taskId, h.attempt));
   }
 
   // ---- deadlines -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // its own session): every outcome, retries with backoff, timeouts, cancellation, bad input,
 // capacity, retention.
 import { afterEach, describe, expect, it } from 'vitest';
+import { Paths } from '../shared/protocol/paths.js';
 import { PayloadTooLargeError } from '../shared/protocol/task-record.js';
 import type { HandlerMap } from '../worker/handlers.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
@@ -117,6 +118,27 @@ describe('bad input', () => {
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect((err as Error).message).toContain('over the 65536-byte limit');
     expect(await cluster.client.get('huge')).toBeNull();
+  });
+
+  it('fails a malformed record held by a worker that is gone, instead of dropping it from every index', async () => {
+    cluster = await startCluster({ workers: [] });
+    await cluster.masters[0]!.stop();
+    const { id } = await cluster.client.submit({ type: 'echo', id: 'orphan', payload: 1 });
+    // As a dead worker's assignment would look: queue entry gone, assignment under a member
+    // that is not registered; then the record is corrupted.
+    const queueDir = cluster.paths.queueShard(cluster.paths.shard(id));
+    const [entry] = (await cluster.admin.getChildren(queueDir)).children;
+    const ghost = Paths.memberName('ghost', '0123456789abcdef');
+    await cluster.admin.multi([
+      { op: 'remove', path: `${queueDir}/${entry!}` },
+      { op: 'create', path: cluster.paths.assignDir(ghost) },
+      { op: 'create', path: cluster.paths.assignment(ghost, id, 1), data: Buffer.from('{}') },
+    ]);
+    await cluster.admin.setData(cluster.paths.task(id), Buffer.from('garbage'));
+    await cluster.addMaster({ id: 'm2' });
+    const rec = await terminal(cluster, id);
+    expect(rec).toMatchObject({ state: 'failed', error: { kind: 'malformed' } });
+    expect(await cluster.admin.exists(cluster.paths.assignDir(ghost))).toBeNull();
   });
 
   it('marks malformed data written into a task znode failed, with the reason, and keeps running', async () => {
