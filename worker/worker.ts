@@ -70,6 +70,8 @@ export class WorkerOptionError extends Error {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** How long an assignment we could not carry through waits before we look at it again. */
+const RETRY_LEFT_MS = 5000;
 
 interface Attempt {
   /** Full path of the assignment node: the fence of this attempt. */
@@ -406,6 +408,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     a.resolveFinished();
   }
 
+  /**
+   * An assignment we could not carry through (a start or commit refused again and again, an
+   * unexpected error) stays ours while we live, and the leader takes back only what has a
+   * deadline: look at it again later rather than ignore it for good.
+   */
+  private lookAgainLater(key: string): void {
+    setTimeout(() => {
+      if (this.ignored.delete(key)) this.refresher.kick();
+    }, RETRY_LEFT_MS).unref();
+  }
+
   private isOurs(a: Attempt, rec: TaskRecord): boolean {
     return rec.worker === a.member && rec.attempt === a.attempt && (rec.state === 'assigned' || rec.state === 'running');
   }
@@ -455,8 +468,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return false;
       }
     }
-    a.log.warn('cannot mark the task running after 3 tries; left to the leader');
+    a.log.warn(`cannot mark the task running after 3 tries; looking again in ${RETRY_LEFT_MS} ms`);
     this.finish(a);
+    this.lookAgainLater(a.key);
     return false;
   }
 
@@ -484,44 +498,61 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.finish(a, false);
         return;
       }
-      await this.commit(a, res.outcome);
+      if ((await this.commit(a, res.outcome)) === 'left') {
+        this.finish(a);
+        this.lookAgainLater(a.key);
+      }
     })()
-      .catch((err) => a.log.error({ err: (err as Error).message }, 'attempt failed unexpectedly; left to the leader'))
+      .catch((err) => {
+        a.log.error({ err: (err as Error).message }, `attempt failed unexpectedly; looking again in ${RETRY_LEFT_MS} ms`);
+        this.finish(a);
+        this.lookAgainLater(a.key);
+      })
       .finally(() => this.finish(a));
   }
 
   // ---- commit ------------------------------------------------------------------------------
 
   /** One multi fenced by removing our assignment node; retried only while the task is still ours. */
-  private async commit(a: Attempt, outcome: Outcome): Promise<void> {
+  private async commit(a: Attempt, outcome: Outcome): Promise<'done' | 'left'> {
     let refusals = 0;
     for (;;) {
       if (this.giveUp) {
         a.log.warn('worker stopped before the commit was confirmed; left to the leader');
-        return;
+        return 'done';
       }
       const tr = finishOps(this.paths!, a.cur, outcome, Date.now());
       failpoint('worker.before-commit');
       try {
         await this.session!.multi(tr.ops);
         failpoint('worker.after-commit');
-        return this.committed(a, tr.next.state);
+        this.committed(a, tr.next.state);
+        return 'done';
       } catch (err) {
         if (!(err instanceof ZkError)) throw err;
-        if (err instanceof NoNodeError && err.opIndex === 0) return this.fenced(a, 'assignment gone (cancelled or reclaimed)');
+        if (err instanceof NoNodeError && err.opIndex === 0) {
+          this.fenced(a, 'assignment gone (cancelled or reclaimed)');
+          return 'done';
+        }
         const unknownOutcome = err instanceof ConnectionLossError || err instanceof SessionExpiredError;
         if (!unknownOutcome && ++refusals > 5) {
-          a.log.error({ err: err.message }, 'commit refused repeatedly; left to the leader');
-          return;
+          a.log.error({ err: err.message }, `commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
+          return 'left';
         }
         a.log.info({ err: err.message, opIndex: err.opIndex }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
         const v = await this.verify(a, tr.next);
-        if (v === 'committed') return this.committed(a, tr.next.state);
+        if (v === 'committed') {
+          this.committed(a, tr.next.state);
+          return 'done';
+        }
         if (v === 'give-up') {
           a.log.warn('session closed before the commit was confirmed; left to the leader');
-          return;
+          return 'done';
         }
-        if (v !== 'retry') return this.fenced(a, v.fenced);
+        if (v !== 'retry') {
+          this.fenced(a, v.fenced);
+          return 'done';
+        }
       }
     }
   }
@@ -574,6 +605,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         // Unknown: read it again on the next listing.
         this.ignored.delete(key);
         setTimeout(() => this.refresher.kick(), 300).unref();
+      } else if (!(err instanceof ZkError && err.code === 'NO_NODE' && err.opIndex === 0)) {
+        // Refused for another reason than our assignment being gone (the record moved): again later.
+        this.lookAgainLater(key);
       }
       log.warn({ err: (err as Error).message, reason }, 'cannot fail a malformed task record');
     }
