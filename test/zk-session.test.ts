@@ -177,6 +177,19 @@ describe('session expiry', () => {
     expect(await session.exists(root)).not.toBeNull();
   });
 
+  it('follows the timeout the server granted, not the one asked for', async () => {
+    // The suite's server (tickTime 200 ms) grants at most 20 ticks = 4 s. Asked for 20 s, a
+    // session cut off must be given up near 4 s, as the server expires it, not near 20 s.
+    const { proxy, session } = await proxied(20_000, 60_000);
+    expect(session.negotiatedTimeoutMs).toBe(4000);
+    const t0 = Date.now();
+    proxy.cut('blackhole');
+    await waitForState(session, 'expired', 15_000);
+    const ms = Date.now() - t0;
+    expect(ms).toBeLessThan(4000 + 1500);
+    expect(ms).toBeGreaterThan(2000);
+  });
+
   it('retrying() does not carry a call into the session that replaced its own', async () => {
     const { proxy, session } = await proxied(1200, 30_000);
     const root = uniqueRoot('retry-gen');

@@ -149,6 +149,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   /** Increments with every new session: owners compare it to know their ephemerals are gone. */
   private _generation = 0;
   private lastHeardAt = Date.now();
+  /** The last byte really heard from a server (the watchdog's resets of lastHeardAt aside). */
+  private lastContactAt = Date.now();
   private stateSince = Date.now();
   private watchdog?: NodeJS.Timeout;
   private closing?: Promise<void>;
@@ -221,7 +223,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       const onConnected = () => {
         cleanup();
         this._sessionId = client.getSessionId().toString('hex');
-        this.lastHeardAt = Date.now();
+        this.lastHeardAt = this.lastContactAt = Date.now();
         this.attachClientListeners(client);
         resolve();
       };
@@ -249,7 +251,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     const onData = cm.onSocketData;
     let socket: unknown;
     cm.onSocketData = (buf: Buffer) => {
-      if (client === this.client) this.lastHeardAt = Date.now();
+      if (client === this.client) this.lastHeardAt = this.lastContactAt = Date.now();
       if (cm.socket !== socket) {
         socket = cm.socket;
         cm.pendingBuffer = null;
@@ -267,7 +269,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private attachClientListeners(client: RawClient): void {
     client.on('connected', () => {
       if (client !== this.client) return;
-      this.lastHeardAt = Date.now();
+      this.lastHeardAt = this.lastContactAt = Date.now();
       this.setState('connected');
     });
     client.on('disconnected', () => {
@@ -290,7 +292,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 
   private startWatchdog(): void {
-    const tick = Math.max(50, Math.floor(this.sessionTimeoutMs / 6));
+    // The server may grant less than we asked (its maxSessionTimeout): tick for the smaller.
+    const tick = Math.max(50, Math.floor(Math.min(this.sessionTimeoutMs, 6000) / 6));
     this.watchdog = setInterval(() => this.checkHealth(), tick);
     this.watchdog.unref();
   }
@@ -302,7 +305,10 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
    */
   private checkHealth(): void {
     const now = Date.now();
-    const readTimeout = Math.floor((this.sessionTimeoutMs * 2) / 3);
+    // The timeout the server granted, not the one asked for: the server clamps it to
+    // 2..20 ticks, and its pings (every third of it) and its expiry follow what it granted.
+    const granted = this.negotiatedTimeoutMs;
+    const readTimeout = Math.floor((granted * 2) / 3);
     if (this._state === 'connected' && now - this.lastHeardAt > readTimeout) {
       this.log.warn({ silentMs: now - this.lastHeardAt }, 'zookeeper server silent; dropping the connection');
       this.lastHeardAt = now;
@@ -310,8 +316,10 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       return;
     }
     if (this._state === 'disconnected') {
-      if (now - this.stateSince >= this.sessionTimeoutMs) {
-        this.onExpired(`disconnected for ${now - this.stateSince} ms (≥ session timeout)`, true);
+      // Counted from the last word of a server, as the server counts its expiry from the last
+      // word of ours: a silent server was noticed only a read timeout after it went quiet.
+      if (now - this.lastContactAt >= granted) {
+        this.onExpired(`nothing heard from ZooKeeper for ${now - this.lastContactAt} ms (≥ session timeout ${granted} ms)`, true);
         return;
       }
       // A server that accepts TCP but never answers the handshake would hold the library
