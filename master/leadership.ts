@@ -23,6 +23,7 @@ import { readTask } from '../shared/protocol/task-store.js';
 import type { LeaderHandle } from '../shared/zk/election.js';
 import { ConnectionLossError, NoNodeError, NotEmptyError, SessionClosedError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { failpoint } from '../shared/util/failpoints.js';
@@ -80,6 +81,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private readonly held = new Map<string, Map<string, Held>>();
   /** Member directories whose watch fired: re-read. */
   private readonly dirtyMembers = new Set<string>();
+  private readonly dirWatchers: StableWatchers;
   private readonly rounds: Coalescer;
   private stopped = false;
   /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
@@ -102,6 +104,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     this.log = log.child({ component: 'leader', epoch: handle.epoch });
     // The observer and the queue index take the caller's logger: pino would repeat `component`.
     this.observer = new MembershipObserver(session, paths, log);
+    this.dirWatchers = new StableWatchers(session);
     this.queue = new QueueIndex(session, paths, () => this.kick());
     this.rounds = new Coalescer(
       () => this.round(),
@@ -215,15 +218,14 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   }
 
   private async refreshMember(member: string, verify: boolean): Promise<void> {
-    const generation = this.session.generation;
     let live = this.isLive(member);
     let names: string[];
     const dir = this.paths.assignDir(member);
-    const watcher = () => {
+    const watcher = this.dirWatchers.get(member, (generation) => () => {
       if (generation !== this.session.generation || this.stopped) return;
       this.dirtyMembers.add(member);
       this.kick();
-    };
+    });
     try {
       // The view can lag a registration (a directory listed after the view was read): a
       // member is dead only once its member node is gone, never to return (its name holds
@@ -235,7 +237,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
         this.held.delete(member);
         // Registered, directory not made yet (the member node comes first): assign nothing
         // to it until it is there.
-        if (live && (await this.session.retrying(() => this.session.exists(dir, watcher))) !== null) watcher();
+        if (live && (await this.session.retrying(() => this.session.exists(dir, watcher))) !== null) watcher({ type: 'created', path: dir });
         return;
       }
       this.dirtyMembers.add(member);
@@ -308,6 +310,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     try {
       await this.fenced([this.fence(), { op: 'remove', path: this.paths.assignDir(member) }]);
       this.held.delete(member);
+      this.dirWatchers.delete(member);
       this.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } catch (err) {
       if (err instanceof NoNodeError) {

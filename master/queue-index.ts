@@ -4,6 +4,7 @@
 // record reads.
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
 
 function order(a: QueueEntry, b: QueueEntry): number {
   // Names sort by priority complement, then not-before: plain string order is the queue order.
@@ -20,11 +21,14 @@ export class QueueIndex {
   /** shard → entry name → labels, for entries whose record was read (part of the immutable spec). */
   private readonly labels = new Map<string, Map<string, Record<string, string>>>();
 
+  private readonly watchers: StableWatchers;
+
   constructor(
     private readonly session: ZkSession,
     private readonly paths: Paths,
     private readonly onChange: () => void,
   ) {
+    this.watchers = new StableWatchers(session);
     for (const s of this.paths.shardNames) this.dirty.add(s);
   }
 
@@ -44,17 +48,15 @@ export class QueueIndex {
     if (this.dirty.size === 0) return;
     const shards = [...this.dirty];
     this.dirty.clear();
-    const generation = this.session.generation;
     try {
       await Promise.all(
         shards.map(async (shard) => {
-          const { children } = await this.session.retrying(() =>
-            this.session.getChildren(this.paths.queueShard(shard), () => {
-              if (generation !== this.session.generation) return;
-              this.dirty.add(shard);
-              this.onChange();
-            }),
-          );
+          const watcher = this.watchers.get(shard, (generation) => () => {
+            if (generation !== this.session.generation) return;
+            this.dirty.add(shard);
+            this.onChange();
+          });
+          const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.queueShard(shard), watcher));
           const entries: QueueEntry[] = [];
           for (const name of children) {
             const e = Paths.parseQueueEntry(shard, name);

@@ -13,7 +13,8 @@ import {
 import { ZkSession } from '../shared/zk/session.js';
 import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
-import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
+import { SessionPool, freshLayout, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
+import { QueueIndex } from '../master/queue-index.js';
 import { waitFor } from './harness/wait-for.js';
 
 const pool = new SessionPool();
@@ -141,6 +142,40 @@ describe('a frozen server (SIGSTOP)', () => {
     cleanups.push(() => s.close());
     await server.pause();
     await expect(s.exists('/')).rejects.toBeInstanceOf(RequestTimeoutError);
+  });
+});
+
+describe('watches', () => {
+  // The library's own registry: how many listeners wait on a path's child watch.
+  const childListeners = (session: ZkSession, path: string): number => {
+    const wm = (session as unknown as { client: { connectionManager: { watcherManager: { childWatchers: Record<string, { listeners(e: string): unknown[] }> } } } })
+      .client.connectionManager.watcherManager;
+    return wm.childWatchers[path]?.listeners('notification').length ?? 0;
+  };
+
+  it('re-reading a quiet path with the same watcher arms one watch, not one per read', async () => {
+    const session = await pool.open();
+    const root = uniqueRoot('watch');
+    await session.mkdirp(root);
+    const fired: string[] = [];
+    const watcher = (e: { type: string }) => fired.push(e.type);
+    for (let i = 0; i < 20; i++) await session.getChildren(root, watcher);
+    expect(childListeners(session, root)).toBe(1);
+    await session.create(`${root}/x`);
+    await waitFor(() => fired.length > 0, { message: 'child watch fired' });
+    expect(fired).toEqual(['children']);
+  });
+
+  it("the leader's queue index re-reads every shard without piling up watches", async () => {
+    const session = await pool.open();
+    const paths = await freshLayout(session);
+    const index = new QueueIndex(session, paths, () => undefined);
+    for (let i = 0; i < 10; i++) {
+      index.invalidateAll();
+      await index.refresh();
+    }
+    const shard = paths.shardNames[0]!;
+    expect(childListeners(session, paths.queueShard(shard))).toBe(1);
   });
 });
 

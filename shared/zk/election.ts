@@ -18,6 +18,7 @@ import { Paths } from '../protocol/paths.js';
 import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { Op, ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
+import { StableWatchers } from './stable-watchers.js';
 
 export type ElectionRole = 'idle' | 'candidate' | 'leader' | 'follower' | 'stopped';
 
@@ -57,6 +58,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   private readonly checker: Coalescer;
   /** Predecessor watches that fired, for the no-herd test and for status. */
   watchEvents = 0;
+  private readonly watchers: StableWatchers;
   private readonly onExpired = () => this.loseNode('session expired');
   private readonly onSession = () => this.checker.kick();
 
@@ -69,6 +71,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     super();
     this.info = { id, host: hostname(), pid: process.pid, since: Date.now() };
     this.log = log.child({ component: 'election' });
+    this.watchers = new StableWatchers(session);
     this.checker = new Coalescer(
       () => this.check(),
       (err) => {
@@ -229,19 +232,25 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
       }
       // Notice our own node being deleted (by an operator, say) while we lead; gone already
       // (between the listing and here): look again now, the watch would never fire.
-      const own = await this.session.exists(this.nodePath!, (e) => {
-        if (e.type === 'deleted' && generation === this.session.generation) this.checker.kick();
-      });
+      const own = await this.session.exists(
+        this.nodePath!,
+        this.watchers.get(`own:${this.nodePath}`, (g) => (e) => {
+          if (e.type === 'deleted' && g === this.session.generation) this.checker.kick();
+        }),
+      );
       if (!own) this.checker.kick();
       return;
     }
     const predecessor = `${this.paths.election}/${sorted[index - 1]}`;
-    const stat = await this.session.exists(predecessor, () => {
-      if (generation !== this.session.generation) return;
-      this.watchEvents += 1;
-      this.emit('watch');
-      this.checker.kick();
-    });
+    const stat = await this.session.exists(
+      predecessor,
+      this.watchers.get(`pred:${predecessor}`, (g) => () => {
+        if (g !== this.session.generation) return;
+        this.watchEvents += 1;
+        this.emit('watch');
+        this.checker.kick();
+      }),
+    );
     if (!stat) {
       this.checker.kick(); // gone between the listing and the watch
       return;

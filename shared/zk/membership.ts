@@ -16,6 +16,7 @@ import { silentLogger } from '../log.js';
 import { Paths } from '../protocol/paths.js';
 import { ConnectionLossError, NodeExistsError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { ZkSession } from './session.js';
+import { StableWatchers } from './stable-watchers.js';
 import { Coalescer } from '../util/coalescer.js';
 
 export type MemberState = 'init' | 'alive' | 'draining' | 'gone';
@@ -179,6 +180,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
   private readonly view = new Map<string, MemberInfo & { name: string }>();
   private readonly refresher: Coalescer;
   private readonly dirty = new Set<string>();
+  private readonly watchers: StableWatchers;
   private stopped = false;
   private readonly onSession = () => {
     this.dirty.clear();
@@ -193,6 +195,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
   ) {
     super();
     this.log = log.child({ component: 'membership-observer' });
+    this.watchers = new StableWatchers(session);
     this.refresher = new Coalescer(
       () => this.refresh(),
       (err) => {
@@ -230,16 +233,16 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
   private async refresh(): Promise<void> {
     if (this.stopped || this.session.state === 'expired' || this.session.state === 'closed') return;
     const generation = this.session.generation;
-    const { children } = await this.session.retrying(() =>
-      this.session.getChildren(this.paths.workers, () => {
-        if (generation === this.session.generation && !this.stopped) this.refresher.kick();
-      }),
-    );
+    const listWatcher = this.watchers.get('', (g) => () => {
+      if (g === this.session.generation && !this.stopped) this.refresher.kick();
+    });
+    const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.workers, listWatcher));
     const present = new Set(children);
     for (const name of [...this.view.keys()]) {
       if (!present.has(name)) {
         this.view.delete(name);
         this.dirty.delete(name);
+        this.watchers.delete(`m:${name}`);
         this.emit('leave', name);
       }
     }
@@ -265,15 +268,14 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
 
   private async readMember(name: string, generation: number): Promise<(MemberInfo & { name: string }) | null> {
     try {
-      const { data } = await this.session.retrying(() =>
-        this.session.getData(this.paths.member(name), (e) => {
-          if (generation !== this.session.generation || this.stopped) return;
-          if (e.type === 'changed') {
-            this.dirty.add(name);
-            this.refresher.kick();
-          }
-        }),
-      );
+      const watcher = this.watchers.get(`m:${name}`, (g) => (e) => {
+        if (g !== this.session.generation || this.stopped) return;
+        if (e.type === 'changed') {
+          this.dirty.add(name);
+          this.refresher.kick();
+        }
+      });
+      const { data } = await this.session.retrying(() => this.session.getData(this.paths.member(name), watcher));
       const parsed = Paths.parseMember(name);
       let info: Partial<MemberInfo> = {};
       try {

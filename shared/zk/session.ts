@@ -142,6 +142,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   /** Current library client; replaced (never reused) after an expiry. */
   private client!: RawClient;
+  private readonly wrappedWatchers = new WeakMap<Watcher, (e: zookeeper.Event) => void>();
   /** Requests that have not called back yet; failed by us on expiry/close/deadline. */
   private readonly pending = new Set<Pending>();
   private _state: SessionState = 'connecting';
@@ -536,12 +537,18 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     });
   }
 
+  /** Same watcher, same wrapper: the library arms a watch once per function and path. */
   private wrapWatcher(watcher?: Watcher): ((e: zookeeper.Event) => void) | undefined {
     if (!watcher) return undefined;
-    return (e: zookeeper.Event) => {
-      const type = EVENT_TYPES[e.getType()];
-      if (type) watcher({ type, path: e.getPath() });
-    };
+    let w = this.wrappedWatchers.get(watcher);
+    if (!w) {
+      w = (e: zookeeper.Event) => {
+        const type = EVENT_TYPES[e.getType()];
+        if (type) watcher({ type, path: e.getPath() });
+      };
+      this.wrappedWatchers.set(watcher, w);
+    }
+    return w;
   }
 
   create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
