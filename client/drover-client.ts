@@ -115,7 +115,14 @@ export class DroverClient {
 
   /** Submits one task: record and queue entry in one multi. Same id twice → one task. */
   async submit(input: SubmitInput): Promise<SubmitResult> {
-    const rec = newTaskRecord(input, this.limits);
+    return this.submitRecord(newTaskRecord(input, this.limits), false);
+  }
+
+  /**
+   * `triedBefore`: an earlier multi carrying this very record may have gone through (its
+   * reply was lost); finding the task with our createdAt then means we created it.
+   */
+  private async submitRecord(rec: TaskRecord, triedBefore: boolean): Promise<SubmitResult> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.session.multi(submitOps(this.paths, rec));
@@ -126,7 +133,7 @@ export class DroverClient {
           const r = await readTask(this.session, this.paths, rec.id);
           if (r.kind !== 'ok') throw new Error(`task ${rec.id} exists but cannot be read (${r.kind})`);
           // Our own earlier try whose reply was lost carries our createdAt.
-          return { id: rec.id, created: attempt > 0 && r.record.createdAt === rec.createdAt, record: r.record };
+          return { id: rec.id, created: (triedBefore || attempt > 0) && r.record.createdAt === rec.createdAt, record: r.record };
         }
         // The connection, or after a long outage the session, is being re-established: a
         // submission holds nothing in the session, so it simply goes again once connected
@@ -160,10 +167,8 @@ export class DroverClient {
       } catch (err) {
         if (!(err instanceof ZkError)) throw err;
         // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
-        for (let k = start; k < i; k++) {
-          const r = recs[k]!;
-          results[k] = await this.submit({ ...r, backoff: r.backoff });
-        }
+        // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
+        for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, err instanceof ConnectionLossError || err instanceof SessionExpiredError);
       }
     }
     return results;

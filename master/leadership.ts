@@ -89,6 +89,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private dueTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
+  private purging?: Promise<number>;
   private readonly onSessionState = (s: string) => {
     if (s === 'connected') this.kick();
   };
@@ -137,7 +138,16 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       { ms: Date.now() - t0, workers: this.observer.members().length, queued: this.queue.size, held: this.heldCount() },
       'leader picture rebuilt from ZooKeeper',
     );
-    this.retentionTimer = setInterval(() => void this.purgeFinished().catch((e) => this.onRoundError(e)), this.opts.retentionIntervalMs);
+    this.retentionTimer = setInterval(() => {
+      // One purge at a time: two would refuse each other's batches.
+      if (this.purging) return;
+      this.purging = this.purgeFinished()
+        .catch((e) => {
+          this.onRoundError(e);
+          return 0;
+        })
+        .finally(() => (this.purging = undefined));
+    }, this.opts.retentionIntervalMs);
     this.retentionTimer.unref();
     this.ready = true;
     this.kick();

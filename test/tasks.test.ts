@@ -7,6 +7,10 @@ import { PayloadTooLargeError } from '../shared/protocol/task-record.js';
 import type { HandlerMap } from '../worker/handlers.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { waitFor } from './harness/wait-for.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { testLog, zkConnect } from './harness/zk.js';
+import { DroverClient } from '../client/drover-client.js';
+import { ZkSession } from '../shared/zk/session.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -110,6 +114,28 @@ describe('bad input', () => {
     expect((await cluster.client.status()).queue.depth).toBe(1);
     const many = await cluster.client.submitMany([{ type: 'echo', id: 'same' }, { type: 'echo', id: 'other' }]);
     expect(many.map((r) => r.created)).toEqual([false, true]);
+  });
+
+  it('a bulk submit whose reply was lost still says it created its tasks', async () => {
+    cluster = await startCluster({ workers: [] });
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 4000, requestTimeoutMs: 800, log: testLog });
+    try {
+      const client = await DroverClient.connect({ session, root: cluster.paths.root });
+      proxy.cut('deaf'); // the batch reaches the server; its reply does not come back
+      const pending = client.submitMany([{ type: 'echo', id: 'lost-1' }, { type: 'echo', id: 'lost-2' }]);
+      await waitFor(async () => (await cluster!.client.get('lost-2')) !== null, { timeoutMs: 5000, message: 'batch applied' });
+      proxy.heal();
+      const results = await pending;
+      expect(results.map((r) => [r.id, r.created])).toEqual([
+        ['lost-1', true],
+        ['lost-2', true],
+      ]);
+    } finally {
+      await session.close();
+      await proxy.stop();
+    }
   });
 
   it('rejects an oversized payload with a clear message and writes nothing', async () => {

@@ -1,12 +1,14 @@
 import net from 'node:net';
 
-export type CutMode = 'close' | 'blackhole';
+export type CutMode = 'close' | 'blackhole' | 'deaf';
 
 interface Pair {
   client: net.Socket;
   upstream: net.Socket | null;
   /** Bytes are dropped both ways and closes are not passed on. */
   blackholed: boolean;
+  /** Requests reach the target, replies are dropped (a reply lost on its way back). */
+  deaf: boolean;
 }
 
 /**
@@ -17,6 +19,8 @@ interface Pair {
  * - cut('blackhole'): sockets stay open but no byte passes either way and no close is
  *   passed on (a silent network); new connections are held the same way. heal() destroys
  *   the blackholed connections so clients reconnect through a working path.
+ * - cut('deaf'): what clients send reaches the target, nothing comes back: a request is
+ *   carried out and its reply lost. heal() destroys these connections too.
  */
 export class TcpProxy {
   readonly connectString: string;
@@ -56,13 +60,14 @@ export class TcpProxy {
     this.mode = mode;
     for (const p of this.pairs) {
       if (mode === 'close') this.destroy(p);
+      else if (mode === 'deaf') p.deaf = true;
       else p.blackholed = true;
     }
   }
 
   heal(): void {
     this.mode = null;
-    for (const p of this.pairs) if (p.blackholed) this.destroy(p);
+    for (const p of this.pairs) if (p.blackholed || p.deaf) this.destroy(p);
   }
 
   async stop(): Promise<void> {
@@ -83,7 +88,7 @@ export class TcpProxy {
       client.destroy();
       return;
     }
-    const pair: Pair = { client, upstream: null, blackholed: this.mode === 'blackhole' };
+    const pair: Pair = { client, upstream: null, blackholed: this.mode === 'blackhole', deaf: this.mode === 'deaf' };
     this.pairs.add(pair);
     if (pair.blackholed) {
       // Held open, read and dropped: the client sees a connect and then silence.
@@ -103,7 +108,7 @@ export class TcpProxy {
   /** One direction, with backpressure; drops everything while the pair is blackholed. */
   private forward(pair: Pair, from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk) => {
-      if (pair.blackholed || to.destroyed) return;
+      if (pair.blackholed || to.destroyed || (pair.deaf && to === pair.client)) return;
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
