@@ -163,6 +163,57 @@ describe('worker', () => {
     expect((await waitState(classed, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'classed bad input' });
   });
 
+  it('whatever a handler throws becomes a bounded message; a changed payload is not stored', async () => {
+    const w = await startWorker({
+      handlers: {
+        bare: () => {
+          throw Object.create(null); // no prototype: String() of it throws
+        },
+        huge: () => {
+          throw new Error('x'.repeat(2_000_000));
+        },
+        mutate: (p: { n: number; pad?: string }, ctx: TaskContext) => {
+          p.n += 1;
+          p.pad = 'y'.repeat(100_000);
+          if (ctx.attempt === 1) throw new Error('again');
+          return p.n;
+        },
+      },
+    });
+    const bare = await submitAndAssign(w, { type: 'bare', maxAttempts: 1 });
+    const huge = await submitAndAssign(w, { type: 'huge', maxAttempts: 1 });
+    expect((await waitState(bare, 'failed')).error).toEqual({ kind: 'handler', retryable: true, message: '[object Object]' });
+    const hugeErr = (await waitState(huge, 'failed')).error!;
+    expect(hugeErr.message.length).toBeLessThan(5000);
+    expect(hugeErr.message).toContain('(2000000 characters, cut)');
+    // The first attempt fails; the retry must see the payload as submitted (n: 1), not as changed.
+    const mut = newTaskRecord({ type: 'mutate', payload: { n: 1 }, maxAttempts: 2, backoff: { initialMs: 0, factor: 1, maxMs: 0 } });
+    await session.multi(submitOps(paths, mut));
+    await session.multi(assignOps(paths, { record: mut, version: 0 }, queueEntryOf(paths, mut), w.memberName!, 1, Date.now(), 5000).ops);
+    await waitFor(async () => (await read(mut.id)).record.state === 'queued' && (await read(mut.id)).record.attempt === 1, { message: 'first attempt failed' });
+    const requeued = await read(mut.id);
+    expect(requeued.record.payload).toEqual({ n: 1 });
+    await session.multi(
+      assignOps(paths, requeued, queueEntryOf(paths, requeued.record), w.memberName!, 1, Date.now(), 5000).ops,
+    );
+    expect((await waitState(mut.id, 'succeeded')).result).toBe(2);
+  });
+
+  it('a drain takes an assignment that arrives before the leader saw it draining', async () => {
+    const g = gated();
+    const w = await startWorker({ handlers: { wait: g.handler } });
+    const running = await submitAndAssign(w, { type: 'wait' });
+    await waitState(running, 'running');
+    const stopping = w.stop();
+    await waitFor(() => w.state === 'draining', { message: 'draining' });
+    // A leader round that began before it saw 'draining' commits one more assignment.
+    const late = await submitAndAssign(w, { type: 'echo', payload: 'late', maxAttempts: 1 });
+    await waitState(late, 'succeeded');
+    g.release('done');
+    await stopping;
+    expect((await read(late)).record).toMatchObject({ state: 'succeeded', result: 'late', attempt: 1 });
+  });
+
   it('runs a record already marked running for its attempt without marking it again', async () => {
     const w = await startWorker();
     const rec = newTaskRecord({ type: 'echo', payload: 'again' });

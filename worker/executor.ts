@@ -56,6 +56,24 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
 }
 
 /** Validates and normalises a handler's result: JSON only, within the size limit. */
+/** Longest error message kept in a record: a thrown megabyte must not make the commit too big. */
+export const MAX_ERROR_MESSAGE_CHARS = 4096;
+
+/**
+ * What a handler threw, as a bounded string, whatever it threw: a non-Error, an object
+ * without a prototype or whose toString throws, an Error whose message is not a string.
+ */
+export function errorMessage(err: unknown): string {
+  let m: string;
+  try {
+    const raw: unknown = err instanceof Error ? err.message : err;
+    m = typeof raw === 'string' ? raw : String(raw);
+  } catch {
+    m = Object.prototype.toString.call(err);
+  }
+  return m.length > MAX_ERROR_MESSAGE_CHARS ? `${m.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${m.length} characters, cut)` : m;
+}
+
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {
   if (result === undefined) return { kind: 'success', result: null };
   let json: string | undefined;
@@ -124,7 +142,8 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
   try {
     input.onStart?.();
     const run = Promise.resolve().then(() =>
-      handler(record.payload, {
+      // A copy: a handler that changes its payload must not change the stored task.
+      handler(structuredClone(record.payload), {
         taskId: record.id,
         type: record.type,
         attempt: record.attempt,
@@ -148,8 +167,7 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     }
     if (settled.ok) return { outcome: checkResult(record.id, settled.value, input.limits) };
     const err = settled.err;
-    const message = err instanceof Error ? err.message : String(err);
-    return { outcome: { kind: 'failure', error: { kind: 'handler', retryable: isRetryable(err), message } } };
+    return { outcome: { kind: 'failure', error: { kind: 'handler', retryable: isRetryable(err), message: errorMessage(err) } } };
   } finally {
     if (timer) clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);

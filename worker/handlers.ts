@@ -42,8 +42,9 @@ export const builtinHandlers: HandlerMap = {
 
   sleep: (payload: { ms?: unknown } | null, ctx: TaskContext) => {
     const ms = payload?.ms;
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      throw new NonRetryableError(`sleep needs a payload {ms: number >= 0}, got ${JSON.stringify(payload)}`);
+    // setTimeout cannot wait longer than 2^31-1 ms (it would fire at once).
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 2_147_483_647) {
+      throw new NonRetryableError(`sleep needs a payload {ms: number in 0..2147483647}, got ${JSON.stringify(payload)}`);
     }
     return new Promise<{ sleptMs: number }>((res, rej) => {
       if (ctx.signal.aborted) return rej(abortError(ctx.signal));

@@ -13,6 +13,7 @@ import { readTask } from '../shared/protocol/task-store.js';
 import { Coalescer, sleep } from '../shared/util/coalescer.js';
 import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { WorkerRegistration } from '../shared/zk/membership.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
 import { ZkSession, type OpResult } from '../shared/zk/session.js';
 import { failpoint } from '../shared/util/failpoints.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
@@ -122,6 +123,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly attempts = new Map<string, Attempt>();
   /** Assignment paths already handled or found stale: not read again while they exist. */
   private readonly ignored = new Set<string>();
+  private dirWatchers!: StableWatchers;
   /** The member name whose assignment directory is watched (the current incarnation). */
   private watchedMember: string | null = null;
   private accepting = false;
@@ -223,6 +225,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.session = await ZkSession.open({ connectString: this.connectString!, sessionTimeoutMs: this.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }) });
       }
       this.paths = await ensureLayout(this.session, this.root);
+      this.dirWatchers = new StableWatchers(this.session);
       this.session.on('expired', this.onExpired);
       this.registration = new WorkerRegistration(this.session, this.paths, { id: this.id, capacity: this.concurrency, labels: this.labels }, this.rootLog);
       this.registration.on('incarnation', this.onIncarnation);
@@ -258,12 +261,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.startPromise?.catch(() => undefined);
     if (this._state === 'running') {
       this.setState('draining');
-      this.accepting = false;
       await this.registration?.setState('draining').catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish draining state'));
+      // Still taking what arrives: an assignment made before the leader saw 'draining' would
+      // otherwise be reclaimed as worker-lost once we leave, using up an attempt unrun.
       const deadline = Date.now() + this.gracePeriodMs;
-      while (this.attempts.size > 0 && Date.now() < deadline) {
-        await settledWithin([...this.attempts.values()].map((a) => a.finished), deadline - Date.now());
+      for (;;) {
+        while (this.attempts.size > 0 && Date.now() < deadline) {
+          await settledWithin([...this.attempts.values()].map((a) => a.finished), deadline - Date.now());
+        }
+        if (this.attempts.size > 0 || Date.now() >= deadline) break;
+        // Idle: one last look at our directory before leaving.
+        this.refresher.kick();
+        await this.refresher.settled();
+        if (this.attempts.size === 0) break;
       }
+      this.accepting = false;
       if (this.attempts.size > 0) {
         this.log.warn({ inFlight: this.attempts.size, gracePeriodMs: this.gracePeriodMs }, 'grace period over; aborting running attempts');
         this.abortAll('stopping', `worker ${this.id} stopping`);
@@ -314,12 +326,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed') return;
     const dir = paths.assignDir(member);
     let children: string[];
+    const watcher = this.dirWatchers.get(member, () => () => {
+      if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
+    });
     try {
-      ({ children } = await session.retrying(() =>
-        session.getChildren(dir, () => {
-          if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
-        }),
-      ));
+      ({ children } = await session.retrying(() => session.getChildren(dir, watcher)));
     } catch (err) {
       // Our directory is gone while we are registered: without it no leader assigns to us.
       if (err instanceof NoNodeError && member === this.watchedMember && (await this.registration?.restoreAssignDir())) {
@@ -641,6 +652,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void (async () => {
       if (!p.base) p.base = JSON.parse((await session.getData(a.key)).data.toString('utf8')) as Record<string, unknown>;
       const data = Buffer.from(JSON.stringify({ ...p.base, progress: pending.value, progressAt: pending.at }));
+      // Capped like a result: an oversized write would cost the whole connection.
+      if (data.length > this.limits.maxResultBytes) {
+        a.log.warn({ bytes: data.length, limit: this.limits.maxResultBytes }, 'progress value too large; not written');
+        return;
+      }
       await session.setData(a.key, data);
     })().catch((err) => a.log.debug({ err: (err as Error).message }, 'progress write failed (ignored)'));
   }
