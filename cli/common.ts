@@ -62,10 +62,12 @@ export function checkMemberId(id: unknown): true {
   return true;
 }
 
-export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>): Promise<T> {
+/** `readOnly`: a command that only reads or changes existing tasks; it never creates a cluster's layout. */
+export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
   const client = await DroverClient.connect({
     connectString: argv.zk,
     root: argv.root,
+    createLayout: !opts.readOnly,
     connectTimeoutMs: argv.connectTimeout,
     reconnectTimeoutMs: argv.connectTimeout,
     sessionTimeoutMs: argv.sessionTimeout,

@@ -1,7 +1,7 @@
 // The library API for applications: submit tasks, await them, read, list, cancel, and see
 // the cluster. Every write is one multi built by shared/protocol/task-ops.
 import { silentLogger, type Logger } from '../shared/log.js';
-import { ensureLayout } from '../shared/protocol/layout.js';
+import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { cancelOps, opsBytes, submitOps, type AssignmentData } from '../shared/protocol/task-ops.js';
 import { MalformedRecordError, checkLimits, decodeRecord, newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
@@ -27,6 +27,16 @@ export interface DroverClientOptions {
   reconnectTimeoutMs?: number;
   limits?: Partial<SizeLimits>;
   log?: Logger;
+  /**
+   * Create the root's layout when it is missing (default true). False for a client that only
+   * reads: a mistyped root is then a NoClusterError, not a new empty cluster.
+   */
+  createLayout?: boolean;
+}
+
+/** No drover layout under the root (nothing has run there, or the root is mistyped). */
+export class NoClusterError extends Error {
+  override name = 'NoClusterError';
 }
 
 export interface SubmitResult {
@@ -101,7 +111,9 @@ export class DroverClient {
       });
     }
     try {
-      const paths = await ensureLayout(session, opts.root ?? '/drover');
+      const root = opts.root ?? '/drover';
+      const paths = opts.createLayout === false ? await openLayout(session, root) : await ensureLayout(session, root);
+      if (!paths) throw new NoClusterError(`no drover cluster under ${root} (nothing has run there; check --root)`);
       return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000);
     } catch (err) {
       if (owns) await session.close();
@@ -194,8 +206,10 @@ export class DroverClient {
 
   /** Resolves with the record once it is terminal (watch-driven, no polling). */
   async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TaskRecord> {
+    if (opts.timeoutMs !== undefined && !(opts.timeoutMs >= 0)) throw new TypeError(`wait: timeoutMs must be a number >= 0, got ${opts.timeoutMs}`);
     const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
     for (;;) {
+      opts.signal?.throwIfAborted();
       let fired!: () => void;
       const changed = new Promise<void>((r) => (fired = r));
       let rec: TaskRecord | null;
@@ -231,7 +245,8 @@ export class DroverClient {
           if (err) reject(err);
           else resolve();
         };
-        const t = left === Infinity ? undefined : setTimeout(() => done(), left);
+        // setTimeout fires at once past 2^31-1 ms: wake up then and go round again.
+        const t = left === Infinity ? undefined : setTimeout(() => done(), Math.min(left, 2_147_483_647));
         const onSession = () => done();
         const onState = (st: string) => {
           if (st === 'expired' || st === 'closed') done();
@@ -240,6 +255,7 @@ export class DroverClient {
         this.session.on('session', onSession);
         this.session.on('state', onState);
         opts.signal?.addEventListener('abort', onAbort, { once: true });
+        if (opts.signal?.aborted) onAbort(); // aborted before the listener was added
         void changed.then(() => done());
       });
     }

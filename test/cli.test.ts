@@ -116,7 +116,7 @@ describe('drover CLI', () => {
   it('bad arguments and invalid tasks are refused before connecting, in one line', async () => {
     // An unreachable ZooKeeper: a command that tried to connect would exit 3, not 2 or 1.
     const away = ['--zk', '127.0.0.1:1', '--connect-timeout', '3000'];
-    const bad = [['get'], ['cancel'], ['list', '--state', 'weird'], [], ['worker', '--concurrency', '0'], ['master', '--id', 'a/b'], ['status', '--session-timeout', 'x']];
+    const bad = [['get'], ['cancel'], ['list', '--state', 'weird'], [], ['worker', '--concurrency', '0'], ['master', '--id', 'a/b'], ['status', '--session-timeout', 'x'], ['submit'], ['submit', 'echo', '--wait', '--wait-timeout', 'abc'], ['list', '--limit', '0']];
     for (const args of bad) {
       const r = await drover(...args, ...away);
       expect(r.code, `drover ${args.join(' ')}`).toBe(EXIT.usage);
@@ -132,6 +132,17 @@ describe('drover CLI', () => {
     expect(bulk.code).toBe(EXIT.error);
     expect(bulk.stderr).toContain(`${file} line 3: type must be`);
     oneLine(bulk.stderr);
+  });
+
+  it('reading commands do not create a cluster under a mistyped root', async () => {
+    const typo = `${root}-typo`;
+    for (const args of [['status'], ['list'], ['get', 'x'], ['cancel', 'x']]) {
+      const r = await drover(...args, '--zk', zkConnect(), '--root', typo);
+      expect(r.code, `drover ${args.join(' ')}`).toBe(EXIT.error);
+      expect(r.stderr.trim()).toBe(`drover: no drover cluster under ${typo} (nothing has run there; check --root)`);
+    }
+    const s = await pool.open();
+    expect(await s.exists(typo)).toBeNull();
   });
 
   it('--version prints the package version', async () => {

@@ -138,6 +138,17 @@ describe('bad input', () => {
     }
   });
 
+  it('wait() with a signal aborted before or during the call rejects at once', async () => {
+    cluster = await startCluster({ workers: [] });
+    const { id } = await cluster.client.submit({ type: 'echo' });
+    const before = AbortSignal.abort(new Error('gave up before'));
+    await expect(cluster.client.wait(id, { signal: before })).rejects.toThrow('gave up before');
+    const during = new AbortController();
+    const waiting = cluster.client.wait(id, { signal: during.signal });
+    during.abort(new Error('gave up during'));
+    await expect(waiting).rejects.toThrow('gave up during');
+  });
+
   it('rejects an oversized payload with a clear message and writes nothing', async () => {
     cluster = await startCluster({ workers: [] });
     const err = await cluster.client.submit({ type: 'echo', id: 'huge', payload: 'x'.repeat(100_000) }).catch((e: unknown) => e);

@@ -20,5 +20,5 @@ export async function handler(argv: CancelArgs): Promise<ExitCode> {
     else process.stdout.write(r.cancelled ? `${argv.id} cancelled\n` : `${argv.id} already ${r.state}\n`);
     // Cancelling a cancelled task is fine (idempotent); one that already ended otherwise is not.
     return r.state === 'cancelled' ? EXIT.ok : EXIT.error;
-  });
+  }, { readOnly: true });
 }

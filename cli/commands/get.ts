@@ -39,5 +39,5 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
     if (t.error) lines.push(`error:     [${t.error.kind}] ${t.error.message}`);
     process.stdout.write(lines.join('\n') + '\n');
     return EXIT.ok;
-  });
+  }, { readOnly: true });
 }

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { TASK_STATES, type TaskState } from '../../shared/protocol/task-state.js';
-import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { checkInts, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface ListArgs extends GlobalArgs {
@@ -14,7 +14,8 @@ export const describe = 'list tasks, optionally in one state';
 export function builder(y: Argv): Argv<ListArgs> {
   return globalOptions(y)
     .option('state', { type: 'string', choices: TASK_STATES as unknown as string[], describe: 'only tasks in this state' })
-    .option('limit', { type: 'number', default: 1000, describe: 'at most this many' }) as unknown as Argv<ListArgs>;
+    .option('limit', { type: 'number', default: 1000, describe: 'at most this many' })
+    .check((a) => checkInts(a, { limit: [1, 1_000_000] })) as unknown as Argv<ListArgs>;
 }
 
 export async function handler(argv: ListArgs): Promise<ExitCode> {
@@ -29,5 +30,5 @@ export async function handler(argv: ListArgs): Promise<ExitCode> {
     }
     process.stdout.write(`${tasks.length} task(s)\n`);
     return EXIT.ok;
-  });
+  }, { readOnly: true });
 }

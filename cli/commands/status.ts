@@ -27,5 +27,5 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
     out.push(`finished:    ${s.finished} (kept until retention)`);
     process.stdout.write(out.join('\n') + '\n');
     return EXIT.ok;
-  });
+  }, { readOnly: true });
 }

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { newTaskRecord, TaskValidationError, type SubmitInput, type TaskRecord } from '../../shared/protocol/task-record.js';
 import { WaitTimeoutError } from '../../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError } from '../../shared/zk/errors.js';
-import { globalOptions, parseLabels, printJson, withClient, type GlobalArgs } from '../common.js';
+import { checkInts, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface SubmitArgs extends GlobalArgs {
@@ -35,9 +35,9 @@ export function builder(y: Argv): Argv<SubmitArgs> {
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
     .option('wait-timeout', { type: 'number', describe: 'with --wait: give up after this many ms' })
     .check((a) => {
-      if (!a.type && !a.file) throw new Error('give a task type or --file');
-      if (a.type && a.file) throw new Error('give a task type or --file, not both');
-      return true;
+      if (!a.type && !a.file) throw new UsageError('give a task type or --file');
+      if (a.type && a.file) throw new UsageError('give a task type or --file, not both');
+      return checkInts(a, { 'wait-timeout': [0, 2_147_483_647] });
     }) as unknown as Argv<SubmitArgs>;
 }
 
@@ -110,9 +110,11 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
     }
     let worst: ExitCode = EXIT.ok;
     const outcomes: TaskRecord[] = [];
+    // One deadline for the whole command, however many tasks it waits for.
+    const until = argv.waitTimeout === undefined ? undefined : Date.now() + argv.waitTimeout;
     try {
       for (const r of results) {
-        const rec = await client.wait(r.id, { timeoutMs: argv.waitTimeout });
+        const rec = await client.wait(r.id, { timeoutMs: until === undefined ? undefined : Math.max(0, until - Date.now()) });
         outcomes.push(rec);
         const code = outcomeCode(rec);
         if (code !== EXIT.ok) worst = code;
