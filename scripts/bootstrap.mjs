@@ -133,7 +133,7 @@ function newestSource() {
       }
     }
   };
-  for (const d of ['shared', 'master', 'worker', 'cli', 'scripts']) walk(path.join(root, d));
+  for (const d of ['shared', 'master', 'worker', 'client', 'cli', 'scripts']) walk(path.join(root, d));
   return newest;
 }
 function ensureBuild() {

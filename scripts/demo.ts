@@ -6,7 +6,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DroverClient } from '../client/drover-client.js';
-import { provideZooKeeper } from '../shared/zk-server/launcher.js';
+import { guardChild, provideZooKeeper } from '../shared/zk-server/launcher.js';
 import { isTerminal } from '../shared/protocol/task-state.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
       stdio: ['ignore', out, out],
     });
     const p: Proc = { name, child, alive: true };
+    if (child.pid !== undefined) guardChild(child.pid); // follows us if we are killed outright
     child.once('exit', () => (p.alive = false));
     procs.push(p);
     return p;
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
     for (const p of procs) if (p.alive) p.child.kill('SIGKILL');
     await zk.stop();
   };
-  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(sig, () => void stopAll().then(() => process.exit(code)));
+  }
 
   try {
     const masters = ['m1', 'm2'].map((id) => start(id, ['master', '--id', id]));

@@ -22,11 +22,12 @@ const run = new ChaosRun({
   tasks: 300,
   seconds: 45,
   seed: SEED,
-  dir: join(repoRoot(), '.drover', 'chaos', `test-${SEED}`),
+  // Per process: two suites side by side must not share logs or pid files.
+  dir: join(repoRoot(), '.drover', 'chaos', `test-${SEED}-${process.pid}`),
   gapMs: [300, 1000],
   taskMs: [20, 400],
   settleTimeoutMs: 45_000,
-  // The timeline goes to .drover/chaos/test-<seed>/timeline.jsonl; the summary is printed below.
+  // The timeline goes to .drover/chaos/test-<seed>-<pid>/timeline.jsonl; the summary is printed below.
   say: () => {},
 });
 

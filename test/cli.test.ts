@@ -1,12 +1,12 @@
 // The drover CLI as a user runs it: real processes against a real cluster, --json parsed,
 // exit codes checked, and errors as one line without a stack.
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessPool } from './harness/processes.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
 import { EXIT } from '../cli/exit-codes.js';
+import { tempDir } from './harness/temp.js';
 
 const pool = new SessionPool();
 const procs = new ProcessPool();
@@ -83,7 +83,7 @@ describe('drover CLI', () => {
   });
 
   it('bulk submit from a JSON-lines file, waiting for all', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'drover-cli-'));
+    const dir = tempDir('drover-cli-');
     const file = join(dir, 'tasks.jsonl');
     writeFileSync(file, Array.from({ length: 25 }, (_, i) => JSON.stringify({ type: 'echo', id: `bulk-${i}`, payload: i })).join('\n') + '\n');
     const r = await drover('submit', '--file', file, '--wait', '--json', ...g);
@@ -125,7 +125,7 @@ describe('drover CLI', () => {
     const prio = await drover('submit', 'echo', '--priority', 'x', ...away);
     expect(prio.code).toBe(EXIT.error);
     expect(prio.stderr.trim()).toBe('drover: priority must be an integer in 0..9999, got NaN');
-    const dir = mkdtempSync(join(tmpdir(), 'drover-cli-'));
+    const dir = tempDir('drover-cli-');
     const file = join(dir, 'tasks.jsonl');
     writeFileSync(file, '{"type":"echo"}\n\n{"type":"bad type"}\n');
     const bulk = await drover('submit', '--file', file, ...away);

@@ -71,6 +71,17 @@ describe('local server', () => {
     expect(await zk.mode()).toBe('standalone');
   });
 
+  it("does not take another run's server on its port for its own", async () => {
+    const a = await startLocalServer({ tickTimeMs: 200 });
+    cleanups.push(() => a.stop());
+    const err = await startLocalServer({ tickTimeMs: 200, port: a.port, startTimeoutMs: 20_000 }).then(
+      (b) => (cleanups.push(() => b.stop()), null),
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/another ZooKeeper \(data .*\) answers on 127\.0\.0\.1:/);
+    expect(await a.mode()).toBe('standalone');
+  });
+
   it('kill9() then restart() serves again on the same port with the same data dir', async () => {
     const zk = await startLocalServer({ tickTimeMs: 200 });
     cleanups.push(() => zk.stop());
@@ -114,8 +125,10 @@ describe('provideZooKeeper', () => {
     expect(zk.kind).toBe('local');
     const server = zk.server as LocalZkServer;
     expect(await server.mode()).toBe('standalone');
+    const pid = server.pid;
+    expect(pid).toBeGreaterThan(0);
     await zk.stop();
-    expect(processGone(server.pid < 0 ? 1 << 30 : server.pid)).toBe(true);
+    expect(processGone(pid)).toBe(true);
   });
 });
 

@@ -1,7 +1,6 @@
 // The worker against a real ZooKeeper. The test plays the leader: it submits tasks and
 // assigns them to the worker's member with the protocol's own multi builders.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -17,6 +16,7 @@ import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/han
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
+import { tempDir } from './harness/temp.js';
 
 const pool = new SessionPool();
 const workers: Worker[] = [];
@@ -469,7 +469,7 @@ describe('worker', () => {
 });
 
 describe('loadHandlers', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-handlers-'));
+  const dir = tempDir('drover-handlers-');
   const file = (name: string, text: string) => {
     const p = join(dir, name);
     writeFileSync(p, text);

@@ -46,6 +46,22 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function startEnsemble(opts: StartEnsembleOptions = {}): Promise<ZkEnsemble> {
   const install = requireInstall(opts);
+  // A port can be taken between choosing it and the JVMs binding it (seconds on a loaded
+  // machine): start again on new ports, as startLocalServer does.
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startEnsembleOnce({ ...opts, install });
+    } catch (e) {
+      lastError = e;
+      (opts.log ?? (() => {}))(`ensemble start ${attempt}/3 failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    }
+  }
+  throw lastError;
+}
+
+async function startEnsembleOnce(opts: StartEnsembleOptions & { install: LocalInstall }): Promise<ZkEnsemble> {
+  const install = opts.install;
   const size = opts.size ?? 3;
   const log = opts.log ?? (() => {});
   const tickTimeMs = opts.tickTimeMs ?? 200;

@@ -1,38 +1,59 @@
+import fs from 'node:fs';
 import net from 'node:net';
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago: the OS picks it (listen on port 0),
- * we read it and close. Another process could take it before the caller binds it; on a
- * test machine that race is rare, and the launcher fails loudly (with the server log) if
- * it happens.
+ * Free TCP ports on 127.0.0.1 for servers we start. They are drawn at random from below the
+ * kernel's ephemeral range: a port the OS picked (listen on port 0) is one it may hand to any
+ * outgoing connection in the seconds before a JVM binds it, and two runs side by side would
+ * draw the same low ephemeral numbers. Each candidate is checked with a real bind. A clash
+ * with another run's choice stays possible but rare; the launchers retry on new ports.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+const FLOOR = 10_000;
+
+function ephemeralLow(): number {
+  try {
+    const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && low > FLOOR + 1000) return low;
+  } catch {
+    /* not Linux */
+  }
+  return 32_768;
+}
+
+function tryBind(host: string, port: number): Promise<net.Server | null> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not read a free port'))));
-    });
+    srv.once('error', () => resolve(null));
+    srv.listen({ host, port, exclusive: true }, () => resolve(srv));
   });
 }
 
-/** Several distinct free ports (held open together so the OS cannot hand out one twice). */
+const close = (srv: net.Server): Promise<void> => new Promise((r) => srv.close(() => r()));
+
+/** Several distinct free ports (held open together while choosing, so none is drawn twice). */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers: net.Server[] = [];
+  const high = ephemeralLow();
+  const held: net.Server[] = [];
+  const ports: number[] = [];
   try {
-    for (let i = 0; i < count; i++) {
-      const srv = net.createServer();
-      servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen({ host, port: 0, exclusive: true }, () => resolve());
-      });
+    for (let tries = 0; ports.length < count; tries++) {
+      if (tries > count * 50) throw new Error(`no ${count} free ports found on ${host} below ${high}`);
+      const port = FLOOR + Math.floor(Math.random() * (high - FLOOR));
+      if (ports.includes(port)) continue;
+      const srv = await tryBind(host, port);
+      if (!srv) continue;
+      held.push(srv);
+      ports.push(port);
     }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
+    return ports;
   } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(held.map(close));
   }
+}
+
+/** One free port (see freePorts). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [port] = await freePorts(1, host);
+  return port!;
 }

@@ -3,6 +3,7 @@
 export { ZooKeeperNotFoundError } from './errors.js';
 export { findLocalInstall, findJava, type LocalInstall } from './find-install.js';
 export { freePort, freePorts } from './free-port.js';
+export { guardChild } from './orphan-guard.js';
 export { fourLetter, srvrMode, type ZkMode } from './four-letter.js';
 export {
   startLocalServer,

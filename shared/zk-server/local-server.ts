@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ZooKeeperNotFoundError } from './errors.js';
 import { findLocalInstall, type LocalInstall } from './find-install.js';
 import { waitProcessStopped } from './process-stopped.js';
+import { guardChild } from './orphan-guard.js';
 import { fourLetter, srvrMode, type ZkMode } from './four-letter.js';
 import { freePort } from './free-port.js';
 import { zooCfg } from './zoo-cfg.js';
@@ -104,30 +105,6 @@ function installExitHook(): void {
   });
 }
 
-/**
- * A watchdog shell per JVM: the 'exit' hook does not run when this Node process is
- * SIGKILLed or dies of an unhandled signal (e.g. a test runner killing a worker), so a
- * tiny `sh` polls once a second and SIGKILLs the JVM once its parent is gone. It exits
- * by itself when the JVM is gone. `removeDir` (a temp dir we own) is deleted after the kill.
- */
-function spawnWatchdog(jvmPid: number, removeDir: string): number | undefined {
-  const script =
-    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done; ' +
-    'kill -9 "$2" 2>/dev/null; sleep 0.2; [ -n "$3" ] && rm -rf -- "$3"';
-  try {
-    const args = ['-c', script, 'drover-zk-watchdog', String(process.pid), String(jvmPid), removeDir];
-    const w = spawn('sh', args, {
-      stdio: 'ignore',
-      detached: true, // own process group: a Ctrl-C to ours must not kill the watchdog first
-    });
-    w.on('error', () => {});
-    w.unref();
-    return w.pid;
-  } catch {
-    return undefined;
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function tailFile(file: string, lines = 40): string {
@@ -221,7 +198,7 @@ export class ZkServerProcess implements LocalZkServer {
     }
     live.add(this);
     installExitHook();
-    this.watchdogPid = spawnWatchdog(child.pid, this.spec.ownsDir ? this.dir : '');
+    this.watchdogPid = guardChild(child.pid, this.spec.ownsDir ? this.dir : '');
 
     const deadline = t0 + timeoutMs;
     for (;;) {
@@ -230,9 +207,19 @@ export class ZkServerProcess implements LocalZkServer {
           `${this.spec.name}: ZooKeeper exited during start (${spawnError?.message ?? exitInfo}). Log tail (${this.logFile}):\n${this.logTail()}`,
         );
       }
-      if (waitFor === 'serving') {
-        if ((await srvrMode('127.0.0.1', this.port, 1000)) !== null) break;
-      } else if ((await fourLetter('127.0.0.1', this.port, 'srvr', 1000)) !== null) {
+      const answered =
+        waitFor === 'serving'
+          ? (await srvrMode('127.0.0.1', this.port, 1000)) !== null
+          : (await fourLetter('127.0.0.1', this.port, 'srvr', 1000)) !== null;
+      if (answered) {
+        // The port may be held by another run's server, which answers before ours is up
+        // (ours then dies of a bind error): only our own data directory counts.
+        const conf = await fourLetter('127.0.0.1', this.port, 'conf', 1000);
+        // A server not serving yet may not say (conf needs a running server): take it then.
+        const dataDir = /^dataDir=(.*)$/m.exec(conf ?? '')?.[1];
+        if (dataDir !== undefined && !path.resolve(dataDir).startsWith(path.resolve(this.spec.dataDir))) {
+          throw new Error(`${this.spec.name}: another ZooKeeper (data ${dataDir}) answers on 127.0.0.1:${this.port}`);
+        }
         break;
       }
       if (Date.now() > deadline) {

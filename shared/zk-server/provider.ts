@@ -51,7 +51,9 @@ async function tryDocker(tickTimeMs: number, log: (m: string) => void): Promise<
     return `no Docker engine (${(e as Error).message.split('\n')[0]})`;
   }
   log(`starting ${DOCKER_IMAGE} container`);
-  const container = await new tc.GenericContainer(DOCKER_IMAGE)
+  let container: Awaited<ReturnType<InstanceType<typeof tc.GenericContainer>['start']>>;
+  try {
+    container = await new tc.GenericContainer(DOCKER_IMAGE)
     .withEnvironment({
       ZOO_TICK_TIME: String(tickTimeMs),
       ZOO_4LW_COMMANDS_WHITELIST: 'srvr,stat,ruok,mntr,cons,conf,wchs,dump',
@@ -61,6 +63,10 @@ async function tryDocker(tickTimeMs: number, log: (m: string) => void): Promise<
     .withExposedPorts(2181)
     .withWaitStrategy(tc.Wait.forListeningPorts())
     .start();
+  } catch (e) {
+    // An engine that cannot start the container (offline, a pull limit): try the local route.
+    return `Docker could not start ${DOCKER_IMAGE} (${(e as Error).message.split('\n')[0]})`;
+  }
   const connectString = `${container.getHost()}:${container.getMappedPort(2181)}`;
   return {
     connectString,
@@ -93,6 +99,7 @@ export async function provideZooKeeper(opts: ProvideOptions = {}): Promise<ZkPro
     const docker = await tryDocker(tickTimeMs, log);
     if (typeof docker !== 'string') return docker;
     tried.push(docker);
+    log(`${docker}; looking for a local install`);
   }
 
   const install = findLocalInstall(env);

@@ -1,8 +1,6 @@
 // Reads the execution log written by test/fixtures/recording-handlers.mjs, and checks a root's
 // final state against it: every task terminal, one done entry each, each committed result
 // produced by an execution that really happened.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DroverClient } from '../../client/drover-client.js';
@@ -10,11 +8,12 @@ import { Paths } from '../../shared/protocol/paths.js';
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import type { Execution } from '../../scripts/chaos/exec-log.js';
+import { tempDir } from './temp.js';
 
 export const RECORDING_HANDLERS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'recording-handlers.mjs');
 
 export function newExecLog(): string {
-  return join(mkdtempSync(join(tmpdir(), 'drover-exec-')), 'executions.jsonl');
+  return join(tempDir('drover-exec-'), 'executions.jsonl');
 }
 
 // One reader for the log of the shared recording handlers (it skips a line cut short by a kill).

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait-for.js';
+import { guardChild } from '../../shared/zk-server/orphan-guard.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DROVER_BIN = join(ROOT, 'bin', 'drover.js');
@@ -93,6 +94,23 @@ export class DroverProcess {
   }
 }
 
+/** Every spawned process still running: SIGKILLed when this process exits, whatever the tests did. */
+const live = new Set<DroverProcess>();
+let sweepInstalled = false;
+function installExitSweep(): void {
+  if (sweepInstalled) return;
+  sweepInstalled = true;
+  process.on('exit', () => {
+    for (const p of live) {
+      try {
+        p.kill9();
+      } catch {
+        /* gone already */
+      }
+    }
+  });
+}
+
 /** Spawns drover CLI processes and kills every one still running at cleanup. */
 export class ProcessPool {
   private readonly procs: DroverProcess[] = [];
@@ -105,6 +123,11 @@ export class ProcessPool {
     });
     const p = new DroverProcess(name, child);
     this.procs.push(p);
+    // If this test process dies without its hooks (a killed vitest fork), the child follows.
+    if (child.pid !== undefined) guardChild(child.pid);
+    installExitSweep();
+    live.add(p);
+    void p.exited.then(() => live.delete(p));
     return p;
   }
 
