@@ -1,19 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
-// Temp dirs the tests make, removed when this test process exits (pass or fail).
+// Temp dirs the tests of a file make, removed after the file's tests (pass or fail). A hook,
+// not process 'exit': vitest ends its fork workers without running exit handlers.
 const dirs: string[] = [];
-let hooked = false;
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   dirs.push(dir);
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    });
-  }
   return dir;
 }
