@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -94,6 +94,37 @@ describe('local server', () => {
     expect(await zk.mode()).toBe('standalone');
     expect(fs.existsSync(zk.dataDir)).toBe(true);
   });
+});
+
+describe('orphaned servers', () => {
+  it('a process killed outright takes its ZooKeeper JVMs and their temp dirs with it', async () => {
+    // A real parent process (built code) starts a server and an ensemble, then is SIGKILLed:
+    // no exit hook runs, so only the watchdogs can clean up.
+    const launcher = new URL('../dist/shared/zk-server/launcher.js', import.meta.url).href;
+    const script = `
+      const L = await import(${JSON.stringify(launcher)});
+      const one = await L.startLocalServer({ tickTimeMs: 200 });
+      const ens = await L.startEnsemble({ tickTimeMs: 200 });
+      const servers = [one, ...ens.servers];
+      console.log(JSON.stringify({ pids: servers.map((s) => s.pid), dirs: [one.dir, path.dirname(ens.servers[0].dir)] }));
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import path from 'node:path';${script}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(async () => void child.kill('SIGKILL'));
+    const first = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.once('exit', (code) => reject(new Error(`launcher process exited (${code}) before reporting`)));
+    });
+    const { pids, dirs } = JSON.parse(first) as { pids: number[]; dirs: string[] };
+    expect(pids).toHaveLength(4);
+    expect(dirs.every((d) => fs.existsSync(d))).toBe(true);
+    child.kill('SIGKILL');
+    await waitFor(() => pids.every(processGone), { timeoutMs: 10_000, message: 'every JVM gone' });
+    await waitFor(() => dirs.every((d) => !fs.existsSync(d)), { timeoutMs: 10_000, message: 'temp dirs removed' });
+  }, 90_000);
 });
 
 describe('provideZooKeeper', () => {

@@ -91,6 +91,7 @@ async function startEnsembleOnce(opts: StartEnsembleOptions & { install: LocalIn
       dataDir,
       port: m.clientPort,
       ownsDir: false,
+      orphanDir: root, // every member's watchdog may remove the whole ensemble once we are gone
       log,
       jvmArgs: opts.jvmArgs ?? DEFAULT_JVM_ARGS,
       name: `zk${m.id}:${m.clientPort}`,

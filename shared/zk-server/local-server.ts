@@ -124,6 +124,8 @@ export interface ServerProcessSpec {
   port: number;
   /** Remove `dir` on stop() (false for ensemble members: the ensemble owns the root). */
   ownsDir: boolean;
+  /** What the watchdog deletes if this process dies without stopping us. Default: `dir` when owned. */
+  orphanDir?: string;
   log: (m: string) => void;
   jvmArgs: string[];
   name: string;
@@ -198,7 +200,7 @@ export class ZkServerProcess implements LocalZkServer {
     }
     live.add(this);
     installExitHook();
-    this.watchdogPid = guardChild(child.pid, this.spec.ownsDir ? this.dir : '');
+    this.watchdogPid = guardChild(child.pid, this.spec.orphanDir ?? (this.spec.ownsDir ? this.dir : ''));
 
     const deadline = t0 + timeoutMs;
     for (;;) {
