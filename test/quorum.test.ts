@@ -9,7 +9,7 @@ import { DroverClient } from '../client/drover-client.js';
 import { Master } from '../master/master.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import { ZkSession } from '../shared/zk/session.js';
-import { startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js';
+import { fourLetter, startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js';
 import { Worker } from '../worker/worker.js';
 import { testLog, waitForState } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
@@ -108,7 +108,13 @@ describe('quorum loss', () => {
     const g = ['--zk', ensemble.connectString, '--root', root, '--session-timeout', '2000', '--connect-timeout', '1500'];
     // No worker: the task stays queued and the command waits on its watch.
     const waiting = procs.run(['submit', 'echo', '--id', 'awaited', '--wait', ...g], 30_000);
-    await waitFor(async () => (await client.get('awaited').catch(() => null)) !== null, { message: 'awaited submitted' });
+    // Waiting for real: the command's watch on the task is armed on a server (a record that
+    // exists only says the submit went through, not that its reply reached the command).
+    const taskPath = (await ensureLayout(admin, root)).task('awaited');
+    await waitFor(
+      async () => (await Promise.all(ensemble.servers.map((srv) => fourLetter('127.0.0.1', srv.port, 'wchp', 1000)))).some((w) => w?.includes(taskPath)),
+      { message: 'awaited submitted and watched' },
+    );
     const oneLine = (r: { stderr: string }) => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -56,7 +56,7 @@ async function tryDocker(tickTimeMs: number, log: (m: string) => void): Promise<
     container = await new tc.GenericContainer(DOCKER_IMAGE)
     .withEnvironment({
       ZOO_TICK_TIME: String(tickTimeMs),
-      ZOO_4LW_COMMANDS_WHITELIST: 'srvr,stat,ruok,mntr,cons,conf,wchs,dump',
+      ZOO_4LW_COMMANDS_WHITELIST: 'srvr,stat,ruok,mntr,cons,conf,wchs,wchp,dump',
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_MAX_CLIENT_CNXNS: '0',
     })

@@ -24,7 +24,7 @@ export function zooCfg(c: ZooCfgInput): string {
     // The admin server would take port 8080 (clashes between servers and with the user).
     'admin.enableServer': false,
     // srvr is all the launcher needs; the rest help when debugging a failing test.
-    '4lw.commands.whitelist': 'srvr,stat,ruok,mntr,cons,conf,wchs,dump',
+    '4lw.commands.whitelist': 'srvr,stat,ruok,mntr,cons,conf,wchs,wchp,dump',
     ...c.extra,
   };
   const lines = Object.entries(settings).map(([k, v]) => `${k}=${String(v)}`);
