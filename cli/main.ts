@@ -44,11 +44,9 @@ export async function main(args: string[]): Promise<ExitCode> {
     .version(packageVersion())
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err instanceof UsageError) throw new UsageError(err.message.replace(/\s*\n\s*/g, ' '));
-      if (err) throw err;
       // Throw, not just record: yargs would otherwise go on and run the command's handler
       // (a `get` without its id would try to connect before the usage error was seen).
-      throw new UsageError(msg.replace(/\s*\n\s*/g, ' '));
+      throw err ?? new UsageError(msg);
     });
   for (const c of COMMANDS) {
     cli.command(c.command, c.describe, c.builder, async (argv: unknown) => {
@@ -58,7 +56,7 @@ export async function main(args: string[]): Promise<ExitCode> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    if (err instanceof UsageError) usageError = err.message;
+    if (err instanceof UsageError) usageError = err.message.replace(/\s*\n\s*/g, ' ');
     else {
       const { line, code: c } = describeError(err);
       process.stderr.write(`drover: ${line}\n`);

@@ -431,6 +431,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
     // Loads as this round's own placements change them.
     const workers = this.workersForPolicy();
+    const byName = new Map(workers.map((w) => [w.name, w]));
     let slots = freeSlots(workers);
     if (slots === 0) return;
     const now = Date.now();
@@ -454,7 +455,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       reads += toRead.length;
       const ready = await this.readQueued(toRead);
       const got = planAssignments(ready, workers);
-      for (const p of got) workers.find((w) => w.name === p.worker)!.load += 1;
+      for (const p of got) byName.get(p.worker)!.load += 1;
       placed.push(...got);
       slots -= got.length;
     }

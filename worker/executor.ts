@@ -55,7 +55,6 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
   return r instanceof AttemptAbortedError ? r : new AttemptAbortedError('stopping', String((r as Error)?.message ?? r));
 }
 
-/** Validates and normalises a handler's result: JSON only, within the size limit. */
 /** Longest error message kept in a record: a thrown megabyte must not make the commit too big. */
 export const MAX_ERROR_MESSAGE_CHARS = 4096;
 
@@ -74,6 +73,7 @@ export function errorMessage(err: unknown): string {
   return m.length > MAX_ERROR_MESSAGE_CHARS ? `${m.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${m.length} characters, cut)` : m;
 }
 
+/** Validates and normalises a handler's result: JSON only, within the size limit. */
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {
   if (result === undefined) return { kind: 'success', result: null };
   let json: string | undefined;

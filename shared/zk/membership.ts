@@ -252,7 +252,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
     for (const n of toRead) this.dirty.delete(n);
     let read: Array<(MemberInfo & { name: string }) | null>;
     try {
-      read = await Promise.all(toRead.map((name) => this.readMember(name, generation)));
+      read = await Promise.all(toRead.map((name) => this.readMember(name)));
     } catch (err) {
       for (const n of toRead) this.dirty.add(n);
       throw err;
@@ -266,7 +266,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
     this.emit('change');
   }
 
-  private async readMember(name: string, generation: number): Promise<(MemberInfo & { name: string }) | null> {
+  private async readMember(name: string): Promise<(MemberInfo & { name: string }) | null> {
     try {
       const watcher = this.watchers.get(`m:${name}`, (g) => (e) => {
         if (g !== this.session.generation || this.stopped) return;

@@ -94,23 +94,6 @@ export class DroverProcess {
   }
 }
 
-/** Every spawned process still running: SIGKILLed when this process exits, whatever the tests did. */
-const live = new Set<DroverProcess>();
-let sweepInstalled = false;
-function installExitSweep(): void {
-  if (sweepInstalled) return;
-  sweepInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) {
-      try {
-        p.kill9();
-      } catch {
-        /* gone already */
-      }
-    }
-  });
-}
-
 /** Spawns drover CLI processes and kills every one still running at cleanup. */
 export class ProcessPool {
   private readonly procs: DroverProcess[] = [];
@@ -123,11 +106,9 @@ export class ProcessPool {
     });
     const p = new DroverProcess(name, child);
     this.procs.push(p);
-    // If this test process dies without its hooks (a killed vitest fork), the child follows.
+    // If this test process dies without its hooks (vitest ends fork workers without exit
+    // handlers, or kills them), the child follows: killAll() is the normal path.
     if (child.pid !== undefined) guardChild(child.pid);
-    installExitSweep();
-    live.add(p);
-    void p.exited.then(() => live.delete(p));
     return p;
   }
 
