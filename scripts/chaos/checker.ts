@@ -27,6 +27,8 @@ export interface CheckInput {
   firstTriedAt: Map<string, number>;
   /** Ids whose submission was never acknowledged. */
   unacked: string[];
+  /** Which share of the traffic each id belongs to (plain, outlast, labelled). */
+  mix?: Map<string, string>;
   execLog: string;
   logDir: string;
   timeline: Timeline;
@@ -53,6 +55,10 @@ export interface CheckReport {
   notTerminal: string[];
   doneEntries: string[];
   wrongOutcome: string[];
+  /** Tasks an outage failed: ended failed with an infrastructure kind (worker lost, timeout). */
+  outageFailed: string[];
+  /** Per share of the traffic: submitted and succeeded. */
+  byMix: Record<string, { tasks: number; succeeded: number }>;
   badResult: string[];
   committedTwice: string[];
   executions: number;
@@ -194,6 +200,8 @@ export async function check(input: CheckInput): Promise<CheckReport> {
   const notTerminal: string[] = [];
   const doneBad: string[] = [];
   const wrongOutcome: string[] = [];
+  const outageFailed: string[] = [];
+  const byMix: CheckReport['byMix'] = {};
   const badResult: string[] = [];
   const committedTwice: string[] = [];
   const starts = new Map<string, Execution[]>();
@@ -238,7 +246,13 @@ export async function check(input: CheckInput): Promise<CheckReport> {
       }
     } else if (isTerminal(r.state)) {
       wrongOutcome.push(`${id}: ${r.state} (${r.error?.kind}: ${r.error?.message})`);
+      // No handler here fails by itself: a failed task is one the faults failed.
+      if (r.state === 'failed') outageFailed.push(`${id} [${input.mix?.get(id) ?? 'plain'}]: ${r.error?.kind} after attempt ${r.attempt} of ${r.maxAttempts}: ${r.error?.message}`);
     }
+    const share = input.mix?.get(id) ?? 'plain';
+    const m = (byMix[share] ??= { tasks: 0, succeeded: 0 });
+    m.tasks += 1;
+    if (r.state === 'succeeded') m.succeeded += 1;
     // Every execution other than the committed one must be explained.
     const seen = new Set<string>();
     for (const s of starts.get(id) ?? []) {
@@ -302,6 +316,7 @@ export async function check(input: CheckInput): Promise<CheckReport> {
   must(lost.length === 0, `${lost.length} task(s) lost`);
   must(notTerminal.length === 0, `${notTerminal.length} task(s) not terminal after ${Math.round(settleMs / 1000)} s`);
   must(doneBad.length === 0, `${doneBad.length} task(s) without exactly one done entry`);
+  must(outageFailed.length === 0, `${outageFailed.length} task(s) failed by an outage (attempts lost to infrastructure must not count)`);
   must(wrongOutcome.length === 0, `${wrongOutcome.length} task(s) ended other than succeeded`);
   must(badResult.length === 0, `${badResult.length} result(s) not what the handler computes`);
   must(committedTwice.length === 0, `${committedTwice.length} task(s) committed twice`);
@@ -321,6 +336,8 @@ export async function check(input: CheckInput): Promise<CheckReport> {
     notTerminal,
     doneEntries: doneBad,
     wrongOutcome,
+    outageFailed,
+    byMix,
     badResult,
     committedTwice,
     executions: execs.filter((e) => e.event === 'start').length,

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   tickTimeMs: number;
   /** Worker --grace (drain) in ms. */
   graceMs: number;
+  /** Labels the first worker (w1) alone carries: the tasks that ask for them have one worker. */
+  firstWorkerLabels?: Record<string, string>;
   root: string;
   timeline: Timeline;
   say: (line: string) => void;
@@ -129,6 +131,12 @@ export class ChaosCluster {
 
   // ---- processes -----------------------------------------------------------------------------
 
+  private labelArgs(slot: Slot): string[] {
+    const labels = this.opts.firstWorkerLabels;
+    if (!labels || slot !== this.workers()[0]) return [];
+    return ['--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')];
+  }
+
   /** Starts the slot's process (a new incarnation); `failpoints` arms DROVER_FAILPOINTS. */
   launch(slot: Slot, failpoints?: string): void {
     if (slot.running) throw new Error(`${slot.name} is already running (pid ${slot.pid})`);
@@ -141,7 +149,7 @@ export class ChaosCluster {
     const args =
       slot.role === 'master'
         ? ['master', ...common]
-        : ['worker', ...common, '--concurrency', String(o.concurrency), '--handlers', this.handlers, '--grace', String(o.graceMs)];
+        : ['worker', ...common, '--concurrency', String(o.concurrency), '--handlers', this.handlers, '--grace', String(o.graceMs), ...this.labelArgs(slot)];
     const env: NodeJS.ProcessEnv = { ...process.env, DROVER_LOG_LEVEL: 'info', DROVER_EXEC_LOG: this.execLog };
     delete env.DROVER_FAILPOINTS;
     if (failpoints) env.DROVER_FAILPOINTS = failpoints;

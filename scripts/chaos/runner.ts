@@ -9,7 +9,7 @@ import { check, type CheckReport } from './checker.js';
 import { inject, pickWeighted, type FaultContext } from './faults.js';
 import { probe, type ProbeReport } from './probe.js';
 import { Rng } from './prng.js';
-import { Submitter } from './submitter.js';
+import { CHAOS_LABELS, Submitter } from './submitter.js';
 import { FAULT_KINDS, Timeline, type FaultKind } from './timeline.js';
 import { repoRoot, sleep } from './util.js';
 
@@ -27,6 +27,8 @@ export interface ChaosOptions {
   concurrency?: number;
   /** Handler sleep range per task, ms. Default [20, 300]. */
   taskMs?: [number, number];
+  /** Share of tasks that outlast the outages with maxAttempts 1. Default 0.03. */
+  outlastChance?: number;
   /** Pause between faults, ms. Default [1000, 3000]. */
   gapMs?: [number, number];
   /** Every kind once (in a seeded order, even past `seconds`) before weighted random picks. Default true. */
@@ -80,6 +82,7 @@ export class ChaosRun {
         sessionTimeoutMs,
         tickTimeMs: o.tickTimeMs ?? 200,
         graceMs: 2000,
+        firstWorkerLabels: CHAOS_LABELS,
         root: '/drover',
         timeline,
         say,
@@ -91,6 +94,10 @@ export class ChaosRun {
         spreadMs: o.seconds * 1000,
         taskMs: o.taskMs ?? [20, 300],
         bulkChance: 0.2,
+        // A few tasks outlast the outages with one attempt; a quarter have a single worker.
+        outlastChance: o.outlastChance ?? 0.03,
+        outlastMs: [8000, 12_000],
+        labelledChance: 0.25,
       });
       this.submitter = submitter;
       submitter.start();
@@ -135,6 +142,7 @@ export class ChaosRun {
         acked: submitter.acked,
         firstTriedAt: submitter.firstTriedAt,
         unacked: [...submitter.pending],
+        mix: submitter.mix,
         execLog: cluster.execLog,
         logDir: this.dir,
         timeline,

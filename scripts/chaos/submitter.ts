@@ -14,7 +14,20 @@ export interface SubmitterOptions {
   taskMs: [number, number];
   /** Chance that a submission is a bulk one (5–20 tasks). */
   bulkChance: number;
+  /**
+   * Chance that a task outlasts the outages (handler sleep in `outlastMs`) with
+   * `maxAttempts: 1`: an outage that cost it its one attempt would fail it.
+   */
+  outlastChance?: number;
+  outlastMs?: [number, number];
+  /** Chance that a task asks for the label only one worker carries (a lopsided mix). */
+  labelledChance?: number;
 }
+
+/** The label the lopsided share of tasks asks for; the cluster gives it to one worker. */
+export const CHAOS_LABELS: Record<string, string> = { pool: 'gpu' };
+
+export type TaskMix = 'plain' | 'outlast' | 'labelled';
 
 export class Submitter {
   /** Ids whose submission was acknowledged, with the value each payload carries. */
@@ -23,6 +36,8 @@ export class Submitter {
   readonly firstTriedAt = new Map<string, number>();
   /** Ids handed to a call that has not been acknowledged yet. */
   readonly pending = new Set<string>();
+  /** Which share of the traffic each id belongs to. */
+  readonly mix = new Map<string, TaskMix>();
   calls = { single: 0, bulk: 0 };
   errors = 0;
   /** Failed calls (retried) by error class. */
@@ -60,16 +75,29 @@ export class Submitter {
   }
 
   private input(i: number): SubmitInput {
+    const id = `task-${String(i).padStart(6, '0')}`;
+    const draw = this.rng.next();
+    const outlast = this.opts.outlastChance ?? 0;
+    const labelled = this.opts.labelledChance ?? 0;
+    if (draw < outlast) {
+      // Longer than any outage, and one attempt only: attempts lost to infrastructure (a
+      // killed or cut-off worker, a lost quorum) must not count, or these tasks fail.
+      const [lo, hi] = this.opts.outlastMs ?? [8000, 12_000];
+      this.mix.set(id, 'outlast');
+      return { type: 'work', id, payload: { value: i, ms: this.rng.int(lo, hi) }, maxAttempts: 1, timeoutMs: 60_000 };
+    }
     const [lo, hi] = this.opts.taskMs;
+    this.mix.set(id, draw < outlast + labelled ? 'labelled' : 'plain');
     return {
       type: 'work',
-      id: `task-${String(i).padStart(6, '0')}`,
+      id,
       payload: { value: i, ms: this.rng.int(lo, hi) },
-      // Faults cost attempts (a lost worker, an aborted run): never let them exhaust a task.
-      maxAttempts: 100,
+      // Handler failures never happen here; a small budget still shows that lost attempts are not counted.
+      maxAttempts: 3,
       backoff: { initialMs: 100, factor: 2, maxMs: 1000 },
       // A backstop only: handlers take well under a second.
       timeoutMs: 20_000,
+      ...(draw < outlast + labelled ? { labels: { ...CHAOS_LABELS } } : {}),
     };
   }
 

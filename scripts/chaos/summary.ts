@@ -16,6 +16,8 @@ export function formatSummary(r: ChaosReport): string {
   row('lost / not terminal', `${r.lost.length} / ${r.notTerminal.length}`);
   row('outcomes committed twice', r.committedTwice.length + r.doneEntries.length);
   row('wrong results', r.badResult.length + r.wrongOutcome.length);
+  row('failed by an outage', r.outageFailed.length);
+  row('traffic (succeeded/tasks)', Object.entries(r.byMix).map(([k, v]) => `${k} ${v.succeeded}/${v.tasks}`).join(', ') || '-');
   row('executions', r.executions);
   row('duplicate executions', `${r.duplicates} (unexplained ${r.unexplained.length})`);
   for (const [why, n] of Object.entries(r.duplicateReasons).sort((a, b) => b[1] - a[1])) row(`  ${why}`, n);
@@ -38,7 +40,7 @@ export function formatSummary(r: ChaosReport): string {
   if (r.failures.length) {
     lines.push('  FAIL:');
     for (const f of r.failures) lines.push(`    - ${f}`);
-    const examples = [...r.lost, ...r.notTerminal, ...r.doneEntries, ...r.committedTwice, ...r.badResult, ...r.wrongOutcome, ...r.unexplained, ...r.capacity.violations, ...r.unexpectedExits].slice(0, 10);
+    const examples = [...r.lost, ...r.notTerminal, ...r.doneEntries, ...r.committedTwice, ...r.badResult, ...r.outageFailed, ...r.wrongOutcome, ...r.unexplained, ...r.capacity.violations, ...r.unexpectedExits].slice(0, 10);
     for (const e of examples) lines.push(`      ${e}`);
   }
   lines.push(`  result: ${r.pass ? 'PASS' : 'FAIL'}   (logs: ${r.dir})`);
