@@ -1,0 +1,302 @@
+// The attempt runner: lists the worker's own assignment directory (one watch), marks new
+// attempts running (one multi per burst), runs them through p-queue at most `concurrency` at
+// once, and commits each outcome (commit.ts). It never decides who runs what; it obeys znodes.
+import PQueue from 'p-queue';
+import type { Logger } from '../shared/log.js';
+import { Paths } from '../shared/protocol/paths.js';
+import type { Outcome } from '../shared/protocol/task-ops.js';
+import type { SizeLimits } from '../shared/protocol/task-record.js';
+import type { TaskState } from '../shared/protocol/task-state.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import { Coalescer, sleep } from '../shared/util/coalescer.js';
+import { NoNodeError, SessionExpiredError } from '../shared/zk/errors.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { RETRY_LEFT_MS, newAttempt, type Attempt } from './attempt.js';
+import { commitAttempt, failMalformed } from './commit.js';
+import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
+import type { HandlerMap } from './handlers.js';
+import { markStarted } from './start-batch.js';
+
+/** What the runner tells its worker (stats and events). */
+export interface RunnerReport {
+  started(e: { taskId: string; attempt: number }): void;
+  committed(e: { taskId: string; attempt: number; state: TaskState }): void;
+  fenced(e: { taskId: string; attempt: number; reason: string }): void;
+}
+
+export interface RunnerOptions {
+  session: ZkSession;
+  paths: Paths;
+  handlers: HandlerMap;
+  limits: SizeLimits;
+  concurrency: number;
+  log: Logger;
+  /** Re-creates our assignment directory if it is gone; false when our member node is gone. */
+  restoreAssignDir(): Promise<boolean>;
+  report: RunnerReport;
+}
+
+export class AttemptRunner {
+  private readonly session: ZkSession;
+  private readonly paths: Paths;
+  private readonly log: Logger;
+  private readonly queue: PQueue;
+  private readonly refresher: Coalescer;
+  /** In-flight attempts by assignment path (from first sight to commit/fence/give-up). */
+  private readonly attempts = new Map<string, Attempt>();
+  /** Assignment paths already handled or found stale: not read again while they exist. */
+  private readonly ignored = new Set<string>();
+  private readonly dirWatchers: StableWatchers;
+  /** The member name whose assignment directory is watched (the current incarnation). */
+  private watchedMember: string | null = null;
+  private accepting = false;
+  /** Set when stopping: no more listings, commits stop retrying. */
+  private giveUp = false;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.session = opts.session;
+    this.paths = opts.paths;
+    this.log = opts.log;
+    this.queue = new PQueue({ concurrency: opts.concurrency });
+    this.dirWatchers = new StableWatchers(opts.session);
+    this.refresher = new Coalescer(
+      () => this.refresh(),
+      (err) => {
+        if (this.giveUp) return;
+        // Expiry is handled by the new incarnation's listing; anything else: look again soon.
+        if (err instanceof SessionExpiredError) return;
+        this.log.warn({ err: (err as Error).message }, 'reading assignments failed; retrying');
+        setTimeout(() => this.refresher.kick(), 300).unref();
+      },
+    );
+  }
+
+  get inFlight(): number {
+    return this.attempts.size;
+  }
+
+  /** Watches `member`'s directory only: an older incarnation's belongs to the leader now. */
+  watch(member: string): void {
+    this.watchedMember = member;
+    this.ignored.clear();
+    this.refresher.kick();
+  }
+
+  setAccepting(on: boolean): void {
+    this.accepting = on;
+  }
+
+  /** Lists the directory now and resolves when that listing (and its start batch) is done. */
+  async listNow(): Promise<void> {
+    this.refresher.kick();
+    await this.refresher.settled();
+  }
+
+  /** Resolves when an attempt in flight ends, or after `ms`. */
+  async anyFinished(ms: number): Promise<void> {
+    await settledWithin([...this.attempts.values()].map((a) => a.finished), ms);
+  }
+
+  /** Resolves when every attempt in flight has ended, or after `ms`. */
+  async allFinished(ms: number): Promise<void> {
+    const left = [...this.attempts.values()].map((a) => a.finished);
+    if (left.length > 0) await settledWithin([Promise.all(left)], ms);
+  }
+
+  abortAll(kind: AbortKind, message: string): void {
+    for (const a of this.attempts.values()) {
+      if (!a.controller.signal.aborted) a.controller.abort(new AttemptAbortedError(kind, message));
+    }
+  }
+
+  /** No more listings; pending commits give up. */
+  close(): void {
+    this.giveUp = true;
+    this.accepting = false;
+    this.watchedMember = null;
+  }
+
+  // ---- listing -----------------------------------------------------------------------------
+
+  private async refresh(): Promise<void> {
+    const { session, paths } = this;
+    const member = this.watchedMember;
+    if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed') return;
+    const dir = paths.assignDir(member);
+    let children: string[];
+    const watcher = this.dirWatchers.get(member, () => () => {
+      if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
+    });
+    try {
+      ({ children } = await session.retrying(() => session.getChildren(dir, watcher)));
+    } catch (err) {
+      // Our directory is gone while we are registered: without it no leader assigns to us.
+      if (err instanceof NoNodeError && member === this.watchedMember && (await this.opts.restoreAssignDir())) {
+        this.refresher.kick();
+        return;
+      }
+      throw err;
+    }
+    if (member !== this.watchedMember) return;
+    const present = new Set(children.map((n) => `${dir}/${n}`));
+    for (const a of this.attempts.values()) {
+      if (a.member === member && !present.has(a.key) && !a.controller.signal.aborted) {
+        a.log.info('assignment withdrawn; aborting the attempt');
+        a.controller.abort(new AttemptAbortedError('withdrawn', 'assignment withdrawn: cancelled or reclaimed'));
+      }
+    }
+    for (const k of this.ignored) if (!present.has(k)) this.ignored.delete(k);
+    if (!this.accepting) return;
+
+    const fresh = [...present].filter((k) => !this.attempts.has(k) && !this.ignored.has(k));
+    if (fresh.length === 0) return;
+    const reads = await Promise.all(
+      fresh.map(async (key) => {
+        const parsed = Paths.parseAssignment(key.slice(dir.length + 1));
+        return { key, parsed, read: parsed ? await readTask(session, paths, parsed.taskId) : null };
+      }),
+    );
+    if (member !== this.watchedMember || !this.accepting) return;
+    const toStart: Attempt[] = [];
+    const toRun: Attempt[] = [];
+    for (const { key, parsed, read } of reads) {
+      if (!parsed || !read) {
+        this.log.warn({ assignment: key }, 'unparseable assignment name; ignored');
+        this.ignored.add(key);
+        continue;
+      }
+      const alog = this.log.child({ taskId: parsed.taskId, attempt: parsed.attempt });
+      if (read.kind === 'missing') {
+        alog.warn('assignment for a missing task record; stale, left to the leader');
+        this.ignored.add(key);
+      } else if (read.kind === 'malformed') {
+        this.ignored.add(key);
+        void this.failMalformed(key, parsed.taskId, parsed.attempt, read.reason, read.version, alog);
+      } else {
+        const rec = read.record;
+        if (rec.worker !== member || rec.attempt !== parsed.attempt || (rec.state !== 'assigned' && rec.state !== 'running')) {
+          alog.info({ state: rec.state, recordAttempt: rec.attempt, recordWorker: rec.worker }, 'stale assignment ignored (left to the leader)');
+          this.ignored.add(key);
+          continue;
+        }
+        const a = newAttempt(session, key, member, { record: rec, version: read.version }, parsed, this.opts.limits.maxResultBytes, alog);
+        this.attempts.set(key, a);
+        alog.info({ type: rec.type, state: rec.state }, 'assignment received');
+        (rec.state === 'assigned' ? toStart : toRun).push(a);
+      }
+    }
+    for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
+  }
+
+  /** Leaves the in-flight set. `ignore`: do not read this assignment again while it exists. */
+  private finish(a: Attempt, ignore = true): void {
+    if (a.over) return;
+    a.over = true;
+    a.progress.close();
+    this.attempts.delete(a.key);
+    if (ignore && a.member === this.watchedMember) this.ignored.add(a.key);
+    a.resolveFinished();
+  }
+
+  /**
+   * An assignment we could not carry through (a start or commit refused again and again, an
+   * unexpected error) stays ours while we live, and the leader takes back only what has a
+   * deadline: look at it again later rather than ignore it for good.
+   */
+  private lookAgainLater(key: string): void {
+    setTimeout(() => {
+      if (this.ignored.delete(key)) this.refresher.kick();
+    }, RETRY_LEFT_MS).unref();
+  }
+
+  // ---- start -------------------------------------------------------------------------------
+
+  private async startAll(list: Attempt[]): Promise<Attempt[]> {
+    const verdicts = await markStarted(this.session, this.paths, list, this.log);
+    return list.filter((a, i) => {
+      const v = verdicts[i];
+      if (v === 'unreadable') {
+        this.finish(a, false);
+        setTimeout(() => this.refresher.kick(), 300).unref();
+      } else if (v === 'stale') {
+        this.finish(a);
+      } else if (v === 'stuck') {
+        a.log.warn(`cannot mark the task running after 3 tries; looking again in ${RETRY_LEFT_MS} ms`);
+        this.finish(a);
+        this.lookAgainLater(a.key);
+      }
+      return v === 'started';
+    });
+  }
+
+  // ---- run and commit ----------------------------------------------------------------------
+
+  private run(a: Attempt): void {
+    void (async () => {
+      const res = await this.queue.add(() =>
+        executeAttempt({
+          record: a.cur.record,
+          handlers: this.opts.handlers,
+          workerName: a.member,
+          controller: a.controller,
+          limits: this.opts.limits,
+          log: a.log,
+          progress: (v) => a.progress.report(v),
+          onStart: () => {
+            a.log.info('started');
+            this.opts.report.started({ taskId: a.taskId, attempt: a.attempt });
+          },
+        }),
+      );
+      if (res.aborted) a.log.info({ reason: res.outcome.kind === 'failure' ? res.outcome.error.message : '' }, 'attempt aborted');
+      if (res.aborted === 'stopping') {
+        // Not committed: the assignment stays and the leader reclaims it when our member node goes.
+        this.finish(a, false);
+        return;
+      }
+      await this.commit(a, res.outcome);
+    })()
+      .catch((err) => {
+        a.log.error({ err: (err as Error).message }, `attempt failed unexpectedly; looking again in ${RETRY_LEFT_MS} ms`);
+        this.finish(a);
+        this.lookAgainLater(a.key);
+      })
+      .finally(() => this.finish(a));
+  }
+
+  private async commit(a: Attempt, outcome: Outcome): Promise<void> {
+    const r = await commitAttempt({ session: this.session, paths: this.paths, stopping: () => this.giveUp }, a, outcome);
+    if (r.kind === 'committed') {
+      a.log.info({ state: r.state }, `committed: ${r.state}`);
+      this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
+    } else if (r.kind === 'fenced') {
+      a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
+      this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
+    } else if (r.kind === 'left') {
+      this.finish(a);
+      this.lookAgainLater(a.key);
+    }
+  }
+
+  /** A record that does not parse cannot run: fail it, fenced by our assignment like any commit. */
+  private async failMalformed(key: string, taskId: string, attempt: number, reason: string, version: number, log: Logger): Promise<void> {
+    const r = await failMalformed(this.session, this.paths, key, taskId, reason, version, log);
+    if (r === 'committed') this.opts.report.committed({ taskId, attempt, state: 'failed' });
+    else if (r === 'unknown') {
+      // Read it again on the next listing.
+      this.ignored.delete(key);
+      setTimeout(() => this.refresher.kick(), 300).unref();
+    } else if (r === 'refused') this.lookAgainLater(key);
+  }
+}
+
+/** Resolves when any of `promises` settles or after `ms`; leaves no timer behind to hold the process. */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([...promises, sleep(ms, timer.signal)]);
+  } finally {
+    timer.abort();
+  }
+}

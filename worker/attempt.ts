@@ -1,0 +1,57 @@
+// One attempt a worker holds: from the first sight of its assignment node to its commit,
+// fence or give-up. The assignment node's path is the attempt's fence.
+import type { Logger } from '../shared/log.js';
+import type { VersionedRecord } from '../shared/protocol/task-ops.js';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { ProgressWriter } from './progress.js';
+
+/** How long an assignment we could not carry through waits before we look at it again. */
+export const RETRY_LEFT_MS = 5000;
+
+export interface Attempt {
+  /** Full path of the assignment node: the fence of this attempt. */
+  key: string;
+  member: string;
+  taskId: string;
+  attempt: number;
+  /** Latest record (and its version) this worker wrote or read. */
+  cur: VersionedRecord;
+  controller: AbortController;
+  log: Logger;
+  finished: Promise<void>;
+  resolveFinished: () => void;
+  over: boolean;
+  progress: ProgressWriter;
+}
+
+export function newAttempt(
+  session: ZkSession,
+  key: string,
+  member: string,
+  cur: VersionedRecord,
+  parsed: { taskId: string; attempt: number },
+  maxProgressBytes: number,
+  log: Logger,
+): Attempt {
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => (resolveFinished = r));
+  return {
+    key,
+    member,
+    taskId: parsed.taskId,
+    attempt: parsed.attempt,
+    cur,
+    controller: new AbortController(),
+    log,
+    finished,
+    resolveFinished,
+    over: false,
+    progress: new ProgressWriter(session, key, maxProgressBytes, log),
+  };
+}
+
+/** Does this record still say that this attempt holds the task? */
+export function isOurs(a: Attempt, rec: TaskRecord): boolean {
+  return rec.worker === a.member && rec.attempt === a.attempt && (rec.state === 'assigned' || rec.state === 'running');
+}

@@ -1,0 +1,114 @@
+// A worker's commit of an attempt's outcome: one multi fenced by removing its own assignment
+// node, retried only while the task is still ours. A refused or unknown commit (connection
+// loss) is verified by reading back before it is sent again.
+import type { Logger } from '../shared/log.js';
+import type { Paths } from '../shared/protocol/paths.js';
+import { failMalformedOps, finishOps, type Outcome } from '../shared/protocol/task-ops.js';
+import { malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
+import type { TaskState } from '../shared/protocol/task-state.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import { sleep } from '../shared/util/coalescer.js';
+import { failpoint } from '../shared/util/failpoints.js';
+import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { RETRY_LEFT_MS, isOurs, type Attempt } from './attempt.js';
+
+export interface CommitContext {
+  session: ZkSession;
+  paths: Paths;
+  /** True once the worker stops: commits stop retrying. */
+  stopping(): boolean;
+}
+
+export type CommitResult =
+  | { kind: 'committed'; state: TaskState }
+  | { kind: 'fenced'; reason: string }
+  /** Refused again and again: look at the assignment again later. */
+  | { kind: 'left' }
+  /** The worker stopped (or its session closed) before the commit was confirmed. */
+  | { kind: 'abandoned' };
+
+type Verdict = 'committed' | 'retry' | 'give-up' | { fenced: string };
+
+export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
+  let refusals = 0;
+  for (;;) {
+    if (ctx.stopping()) {
+      a.log.warn('worker stopped before the commit was confirmed; left to the leader');
+      return { kind: 'abandoned' };
+    }
+    const tr = finishOps(ctx.paths, a.cur, outcome, Date.now());
+    failpoint('worker.before-commit');
+    try {
+      await ctx.session.multi(tr.ops);
+      failpoint('worker.after-commit');
+      return { kind: 'committed', state: tr.next.state };
+    } catch (err) {
+      if (!(err instanceof ZkError)) throw err;
+      if (err instanceof NoNodeError && err.opIndex === 0) return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
+      const unknownOutcome = err instanceof ConnectionLossError || err instanceof SessionExpiredError;
+      if (!unknownOutcome && ++refusals > 5) {
+        a.log.error({ err: err.message }, `commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
+        return { kind: 'left' };
+      }
+      a.log.info({ err: err.message, opIndex: err.opIndex }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
+      const v = await verify(ctx, a, tr.next);
+      if (v === 'committed') return { kind: 'committed', state: tr.next.state };
+      if (v === 'give-up') {
+        a.log.warn('session closed before the commit was confirmed; left to the leader');
+        return { kind: 'abandoned' };
+      }
+      if (v !== 'retry') return { kind: 'fenced', reason: v.fenced };
+    }
+  }
+}
+
+/** After a refused or unknown commit: has it happened, is the task still ours, or are we fenced? */
+async function verify(ctx: CommitContext, a: Attempt, next: TaskRecord): Promise<Verdict> {
+  const session = ctx.session;
+  for (;;) {
+    if (ctx.stopping() || session.state === 'closed') return 'give-up';
+    try {
+      await session.waitConnected();
+      const [read, assigned] = await Promise.all([readTask(session, ctx.paths, a.taskId), session.exists(a.key)]);
+      if (read.kind !== 'ok') return { fenced: `task record is ${read.kind}` };
+      if (!assigned && JSON.stringify(read.record) === JSON.stringify(next)) return 'committed';
+      if (!assigned) return { fenced: 'assignment gone (cancelled or reclaimed)' };
+      if (!isOurs(a, read.record)) {
+        return { fenced: `record now ${read.record.state}, attempt ${read.record.attempt}, worker ${read.record.worker}` };
+      }
+      a.cur = { record: read.record, version: read.version };
+      return 'retry';
+    } catch (err) {
+      a.log.debug({ err: (err as Error).message }, 'waiting for ZooKeeper to confirm the commit');
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * An assignment whose record does not parse cannot run: fail it with the reason, fenced by
+ * our assignment like any commit. `unknown`: connection loss; `gone`: our assignment went
+ * first; `refused`: the record moved meanwhile.
+ */
+export async function failMalformed(
+  session: ZkSession,
+  paths: Paths,
+  key: string,
+  taskId: string,
+  reason: string,
+  version: number,
+  log: Logger,
+): Promise<'committed' | 'unknown' | 'gone' | 'refused'> {
+  const standIn = malformedStandIn(taskId, reason);
+  try {
+    await session.multi(failMalformedOps(paths, key, standIn, version));
+    log.warn({ reason }, 'malformed task record failed');
+    return 'committed';
+  } catch (err) {
+    log.warn({ err: (err as Error).message, reason }, 'cannot fail a malformed task record');
+    if (err instanceof ConnectionLossError) return 'unknown';
+    if (err instanceof ZkError && err.code === 'NO_NODE' && err.opIndex === 0) return 'gone';
+    return 'refused';
+  }
+}
