@@ -5,6 +5,7 @@ import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
+import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export interface GlobalArgs {
@@ -31,7 +32,21 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
       default: 5000,
     })
     .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 })
-    .check((a) => checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
+    .check((a) => checkZk(a.zk) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
+}
+
+/**
+ * A yargs check: --zk parses as a connect string. The client library would take a bad port
+ * to a socket that throws out of its callback (a stack, not a message), so it is refused here.
+ */
+export function checkZk(zk: unknown): true {
+  try {
+    parseConnectString(zk);
+  } catch (err) {
+    if (err instanceof InvalidConnectStringError) throw new UsageError(`--zk: ${err.message}`);
+    throw err;
+  }
+  return true;
 }
 
 /** Bad arguments: the CLI prints it as a usage error (exit 2) before any command runs. */
@@ -82,6 +97,7 @@ export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => P
 /** One line for stderr and the exit code, for any error a command can meet. */
 export function describeError(err: unknown): { line: string; code: ExitCode } {
   if (err instanceof TaskNotFoundError) return { line: err.message, code: EXIT.notFound };
+  if (err instanceof InvalidConnectStringError) return { line: err.message, code: EXIT.usage };
   if (err instanceof TaskValidationError || err instanceof InvalidIdError) return { line: err.message, code: EXIT.error };
   if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
     return { line: `ZooKeeper unavailable: ${err.message}`, code: EXIT.unavailable };

@@ -10,6 +10,7 @@ import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task
 import { listCandidates, readLeader } from '../shared/zk/election.js';
 import { ConnectionLossError, NoNodeError, NodeExistsError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import type { MemberInfo } from '../shared/zk/membership.js';
+import { parseConnectString } from '../shared/zk/connect-string.js';
 import { ZkSession, type Op } from '../shared/zk/session.js';
 
 export interface DroverClientOptions {
@@ -103,6 +104,8 @@ export class DroverClient {
     const owns = !session;
     if (!session) {
       if (!opts.connectString) throw new Error('client: connectString or session is required');
+      // A typed InvalidConnectStringError, not a RangeError from the library's socket.
+      parseConnectString(opts.connectString);
       session = await ZkSession.open({
         connectString: opts.connectString,
         sessionTimeoutMs: opts.sessionTimeoutMs ?? 6000,

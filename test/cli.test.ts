@@ -134,6 +134,28 @@ describe('drover CLI', () => {
     oneLine(bulk.stderr);
   });
 
+  it('a bad --zk connect string is a usage error in one line, for every command, before connecting', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['localhost:23181x', ['status']],
+      ['localhost:99999', ['get', 'x']],
+      ['localhost:23181x', ['submit', 'echo', '--wait']],
+      ['127.0.0.1:2181,:2181', ['worker']],
+      ['localhost:0', ['master']],
+      ['localhost:99999', ['list']],
+      ['localhost:99999', ['cancel', 'x']],
+    ];
+    for (const [zk, args] of cases) {
+      const t0 = Date.now();
+      const r = await drover(...args, '--zk', zk, '--connect-timeout', '3000');
+      expect(r.code, `drover ${args.join(' ')} --zk ${zk}: ${r.stderr}`).toBe(EXIT.usage);
+      oneLine(r.stderr);
+      expect(r.stderr).toContain(`--zk: invalid ZooKeeper connect string ${JSON.stringify(zk)}`);
+      expect(r.stderr).not.toContain('ERR_SOCKET_BAD_PORT');
+      // Refused before connecting: well under the connect timeout.
+      expect(Date.now() - t0, `drover ${args.join(' ')}`).toBeLessThan(2500);
+    }
+  });
+
   it('reading commands do not create a cluster under a mistyped root', async () => {
     const typo = `${root}-typo`;
     for (const args of [['status'], ['list'], ['get', 'x'], ['cancel', 'x']]) {
