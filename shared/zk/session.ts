@@ -11,6 +11,9 @@
 //   client, opens a new one and emits `session` so owners re-create their ephemerals;
 // - the transaction version-0 bug is fixed at its source (patches/).
 //
+// The watchdog (watchdog.ts), the reaper of abandoned sessions (reaper.ts) and the request
+// plumbing (requests.ts) live in their own modules; this one owns the state.
+//
 // States (the only module that reads the library's states):
 // - connecting:   first connect in progress.
 // - connected:    requests flow.
@@ -22,50 +25,32 @@
 //                 server has expired us or will, and acting as if it had is the safe side.
 // - closed:       close() was called; every call fails with SessionClosedError.
 import { EventEmitter } from 'node:events';
-import zookeeper from 'node-zookeeper-client';
+import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { ConnectionLossError, SessionClosedError, SessionExpiredError, ZkError, zkError } from './errors.js';
+import { createRawClient, dropSocket, guardSocketData, type RawClient } from './raw-client.js';
+import { SessionReaper } from './reaper.js';
 import {
-  ConnectionLossError,
-  RequestTimeoutError,
-  SessionClosedError,
-  SessionExpiredError,
-  ZkError,
-  fromClientError,
-  zkError,
-} from './errors.js';
+  EMPTY,
+  MODES,
+  PendingRequests,
+  WatcherWrappers,
+  commitMulti,
+  readChildren,
+  readData,
+  readExists,
+  toStat,
+  type CreateMode,
+  type Op,
+  type OpResult,
+  type Watcher,
+  type ZkStat,
+} from './requests.js';
+import { SessionWatchdog } from './watchdog.js';
 
+export type { CreateMode, Op, OpResult, WatchEvent, WatchEventType, Watcher, ZkStat } from './requests.js';
 export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
-export type CreateMode = 'persistent' | 'ephemeral' | 'persistent_sequential' | 'ephemeral_sequential';
-
-export interface ZkStat {
-  version: number;
-  cversion: number;
-  numChildren: number;
-  dataLength: number;
-  ephemeralOwner: string; // hex session id, '0000000000000000' when persistent
-  mtime: number;
-  ctime: number;
-}
-
-export type WatchEventType = 'created' | 'deleted' | 'changed' | 'children';
-export interface WatchEvent {
-  type: WatchEventType;
-  path: string;
-}
-export type Watcher = (event: WatchEvent) => void;
-
-export type Op =
-  | { op: 'create'; path: string; data?: Buffer; mode?: CreateMode }
-  | { op: 'remove'; path: string; version?: number }
-  | { op: 'setData'; path: string; data: Buffer; version?: number }
-  | { op: 'check'; path: string; version?: number };
-
-export type OpResult =
-  | { op: 'create'; path: string }
-  | { op: 'remove' }
-  | { op: 'setData'; stat: ZkStat }
-  | { op: 'check' };
 
 export interface ZkSessionOptions {
   /** host:port[,host:port...] */
@@ -78,52 +63,6 @@ export interface ZkSessionOptions {
   connectTimeoutMs?: number;
   log?: Logger;
 }
-
-interface Pending {
-  reject: (err: ZkError) => void;
-  timer: NodeJS.Timeout;
-}
-
-type RawClient = zookeeper.Client & {
-  connectionManager: {
-    socket?: { destroy(): void };
-    onSocketData: (buf: Buffer) => void;
-    /** Bytes of an incomplete packet, kept by the library across reconnects. */
-    pendingBuffer: Buffer | null;
-    state: number;
-  };
-  getState(): { name: string; code: number };
-};
-
-const MODES: Record<CreateMode, number> = {
-  persistent: zookeeper.CreateMode.PERSISTENT,
-  ephemeral: zookeeper.CreateMode.EPHEMERAL,
-  persistent_sequential: zookeeper.CreateMode.PERSISTENT_SEQUENTIAL,
-  ephemeral_sequential: zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
-};
-
-const EVENT_TYPES: Record<number, WatchEventType> = {
-  1: 'created',
-  2: 'deleted',
-  3: 'changed',
-  4: 'children',
-};
-
-function toStat(raw: zookeeper.Stat | undefined): ZkStat {
-  const r = raw as unknown as Record<string, Buffer | number>;
-  const long = (b: Buffer | number) => (Buffer.isBuffer(b) ? Number(b.readBigInt64BE(0)) : b);
-  return {
-    version: r.version as number,
-    cversion: r.cversion as number,
-    numChildren: r.numChildren as number,
-    dataLength: r.dataLength as number,
-    ephemeralOwner: Buffer.isBuffer(r.ephemeralOwner) ? r.ephemeralOwner.toString('hex') : String(r.ephemeralOwner),
-    mtime: long(r.mtime),
-    ctime: long(r.ctime),
-  };
-}
-
-const EMPTY = Buffer.alloc(0);
 
 export interface ZkSessionEvents {
   state: [state: SessionState, previous: SessionState];
@@ -142,22 +81,18 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   /** Current library client; replaced (never reused) after an expiry. */
   private client!: RawClient;
-  private readonly wrappedWatchers = new WeakMap<Watcher, (e: zookeeper.Event) => void>();
+  private readonly watchers = new WatcherWrappers();
   /** Requests that have not called back yet; failed by us on expiry/close/deadline. */
-  private readonly pending = new Set<Pending>();
+  private readonly pending: PendingRequests;
+  private readonly watchdog: SessionWatchdog;
+  /** Closes sessions we gave up ourselves, so their ephemerals go at once. */
+  private readonly reaper: SessionReaper;
   private _state: SessionState = 'connecting';
   private _sessionId = '';
   /** Increments with every new session: owners compare it to know their ephemerals are gone. */
   private _generation = 0;
-  private lastHeardAt = Date.now();
-  /** The last byte really heard from a server (the watchdog's resets of lastHeardAt aside). */
-  private lastContactAt = Date.now();
-  private stateSince = Date.now();
-  private watchdog?: NodeJS.Timeout;
   private closing?: Promise<void>;
   private reopening = false;
-  /** Clients reattaching to abandoned sessions to close them (see closeAbandoned). */
-  private readonly reapers = new Set<RawClient>();
 
   private constructor(opts: ZkSessionOptions) {
     super();
@@ -166,6 +101,18 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? this.sessionTimeoutMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(5000, this.sessionTimeoutMs);
     this.log = (opts.log ?? silentLogger).child({ component: 'zk-session' });
+    this.pending = new PendingRequests(this.requestTimeoutMs);
+    this.reaper = new SessionReaper(this.connectString, this.sessionTimeoutMs, this.log);
+    this.watchdog = new SessionWatchdog(
+      {
+        state: () => this._state,
+        grantedTimeoutMs: () => this.negotiatedTimeoutMs,
+        dropConnection: () => dropSocket(this.client),
+        declareExpired: (reason) => this.onExpired(reason, true),
+      },
+      this.sessionTimeoutMs,
+      this.log,
+    );
   }
 
   /** Opens a session; rejects with ConnectionLossError if none is up within connectTimeoutMs. */
@@ -178,7 +125,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       throw err;
     }
     s.setState('connected');
-    s.startWatchdog();
+    s.watchdog.start();
     return s;
   }
 
@@ -194,27 +141,25 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
   /** The timeout the server granted (may differ from the one asked for). */
   get negotiatedTimeoutMs(): number {
-    const t = (this.client as unknown as { getSessionTimeout?: () => number }).getSessionTimeout?.();
+    const t = (this.client as unknown as { getSessionTimeout?: () => number } | undefined)?.getSessionTimeout?.();
     return typeof t === 'number' && t > 0 ? t : this.sessionTimeoutMs;
   }
 
   // ---- connection management -------------------------------------------------------------
 
   private connectNewClient(timeoutMs: number): Promise<void> {
-    const client = zookeeper.createClient(this.connectString, {
-      sessionTimeout: this.sessionTimeoutMs,
-      spinDelay: 100,
-      retries: 0,
-    }) as RawClient;
+    const client = createRawClient(this.connectString, { sessionTimeoutMs: this.sessionTimeoutMs });
     this.client = client;
-    this.guardSocketData(client);
+    guardSocketData(client, this.log, () => {
+      if (client === this.client) this.watchdog.heard();
+    });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
         // Never connected: no session to close. Drop the socket too, so that no reply to
         // its connect request is read by a library that now thinks it is closing.
         client.close();
-        client.connectionManager.socket?.destroy();
+        dropSocket(client);
         reject(
           new ConnectionLossError('CONNECTION_LOSS', `cannot reach ZooKeeper at ${this.connectString} within ${timeoutMs} ms`, {
             op: 'connect',
@@ -224,7 +169,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       const onConnected = () => {
         cleanup();
         this._sessionId = client.getSessionId().toString('hex');
-        this.lastHeardAt = this.lastContactAt = Date.now();
+        this.watchdog.heard();
         this.attachClientListeners(client);
         resolve();
       };
@@ -237,40 +182,10 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     });
   }
 
-  /**
-   * Wraps the library's socket data handler:
-   * - records every byte heard from the server (the watchdog's evidence that it is alive);
-   * - drops a partial packet left from an earlier socket (the library keeps it across
-   *   reconnects and would read the new connection's bytes as its continuation);
-   * - catches what the library throws from that handler on input it cannot parse (an unknown
-   *   error code or event type, or a connect reply read after close() while connecting: seen
-   *   in a chaos run as "Unknown code: -1965228031"). Uncaught, that kills the process; here
-   *   it drops the connection, as a lost connection would.
-   */
-  private guardSocketData(client: RawClient): void {
-    const cm = client.connectionManager;
-    const onData = cm.onSocketData;
-    let socket: unknown;
-    cm.onSocketData = (buf: Buffer) => {
-      if (client === this.client) this.lastHeardAt = this.lastContactAt = Date.now();
-      if (cm.socket !== socket) {
-        socket = cm.socket;
-        cm.pendingBuffer = null;
-      }
-      try {
-        onData.call(cm, buf);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'zookeeper client could not read a reply; dropping the connection');
-        cm.pendingBuffer = null;
-        cm.socket?.destroy();
-      }
-    };
-  }
-
   private attachClientListeners(client: RawClient): void {
     client.on('connected', () => {
       if (client !== this.client) return;
-      this.lastHeardAt = this.lastContactAt = Date.now();
+      this.watchdog.heard();
       this.setState('connected');
     });
     client.on('disconnected', () => {
@@ -287,49 +202,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
-    this.stateSince = Date.now();
     this.log.info({ state: next, previous: prev, sessionId: this._sessionId }, `zookeeper session ${next}`);
     this.emit('state', next, prev);
-  }
-
-  private startWatchdog(): void {
-    // The server may grant less than we asked (its maxSessionTimeout): tick for the smaller.
-    const tick = Math.max(50, Math.floor(Math.min(this.sessionTimeoutMs, 6000) / 6));
-    this.watchdog = setInterval(() => this.checkHealth(), tick);
-    this.watchdog.unref();
-  }
-
-  /**
-   * Silent-server and lost-session detection the library lacks. It pings every third of the
-   * session timeout when idle, so hearing nothing for two thirds means the server is gone or
-   * frozen: drop the socket (pending requests fail, the library tries the next server).
-   */
-  private checkHealth(): void {
-    const now = Date.now();
-    // The timeout the server granted, not the one asked for: the server clamps it to
-    // 2..20 ticks, and its pings (every third of it) and its expiry follow what it granted.
-    const granted = this.negotiatedTimeoutMs;
-    const readTimeout = Math.floor((granted * 2) / 3);
-    if (this._state === 'connected' && now - this.lastHeardAt > readTimeout) {
-      this.log.warn({ silentMs: now - this.lastHeardAt }, 'zookeeper server silent; dropping the connection');
-      this.lastHeardAt = now;
-      this.client.connectionManager.socket?.destroy();
-      return;
-    }
-    if (this._state === 'disconnected') {
-      // Counted from the last word of a server, as the server counts its expiry from the last
-      // word of ours: a silent server was noticed only a read timeout after it went quiet.
-      if (now - this.lastContactAt >= granted) {
-        this.onExpired(`nothing heard from ZooKeeper for ${now - this.lastContactAt} ms (≥ session timeout ${granted} ms)`, true);
-        return;
-      }
-      // A server that accepts TCP but never answers the handshake would hold the library
-      // in CONNECTING forever; kick it on to the next server.
-      if (now - this.lastHeardAt > readTimeout) {
-        this.lastHeardAt = now;
-        this.client.connectionManager.socket?.destroy();
-      }
-    }
   }
 
   /** `declared`: we gave the session up ourselves (the server may still hold it). */
@@ -337,55 +211,15 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     if (this._state === 'expired' || this._state === 'closed') return;
     this.log.warn({ sessionId: this._sessionId, reason }, 'zookeeper session expired');
     this.setState('expired');
-    this.failPending(
-      () => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`),
-    );
+    this.pending.failAll(() => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`));
     const abandoned = declared ? { id: this.client.getSessionId(), password: this.client.getSessionPassword() } : null;
     // Our listeners ignore a client that is no longer this.client; removing all listeners
     // would also remove the library's own state listener.
     this.client.close();
-    this.client.connectionManager.socket?.destroy();
+    dropSocket(this.client);
     this.emit('expired');
-    if (abandoned) this.closeAbandoned(abandoned.id, abandoned.password);
+    if (abandoned) this.reaper.reap(abandoned.id, abandoned.password);
     void this.reopen();
-  }
-
-  /**
-   * A session we declared expired ourselves may still live on the server: while no quorum
-   * can expire it (a lost quorum), and then for one more session timeout once a quorum is
-   * back. Its ephemerals stay meanwhile: our old election node blocks every newer candidate
-   * (nobody leads), our old member node keeps a dead incarnation's tasks assigned. Owners have
-   * already dropped what it guarded, so reattach to it as soon as a server answers, only to
-   * close it: its ephemerals go at once instead of a session timeout later.
-   */
-  private closeAbandoned(sessionId: Buffer, sessionPassword: Buffer): void {
-    const hex = sessionId.toString('hex');
-    const reaper = zookeeper.createClient(this.connectString, {
-      sessionTimeout: this.sessionTimeoutMs,
-      spinDelay: 100,
-      retries: 0,
-      sessionId,
-      sessionPassword,
-    } as zookeeper.Option) as RawClient;
-    this.guardSocketData(reaper);
-    const done = () => {
-      clearTimeout(timer);
-      this.reapers.delete(reaper);
-      reaper.close();
-      reaper.connectionManager.socket?.destroy();
-    };
-    // Past this the server has expired it by itself (or will, with no one to keep it alive).
-    const timer = setTimeout(done, 3 * this.sessionTimeoutMs + 10_000);
-    timer.unref();
-    reaper.once('connected', () => {
-      this.log.info({ sessionId: hex }, 'closed the abandoned zookeeper session (its ephemerals go now)');
-      clearTimeout(timer);
-      this.reapers.delete(reaper);
-      reaper.close(); // sends closeSession; the library drops the socket on the reply
-    });
-    reaper.once('expired', done);
-    this.reapers.add(reaper);
-    reaper.connect();
   }
 
   /** Opens a new session after an expiry, retrying until it succeeds or close() is called. */
@@ -419,14 +253,6 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     }
   }
 
-  private failPending(make: () => ZkError): void {
-    for (const p of [...this.pending]) {
-      clearTimeout(p.timer);
-      this.pending.delete(p);
-      p.reject(make());
-    }
-  }
-
   /** Resolves once connected; rejects after timeoutMs or when closed. */
   async waitConnected(timeoutMs = this.sessionTimeoutMs): Promise<void> {
     if (this._state === 'connected') return;
@@ -455,15 +281,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 
   private async doClose(): Promise<void> {
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog.stop();
     const wasConnected = this._state === 'connected';
     this.setState('closed');
-    this.failPending(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
-    for (const r of this.reapers) {
-      r.close();
-      r.connectionManager.socket?.destroy();
-    }
-    this.reapers.clear();
+    this.pending.failAll(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
+    this.reaper.stopAll();
     const client = this.client;
     if (!client) return;
     if (!wasConnected) {
@@ -484,71 +306,17 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  /**
-   * Runs one library call with a deadline, failing it ourselves on expiry or close.
-   * The library's callback may still arrive later; it is ignored then.
-   */
+  /** One library call with a deadline; refused at once when closed or between sessions. */
   private call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
     if (this._state === 'closed') {
       return Promise.reject(new SessionClosedError('SESSION_CLOSED', `session closed (${op} ${path})`, { op, path }));
     }
     if (this._state === 'expired') {
       return Promise.reject(
-        new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session expired; a new one is being opened (${op} ${path})`, {
-          op,
-          path,
-        }),
+        new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session expired; a new one is being opened (${op} ${path})`, { op, path }),
       );
     }
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const entry: Pending = {
-        reject: (err) => {
-          if (settled) return;
-          settled = true;
-          reject(err);
-        },
-        timer: setTimeout(() => {
-          this.pending.delete(entry);
-          entry.reject(
-            new RequestTimeoutError('REQUEST_TIMEOUT', `no reply from ZooKeeper within ${this.requestTimeoutMs} ms (${op} ${path})`, {
-              op,
-              path,
-            }),
-          );
-        }, this.requestTimeoutMs),
-      };
-      this.pending.add(entry);
-      try {
-        run(this.client, (err, value) => {
-          if (settled) return;
-          clearTimeout(entry.timer);
-          this.pending.delete(entry);
-          settled = true;
-          if (err) reject(fromClientError(err, { op, path }));
-          else resolve(value as T);
-        });
-      } catch (err) {
-        clearTimeout(entry.timer);
-        this.pending.delete(entry);
-        settled = true;
-        reject(fromClientError(err, { op, path }));
-      }
-    });
-  }
-
-  /** Same watcher, same wrapper: the library arms a watch once per function and path. */
-  private wrapWatcher(watcher?: Watcher): ((e: zookeeper.Event) => void) | undefined {
-    if (!watcher) return undefined;
-    let w = this.wrappedWatchers.get(watcher);
-    if (!w) {
-      w = (e: zookeeper.Event) => {
-        const type = EVENT_TYPES[e.getType()];
-        if (type) watcher({ type, path: e.getPath() });
-      };
-      this.wrappedWatchers.set(watcher, w);
-    }
-    return w;
+    return this.pending.run(op, path, this.client, run);
   }
 
   create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
@@ -564,33 +332,19 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: ZkStat }> {
-    const w = this.wrapWatcher(watcher);
-    return this.call<{ data: Buffer; stat: ZkStat }>('getData', path, (c, done) => {
-      const cb = (err: unknown, data?: Buffer, stat?: zookeeper.Stat) =>
-        err ? done(err) : done(null, { data: data ?? EMPTY, stat: toStat(stat) });
-      if (w) c.getData(path, w, cb);
-      else c.getData(path, cb);
-    });
+    const w = this.watchers.wrap(watcher);
+    return this.call('getData', path, (c, done) => readData(c, path, w, done));
   }
 
   /** Resolves null when the node does not exist (the watch then fires on its creation). */
   exists(path: string, watcher?: Watcher): Promise<ZkStat | null> {
-    const w = this.wrapWatcher(watcher);
-    return this.call<ZkStat | null>('exists', path, (c, done) => {
-      const cb = (err: unknown, stat?: zookeeper.Stat) => (err ? done(err) : done(null, stat ? toStat(stat) : null));
-      if (w) c.exists(path, w, cb);
-      else c.exists(path, cb);
-    });
+    const w = this.watchers.wrap(watcher);
+    return this.call('exists', path, (c, done) => readExists(c, path, w, done));
   }
 
   getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: ZkStat }> {
-    const w = this.wrapWatcher(watcher);
-    return this.call<{ children: string[]; stat: ZkStat }>('getChildren', path, (c, done) => {
-      const cb = (err: unknown, children?: string[], stat?: zookeeper.Stat) =>
-        err ? done(err) : done(null, { children: children ?? [], stat: toStat(stat) });
-      if (w) c.getChildren(path, w, cb);
-      else c.getChildren(path, cb);
-    });
+    const w = this.watchers.wrap(watcher);
+    return this.call('getChildren', path, (c, done) => readChildren(c, path, w, done));
   }
 
   /**
@@ -599,56 +353,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
    */
   multi(ops: Op[]): Promise<OpResult[]> {
     if (ops.length === 0) return Promise.resolve([]);
-    const first = ops[0]!.path;
-    return this.call<OpResult[]>('multi', first, (c, done) => {
-      const tx = c.transaction();
-      for (const o of ops) {
-        switch (o.op) {
-          case 'create':
-            tx.create(o.path, o.data ?? EMPTY, MODES[o.mode ?? 'persistent']);
-            break;
-          case 'remove':
-            tx.remove(o.path, o.version ?? -1);
-            break;
-          case 'setData':
-            tx.setData(o.path, o.data, o.version ?? -1);
-            break;
-          case 'check':
-            tx.check(o.path, o.version ?? -1);
-            break;
-        }
-      }
-      tx.commit((err: unknown, results: Array<{ type: number; err?: number; path?: string; stat?: zookeeper.Stat }>) => {
-        if (err) {
-          const idx = Array.isArray(results) ? results.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== -2) : -1;
-          const o = idx >= 0 ? ops[idx] : undefined;
-          done(
-            fromClientError(err, {
-              op: o ? `multi[${idx}] ${o.op}` : 'multi',
-              path: o?.path ?? first,
-              opIndex: idx >= 0 ? idx : undefined,
-            }),
-          );
-          return;
-        }
-        done(
-          null,
-          results.map((r, i): OpResult => {
-            const o = ops[i]!;
-            switch (o.op) {
-              case 'create':
-                return { op: 'create', path: r.path ?? o.path };
-              case 'setData':
-                return { op: 'setData', stat: toStat(r.stat) };
-              case 'remove':
-                return { op: 'remove' };
-              case 'check':
-                return { op: 'check' };
-            }
-          }),
-        );
-      });
-    });
+    return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, done));
   }
 
   // ---- helpers built on the primitives ------------------------------------------------------

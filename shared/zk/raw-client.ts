@@ -1,0 +1,68 @@
+// The client library's object as this package uses it: the few internals it reads or guards
+// (the socket, the data handler, the partial-packet buffer) typed in one place.
+import zookeeper from 'node-zookeeper-client';
+import type { Logger } from '../log.js';
+
+export type RawClient = zookeeper.Client & {
+  connectionManager: {
+    socket?: { destroy(): void };
+    onSocketData: (buf: Buffer) => void;
+    /** Bytes of an incomplete packet, kept by the library across reconnects. */
+    pendingBuffer: Buffer | null;
+    state: number;
+  };
+  getState(): { name: string; code: number };
+};
+
+export interface RawClientOptions {
+  sessionTimeoutMs: number;
+  /** To reattach to an existing session (the reaper). */
+  sessionId?: Buffer;
+  sessionPassword?: Buffer;
+}
+
+/** A library client that never retries on its own beyond reconnecting (we own every deadline). */
+export function createRawClient(connectString: string, opts: RawClientOptions): RawClient {
+  return zookeeper.createClient(connectString, {
+    sessionTimeout: opts.sessionTimeoutMs,
+    spinDelay: 100,
+    retries: 0,
+    ...(opts.sessionId ? { sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } : {}),
+  } as zookeeper.Option) as RawClient;
+}
+
+/** Drops the current socket: the library fails what is in flight and reconnects. */
+export function dropSocket(client: RawClient): void {
+  client.connectionManager.socket?.destroy();
+}
+
+/**
+ * Wraps the library's socket data handler:
+ * - calls `onHeard` for every chunk heard from the server (the watchdog's evidence that it
+ *   is alive);
+ * - drops a partial packet left from an earlier socket (the library keeps it across
+ *   reconnects and would read the new connection's bytes as its continuation);
+ * - catches what the library throws from that handler on input it cannot parse (an unknown
+ *   error code or event type, or a connect reply read after close() while connecting: seen
+ *   in a chaos run as "Unknown code: -1965228031"). Uncaught, that kills the process; here
+ *   it drops the connection, as a lost connection would.
+ */
+export function guardSocketData(client: RawClient, log: Logger, onHeard?: () => void): void {
+  const cm = client.connectionManager;
+  const onData = cm.onSocketData;
+  let socket: unknown;
+  cm.onSocketData = (buf: Buffer) => {
+    onHeard?.();
+    if (cm.socket !== socket) {
+      socket = cm.socket;
+      cm.pendingBuffer = null;
+    }
+    try {
+      onData.call(cm, buf);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'zookeeper client could not read a reply; dropping the connection');
+      cm.pendingBuffer = null;
+      cm.socket?.destroy();
+    }
+  };
+}
