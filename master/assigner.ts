@@ -1,0 +1,207 @@
+// Assignment rounds: queued tasks to free workers, by priority then age, in fenced multis of
+// up to `assignBatch` tasks. Also owns the two timers that wake a round with no ZooKeeper
+// event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
+import type { QueueEntry } from '../shared/protocol/paths.js';
+import { assignOps, opsBytes, rejectOps, type VersionedRecord } from '../shared/protocol/task-ops.js';
+import { malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import { ConnectionLossError, NoNodeError, ZkError } from '../shared/zk/errors.js';
+import type { MembershipObserver } from '../shared/zk/membership.js';
+import type { Op } from '../shared/zk/session.js';
+import { failpoint } from '../shared/util/failpoints.js';
+import { planAssignments, freeSlots, labelsMatch, type Placement, type PolicyWorker } from './assignment-policy.js';
+import type { LeaderContext } from './leader-context.js';
+import type { QueueIndex } from './queue-index.js';
+import type { Reconciler } from './reconcile.js';
+
+/** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
+const MAX_MULTI_BYTES = 400 * 1024;
+/** Records one round may read, and queue entries it may look at, looking for placeable tasks. */
+const ROUND_READ_BUDGET = 2000;
+const ROUND_SCAN_BUDGET = 20_000;
+
+interface ReadyTask {
+  entry: QueueEntry;
+  cur: VersionedRecord;
+  id: string;
+  labels: Record<string, string>;
+}
+
+export class Assigner {
+  private dueTimer?: NodeJS.Timeout;
+  private deadlineTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: LeaderContext,
+    private readonly observer: MembershipObserver,
+    private readonly reconciler: Reconciler,
+    private readonly queue: QueueIndex,
+  ) {}
+
+  stop(): void {
+    clearTimeout(this.dueTimer);
+    clearTimeout(this.deadlineTimer);
+  }
+
+  private workersForPolicy(): PolicyWorker[] {
+    // Only members whose assignment directory has been read: it exists and its load is known.
+    return this.observer.members().filter((m) => this.reconciler.knows(m.name)).map((m) => ({
+      name: m.name,
+      capacity: m.capacity,
+      load: this.reconciler.load(m.name),
+      labels: m.labels,
+      state: m.state,
+    }));
+  }
+
+  /** One round: refresh what changed, take back what is overdue, place what fits. */
+  async round(): Promise<void> {
+    this.queue.resetTaken();
+    await this.observer.settled();
+    if (this.reconciler.hasDirty) await this.reconciler.refreshMembers();
+    await this.reconciler.reclaimOverdue(Date.now());
+    this.armDeadlineTimer();
+    await this.queue.refresh();
+
+    // Loads as this round's own placements change them.
+    const workers = this.workersForPolicy();
+    const byName = new Map(workers.map((w) => [w.name, w]));
+    let slots = freeSlots(workers);
+    if (slots === 0) return;
+    const now = Date.now();
+    const placed: Array<Placement<ReadyTask>> = [];
+    // Entries no free worker can take (their labels) stay taken for the rest of the round,
+    // so the next pick reaches past them: tasks for busy or absent labels never block the
+    // tasks behind them. Budgets bound one round's reads and scan.
+    let reads = 0;
+    let seen = 0;
+    for (let first = true; slots > 0 && reads < ROUND_READ_BUDGET && seen < ROUND_SCAN_BUDGET; first = false) {
+      const { entries, nextDueAt } = this.queue.pick(Math.min(slots, this.ctx.opts.assignBatch * 4), now);
+      if (first) this.armDueTimer(nextDueAt);
+      if (entries.length === 0) break;
+      seen += entries.length;
+      const open = workers.filter((w) => w.state === 'alive' && w.load < w.capacity);
+      // Labels are part of the immutable spec: an entry read once needs no read to be skipped.
+      const toRead = entries.filter((e) => {
+        const labels = this.queue.labelsOf(e);
+        return labels === undefined || open.some((w) => labelsMatch(labels, w.labels));
+      });
+      reads += toRead.length;
+      const ready = await this.readQueued(toRead);
+      const got = planAssignments(ready, workers);
+      for (const p of got) byName.get(p.worker)!.load += 1;
+      placed.push(...got);
+      slots -= got.length;
+    }
+    await this.commitPlacements(placed.map((p) => ({ ...p.task, worker: p.worker })));
+    // More may fit (bigger queue than one round, or capacity freed meanwhile).
+    if (placed.length > 0) this.ctx.kick();
+  }
+
+  /** Reads the records behind queue entries; repairs what is malformed, missing or stale. */
+  private async readQueued(entries: QueueEntry[]): Promise<ReadyTask[]> {
+    const { session, paths } = this.ctx;
+    const records = await Promise.all(entries.map((e) => readTask(session, paths, e.taskId)));
+    const ready: ReadyTask[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const r = records[i]!;
+      if (r.kind === 'malformed') {
+        await this.rejectMalformed(e, r.reason, r.version);
+      } else if (r.kind === 'missing') {
+        await this.dropEntry(e, 'queue entry without a task record');
+      } else if (r.record.state !== 'queued' || paths.queueEntry(r.record.id, r.record.priority, r.record.notBefore ?? r.record.createdAt) !== paths.queueEntryPath(e)) {
+        await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
+      } else {
+        this.queue.rememberLabels(e, r.record.labels);
+        ready.push({ entry: e, cur: { record: r.record, version: r.version }, id: r.record.id, labels: r.record.labels });
+      }
+    }
+    return ready;
+  }
+
+  private armDueTimer(at: number | null): void {
+    clearTimeout(this.dueTimer);
+    if (at === null || this.ctx.stopped) return;
+    this.dueTimer = setTimeout(() => this.ctx.kick(), Math.max(0, at - Date.now()) + 5);
+    this.dueTimer.unref();
+  }
+
+  private armDeadlineTimer(): void {
+    clearTimeout(this.deadlineTimer);
+    const earliest = this.reconciler.earliestDeadline();
+    if (earliest === null || this.ctx.stopped) return;
+    this.deadlineTimer = setTimeout(() => this.ctx.kick(), Math.max(0, earliest - Date.now()) + 5);
+    this.deadlineTimer.unref();
+  }
+
+  private async commitPlacements(items: Array<{ entry: QueueEntry; cur: VersionedRecord; worker: string }>): Promise<void> {
+    const { paths, opts, handle } = this.ctx;
+    let i = 0;
+    while (i < items.length) {
+      // One batch: as many as fit under the op and byte budget, behind one fence.
+      const now = Date.now();
+      const batch: Array<{ item: (typeof items)[number]; next: TaskRecord; deadline: number | null }> = [];
+      const ops: Op[] = [this.ctx.fence()];
+      while (i < items.length && batch.length < opts.assignBatch) {
+        const item = items[i]!;
+        const t = assignOps(paths, item.cur, paths.queueEntryPath(item.entry), item.worker, handle.epoch, now, opts.timeoutGraceMs);
+        if (batch.length > 0 && opsBytes(ops) + opsBytes(t.ops) > MAX_MULTI_BYTES) break;
+        ops.push(...t.ops);
+        batch.push({ item, next: t.next, deadline: t.next.timeoutMs > 0 ? now + t.next.timeoutMs + opts.timeoutGraceMs : null });
+        i++;
+      }
+      failpoint('leader.before-assign');
+      try {
+        await this.ctx.fenced(ops);
+        failpoint('leader.after-assign');
+      } catch (err) {
+        if (err instanceof ZkError && err.opIndex !== undefined && err.opIndex > 0 && !(err instanceof ConnectionLossError)) {
+          // One task in the batch moved under us (cancelled, say): drop it, retry the rest.
+          const bad = Math.floor((err.opIndex - 1) / 3);
+          const culprit = batch[bad]!.item;
+          this.ctx.log.info({ taskId: culprit.cur.record.id, err: err.code }, 'task changed while being assigned; re-reading it');
+          this.queue.release(culprit.entry);
+          this.queue.invalidate(culprit.entry.shard);
+          // The others are retried next round, from fresh reads.
+          for (const b of batch) this.queue.release(b.item.entry);
+          for (let k = i; k < items.length; k++) this.queue.release(items[k]!.entry);
+          this.ctx.kick();
+          return;
+        }
+        for (const b of batch) this.queue.release(b.item.entry);
+        for (let k = i; k < items.length; k++) this.queue.release(items[k]!.entry);
+        throw err;
+      }
+      for (const b of batch) {
+        this.queue.drop(b.item.entry);
+        this.reconciler.recordAssigned({ member: b.item.worker, taskId: b.next.id, attempt: b.next.attempt, deadline: b.deadline });
+      }
+      this.ctx.log.debug({ count: batch.length }, 'assigned');
+      this.ctx.emit('assigned', batch.length);
+    }
+    this.armDeadlineTimer();
+  }
+
+  private async dropEntry(e: QueueEntry, why: string): Promise<void> {
+    this.ctx.log.warn({ taskId: e.taskId, entry: e.name, why }, 'removing queue entry');
+    try {
+      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path: this.ctx.paths.queueEntryPath(e) }]);
+    } catch (err) {
+      if (!(err instanceof NoNodeError)) throw err;
+    }
+    this.queue.drop(e);
+  }
+
+  private async rejectMalformed(e: QueueEntry, reason: string, version: number): Promise<void> {
+    const standIn = malformedStandIn(e.taskId, reason);
+    this.ctx.log.warn({ taskId: e.taskId, reason }, 'malformed task record: marking it failed');
+    try {
+      await this.ctx.fenced(rejectOps(this.ctx.paths, standIn, version, this.ctx.paths.queueEntryPath(e), this.ctx.fence()));
+    } catch (err) {
+      if (!(err instanceof ZkError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
+      this.queue.invalidate(e.shard);
+    }
+    this.queue.drop(e);
+  }
+}

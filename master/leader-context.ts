@@ -1,0 +1,55 @@
+// What the parts of a leadership (reconcile, assigner, retention) share: the session, the
+// layout, the fence and a way to ask for another round. Kept apart so that no part imports
+// another's class to reach them.
+import type { Logger } from '../shared/log.js';
+import type { Paths } from '../shared/protocol/paths.js';
+import type { LeaderHandle } from '../shared/zk/election.js';
+import type { Op, ZkSession } from '../shared/zk/session.js';
+
+export interface LeadershipOptions {
+  /** Finished tasks are deleted this long after they finish. */
+  retentionMs: number;
+  /** Extra time past a task's timeout before the leader takes it back (the worker times out first). */
+  timeoutGraceMs: number;
+  /** Most tasks in one assignment multi. */
+  assignBatch: number;
+  /** How often retention runs. */
+  retentionIntervalMs: number;
+}
+
+export interface LeadershipEvents {
+  /** Tasks placed in one multi. */
+  assigned: [count: number];
+  reclaimed: [taskId: string, reason: string];
+  /** The fence refused a write: we no longer lead. */
+  deposed: [reason: string];
+}
+
+export class DeposedError extends Error {
+  override name = 'DeposedError';
+}
+
+/** One assignment a member holds, as the leader knows it. */
+export interface Held {
+  member: string;
+  taskId: string;
+  attempt: number;
+  deadline: number | null;
+}
+
+export interface LeaderContext {
+  readonly session: ZkSession;
+  readonly paths: Paths;
+  readonly handle: LeaderHandle;
+  readonly opts: LeadershipOptions;
+  readonly log: Logger;
+  /** True once the leadership is being dropped. */
+  readonly stopped: boolean;
+  /** The first op of every leader multi. */
+  fence(): Op;
+  /** Runs a fenced multi; a refused fence becomes DeposedError. */
+  fenced(ops: Op[]): Promise<void>;
+  /** Asks for another round (coalesced). */
+  kick(): void;
+  emit<K extends keyof LeadershipEvents>(event: K, ...args: LeadershipEvents[K]): boolean;
+}

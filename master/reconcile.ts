@@ -1,0 +1,267 @@
+// The leader's picture of who holds what: every assignment directory, read at takeover and
+// re-read when its watch fires. Assignments of members that are gone go back to the queue,
+// assignments that disagree with their record are removed, attempts past their deadline are
+// taken back. Everything here can be thrown away and rebuilt from the znodes.
+import { Paths } from '../shared/protocol/paths.js';
+import { failMalformedOps, reclaimOps, type AssignmentData } from '../shared/protocol/task-ops.js';
+import { malformedStandIn, type TaskError } from '../shared/protocol/task-record.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import { NoNodeError, NotEmptyError, ZkError } from '../shared/zk/errors.js';
+import type { MembershipObserver } from '../shared/zk/membership.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import type { Held, LeaderContext } from './leader-context.js';
+
+export class Reconciler {
+  /** member → assignment name → what it holds. Mirrors assign/<member>/. */
+  private readonly held = new Map<string, Map<string, Held>>();
+  /** Member directories whose watch fired: re-read. */
+  private readonly dirty = new Set<string>();
+  private readonly dirWatchers: StableWatchers;
+
+  constructor(
+    private readonly ctx: LeaderContext,
+    private readonly observer: MembershipObserver,
+  ) {
+    this.dirWatchers = new StableWatchers(ctx.session);
+  }
+
+  /**
+   * The picture from ZooKeeper alone: every assignment directory is read; those of members
+   * that are gone are reclaimed; assignments that disagree with their record are removed.
+   */
+  async rebuild(): Promise<void> {
+    const { session, paths } = this.ctx;
+    const { children } = await session.retrying(() => session.getChildren(paths.assign));
+    for (const member of children) this.dirty.add(member);
+    await this.refreshMembers(true);
+  }
+
+  markDirty(member: string): void {
+    this.dirty.add(member);
+  }
+  /** Outcome of a write unknown: re-read every directory we know. */
+  markAllDirty(): void {
+    for (const m of this.held.keys()) this.dirty.add(m);
+  }
+  get hasDirty(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  /** A member's directory has been read: it exists and its load is known. */
+  knows(member: string): boolean {
+    return this.held.has(member);
+  }
+  load(member: string): number {
+    return this.held.get(member)?.size ?? 0;
+  }
+  heldCount(): number {
+    let n = 0;
+    for (const m of this.held.values()) n += m.size;
+    return n;
+  }
+
+  /** Records an assignment we just made. */
+  recordAssigned(h: Held): void {
+    let m = this.held.get(h.member);
+    if (!m) this.held.set(h.member, (m = new Map()));
+    m.set(Paths.assignmentName(h.taskId, h.attempt), h);
+  }
+
+  earliestDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const m of this.held.values()) for (const h of m.values()) if (h.deadline !== null && (earliest === null || h.deadline < earliest)) earliest = h.deadline;
+    return earliest;
+  }
+
+  private forget(h: Held): void {
+    this.held.get(h.member)?.delete(Paths.assignmentName(h.taskId, h.attempt));
+  }
+
+  private isLive(member: string): boolean {
+    return this.observer.get(member) !== undefined;
+  }
+
+  /** Re-reads dirty member directories; reclaims what dead members held. */
+  async refreshMembers(verify = false): Promise<void> {
+    const members = [...this.dirty];
+    this.dirty.clear();
+    // All settle before any error surfaces: a read still running after the round ended could
+    // overwrite a newer count of that member's load.
+    const results = await Promise.allSettled(members.map((m) => this.refreshMember(m, verify)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async refreshMember(member: string, verify: boolean): Promise<void> {
+    const { session, paths } = this.ctx;
+    let live = this.isLive(member);
+    let names: string[];
+    const dir = paths.assignDir(member);
+    const watcher = this.dirWatchers.get(member, (generation) => () => {
+      if (generation !== session.generation || this.ctx.stopped) return;
+      this.dirty.add(member);
+      this.ctx.kick();
+    });
+    try {
+      // The view can lag a registration (a directory listed after the view was read): a
+      // member is dead only once its member node is gone, never to return (its name holds
+      // its session). Reclaiming from a live one would delete the directory it works from.
+      if (!live) live = (await session.retrying(() => session.exists(paths.member(member)))) !== null;
+      ({ children: names } = await session.retrying(() => session.getChildren(dir, live ? watcher : undefined)));
+    } catch (err) {
+      if (err instanceof NoNodeError) {
+        this.held.delete(member);
+        // Registered, directory not made yet (the member node comes first): assign nothing
+        // to it until it is there.
+        if (live && (await session.retrying(() => session.exists(dir, watcher))) !== null) watcher({ type: 'created', path: dir });
+        return;
+      }
+      this.dirty.add(member);
+      throw err;
+    }
+    const before = this.held.get(member) ?? new Map<string, Held>();
+    const now = new Map<string, Held>();
+    const fresh = names.filter((n) => !before.has(n));
+    const known = names.filter((n) => before.has(n));
+    for (const n of known) now.set(n, before.get(n)!);
+    // Deadlines of assignments we did not make ourselves (an earlier leader's) are read once.
+    const read = await Promise.all(fresh.map((n) => this.readHeld(member, n)));
+    for (const h of read) if (h) now.set(Paths.assignmentName(h.taskId, h.attempt), h);
+    this.held.set(member, now);
+
+    if (!live) {
+      await this.reclaimMember(member, [...now.values()]);
+      return;
+    }
+    if (verify) await Promise.all([...now.values()].map((h) => this.verifyHeld(h)));
+  }
+
+  private async readHeld(member: string, name: string): Promise<Held | null> {
+    const { session, paths } = this.ctx;
+    const parsed = Paths.parseAssignment(name);
+    if (!parsed) {
+      this.ctx.log.warn({ member, name }, 'unparseable assignment name; ignoring it');
+      return null;
+    }
+    try {
+      const { data } = await session.retrying(() => session.getData(`${paths.assignDir(member)}/${name}`));
+      let deadline: number | null = null;
+      try {
+        deadline = (JSON.parse(data.toString('utf8')) as AssignmentData).deadline ?? null;
+      } catch {
+        /* a damaged assignment body: no deadline known; the record still decides */
+      }
+      return { member, taskId: parsed.taskId, attempt: parsed.attempt, deadline };
+    } catch (err) {
+      if (err instanceof NoNodeError) return null;
+      throw err;
+    }
+  }
+
+  /** An assignment must match its record (same member and attempt, still in progress); else it is removed. */
+  private async verifyHeld(h: Held): Promise<void> {
+    const r = await readTask(this.ctx.session, this.ctx.paths, h.taskId);
+    const ok =
+      r.kind === 'ok' &&
+      r.record.worker === h.member &&
+      r.record.attempt === h.attempt &&
+      (r.record.state === 'assigned' || r.record.state === 'running');
+    if (ok) return;
+    const path = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
+    if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
+    this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
+    try {
+      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path }]);
+    } catch (err) {
+      if (!(err instanceof NoNodeError)) throw err;
+    }
+    this.forget(h);
+  }
+
+  /** Takes back everything a gone member held, then deletes its directory. */
+  private async reclaimMember(member: string, held: Held[]): Promise<void> {
+    for (const h of held) {
+      await this.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true);
+    }
+    try {
+      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path: this.ctx.paths.assignDir(member) }]);
+      this.held.delete(member);
+      this.dirWatchers.delete(member);
+      this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
+    } catch (err) {
+      if (err instanceof NoNodeError) {
+        this.held.delete(member);
+        return;
+      }
+      if (err instanceof NotEmptyError) {
+        this.dirty.add(member); // an assignment raced in: go again
+        this.ctx.kick();
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Takes back every attempt past its deadline. */
+  async reclaimOverdue(now: number): Promise<void> {
+    const overdue: Held[] = [];
+    for (const m of this.held.values()) for (const h of m.values()) if (h.deadline !== null && h.deadline <= now) overdue.push(h);
+    for (const h of overdue) {
+      await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false);
+    }
+  }
+
+  /** Reclaims one assignment if its record still says the member holds it. */
+  private async reclaim(h: Held, error: TaskError, requeueNow: boolean): Promise<void> {
+    const { session, paths } = this.ctx;
+    const path = paths.assignment(h.member, h.taskId, h.attempt);
+    for (let tries = 0; tries < 5; tries++) {
+      const r = await readTask(session, paths, h.taskId);
+      const holds =
+        r.kind === 'ok' &&
+        r.record.worker === h.member &&
+        r.record.attempt === h.attempt &&
+        (r.record.state === 'assigned' || r.record.state === 'running');
+      if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
+      try {
+        if (!holds) {
+          await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path }]);
+        } else {
+          const t = reclaimOps(paths, { record: r.record, version: r.version }, error, Date.now(), this.ctx.fence(), requeueNow);
+          await this.ctx.fenced(t.ops);
+          this.ctx.log.info({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason: error.kind, next: t.next.state }, 'assignment reclaimed');
+          this.ctx.emit('reclaimed', h.taskId, error.kind);
+        }
+        this.forget(h);
+        return;
+      } catch (err) {
+        if (err instanceof NoNodeError && err.opIndex === 1) {
+          // The worker committed (or someone cancelled) first: nothing to take back.
+          this.forget(h);
+          return;
+        }
+        if (err instanceof ZkError && err.code === 'BAD_VERSION') continue; // record moved: re-read
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * An assignment whose record does not parse: removing only the assignment would leave the
+   * task in no index at all (never terminal, never purged). Fail it with the reason, in the
+   * multi that removes the assignment, so a worker's own commit and ours cannot both win.
+   */
+  private async failMalformedAssigned(h: Held, reason: string, version: number): Promise<void> {
+    const path = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
+    this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason }, 'malformed task record behind an assignment: marking it failed');
+    try {
+      await this.ctx.fenced([this.ctx.fence(), ...failMalformedOps(this.ctx.paths, path, malformedStandIn(h.taskId, reason), version)]);
+    } catch (err) {
+      // Gone or changed meanwhile (the worker failed it first): the next listing decides.
+      if (!(err instanceof ZkError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
+      this.dirty.add(h.member);
+      this.ctx.kick();
+    }
+    this.forget(h);
+  }
+}
