@@ -3,15 +3,20 @@
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
-import { cancelOps, opsBytes, submitOps, type AssignmentData } from '../shared/protocol/task-ops.js';
-import { MalformedRecordError, checkLimits, decodeRecord, newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
+import { cancelOps, type AssignmentData } from '../shared/protocol/task-ops.js';
+import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
-import { ConnectionLossError, NoNodeError, NodeExistsError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import type { MemberInfo } from '../shared/zk/membership.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
-import { ZkSession, type Op } from '../shared/zk/session.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { Submitter, type SubmitResult } from './submit.js';
+import { TaskNotFoundError, Waiters, type WaitOptions } from './waiters.js';
+
+export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './waiters.js';
+export type { SubmitResult } from './submit.js';
 
 export interface DroverClientOptions {
   connectString?: string;
@@ -40,13 +45,6 @@ export class NoClusterError extends Error {
   override name = 'NoClusterError';
 }
 
-export interface SubmitResult {
-  id: string;
-  /** False when a task with this id already existed (submission is idempotent by id). */
-  created: boolean;
-  record: TaskRecord;
-}
-
 export interface TaskView extends TaskRecord {
   /** Last value the handler passed to ctx.progress(), while it runs. */
   progress?: unknown;
@@ -67,35 +65,21 @@ export interface ClusterStatus {
   finished: number;
 }
 
-export class TaskNotFoundError extends Error {
-  override name = 'TaskNotFoundError';
-  constructor(readonly taskId: string) {
-    super(`task ${taskId} not found`);
-  }
-}
-
-export class WaitTimeoutError extends Error {
-  override name = 'WaitTimeoutError';
-  constructor(
-    readonly taskId: string,
-    readonly state: TaskState,
-  ) {
-    super(`task ${taskId} is still ${state}`);
-  }
-}
-
-const MAX_BATCH_BYTES = 400 * 1024;
-const MAX_BATCH_TASKS = 200;
-
 export class DroverClient {
+  private readonly submitter: Submitter;
+  private readonly waiters: Waiters;
+
   private constructor(
     private readonly session: ZkSession,
     private readonly ownsSession: boolean,
     readonly paths: Paths,
     readonly limits: SizeLimits,
-    private readonly log: Logger,
-    private readonly reconnectTimeoutMs: number,
-  ) {}
+    log: Logger,
+    reconnectTimeoutMs: number,
+  ) {
+    this.submitter = new Submitter(session, paths, limits, log);
+    this.waiters = new Waiters(session, paths, reconnectTimeoutMs);
+  }
 
   static async connect(opts: DroverClientOptions): Promise<DroverClient> {
     const limits = checkLimits(opts.limits);
@@ -130,63 +114,12 @@ export class DroverClient {
 
   /** Submits one task: record and queue entry in one multi. Same id twice → one task. */
   async submit(input: SubmitInput): Promise<SubmitResult> {
-    return this.submitRecord(newTaskRecord(input, this.limits), false);
-  }
-
-  /**
-   * `triedBefore`: an earlier multi carrying this very record may have gone through (its
-   * reply was lost); finding the task with our createdAt then means we created it.
-   */
-  private async submitRecord(rec: TaskRecord, triedBefore: boolean): Promise<SubmitResult> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.session.multi(submitOps(this.paths, rec));
-        this.log.debug({ taskId: rec.id, type: rec.type }, 'submitted');
-        return { id: rec.id, created: true, record: rec };
-      } catch (err) {
-        if (err instanceof NodeExistsError && err.opIndex === 0) {
-          const r = await readTask(this.session, this.paths, rec.id);
-          if (r.kind !== 'ok') throw new Error(`task ${rec.id} exists but cannot be read (${r.kind})`);
-          // Our own earlier try whose reply was lost carries our createdAt.
-          return { id: rec.id, created: (triedBefore || attempt > 0) && r.record.createdAt === rec.createdAt, record: r.record };
-        }
-        // The connection, or after a long outage the session, is being re-established: a
-        // submission holds nothing in the session, so it simply goes again once connected
-        // (an earlier try that did go through is found above by its createdAt).
-        if ((err instanceof ConnectionLossError || err instanceof SessionExpiredError) && attempt < 5) {
-          await this.session.waitConnected().catch(() => undefined);
-          continue;
-        }
-        throw err;
-      }
-    }
+    return this.submitter.submit(input);
   }
 
   /** Submits many tasks in batched multis; returns one result per input, in order. */
   async submitMany(inputs: SubmitInput[]): Promise<SubmitResult[]> {
-    const recs = inputs.map((i) => newTaskRecord(i, this.limits));
-    const results: SubmitResult[] = new Array(recs.length);
-    let i = 0;
-    while (i < recs.length) {
-      const start = i;
-      const ops: Op[] = [];
-      while (i < recs.length && i - start < MAX_BATCH_TASKS) {
-        const o = submitOps(this.paths, recs[i]!);
-        if (i > start && opsBytes(ops) + opsBytes(o) > MAX_BATCH_BYTES) break;
-        ops.push(...o);
-        i++;
-      }
-      try {
-        await this.session.multi(ops);
-        for (let k = start; k < i; k++) results[k] = { id: recs[k]!.id, created: true, record: recs[k]! };
-      } catch (err) {
-        if (!(err instanceof ZkError)) throw err;
-        // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
-        // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
-        for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, err instanceof ConnectionLossError || err instanceof SessionExpiredError);
-      }
-    }
-    return results;
+    return this.submitter.submitMany(inputs);
   }
 
   /** The whole record (null if there is no such task), with progress while running. */
@@ -207,61 +140,12 @@ export class DroverClient {
     return view;
   }
 
-  /** Resolves with the record once it is terminal (watch-driven, no polling). */
-  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TaskRecord> {
-    if (opts.timeoutMs !== undefined && !(opts.timeoutMs >= 0)) throw new TypeError(`wait: timeoutMs must be a number >= 0, got ${opts.timeoutMs}`);
-    const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
-    for (;;) {
-      opts.signal?.throwIfAborted();
-      let fired!: () => void;
-      const changed = new Promise<void>((r) => (fired = r));
-      let rec: TaskRecord | null;
-      try {
-        const { data } = await this.session.retrying(() => this.session.getData(this.paths.task(id), () => fired()));
-        // A malformed record is not an outcome: the leader marks it failed, and we see that.
-        try {
-          rec = decodeRecord(data, id);
-        } catch (err) {
-          if (!(err instanceof MalformedRecordError)) throw err;
-          rec = null;
-        }
-      } catch (err) {
-        if (err instanceof NoNodeError) throw new TaskNotFoundError(id);
-        if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') {
-          await this.session.waitConnected(this.reconnectTimeoutMs);
-          continue;
-        }
-        throw err;
-      }
-      if (rec && isTerminal(rec.state)) return rec;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new WaitTimeoutError(id, rec?.state ?? 'queued');
-      // Re-read on the watch, on a new session (watches die with it), at the deadline, or
-      // when the session is lost: the re-read then waits a bounded time for ZooKeeper, so a
-      // wait never hangs on a ZooKeeper that has gone away (or lost its quorum).
-      await new Promise<void>((resolve, reject) => {
-        const done = (err?: unknown) => {
-          clearTimeout(t);
-          this.session.off('session', onSession);
-          this.session.off('state', onState);
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (err) reject(err);
-          else resolve();
-        };
-        // setTimeout fires at once past 2^31-1 ms: wake up then and go round again.
-        const t = left === Infinity ? undefined : setTimeout(() => done(), Math.min(left, 2_147_483_647));
-        const onSession = () => done();
-        const onState = (st: string) => {
-          if (st === 'expired' || st === 'closed') done();
-        };
-        const onAbort = () => done(opts.signal!.reason ?? new Error('aborted'));
-        this.session.on('session', onSession);
-        this.session.on('state', onState);
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        if (opts.signal?.aborted) onAbort(); // aborted before the listener was added
-        void changed.then(() => done());
-      });
-    }
+  /**
+   * Resolves with the record once it is terminal (watch-driven, no polling). Many waits share
+   * the client's listeners, and waits on one id share its watch (client/waiters.ts).
+   */
+  async wait(id: string, opts: WaitOptions = {}): Promise<TaskRecord> {
+    return this.waiters.wait(id, opts);
   }
 
   /**
