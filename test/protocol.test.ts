@@ -11,7 +11,8 @@ import {
   encodeRecord,
   newTaskRecord,
 } from '../shared/protocol/task-record.js';
-import { IllegalTransitionError, TRANSITIONS, assignTask, cancelTask, failAttempt, startTask, succeedTask } from '../shared/protocol/task-state.js';
+import { IllegalTransitionError, TRANSITIONS, assignTask, attemptsUsed, cancelTask, failAttempt, startTask, succeedTask } from '../shared/protocol/task-state.js';
+import { reclaimOps } from '../shared/protocol/task-ops.js';
 import { planAssignments } from '../master/assignment-policy.js';
 
 describe('paths', () => {
@@ -96,6 +97,78 @@ describe('task state machine', () => {
     const r2 = startTask(assignTask(q, 'w~1', 1, 200), 200);
     expect(failAttempt(r2, { kind: 'handler', message: 'x', retryable: true }, 300)).toMatchObject({ state: 'failed', attempt: 2 });
     expect(failAttempt(r1, { kind: 'handler', message: 'x', retryable: false }, 100).state).toBe('failed');
+  });
+  describe('attempts lost to infrastructure', () => {
+    const lostErr = { kind: 'worker-lost' as const, message: 'worker gone', retryable: true };
+    const handlerErr = { kind: 'handler' as const, message: 'boom', retryable: true };
+    const running = (r: typeof base, now = 0) => startTask(assignTask(r, 'w~1', 1, now), now);
+    const one = newTaskRecord({ type: 'echo', maxAttempts: 1, backoff: { initialMs: 1000 } }, undefined, 0);
+
+    it('a lost attempt uses up none: lost counts it, it goes back at once, attempt still grows', () => {
+      const q = failAttempt(running(one), lostErr, 50);
+      expect(q).toMatchObject({ state: 'queued', attempt: 1, lost: 1, notBefore: 50, error: lostErr });
+      expect(attemptsUsed(q)).toBe(0);
+      // The one attempt maxAttempts allows is still there: a real failure now ends the task.
+      const r2 = running(q, 60);
+      expect(r2.attempt).toBe(2);
+      expect(failAttempt(r2, handlerErr, 70)).toMatchObject({ state: 'failed', attempt: 2, lost: 1, error: handlerErr });
+      expect(succeedTask(running(q, 60), 'ok', 70)).toMatchObject({ state: 'succeeded', attempt: 2, lost: 1 });
+      // A handler failure after losses retries while (attempt − lost) < maxAttempts.
+      const two = failAttempt(running(newTaskRecord({ type: 'echo', maxAttempts: 2 }, undefined, 0)), lostErr, 1);
+      expect(failAttempt(running(two), handlerErr, 2)).toMatchObject({ state: 'queued', attempt: 2, lost: 1 });
+    });
+
+    it('lost attempts do not grow the backoff', () => {
+      const q = failAttempt(running(failAttempt(running(base), lostErr, 0)), handlerErr, 100);
+      expect(q).toMatchObject({ state: 'queued', attempt: 2, lost: 1, notBefore: 110 });
+    });
+
+    it('an unknown type is a lost attempt too (a rolling deploy), not a failure', () => {
+      const err = { kind: 'unknown-type' as const, message: 'no handler', retryable: true };
+      expect(failAttempt(running(one), err, 5)).toMatchObject({ state: 'queued', lost: 1, notBefore: 5 });
+    });
+
+    it('maxLost bounds them: a task whose every attempt is lost ends failed/worker-lost', () => {
+      let r = newTaskRecord({ type: 'echo', maxAttempts: 5, maxLost: 3 }, undefined, 0);
+      for (let i = 1; i <= 3; i++) {
+        r = failAttempt(running(r), lostErr, i);
+        expect(r).toMatchObject({ state: 'queued', attempt: i, lost: i });
+      }
+      expect(failAttempt(running(r), lostErr, 9)).toMatchObject({ state: 'failed', attempt: 4, lost: 4, error: { kind: 'worker-lost', retryable: false } });
+    });
+
+    it('a record from before the counter (no lost, no maxLost) decodes and gets the default cap of 10', () => {
+      const { lost: _l, maxLost: _m, ...old } = one;
+      let r = decodeRecord(encodeRecord(old as typeof one));
+      expect(r.lost).toBeUndefined();
+      for (let i = 1; i <= 10; i++) r = failAttempt(running(r), lostErr, i);
+      expect(r).toMatchObject({ state: 'queued', lost: 10 });
+      expect(failAttempt(running(r), lostErr, 11)).toMatchObject({ state: 'failed', lost: 11, error: { kind: 'worker-lost' } });
+      expect(() => decodeRecord(encodeRecord({ ...one, lost: -1 }))).toThrow(/lost is not a count/);
+    });
+
+    it('the leader reclaiming an attempt that never started counts it as lost, whatever the reason given', () => {
+      const paths = new Paths('/d', 8);
+      const fence = { op: 'check' as const, path: '/d/election/c_1' };
+      const timeout = { kind: 'timeout' as const, message: 'passed its deadline', retryable: true };
+      const assigned = assignTask(one, 'w~1', 1, 0);
+      const t = reclaimOps(paths, { record: assigned, version: 1 }, timeout, 100, fence, false);
+      expect(t.next).toMatchObject({ state: 'queued', attempt: 1, lost: 1, notBefore: 100, error: { kind: 'worker-lost', retryable: true } });
+      expect(t.next.error!.message).toContain('passed its deadline');
+      expect(t.ops.map((o) => o.op)).toEqual(['check', 'remove', 'setData', 'create']);
+      // One that ran and overran its deadline used its attempt.
+      const overran = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, timeout, 100, fence, false);
+      expect(overran.next).toMatchObject({ state: 'failed', lost: 0, error: timeout });
+      // A gone worker's running attempt is lost.
+      const gone = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, lostErr, 100, fence, true);
+      expect(gone.next).toMatchObject({ state: 'queued', lost: 1, notBefore: 100 });
+    });
+
+    it('maxLost is checked at submit like maxAttempts', () => {
+      expect(newTaskRecord({ type: 'echo' }).maxLost).toBe(10);
+      expect(newTaskRecord({ type: 'echo', maxLost: 0 }).maxLost).toBe(0);
+      for (const bad of [-1, 1.5, 1001, '3']) expect(() => newTaskRecord({ type: 'echo', maxLost: bad as number })).toThrow(/maxLost must be an integer in 0\.\.1000/);
+    });
   });
   it('refuses illegal transitions', () => {
     const done = succeedTask(startTask(assignTask(base, 'w', 1, 0), 0), 1, 0);

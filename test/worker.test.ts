@@ -129,12 +129,12 @@ describe('worker', () => {
     expect(rec.error).toEqual({ kind: 'handler', retryable: false, message: 'no way' });
   });
 
-  it('an unknown type fails with a clear message and the worker keeps running', async () => {
+  it('an unknown type goes back to the queue as a lost attempt (not a used one), with a clear message; the worker keeps running', async () => {
     const w = await startWorker();
-    const bad = await submitAndAssign(w, { type: 'nope', maxAttempts: 3 });
-    const rec = await waitState(bad, 'failed');
-    expect(rec.error?.kind).toBe('unknown-type');
-    expect(rec.error?.retryable).toBe(false);
+    const bad = await submitAndAssign(w, { type: 'nope', maxAttempts: 1 });
+    const rec = await waitState(bad, 'queued');
+    expect(rec).toMatchObject({ attempt: 1, lost: 1, error: { kind: 'unknown-type', retryable: true } });
+    expect(rec.notBefore).toBeLessThanOrEqual(Date.now());
     expect(rec.error?.message).toBe(`no handler for task type "nope" on worker ${w.memberName} (known: echo, fail, sleep)`);
     expect(w.state).toBe('running');
     const ok = await submitAndAssign(w, { type: 'echo', payload: 7 });

@@ -108,13 +108,15 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
   const signal = controller.signal;
   const handler = Object.hasOwn(input.handlers, record.type) ? input.handlers[record.type] : undefined;
   if (!handler) {
+    // Not the task's fault (a rolling deploy: another worker may have the handler): back to
+    // the queue as a lost attempt, bounded by maxLost, not a used one.
     const known = Object.keys(input.handlers).sort().join(', ');
     return {
       outcome: {
         kind: 'failure',
         error: {
           kind: 'unknown-type',
-          retryable: false,
+          retryable: true,
           message: `no handler for task type "${record.type}" on worker ${input.workerName} (known: ${known})`,
         },
       },

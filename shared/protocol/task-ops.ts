@@ -18,7 +18,7 @@ import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
 import { encodeRecord } from './task-record.js';
-import { assignTask, cancelTask, failAttempt, isTerminal, rejectTask, startTask, succeedTask } from './task-state.js';
+import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectTask, startTask, succeedTask } from './task-state.js';
 
 export interface VersionedRecord {
   record: TaskRecord;
@@ -118,11 +118,12 @@ export function finishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, 
 }
 
 /**
- * The leader takes an assignment back (worker gone, deadline passed). `requeueNow` puts it
- * back without backoff (a lost worker is not the task's fault) while still counting the attempt.
+ * The leader takes an assignment back (worker gone, deadline passed). How it counts is the
+ * state machine's (reclaimAttempt: a lost or never-started attempt uses up none and goes
+ * back at once); `requeueNow` also skips the backoff of any other requeue.
  */
 export function reclaimOps(paths: Paths, cur: VersionedRecord, error: TaskError, now: number, fence: Op, requeueNow: boolean): Transition {
-  let next = failAttempt(cur.record, error, now);
+  let next = reclaimAttempt(cur.record, error, now);
   if (requeueNow && next.state === 'queued') next = { ...next, notBefore: now };
   return {
     next,

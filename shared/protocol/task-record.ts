@@ -18,9 +18,9 @@ export interface Backoff {
 export type TaskErrorKind =
   | 'handler' // the handler threw
   | 'timeout' // the attempt ran past timeoutMs
-  | 'unknown-type' // no handler for the type on the worker
+  | 'unknown-type' // no handler for the type on the worker it reached (counted as lost)
   | 'malformed' // the record in ZooKeeper could not be parsed
-  | 'worker-lost' // the worker's session ended while it held the task
+  | 'worker-lost' // its worker or session went, it was withdrawn or drained, or it never started
   | 'too-large' // the result exceeded the size cap
   | 'cancelled';
 
@@ -36,7 +36,10 @@ export interface TaskSpec {
   payload: unknown;
   /** 0..9999; higher runs first. */
   priority: number;
+  /** Attempts that may fail on their own merits (attempts lost to infrastructure do not count). */
   maxAttempts: number;
+  /** Attempts that may be lost to infrastructure before the task fails; absent = DEFAULT_MAX_LOST. */
+  maxLost?: number;
   backoff: Backoff;
   /** Per-attempt time limit; 0 = none. */
   timeoutMs: number;
@@ -50,6 +53,8 @@ export interface TaskRecord extends TaskSpec {
   state: TaskState;
   /** Attempts started so far (0 while never assigned); the current one when assigned/running. */
   attempt: number;
+  /** How many of those attempts were lost to infrastructure (absent = 0, as in older records). */
+  lost?: number;
   /** Member name (workerId~incarnation) holding or last holding the task. */
   worker: string | null;
   /** Election sequence of the leader that made the current/last assignment. */
@@ -73,6 +78,7 @@ export interface SizeLimits {
 export const HARD_SIZE_CAP = 512 * 1024;
 export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000 };
+export const DEFAULT_MAX_LOST = 10;
 
 export class TaskValidationError extends Error {
   override name = 'TaskValidationError';
@@ -106,6 +112,8 @@ export interface SubmitInput {
   id?: string;
   priority?: number;
   maxAttempts?: number;
+  /** Attempts lost to infrastructure before the task fails as worker-lost. Default 10. */
+  maxLost?: number;
   backoff?: Partial<Backoff>;
   timeoutMs?: number;
   labels?: Record<string, string>;
@@ -173,12 +181,14 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
     payload,
     priority: intIn('priority', input.priority ?? 0, 0, 9999),
     maxAttempts: intIn('maxAttempts', input.maxAttempts ?? 3, 1, 1000),
+    maxLost: intIn('maxLost', input.maxLost ?? DEFAULT_MAX_LOST, 0, 1000),
     backoff,
     timeoutMs: intIn('timeoutMs', input.timeoutMs ?? 0, 0, 7 * 86_400_000),
     labels: { ...labels },
     createdAt: now,
     state: 'queued',
     attempt: 0,
+    lost: 0,
     worker: null,
     epoch: null,
     updatedAt: now,
@@ -214,6 +224,10 @@ export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
   for (const k of ['priority', 'maxAttempts', 'timeoutMs', 'createdAt', 'attempt', 'updatedAt']) {
     if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) fail(`field ${k} is not a number`);
   }
+  // Optional: records written before they existed have neither.
+  for (const k of ['lost', 'maxLost']) {
+    if (r[k] !== undefined && (typeof r[k] !== 'number' || !Number.isInteger(r[k]) || (r[k] as number) < 0)) fail(`field ${k} is not a count`);
+  }
   const bo = r.backoff as Record<string, unknown> | undefined;
   if (!bo || typeof bo.initialMs !== 'number' || typeof bo.factor !== 'number' || typeof bo.maxMs !== 'number') fail('has a bad backoff');
   if (r.labels === null || typeof r.labels !== 'object') fail('has bad labels');
@@ -243,8 +257,8 @@ export function malformedStandIn(id: string, reason: string, now = Date.now()): 
   };
 }
 
-/** Delay before attempt `attempt + 1`, after attempt `attempt` failed. */
-export function backoffDelay(rec: Pick<TaskRecord, 'backoff' | 'attempt'>): number {
+/** Delay after the n-th counted attempt failed (lost attempts do not grow it). */
+export function backoffDelay(rec: Pick<TaskRecord, 'backoff' | 'attempt' | 'lost'>): number {
   const { initialMs, factor, maxMs } = rec.backoff;
-  return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, rec.attempt - 1)));
+  return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, rec.attempt - (rec.lost ?? 0) - 1)));
 }

@@ -2,8 +2,8 @@
 // one of the transition functions below; each returns a new record or throws
 // IllegalTransitionError. They are pure: the ZooKeeper write that carries them (one fenced
 // multi) lives with the caller.
-import type { TaskError, TaskRecord } from './task-record.js';
-import { backoffDelay } from './task-record.js';
+import type { TaskError, TaskErrorKind, TaskRecord } from './task-record.js';
+import { DEFAULT_MAX_LOST, backoffDelay } from './task-record.js';
 
 export const TASK_STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
@@ -60,14 +60,42 @@ export function succeedTask(rec: TaskRecord, result: unknown, now: number): Task
 }
 
 /**
- * An attempt failed. Retryable failures with attempts left go back to the queue after the
- * backoff; others end the task as failed.
+ * Kinds that say the attempt was lost to infrastructure (its worker or session went, a
+ * withdrawal, a drain, a worker without the handler), not that the task failed.
+ */
+export const LOST_KINDS: readonly TaskErrorKind[] = ['worker-lost', 'unknown-type'];
+
+/** Attempts that counted against maxAttempts: every assignment minus those lost to infrastructure. */
+export function attemptsUsed(rec: Pick<TaskRecord, 'attempt' | 'lost'>): number {
+  return rec.attempt - (rec.lost ?? 0);
+}
+
+/**
+ * An attempt failed. A loss to infrastructure (a LOST_KINDS error) does not use up an attempt:
+ * it bumps `lost` and goes back to the queue at once while lost ≤ maxLost (so a task that
+ * kills every worker running it still ends), else fails with that kind. Any other retryable
+ * failure goes back after the backoff while attemptsUsed < maxAttempts; others end the task.
  */
 export function failAttempt(rec: TaskRecord, error: TaskError, now: number): TaskRecord {
-  if (error.retryable && rec.attempt < rec.maxAttempts) {
+  if (LOST_KINDS.includes(error.kind)) {
+    const lost = (rec.lost ?? 0) + 1;
+    if (lost <= (rec.maxLost ?? DEFAULT_MAX_LOST)) return move(rec, 'queued', { error, lost, notBefore: now }, now);
+    return move(rec, 'failed', { error: { ...error, retryable: false }, lost, finishedAt: now }, now);
+  }
+  if (error.retryable && attemptsUsed(rec) < rec.maxAttempts) {
     return move(rec, 'queued', { error, notBefore: now + backoffDelay(rec) }, now);
   }
   return move(rec, 'failed', { error, finishedAt: now }, now);
+}
+
+/**
+ * The leader takes an attempt back (its worker is gone, its deadline passed). One that never
+ * started (record still `assigned`) never ran the handler, whatever the reason given: it is
+ * an infrastructure loss (`worker-lost`).
+ */
+export function reclaimAttempt(rec: TaskRecord, error: TaskError, now: number): TaskRecord {
+  const lostUnrun = rec.state === 'assigned' && !LOST_KINDS.includes(error.kind);
+  return failAttempt(rec, lostUnrun ? { kind: 'worker-lost', retryable: true, message: `${error.message} (never started)` } : error, now);
 }
 
 export function cancelTask(rec: TaskRecord, reason: string, now: number): TaskRecord {
