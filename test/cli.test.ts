@@ -85,12 +85,17 @@ describe('drover CLI', () => {
   it('bulk submit from a JSON-lines file, waiting for all', async () => {
     const dir = tempDir('drover-cli-');
     const file = join(dir, 'tasks.jsonl');
-    writeFileSync(file, Array.from({ length: 25 }, (_, i) => JSON.stringify({ type: 'echo', id: `bulk-${i}`, payload: i })).join('\n') + '\n');
+    writeFileSync(file, Array.from({ length: 100 }, (_, i) => JSON.stringify({ type: 'echo', id: `bulk-${i}`, payload: i })).join('\n') + '\n');
     const r = await drover('submit', '--file', file, '--wait', '--json', ...g);
     expect(r.code).toBe(EXIT.ok);
     const out = JSON.parse(r.stdout) as Array<{ id: string; result: number }>;
-    expect(out).toHaveLength(25);
-    expect(out.map((t) => t.result)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(out).toHaveLength(100);
+    expect(out.map((t) => t.result)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // Waited on all at once, through the client's shared listeners and watches.
+    expect(r.stderr).not.toContain('MaxListenersExceededWarning');
+    const human = await drover('submit', '--file', file, '--wait', ...g);
+    expect(human.code).toBe(EXIT.ok);
+    expect(human.stdout.trim().split('\n')).toEqual(Array.from({ length: 100 }, (_, i) => `bulk-${i} succeeded: ${i}`));
   });
 
   it('errors are one line with a meaningful exit code', async () => {

@@ -111,10 +111,20 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
     let worst: ExitCode = EXIT.ok;
     const outcomes: TaskRecord[] = [];
     // One deadline for the whole command, however many tasks it waits for.
-    const until = argv.waitTimeout === undefined ? undefined : Date.now() + argv.waitTimeout;
+    const timeoutMs = argv.waitTimeout;
+    // Every task is waited on at once: the client's waits share its listeners and one watch
+    // per task. Outcomes are still printed in input order.
+    const settled = new Set<string>();
+    const waits = results.map((r) =>
+      client.wait(r.id, { timeoutMs }).then((rec) => {
+        settled.add(r.id);
+        return rec;
+      }),
+    );
+    for (const w of waits) w.catch(() => undefined); // answered in order below
     try {
-      for (const r of results) {
-        const rec = await client.wait(r.id, { timeoutMs: until === undefined ? undefined : Math.max(0, until - Date.now()) });
+      for (const w of waits) {
+        const rec = await w;
         outcomes.push(rec);
         const code = outcomeCode(rec);
         if (code !== EXIT.ok) worst = code;
@@ -130,7 +140,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
       }
       if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
         // The tasks are in ZooKeeper and go on without us: say so, and which.
-        const pending = results.slice(outcomes.length).map((r) => r.id);
+        const pending = results.map((r) => r.id).filter((id) => !settled.has(id));
         const which = pending.length === 1 ? `task ${pending[0]}` : `${pending.length} tasks (${pending[0]}, …)`;
         process.stderr.write(`drover: ZooKeeper unavailable while waiting for ${which}, which stays submitted: ${err.message}\n`);
         return EXIT.unavailable;
