@@ -1,7 +1,6 @@
 FROM node:20-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -p tsconfig.json

@@ -9,7 +9,8 @@
 //   requests and fails them itself when the session is gone;
 // - it never opens a new session by itself: after an expiry this wrapper closes the dead
 //   client, opens a new one and emits `session` so owners re-create their ephemerals;
-// - the transaction version-0 bug is fixed at its source (patches/).
+// - the transaction version-0 bug is fixed in the loaded library when this module loads
+//   (version-zero-fix.ts), so it reaches every install, not only this repository's.
 //
 // The watchdog (watchdog.ts), the reaper of abandoned sessions (reaper.ts) and the request
 // plumbing (requests.ts) live in their own modules; this one owns the state.
@@ -28,6 +29,9 @@ import { EventEmitter } from 'node:events';
 import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { parseConnectString } from './connect-string.js';
+// First: fixes the library's transactions before any is built (throws if it cannot).
+import './version-zero-fix.js';
 import { ConnectionLossError, SessionClosedError, SessionExpiredError, ZkError, zkError } from './errors.js';
 import { createRawClient, dropSocket, guardSocketData, type RawClient } from './raw-client.js';
 import { SessionReaper } from './reaper.js';
@@ -52,10 +56,13 @@ import { SessionWatchdog } from './watchdog.js';
 export type { CreateMode, Op, OpResult, WatchEvent, WatchEventType, Watcher, ZkStat } from './requests.js';
 export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
 
+/** The session timeout when none is given: the failure detector's delay (README, Heartbeats). */
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+
 export interface ZkSessionOptions {
-  /** host:port[,host:port...] */
+  /** host:port[,host:port...][/chroot]; a malformed one is an InvalidConnectStringError. */
   connectString: string;
-  /** Requested session timeout; the server clamps it to [2, 20] × tickTime. Default 6000. */
+  /** Requested session timeout; the server clamps it to [2, 20] × tickTime. Default 6000 (DEFAULT_SESSION_TIMEOUT_MS). */
   sessionTimeoutMs?: number;
   /** Deadline of one request. Default: the session timeout. */
   requestTimeoutMs?: number;
@@ -97,7 +104,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private constructor(opts: ZkSessionOptions) {
     super();
     this.connectString = opts.connectString;
-    this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 6000;
+    this.sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? this.sessionTimeoutMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(5000, this.sessionTimeoutMs);
     this.log = (opts.log ?? silentLogger).child({ component: 'zk-session' });
@@ -115,8 +122,14 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     );
   }
 
-  /** Opens a session; rejects with ConnectionLossError if none is up within connectTimeoutMs. */
+  /**
+   * Opens a session; rejects with ConnectionLossError if none is up within connectTimeoutMs,
+   * and with InvalidConnectStringError, before any connection, if the connect string is malformed.
+   */
   static async open(opts: ZkSessionOptions): Promise<ZkSession> {
+    // The library would throw a bad port from a socket callback, out of reach of any catch:
+    // an uncaught RangeError that kills the host process.
+    parseConnectString(opts.connectString);
     const s = new ZkSession(opts);
     try {
       await s.connectNewClient(s.connectTimeoutMs);
