@@ -3,7 +3,7 @@
 // loss) is verified by reading back before it is sent again.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import { failMalformedOps, finishOps, type Outcome } from '../shared/protocol/task-ops.js';
+import { MAX_REQUEST_BYTES, failMalformedOps, fittedFinishOps, type Outcome } from '../shared/protocol/task-ops.js';
 import { malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
@@ -37,7 +37,8 @@ export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Out
       a.log.warn('worker stopped before the commit was confirmed; left to the leader');
       return { kind: 'abandoned' };
     }
-    const tr = finishOps(ctx.paths, a.cur, outcome, Date.now());
+    const tr = fittedFinishOps(ctx.paths, a.cur, outcome, Date.now());
+    if (tr.cut) a.log.warn({ bytes: tr.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
     failpoint('worker.before-commit');
     try {
       await ctx.session.multi(tr.ops);

@@ -1,7 +1,7 @@
 // Marking attempts running: one multi for a burst of assignments, one by one when the batch
 // is refused, each verified by reading the record back when its outcome is unknown.
 import type { Paths } from '../shared/protocol/paths.js';
-import { startOps } from '../shared/protocol/task-ops.js';
+import { MAX_REQUEST_BYTES, opsBytes, startOps } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import type { Logger } from '../shared/log.js';
 import type { OpResult, ZkSession } from '../shared/zk/session.js';
@@ -10,9 +10,27 @@ import { isOurs, type Attempt } from './attempt.js';
 /** How one attempt's start ended: `unreadable` = try again soon, `stuck` = refused 3 times. */
 export type StartVerdict = 'started' | 'stale' | 'unreadable' | 'stuck';
 
-/** Marks `list` running; returns each attempt's verdict, in order. */
+/** Marks `list` running in multis that each fit in one request; returns each attempt's verdict, in order. */
 export async function markStarted(session: ZkSession, paths: Paths, list: Attempt[], log: Logger): Promise<StartVerdict[]> {
-  if (list.length === 0) return [];
+  const out: StartVerdict[] = [];
+  let batch: Attempt[] = [];
+  let bytes = 0;
+  for (const a of list) {
+    // Records carry payloads of up to 512 KiB: a burst of them is more than one request holds.
+    const n = opsBytes(startOps(paths, a.cur, Date.now()).ops);
+    if (batch.length > 0 && bytes + n > MAX_REQUEST_BYTES) {
+      out.push(...(await startBatch(session, paths, batch, log)));
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(a);
+    bytes += n;
+  }
+  if (batch.length > 0) out.push(...(await startBatch(session, paths, batch, log)));
+  return out;
+}
+
+async function startBatch(session: ZkSession, paths: Paths, list: Attempt[], log: Logger): Promise<StartVerdict[]> {
   if (list.length > 1) {
     const now = Date.now();
     const trs = list.map((a) => startOps(paths, a.cur, now));

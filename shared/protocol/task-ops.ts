@@ -17,7 +17,7 @@
 import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
-import { encodeRecord } from './task-record.js';
+import { ZK_MAX_REQUEST_BYTES, encodeRecord, jsonBytes } from './task-record.js';
 import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectTask, startTask, succeedTask } from './task-state.js';
 
 export interface VersionedRecord {
@@ -166,11 +166,42 @@ export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, ve
   return [fence, { op: 'remove', path: doneEntryPath }, { op: 'remove', path: paths.task(taskId), version }];
 }
 
-/** Rough size of a multi, to keep batches far below jute.maxbuffer. */
+// Sizes of the jute encoding of a multi request, as the server counts it against
+// jute.maxbuffer (the request header and body; not the 4-byte length before them).
+const ustringBytes = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
+const REQUEST_HEADER_BYTES = 4 + 4; // xid, type
+const MULTI_HEADER_BYTES = 4 + 1 + 4; // type, done, err: before every op and once at the end
+/** The ACL every create carries (OPEN_ACL_UNSAFE): a vector of one {perms, {scheme, id}}. */
+const OPEN_ACL_BYTES = 4 + 4 + ustringBytes('world') + ustringBytes('anyone');
+
+/** The size of a multi's request (exact for paths without a chroot; a chroot adds its length per op). */
 export function opsBytes(ops: Op[]): number {
-  let n = 0;
-  for (const o of ops) n += o.path.length + 32 + ('data' in o && o.data ? o.data.length : 0);
+  let n = REQUEST_HEADER_BYTES + MULTI_HEADER_BYTES;
+  for (const o of ops) {
+    n += MULTI_HEADER_BYTES + ustringBytes(o.path);
+    if (o.op === 'create') n += 4 + (o.data?.length ?? 0) + OPEN_ACL_BYTES + 4; // data, acl, flags
+    else if (o.op === 'setData') n += 4 + o.data.length + 4; // data, version
+    else n += 4; // version
+  }
   return n;
+}
+
+/** Largest multi we send: jute.maxbuffer less room for a chroot in front of every path. */
+export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
+
+/**
+ * finishOps, sized before it is sent: a finish too large for one request (the record would
+ * hold both a large payload and a large result) would cost the connection again and again;
+ * it fails the task as too-large instead, its result cut out. `cut` says the sizes then.
+ */
+export function fittedFinishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, now: number): Transition & { cut?: { bytes: number } } {
+  const tr = finishOps(paths, cur, outcome, now);
+  const bytes = opsBytes(tr.ops);
+  if (bytes <= MAX_REQUEST_BYTES || outcome.kind !== 'success') return tr;
+  const message =
+    `task ${cur.record.id}: its record with payload (${jsonBytes(cur.record.payload)} bytes) and result (${jsonBytes(outcome.result)} bytes) ` +
+    `would be a ${bytes}-byte write, over ZooKeeper's ${MAX_REQUEST_BYTES}-byte request limit (jute.maxbuffer); result not stored`;
+  return { ...finishOps(paths, cur, { kind: 'failure', error: { kind: 'too-large', retryable: false, message } }, now), cut: { bytes } };
 }
 
 export { Paths };

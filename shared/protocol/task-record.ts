@@ -76,6 +76,16 @@ export interface SizeLimits {
 
 /** Well below jute.maxbuffer (1 MiB): a record, and a batch of them, must fit in one request. */
 export const HARD_SIZE_CAP = 512 * 1024;
+/** ZooKeeper's default jute.maxbuffer: the server drops a connection whose request is longer. */
+export const ZK_MAX_REQUEST_BYTES = 0xfffff;
+/**
+ * What a finish multi holds besides the payload and the result: the record's other fields
+ * (ids, type, labels, times, an error message of up to 4 096 characters, JSON-escaped) and
+ * its other operations' paths.
+ */
+export const RECORD_ROOM_BYTES = 48 * 1024;
+/** Labels are record fields: bounded so that RECORD_ROOM_BYTES holds. */
+export const MAX_LABELS_BYTES = 8 * 1024;
 export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000 };
 export const DEFAULT_MAX_LOST = 10;
@@ -119,12 +129,25 @@ export interface SubmitInput {
   labels?: Record<string, string>;
 }
 
+/**
+ * Checks each cap and the two together: a record holds its payload and its result at once,
+ * and the finish that writes it must fit in one ZooKeeper request.
+ */
 export function checkLimits(limits: Partial<SizeLimits> = {}): SizeLimits {
   const out = { ...DEFAULT_LIMITS, ...limits };
   for (const [k, v] of Object.entries(out)) {
     if (!Number.isInteger(v) || v < 1 || v > HARD_SIZE_CAP) {
       throw new TaskValidationError(k, `${k} must be an integer in 1..${HARD_SIZE_CAP}, got ${JSON.stringify(v)}`);
     }
+  }
+  const total = out.maxPayloadBytes + out.maxResultBytes + RECORD_ROOM_BYTES;
+  if (total > ZK_MAX_REQUEST_BYTES) {
+    throw new TaskValidationError(
+      'maxPayloadBytes+maxResultBytes',
+      `maxPayloadBytes (${out.maxPayloadBytes}) + maxResultBytes (${out.maxResultBytes}) + ${RECORD_ROOM_BYTES} bytes for the record's other fields ` +
+        `is ${total} bytes: a task record holding both cannot be written in one ZooKeeper request (${ZK_MAX_REQUEST_BYTES} bytes, jute.maxbuffer); ` +
+        `keep the two under ${ZK_MAX_REQUEST_BYTES - RECORD_ROOM_BYTES} bytes together`,
+    );
   }
   return out;
 }
@@ -174,6 +197,8 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
   if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
     throw new TaskValidationError('labels', 'labels must be an object of string values');
   }
+  const labelBytes = jsonBytes(labels);
+  if (labelBytes > MAX_LABELS_BYTES) throw new TaskValidationError('labels', `labels are ${labelBytes} bytes as JSON, over the ${MAX_LABELS_BYTES}-byte limit`);
   return {
     format: RECORD_FORMAT,
     id,
