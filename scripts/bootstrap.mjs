@@ -116,7 +116,7 @@ function ensureZooKeeper() {
 // (c) Build: when dist/ is missing or any source is newer than the last build's stamp.
 const STAMP = path.join(root, 'dist', '.build-stamp');
 function newestSource() {
-  let newest = Math.max(mtime(path.join(root, 'index.ts')), mtime(path.join(root, 'tsconfig.json')));
+  let newest = Math.max(...['index.ts', 'testing.ts', 'tsconfig.json'].map((f) => mtime(path.join(root, f))));
   const walk = (dir) => {
     let entries = [];
     try {

@@ -36,6 +36,8 @@ export interface ZkEnsemble {
   leaderIndex(): Promise<number>;
   /** Stops every member and removes the ensemble's temp dir. */
   stopAll(): Promise<void>;
+  /** Same as stopAll() (the name a single server has too). */
+  stop(): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -131,5 +133,6 @@ async function startEnsembleOnce(opts: StartEnsembleOptions & { install: LocalIn
     servers,
     leaderIndex,
     stopAll,
+    stop: stopAll,
   };
 }
