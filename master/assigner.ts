@@ -9,21 +9,25 @@ import { ConnectionLossError, NoNodeError, ZkError } from '../shared/zk/errors.j
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op } from '../shared/zk/session.js';
 import { failpoint } from '../shared/util/failpoints.js';
-import { planAssignments, freeSlots, labelsMatch, type Placement, type PolicyWorker } from './assignment-policy.js';
+import { accepts, planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import type { LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
 
 /** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
 const MAX_MULTI_BYTES = 400 * 1024;
-/** Records one round may read, and queue entries it may look at, looking for placeable tasks. */
+/** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
-const ROUND_SCAN_BUDGET = 20_000;
+/** Record reads issued in one turn of the event loop. */
+const READ_SLICE = 50;
+
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ReadyTask {
   entry: QueueEntry;
   cur: VersionedRecord;
   id: string;
+  type: string;
   labels: Record<string, string>;
 }
 
@@ -50,6 +54,8 @@ export class Assigner {
       capacity: m.capacity,
       load: this.reconciler.load(m.name),
       labels: m.labels,
+      // Workers of an older version advertise no types: they are taken to handle any.
+      types: (m as { types?: string[] }).types,
       state: m.state,
     }));
   }
@@ -62,46 +68,54 @@ export class Assigner {
     await this.reconciler.reclaimOverdue(Date.now());
     this.armDeadlineTimer();
     await this.queue.refresh();
+    const now = Date.now();
+    this.queue.promoteDue(now);
+    // From the whole waiting set, not from the entries this round happens to look at.
+    this.armDueTimer(this.queue.nextDueAt());
 
     // Loads as this round's own placements change them.
     const workers = this.workersForPolicy();
     const byName = new Map(workers.map((w) => [w.name, w]));
     let slots = freeSlots(workers);
     if (slots === 0) return;
-    const now = Date.now();
     const placed: Array<Placement<ReadyTask>> = [];
-    // Entries no free worker can take (their labels) stay taken for the rest of the round,
-    // so the next pick reaches past them: tasks for busy or absent labels never block the
-    // tasks behind them. Budgets bound one round's reads and scan.
+    // Only unread entries and classes some free worker accepts are handed out: a class no
+    // free worker can take is passed over at no cost per entry. An entry read and not placed
+    // stays taken for the rest of the round. The chunk grows while reads place less than they
+    // take (unread entries of blocked classes), so classifying a backlog takes few round trips
+    // while a placeable queue is never read far beyond the free slots.
     let reads = 0;
-    let seen = 0;
-    for (let first = true; slots > 0 && reads < ROUND_READ_BUDGET && seen < ROUND_SCAN_BUDGET; first = false) {
-      const { entries, nextDueAt } = this.queue.pick(Math.min(slots, this.ctx.opts.assignBatch * 4), now);
-      if (first) this.armDueTimer(nextDueAt);
-      if (entries.length === 0) break;
-      seen += entries.length;
+    let chunk = slots;
+    while (slots > 0 && reads < ROUND_READ_BUDGET) {
       const open = workers.filter((w) => w.state === 'alive' && w.load < w.capacity);
-      // Labels are part of the immutable spec: an entry read once needs no read to be skipped.
-      const toRead = entries.filter((e) => {
-        const labels = this.queue.labelsOf(e);
-        return labels === undefined || open.some((w) => labelsMatch(labels, w.labels));
-      });
-      reads += toRead.length;
-      const ready = await this.readQueued(toRead);
+      const entries = this.queue.take((c) => open.some((w) => accepts(w, c)), Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
+      if (entries.length === 0) break;
+      reads += entries.length;
+      const ready = await this.readQueued(entries);
       const got = planAssignments(ready, workers);
       for (const p of got) byName.get(p.worker)!.load += 1;
       placed.push(...got);
       slots -= got.length;
+      if (got.length < entries.length) chunk *= 2;
+      await yieldToIo();
     }
     await this.commitPlacements(placed.map((p) => ({ ...p.task, worker: p.worker })));
-    // More may fit (bigger queue than one round, or capacity freed meanwhile).
-    if (placed.length > 0) this.ctx.kick();
+    // More may fit (bigger queue than one round, capacity freed meanwhile, or unread entries
+    // left when the read budget ran out).
+    if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
   }
 
   /** Reads the records behind queue entries; repairs what is malformed, missing or stale. */
   private async readQueued(entries: QueueEntry[]): Promise<ReadyTask[]> {
     const { session, paths } = this.ctx;
-    const records = await Promise.all(entries.map((e) => readTask(session, paths, e.taskId)));
+    // Pipelined, but issued a slice per turn of the event loop: every request is a socket
+    // write, and hundreds of them in one turn would block it for tens of milliseconds.
+    const pending: Array<ReturnType<typeof readTask>> = [];
+    for (let i = 0; i < entries.length; i += READ_SLICE) {
+      if (i > 0) await yieldToIo();
+      for (const e of entries.slice(i, i + READ_SLICE)) pending.push(readTask(session, paths, e.taskId));
+    }
+    const records = await Promise.all(pending);
     const ready: ReadyTask[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -113,8 +127,8 @@ export class Assigner {
       } else if (r.record.state !== 'queued' || paths.queueEntry(r.record.id, r.record.priority, r.record.notBefore ?? r.record.createdAt) !== paths.queueEntryPath(e)) {
         await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
       } else {
-        this.queue.rememberLabels(e, r.record.labels);
-        ready.push({ entry: e, cur: { record: r.record, version: r.version }, id: r.record.id, labels: r.record.labels });
+        this.queue.classify(e, r.record);
+        ready.push({ entry: e, cur: { record: r.record, version: r.version }, id: r.record.id, type: r.record.type, labels: r.record.labels });
       }
     }
     return ready;
