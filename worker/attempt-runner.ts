@@ -8,11 +8,11 @@ import type { Outcome } from '../shared/protocol/task-ops.js';
 import type { SizeLimits } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { Coalescer, sleep } from '../shared/util/coalescer.js';
+import { Coalescer } from '../shared/util/coalescer.js';
 import { NoNodeError, SessionExpiredError } from '../shared/zk/errors.js';
 import { StableWatchers } from '../shared/zk/stable-watchers.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { RETRY_LEFT_MS, newAttempt, type Attempt } from './attempt.js';
+import { RETRY_LEFT_MS, newAttempt, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import type { HandlerMap } from './handlers.js';
@@ -141,7 +141,7 @@ export class AttemptRunner {
     if (member !== this.watchedMember) return;
     const present = new Set(children.map((n) => `${dir}/${n}`));
     for (const a of this.attempts.values()) {
-      if (a.member === member && !present.has(a.key) && !a.controller.signal.aborted) {
+      if (a.member === member && !present.has(a.key) && !a.controller.signal.aborted && !a.settling) {
         a.log.info('assignment withdrawn; aborting the attempt');
         a.controller.abort(new AttemptAbortedError('withdrawn', 'assignment withdrawn: cancelled or reclaimed'));
       }
@@ -249,6 +249,7 @@ export class AttemptRunner {
           },
         }),
       );
+      a.settling = true;
       if (res.aborted) a.log.info({ reason: res.outcome.kind === 'failure' ? res.outcome.error.message : '' }, 'attempt aborted');
       if (res.aborted === 'stopping') {
         // Not committed: the assignment stays and the leader reclaims it when our member node goes.
@@ -271,7 +272,11 @@ export class AttemptRunner {
       a.log.info({ state: r.state }, `committed: ${r.state}`);
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
     } else if (r.kind === 'fenced') {
-      a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
+      // A user's cancel is nothing wrong; a take-back (reclaim, re-assignment) is worth a warning.
+      if (r.cancelled !== undefined) a.log.info({ reason: r.cancelled }, `attempt cancelled: ${r.cancelled}; its outcome is not stored`);
+      else {
+        a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
+      }
       this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
     } else if (r.kind === 'left') {
       this.finish(a);
@@ -288,15 +293,5 @@ export class AttemptRunner {
       this.ignored.delete(key);
       setTimeout(() => this.refresher.kick(), 300).unref();
     } else if (r === 'refused') this.lookAgainLater(key);
-  }
-}
-
-/** Resolves when any of `promises` settles or after `ms`; leaves no timer behind to hold the process. */
-async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
-  const timer = new AbortController();
-  try {
-    await Promise.race([...promises, sleep(ms, timer.signal)]);
-  } finally {
-    timer.abort();
   }
 }

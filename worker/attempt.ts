@@ -4,6 +4,7 @@ import type { Logger } from '../shared/log.js';
 import type { VersionedRecord } from '../shared/protocol/task-ops.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { sleep } from '../shared/util/coalescer.js';
 import { ProgressWriter } from './progress.js';
 
 /** How long an assignment we could not carry through waits before we look at it again. */
@@ -22,6 +23,8 @@ export interface Attempt {
   finished: Promise<void>;
   resolveFinished: () => void;
   over: boolean;
+  /** The handler is over and its outcome is being committed: a vanished node is our own commit's doing, or the commit learns otherwise. */
+  settling: boolean;
   progress: ProgressWriter;
 }
 
@@ -47,6 +50,7 @@ export function newAttempt(
     finished,
     resolveFinished,
     over: false,
+    settling: false,
     progress: new ProgressWriter(session, key, maxProgressBytes, log),
   };
 }
@@ -54,4 +58,14 @@ export function newAttempt(
 /** Does this record still say that this attempt holds the task? */
 export function isOurs(a: Attempt, rec: TaskRecord): boolean {
   return rec.worker === a.member && rec.attempt === a.attempt && (rec.state === 'assigned' || rec.state === 'running');
+}
+
+/** Resolves when any of `promises` settles or after `ms`; leaves no timer behind to hold the process. */
+export async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([...promises, sleep(ms, timer.signal)]);
+  } finally {
+    timer.abort();
+  }
 }

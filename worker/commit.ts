@@ -22,7 +22,8 @@ export interface CommitContext {
 
 export type CommitResult =
   | { kind: 'committed'; state: TaskState }
-  | { kind: 'fenced'; reason: string }
+  /** `cancelled`: the record says the task was cancelled, with this reason. */
+  | { kind: 'fenced'; reason: string; cancelled?: string }
   /** Refused again and again: look at the assignment again later. */
   | { kind: 'left' }
   /** The worker stopped (or its session closed) before the commit was confirmed. */
@@ -31,6 +32,13 @@ export type CommitResult =
 type Verdict = 'committed' | 'retry' | 'give-up' | { fenced: string };
 
 export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
+  const r = await tryCommit(ctx, a, outcome);
+  if (r.kind !== 'fenced') return r;
+  const now = await readTask(ctx.session, ctx.paths, a.taskId, false).catch(() => null);
+  return now?.kind === 'ok' && now.record.state === 'cancelled' ? { ...r, cancelled: now.record.error?.message ?? 'cancelled' } : r;
+}
+
+async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
   let refusals = 0;
   for (;;) {
     if (ctx.stopping()) {
