@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
-import { assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
+import { assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -32,7 +32,7 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
       default: 5000,
     })
     .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 })
-    .check((a) => checkZk(a.zk) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
+    .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
 }
 
 /**
@@ -63,6 +63,29 @@ export function checkInts(argv: Record<string, unknown>, ranges: Record<string, 
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${String(v)}`);
     }
+  }
+  return true;
+}
+
+/**
+ * A yargs check: --root is a ZooKeeper path (the server would refuse `/a//b` only after we
+ * connected, and in its own words).
+ */
+export function checkRoot(root: unknown): true {
+  const ok =
+    typeof root === 'string' &&
+    (root === '/' ||
+      (root.startsWith('/') && root.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(seg))));
+  if (!ok) throw new UsageError(`--root must be a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /), got ${JSON.stringify(root)}`);
+  return true;
+}
+
+/** A yargs check: a task id argument could name a task (`get ''` would read a directory). */
+export function checkTaskId(id: unknown): true {
+  try {
+    assertTaskId(id);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   return true;
 }

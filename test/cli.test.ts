@@ -121,7 +121,9 @@ describe('drover CLI', () => {
   it('bad arguments and invalid tasks are refused before connecting, in one line', async () => {
     // An unreachable ZooKeeper: a command that tried to connect would exit 3, not 2 or 1.
     const away = ['--zk', '127.0.0.1:1', '--connect-timeout', '3000'];
-    const bad = [['get'], ['cancel'], ['list', '--state', 'weird'], [], ['worker', '--concurrency', '0'], ['master', '--id', 'a/b'], ['status', '--session-timeout', 'x'], ['submit'], ['submit', 'echo', '--wait', '--wait-timeout', 'abc'], ['list', '--limit', '0']];
+    const bad = [['get'], ['cancel'], ['list', '--state', 'weird'], [], ['worker', '--concurrency', '0'], ['master', '--id', 'a/b'], ['status', '--session-timeout', 'x'], ['submit'], ['submit', 'echo', '--wait', '--wait-timeout', 'abc'], ['list', '--limit', '0'],
+      // Ids that cannot name a task, roots that are not ZooKeeper paths.
+      ['get', ''], ['cancel', 'a/b'], ['status', '--root', 'drover'], ['list', '--root', '/a//b'], ['submit', 'echo', '--root', '/x/'], ['worker', '--root', '/w/../x']];
     for (const args of bad) {
       const r = await drover(...args, ...away);
       expect(r.code, `drover ${args.join(' ')}`).toBe(EXIT.usage);

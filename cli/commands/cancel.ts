@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface CancelArgs extends GlobalArgs {
@@ -10,7 +10,9 @@ export const command = 'cancel <id>';
 export const describe = 'cancel a task (queued: removed from the queue; running: aborted)';
 
 export function builder(y: Argv): Argv<CancelArgs> {
-  return globalOptions(y).positional('id', { type: 'string', demandOption: true }) as unknown as Argv<CancelArgs>;
+  return globalOptions(y)
+    .positional('id', { type: 'string', demandOption: true })
+    .check((a) => checkTaskId(a.id)) as unknown as Argv<CancelArgs>;
 }
 
 export async function handler(argv: CancelArgs): Promise<ExitCode> {

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { TaskNotFoundError } from '../../client/drover-client.js';
-import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface GetArgs extends GlobalArgs {
@@ -11,7 +11,9 @@ export const command = 'get <id>';
 export const describe = 'show a task: state, attempt, worker, result or error';
 
 export function builder(y: Argv): Argv<GetArgs> {
-  return globalOptions(y).positional('id', { type: 'string', demandOption: true }) as unknown as Argv<GetArgs>;
+  return globalOptions(y)
+    .positional('id', { type: 'string', demandOption: true })
+    .check((a) => checkTaskId(a.id)) as unknown as Argv<GetArgs>;
 }
 
 export async function handler(argv: GetArgs): Promise<ExitCode> {
