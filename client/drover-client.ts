@@ -206,15 +206,15 @@ export class DroverClient {
 
   /** The leading master now (null while nobody leads). */
   async leader(): Promise<{ id: string; host: string; pid: number; epoch: number } | null> {
-    const l = await readLeader(this.session, this.paths);
+    const l = await readLeader(this.session, this.paths.election);
     return l ? { id: l.id, host: l.host, pid: l.pid, epoch: l.epoch } : null;
   }
 
   /** Leader, masters, workers with their load, queue depth, counts: from stats, no record reads. */
   async status(): Promise<ClusterStatus> {
     const [leader, masters, workerNames] = await Promise.all([
-      readLeader(this.session, this.paths),
-      listCandidates(this.session, this.paths),
+      readLeader(this.session, this.paths.election),
+      listCandidates(this.session, this.paths.election),
       this.session.retrying(() => this.session.getChildren(this.paths.workers)),
     ]);
     const workers = (

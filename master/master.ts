@@ -163,7 +163,7 @@ export class Master extends EventEmitter<MasterEvents> {
   /** A fresh candidacy (a deposed leader rejoins at the back of the line). */
   private joinElection(): void {
     this.election?.removeAllListeners();
-    this.election = new LeaderElection(this.session!, this.paths!, this.opts.id, this.baseLog);
+    this.election = new LeaderElection(this.session!, this.paths!.election, this.opts.id, this.baseLog);
     this.election.on('leader', (h) => void this.lead(h));
     this.election.on('deposed', (reason) => void this.unlead(reason));
     this.election.on('role', (role) => {

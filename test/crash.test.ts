@@ -86,7 +86,7 @@ describe('crash recovery with real processes', () => {
         // By now m0 and m1 have died at their failpoints; kill whoever leads now.
         await waitFor(() => !m0.running && !m1.running, { timeoutMs: 20_000, message: 'failpoint leaders died' });
         const victim = await waitFor(async () => {
-          const leader = await readLeader(s, paths);
+          const leader = await readLeader(s, paths.election);
           return [m2, m3].find((m) => m.pid === leader?.pid);
         }, { message: 'm2 or m3 leads' });
         victim.kill9();

@@ -1,12 +1,12 @@
 // Leader election against a real ZooKeeper: one leader at a time, succession in sequence
 // order, no herd, graceful handoff, and a leader whose session expires is fenced.
 import { afterEach, describe, expect, it } from 'vitest';
-import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
+import { LeaderElection, candidateSeq, listCandidates, readLeader, type LeaderHandle } from '../shared/zk/election.js';
 import { NoNodeError } from '../shared/zk/errors.js';
 import { ZkSession } from '../shared/zk/session.js';
-import { Paths } from '../shared/protocol/paths.js';
+import type { Paths } from '../shared/protocol/paths.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
-import { SessionPool, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { SessionPool, freshLayout, testLog, uniqueRoot, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
 const pool = new SessionPool();
@@ -26,7 +26,7 @@ async function candidates(paths: Paths, n: number): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (let i = 0; i < n; i++) {
     const session = await pool.open();
-    const election = new LeaderElection(session, paths, `c${i}`, testLog);
+    const election = new LeaderElection(session, paths.election, `c${i}`, testLog);
     cleanups.push(() => election.stop());
     election.start();
     // Join one by one so the sequence order is c0 < c1 < ...
@@ -62,7 +62,7 @@ describe('leader election', () => {
     const cands = await candidates(paths, 3);
     const watch = watchForSplitBrain(cands);
     expect(cands.map((c) => c.election.role)).toEqual(['leader', 'follower', 'follower']);
-    const epochs = cands.map((c) => Paths.candidateSeq(c.election.candidatePath!.split('/').pop()!));
+    const epochs = cands.map((c) => candidateSeq(c.election.candidatePath!.split('/').pop()!));
     expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
 
     await cands[0]!.election.stop();
@@ -110,7 +110,7 @@ describe('leader election', () => {
     cleanups.push(() => proxy.stop());
     const leaderSession = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 1200, log: testLog });
     cleanups.push(() => leaderSession.close());
-    const old = new LeaderElection(leaderSession, paths, 'old', testLog);
+    const old = new LeaderElection(leaderSession, paths.election, 'old', testLog);
     cleanups.push(() => old.stop());
     const handles: LeaderHandle[] = [];
     old.on('leader', (h) => handles.push(h));
@@ -146,12 +146,36 @@ describe('leftover candidate nodes', () => {
     const paths = await freshLayout(s);
     // A candidacy whose delete failed, or a create tried twice: a node of this session,
     // lower than the one the election makes. Nobody acts on it; we must not wait behind it.
-    const leftover = await s.create(paths.candidatePrefix(s.sessionId), Buffer.from('{}'), 'ephemeral_sequential');
-    const election = new LeaderElection(s, paths, 'me', testLog);
+    const leftover = await s.create(`${paths.election}/c_${s.sessionId}_`, Buffer.from('{}'), 'ephemeral_sequential');
+    const election = new LeaderElection(s, paths.election, 'me', testLog);
     cleanups.push(() => election.stop());
     election.start();
     await waitFor(() => election.isLeader, { timeoutMs: 5000, message: 'leads past its own leftover node' });
     expect(await s.exists(leftover)).toBeNull();
     expect(election.candidatePath).not.toBe(leftover);
+  });
+});
+
+describe('a plain directory', () => {
+  it('the recipe needs only a directory: no drover layout, and readLeader/listCandidates read it', async () => {
+    const s = await pool.open();
+    const dir = `${uniqueRoot('plain')}/some/leader`;
+    await s.mkdirp(dir);
+    const a = new LeaderElection(s, dir, 'a', testLog);
+    cleanups.push(() => a.stop());
+    a.start();
+    await waitFor(() => a.isLeader, { message: 'a leads' });
+    const other = await pool.open();
+    const b = new LeaderElection(other, dir, 'b', testLog);
+    cleanups.push(() => b.stop());
+    b.start();
+    await waitFor(() => b.role === 'follower', { message: 'b follows' });
+    expect((await readLeader(s, dir))?.id).toBe('a');
+    expect((await listCandidates(s, dir)).map((c) => c.id)).toEqual(['a', 'b']);
+    expect(a.candidatePath!.startsWith(`${dir}/c_${s.sessionId}_`)).toBe(true);
+    // Nothing else was made: the directory holds the candidates only.
+    expect((await s.getChildren(dir)).children).toHaveLength(2);
+    await a.stop();
+    await waitFor(() => b.isLeader, { message: 'b leads after a' });
   });
 });

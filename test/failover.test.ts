@@ -34,7 +34,7 @@ describe('master failover with real processes', () => {
     const s = await pool.open();
     const paths = await freshLayout(s);
     const masters = await startMasters(paths.root, 3);
-    const leader = await waitFor(async () => readLeader(s, paths), { message: 'a leader' });
+    const leader = await waitFor(async () => readLeader(s, paths.election), { message: 'a leader' });
     const victim = masters.find((m) => m.pid === leader.pid)!;
     expect(victim.hasLine(elected)).toBe(true);
 

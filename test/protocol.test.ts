@@ -14,6 +14,7 @@ import {
 import { IllegalTransitionError, TRANSITIONS, assignTask, attemptsUsed, cancelTask, failAttempt, startTask, succeedTask } from '../shared/protocol/task-state.js';
 import { reclaimOps } from '../shared/protocol/task-ops.js';
 import { planAssignments } from '../master/assignment-policy.js';
+import { candidateSeq } from '../shared/zk/election.js';
 
 describe('paths', () => {
   const p = new Paths('/drover', 256);
@@ -42,7 +43,7 @@ describe('paths', () => {
     expect(Paths.parseMember(Paths.memberName('w-1', 'abc'))).toEqual({ workerId: 'w-1', incarnation: 'abc' });
     expect(Paths.parseAssignment(Paths.assignmentName('t:1', 3))).toEqual({ taskId: 't:1', attempt: 3 });
     expect(Paths.parseAssignment('t~0')).toBeNull();
-    expect(Paths.candidateSeq('c_0123abcd_0000000042')).toBe(42);
+    expect(candidateSeq('c_0123abcd_0000000042')).toBe(42);
   });
   it('rejects ids that would break a path', () => {
     for (const bad of ['', 'a/b', '..', 'a~b', 'x'.repeat(201)]) expect(() => p.task(bad) && newTaskRecord({ type: 'echo', id: bad })).toThrow(InvalidIdError);

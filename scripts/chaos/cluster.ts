@@ -232,7 +232,7 @@ export class ChaosCluster {
 
   /** The slot whose live process leads now (per ZooKeeper's lowest candidate), or null. */
   async leaderSlot(): Promise<Slot | null> {
-    const all = await listCandidates(this.session, this.client.paths).catch(() => []);
+    const all = await listCandidates(this.session, this.client.paths.election).catch(() => []);
     const l = all[0];
     // A lowest node whose process has a newer candidacy is left from that process's former
     // session: it blocks the line until it goes, and nobody acts as leader meanwhile.
@@ -249,7 +249,7 @@ export class ChaosCluster {
     const ok = await until(async () => {
       const pid = slot.pid;
       if (pid === undefined) return false;
-      return (await listCandidates(this.session, this.client.paths)).some((c) => c.pid === pid);
+      return (await listCandidates(this.session, this.client.paths.election)).some((c) => c.pid === pid);
     }, timeoutMs);
     return ok === true;
   }

@@ -23,7 +23,7 @@ export async function probe(cluster: ChaosCluster, timeoutMs: number): Promise<P
   const masters = cluster.masters();
   const workers = cluster.workers();
   const whole = await until(async () => {
-    const cands = await listCandidates(cluster.session, paths);
+    const cands = await listCandidates(cluster.session, paths.election);
     const live = await cluster.liveWorkerPids();
     const leader = await cluster.leaderSlot();
     const mastersIn = masters.every((m) => m.pid !== undefined && cands.some((c) => c.pid === m.pid));
@@ -31,7 +31,7 @@ export async function probe(cluster: ChaosCluster, timeoutMs: number): Promise<P
     return mastersIn && workersIn && leader ? leader : null;
   }, timeoutMs, 250);
   if (!whole) {
-    const cands = await listCandidates(cluster.session, paths).catch(() => []);
+    const cands = await listCandidates(cluster.session, paths.election).catch(() => []);
     const live = await cluster.liveWorkerPids().catch(() => new Map());
     for (const m of masters) if (!cands.some((c) => c.pid === m.pid)) problems.push(`master ${m.name} (pid ${m.pid}) is not a candidate`);
     for (const w of workers) if (live.get(w.pid!)?.state !== 'alive') problems.push(`worker ${w.name} (pid ${w.pid}) is not registered alive`);

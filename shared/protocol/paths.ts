@@ -1,7 +1,7 @@
 // The only place znode paths are built or parsed.
 //
 // <root>/layout                                 {format, shards}: written once, last, by ensureLayout
-// <root>/election/c_<session>_<seq>             ephemeral sequential: master candidates
+// <root>/election/c_<session>_<seq>             ephemeral sequential: master candidates (names: shared/zk/election.ts)
 // <root>/workers/<workerId>~<incarnation>       ephemeral: one per live worker session
 // <root>/assign/<workerId>~<incarnation>/<taskId>~<attempt>   persistent: a task given to a worker
 // <root>/tasks/<shard>/<taskId>                 persistent: the task record
@@ -135,18 +135,6 @@ export class Paths {
   }
   taskShard(shard: string): string {
     return `${this.tasks}/${shard}`;
-  }
-
-  // ---- election ----
-  candidatePrefix(sessionId: string): string {
-    return `${this.election}/c_${sessionId}_`;
-  }
-  static candidateSeq(name: string): number {
-    const m = /_(\d{10})$/.exec(name);
-    return m ? Number(m[1]) : Number.NaN;
-  }
-  static candidateSession(name: string): string | undefined {
-    return /^c_([0-9a-f]+)_\d{10}$/.exec(name)?.[1];
   }
 
   // ---- membership ----

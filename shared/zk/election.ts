@@ -1,5 +1,6 @@
-// Leader election: ephemeral sequential candidates under election/, the lowest sequence
-// leads, every other candidate watches only its immediate predecessor (no herd effect: the
+// Leader election (a recipe: it knows a directory, not drover's layout, like etcd's
+// NewElection(session, prefix) or Curator's LeaderLatch(client, path)): ephemeral sequential
+// candidates c_<session>_<seq> under the directory it is given; the lowest sequence leads, every other candidate watches only its immediate predecessor (no herd effect: the
 // death of one candidate wakes exactly one other).
 //
 // Guarantees: at most one candidate sees itself as leader per ZooKeeper's view; a leader that
@@ -14,11 +15,28 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { Paths } from '../protocol/paths.js';
 import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { Op, ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
 import { StableWatchers } from './stable-watchers.js';
+
+/** Candidate node names are the recipe's own: c_<session id>_<sequence>. */
+function candidatePrefix(dir: string, sessionId: string): string {
+  return `${dir}/c_${sessionId}_`;
+}
+/** The sequence number of a candidate node name (NaN if it is not one). */
+export function candidateSeq(name: string): number {
+  const m = /_(\d{10})$/.exec(name);
+  return m ? Number(m[1]) : Number.NaN;
+}
+/** The session that made a candidate node (undefined if it is not one). */
+export function candidateSession(name: string): string | undefined {
+  return /^c_([0-9a-f]+)_\d{10}$/.exec(name)?.[1];
+}
+/** Candidate names in line order (leader first). */
+function inLine(children: string[]): string[] {
+  return children.filter((c) => !Number.isNaN(candidateSeq(c))).sort((a, b) => candidateSeq(a) - candidateSeq(b));
+}
 
 export type ElectionRole = 'idle' | 'candidate' | 'leader' | 'follower' | 'stopped';
 
@@ -64,7 +82,9 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
 
   constructor(
     private readonly session: ZkSession,
-    private readonly paths: Paths,
+    /** The election directory (it must exist). */
+    private readonly dir: string,
+    /** Who this candidate is: stored in its node with host, pid and start time. */
     id: string,
     log: Logger = silentLogger,
   ) {
@@ -144,7 +164,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
 
   /** The current leader's info, read from the lowest candidate (null if none). */
   async currentLeader(): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
-    return readLeader(this.session, this.paths);
+    return readLeader(this.session, this.dir);
   }
 
   private setRole(role: ElectionRole): void {
@@ -167,17 +187,17 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   }
 
   private async join(): Promise<void> {
-    const prefix = this.paths.candidatePrefix(this.session.sessionId);
+    const prefix = candidatePrefix(this.dir, this.session.sessionId);
     const generation = this.session.generation;
     try {
       this.nodePath = await this.session.create(prefix, Buffer.from(JSON.stringify(this.info)), 'ephemeral_sequential');
     } catch (err) {
       if (!(err instanceof ConnectionLossError)) throw err;
       // The reply was lost: the node may exist. Ours carries our session id in its name.
-      const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.election));
+      const { children } = await this.session.retrying(() => this.session.getChildren(this.dir));
       const mine = children.find((c) => c.startsWith(`c_${this.session.sessionId}_`));
       if (!mine) throw err;
-      this.nodePath = `${this.paths.election}/${mine}`;
+      this.nodePath = `${this.dir}/${mine}`;
     }
     this.nodeGeneration = generation;
   }
@@ -190,16 +210,16 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     if ((this._role as ElectionRole) === 'stopped') return;
 
     const generation = this.session.generation;
-    const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.election));
-    const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
-    const ownName = this.nodePath!.slice(this.paths.election.length + 1);
+    const { children } = await this.session.retrying(() => this.session.getChildren(this.dir));
+    const sorted = inLine(children);
+    const ownName = this.nodePath!.slice(this.dir.length + 1);
     // One candidacy per session: another node of this session is a leftover (a create whose
     // reply was lost and was tried again, or an earlier candidacy whose delete failed). It
     // would stand in line ahead of us with nobody behind it acting: delete it.
-    const leftovers = sorted.filter((c) => c !== ownName && Paths.candidateSession(c) === this.session.sessionId);
+    const leftovers = sorted.filter((c) => c !== ownName && candidateSession(c) === this.session.sessionId);
     if (leftovers.length > 0) {
       this.log.warn({ leftovers }, 'deleting leftover candidate nodes of this session');
-      for (const c of leftovers) await this.removeOwn(`${this.paths.election}/${c}`, generation);
+      for (const c of leftovers) await this.removeOwn(`${this.dir}/${c}`, generation);
       this.checker.kick();
       return;
     }
@@ -212,7 +232,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     }
     if (index === 0) {
       // Claim only with a node of the session we hold now (Curator does the same).
-      if (Paths.candidateSession(ownName) !== this.session.sessionId || generation !== this.session.generation) {
+      if (candidateSession(ownName) !== this.session.sessionId || generation !== this.session.generation) {
         this.loseNode('candidate node belongs to an old session');
         this.checker.kick();
         return;
@@ -221,7 +241,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
         const path = this.nodePath!;
         const handle: LeaderHandle = {
           path,
-          epoch: Paths.candidateSeq(ownName),
+          epoch: candidateSeq(ownName),
           sessionId: this.session.sessionId,
           fence: () => ({ op: 'check', path, version: 0 }),
         };
@@ -241,7 +261,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
       if (!own) this.checker.kick();
       return;
     }
-    const predecessor = `${this.paths.election}/${sorted[index - 1]}`;
+    const predecessor = `${this.dir}/${sorted[index - 1]}`;
     const stat = await this.session.exists(
       predecessor,
       this.watchers.get(`pred:${predecessor}`, (g) => () => {
@@ -259,18 +279,15 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   }
 }
 
-/** Reads who leads under `paths` without taking part. */
-export async function readLeader(
-  session: ZkSession,
-  paths: Paths,
-): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
-  const { children } = await session.retrying(() => session.getChildren(paths.election));
-  const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
+/** Reads who leads the election in `dir` without taking part. */
+export async function readLeader(session: ZkSession, dir: string): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
+  const { children } = await session.retrying(() => session.getChildren(dir));
+  const sorted = inLine(children);
   for (const name of sorted) {
-    const path = `${paths.election}/${name}`;
+    const path = `${dir}/${name}`;
     try {
       const { data } = await session.retrying(() => session.getData(path));
-      return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: Paths.candidateSeq(name), path };
+      return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: candidateSeq(name), path };
     } catch (err) {
       if (!(err instanceof NoNodeError)) throw err;
     }
@@ -279,14 +296,14 @@ export async function readLeader(
 }
 
 /** Lists every candidate in order (leader first). */
-export async function listCandidates(session: ZkSession, paths: Paths): Promise<Array<CandidateInfo & { epoch: number }>> {
-  const { children } = await session.retrying(() => session.getChildren(paths.election));
-  const sorted = children.filter((c) => !Number.isNaN(Paths.candidateSeq(c))).sort((a, b) => Paths.candidateSeq(a) - Paths.candidateSeq(b));
+export async function listCandidates(session: ZkSession, dir: string): Promise<Array<CandidateInfo & { epoch: number }>> {
+  const { children } = await session.retrying(() => session.getChildren(dir));
+  const sorted = inLine(children);
   const out = await Promise.all(
     sorted.map(async (name) => {
       try {
-        const { data } = await session.retrying(() => session.getData(`${paths.election}/${name}`));
-        return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: Paths.candidateSeq(name) };
+        const { data } = await session.retrying(() => session.getData(`${dir}/${name}`));
+        return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: candidateSeq(name) };
       } catch (err) {
         if (err instanceof NoNodeError) return null;
         throw err;
