@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Master } from '../master/master.js';
 import { DroverClient } from '../client/drover-client.js';
-import { MembershipObserver, WorkerRegistration } from '../shared/zk/membership.js';
+import { MembershipObserver } from '../shared/zk/membership.js';
+import { WorkerRegistration } from '../worker/registration.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';

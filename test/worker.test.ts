@@ -10,6 +10,7 @@ import { assignOps, cancelOps, queueEntryOf, reclaimOps, startOps, submitOps } f
 import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
+import { MembershipObserver } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
 import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/handlers.js';
@@ -109,6 +110,25 @@ describe('worker', () => {
     await waitFor(async () => (await session.exists(dir)) !== null, { timeoutMs: 5000, message: `${dir} re-created` });
     const id = await submitAndAssign(w, { type: 'echo', payload: 7 });
     expect((await waitState(id, 'succeeded')).result).toBe(7);
+  });
+
+  it('advertises the types it handles (built-ins included, sorted) in its member data, and logs them at start', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+    const w = await startWorker({ handlers: { zeta: () => 1, alpha: () => 2 }, log });
+    expect(w.types).toEqual(['alpha', 'echo', 'fail', 'sleep', 'zeta']);
+    const data = JSON.parse((await session.getData(paths.member(w.memberName!))).data.toString('utf8')) as { types?: string[] };
+    expect(data.types).toEqual(['alpha', 'echo', 'fail', 'sleep', 'zeta']);
+    expect(lines.find((l) => Array.isArray(l.types))).toMatchObject({ types: ['alpha', 'echo', 'fail', 'sleep', 'zeta'], workerId: 'w1' });
+    // The leader's view carries them; a member without them (an older worker) reads as "any type".
+    const observer = new MembershipObserver(session, paths, testLog);
+    await observer.start();
+    await session.create(paths.member('old~0123456789abcdef'), Buffer.from(JSON.stringify({ id: 'old', capacity: 1, labels: {}, state: 'alive' })), 'ephemeral');
+    await waitFor(() => observer.get('old~0123456789abcdef'), { message: 'old member seen' });
+    expect(observer.get(w.memberName!)?.types).toEqual(['alpha', 'echo', 'fail', 'sleep', 'zeta']);
+    expect(observer.get('old~0123456789abcdef')).toMatchObject({ id: 'old', capacity: 1 });
+    expect(observer.get('old~0123456789abcdef')?.types).toBeUndefined();
+    observer.stop();
   });
 
   it('a retryable failure goes back to the queue with attempt 1 and a notBefore', async () => {

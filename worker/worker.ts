@@ -6,10 +6,10 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
-import { WorkerRegistration } from '../shared/zk/membership.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { workerConfig, type WorkerConfig, type WorkerOptions } from './options.js';
+import { WorkerRegistration } from './registration.js';
 
 export { WorkerOptionError, type WorkerOptions } from './options.js';
 
@@ -36,6 +36,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly root: string;
   readonly concurrency: number;
   readonly gracePeriodMs: number;
+  /** Task types it handles (its handlers and the built-ins), sorted: advertised in its member data. */
+  readonly types: readonly string[];
   private readonly config: WorkerConfig;
   private readonly log: Logger;
   /** The caller's logger: the session and membership take their own children of it. */
@@ -58,6 +60,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.root = this.config.root;
     this.concurrency = this.config.concurrency;
     this.gracePeriodMs = this.config.gracePeriodMs;
+    this.types = Object.keys(this.config.handlers).sort();
     this.session = opts.session;
     this.ownsSession = !opts.session;
     this.rootLog = opts.log ?? silentLogger;
@@ -102,7 +105,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       const session = this.session;
       this.paths = await ensureLayout(session, this.root);
-      this.registration = new WorkerRegistration(session, this.paths, { id: this.id, capacity: this.concurrency, labels: c.labels }, this.rootLog);
+      this.registration = new WorkerRegistration(session, this.paths, { id: this.id, capacity: this.concurrency, labels: c.labels, types: [...this.types] }, this.rootLog);
       const registration = this.registration;
       this.runner = new AttemptRunner({
         session,
@@ -133,6 +136,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.runner.setAccepting(true);
       await this.runner.listNow();
       await registration.setState('alive');
+      this.log.info({ member: registration.memberName, concurrency: this.concurrency, types: this.types }, `taking tasks of types ${this.types.join(', ')}`);
       this.setState('running');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'worker failed to start');

@@ -56,7 +56,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   });
   try {
     await worker.start();
-    log.info({ member: worker.memberName, concurrency: argv.concurrency, types: Object.keys(handlers) }, 'worker alive');
+    log.info({ member: worker.memberName, concurrency: argv.concurrency, types: worker.types }, 'worker alive');
     await onShutdown(async (signal) => {
       log.info({ signal }, 'draining');
       await worker.stop();

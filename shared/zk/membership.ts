@@ -1,19 +1,15 @@
-// Worker membership: each worker session owns one ephemeral znode, workers/<id>~<incarnation>,
-// where the incarnation is its session id. A worker restarted under the same name gets a
-// new incarnation at once, so it is never confused with its previous life whose session has
-// not expired yet: that one keeps its own member node and assignment directory until the
-// leader sees it vanish and takes its tasks back.
+// Group membership, as kazoo's Party or Curator's GroupMember: each member session owns one
+// ephemeral znode under a plain directory, named for its session (so a member re-registered
+// under a new session is a new znode, an "incarnation", never confused with its previous life
+// whose session has not expired yet). The recipe knows nothing of what its members do.
 //
-// Guarantees: the member node exists exactly while the session that made it lives; it is
-// created before its assignment directory, so a directory whose member node is gone belongs
-// to a dead incarnation (the leader reclaims it then, and assigns to a member only once it has
-// seen its directory). After an expiry the registration re-creates itself under the new
-// session (a new incarnation) and emits `incarnation`.
+// Guarantees: the member node exists exactly while the session that made it lives; work the
+// owner ties to a member name (`setup`) is done after the node exists and before the name is
+// announced; after an expiry the member re-creates itself under the new session and emits
+// `registered` again.
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { Paths } from '../protocol/paths.js';
 import { ConnectionLossError, NodeExistsError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { ZkSession } from './session.js';
 import { StableWatchers } from './stable-watchers.js';
@@ -21,6 +17,7 @@ import { Coalescer } from '../util/coalescer.js';
 
 export type MemberState = 'init' | 'alive' | 'draining' | 'gone';
 
+/** What a drover worker's member node holds (JSON). */
 export interface MemberInfo {
   id: string;
   incarnation: string;
@@ -28,73 +25,70 @@ export interface MemberInfo {
   pid: number;
   capacity: number;
   labels: Record<string, string>;
+  /** Task types it handles, sorted; absent (a worker older than this field) = any type. */
+  types?: string[];
   state: MemberState;
   since: number;
 }
 
-export interface RegistrationEvents {
+export interface MembershipEvents {
   /** Registered under a (new) member name: the previous one, if any, is gone with its session. */
-  incarnation: [memberName: string, previous: string | null];
-  state: [state: MemberState];
+  registered: [name: string, previous: string | null];
 }
 
-export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
+export interface MembershipOptions {
+  /** Done under a new member name once its node exists, before `register()` resolves and `registered` fires. */
+  setup?: (name: string) => Promise<void>;
+  log?: Logger;
+}
+
+export class Membership extends EventEmitter<MembershipEvents> {
   private readonly log: Logger;
-  private info: Omit<MemberInfo, 'incarnation' | 'since'>;
-  private _memberName: string | null = null;
-  private since = Date.now();
+  private _name: string | null = null;
   private closed = false;
   private readonly onSession = () => void this.reregister();
 
+  /**
+   * `nameFor(sessionId)` names the member node under `dir` (it should carry the session id);
+   * `data()` is what the node holds, read at every write.
+   */
   constructor(
     private readonly session: ZkSession,
-    private readonly paths: Paths,
-    opts: { id: string; capacity: number; labels?: Record<string, string> },
-    log: Logger = silentLogger,
+    readonly dir: string,
+    private readonly nameFor: (sessionId: string) => string,
+    private readonly data: () => Buffer,
+    private readonly opts: MembershipOptions = {},
   ) {
     super();
-    this.info = { id: opts.id, host: hostname(), pid: process.pid, capacity: opts.capacity, labels: opts.labels ?? {}, state: 'init' };
-    this.log = log.child({ component: 'membership', workerId: opts.id });
+    this.log = (opts.log ?? silentLogger).child({ component: 'membership' });
   }
 
-  get memberName(): string | null {
-    return this._memberName;
+  /** The member name of the current registration; null before the first. */
+  get name(): string | null {
+    return this._name;
   }
-  get state(): MemberState {
-    return this.info.state;
-  }
-
-  private data(): Buffer {
-    const full: MemberInfo = { ...this.info, incarnation: this.session.sessionId, since: this.since };
-    return Buffer.from(JSON.stringify(full));
+  get isClosed(): boolean {
+    return this.closed;
   }
 
-  /** Creates the member node, then the assignment directory, for the current session. */
+  /** Creates the member node for the current session, then runs `setup`. */
   async register(): Promise<string> {
-    if (this.closed) throw new SessionClosedError('SESSION_CLOSED', 'registration closed');
-    const previous = this._memberName;
-    const name = Paths.memberName(this.info.id, this.session.sessionId);
-    this.since = Date.now();
-    // Member node first: a leader takes a directory without a member node for a dead
-    // incarnation's and deletes it; the other order let it delete ours between the two creates.
-    // The ephemeral create is retried on connection loss: NODE_EXISTS then means our own
-    // earlier try went through (the name holds our session id, so it cannot be anyone else's).
+    if (this.closed) throw new SessionClosedError('SESSION_CLOSED', 'membership closed');
+    const previous = this._name;
+    const name = this.nameFor(this.session.sessionId);
+    // Retried on connection loss: NODE_EXISTS then means our own earlier try went through
+    // (the name holds our session id, so it cannot be anyone else's).
     await this.session.retrying(() =>
-      this.session.create(this.paths.member(name), this.data(), 'ephemeral').catch((err) => {
+      this.session.create(`${this.dir}/${name}`, this.data(), 'ephemeral').catch((err) => {
         if (!(err instanceof NodeExistsError)) throw err;
         return '';
       }),
     );
-    await this.session.retrying(() =>
-      this.session.create(this.paths.assignDir(name)).catch((err) => {
-        if (!(err instanceof NodeExistsError)) throw err;
-        return '';
-      }),
-    );
+    await this.opts.setup?.(name);
     if (previous === null) this.session.on('session', this.onSession);
-    this._memberName = name;
-    this.log.info({ member: name, state: this.info.state }, 'registered');
-    this.emit('incarnation', name, previous);
+    this._name = name;
+    this.log.info({ member: name }, 'registered');
+    this.emit('registered', name, previous);
     return name;
   }
 
@@ -113,49 +107,25 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
     }
   }
 
-  async setState(state: MemberState): Promise<void> {
-    this.info = { ...this.info, state };
-    this.emit('state', state);
-    if (!this._memberName || this.closed) return;
+  /** Writes `data()` to the member node again. */
+  async update(): Promise<void> {
+    if (!this._name || this.closed) return;
     try {
-      await this.session.retrying(() => this.session.setData(this.paths.member(this._memberName!), this.data()));
+      await this.session.retrying(() => this.session.setData(`${this.dir}/${this._name!}`, this.data()));
     } catch (err) {
-      // Expired: the new registration carries the new state.
+      // Expired: the new registration writes the current data.
       if (!(err instanceof SessionExpiredError || err instanceof NoNodeError)) throw err;
     }
   }
 
-  /**
-   * Re-creates this incarnation's assignment directory if it is gone (removed by hand, say),
-   * in one multi with a check of the member node, so it is only ever made for a member that
-   * lives. Returns false when the member node is gone (the expiry path re-registers).
-   */
-  async restoreAssignDir(): Promise<boolean> {
-    const name = this._memberName;
-    if (!name || this.closed) return false;
-    try {
-      await this.session.multi([
-        { op: 'check', path: this.paths.member(name) },
-        { op: 'create', path: this.paths.assignDir(name) },
-      ]);
-      this.log.warn({ member: name }, 'assignment directory was missing; re-created it');
-      return true;
-    } catch (err) {
-      if (err instanceof NodeExistsError) return true;
-      if (err instanceof NoNodeError && err.opIndex === 0) return false;
-      throw err;
-    }
-  }
-
-  /** Deletes the member node (the leader takes back whatever is still assigned). */
+  /** Deletes the member node; no re-registration after this. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.session.off('session', this.onSession);
-    this.info = { ...this.info, state: 'gone' };
-    const name = this._memberName;
+    const name = this._name;
     if (!name) return;
-    await this.session.remove(this.paths.member(name)).catch((err) => {
+    await this.session.remove(`${this.dir}/${name}`).catch((err) => {
       if (!(err instanceof NoNodeError || err instanceof SessionClosedError || err instanceof SessionExpiredError || err instanceof ConnectionLossError)) {
         throw err;
       }
@@ -163,21 +133,59 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
   }
 }
 
-export interface ObserverEvents {
-  join: [member: MemberInfo & { name: string }];
+/**
+ * Reads a drover worker's member node. Bad JSON is a member of capacity 0 (nothing is
+ * assigned to it); id and incarnation come from the data, else from the name.
+ */
+export function parseMemberInfo(name: string, data: Buffer, log: Logger = silentLogger): MemberInfo {
+  let info: Partial<MemberInfo> = {};
+  try {
+    info = JSON.parse(data.toString('utf8')) as MemberInfo;
+  } catch {
+    log.warn({ member: name }, 'member node holds no valid JSON; treating it as a worker of capacity 0');
+  }
+  if (info === null || typeof info !== 'object') info = {};
+  const types = Array.isArray(info.types) && info.types.every((t) => typeof t === 'string') ? info.types : undefined;
+  return {
+    id: typeof info.id === 'string' ? info.id : name,
+    incarnation: typeof info.incarnation === 'string' ? info.incarnation : '',
+    host: info.host ?? '?',
+    pid: info.pid ?? 0,
+    capacity: typeof info.capacity === 'number' ? info.capacity : 0,
+    labels: info.labels ?? {},
+    ...(types ? { types } : {}),
+    state: info.state ?? 'init',
+    since: info.since ?? 0,
+  };
+}
+
+export interface ObserverEvents<T> {
+  join: [member: T & { name: string }];
   leave: [name: string];
-  update: [member: MemberInfo & { name: string }];
+  update: [member: T & { name: string }];
   /** The whole view was (re)built. */
   change: [];
 }
 
+/** Turns a member node's data into what the view holds. */
+export type MemberParser<T> = (name: string, data: Buffer, log: Logger) => T;
+
+/** A drover Paths (or anything with its workers directory): the older constructor's argument. */
+export interface WorkersDir {
+  readonly workers: string;
+}
+
 /**
- * Keeps a live view of workers/ with child and data watches, re-armed on every fire and
- * rebuilt after a session expiry. Events say what changed since the last view.
+ * Keeps a live view of a membership directory with child and data watches, re-armed on every
+ * fire and rebuilt after a session expiry. Events say what changed since the last view.
+ * `new MembershipObserver(session, paths, log)` (drover's workers, as MemberInfo) is kept for
+ * older callers; `new MembershipObserver(session, dir, log, parse)` is the recipe.
  */
-export class MembershipObserver extends EventEmitter<ObserverEvents> {
+export class MembershipObserver<T extends object = MemberInfo> extends EventEmitter<ObserverEvents<T>> {
+  readonly dir: string;
   private readonly log: Logger;
-  private readonly view = new Map<string, MemberInfo & { name: string }>();
+  private readonly parse: MemberParser<T>;
+  private readonly view = new Map<string, T & { name: string }>();
   private readonly refresher: Coalescer;
   private readonly dirty = new Set<string>();
   private readonly watchers: StableWatchers;
@@ -190,10 +198,13 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
 
   constructor(
     private readonly session: ZkSession,
-    private readonly paths: Paths,
+    dir: string | WorkersDir,
     log: Logger = silentLogger,
+    parse?: MemberParser<T>,
   ) {
     super();
+    this.dir = typeof dir === 'string' ? dir : dir.workers;
+    this.parse = parse ?? (parseMemberInfo as unknown as MemberParser<T>);
     this.log = log.child({ component: 'membership-observer' });
     this.watchers = new StableWatchers(session);
     this.refresher = new Coalescer(
@@ -206,10 +217,10 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
     );
   }
 
-  members(): Array<MemberInfo & { name: string }> {
+  members(): Array<T & { name: string }> {
     return [...this.view.values()];
   }
-  get(name: string): (MemberInfo & { name: string }) | undefined {
+  get(name: string): (T & { name: string }) | undefined {
     return this.view.get(name);
   }
 
@@ -232,11 +243,10 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
 
   private async refresh(): Promise<void> {
     if (this.stopped || this.session.state === 'expired' || this.session.state === 'closed') return;
-    const generation = this.session.generation;
     const listWatcher = this.watchers.get('', (g) => () => {
       if (g === this.session.generation && !this.stopped) this.refresher.kick();
     });
-    const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.workers, listWatcher));
+    const { children } = await this.session.retrying(() => this.session.getChildren(this.dir, listWatcher));
     const present = new Set(children);
     for (const name of [...this.view.keys()]) {
       if (!present.has(name)) {
@@ -250,7 +260,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
     // Clear the marks before reading: a change that fires while we read marks the member
     // again and the next run re-reads it (clearing after the read lost such a change).
     for (const n of toRead) this.dirty.delete(n);
-    let read: Array<(MemberInfo & { name: string }) | null>;
+    let read: Array<(T & { name: string }) | null>;
     try {
       read = await Promise.all(toRead.map((name) => this.readMember(name)));
     } catch (err) {
@@ -266,7 +276,7 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
     this.emit('change');
   }
 
-  private async readMember(name: string): Promise<(MemberInfo & { name: string }) | null> {
+  private async readMember(name: string): Promise<(T & { name: string }) | null> {
     try {
       const watcher = this.watchers.get(`m:${name}`, (g) => (e) => {
         if (g !== this.session.generation || this.stopped) return;
@@ -275,25 +285,8 @@ export class MembershipObserver extends EventEmitter<ObserverEvents> {
           this.refresher.kick();
         }
       });
-      const { data } = await this.session.retrying(() => this.session.getData(this.paths.member(name), watcher));
-      const parsed = Paths.parseMember(name);
-      let info: Partial<MemberInfo> = {};
-      try {
-        info = JSON.parse(data.toString('utf8')) as MemberInfo;
-      } catch {
-        this.log.warn({ member: name }, 'member node holds no valid JSON; treating it as a worker of capacity 0');
-      }
-      return {
-        id: parsed?.workerId ?? name,
-        incarnation: parsed?.incarnation ?? '',
-        host: info.host ?? '?',
-        pid: info.pid ?? 0,
-        capacity: typeof info.capacity === 'number' ? info.capacity : 0,
-        labels: info.labels ?? {},
-        state: info.state ?? 'init',
-        since: info.since ?? 0,
-        name,
-      };
+      const { data } = await this.session.retrying(() => this.session.getData(`${this.dir}/${name}`, watcher));
+      return { ...this.parse(name, data, this.log), name };
     } catch (err) {
       if (err instanceof NoNodeError) return null; // left meanwhile: the child watch tells us
       throw err;
