@@ -5,7 +5,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient, TaskNotFoundError, WaitTimeoutError } from '../client/drover-client.js';
 import { InvalidConnectStringError } from '../shared/zk/connect-string.js';
-import { ConnectionLossError } from '../shared/zk/errors.js';
+import { ConnectionLossError, SessionClosedError } from '../shared/zk/errors.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
@@ -150,6 +150,30 @@ describe('waits and a lost session', () => {
     expect(Date.now() - lostAt).toBeLessThan(3000);
     expect(listeners(session)).toEqual(baseline);
   }, 30_000);
+});
+
+describe('waits and a lost session (deadlines)', () => {
+  it("a wait's own deadline holds while its session is lost: ConnectionLossError then, not after reconnectTimeoutMs", async () => {
+    cluster = await startCluster({ workers: [] });
+    const { proxy, session, client } = await proxiedClient(cluster.paths.root, 30_000);
+    const { id } = await cluster.client.submit({ type: 'echo', id: 'deadline' });
+    proxy.cut('blackhole');
+    await waitFor(() => session.state === 'expired', { timeoutMs: 4 * TEST_SESSION_MS, message: 'session given up' });
+    const t0 = Date.now();
+    const err = await client.wait(id, { timeoutMs: 500 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionLossError);
+    expect((err as Error).message).toContain('not back by the wait');
+    expect(Date.now() - t0).toBeLessThan(2000);
+  }, 30_000);
+
+  it('closing the client ends its waits with SessionClosedError', async () => {
+    cluster = await startCluster({ workers: [] });
+    const own = await DroverClient.connect({ connectString: zkConnect(), root: cluster.paths.root, sessionTimeoutMs: TEST_SESSION_MS });
+    const subs = await own.submitMany([{ type: 'echo', id: 'c-1' }, { type: 'echo', id: 'c-2' }]);
+    const waits = subs.map((s) => own.wait(s.id).catch((e: unknown) => e));
+    await own.close();
+    for (const e of await Promise.all(waits)) expect(e).toBeInstanceOf(SessionClosedError);
+  });
 });
 
 describe('connect', () => {
