@@ -167,7 +167,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.setState('draining');
       await this.registration?.setState('draining').catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish draining state'));
       // Still taking what arrives: an assignment made before the leader saw 'draining' would
-      // otherwise be reclaimed as worker-lost once we leave, using up an attempt unrun.
+      // otherwise be reclaimed unrun once we leave (a lost attempt and a needless round trip).
       const deadline = Date.now() + this.gracePeriodMs;
       for (;;) {
         while (runner.inFlight > 0 && Date.now() < deadline) await runner.anyFinished(deadline - Date.now());
