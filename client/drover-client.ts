@@ -12,11 +12,13 @@ import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '
 import type { MemberInfo } from '../shared/zk/membership.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
 import { ZkSession } from '../shared/zk/session.js';
+import { queueWaiting, type WaitingClass, type WaitingSample } from './status-waiting.js';
 import { Submitter, type SubmitResult } from './submit.js';
 import { TaskNotFoundError, Waiters, type WaitOptions } from './waiters.js';
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './waiters.js';
 export type { SubmitResult } from './submit.js';
+export type { WaitingClass, WaitingSample } from './status-waiting.js';
 
 export interface DroverClientOptions {
   connectString?: string;
@@ -61,6 +63,10 @@ export interface ClusterStatus {
   masters: Array<{ id: string; host: string; pid: number; epoch: number; leader: boolean }>;
   workers: WorkerStatus[];
   queue: { depth: number };
+  /** Queued tasks no live worker can take (no handler for the type, labels nobody has), by type and labels. */
+  waiting: WaitingClass[];
+  /** How many queued records `waiting` rests on: counts are scaled estimates when read < of. */
+  waitingSample: WaitingSample;
   inProgress: number;
   finished: number;
 }
@@ -210,7 +216,7 @@ export class DroverClient {
     return l ? { id: l.id, host: l.host, pid: l.pid, epoch: l.epoch } : null;
   }
 
-  /** Leader, masters, workers with their load, queue depth, counts: from stats, no record reads. */
+  /** Leader, masters, workers with their load, queue depth, counts (from stats), and what queued tasks wait for (a bounded sample of records). */
   async status(): Promise<ClusterStatus> {
     const [leader, masters, workerNames] = await Promise.all([
       readLeader(this.session, this.paths.election),
@@ -234,17 +240,24 @@ export class DroverClient {
         }),
       )
     ).filter((w): w is WorkerStatus => w !== null);
-    const count = async (dir: (shard: string) => string) => {
+    const perShard = async (dir: (shard: string) => string) => {
       const stats = await Promise.all(this.paths.shardNames.map((s) => this.session.retrying(() => this.session.exists(dir(s)))));
-      return stats.reduce((n, st) => n + (st?.numChildren ?? 0), 0);
+      return stats.map((st, i) => ({ shard: this.paths.shardNames[i]!, entries: st?.numChildren ?? 0 }));
     };
-    const [depth, finished] = await Promise.all([count((s) => this.paths.queueShard(s)), count((s) => this.paths.doneShard(s))]);
+    const sum = (xs: Array<{ entries: number }>) => xs.reduce((n, x) => n + x.entries, 0);
+    const [queued, done] = await Promise.all([perShard((s) => this.paths.queueShard(s)), perShard((s) => this.paths.doneShard(s))]);
+    const depth = sum(queued);
+    const finished = sum(done);
+    // What no live worker can take (type, labels): read from a bounded sample of records.
+    const { waiting, waitingSample } = await queueWaiting(this.session, this.paths, workers, queued);
     return {
       root: this.paths.root || '/',
       leader: leader ? { id: leader.id, host: leader.host, pid: leader.pid, epoch: leader.epoch } : null,
       masters: masters.map((m) => ({ id: m.id, host: m.host, pid: m.pid, epoch: m.epoch, leader: leader?.epoch === m.epoch })),
       workers: workers.sort((a, b) => (a.name < b.name ? -1 : 1)),
       queue: { depth },
+      waiting,
+      waitingSample,
       inProgress: workers.reduce((n, w) => n + w.load, 0),
       finished,
     };

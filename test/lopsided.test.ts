@@ -4,7 +4,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './harness/cluster.js';
-import { waitFor } from './harness/wait-for.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -34,12 +33,10 @@ describe('a lopsided queue', () => {
       await cluster.addMaster();
       await cluster.addWorker({ id: 'cpu1', concurrency: 4 });
       await cluster.addWorker({ id: 'cpu2', concurrency: 4 });
-      await cluster.client.submitMany(Array.from({ length: BEHIND }, (_, k) => ({ type: 'echo', id: `cpu-${k}`, payload: k })));
-      await waitFor(async () => (await cluster!.client.status()).finished >= BEHIND, {
-        timeoutMs: 30_000,
-        intervalMs: 200,
-        message: `the ${BEHIND} unlabelled tasks finish`,
-      });
+      const behind = await cluster.client.submitMany(Array.from({ length: BEHIND }, (_, k) => ({ type: 'echo', id: `cpu-${k}`, payload: k })));
+      // Waits through watches: polling status() would add load of its own.
+      const outcomes = await Promise.all(behind.map((r) => cluster!.client.wait(r.id, { timeoutMs: 30_000 })));
+      expect(outcomes.every((o) => o.state === 'succeeded')).toBe(true);
       doneMs = Date.now() - t1;
     } finally {
       lag.disable();
@@ -51,8 +48,12 @@ describe('a lopsided queue', () => {
     const s = await cluster.client.status();
     expect(s.finished).toBe(BEHIND);
     expect(s.queue.depth).toBe(BLOCKED); // still waiting, none failed
-    // Generous bounds for a loaded 2-core machine; the figures are printed above.
-    expect(ms(lag.max)).toBeLessThan(200);
+    // status says what they wait for, estimated from a bounded sample of records.
+    expect(s.waiting).toEqual([{ type: 'echo', labels: { gpu: 'yes' }, count: BLOCKED, reason: 'no worker has labels gpu=yes' }]);
+    expect(s.waitingSample.read).toBeLessThan(BLOCKED);
+    // Generous bounds: on a loaded 2-core machine the scheduler alone delays a turn by tens of
+    // ms (the figures are printed above; an idle machine shows max ~30-50 ms, p99 ~25 ms).
+    expect(ms(lag.max)).toBeLessThan(500);
     expect(ms(lag.percentile(99))).toBeLessThan(100);
   }, 90_000);
 });

@@ -23,6 +23,14 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
     out.push(`workers:     ${s.workers.length}`);
     for (const w of s.workers) out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\t${w.host} pid ${w.pid}\t${w.name}`);
     out.push(`queued:      ${s.queue.depth}`);
+    if (s.waiting.length > 0) {
+      const sampled = s.waitingSample.read < s.waitingSample.of ? ` (estimated from ${s.waitingSample.read} of ${s.waitingSample.of} queued)` : '';
+      out.push(`waiting:     ${s.waiting.reduce((n, w) => n + w.count, 0)} queued tasks no live worker can take${sampled}`);
+      for (const w of s.waiting) {
+        const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+        out.push(`  ${w.type}\tlabels ${labels}\t${w.count}\t${w.reason}`);
+      }
+    }
     out.push(`in progress: ${s.inProgress}`);
     out.push(`finished:    ${s.finished} (kept until retention)`);
     process.stdout.write(out.join('\n') + '\n');
