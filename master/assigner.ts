@@ -55,7 +55,7 @@ export class Assigner {
       load: this.reconciler.load(m.name),
       labels: m.labels,
       // Workers of an older version advertise no types: they are taken to handle any.
-      types: (m as { types?: string[] }).types,
+      types: m.types,
       state: m.state,
     }));
   }
