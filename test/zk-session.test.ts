@@ -262,6 +262,23 @@ describe('session expiry', () => {
     await expect(s.exists('/')).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
   });
 
+  it('a server that accepts a connection and never answers it (one starting up) does not hold a connect for ever', async () => {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    cleanups.push(() => proxy.stop());
+    proxy.cut('unready');
+    const opening = ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 1500, connectTimeoutMs: 10_000, log: testLog });
+    await waitFor(() => proxy.connections > 0, { message: 'a connection held unanswered' });
+    // Ready now, for new connections; the held one is never answered (the library had no
+    // deadline for a connect reply and waited on it until open() gave up).
+    proxy.heal();
+    const t0 = Date.now();
+    const s = await opening;
+    cleanups.push(() => s.close());
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(await s.exists('/')).not.toBeNull();
+  });
+
   it('open() fails with a clear error when nothing answers', async () => {
     const t0 = Date.now();
     const err = await ZkSession.open({ connectString: '127.0.0.1:1', sessionTimeoutMs: 1000, connectTimeoutMs: 800, log: testLog }).catch(

@@ -1,6 +1,6 @@
 import net from 'node:net';
 
-export type CutMode = 'close' | 'blackhole' | 'deaf';
+export type CutMode = 'close' | 'blackhole' | 'deaf' | 'unready';
 
 interface Pair {
   client: net.Socket;
@@ -9,6 +9,8 @@ interface Pair {
   blackholed: boolean;
   /** Requests reach the target, replies are dropped (a reply lost on its way back). */
   deaf: boolean;
+  /** Accepted while 'unready': held without a word, even after heal(). */
+  unready?: boolean;
 }
 
 /**
@@ -21,6 +23,9 @@ interface Pair {
  *   the blackholed connections so clients reconnect through a working path.
  * - cut('deaf'): what clients send reaches the target, nothing comes back: a request is
  *   carried out and its reply lost. heal() destroys these connections too.
+ * - cut('unready'): as a ZooKeeper that is starting up can do, new connections are accepted
+ *   and never answered; open ones are left as they are. heal() makes new connections work
+ *   and leaves the unanswered ones unanswered (only the client can give up on them).
  */
 export class TcpProxy {
   readonly connectString: string;
@@ -58,6 +63,7 @@ export class TcpProxy {
 
   cut(mode: CutMode): void {
     this.mode = mode;
+    if (mode === 'unready') return;
     for (const p of this.pairs) {
       if (mode === 'close') this.destroy(p);
       else if (mode === 'deaf') p.deaf = true;
@@ -67,7 +73,7 @@ export class TcpProxy {
 
   heal(): void {
     this.mode = null;
-    for (const p of this.pairs) if (p.blackholed || p.deaf) this.destroy(p);
+    for (const p of this.pairs) if ((p.blackholed && !p.unready) || p.deaf) this.destroy(p);
   }
 
   async stop(): Promise<void> {
@@ -88,7 +94,8 @@ export class TcpProxy {
       client.destroy();
       return;
     }
-    const pair: Pair = { client, upstream: null, blackholed: this.mode === 'blackhole', deaf: this.mode === 'deaf' };
+    const unready = this.mode === 'unready';
+    const pair: Pair = { client, upstream: null, blackholed: this.mode === 'blackhole' || unready, deaf: this.mode === 'deaf', unready };
     this.pairs.add(pair);
     if (pair.blackholed) {
       // Held open, read and dropped: the client sees a connect and then silence.

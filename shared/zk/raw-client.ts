@@ -1,12 +1,14 @@
 // The client library's object as this package uses it: the few internals it reads or guards
 // (the socket, the data handler, the partial-packet buffer) typed in one place.
+import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 
 export type RawClient = zookeeper.Client & {
   connectionManager: {
-    socket?: { destroy(): void };
+    socket?: Socket;
     onSocketData: (buf: Buffer) => void;
+    onSocketConnected: () => void;
     /** Bytes of an incomplete packet, kept by the library across reconnects. */
     pendingBuffer: Buffer | null;
     state: number;
@@ -21,14 +23,43 @@ export interface RawClientOptions {
   sessionPassword?: Buffer;
 }
 
+/** The library's CONNECTING state: TCP connect or handshake in progress. */
+const LIB_CONNECTING = 1;
+
 /** A library client that never retries on its own beyond reconnecting (we own every deadline). */
 export function createRawClient(connectString: string, opts: RawClientOptions): RawClient {
-  return zookeeper.createClient(connectString, {
+  const client = zookeeper.createClient(connectString, {
     sessionTimeout: opts.sessionTimeoutMs,
     spinDelay: 100,
     retries: 0,
     ...(opts.sessionId ? { sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } : {}),
   } as zookeeper.Option) as RawClient;
+  guardHandshake(client, Math.min(2000, Math.floor((opts.sessionTimeoutMs * 2) / 3)));
+  return client;
+}
+
+/**
+ * A connect reply must come within `ms` of the TCP connect, or the socket is dropped (the
+ * library then tries again, or the next server). A ZooKeeper that is starting up can accept
+ * a connection and never answer it, and the library has no deadline there: it waited for
+ * ever, and a reaper caught that way during a server restart never closed its session.
+ */
+function guardHandshake(client: RawClient, ms: number): void {
+  const cm = client.connectionManager;
+  const onConnected = cm.onSocketConnected;
+  // The library binds this handler at each connect(), so the override applies to every socket.
+  cm.onSocketConnected = function (this: unknown) {
+    onConnected.call(cm);
+    const socket = cm.socket;
+    if (!socket) return;
+    const timer = setTimeout(() => {
+      if (cm.socket === socket && cm.state === LIB_CONNECTING) socket.destroy();
+    }, ms);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    socket.once('data', clear);
+    socket.once('close', clear);
+  };
 }
 
 /** Drops the current socket: the library fails what is in flight and reconnects. */

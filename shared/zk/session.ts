@@ -215,6 +215,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
+    if (next === 'connected') this.reaper.serversAnswer();
     this.log.info({ state: next, previous: prev, sessionId: this._sessionId }, `zookeeper session ${next}`);
     this.emit('state', next, prev);
   }
@@ -225,13 +226,15 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     this.log.warn({ sessionId: this._sessionId, reason }, 'zookeeper session expired');
     this.setState('expired');
     this.pending.failAll(() => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`));
-    const abandoned = declared ? { id: this.client.getSessionId(), password: this.client.getSessionPassword() } : null;
+    const abandoned = declared
+      ? { id: this.client.getSessionId(), password: this.client.getSessionPassword(), granted: this.negotiatedTimeoutMs }
+      : null;
     // Our listeners ignore a client that is no longer this.client; removing all listeners
     // would also remove the library's own state listener.
     this.client.close();
     dropSocket(this.client);
     this.emit('expired');
-    if (abandoned) this.reaper.reap(abandoned.id, abandoned.password);
+    if (abandoned) this.reaper.reap(abandoned.id, abandoned.password, abandoned.granted);
     void this.reopen();
   }
 
