@@ -1,5 +1,6 @@
 // The session wrapper against real servers: typed errors from real replies, the version-0
 // fix, a frozen server, connection loss and expiry through a real TCP proxy.
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BadVersionError,
@@ -287,5 +288,52 @@ describe('session expiry', () => {
     expect(err).toBeInstanceOf(ConnectionLossError);
     expect((err as Error).message).toContain('cannot reach ZooKeeper at 127.0.0.1:1');
     expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
+
+describe('an event loop blocked by the process (not a silent server)', () => {
+  /** A session whose log lines are kept, and the states it went through. */
+  async function observed(sessionTimeoutMs: number) {
+    const lines: Array<{ msg: string; reason?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const session = await ZkSession.open({ connectString: zkConnect(), sessionTimeoutMs, log });
+    cleanups.push(() => session.close());
+    const states: string[] = [];
+    session.on('state', (st) => states.push(st));
+    expect(session.negotiatedTimeoutMs).toBe(sessionTimeoutMs);
+    return { session, lines, states };
+  }
+  const blockFor = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      /* a handler that never yields */
+    }
+  };
+
+  it('a stall shorter than the session timeout is named as one, and the connection and session live on', async () => {
+    // Granted 4 s: the silent-server rule would drop the connection after 2.7 s of silence.
+    const { session, lines, states } = await observed(4000);
+    await session.exists('/');
+    blockFor(3200);
+    // Asked at once: the first tick after the stall comes before its reply.
+    expect(await session.exists('/')).not.toBeNull();
+    expect(lines.map((l) => l.msg).filter((m) => /server silent/.test(m))).toEqual([]);
+    expect(lines.map((l) => l.msg).filter((m) => /^event loop blocked for \d+ ms: this process was stalled, not the ZooKeeper server$/.test(m))).toHaveLength(1);
+    expect(states).toEqual([]);
+    expect(session.generation).toBe(0);
+  });
+
+  it('a stall longer than the session timeout is named as one, and the session is then given up and renewed', async () => {
+    const { session, lines } = await observed(2000);
+    await session.exists('/');
+    const renewed = new Promise<void>((r) => session.once('session', () => r()));
+    blockFor(3000);
+    await renewed;
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs.filter((m) => /server silent/.test(m))).toEqual([]);
+    expect(msgs.filter((m) => /^event loop blocked for \d+ ms: .*the session has likely expired/.test(m))).toHaveLength(1);
+    const expiry = lines.find((l) => l.msg === 'zookeeper session expired' && l.reason);
+    expect(expiry?.reason).toMatch(/server reported the session expired|this process was stalled for \d+ ms/);
+    expect(await session.exists('/')).not.toBeNull();
   });
 });
