@@ -32,7 +32,7 @@ import { silentLogger } from '../log.js';
 import { parseConnectString } from './connect-string.js';
 // First: fixes the library's transactions before any is built (throws if it cannot).
 import './version-zero-fix.js';
-import { ConnectionLossError, SessionClosedError, SessionExpiredError, ZkError, zkError } from './errors.js';
+import { ConnectionLossError, SessionClosedError, SessionExpiredError, zkError } from './errors.js';
 import { createRawClient, dropSocket, guardSocketData, type RawClient } from './raw-client.js';
 import { SessionReaper } from './reaper.js';
 import {
@@ -52,6 +52,7 @@ import {
   type ZkStat,
 } from './requests.js';
 import { SessionWatchdog } from './watchdog.js';
+import { mkdirp, retrying } from './helpers.js';
 
 export type { CreateMode, Op, OpResult, WatchEvent, WatchEventType, Watcher, ZkStat } from './requests.js';
 export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
@@ -372,44 +373,20 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, done));
   }
 
-  // ---- helpers built on the primitives ------------------------------------------------------
+  // ---- helpers built on the primitives (helpers.ts) ----------------------------------------
 
   /**
    * Retries an idempotent read across connection loss and request timeouts, until
-   * `deadlineMs` (default: one session timeout). Expiry and close are not retried.
+   * `deadlineMs` (default: one session timeout). Expiry and close are not retried, and a
+   * call is never carried into the session that replaced its own.
    */
-  async retrying<T>(fn: () => Promise<T>, deadlineMs = this.sessionTimeoutMs): Promise<T> {
-    const until = Date.now() + deadlineMs;
-    const generation = this._generation;
-    let delay = 50;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!(err instanceof ConnectionLossError) || Date.now() + delay > until) throw err;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-        // Never carry a call into a new session: an ephemeral created there would be owned
-        // by a session its caller did not mean, and watches it arms would be ignored.
-        if (this._generation !== generation) {
-          throw new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session replaced while retrying: ${(err as Error).message}`);
-        }
-      }
-    }
+  retrying<T>(fn: () => Promise<T>, deadlineMs = this.sessionTimeoutMs): Promise<T> {
+    return retrying(fn, deadlineMs, () => this._generation);
   }
 
   /** Creates a persistent path and its missing parents; existing nodes are fine. */
-  async mkdirp(path: string, data: Buffer = EMPTY): Promise<void> {
-    const parts = path.split('/').filter(Boolean);
-    let cur = '';
-    for (let i = 0; i < parts.length; i++) {
-      cur += '/' + parts[i];
-      try {
-        await this.create(cur, i === parts.length - 1 ? data : EMPTY);
-      } catch (err) {
-        if (!(err instanceof ZkError && err.code === 'NODE_EXISTS')) throw err;
-      }
-    }
+  mkdirp(path: string, data: Buffer = EMPTY): Promise<void> {
+    return mkdirp((p, d) => this.create(p, d), path, data);
   }
 }
 
