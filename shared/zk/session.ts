@@ -10,10 +10,13 @@
 // - it never opens a new session by itself: after an expiry this wrapper closes the dead
 //   client, opens a new one and emits `session` so owners re-create their ephemerals;
 // - the transaction version-0 bug is fixed in the loaded library when this module loads
-//   (version-zero-fix.ts), so it reaches every install, not only this repository's.
+//   (version-zero-fix.ts), so it reaches every install, not only this repository's;
+// - no deadline on a connect reply (a starting server may never answer): raw-client.ts;
+// - a bad port in the connect string is thrown from a socket callback: checked before.
 //
-// The watchdog (watchdog.ts), the reaper of abandoned sessions (reaper.ts) and the request
-// plumbing (requests.ts) live in their own modules; this one owns the state.
+// The watchdog (watchdog.ts: silent server, lost session, event-loop stalls), the reaper of
+// abandoned sessions (reaper.ts), the library client (raw-client.ts) and the request
+// plumbing (requests.ts, helpers.ts) live in their own modules; this one owns the state.
 //
 // States (the only module that reads the library's states):
 // - connecting:   first connect in progress.
