@@ -2,15 +2,12 @@
 // up to `assignBatch` tasks. Also owns the two timers that wake a round with no ZooKeeper
 // event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
 import type { QueueEntry } from '../shared/protocol/paths.js';
-import { assignOps, opsBytes, rejectOps, type VersionedRecord } from '../shared/protocol/task-ops.js';
-import { malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
+import type { VersionedRecord } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { ConnectionLossError, NoNodeError, ZkError } from '../shared/zk/errors.js';
+import { assignBatch, failMalformedQueued, queuedAt, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
-import type { Op } from '../shared/zk/session.js';
-import { failpoint } from '../shared/util/failpoints.js';
 import { accepts, planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
-import type { LeaderContext } from './leader-context.js';
+import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
 
@@ -99,7 +96,7 @@ export class Assigner {
       if (got.length < entries.length) chunk *= 2;
       await yieldToIo();
     }
-    await this.commitPlacements(placed.map((p) => ({ ...p.task, worker: p.worker })));
+    await this.commitPlacements(placed.map((p) => ({ entry: p.task.entry, cur: p.task.cur, worker: p.worker })));
     // More may fit (bigger queue than one round, capacity freed meanwhile, or unread entries
     // left when the read budget ran out).
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
@@ -124,7 +121,7 @@ export class Assigner {
         await this.rejectMalformed(e, r.reason, r.version);
       } else if (r.kind === 'missing') {
         await this.dropEntry(e, 'queue entry without a task record');
-      } else if (r.record.state !== 'queued' || paths.queueEntry(r.record.id, r.record.priority, r.record.notBefore ?? r.record.createdAt) !== paths.queueEntryPath(e)) {
+      } else if (!queuedAt(paths, r.record, e)) {
         await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
       } else {
         this.queue.classify(e, r.record);
@@ -149,73 +146,62 @@ export class Assigner {
     this.deadlineTimer.unref();
   }
 
-  private async commitPlacements(items: Array<{ entry: QueueEntry; cur: VersionedRecord; worker: string }>): Promise<void> {
-    const { paths, opts, handle } = this.ctx;
-    let i = 0;
-    while (i < items.length) {
-      // One batch: as many as fit under the op and byte budget, behind one fence.
-      const now = Date.now();
-      const batch: Array<{ item: (typeof items)[number]; next: TaskRecord; deadline: number | null }> = [];
-      const ops: Op[] = [this.ctx.fence()];
-      while (i < items.length && batch.length < opts.assignBatch) {
-        const item = items[i]!;
-        const t = assignOps(paths, item.cur, paths.queueEntryPath(item.entry), item.worker, handle.epoch, now, opts.timeoutGraceMs);
-        if (batch.length > 0 && opsBytes(ops) + opsBytes(t.ops) > MAX_MULTI_BYTES) break;
-        ops.push(...t.ops);
-        batch.push({ item, next: t.next, deadline: t.next.timeoutMs > 0 ? now + t.next.timeoutMs + opts.timeoutGraceMs : null });
-        i++;
-      }
-      failpoint('leader.before-assign');
-      try {
-        await this.ctx.fenced(ops);
-        failpoint('leader.after-assign');
-      } catch (err) {
-        if (err instanceof ZkError && err.opIndex !== undefined && err.opIndex > 0 && !(err instanceof ConnectionLossError)) {
-          // One task in the batch moved under us (cancelled, say): drop it, retry the rest.
-          const bad = Math.floor((err.opIndex - 1) / 3);
-          const culprit = batch[bad]!.item;
-          this.ctx.log.info({ taskId: culprit.cur.record.id, err: err.code }, 'task changed while being assigned; re-reading it');
-          this.queue.release(culprit.entry);
-          this.queue.invalidate(culprit.entry.shard);
-          // The others are retried next round, from fresh reads.
-          for (const b of batch) this.queue.release(b.item.entry);
-          for (let k = i; k < items.length; k++) this.queue.release(items[k]!.entry);
-          this.ctx.kick();
-          return;
-        }
-        for (const b of batch) this.queue.release(b.item.entry);
+  private async commitPlacements(items: AssignItem[]): Promise<void> {
+    const { opts, handle } = this.ctx;
+    const limits = { maxItems: opts.assignBatch, maxBytes: MAX_MULTI_BYTES, epoch: handle.epoch, graceMs: opts.timeoutGraceMs };
+    // One multi at a time, as many as fit under the op and byte budget, behind one fence.
+    for (let i = 0; i < items.length; ) {
+      const releaseRest = () => {
         for (let k = i; k < items.length; k++) this.queue.release(items[k]!.entry);
+      };
+      let v;
+      try {
+        v = notDeposed(this.ctx, await assignBatch(this.ctx, items, i, limits));
+      } catch (err) {
+        releaseRest();
         throw err;
       }
-      for (const b of batch) {
-        this.queue.drop(b.item.entry);
-        this.reconciler.recordAssigned({ member: b.item.worker, taskId: b.next.id, attempt: b.next.attempt, deadline: b.deadline });
+      if (v.kind === 'moved') {
+        // One task in the batch moved under us (cancelled, say): drop it, retry the rest.
+        const culprit = items[v.item]!;
+        this.ctx.log.info({ taskId: culprit.cur.record.id, err: v.code }, 'task changed while being assigned; re-reading it');
+        this.queue.release(culprit.entry);
+        this.queue.invalidate(culprit.entry.shard);
+        // The others are retried next round, from fresh reads.
+        releaseRest();
+        this.ctx.kick();
+        return;
       }
-      this.ctx.log.debug({ count: batch.length }, 'assigned');
-      this.ctx.emit('assigned', batch.length);
+      if (v.kind === 'unknown') {
+        releaseRest();
+        throw v.error;
+      }
+      v.assigned.forEach((a, k) => {
+        const item = items[i + k]!;
+        this.queue.drop(item.entry);
+        this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline });
+      });
+      this.ctx.log.debug({ count: v.taken }, 'assigned');
+      this.ctx.emit('assigned', v.taken);
+      i += v.taken;
     }
     this.armDeadlineTimer();
   }
 
   private async dropEntry(e: QueueEntry, why: string): Promise<void> {
     this.ctx.log.warn({ taskId: e.taskId, entry: e.name, why }, 'removing queue entry');
-    try {
-      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path: this.ctx.paths.queueEntryPath(e) }]);
-    } catch (err) {
-      if (!(err instanceof NoNodeError)) throw err;
-    }
+    const v = notDeposed(this.ctx, await removeStaleQueueEntry(this.ctx, e));
+    if (v.kind === 'unknown') throw v.error;
+    // moved: the entry is gone already.
     this.queue.drop(e);
   }
 
   private async rejectMalformed(e: QueueEntry, reason: string, version: number): Promise<void> {
-    const standIn = malformedStandIn(e.taskId, reason);
     this.ctx.log.warn({ taskId: e.taskId, reason }, 'malformed task record: marking it failed');
-    try {
-      await this.ctx.fenced(rejectOps(this.ctx.paths, standIn, version, this.ctx.paths.queueEntryPath(e), this.ctx.fence()));
-    } catch (err) {
-      if (!(err instanceof ZkError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
-      this.queue.invalidate(e.shard);
-    }
+    const v = notDeposed(this.ctx, await failMalformedQueued(this.ctx, e, reason, version));
+    if (v.kind === 'unknown') throw v.error;
+    // moved: the entry or the record changed meanwhile; the shard is read again.
+    if (v.kind === 'moved') this.queue.invalidate(e.shard);
     this.queue.drop(e);
   }
 }

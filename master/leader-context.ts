@@ -3,6 +3,7 @@
 // another's class to reach them.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
+import type { Fenced, LeaderTx, Verdict } from '../shared/protocol/transitions.js';
 import type { LeaderHandle } from '../shared/zk/election.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 
@@ -37,7 +38,8 @@ export interface Held {
   deadline: number | null;
 }
 
-export interface LeaderContext {
+/** What the parts run their transitions on (a LeaderTx: session, layout, fence). */
+export interface LeaderContext extends LeaderTx {
   readonly session: ZkSession;
   readonly paths: Paths;
   readonly handle: LeaderHandle;
@@ -45,11 +47,15 @@ export interface LeaderContext {
   readonly log: Logger;
   /** True once the leadership is being dropped. */
   readonly stopped: boolean;
-  /** The first op of every leader multi. */
+  /** The first op of every leader multi: the check of our own election node. */
   fence(): Op;
-  /** Runs a fenced multi; a refused fence becomes DeposedError. */
-  fenced(ops: Op[]): Promise<void>;
   /** Asks for another round (coalesced). */
   kick(): void;
   emit<K extends keyof LeadershipEvents>(event: K, ...args: LeadershipEvents[K]): boolean;
+}
+
+/** A leader transition's verdict; a refused fence means we no longer lead: DeposedError. */
+export function notDeposed<V extends Verdict>(ctx: LeaderContext, v: V): Exclude<V, Fenced> {
+  if (v.kind === 'fenced') throw new DeposedError(`election node ${ctx.handle.path} is gone`);
+  return v as Exclude<V, Fenced>;
 }

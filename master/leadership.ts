@@ -3,15 +3,15 @@
 // wires the parts together and owns the life cycle: reconcile.ts (who holds what),
 // assigner.ts (rounds and their timers), retention.ts (purge).
 //
-// Every write of the parts is one multi whose first op checks the leader's own election
-// znode (the fence), so once this master is deposed (its session gone) nothing it sends can
-// change anything. Nothing is kept only in memory: the picture (members, loads, queue,
+// Every write of the parts is a leader transition (shared/protocol/transitions.ts): one multi
+// whose first op checks the leader's own election znode (the fence), so once this master is
+// deposed (its session gone) nothing it sends can change anything. Nothing is kept only in memory: the picture (members, loads, queue,
 // deadlines) can be thrown away at any instant and rebuilt by the next leader from the znodes.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { LeaderHandle } from '../shared/zk/election.js';
-import { SessionClosedError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
@@ -65,15 +65,6 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   fence(): Op {
     return this.handle.fence();
-  }
-
-  async fenced(ops: Op[]): Promise<void> {
-    try {
-      await this.session.multi(ops);
-    } catch (err) {
-      if (err instanceof ZkError && err.opIndex === 0) throw new DeposedError(`election node ${this.handle.path} is gone`);
-      throw err;
-    }
   }
 
   async start(): Promise<void> {

@@ -3,13 +3,14 @@
 // assignments that disagree with their record are removed, attempts past their deadline are
 // taken back. Everything here can be thrown away and rebuilt from the znodes.
 import { Paths } from '../shared/protocol/paths.js';
-import { failMalformedOps, reclaimOps, type AssignmentData } from '../shared/protocol/task-ops.js';
-import { malformedStandIn, type TaskError } from '../shared/protocol/task-record.js';
+import type { AssignmentData } from '../shared/protocol/task-ops.js';
+import type { TaskError } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { NoNodeError, NotEmptyError, ZkError } from '../shared/zk/errors.js';
+import { failMalformedAssigned, holdsAttempt, reclaim, removeMemberDir, removeStaleAssignment } from '../shared/protocol/transitions.js';
+import { NoNodeError } from '../shared/zk/errors.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { StableWatchers } from '../shared/zk/stable-watchers.js';
-import type { Held, LeaderContext } from './leader-context.js';
+import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 
 export class Reconciler {
   /** member → assignment name → what it holds. Mirrors assign/<member>/. */
@@ -144,7 +145,7 @@ export class Reconciler {
       return null;
     }
     try {
-      const { data } = await session.retrying(() => session.getData(`${paths.assignDir(member)}/${name}`));
+      const { data } = await session.retrying(() => session.getData(paths.assignmentAt(member, name)));
       let deadline: number | null = null;
       try {
         deadline = (JSON.parse(data.toString('utf8')) as AssignmentData).deadline ?? null;
@@ -158,23 +159,15 @@ export class Reconciler {
     }
   }
 
-  /** An assignment must match its record (same member and attempt, still in progress); else it is removed. */
+  /** An assignment must match its record (holdsAttempt: same member and attempt, still in progress); else it is removed. */
   private async verifyHeld(h: Held): Promise<void> {
     const r = await readTask(this.ctx.session, this.ctx.paths, h.taskId);
-    const ok =
-      r.kind === 'ok' &&
-      r.record.worker === h.member &&
-      r.record.attempt === h.attempt &&
-      (r.record.state === 'assigned' || r.record.state === 'running');
-    if (ok) return;
-    const path = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
+    if (r.kind === 'ok' && holdsAttempt(r.record, h.member, h.attempt)) return;
     if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
     this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
-    try {
-      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path }]);
-    } catch (err) {
-      if (!(err instanceof NoNodeError)) throw err;
-    }
+    const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, this.ctx.paths.assignment(h.member, h.taskId, h.attempt)));
+    if (v.kind === 'unknown') throw v.error;
+    // moved: gone already.
     this.forget(h);
   }
 
@@ -183,23 +176,18 @@ export class Reconciler {
     for (const h of held) {
       await this.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true);
     }
-    try {
-      await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path: this.ctx.paths.assignDir(member) }]);
+    const v = notDeposed(this.ctx, await removeMemberDir(this.ctx, member));
+    if (v.kind === 'unknown') throw v.error;
+    if (v.kind === 'committed') {
       this.held.delete(member);
       this.dirWatchers.delete(member);
       this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
-    } catch (err) {
-      if (err instanceof NoNodeError) {
-        this.held.delete(member);
-        return;
-      }
-      if (err instanceof NotEmptyError) {
-        this.dirty.add(member); // an assignment raced in: go again
-        this.ctx.kick();
-        return;
-      }
-      throw err;
-    }
+    } else if (v.code === 'NOT_EMPTY') {
+      this.dirty.add(member); // an assignment raced in: go again
+      this.ctx.kick();
+    } else if (v.code === 'NO_NODE') {
+      this.held.delete(member);
+    } else throw v.error;
   }
 
   /** Takes back every attempt past its deadline. */
@@ -214,35 +202,28 @@ export class Reconciler {
   /** Reclaims one assignment if its record still says the member holds it. */
   private async reclaim(h: Held, error: TaskError, requeueNow: boolean): Promise<void> {
     const { session, paths } = this.ctx;
-    const path = paths.assignment(h.member, h.taskId, h.attempt);
     for (let tries = 0; tries < 5; tries++) {
       const r = await readTask(session, paths, h.taskId);
-      const holds =
-        r.kind === 'ok' &&
-        r.record.worker === h.member &&
-        r.record.attempt === h.attempt &&
-        (r.record.state === 'assigned' || r.record.state === 'running');
       if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
-      try {
-        if (!holds) {
-          await this.ctx.fenced([this.ctx.fence(), { op: 'remove', path }]);
-        } else {
-          const t = reclaimOps(paths, { record: r.record, version: r.version }, error, Date.now(), this.ctx.fence(), requeueNow);
-          await this.ctx.fenced(t.ops);
-          this.ctx.log.info({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason: error.kind, next: t.next.state }, 'assignment reclaimed');
-          this.ctx.emit('reclaimed', h.taskId, error.kind);
-        }
+      if (r.kind !== 'ok' || !holdsAttempt(r.record, h.member, h.attempt)) {
+        const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, paths.assignment(h.member, h.taskId, h.attempt)));
+        if (v.kind === 'unknown') throw v.error;
+        // moved: gone already.
         this.forget(h);
         return;
-      } catch (err) {
-        if (err instanceof NoNodeError && err.opIndex === 1) {
-          // The worker committed (or someone cancelled) first: nothing to take back.
-          this.forget(h);
-          return;
-        }
-        if (err instanceof ZkError && err.code === 'BAD_VERSION') continue; // record moved: re-read
-        throw err;
       }
+      const v = notDeposed(this.ctx, await reclaim(this.ctx, { record: r.record, version: r.version }, error, Date.now(), requeueNow));
+      if (v.kind === 'unknown') throw v.error;
+      if (v.kind === 'moved') {
+        if (v.part === 'record') continue; // record moved: re-read
+        if (v.part !== 'assignment') throw v.error;
+        // The worker committed (or someone cancelled) first: nothing to take back.
+      } else {
+        this.ctx.log.info({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason: error.kind, next: v.next.state }, 'assignment reclaimed');
+        this.ctx.emit('reclaimed', h.taskId, error.kind);
+      }
+      this.forget(h);
+      return;
     }
   }
 
@@ -252,13 +233,12 @@ export class Reconciler {
    * multi that removes the assignment, so a worker's own commit and ours cannot both win.
    */
   private async failMalformedAssigned(h: Held, reason: string, version: number): Promise<void> {
-    const path = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
+    const assignment = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
     this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason }, 'malformed task record behind an assignment: marking it failed');
-    try {
-      await this.ctx.fenced([this.ctx.fence(), ...failMalformedOps(this.ctx.paths, path, malformedStandIn(h.taskId, reason), version)]);
-    } catch (err) {
+    const v = notDeposed(this.ctx, await failMalformedAssigned(this.ctx, { ...h, assignment }, reason, version, this.ctx.fence()));
+    if (v.kind === 'unknown') throw v.error;
+    if (v.kind === 'moved') {
       // Gone or changed meanwhile (the worker failed it first): the next listing decides.
-      if (!(err instanceof ZkError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
       this.dirty.add(h.member);
       this.ctx.kick();
     }

@@ -2,10 +2,8 @@
 // retention, shard by shard, in fenced batches. One purge at a time: two would refuse each
 // other's batches.
 import { Paths } from '../shared/protocol/paths.js';
-import { purgeOps } from '../shared/protocol/task-ops.js';
-import { NoNodeError } from '../shared/zk/errors.js';
-import type { Op } from '../shared/zk/session.js';
-import { DeposedError, type LeaderContext } from './leader-context.js';
+import { purgeBatch, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
+import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 
 /** Done entries + records removed per multi. */
 const PURGE_BATCH = 50;
@@ -45,31 +43,36 @@ export class Retention {
     for (const shard of paths.shardNames) {
       if (this.ctx.stopped) break;
       const { children } = await session.retrying(() => session.getChildren(paths.doneShard(shard)));
-      const old = children.map((n) => ({ n, p: Paths.parseDoneEntry(n) })).filter((x) => x.p && x.p.finishedAt <= cutoff);
+      const old: Finished[] = [];
+      for (const n of children) {
+        const p = Paths.parseDoneEntry(n);
+        if (p && p.finishedAt <= cutoff) old.push({ taskId: p.taskId, doneEntry: paths.doneEntryAt(shard, n) });
+      }
       for (let i = 0; i < old.length; i += PURGE_BATCH) {
-        const ops: Op[] = [this.ctx.fence()];
-        for (const { n, p } of old.slice(i, i + PURGE_BATCH)) {
-          ops.push(...purgeOps(paths, p!.taskId, `${paths.doneShard(shard)}/${n}`, -1, this.ctx.fence()).slice(1));
+        const v = await this.purge(old, i, PURGE_BATCH);
+        if (v.kind === 'committed') {
+          purged += v.taken;
+          continue;
         }
-        try {
-          await this.ctx.fenced(ops);
-          purged += (ops.length - 1) / 2;
-        } catch (err) {
-          if (err instanceof DeposedError) throw err;
-          // One of them went meanwhile: fall back to one at a time.
-          for (const { n, p } of old.slice(i, i + PURGE_BATCH)) {
-            try {
-              await this.ctx.fenced(purgeOps(paths, p!.taskId, `${paths.doneShard(shard)}/${n}`, -1, this.ctx.fence()));
-              purged++;
-            } catch (e) {
-              if (e instanceof DeposedError) throw e;
-              if (!(e instanceof NoNodeError)) log.warn({ taskId: p!.taskId, err: (e as Error).message }, 'could not purge finished task');
-            }
-          }
+        // One of them went meanwhile: fall back to one at a time.
+        for (const t of old.slice(i, i + PURGE_BATCH)) {
+          const one = await this.purge([t], 0, 1);
+          if (one.kind === 'committed') purged++;
+          else if (!(one.kind === 'moved' && one.code === 'NO_NODE')) log.warn({ taskId: t.taskId, err: one.error.message }, 'could not purge finished task');
         }
       }
     }
     if (purged) log.info({ purged, retentionMs: this.ctx.opts.retentionMs }, 'finished tasks purged');
     return purged;
+  }
+
+  /** One purge multi; deposed is thrown, any other error comes back as `failed` (the caller goes one at a time). */
+  private async purge(tasks: Finished[], from: number, max: number): Promise<Exclude<BatchVerdict, Fenced> | { kind: 'failed'; error: Error }> {
+    try {
+      return notDeposed(this.ctx, await purgeBatch(this.ctx, tasks, from, max));
+    } catch (err) {
+      if (err instanceof DeposedError) throw err;
+      return { kind: 'failed', error: err as Error };
+    }
   }
 }

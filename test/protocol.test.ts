@@ -150,18 +150,17 @@ describe('task state machine', () => {
 
     it('the leader reclaiming an attempt that never started counts it as lost, whatever the reason given', () => {
       const paths = new Paths('/d', 8);
-      const fence = { op: 'check' as const, path: '/d/election/c_1' };
       const timeout = { kind: 'timeout' as const, message: 'passed its deadline', retryable: true };
       const assigned = assignTask(one, 'w~1', 1, 0);
-      const t = reclaimOps(paths, { record: assigned, version: 1 }, timeout, 100, fence, false);
+      const t = reclaimOps(paths, { record: assigned, version: 1 }, timeout, 100, false);
       expect(t.next).toMatchObject({ state: 'queued', attempt: 1, lost: 1, notBefore: 100, error: { kind: 'worker-lost', retryable: true } });
       expect(t.next.error!.message).toContain('passed its deadline');
-      expect(t.ops.map((o) => o.op)).toEqual(['check', 'remove', 'setData', 'create']);
+      expect(t.ops.map((o) => o.op)).toEqual(['remove', 'setData', 'create']);
       // One that ran and overran its deadline used its attempt.
-      const overran = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, timeout, 100, fence, false);
+      const overran = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, timeout, 100, false);
       expect(overran.next).toMatchObject({ state: 'failed', lost: 0, error: timeout });
       // A gone worker's running attempt is lost.
-      const gone = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, lostErr, 100, fence, true);
+      const gone = reclaimOps(paths, { record: startTask(assigned, 1), version: 2 }, lostErr, 100, true);
       expect(gone.next).toMatchObject({ state: 'queued', lost: 1, notBefore: 100 });
     });
 

@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
-import { assignOps, cancelOps, queueEntryOf, reclaimOps, startOps, submitOps } from '../shared/protocol/task-ops.js';
+import { assignOps, cancelOps, queueEntryOf, startOps, submitOps } from '../shared/protocol/task-ops.js';
+import { reclaim } from '../shared/protocol/transitions.js';
 import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
@@ -358,8 +359,9 @@ describe('worker', () => {
     const fenceNode = `${paths.root}/test-leader`;
     await session.create(fenceNode);
     const cur = await read(id);
-    const tr = reclaimOps(paths, cur, { kind: 'worker-lost', retryable: true, message: 'reclaimed by test' }, Date.now(), { op: 'check', path: fenceNode, version: 0 }, true);
-    await session.multi(tr.ops);
+    const leader = { session, paths, fence: () => ({ op: 'check' as const, path: fenceNode, version: 0 }) };
+    const v = await reclaim(leader, cur, { kind: 'worker-lost', retryable: true, message: 'reclaimed by test' }, Date.now(), true);
+    expect(v.kind).toBe('committed');
     g.release('stale result');
     await waitFor(() => fenced.length === 1);
     expect(fenced[0]).toMatchObject({ taskId: id, attempt: 1 });
@@ -461,7 +463,8 @@ describe('worker', () => {
       const fenceNode = `${paths.root}/test-leader`;
       await session.create(fenceNode);
       const lost = { kind: 'worker-lost' as const, retryable: true, message: 'worker gone' };
-      await session.multi(reclaimOps(paths, await read(id), lost, Date.now(), { op: 'check', path: fenceNode }, true).ops);
+      const leader = { session, paths, fence: () => ({ op: 'check' as const, path: fenceNode }) };
+      expect((await reclaim(leader, await read(id), lost, Date.now(), true)).kind).toBe('committed');
 
       proxy.heal();
       await waitFor(() => w.memberName !== oldMember && w.memberName !== null, { message: 'new incarnation' });

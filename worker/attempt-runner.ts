@@ -8,6 +8,7 @@ import type { Outcome } from '../shared/protocol/task-ops.js';
 import type { SizeLimits } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
+import { holdsAttempt, type HeldAttempt } from '../shared/protocol/transitions.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { NoNodeError, SessionExpiredError } from '../shared/zk/errors.js';
 import { StableWatchers } from '../shared/zk/stable-watchers.js';
@@ -139,7 +140,9 @@ export class AttemptRunner {
       throw err;
     }
     if (member !== this.watchedMember) return;
-    const present = new Set(children.map((n) => `${dir}/${n}`));
+    // Assignment path → its name in the directory.
+    const listed = new Map(children.map((n) => [paths.assignmentAt(member, n), n]));
+    const present = new Set(listed.keys());
     for (const a of this.attempts.values()) {
       if (a.member === member && !present.has(a.key) && !a.controller.signal.aborted && !a.settling) {
         a.log.info('assignment withdrawn; aborting the attempt');
@@ -153,7 +156,7 @@ export class AttemptRunner {
     if (fresh.length === 0) return;
     const reads = await Promise.all(
       fresh.map(async (key) => {
-        const parsed = Paths.parseAssignment(key.slice(dir.length + 1));
+        const parsed = Paths.parseAssignment(listed.get(key)!);
         return { key, parsed, read: parsed ? await readTask(session, paths, parsed.taskId) : null };
       }),
     );
@@ -172,10 +175,10 @@ export class AttemptRunner {
         this.ignored.add(key);
       } else if (read.kind === 'malformed') {
         this.ignored.add(key);
-        void this.failMalformed(key, parsed.taskId, parsed.attempt, read.reason, read.version, alog);
+        void this.failMalformed({ assignment: key, member, ...parsed }, read.reason, read.version, alog);
       } else {
         const rec = read.record;
-        if (rec.worker !== member || rec.attempt !== parsed.attempt || (rec.state !== 'assigned' && rec.state !== 'running')) {
+        if (!holdsAttempt(rec, member, parsed.attempt)) {
           alog.info({ state: rec.state, recordAttempt: rec.attempt, recordWorker: rec.worker }, 'stale assignment ignored (left to the leader)');
           this.ignored.add(key);
           continue;
@@ -274,9 +277,7 @@ export class AttemptRunner {
     } else if (r.kind === 'fenced') {
       // A user's cancel is nothing wrong; a take-back (reclaim, re-assignment) is worth a warning.
       if (r.cancelled !== undefined) a.log.info({ reason: r.cancelled }, `attempt cancelled: ${r.cancelled}; its outcome is not stored`);
-      else {
-        a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
-      }
+      else a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
       this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
     } else if (r.kind === 'left') {
       this.finish(a);
@@ -285,8 +286,9 @@ export class AttemptRunner {
   }
 
   /** A record that does not parse cannot run: fail it, fenced by our assignment like any commit. */
-  private async failMalformed(key: string, taskId: string, attempt: number, reason: string, version: number, log: Logger): Promise<void> {
-    const r = await failMalformed(this.session, this.paths, key, taskId, reason, version, log);
+  private async failMalformed(held: HeldAttempt, reason: string, version: number, log: Logger): Promise<void> {
+    const { assignment: key, taskId, attempt } = held;
+    const r = await failMalformed(this.session, this.paths, held, reason, version, log);
     if (r === 'committed') this.opts.report.committed({ taskId, attempt, state: 'failed' });
     else if (r === 'unknown') {
       // Read it again on the next listing.

@@ -2,7 +2,6 @@
 // fence or give-up. The assignment node's path is the attempt's fence.
 import type { Logger } from '../shared/log.js';
 import type { VersionedRecord } from '../shared/protocol/task-ops.js';
-import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { sleep } from '../shared/util/coalescer.js';
 import { ProgressWriter } from './progress.js';
@@ -53,11 +52,6 @@ export function newAttempt(
     settling: false,
     progress: new ProgressWriter(session, key, maxProgressBytes, log),
   };
-}
-
-/** Does this record still say that this attempt holds the task? */
-export function isOurs(a: Attempt, rec: TaskRecord): boolean {
-  return rec.worker === a.member && rec.attempt === a.attempt && (rec.state === 'assigned' || rec.state === 'running');
 }
 
 /** Resolves when any of `promises` settles or after `ms`; leaves no timer behind to hold the process. */

@@ -3,15 +3,15 @@
 // loss) is verified by reading back before it is sent again.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import { MAX_REQUEST_BYTES, failMalformedOps, fittedFinishOps, type Outcome } from '../shared/protocol/task-ops.js';
-import { malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
+import { MAX_REQUEST_BYTES, type Outcome } from '../shared/protocol/task-ops.js';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
+import { failMalformedAssigned, finish, holdsAttempt, type FinishVerdict, type HeldAttempt } from '../shared/protocol/transitions.js';
 import { sleep } from '../shared/util/coalescer.js';
-import { failpoint } from '../shared/util/failpoints.js';
-import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import { ZkError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { RETRY_LEFT_MS, isOurs, type Attempt } from './attempt.js';
+import { RETRY_LEFT_MS, type Attempt } from './attempt.js';
 
 export interface CommitContext {
   session: ZkSession;
@@ -40,35 +40,43 @@ export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Out
 
 async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
   let refusals = 0;
+  const refusedAgain = () => {
+    if (++refusals <= 5) return false;
+    a.log.error(`commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
+    return true;
+  };
   for (;;) {
     if (ctx.stopping()) {
       a.log.warn('worker stopped before the commit was confirmed; left to the leader');
       return { kind: 'abandoned' };
     }
-    const tr = fittedFinishOps(ctx.paths, a.cur, outcome, Date.now());
-    if (tr.cut) a.log.warn({ bytes: tr.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
-    failpoint('worker.before-commit');
+    let v: FinishVerdict;
     try {
-      await ctx.session.multi(tr.ops);
-      failpoint('worker.after-commit');
-      return { kind: 'committed', state: tr.next.state };
+      v = await finish(ctx, a.cur, outcome, Date.now());
     } catch (err) {
+      // Neither applied nor refused by a node of the task (the session closed under us, say).
       if (!(err instanceof ZkError)) throw err;
-      if (err instanceof NoNodeError && err.opIndex === 0) return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
-      const unknownOutcome = err instanceof ConnectionLossError || err instanceof SessionExpiredError;
-      if (!unknownOutcome && ++refusals > 5) {
-        a.log.error({ err: err.message }, `commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
-        return { kind: 'left' };
-      }
-      a.log.info({ err: err.message, opIndex: err.opIndex }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
-      const v = await verify(ctx, a, tr.next);
-      if (v === 'committed') return { kind: 'committed', state: tr.next.state };
-      if (v === 'give-up') {
+      if (ctx.session.state === 'closed') {
         a.log.warn('session closed before the commit was confirmed; left to the leader');
         return { kind: 'abandoned' };
       }
-      if (v !== 'retry') return { kind: 'fenced', reason: v.fenced };
+      if (refusedAgain()) return { kind: 'left' };
+      a.log.info({ err: err.message }, 'commit failed; trying again');
+      continue;
     }
+    if (v.cut) a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
+    if (v.kind === 'committed') return { kind: 'committed', state: v.next.state };
+    if (v.kind === 'fenced') return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
+    const unknownOutcome = v.kind === 'unknown';
+    if (!unknownOutcome && refusedAgain()) return { kind: 'left' };
+    a.log.info({ err: v.error.message, ...(v.kind === 'moved' ? { part: v.part } : {}) }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
+    const r = await verify(ctx, a, v.next);
+    if (r === 'committed') return { kind: 'committed', state: v.next.state };
+    if (r === 'give-up') {
+      a.log.warn('session closed before the commit was confirmed; left to the leader');
+      return { kind: 'abandoned' };
+    }
+    if (r !== 'retry') return { kind: 'fenced', reason: r.fenced };
   }
 }
 
@@ -83,7 +91,7 @@ async function verify(ctx: CommitContext, a: Attempt, next: TaskRecord): Promise
       if (read.kind !== 'ok') return { fenced: `task record is ${read.kind}` };
       if (!assigned && JSON.stringify(read.record) === JSON.stringify(next)) return 'committed';
       if (!assigned) return { fenced: 'assignment gone (cancelled or reclaimed)' };
-      if (!isOurs(a, read.record)) {
+      if (!holdsAttempt(read.record, a.member, a.attempt)) {
         return { fenced: `record now ${read.record.state}, attempt ${read.record.attempt}, worker ${read.record.worker}` };
       }
       a.cur = { record: read.record, version: read.version };
@@ -97,27 +105,27 @@ async function verify(ctx: CommitContext, a: Attempt, next: TaskRecord): Promise
 
 /**
  * An assignment whose record does not parse cannot run: fail it with the reason, fenced by
- * our assignment like any commit. `unknown`: connection loss; `gone`: our assignment went
- * first; `refused`: the record moved meanwhile.
+ * our assignment like any commit. `unknown`: connection or session lost; `gone`: our
+ * assignment went first; `refused`: the record moved meanwhile.
  */
 export async function failMalformed(
   session: ZkSession,
   paths: Paths,
-  key: string,
-  taskId: string,
+  held: HeldAttempt,
   reason: string,
   version: number,
   log: Logger,
 ): Promise<'committed' | 'unknown' | 'gone' | 'refused'> {
-  const standIn = malformedStandIn(taskId, reason);
   try {
-    await session.multi(failMalformedOps(paths, key, standIn, version));
-    log.warn({ reason }, 'malformed task record failed');
-    return 'committed';
+    const v = await failMalformedAssigned({ session, paths }, held, reason, version);
+    if (v.kind === 'committed') {
+      log.warn({ reason }, 'malformed task record failed');
+      return 'committed';
+    }
+    log.warn({ err: v.error.message, reason }, 'cannot fail a malformed task record');
+    return v.kind === 'fenced' ? 'gone' : v.kind === 'unknown' ? 'unknown' : 'refused';
   } catch (err) {
     log.warn({ err: (err as Error).message, reason }, 'cannot fail a malformed task record');
-    if (err instanceof ConnectionLossError) return 'unknown';
-    if (err instanceof ZkError && err.code === 'NO_NODE' && err.opIndex === 0) return 'gone';
     return 'refused';
   }
 }

@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { Paths } from '../shared/protocol/paths.js';
-import { NodeExistsError, NoNodeError } from '../shared/zk/errors.js';
+import { restoreAssignDir } from '../shared/protocol/transitions.js';
+import { NodeExistsError } from '../shared/zk/errors.js';
 import { Membership, type MemberInfo, type MemberState } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 
@@ -99,18 +100,11 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
   async restoreAssignDir(): Promise<boolean> {
     const name = this.membership.name;
     if (!name || this.membership.isClosed) return false;
-    try {
-      await this.session.multi([
-        { op: 'check', path: this.paths.member(name) },
-        { op: 'create', path: this.paths.assignDir(name) },
-      ]);
-      this.log.warn({ member: name }, 'assignment directory was missing; re-created it');
-      return true;
-    } catch (err) {
-      if (err instanceof NodeExistsError) return true;
-      if (err instanceof NoNodeError && err.opIndex === 0) return false;
-      throw err;
-    }
+    const v = await restoreAssignDir({ session: this.session, paths: this.paths }, name);
+    if (v.kind === 'committed') this.log.warn({ member: name }, 'assignment directory was missing; re-created it');
+    if (v.kind === 'unknown' || (v.kind === 'moved' && v.code !== 'NODE_EXISTS')) throw v.error;
+    // moved: it is there already; fenced: our member node is gone.
+    return v.kind !== 'fenced';
   }
 
   /** Deletes the member node (the leader takes back whatever is still assigned). */

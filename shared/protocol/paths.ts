@@ -16,6 +16,8 @@
 
 export const LAYOUT_FORMAT = 1;
 export const DEFAULT_SHARDS = 256;
+/** The root of a cluster when none is given. */
+export const DEFAULT_ROOT = '/drover';
 export const MAX_PRIORITY = 9999;
 
 const ID_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
@@ -68,6 +70,9 @@ export interface AssignmentName {
   taskId: string;
   attempt: number;
 }
+
+/** What a znode of the layout is: a transition's verdict names the one that refused. */
+export type Part = 'election' | 'member' | 'member-dir' | 'assignment' | 'record' | 'queue-entry' | 'done-entry' | 'other';
 
 export interface MemberName {
   workerId: string;
@@ -165,7 +170,11 @@ export class Paths {
     return { taskId: name.slice(0, i), attempt };
   }
   assignment(memberName: string, taskId: string, attempt: number): string {
-    return `${this.assignDir(memberName)}/${Paths.assignmentName(taskId, attempt)}`;
+    return this.assignmentAt(memberName, Paths.assignmentName(taskId, attempt));
+  }
+  /** The node `name` (as listed) in a member's assignment directory. */
+  assignmentAt(memberName: string, name: string): string {
+    return `${this.assignDir(memberName)}/${name}`;
   }
 
   // ---- queue ----
@@ -201,6 +210,25 @@ export class Paths {
     return `${this.done}/${shard}`;
   }
   doneEntry(taskId: string, finishedAt: number): string {
-    return `${this.done}/${this.shard(taskId)}/${Paths.doneEntryName(finishedAt, taskId)}`;
+    return this.doneEntryAt(this.shard(taskId), Paths.doneEntryName(finishedAt, taskId));
+  }
+  /** The entry `name` (as listed) of a done shard. */
+  doneEntryAt(shard: string, name: string): string {
+    return `${this.doneShard(shard)}/${name}`;
+  }
+
+  /** Which part of the layout `path` is (by where it sits under the root). */
+  partOf(path: string): Part {
+    if (!path.startsWith(`${this.root}/`)) return 'other';
+    const [dir, ...rest] = path.slice(this.root.length + 1).split('/');
+    const depth = rest.length;
+    if (dir === 'election' && depth === 1) return 'election';
+    if (dir === 'workers' && depth === 1) return 'member';
+    if (dir === 'assign' && depth === 1) return 'member-dir';
+    if (dir === 'assign' && depth === 2) return 'assignment';
+    if (dir === 'tasks' && depth === 2) return 'record';
+    if (dir === 'queue' && depth === 2) return 'queue-entry';
+    if (dir === 'done' && depth === 2) return 'done-entry';
+    return 'other';
   }
 }

@@ -1,14 +1,14 @@
-// Every task transition as the list of operations of ONE ZooKeeper multi. Master, worker and
-// client build their writes here, so the protocol lives in one file:
+// Every task transition as the list of operations of ONE ZooKeeper multi (the transitions
+// in transitions.ts send them, with the leader's fence in front, and read their verdicts):
 //
 //   submit   create task + create queue entry                       (client)
-//   assign   [fence] remove queue entry + set task@v + create assignment   (leader, many per multi)
+//   assign   remove queue entry + set task@v + create assignment    (leader, many per multi)
 //   start    check assignment + set task@v                          (worker)
 //   finish   remove assignment + set task@v + (queue entry | done entry)  (worker)
-//   reclaim  [fence] remove assignment + set task@v + (queue entry | done entry)  (leader)
+//   reclaim  remove assignment + set task@v + (queue entry | done entry)  (leader)
 //   cancel   remove (queue entry | assignment) + set task@v + done entry  (anyone)
-//   reject   [fence] remove queue entry + set task@v + done entry   (leader: malformed record)
-//   purge    [fence] remove done entry + remove task@v              (leader: retention)
+//   fail-malformed  remove (queue entry | assignment) + set stand-in@v + done entry
+//   purge    remove done entry + remove task@v                      (leader: retention)
 //
 // The queue entry, assignment and done entry paths all follow from the record itself, so no
 // transition needs a scan to find them. A worker's fence is its assignment node, whose name
@@ -17,8 +17,8 @@
 import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
-import { ZK_MAX_REQUEST_BYTES, encodeRecord, jsonBytes } from './task-record.js';
-import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectTask, startTask, succeedTask } from './task-state.js';
+import { ZK_MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
+import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectMalformed, startTask, succeedTask } from './task-state.js';
 
 export interface VersionedRecord {
   record: TaskRecord;
@@ -122,13 +122,12 @@ export function finishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, 
  * state machine's (reclaimAttempt: a lost or never-started attempt uses up none and goes
  * back at once); `requeueNow` also skips the backoff of any other requeue.
  */
-export function reclaimOps(paths: Paths, cur: VersionedRecord, error: TaskError, now: number, fence: Op, requeueNow: boolean): Transition {
+export function reclaimOps(paths: Paths, cur: VersionedRecord, error: TaskError, now: number, requeueNow: boolean): Transition {
   let next = reclaimAttempt(cur.record, error, now);
   if (requeueNow && next.state === 'queued') next = { ...next, notBefore: now };
   return {
     next,
     ops: [
-      fence,
       { op: 'remove', path: assignmentOf(paths, cur.record) },
       { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
       ...indexOps(paths, next),
@@ -148,22 +147,34 @@ export function cancelOps(paths: Paths, cur: VersionedRecord, reason: string, no
   };
 }
 
-/** A queued task that cannot run (its record is unreadable): failed with the reason. */
-export function rejectOps(paths: Paths, standIn: TaskRecord, version: number, queueEntryPath: string, fence: Op): Op[] {
+/**
+ * A record that cannot be read (version `version`), found through a queue entry or behind an
+ * assignment (`at`): its stand-in (queued, or assigned to that member and attempt) fails with the reason through the
+ * state machine, in the multi that removes the index entry that led to it.
+ */
+export function failMalformedOps(
+  paths: Paths,
+  taskId: string,
+  reason: string,
+  version: number,
+  at: { queueEntry: string } | { assignment: string; member: string; attempt: number },
+  now: number,
+): Transition {
+  const standIn = 'assignment' in at ? malformedStandIn(taskId, now, { worker: at.member, attempt: at.attempt }) : malformedStandIn(taskId, now);
+  const next = rejectMalformed(standIn, reason, now);
+  const entry = 'assignment' in at ? at.assignment : at.queueEntry;
+  return {
+    next,
+    ops: [{ op: 'remove', path: entry }, { op: 'setData', path: paths.task(taskId), data: encodeRecord(next), version }, ...indexOps(paths, next)],
+  };
+}
+
+/** A finished task's done entry and record, removed (the record at `version`; -1: any). */
+export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, version: number): Op[] {
   return [
-    fence,
-    { op: 'remove', path: queueEntryPath },
-    { op: 'setData', path: paths.task(standIn.id), data: encodeRecord(standIn), version },
-    { op: 'create', path: paths.doneEntry(standIn.id, standIn.finishedAt ?? standIn.updatedAt) },
+    { op: 'remove', path: doneEntryPath },
+    { op: 'remove', path: paths.task(taskId), version },
   ];
-}
-
-export function rejectQueued(cur: VersionedRecord, error: TaskError, now: number): TaskRecord {
-  return rejectTask(cur.record, error, now);
-}
-
-export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, version: number, fence: Op): Op[] {
-  return [fence, { op: 'remove', path: doneEntryPath }, { op: 'remove', path: paths.task(taskId), version }];
 }
 
 // Sizes of the jute encoding of a multi request, as the server counts it against
@@ -205,12 +216,3 @@ export function fittedFinishOps(paths: Paths, cur: VersionedRecord, outcome: Out
 }
 
 export { Paths };
-
-/** A worker's commit for an assignment whose record cannot be read: failed with the reason. */
-export function failMalformedOps(paths: Paths, assignmentPath: string, standIn: TaskRecord, version: number): Op[] {
-  return [
-    { op: 'remove', path: assignmentPath },
-    { op: 'setData', path: paths.task(standIn.id), data: encodeRecord(standIn), version },
-    { op: 'create', path: paths.doneEntry(standIn.id, standIn.finishedAt ?? standIn.updatedAt) },
-  ];
-}

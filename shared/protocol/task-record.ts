@@ -259,8 +259,13 @@ export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
   return raw as TaskRecord;
 }
 
-/** A minimal valid record standing for one whose stored bytes could not be read. */
-export function malformedStandIn(id: string, reason: string, now = Date.now()): TaskRecord {
+/**
+ * A minimal valid record standing for one whose stored bytes could not be read, in the state
+ * the index that led to it says: queued (a queue entry), or assigned to `held.worker` as
+ * attempt `held.attempt` (an assignment node). It is failed through the state machine like
+ * any record (task-state's rejectMalformed: queued → failed, assigned → failed).
+ */
+export function malformedStandIn(id: string, now = Date.now(), held?: { worker: string; attempt: number }): TaskRecord {
   return {
     format: RECORD_FORMAT,
     id,
@@ -272,13 +277,11 @@ export function malformedStandIn(id: string, reason: string, now = Date.now()): 
     timeoutMs: 0,
     labels: {},
     createdAt: now,
-    state: 'failed',
-    attempt: 0,
-    worker: null,
+    state: held ? 'assigned' : 'queued',
+    attempt: held?.attempt ?? 0,
+    worker: held?.worker ?? null,
     epoch: null,
     updatedAt: now,
-    finishedAt: now,
-    error: { kind: 'malformed', message: reason, retryable: false },
   };
 }
 

@@ -102,7 +102,15 @@ export function cancelTask(rec: TaskRecord, reason: string, now: number): TaskRe
   return move(rec, 'cancelled', { error: { kind: 'cancelled', message: reason, retryable: false }, finishedAt: now }, now);
 }
 
-/** Failed without running (a malformed record, say): only from queued. */
+/** Failed without running (a malformed record, say): from queued, or from assigned (never started). */
 export function rejectTask(rec: TaskRecord, error: TaskError, now: number): TaskRecord {
   return move(rec, 'failed', { error, finishedAt: now }, now);
+}
+
+/**
+ * A record that could not be read, through its stand-in (task-record's malformedStandIn):
+ * failed with the reason, a legal move queued → failed or assigned → failed.
+ */
+export function rejectMalformed(standIn: TaskRecord, reason: string, now: number): TaskRecord {
+  return rejectTask(standIn, { kind: 'malformed', message: reason, retryable: false }, now);
 }

@@ -1,0 +1,44 @@
+// The client's transitions: submit (one task, a batch) and cancel. A client holds nothing in
+// ZooKeeper, so they carry no fence: only `moved` (the id is taken, the task changed under
+// us) and `unknown` (connection or session lost) can refuse them.
+import type { TaskRecord } from './task-record.js';
+import { cancelOps, submitOps, type VersionedRecord } from './task-ops.js';
+import { Multi, type BatchVerdict, type Tx, type Verdict } from './multi.js';
+
+/** Bounds of one batched multi. */
+export interface BatchLimits {
+  maxItems: number;
+  maxBytes: number;
+}
+
+/**
+ * Creates the record and its queue entry. `moved` on the record with NODE_EXISTS: a task with
+ * this id exists (submission is idempotent by id: read it to see whose it is).
+ */
+export async function submit(tx: Tx, rec: TaskRecord): Promise<Verdict> {
+  const v = await new Multi(tx.paths).add(0, submitOps(tx.paths, rec)).send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed' } : v;
+}
+
+/** Submits recs[from..] in one multi, as many as fit `limits` (at least one); `moved` names the item. */
+export async function submitBatch(tx: Tx, recs: readonly TaskRecord[], from: number, limits: BatchLimits): Promise<BatchVerdict> {
+  const m = new Multi(tx.paths);
+  for (let k = from; k < recs.length && m.items < limits.maxItems; k++) {
+    const ops = submitOps(tx.paths, recs[k]!);
+    if (!m.fits(ops, limits.maxBytes)) break;
+    m.add(k, ops);
+  }
+  const v = await m.send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed', taken: m.items } : { ...v, taken: m.items };
+}
+
+/**
+ * Cancels a task that is not finished: removes its queue entry or its assignment (so its
+ * worker's commit is refused), writes the record cancelled and its done entry. `moved`: it
+ * was assigned, started or finished meanwhile (read it again).
+ */
+export async function cancel(tx: Tx, cur: VersionedRecord, reason: string, now: number): Promise<Verdict<{ next: TaskRecord }>> {
+  const t = cancelOps(tx.paths, cur, reason, now);
+  const v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed', next: t.next } : v;
+}

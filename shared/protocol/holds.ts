@@ -1,0 +1,18 @@
+// What a record says about the index entries that point at it. The leader, the worker and the
+// client all ask these questions of a record they read; the answers live here, once.
+import type { Paths, QueueEntry } from './paths.js';
+import type { TaskRecord } from './task-record.js';
+
+/**
+ * Does this record say that `member` holds attempt `attempt` of the task (assigned to it, or
+ * running there)? An assignment node for which this is false is stale: its task was
+ * reclaimed, cancelled, finished or given to another attempt.
+ */
+export function holdsAttempt(rec: TaskRecord, member: string, attempt: number): boolean {
+  return rec.worker === member && rec.attempt === attempt && (rec.state === 'assigned' || rec.state === 'running');
+}
+
+/** Does this record say that it waits in the queue at exactly this entry? Else the entry is stale. */
+export function queuedAt(paths: Paths, rec: TaskRecord, entry: QueueEntry): boolean {
+  return rec.state === 'queued' && paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt) === paths.queueEntryPath(entry);
+}

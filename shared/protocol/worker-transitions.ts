@@ -1,0 +1,66 @@
+// The worker's transitions. A worker's fence is its own assignment node (whose name holds the
+// attempt): start checks it, finish removes it, so `fenced` means the attempt was taken away
+// (cancelled, reclaimed) and nothing the worker sends for it changes anything.
+import { failpoint } from '../util/failpoints.js';
+import type { TaskRecord } from './task-record.js';
+import { MAX_REQUEST_BYTES, fittedFinishOps, startOps, type Outcome, type VersionedRecord } from './task-ops.js';
+import { Multi, type BatchVerdict, type Refusal, type Tx, type Verdict } from './multi.js';
+
+/** Marks an assigned attempt running: check the assignment, set the record@version. */
+export async function start(tx: Tx, cur: VersionedRecord): Promise<Verdict<{ cur: VersionedRecord }>> {
+  const t = startOps(tx.paths, cur, Date.now());
+  const m = new Multi(tx.paths).add(0, t.ops, 'assignment');
+  const v = await m.send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed', cur: { record: t.next, version: m.recordVersion(v.results, 0) } } : v;
+}
+
+/**
+ * Marks curs[from..] running in one multi, as many as fit one request (records carry
+ * payloads of up to 512 KiB: a burst of them is more than one request holds). `fenced` and
+ * `moved` name the item; committed gives each started record and its new version.
+ */
+export async function startBatch(tx: Tx, curs: readonly VersionedRecord[], from: number, maxBytes = MAX_REQUEST_BYTES): Promise<BatchVerdict<{ started: VersionedRecord[] }>> {
+  const now = Date.now();
+  const m = new Multi(tx.paths);
+  const next: TaskRecord[] = [];
+  for (let k = from; k < curs.length; k++) {
+    const t = startOps(tx.paths, curs[k]!, now);
+    if (!m.fits(t.ops, maxBytes)) break;
+    m.add(k, t.ops, 'assignment');
+    next.push(t.next);
+  }
+  const v = await m.send(tx.session);
+  if (v.kind !== 'committed') return { ...v, taken: m.items };
+  return { kind: 'committed', started: next.map((record, i) => ({ record, version: m.recordVersion(v.results, from + i) })), taken: m.items };
+}
+
+export type FinishVerdict = ({ kind: 'committed' } | Refusal) & {
+  /** The record as this finish writes it (compare with a read-back after `unknown`). */
+  next: TaskRecord;
+  /** Set when the outcome was too large for one request: the task fails as too-large instead, its result cut out. */
+  cut?: { bytes: number };
+};
+
+/**
+ * Commits an attempt's outcome: remove our assignment (the fence), set the record@version
+ * (succeeded, failed, or requeued as the state machine says) and its index entry.
+ */
+export async function finish(tx: Tx, cur: VersionedRecord, outcome: Outcome, now: number): Promise<FinishVerdict> {
+  const t = fittedFinishOps(tx.paths, cur, outcome, now);
+  const m = new Multi(tx.paths).add(0, t.ops, 'assignment');
+  failpoint('worker.before-commit');
+  const v = await m.send(tx.session);
+  if (v.kind === 'committed') failpoint('worker.after-commit');
+  return { ...(v.kind === 'committed' ? { kind: 'committed' as const } : v), next: t.next, ...(t.cut ? { cut: t.cut } : {}) };
+}
+
+/**
+ * Re-creates a live member's assignment directory (removed by hand, say), fenced by its
+ * member node so a directory is only ever made for a member that lives. `fenced`: the member
+ * node is gone; `moved` NODE_EXISTS: the directory is there already.
+ */
+export async function restoreAssignDir(tx: Tx, member: string): Promise<Verdict> {
+  const m = new Multi(tx.paths).fence({ op: 'check', path: tx.paths.member(member) }).add(0, [{ op: 'create', path: tx.paths.assignDir(member) }]);
+  const v = await m.send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed' } : v;
+}
