@@ -1,9 +1,10 @@
 // The library API for applications: submit tasks, await them, read, list, cancel, and see
-// the cluster. Every write is one multi built by shared/protocol/task-ops.
+// the cluster. Every write is a transition of shared/protocol/transitions.ts (one multi each).
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
-import { cancelOps, type AssignmentData } from '../shared/protocol/task-ops.js';
+import type { AssignmentData } from '../shared/protocol/task-ops.js';
+import { cancel } from '../shared/protocol/transitions.js';
 import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
@@ -164,29 +165,30 @@ export class DroverClient {
     const now = Date.now();
     let unsure = false;
     for (let tries = 0; tries < 10; tries++) {
-      try {
-        const r = await readTask(this.session, this.paths, id);
-        if (r.kind === 'missing') throw new TaskNotFoundError(id);
-        if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-        if (isTerminal(r.record.state)) {
-          const ours = unsure && r.record.state === 'cancelled' && r.record.finishedAt === now && r.record.error?.message === reason;
-          return { cancelled: ours, state: r.record.state };
-        }
-        const t = cancelOps(this.paths, { record: r.record, version: r.version }, reason, now);
-        await this.session.multi(t.ops);
-        return { cancelled: true, state: 'cancelled' };
-      } catch (err) {
-        // The task moved (assigned, finished) between read and write: look again.
-        if (err instanceof ZkError && (err.code === 'BAD_VERSION' || err.code === 'NO_NODE' || err.code === 'NODE_EXISTS')) continue;
-        // The connection or the session is being re-established: a multi may have gone
-        // through; look again once connected (a cancel holds nothing in the session).
-        if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
-          unsure = true;
-          await this.session.waitConnected().catch(() => undefined);
-          continue;
-        }
+      const r = await readTask(this.session, this.paths, id).catch((err: unknown) => {
+        if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) return null;
         throw err;
+      });
+      if (r === null) {
+        unsure = true;
+        await this.session.waitConnected().catch(() => undefined);
+        continue;
       }
+      if (r.kind === 'missing') throw new TaskNotFoundError(id);
+      if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
+      if (isTerminal(r.record.state)) {
+        const ours = unsure && r.record.state === 'cancelled' && r.record.finishedAt === now && r.record.error?.message === reason;
+        return { cancelled: ours, state: r.record.state };
+      }
+      const v = await cancel({ session: this.session, paths: this.paths }, { record: r.record, version: r.version }, reason, now);
+      if (v.kind === 'committed') return { cancelled: true, state: 'cancelled' };
+      // moved: the task moved (assigned, finished) between read and write: look again.
+      if (v.kind === 'unknown') {
+        // The connection or the session is being re-established: the multi may have gone
+        // through; look again once connected (a cancel holds nothing in the session).
+        unsure = true;
+        await this.session.waitConnected().catch(() => undefined);
+      } else if (v.kind === 'fenced') throw v.error;
     }
     throw new Error(`task ${id} kept changing; cancel gave up after 10 tries`);
   }

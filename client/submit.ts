@@ -2,11 +2,10 @@
 // multis; idempotent by id, and safe to retry when a reply was lost.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import { opsBytes, submitOps } from '../shared/protocol/task-ops.js';
 import { newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { ConnectionLossError, NodeExistsError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
-import type { Op, ZkSession } from '../shared/zk/session.js';
+import { submit, submitBatch } from '../shared/protocol/transitions.js';
+import type { ZkSession } from '../shared/zk/session.js';
 
 export interface SubmitResult {
   id: string;
@@ -15,8 +14,7 @@ export interface SubmitResult {
   record: TaskRecord;
 }
 
-const MAX_BATCH_BYTES = 400 * 1024;
-const MAX_BATCH_TASKS = 200;
+const BATCH = { maxBytes: 400 * 1024, maxItems: 200 };
 
 export class Submitter {
   constructor(
@@ -35,27 +33,27 @@ export class Submitter {
    * reply was lost); finding the task with our createdAt then means we created it.
    */
   private async submitRecord(rec: TaskRecord, triedBefore: boolean): Promise<SubmitResult> {
+    const tx = { session: this.session, paths: this.paths };
     for (let attempt = 0; ; attempt++) {
-      try {
-        await this.session.multi(submitOps(this.paths, rec));
+      const v = await submit(tx, rec);
+      if (v.kind === 'committed') {
         this.log.debug({ taskId: rec.id, type: rec.type }, 'submitted');
         return { id: rec.id, created: true, record: rec };
-      } catch (err) {
-        if (err instanceof NodeExistsError && err.opIndex === 0) {
-          const r = await readTask(this.session, this.paths, rec.id);
-          if (r.kind !== 'ok') throw new Error(`task ${rec.id} exists but cannot be read (${r.kind})`);
-          // Our own earlier try whose reply was lost carries our createdAt.
-          return { id: rec.id, created: (triedBefore || attempt > 0) && r.record.createdAt === rec.createdAt, record: r.record };
-        }
-        // The connection, or after a long outage the session, is being re-established: a
-        // submission holds nothing in the session, so it simply goes again once connected
-        // (an earlier try that did go through is found above by its createdAt).
-        if ((err instanceof ConnectionLossError || err instanceof SessionExpiredError) && attempt < 5) {
-          await this.session.waitConnected().catch(() => undefined);
-          continue;
-        }
-        throw err;
       }
+      if (v.kind === 'moved' && v.part === 'record' && v.code === 'NODE_EXISTS') {
+        const r = await readTask(this.session, this.paths, rec.id);
+        if (r.kind !== 'ok') throw new Error(`task ${rec.id} exists but cannot be read (${r.kind})`);
+        // Our own earlier try whose reply was lost carries our createdAt.
+        return { id: rec.id, created: (triedBefore || attempt > 0) && r.record.createdAt === rec.createdAt, record: r.record };
+      }
+      // The connection, or after a long outage the session, is being re-established: a
+      // submission holds nothing in the session, so it simply goes again once connected
+      // (an earlier try that did go through is found above by its createdAt).
+      if (v.kind === 'unknown' && attempt < 5) {
+        await this.session.waitConnected().catch(() => undefined);
+        continue;
+      }
+      throw v.error;
     }
   }
 
@@ -63,25 +61,19 @@ export class Submitter {
   async submitMany(inputs: SubmitInput[]): Promise<SubmitResult[]> {
     const recs = inputs.map((i) => newTaskRecord(i, this.limits));
     const results: SubmitResult[] = new Array(recs.length);
+    const tx = { session: this.session, paths: this.paths };
     let i = 0;
     while (i < recs.length) {
       const start = i;
-      const ops: Op[] = [];
-      while (i < recs.length && i - start < MAX_BATCH_TASKS) {
-        const o = submitOps(this.paths, recs[i]!);
-        if (i > start && opsBytes(ops) + opsBytes(o) > MAX_BATCH_BYTES) break;
-        ops.push(...o);
-        i++;
-      }
-      try {
-        await this.session.multi(ops);
+      const v = await submitBatch(tx, recs, start, BATCH);
+      i = start + v.taken;
+      if (v.kind === 'committed') {
         for (let k = start; k < i; k++) results[k] = { id: recs[k]!.id, created: true, record: recs[k]! };
-      } catch (err) {
-        if (!(err instanceof ZkError)) throw err;
-        // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
-        // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
-        for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, err instanceof ConnectionLossError || err instanceof SessionExpiredError);
+        continue;
       }
+      // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
+      // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
+      for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, v.kind === 'unknown');
     }
     return results;
   }
