@@ -6,6 +6,7 @@ import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
+import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export interface GlobalArgs {
@@ -24,14 +25,14 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
       default: process.env.DROVER_ZK || '127.0.0.1:2181',
       defaultDescription: '$DROVER_ZK, else 127.0.0.1:2181',
     })
-    .option('root', { type: 'string', describe: 'root znode of the cluster', default: '/drover' })
+    .option('root', { type: 'string', describe: 'root znode of the cluster', default: DEFAULT_ROOT })
     .option('json', { type: 'boolean', describe: 'machine-readable output', default: false })
     .option('connect-timeout', {
       type: 'number',
       describe: 'ms to wait for ZooKeeper (at start, and to come back once a waiting command lost its session)',
       default: 5000,
     })
-    .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: 6000 })
+    .option('session-timeout', { type: 'number', describe: 'ZooKeeper session timeout, ms', default: DEFAULT_SESSION_TIMEOUT_MS })
     .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
 }
 

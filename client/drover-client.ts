@@ -1,5 +1,6 @@
 // The library API for applications: submit tasks, await them, read, list, cancel, and see
 // the cluster. Every write is a transition of shared/protocol/transitions.ts (one multi each).
+import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
@@ -99,13 +100,13 @@ export class DroverClient {
       parseConnectString(opts.connectString);
       session = await ZkSession.open({
         connectString: opts.connectString,
-        sessionTimeoutMs: opts.sessionTimeoutMs ?? 6000,
+        sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
         connectTimeoutMs: opts.connectTimeoutMs,
         log,
       });
     }
     try {
-      const root = opts.root ?? '/drover';
+      const root = opts.root ?? DEFAULT_ROOT;
       const paths = opts.createLayout === false ? await openLayout(session, root) : await ensureLayout(session, root);
       if (!paths) throw new NoClusterError(`no drover cluster under ${root} (nothing has run there; check --root)`);
       return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000);

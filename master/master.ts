@@ -2,6 +2,7 @@
 // Followers hold no picture and do nothing but wait, ready: everything a new leader needs
 // is in ZooKeeper.
 import { EventEmitter } from 'node:events';
+import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
@@ -16,11 +17,11 @@ export interface MasterOptions {
   connectString?: string;
   /** A session to use (not closed by the master). */
   session?: ZkSession;
-  /** Root znode of the cluster. Default '/drover'. */
+  /** Root znode of the cluster. Default '/drover' (DEFAULT_ROOT). */
   root?: string;
   /** Name of this master (logs, status). */
   id: string;
-  /** Default 6000 ms. The detection delay for a dead leader or worker. */
+  /** Default 6000 ms (DEFAULT_SESSION_TIMEOUT_MS). The detection delay for a dead leader or worker. */
   sessionTimeoutMs?: number;
   /** Finished tasks are deleted this long after finishing. Default 24 h. */
   retentionMs?: number;
@@ -59,11 +60,11 @@ export class Master extends EventEmitter<MasterEvents> {
   constructor(opts: MasterOptions) {
     super();
     assertWorkerId(opts.id);
-    const sessionTimeoutMs = opts.sessionTimeoutMs ?? 6000;
+    const sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const retentionMs = opts.retentionMs ?? 24 * 3600_000;
     this.opts = {
       ...opts,
-      root: opts.root ?? '/drover',
+      root: opts.root ?? DEFAULT_ROOT,
       sessionTimeoutMs,
       retentionMs,
       retentionIntervalMs: opts.retentionIntervalMs ?? Math.max(1000, Math.min(retentionMs / 2, 60_000)),

@@ -1,5 +1,6 @@
 // A worker's options, checked at construction: a bad one is a WorkerOptionError naming the
 // field and the value, before anything connects.
+import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import type { Logger } from '../shared/log.js';
 import { Paths, assertWorkerId } from '../shared/protocol/paths.js';
 import { checkLimits, type SizeLimits } from '../shared/protocol/task-record.js';
@@ -11,7 +12,7 @@ export interface WorkerOptions {
   connectString?: string;
   /** A session to share; the worker never closes it. */
   session?: ZkSession;
-  /** drover root znode. Default '/drover'. */
+  /** drover root znode. Default '/drover' (DEFAULT_ROOT). */
   root?: string;
   /** Worker id (the member name adds the session as incarnation). */
   id: string;
@@ -22,7 +23,7 @@ export interface WorkerOptions {
   labels?: Record<string, string>;
   /** How long stop() waits for running attempts before aborting them. Default 30000. */
   gracePeriodMs?: number;
-  /** For a session the worker opens. Default 6000. */
+  /** For a session the worker opens. Default 6000 (DEFAULT_SESSION_TIMEOUT_MS). */
   sessionTimeoutMs?: number;
   limits?: Partial<SizeLimits>;
   log?: Logger;
@@ -65,7 +66,7 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
   } catch (err) {
     throw new WorkerOptionError('id', opts.id, (err as Error).message);
   }
-  const root = opts.root ?? '/drover';
+  const root = opts.root ?? DEFAULT_ROOT;
   try {
     new Paths(root);
   } catch (err) {
@@ -76,7 +77,7 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
   }
   const concurrency = intOption('concurrency', opts.concurrency ?? 4, 1, 1000);
   const gracePeriodMs = intOption('gracePeriodMs', opts.gracePeriodMs ?? 30_000, 0, 86_400_000);
-  const sessionTimeoutMs = intOption('sessionTimeoutMs', opts.sessionTimeoutMs ?? 6000, 100, 600_000);
+  const sessionTimeoutMs = intOption('sessionTimeoutMs', opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, 100, 600_000);
   for (const [type, fn] of Object.entries(opts.handlers ?? {})) {
     if (typeof fn !== 'function') throw new WorkerOptionError(`handlers.${type}`, typeof fn, 'must be a function');
   }

@@ -4,6 +4,7 @@
 // stops them from outside, e.g. from a test's afterAll).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_ROOT } from '../../shared/defaults.js';
 import { ChaosCluster } from './cluster.js';
 import { check, type CheckReport } from './checker.js';
 import { inject, pickWeighted, type FaultContext } from './faults.js';
@@ -83,7 +84,7 @@ export class ChaosRun {
         tickTimeMs: o.tickTimeMs ?? 200,
         graceMs: 2000,
         firstWorkerLabels: CHAOS_LABELS,
-        root: '/drover',
+        root: DEFAULT_ROOT,
         timeline,
         say,
       });

@@ -16,8 +16,6 @@
 
 export const LAYOUT_FORMAT = 1;
 export const DEFAULT_SHARDS = 256;
-/** The root of a cluster when none is given. */
-export const DEFAULT_ROOT = '/drover';
 export const MAX_PRIORITY = 9999;
 
 const ID_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
