@@ -15,5 +15,7 @@ export const EXIT = {
   taskCancelled: 6,
   /** submit --wait --wait-timeout: still not finished. */
   waitTimeout: 7,
+  /** A second SIGINT/SIGTERM: exited at once, without waiting for the graceful stop. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -11,6 +11,7 @@ import * as cancel from './commands/cancel.js';
 import * as status from './commands/status.js';
 import { describeError, UsageError } from './common.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { forcedExit } from './signals.js';
 
 interface CommandModule {
   command: string;
@@ -31,7 +32,12 @@ function packageVersion(): string {
   }
 }
 
-export async function main(args: string[]): Promise<ExitCode> {
+/** Runs the command; a second SIGINT/SIGTERM during a graceful stop ends it at once (EXIT.interrupted). */
+export function main(args: string[]): Promise<ExitCode> {
+  return Promise.race([run(args), forcedExit]);
+}
+
+async function run(args: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
   const cli = yargs(args)

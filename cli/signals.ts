@@ -1,12 +1,21 @@
-// OS signals, handled in one place: the first SIGINT/SIGTERM asks for a graceful stop,
-// a second one exits at once.
+// OS signals, handled in one place: the first SIGINT/SIGTERM asks for a graceful stop, a
+// second one asks to exit at once: `forcedExit` resolves with EXIT.interrupted, main()
+// returns it without waiting for the stop, and bin/drover.js (the only place that exits the
+// process) exits with it.
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+let force!: (code: ExitCode) => void;
+/** Resolves on a second SIGINT/SIGTERM while a graceful stop is under way. */
+export const forcedExit = new Promise<ExitCode>((resolve) => (force = resolve));
+
 export function onShutdown(stop: (signal: string) => Promise<void>): Promise<string> {
   return new Promise((resolve) => {
     let stopping = false;
     const handler = (signal: NodeJS.Signals) => {
       if (stopping) {
         process.stderr.write(`drover: second ${signal}, exiting now\n`);
-        process.exit(130);
+        force(EXIT.interrupted);
+        return;
       }
       stopping = true;
       void stop(signal).finally(() => resolve(signal));

@@ -189,4 +189,20 @@ describe('drover CLI', () => {
     oneLine(r.stderr);
     expect(Date.now() - t0).toBeLessThan(6000);
   });
+
+  it('a second SIGTERM during a drain exits at once with 130 (the bin exits, not the command)', async () => {
+    const w = procs.spawn('w-slow', ['worker', '--id', 'cli-slow', '--labels', 'slow=yes', '--grace', '30000', ...g]);
+    await w.waitForLine((l) => l.msg === 'worker alive');
+    const sub = await drover('submit', 'sleep', '--payload', '{"ms":60000}', '--labels', 'slow=yes', '--json', ...g);
+    expect(sub.code).toBe(EXIT.ok);
+    await w.waitForLine((l) => l.msg === 'started');
+    w.signal('SIGTERM');
+    await w.waitForLine((l) => l.msg === 'draining');
+    const t0 = Date.now();
+    w.signal('SIGTERM');
+    expect(await w.waitExit(5000)).toBe(EXIT.interrupted);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(w.text.join('\n')).toContain('second SIGTERM, exiting now');
+    await drover('cancel', JSON.parse(sub.stdout).id, ...g);
+  });
 });
