@@ -19,33 +19,11 @@ import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredErr
 import type { Op, ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
 import { StableWatchers } from './stable-watchers.js';
+import { candidatePrefix, candidateSeq, candidateSession, inLine, readLeader, type CandidateInfo } from './election-candidates.js';
 
-/** Candidate node names are the recipe's own: c_<session id>_<sequence>. */
-function candidatePrefix(dir: string, sessionId: string): string {
-  return `${dir}/c_${sessionId}_`;
-}
-/** The sequence number of a candidate node name (NaN if it is not one). */
-export function candidateSeq(name: string): number {
-  const m = /_(\d{10})$/.exec(name);
-  return m ? Number(m[1]) : Number.NaN;
-}
-/** The session that made a candidate node (undefined if it is not one). */
-export function candidateSession(name: string): string | undefined {
-  return /^c_([0-9a-f]+)_\d{10}$/.exec(name)?.[1];
-}
-/** Candidate names in line order (leader first). */
-function inLine(children: string[]): string[] {
-  return children.filter((c) => !Number.isNaN(candidateSeq(c))).sort((a, b) => candidateSeq(a) - candidateSeq(b));
-}
+export { candidateSeq, candidateSession, listCandidates, readLeader, type CandidateInfo } from './election-candidates.js';
 
 export type ElectionRole = 'idle' | 'candidate' | 'leader' | 'follower' | 'stopped';
-
-export interface CandidateInfo {
-  id: string;
-  host: string;
-  pid: number;
-  since: number;
-}
 
 export interface LeaderHandle {
   /** Our candidate znode: the fence. */
@@ -277,38 +255,4 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     }
     if (this._role !== 'follower') this.setRole('follower');
   }
-}
-
-/** Reads who leads the election in `dir` without taking part. */
-export async function readLeader(session: ZkSession, dir: string): Promise<(CandidateInfo & { epoch: number; path: string }) | null> {
-  const { children } = await session.retrying(() => session.getChildren(dir));
-  const sorted = inLine(children);
-  for (const name of sorted) {
-    const path = `${dir}/${name}`;
-    try {
-      const { data } = await session.retrying(() => session.getData(path));
-      return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: candidateSeq(name), path };
-    } catch (err) {
-      if (!(err instanceof NoNodeError)) throw err;
-    }
-  }
-  return null;
-}
-
-/** Lists every candidate in order (leader first). */
-export async function listCandidates(session: ZkSession, dir: string): Promise<Array<CandidateInfo & { epoch: number }>> {
-  const { children } = await session.retrying(() => session.getChildren(dir));
-  const sorted = inLine(children);
-  const out = await Promise.all(
-    sorted.map(async (name) => {
-      try {
-        const { data } = await session.retrying(() => session.getData(`${dir}/${name}`));
-        return { ...(JSON.parse(data.toString('utf8')) as CandidateInfo), epoch: candidateSeq(name) };
-      } catch (err) {
-        if (err instanceof NoNodeError) return null;
-        throw err;
-      }
-    }),
-  );
-  return out.filter((x): x is CandidateInfo & { epoch: number } => x !== null);
 }
