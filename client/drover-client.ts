@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { AssignmentData } from '../shared/protocol/task-ops.js';
-import { cancel } from '../shared/protocol/transitions.js';
+import { cancel, heldAt } from '../shared/protocol/transitions.js';
 import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
@@ -136,9 +136,10 @@ export class DroverClient {
     if (r.kind === 'missing') return null;
     if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
     const view: TaskView = { ...r.record };
-    if ((view.state === 'running' || view.state === 'assigned') && view.worker) {
+    const assignment = heldAt(this.paths, r.record);
+    if (assignment) {
       try {
-        const { data } = await this.session.getData(this.paths.assignment(view.worker, id, view.attempt));
+        const { data } = await this.session.getData(assignment);
         const a = JSON.parse(data.toString('utf8')) as AssignmentData & { progress?: unknown };
         if (a.progress !== undefined) view.progress = a.progress;
       } catch {

@@ -231,6 +231,8 @@ describe('unknown', () => {
       expect((await read('u0')).record).toEqual(v.next);
       expect(tr.holdsAttempt(a!.record, MEMBER, 1)).toBe(true);
       expect(tr.holdsAttempt(v.next, MEMBER, 1)).toBe(false);
+      expect(tr.heldAt(paths, a!.record)).toBe(paths.assignment(MEMBER, 'u0', 1));
+      expect(tr.heldAt(paths, v.next)).toBeNull();
     } finally {
       await proxy.stop();
     }

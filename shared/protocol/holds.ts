@@ -9,7 +9,16 @@ import type { TaskRecord } from './task-record.js';
  * reclaimed, cancelled, finished or given to another attempt.
  */
 export function holdsAttempt(rec: TaskRecord, member: string, attempt: number): boolean {
-  return rec.worker === member && rec.attempt === attempt && (rec.state === 'assigned' || rec.state === 'running');
+  return rec.worker === member && rec.attempt === attempt && inProgress(rec);
+}
+
+function inProgress(rec: TaskRecord): boolean {
+  return rec.state === 'assigned' || rec.state === 'running';
+}
+
+/** The assignment node this record says holds it (its worker's, for its attempt), or null when it is not assigned or running. */
+export function heldAt(paths: Paths, rec: TaskRecord): string | null {
+  return rec.worker && rec.attempt >= 1 && inProgress(rec) ? paths.assignment(rec.worker, rec.id, rec.attempt) : null;
 }
 
 /** Does this record say that it waits in the queue at exactly this entry? Else the entry is stale. */

@@ -23,7 +23,7 @@
 //   removeMemberDir           leader   election node        remove a gone member's emptied assignment directory
 //   restoreAssignDir          worker   its member node      create its assignment directory
 //
-// The questions every role asks of a record it read (holdsAttempt, queuedAt) are in holds.ts.
+// The questions every role asks of a record it read (holdsAttempt, heldAt, queuedAt) are in holds.ts.
 export { Multi, type BatchVerdict, type Fenced, type LeaderTx, type Moved, type Refusal, type Tx, type Unknown, type Verdict } from './multi.js';
 export { cancel, submit, submitBatch, type BatchLimits } from './client-transitions.js';
 export {
@@ -41,5 +41,5 @@ export {
   type HeldAttempt,
 } from './leader-transitions.js';
 export { finish, restoreAssignDir, start, startBatch, type FinishVerdict } from './worker-transitions.js';
-export { holdsAttempt, queuedAt } from './holds.js';
+export { heldAt, holdsAttempt, queuedAt } from './holds.js';
 export type { Part } from './paths.js';
