@@ -53,6 +53,11 @@ describe('drover CLI', () => {
     const get = await drover('get', 'cli-1', '--json', ...g);
     expect(get.code).toBe(EXIT.ok);
     expect(JSON.parse(get.stdout)).toMatchObject({ id: 'cli-1', type: 'echo', state: 'succeeded', attempt: 1 });
+    // --max-lost reaches the record, and get says how the attempts were counted.
+    const capped = await drover('submit', 'echo', '--id', 'cli-lost', '--max-lost', '3', '--max-attempts', '2', '--wait', ...g);
+    expect(capped.code).toBe(EXIT.ok);
+    expect(JSON.parse((await drover('get', 'cli-lost', '--json', ...g)).stdout)).toMatchObject({ maxLost: 3, maxAttempts: 2, lost: 0 });
+    expect((await drover('get', 'cli-lost', ...g)).stdout).toContain('attempt:   1 (1 of 2 used, 0 of 3 lost to infrastructure)');
     const list = await drover('list', '--state', 'succeeded', '--json', ...g);
     const tasks = JSON.parse(list.stdout) as Array<{ id: string; state: string }>;
     expect(tasks.map((t) => t.id)).toContain('cli-1');
@@ -132,6 +137,9 @@ describe('drover CLI', () => {
     const prio = await drover('submit', 'echo', '--priority', 'x', ...away);
     expect(prio.code).toBe(EXIT.error);
     expect(prio.stderr.trim()).toBe('drover: priority must be an integer in 0..9999, got NaN');
+    const lost = await drover('submit', 'echo', '--max-lost', '-1', ...away);
+    expect(lost.code).toBe(EXIT.error);
+    expect(lost.stderr.trim()).toBe('drover: maxLost must be an integer in 0..1000, got -1');
     const dir = tempDir('drover-cli-');
     const file = join(dir, 'tasks.jsonl');
     writeFileSync(file, '{"type":"echo"}\n\n{"type":"bad type"}\n');

@@ -2,6 +2,8 @@ import type { Argv } from 'yargs';
 import { TaskNotFoundError } from '../../client/drover-client.js';
 import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { attemptsUsed } from '../../shared/protocol/task-state.js';
+import { DEFAULT_MAX_LOST } from '../../shared/protocol/task-record.js';
 
 interface GetArgs extends GlobalArgs {
   id: string;
@@ -28,7 +30,7 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
       `id:        ${t.id}`,
       `type:      ${t.type}`,
       `state:     ${t.state}`,
-      `attempt:   ${t.attempt} of ${t.maxAttempts}`,
+      `attempt:   ${t.attempt} (${attemptsUsed(t)} of ${t.maxAttempts} used, ${t.lost ?? 0} of ${t.maxLost ?? DEFAULT_MAX_LOST} lost to infrastructure)`,
       `priority:  ${t.priority}`,
       `worker:    ${t.worker ?? '-'}`,
       `created:   ${new Date(t.createdAt).toISOString()}`,

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { TASK_STATES, type TaskState } from '../../shared/protocol/task-state.js';
 import { checkInts, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { attemptsUsed } from '../../shared/protocol/task-state.js';
 
 interface ListArgs extends GlobalArgs {
   state?: TaskState;
@@ -26,7 +27,7 @@ export async function handler(argv: ListArgs): Promise<ExitCode> {
       return EXIT.ok;
     }
     for (const t of tasks) {
-      process.stdout.write(`${t.id}\t${t.type}\t${t.state}\tattempt ${t.attempt}/${t.maxAttempts}\t${t.worker ?? '-'}\n`);
+      process.stdout.write(`${t.id}\t${t.type}\t${t.state}\tattempt ${t.attempt} (${attemptsUsed(t)}/${t.maxAttempts} used, ${t.lost ?? 0} lost)\t${t.worker ?? '-'}\n`);
     }
     process.stdout.write(`${tasks.length} task(s)\n`);
     return EXIT.ok;

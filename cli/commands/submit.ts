@@ -12,6 +12,7 @@ interface SubmitArgs extends GlobalArgs {
   id?: string;
   priority?: number;
   maxAttempts?: number;
+  maxLost?: number;
   timeout?: number;
   labels?: string;
   file?: string;
@@ -28,7 +29,8 @@ export function builder(y: Argv): Argv<SubmitArgs> {
     .option('payload', { type: 'string', describe: 'JSON payload' })
     .option('id', { type: 'string', describe: 'task id (makes the submission idempotent)' })
     .option('priority', { type: 'number', describe: '0..9999, higher runs first' })
-    .option('max-attempts', { type: 'number', describe: 'attempts before the task fails' })
+    .option('max-attempts', { type: 'number', describe: 'attempts (failing on their own merits) before the task fails' })
+    .option('max-lost', { type: 'number', describe: 'attempts lost to infrastructure (not counted above) before the task fails' })
     .option('timeout', { type: 'number', describe: 'per-attempt time limit, ms' })
     .option('labels', { type: 'string', describe: 'only workers with these labels: k=v,...' })
     .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line' })
@@ -96,6 +98,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
           id: argv.id,
           priority: argv.priority,
           maxAttempts: argv.maxAttempts,
+          maxLost: argv.maxLost,
           timeoutMs: argv.timeout,
           labels: parseLabels(argv.labels),
         },
