@@ -39,7 +39,26 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 export function applyVersionZeroFix(): void {
   const version = (require(`${LIBRARY}/package.json`) as { version?: string }).version;
   const proto = (require(`${LIBRARY}/lib/Transaction.js`) as { prototype: Record<string | symbol, unknown> }).prototype;
-  if (proto[APPLIED]) return;
+  fixTransactionPrototype(proto, version);
+}
+
+/** Whether `proto` (a Transaction.prototype) carries the fix, self-tested. */
+export function versionZeroFixApplied(proto: Record<string | symbol, unknown>): boolean {
+  return proto[APPLIED] === true;
+}
+
+/**
+ * Wraps `proto`'s check/setData/remove (once), then self-tests them. The applied flag is set
+ * only once the self-test has passed: on a failure the originals are put back and the error
+ * thrown, so a later load tries again (and fails loudly again) instead of taking a fix that
+ * did not take for done. `test` is the self-test (tests give one that fails).
+ */
+export function fixTransactionPrototype(
+  proto: Record<string | symbol, unknown>,
+  version: string | undefined,
+  test: (proto: Record<string | symbol, unknown>) => void = selfTest,
+): void {
+  if (versionZeroFixApplied(proto)) return;
   const mismatch = (why: string) =>
     new LibraryMismatchError(
       `drover needs ${LIBRARY} ${VERSION} as published (found ${version ?? 'an unknown version'}): ${why}. ` +
@@ -62,8 +81,13 @@ export function applyVersionZeroFix(): void {
       return result;
     };
   }
+  try {
+    test(proto);
+  } catch (err) {
+    Object.assign(proto, originals);
+    throw err;
+  }
   Object.defineProperty(proto, APPLIED, { value: true });
-  selfTest(proto);
 }
 
 /** A transaction built with version 0 must carry version 0 (no server needed to tell). */
