@@ -1,5 +1,6 @@
 // The client library's object as this package uses it: the few internals it reads or guards
 // (the socket, the data handler, the partial-packet buffer) typed in one place.
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
@@ -12,6 +13,7 @@ export type RawClient = zookeeper.Client & {
     /** Bytes of an incomplete packet, kept by the library across reconnects. */
     pendingBuffer: Buffer | null;
     state: number;
+    watcherManager: Record<'dataWatchers' | 'childWatchers' | 'existenceWatchers', Record<string, EventEmitter | undefined>>;
   };
   getState(): { name: string; code: number };
 };
@@ -96,4 +98,17 @@ export function guardSocketData(client: RawClient, log: Logger, onHeard?: () => 
       cm.socket?.destroy();
     }
   };
+}
+
+/**
+ * Takes `listener` out of the library's client-side registry of `kind` watches on `path`: it
+ * is not called, and not re-armed by the library after a reconnect (SetWatches sends only
+ * paths with listeners). A watch the server already holds still fires once, into nothing.
+ */
+export function forgetWatcher(client: RawClient, kind: 'data' | 'child' | 'existence', path: string, listener: (event: zookeeper.Event) => void): void {
+  const registry = client.connectionManager.watcherManager?.[`${kind}Watchers`];
+  const emitter = registry?.[path];
+  if (!emitter) return;
+  emitter.removeListener('notification', listener);
+  if (emitter.listenerCount('notification') === 0) delete registry[path];
 }

@@ -75,7 +75,8 @@ interface Pending {
 export class PendingRequests {
   private readonly pending = new Set<Pending>();
 
-  constructor(private readonly timeoutMs: number) {}
+  /** `timeoutMs` is read for every call (the session's follows the timeout the server granted). */
+  constructor(private readonly timeoutMs: () => number) {}
 
   /**
    * Runs one library call with a deadline. The library's callback may still arrive after
@@ -84,6 +85,7 @@ export class PendingRequests {
   run<T>(op: string, path: string, client: RawClient, fn: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
+      const timeoutMs = this.timeoutMs();
       const entry: Pending = {
         reject: (err) => {
           if (settled) return;
@@ -93,9 +95,9 @@ export class PendingRequests {
         timer: setTimeout(() => {
           this.pending.delete(entry);
           entry.reject(
-            new RequestTimeoutError('REQUEST_TIMEOUT', `no reply from ZooKeeper within ${this.timeoutMs} ms (${op} ${path})`, { op, path }),
+            new RequestTimeoutError('REQUEST_TIMEOUT', `no reply from ZooKeeper within ${timeoutMs} ms (${op} ${path})`, { op, path }),
           );
-        }, this.timeoutMs),
+        }, timeoutMs),
       };
       this.pending.add(entry);
       const finish = (err: unknown, value?: T) => {
@@ -126,19 +128,24 @@ export class PendingRequests {
 
 /** Same watcher, same wrapper: the library arms a watch once per function and path. */
 export class WatcherWrappers {
-  private readonly wrapped = new WeakMap<Watcher, (e: zookeeper.Event) => void>();
+  private readonly wrapped_ = new WeakMap<Watcher, (e: zookeeper.Event) => void>();
 
   wrap(watcher?: Watcher): ((e: zookeeper.Event) => void) | undefined {
     if (!watcher) return undefined;
-    let w = this.wrapped.get(watcher);
+    let w = this.wrapped_.get(watcher);
     if (!w) {
       w = (e: zookeeper.Event) => {
         const type = EVENT_TYPES[e.getType()];
         if (type) watcher({ type, path: e.getPath() });
       };
-      this.wrapped.set(watcher, w);
+      this.wrapped_.set(watcher, w);
     }
     return w;
+  }
+
+  /** The wrapper made for `watcher`, if any (to take it out of the library's registry). */
+  wrapped(watcher: Watcher): ((e: zookeeper.Event) => void) | undefined {
+    return this.wrapped_.get(watcher);
   }
 }
 

@@ -27,4 +27,11 @@ export class StableWatchers {
   delete(key: string): void {
     this.byKey.delete(key);
   }
+
+  /** Forgets `key` and returns its watcher of the current session, if it has one (to take it off the session). */
+  take(key: string): Watcher | undefined {
+    const w = this.generation === this.session.generation ? this.byKey.get(key) : undefined;
+    this.byKey.delete(key);
+    return w;
+  }
 }

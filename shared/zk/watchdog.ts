@@ -7,7 +7,16 @@
 // blocking the event loop), not the server silent: that is said so, and the server is not
 // judged on a silence the process caused.
 import type { Logger } from '../log.js';
-import type { SessionState } from './session.js';
+import type { SessionState } from './session-types.js';
+
+/**
+ * The longest tick (1 s). The tick is a sixth of the smaller of the timeout asked for and the
+ * one granted; a later session may be granted less (a server's maxSessionTimeout lowered), so
+ * the tick never grows past this, and a short grant is still watched closely enough.
+ */
+export const MAX_TICK_MS = 1000;
+/** The shortest tick. */
+const MIN_TICK_MS = 50;
 
 /** What the watchdog reads and does on its session. */
 export interface WatchdogHost {
@@ -45,7 +54,8 @@ export class SessionWatchdog {
 
   start(): void {
     // The server may grant less than we asked (its maxSessionTimeout): tick for the smaller.
-    const tick = (this.tickMs = Math.max(50, Math.floor(Math.min(this.requestedTimeoutMs, 6000) / 6)));
+    const timeout = Math.min(this.requestedTimeoutMs, this.host.grantedTimeoutMs());
+    const tick = (this.tickMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(timeout / 6))));
     this.lastTickAt = Date.now();
     this.timer = setInterval(() => this.check(), tick);
     this.timer.unref();

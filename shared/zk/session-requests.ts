@@ -1,0 +1,119 @@
+// The request API of a session, on its current library client: every call with a deadline
+// (the table of pending calls, which the session fails itself on expiry or close, since the
+// library may never call them back), refused at once when closed or between sessions; one
+// wrapper per watcher function; the helpers built on the primitives. ZkSession (session.ts)
+// owns the client and its state, and extends this.
+import { EventEmitter } from 'node:events';
+import type zookeeper from 'node-zookeeper-client';
+import { SessionClosedError, SessionExpiredError } from './errors.js';
+import { mkdirp, retrying } from './helpers.js';
+import { forgetWatcher, type RawClient } from './raw-client.js';
+import {
+  EMPTY,
+  MODES,
+  PendingRequests,
+  WatcherWrappers,
+  commitMulti,
+  readChildren,
+  readData,
+  readExists,
+  toStat,
+  type CreateMode,
+  type Op,
+  type OpResult,
+  type Watcher,
+  type ZkStat,
+} from './requests.js';
+import type { SessionState, ZkSessionEvents } from './session-types.js';
+
+export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
+  /** Current library client; replaced (never reused) after an expiry. */
+  protected client!: RawClient;
+  protected _state: SessionState = 'connecting';
+  /** Increments with every new session: owners compare it to know their ephemerals are gone. */
+  protected _generation = 0;
+  private readonly watchers = new WatcherWrappers();
+  /** Requests that have not called back yet; failed by the session on expiry/close, by us at their deadline. */
+  protected readonly pending = new PendingRequests(() => this.requestTimeoutMs);
+
+  /** Deadline of one request. */
+  abstract get requestTimeoutMs(): number;
+  /** The session timeout the server granted. */
+  abstract get negotiatedTimeoutMs(): number;
+
+  /** One library call with a deadline; refused at once when closed or between sessions. */
+  private call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
+    if (this._state === 'closed') {
+      return Promise.reject(new SessionClosedError('SESSION_CLOSED', `session closed (${op} ${path})`, { op, path }));
+    }
+    if (this._state === 'expired') {
+      return Promise.reject(
+        new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session expired; a new one is being opened (${op} ${path})`, { op, path }),
+      );
+    }
+    return this.pending.run(op, path, this.client, run);
+  }
+
+  create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
+    return this.call<string>('create', path, (c, done) => c.create(path, data, MODES[mode], done));
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return this.call<void>('remove', path, (c, done) => c.remove(path, version, (err) => done(err)));
+  }
+
+  setData(path: string, data: Buffer, version = -1): Promise<ZkStat> {
+    return this.call<zookeeper.Stat>('setData', path, (c, done) => c.setData(path, data, version, done)).then(toStat);
+  }
+
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: ZkStat }> {
+    const w = this.watchers.wrap(watcher);
+    return this.call('getData', path, (c, done) => readData(c, path, w, done));
+  }
+
+  /** Resolves null when the node does not exist (the watch then fires on its creation). */
+  exists(path: string, watcher?: Watcher): Promise<ZkStat | null> {
+    const w = this.watchers.wrap(watcher);
+    return this.call('exists', path, (c, done) => readExists(c, path, w, done));
+  }
+
+  getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: ZkStat }> {
+    const w = this.watchers.wrap(watcher);
+    return this.call('getChildren', path, (c, done) => readChildren(c, path, w, done));
+  }
+
+  /**
+   * Forgets `watcher` on `path`'s data watch in this client (it will not be re-armed after a
+   * reconnect; one the server holds still fires, into nothing): for an owner that is done.
+   */
+  forgetDataWatch(path: string, watcher: Watcher): void {
+    const w = this.watchers.wrapped(watcher);
+    if (w && this.client) forgetWatcher(this.client, 'data', path, w);
+  }
+
+  /**
+   * One atomic transaction. On refusal it throws the typed error of the refused operation,
+   * with `opIndex` naming it.
+   */
+  multi(ops: Op[]): Promise<OpResult[]> {
+    if (ops.length === 0) return Promise.resolve([]);
+    return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, done));
+  }
+
+  // Helpers built on the primitives (helpers.ts).
+
+  /**
+   * Retries an idempotent read across connection loss and request timeouts, until
+   * `deadlineMs` (default: the granted session timeout, after which the watchdog gives the
+   * session up). Expiry and close are not retried, and a call is never carried into the
+   * session that replaced its own.
+   */
+  retrying<T>(fn: () => Promise<T>, deadlineMs = this.negotiatedTimeoutMs): Promise<T> {
+    return retrying(fn, deadlineMs, () => this._generation);
+  }
+
+  /** Creates a persistent path and its missing parents; existing nodes are fine. */
+  mkdirp(path: string, data: Buffer = EMPTY): Promise<void> {
+    return mkdirp((p, d) => this.create(p, d), path, data);
+  }
+}
