@@ -3,6 +3,7 @@
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
+import { BATCH_LIMITS } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { submit, submitBatch } from '../shared/protocol/transitions.js';
 import type { ZkSession } from '../shared/zk/session.js';
@@ -13,8 +14,6 @@ export interface SubmitResult {
   created: boolean;
   record: TaskRecord;
 }
-
-const BATCH = { maxBytes: 400 * 1024, maxItems: 200 };
 
 export class Submitter {
   constructor(
@@ -65,7 +64,7 @@ export class Submitter {
     let i = 0;
     while (i < recs.length) {
       const start = i;
-      const v = await submitBatch(tx, recs, start, BATCH);
+      const v = await submitBatch(tx, recs, start, BATCH_LIMITS);
       i = start + v.taken;
       if (v.kind === 'committed') {
         for (let k = start; k < i; k++) results[k] = { id: recs[k]!.id, created: true, record: recs[k]! };

@@ -11,7 +11,18 @@ import {
   encodeRecord,
   newTaskRecord,
 } from '../shared/protocol/task-record.js';
-import { IllegalTransitionError, TRANSITIONS, assignTask, attemptsUsed, cancelTask, failAttempt, startTask, succeedTask } from '../shared/protocol/task-state.js';
+import {
+  IllegalTransitionError,
+  TRANSITIONS,
+  UNKNOWN_TYPE_BACKOFF,
+  assignTask,
+  attemptsUsed,
+  cancelTask,
+  failAttempt,
+  startTask,
+  succeedTask,
+  unknownTypeBackoff,
+} from '../shared/protocol/task-state.js';
 import { reclaimOps } from '../shared/protocol/task-ops.js';
 import { planAssignments } from '../master/assignment-policy.js';
 import { candidateSeq } from '../shared/zk/election.js';
@@ -126,7 +137,31 @@ describe('task state machine', () => {
 
     it('an unknown type is a lost attempt too (a rolling deploy), not a failure', () => {
       const err = { kind: 'unknown-type' as const, message: 'no handler', retryable: true };
-      expect(failAttempt(running(one), err, 5)).toMatchObject({ state: 'queued', lost: 1, notBefore: 5 });
+      expect(failAttempt(running(one), err, 5)).toMatchObject({ state: 'queued', lost: 1, attempt: 1 });
+      expect(attemptsUsed(failAttempt(running(one), err, 5))).toBe(0);
+    });
+
+    it('an unknown-type loss goes back after a backoff (by its count of losses, capped); a worker-lost one at once', () => {
+      // An old leader that ignores types could hand it to workers without the handler again and
+      // again: without a wait, 10 such losses would use up maxLost within milliseconds.
+      const err = { kind: 'unknown-type' as const, message: 'no handler', retryable: true };
+      let r = one; // backoff 1000 ms, factor 2, max 60 s
+      const waits: number[] = [];
+      let now = 0;
+      for (let i = 1; i <= 10; i++) {
+        r = failAttempt(running(r, now), err, now);
+        expect(r).toMatchObject({ state: 'queued', lost: i });
+        waits.push(r.notBefore! - now);
+        now = r.notBefore!;
+      }
+      expect(waits).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000, 30_000]);
+      expect(failAttempt(running(r, now), err, now)).toMatchObject({ state: 'failed', lost: 11, error: { kind: 'unknown-type', retryable: false } });
+      // At least a second, whatever the task's backoff; at most 30 s.
+      expect(unknownTypeBackoff({ backoff: { initialMs: 0, factor: 1, maxMs: 0 } }, 1)).toBe(UNKNOWN_TYPE_BACKOFF.minMs);
+      expect(unknownTypeBackoff({ backoff: { initialMs: 86_400_000, factor: 10, maxMs: 86_400_000 } }, 1000)).toBe(UNKNOWN_TYPE_BACKOFF.maxMs);
+      // A worker lost (its session, a withdrawal) is requeued at once, as before.
+      const lost = failAttempt(running(failAttempt(running(one), err, 0), 4000), lostErr, 5000);
+      expect(lost).toMatchObject({ state: 'queued', lost: 2, notBefore: 5000 });
     });
 
     it('maxLost bounds them: a task whose every attempt is lost ends failed/worker-lost', () => {

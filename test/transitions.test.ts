@@ -192,7 +192,9 @@ describe('worker transitions', () => {
     await session.remove(paths.assignment(MEMBER, 'sb0', 1));
     expect(await tr.startBatch({ session, paths }, curs, 0)).toMatchObject({ kind: 'fenced', item: 0 });
     // Sized to fit: a small request limit splits the burst.
-    expect((await tr.startBatch({ session, paths }, curs, 0, 300)).taken).toBe(1);
+    expect((await tr.startBatch({ session, paths }, curs, 0, { maxBytes: 300, maxItems: 100 })).taken).toBe(1);
+    // And so does an item cap.
+    expect((await tr.startBatch({ session, paths }, curs, 2, { maxBytes: 1 << 20, maxItems: 1 }))).toMatchObject({ taken: 1 });
   });
 
   it('finish: committed; fenced by a removed assignment; moved by a changed record', async () => {

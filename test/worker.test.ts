@@ -155,7 +155,8 @@ describe('worker', () => {
     const bad = await submitAndAssign(w, { type: 'nope', maxAttempts: 1 });
     const rec = await waitState(bad, 'queued');
     expect(rec).toMatchObject({ attempt: 1, lost: 1, error: { kind: 'unknown-type', retryable: true } });
-    expect(rec.notBefore).toBeLessThanOrEqual(Date.now());
+    // Back after the unknown-type backoff (the task's first backoff, 1 s), not at once.
+    expect(rec.notBefore! - rec.updatedAt).toBe(1000);
     expect(rec.error?.message).toBe(`no handler for task type "nope" on worker ${w.memberName} (known: echo, fail, sleep)`);
     expect(w.state).toBe('running');
     const ok = await submitAndAssign(w, { type: 'echo', payload: 7 });

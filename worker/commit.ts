@@ -3,7 +3,7 @@
 // loss) is verified by reading back before it is sent again.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import { MAX_REQUEST_BYTES, type Outcome } from '../shared/protocol/task-ops.js';
+import { MAX_REQUEST_BYTES, RequestTooLargeError, type Outcome } from '../shared/protocol/task-ops.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
@@ -54,6 +54,11 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     try {
       v = await finish(ctx, a.cur, outcome, Date.now());
     } catch (err) {
+      // Cannot fit one request whatever is cut (not expected: the record was written before).
+      if (err instanceof RequestTooLargeError) {
+        a.log.error({ err: err.message }, `commit cannot be sent; looking again in ${RETRY_LEFT_MS} ms`);
+        return { kind: 'left' };
+      }
       // Neither applied nor refused by a node of the task (the session closed under us, say).
       if (!(err instanceof ZkError)) throw err;
       if (ctx.session.state === 'closed') {
@@ -64,7 +69,8 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
       a.log.info({ err: err.message }, 'commit failed; trying again');
       continue;
     }
-    if (v.cut) a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
+    if (v.cut?.what === 'result') a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
+    else if (v.cut) a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'failure too large for one ZooKeeper request; its message cut shorter');
     if (v.kind === 'committed') return { kind: 'committed', state: v.next.state };
     if (v.kind === 'fenced') return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
     const unknownOutcome = v.kind === 'unknown';

@@ -1,6 +1,7 @@
 // Runs one attempt of a task: the handler under its AbortSignal and time limit, turned into
 // an Outcome the worker commits. It never throws: every way an attempt can end is an outcome.
 import type { Logger } from '../shared/log.js';
+import { cutMessage, errorMessage } from '../shared/protocol/messages.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
 import { PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
 import { isRetryable, type HandlerMap } from './handlers.js';
@@ -55,23 +56,8 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
   return r instanceof AttemptAbortedError ? r : new AttemptAbortedError('stopping', String((r as Error)?.message ?? r));
 }
 
-/** Longest error message kept in a record: a thrown megabyte must not make the commit too big. */
-export const MAX_ERROR_MESSAGE_CHARS = 4096;
-
-/**
- * What a handler threw, as a bounded string, whatever it threw: a non-Error, an object
- * without a prototype or whose toString throws, an Error whose message is not a string.
- */
-export function errorMessage(err: unknown): string {
-  let m: string;
-  try {
-    const raw: unknown = err instanceof Error ? err.message : err;
-    m = typeof raw === 'string' ? raw : String(raw);
-  } catch {
-    m = Object.prototype.toString.call(err);
-  }
-  return m.length > MAX_ERROR_MESSAGE_CHARS ? `${m.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${m.length} characters, cut)` : m;
-}
+// Bounded messages (the cut of a handler's error) are the protocol's: shared/protocol/messages.ts.
+export { MAX_ERROR_MESSAGE_CHARS, errorMessage } from '../shared/protocol/messages.js';
 
 /** Validates and normalises a handler's result: JSON only, within the size limit. */
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {
@@ -103,6 +89,9 @@ export function checkResult(taskId: string, result: unknown, limits: SizeLimits)
   return { kind: 'success', result: JSON.parse(json) };
 }
 
+/** How many of its handler names an unknown-type failure lists. */
+const KNOWN_TYPES_SHOWN = 20;
+
 export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult> {
   const { record, controller, log } = input;
   const signal = controller.signal;
@@ -110,17 +99,11 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
   if (!handler) {
     // Not the task's fault (a rolling deploy: another worker may have the handler): back to
     // the queue as a lost attempt, bounded by maxLost, not a used one.
-    const known = Object.keys(input.handlers).sort().join(', ');
-    return {
-      outcome: {
-        kind: 'failure',
-        error: {
-          kind: 'unknown-type',
-          retryable: true,
-          message: `no handler for task type "${record.type}" on worker ${input.workerName} (known: ${known})`,
-        },
-      },
-    };
+    // The names it knows, bounded: a worker may have thousands of handlers.
+    const names = Object.keys(input.handlers).sort();
+    const known = names.slice(0, KNOWN_TYPES_SHOWN).join(', ') + (names.length > KNOWN_TYPES_SHOWN ? `, … ${names.length - KNOWN_TYPES_SHOWN} more` : '');
+    const message = cutMessage(`no handler for task type "${record.type}" on worker ${input.workerName} (known: ${known})`);
+    return { outcome: { kind: 'failure', error: { kind: 'unknown-type', retryable: true, message } } };
   }
   // Aborted while waiting for a slot (session lost, withdrawn): do not start the handler.
   if (signal.aborted) {

@@ -2,7 +2,7 @@
 // ZooKeeper, so they carry no fence: only `moved` (the id is taken, the task changed under
 // us) and `unknown` (connection or session lost) can refuse them.
 import type { TaskRecord } from './task-record.js';
-import { cancelOps, submitOps, type VersionedRecord } from './task-ops.js';
+import { assertFits, cancelOps, submitOps, type VersionedRecord } from './task-ops.js';
 import { Multi, type BatchVerdict, type Tx, type Verdict } from './multi.js';
 
 /** Bounds of one batched multi. */
@@ -35,10 +35,12 @@ export async function submitBatch(tx: Tx, recs: readonly TaskRecord[], from: num
 /**
  * Cancels a task that is not finished: removes its queue entry or its assignment (so its
  * worker's commit is refused), writes the record cancelled and its done entry. `moved`: it
- * was assigned, started or finished meanwhile (read it again).
+ * was assigned, started or finished meanwhile (read it again). The reason is cut like any
+ * message in a record; a cancel that still cannot fit one request is a RequestTooLargeError.
  */
 export async function cancel(tx: Tx, cur: VersionedRecord, reason: string, now: number): Promise<Verdict<{ next: TaskRecord }>> {
-  const t = cancelOps(tx.paths, cur, reason, now);
+  // Sized: the reason is cut (cancelTask), and a multi over the limit is never sent.
+  const t = assertFits(cancelOps(tx.paths, cur, reason, now), `the cancel of task ${cur.record.id}`);
   const v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
   return v.kind === 'committed' ? { kind: 'committed', next: t.next } : v;
 }

@@ -18,6 +18,7 @@ import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
 import { ZK_MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
+import { cutMessage } from './messages.js';
 import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectMalformed, startTask, succeedTask } from './task-state.js';
 
 export interface VersionedRecord {
@@ -201,18 +202,63 @@ export function opsBytes(ops: Op[]): number {
 export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
 
 /**
- * finishOps, sized before it is sent: a finish too large for one request (the record would
- * hold both a large payload and a large result) would cost the connection again and again;
- * it fails the task as too-large instead, its result cut out. `cut` says the sizes then.
+ * Bounds of a batched multi (assign, submit, start): well under MAX_REQUEST_BYTES, so that a
+ * chroot in front of each of its paths (a few hundred ops) still fits, and one request does
+ * not hold the server up for long.
  */
-export function fittedFinishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, now: number): Transition & { cut?: { bytes: number } } {
+export const BATCH_LIMITS = { maxBytes: 400 * 1024, maxItems: 200 };
+
+/** A multi that cannot fit in one ZooKeeper request, whatever is cut from it. */
+export class RequestTooLargeError extends Error {
+  override name = 'RequestTooLargeError';
+  constructor(
+    readonly bytes: number,
+    what: string,
+  ) {
+    super(`${what} would be a ${bytes}-byte request, over ZooKeeper's ${MAX_REQUEST_BYTES}-byte limit (jute.maxbuffer)`);
+  }
+}
+
+/** Throws RequestTooLargeError unless `tr` fits in one request. */
+export function assertFits<T extends { ops: Op[] }>(tr: T, what: string): T {
+  const bytes = opsBytes(tr.ops);
+  if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLargeError(bytes, what);
+  return tr;
+}
+
+/** What a finish cut for size: the result (the task fails too-large), or the error's message; `bytes`: the finish's size uncut. */
+export interface FinishCut {
+  bytes: number;
+  what: 'result' | 'message';
+}
+
+/** Shortest an error message is cut to when a failure's finish does not fit with a longer one. */
+const SHORT_MESSAGE_CHARS = 256;
+
+/**
+ * finishOps, sized before it is sent: a finish too large for one request would cost the
+ * connection again and again. A success that does not fit (the record would hold both a large
+ * payload and a large result) fails the task as too-large instead, its result cut out; a
+ * failure's message is cut (cutMessage), shorter still if the finish does not fit with it.
+ * `cut` says the sizes when something was cut for size.
+ */
+export function fittedFinishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, now: number): Transition & { cut?: FinishCut } {
+  if (outcome.kind === 'failure') return fittedFailure(paths, cur, outcome.error, now);
   const tr = finishOps(paths, cur, outcome, now);
   const bytes = opsBytes(tr.ops);
-  if (bytes <= MAX_REQUEST_BYTES || outcome.kind !== 'success') return tr;
+  if (bytes <= MAX_REQUEST_BYTES) return tr;
   const message =
     `task ${cur.record.id}: its record with payload (${jsonBytes(cur.record.payload)} bytes) and result (${jsonBytes(outcome.result)} bytes) ` +
     `would be a ${bytes}-byte write, over ZooKeeper's ${MAX_REQUEST_BYTES}-byte request limit (jute.maxbuffer); result not stored`;
-  return { ...finishOps(paths, cur, { kind: 'failure', error: { kind: 'too-large', retryable: false, message } }, now), cut: { bytes } };
+  return { ...fittedFailure(paths, cur, { kind: 'too-large', retryable: false, message }, now), cut: { bytes, what: 'result' } };
+}
+
+function fittedFailure(paths: Paths, cur: VersionedRecord, error: TaskError, now: number): Transition & { cut?: FinishCut } {
+  const tr = finishOps(paths, cur, { kind: 'failure', error: { ...error, message: cutMessage(String(error.message)) } }, now);
+  const bytes = opsBytes(tr.ops);
+  if (bytes <= MAX_REQUEST_BYTES) return tr;
+  const short = finishOps(paths, cur, { kind: 'failure', error: { ...error, message: cutMessage(String(error.message), SHORT_MESSAGE_CHARS) } }, now);
+  return { ...assertFits(short, `task ${cur.record.id}: the finish of attempt ${cur.record.attempt}`), cut: { bytes, what: 'message' } };
 }
 
 export { Paths };

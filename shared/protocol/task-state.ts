@@ -2,6 +2,7 @@
 // one of the transition functions below; each returns a new record or throws
 // IllegalTransitionError. They are pure: the ZooKeeper write that carries them (one fenced
 // multi) lives with the caller.
+import { cutMessage } from './messages.js';
 import type { TaskError, TaskErrorKind, TaskRecord } from './task-record.js';
 import { DEFAULT_MAX_LOST, backoffDelay } from './task-record.js';
 
@@ -70,16 +71,34 @@ export function attemptsUsed(rec: Pick<TaskRecord, 'attempt' | 'lost'>): number 
   return rec.attempt - (rec.lost ?? 0);
 }
 
+/** Bounds of the wait after an unknown-type loss (unknownTypeBackoff). */
+export const UNKNOWN_TYPE_BACKOFF = { minMs: 1000, maxMs: 30_000 };
+
+/**
+ * The wait before a task lost to a worker without its handler goes back to the queue: the
+ * task's backoff by its count of losses, within UNKNOWN_TYPE_BACKOFF. A leader that does not
+ * place by type (an older one, during a rolling deploy) may give it to such workers again and
+ * again: at once, the task would use up maxLost in milliseconds; this way 10 losses take
+ * minutes, time for the deploy to bring a worker that has the handler.
+ */
+export function unknownTypeBackoff(rec: Pick<TaskRecord, 'backoff'>, lost: number): number {
+  const { initialMs, factor } = rec.backoff;
+  const ms = initialMs * factor ** Math.max(0, lost - 1);
+  return Math.round(Math.min(UNKNOWN_TYPE_BACKOFF.maxMs, Math.max(UNKNOWN_TYPE_BACKOFF.minMs, Number.isFinite(ms) ? ms : Infinity)));
+}
+
 /**
  * An attempt failed. A loss to infrastructure (a LOST_KINDS error) does not use up an attempt:
- * it bumps `lost` and goes back to the queue at once while lost ≤ maxLost (so a task that
+ * it bumps `lost` and goes back to the queue while lost ≤ maxLost (at once; after
+ * unknownTypeBackoff for an unknown type) (so a task that
  * kills every worker running it still ends), else fails with that kind. Any other retryable
  * failure goes back after the backoff while attemptsUsed < maxAttempts; others end the task.
  */
 export function failAttempt(rec: TaskRecord, error: TaskError, now: number): TaskRecord {
   if (LOST_KINDS.includes(error.kind)) {
     const lost = (rec.lost ?? 0) + 1;
-    if (lost <= (rec.maxLost ?? DEFAULT_MAX_LOST)) return move(rec, 'queued', { error, lost, notBefore: now }, now);
+    const notBefore = error.kind === 'unknown-type' ? now + unknownTypeBackoff(rec, lost) : now;
+    if (lost <= (rec.maxLost ?? DEFAULT_MAX_LOST)) return move(rec, 'queued', { error, lost, notBefore }, now);
     return move(rec, 'failed', { error: { ...error, retryable: false }, lost, finishedAt: now }, now);
   }
   if (error.retryable && attemptsUsed(rec) < rec.maxAttempts) {
@@ -98,8 +117,9 @@ export function reclaimAttempt(rec: TaskRecord, error: TaskError, now: number): 
   return failAttempt(rec, lostUnrun ? { kind: 'worker-lost', retryable: true, message: `${error.message} (never started)` } : error, now);
 }
 
+/** Cancelled with `reason`, cut like any message in a record (cutMessage). */
 export function cancelTask(rec: TaskRecord, reason: string, now: number): TaskRecord {
-  return move(rec, 'cancelled', { error: { kind: 'cancelled', message: reason, retryable: false }, finishedAt: now }, now);
+  return move(rec, 'cancelled', { error: { kind: 'cancelled', message: cutMessage(String(reason)), retryable: false }, finishedAt: now }, now);
 }
 
 /** Failed without running (a malformed record, say): from queued, or from assigned (never started). */

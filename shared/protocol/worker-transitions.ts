@@ -3,7 +3,8 @@
 // (cancelled, reclaimed) and nothing the worker sends for it changes anything.
 import { failpoint } from '../util/failpoints.js';
 import type { TaskRecord } from './task-record.js';
-import { MAX_REQUEST_BYTES, fittedFinishOps, startOps, type Outcome, type VersionedRecord } from './task-ops.js';
+import { BATCH_LIMITS, fittedFinishOps, type FinishCut, startOps, type Outcome, type VersionedRecord } from './task-ops.js';
+import type { BatchLimits } from './client-transitions.js';
 import { Multi, type BatchVerdict, type Refusal, type Tx, type Verdict } from './multi.js';
 
 /** Marks an assigned attempt running: check the assignment, set the record@version. */
@@ -15,17 +16,23 @@ export async function start(tx: Tx, cur: VersionedRecord): Promise<Verdict<{ cur
 }
 
 /**
- * Marks curs[from..] running in one multi, as many as fit one request (records carry
- * payloads of up to 512 KiB: a burst of them is more than one request holds). `fenced` and
- * `moved` name the item; committed gives each started record and its new version.
+ * Marks curs[from..] running in one multi, as many as fit `limits` (BATCH_LIMITS: records
+ * carry payloads of up to 512 KiB, so a burst of them is more than one request holds, and a
+ * chroot adds its length to every path). `fenced` and `moved` name the item; committed gives
+ * each started record and its new version.
  */
-export async function startBatch(tx: Tx, curs: readonly VersionedRecord[], from: number, maxBytes = MAX_REQUEST_BYTES): Promise<BatchVerdict<{ started: VersionedRecord[] }>> {
+export async function startBatch(
+  tx: Tx,
+  curs: readonly VersionedRecord[],
+  from: number,
+  limits: BatchLimits = BATCH_LIMITS,
+): Promise<BatchVerdict<{ started: VersionedRecord[] }>> {
   const now = Date.now();
   const m = new Multi(tx.paths);
   const next: TaskRecord[] = [];
-  for (let k = from; k < curs.length; k++) {
+  for (let k = from; k < curs.length && m.items < limits.maxItems; k++) {
     const t = startOps(tx.paths, curs[k]!, now);
-    if (!m.fits(t.ops, maxBytes)) break;
+    if (!m.fits(t.ops, limits.maxBytes)) break;
     m.add(k, t.ops, 'assignment');
     next.push(t.next);
   }
@@ -37,8 +44,8 @@ export async function startBatch(tx: Tx, curs: readonly VersionedRecord[], from:
 export type FinishVerdict = ({ kind: 'committed' } | Refusal) & {
   /** The record as this finish writes it (compare with a read-back after `unknown`). */
   next: TaskRecord;
-  /** Set when the outcome was too large for one request: the task fails as too-large instead, its result cut out. */
-  cut?: { bytes: number };
+  /** Set when the outcome was too large for one request: a result is cut out (the task fails as too-large instead), or a message cut shorter. */
+  cut?: FinishCut;
 };
 
 /**
