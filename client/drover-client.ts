@@ -3,6 +3,7 @@
 import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
+import { cutMessage } from '../shared/protocol/messages.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { AssignmentData } from '../shared/protocol/task-ops.js';
 import { cancel, heldAt } from '../shared/protocol/transitions.js';
@@ -18,7 +19,7 @@ import { queueWaiting, type WaitingClass, type WaitingSample } from './status-wa
 import { Submitter, type SubmitResult } from './submit.js';
 import { TaskNotFoundError, Waiters, type WaitOptions } from './waiters.js';
 
-export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './waiters.js';
+export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
 export type { SubmitResult } from './submit.js';
 export type { WaitingClass, WaitingSample } from './status-waiting.js';
 
@@ -116,7 +117,13 @@ export class DroverClient {
     }
   }
 
+  /**
+   * Ends this client: its waits reject with SessionClosedError and its listeners and watches
+   * leave the session; then the session is closed if the client opened it (a session given to
+   * connect() lives on). Later waits are refused.
+   */
   async close(): Promise<void> {
+    this.waiters.close();
     if (this.ownsSession) await this.session.close();
   }
 
@@ -163,8 +170,10 @@ export class DroverClient {
    * a task already finished keeps its outcome.
    */
   async cancel(id: string, reason = 'cancelled by request'): Promise<{ cancelled: boolean; state: TaskState }> {
-    // One timestamp for every try: a try whose reply was lost is recognised by it.
+    // One timestamp for every try: a try whose reply was lost is recognised by it, and by
+    // the reason as the record keeps it (cut like any message in a record).
     const now = Date.now();
+    reason = cutMessage(String(reason));
     let unsure = false;
     for (let tries = 0; tries < 10; tries++) {
       const r = await readTask(this.session, this.paths, id).catch((err: unknown) => {

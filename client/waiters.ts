@@ -2,34 +2,23 @@
 // run, they cost one pair of session listeners ('state', 'session'), one data watch per task
 // path (waits on the same id share it and its reads) and one abort listener per signal:
 // a listener per wait made Promise.all of 200 waits trip MaxListenersExceededWarning.
+//
+// ZooKeeper away is not an answer. A read that fails for want of ZooKeeper (connection loss,
+// a request timeout, the session lost) leaves its waits waiting: each fails only when
+// ZooKeeper stays away for reconnectTimeoutMs from then (or at its own deadline), and the
+// task is read again once ZooKeeper is back ('connected': the same session; 'session': a new
+// one). close() ends every wait with SessionClosedError and takes the listeners and watches
+// off the session, which may be shared and live on.
 import type { Paths } from '../shared/protocol/paths.js';
 import { MalformedRecordError, decodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
-import { isTerminal, type TaskState } from '../shared/protocol/task-state.js';
-import { ConnectionLossError, NoNodeError, ZkError } from '../shared/zk/errors.js';
+import { isTerminal } from '../shared/protocol/task-state.js';
+import { ConnectionLossError, NoNodeError, SessionClosedError, ZkError } from '../shared/zk/errors.js';
 import type { SessionState, ZkSession } from '../shared/zk/session.js';
 import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import { SignalIndex } from './signal-index.js';
+import { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
 
-export class TaskNotFoundError extends Error {
-  override name = 'TaskNotFoundError';
-  constructor(readonly taskId: string) {
-    super(`task ${taskId} not found`);
-  }
-}
-
-export class WaitTimeoutError extends Error {
-  override name = 'WaitTimeoutError';
-  constructor(
-    readonly taskId: string,
-    readonly state: TaskState,
-  ) {
-    super(`task ${taskId} is still ${state}`);
-  }
-}
-
-export interface WaitOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
 
 interface Waiter {
   entry: Entry;
@@ -40,7 +29,7 @@ interface Waiter {
   settled: boolean;
   /** Wakes a re-read at the deadline (the last read decides between outcome and timeout). */
   timer?: NodeJS.Timeout;
-  /** Armed while the session is lost: fails the wait if ZooKeeper stays away. */
+  /** Armed while ZooKeeper is away: fails the wait if it stays away. */
   lostTimer?: NodeJS.Timeout;
 }
 
@@ -51,22 +40,32 @@ interface Entry {
   reading: boolean;
   /** Something happened (watch, new wait, deadline, session) during a read: read again. */
   again: boolean;
+  /** The last read failed for want of ZooKeeper: read again once it is back. */
+  stalled: boolean;
+  /** A read again soon: it failed for want of ZooKeeper while the session said connected. */
+  retryTimer?: NodeJS.Timeout;
 }
 
 type ReadOutcome =
   | { kind: 'record'; rec: TaskRecord | null }
   | { kind: 'missing' }
-  | { kind: 'lost' }
+  /** ZooKeeper is away: the connection is down or silent (the session may live), or the session is lost. */
+  | { kind: 'away'; what: 'connection' | 'session' }
   | { kind: 'error'; err: unknown };
 
 // setTimeout fires at once past 2^31-1 ms: wake up then and arm again.
 const MAX_TIMER_MS = 2_147_483_647;
+/** Pause before reading again after a failed read while the session says connected. */
+const RETRY_MS = 200;
+
+const closedError = () => new SessionClosedError('SESSION_CLOSED', 'client closed while waiting');
 
 export class Waiters {
   private readonly entries = new Map<string, Entry>();
-  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>();
+  private readonly signals = new SignalIndex<Waiter>((w, reason) => this.settle(w, () => w.reject(reason)));
   private readonly watchers: StableWatchers;
   private listening = false;
+  private closed = false;
 
   constructor(
     private readonly session: ZkSession,
@@ -83,6 +82,7 @@ export class Waiters {
 
   /** Resolves with the record once it is terminal (watch-driven, no polling). */
   wait(id: string, opts: WaitOptions = {}): Promise<TaskRecord> {
+    if (this.closed) return Promise.reject(closedError());
     if (opts.timeoutMs !== undefined && !(opts.timeoutMs >= 0)) {
       return Promise.reject(new TypeError(`wait: timeoutMs must be a number >= 0, got ${opts.timeoutMs}`));
     }
@@ -94,7 +94,7 @@ export class Waiters {
     return new Promise<TaskRecord>((resolve, reject) => {
       let entry = this.entries.get(id);
       if (!entry) {
-        entry = { id, waiters: new Set(), reading: false, again: false };
+        entry = { id, waiters: new Set(), reading: false, again: false, stalled: false };
         this.entries.set(id, entry);
       }
       const w: Waiter = {
@@ -106,11 +106,21 @@ export class Waiters {
         settled: false,
       };
       entry.waiters.add(w);
-      if (w.signal) this.addToSignal(w, w.signal);
+      if (w.signal) this.signals.add(w.signal, w);
       this.listen();
       // Every wait begins with a read of its own (shared with the waits that join meanwhile).
       void this.pump(entry);
     });
+  }
+
+  /**
+   * Ends every wait with SessionClosedError, clears their timers, and takes this client's
+   * listeners and watches off the session; later waits are refused the same way.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const e of [...this.entries.values()]) for (const w of [...e.waiters]) this.settle(w, () => w.reject(closedError()));
   }
 
   private listen(): void {
@@ -129,9 +139,12 @@ export class Waiters {
 
   private readonly onState = (st: SessionState): void => {
     if (st === 'connected') {
-      // ZooKeeper is back (a 'session' event follows when the session is new): no wait
-      // fails for its absence any more.
-      for (const e of this.entries.values()) for (const w of e.waiters) this.clearLost(w);
+      // ZooKeeper is back: no wait fails for its absence any more, and what it kept from
+      // being read is read now (a 'session' event follows when the session is new).
+      for (const e of [...this.entries.values()]) {
+        for (const w of e.waiters) this.clearLost(w);
+        if (e.stalled) void this.pump(e);
+      }
     } else if (st === 'expired' || st === 'closed') {
       // Re-read: that fails at once, arming the reconnect bound (expired) or ending the
       // waits (closed).
@@ -146,26 +159,14 @@ export class Waiters {
     for (const e of [...this.entries.values()]) void this.pump(e);
   }
 
-  private addToSignal(w: Waiter, signal: AbortSignal): void {
-    let s = this.bySignal.get(signal);
-    if (!s) {
-      const waiters = new Set<Waiter>();
-      const onAbort = () => {
-        for (const x of [...waiters]) this.settle(x, () => x.reject(signal.reason ?? new Error('aborted')));
-      };
-      s = { waiters, onAbort };
-      this.bySignal.set(signal, s);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    s.waiters.add(w);
-  }
-
   /** Reads the task (again while asked to) and settles the waits that read covers. */
   private async pump(e: Entry): Promise<void> {
     if (e.reading) {
       e.again = true;
       return;
     }
+    if (e.retryTimer) clearTimeout(e.retryTimer);
+    e.retryTimer = undefined;
     e.reading = true;
     try {
       do {
@@ -173,7 +174,7 @@ export class Waiters {
         // Only the waits present when the read is sent: a wait that joins later (after its
         // caller's own write, say) must not be answered by an older read.
         const covered = [...e.waiters];
-        if (covered.length === 0) break;
+        if (covered.length === 0 || this.closed) break;
         this.apply(e, covered, await this.read(e.id));
       } while (e.again);
     } finally {
@@ -193,6 +194,9 @@ export class Waiters {
     });
     try {
       const { data } = await this.session.retrying(() => this.session.getData(this.paths.task(id), watcher));
+      // Nobody waits on it any more (settled or closed meanwhile): the library armed the
+      // watch with the reply; take it off again.
+      if (!this.entries.has(id)) this.forgetWatch(id);
       try {
         return { kind: 'record', rec: decodeRecord(data, id) };
       } catch (err) {
@@ -202,7 +206,10 @@ export class Waiters {
       }
     } catch (err) {
       if (err instanceof NoNodeError) return { kind: 'missing' };
-      if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') return { kind: 'lost' };
+      if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') return { kind: 'away', what: 'session' };
+      // Connection loss, or no reply within the request deadline (a RequestTimeoutError is a
+      // ConnectionLossError): the connection is down or silent and the session may live.
+      if (err instanceof ConnectionLossError) return { kind: 'away', what: 'connection' };
       return { kind: 'error', err };
     }
   }
@@ -228,9 +235,10 @@ export class Waiters {
         case 'error':
           this.settle(w, () => w.reject(r.err));
           break;
-        case 'lost':
+        case 'away':
           if (w.deadline <= now) {
-            this.settle(w, () => w.reject(new ConnectionLossError('CONNECTION_LOSS', `task ${e.id}: ZooKeeper session lost and not back by the wait's deadline`)));
+            const what = r.what === 'session' ? 'session lost' : 'connection lost';
+            this.settle(w, () => w.reject(new ConnectionLossError('CONNECTION_LOSS', `task ${e.id}: ZooKeeper ${what} and not back by the wait's deadline`)));
           } else {
             this.armLost(w);
             this.armTimer(w);
@@ -238,9 +246,12 @@ export class Waiters {
           break;
       }
     }
-    // Lost, but a new session opened meanwhile (its 'session' event may have come during
-    // the read): read again now rather than wait for an event that has passed.
-    if (r.kind === 'lost' && this.session.state === 'connected') e.again = true;
+    e.stalled = r.kind === 'away';
+    if (!e.stalled || this.session.state !== 'connected') return;
+    // Back already (its event may have come during the read): read again rather than wait
+    // for an event that has passed; at once after a new session, shortly after a connection loss.
+    if (r.kind === 'away' && r.what === 'session') e.again = true;
+    else if (!e.retryTimer) e.retryTimer = setTimeout(() => void this.pump(e), RETRY_MS);
   }
 
   private armTimer(w: Waiter): void {
@@ -255,7 +266,7 @@ export class Waiters {
     );
   }
 
-  /** Once its session is lost, a wait waits reconnectTimeoutMs for ZooKeeper to come back. */
+  /** Once ZooKeeper is away, a wait waits reconnectTimeoutMs for it to come back. */
   private armLost(w: Waiter): void {
     if (w.lostTimer) return;
     const ms = this.reconnectTimeoutMs;
@@ -271,7 +282,13 @@ export class Waiters {
     w.lostTimer = undefined;
   }
 
-  /** Takes a wait out of every index (its entry, its signal, the session's listeners), then answers it. */
+  /** Takes `id`'s watcher out of the session's registry (nobody waits on it now). */
+  private forgetWatch(id: string): void {
+    const watcher = this.watchers.take(id);
+    if (watcher) this.session.forgetDataWatch(this.paths.task(id), watcher);
+  }
+
+  /** Takes a wait out of every index (its entry and watch, its signal, the session's listeners), then answers it. */
   private settle(w: Waiter, answer: () => void): void {
     if (w.settled) return;
     w.settled = true;
@@ -279,17 +296,13 @@ export class Waiters {
     this.clearLost(w);
     const e = w.entry;
     e.waiters.delete(w);
-    if (e.waiters.size === 0 && this.entries.get(e.id) === e) this.entries.delete(e.id);
-    if (w.signal) {
-      const s = this.bySignal.get(w.signal);
-      if (s) {
-        s.waiters.delete(w);
-        if (s.waiters.size === 0) {
-          w.signal.removeEventListener('abort', s.onAbort);
-          this.bySignal.delete(w.signal);
-        }
-      }
+    if (e.waiters.size === 0 && this.entries.get(e.id) === e) {
+      this.entries.delete(e.id);
+      if (e.retryTimer) clearTimeout(e.retryTimer);
+      e.retryTimer = undefined;
+      this.forgetWatch(e.id);
     }
+    if (w.signal) this.signals.remove(w.signal, w);
     this.unlisten();
     answer();
   }

@@ -176,6 +176,31 @@ describe('waits and a lost session (deadlines)', () => {
   });
 });
 
+describe('closing a client on a shared session', () => {
+  it('ends its waits with SessionClosedError, takes its listeners and watches off the session, and refuses new waits', async () => {
+    cluster = await startCluster({ workers: [] });
+    const { admin, paths } = cluster;
+    const baseline = listeners(admin);
+    const client = await DroverClient.connect({ session: admin, root: paths.root });
+    const subs = await client.submitMany([{ type: 'echo', id: 'sh-1' }, { type: 'echo', id: 'sh-2' }]);
+    const ac = new AbortController();
+    // No timeout: before, these never settled once the client was closed.
+    const waits = subs.map((s, i) => client.wait(s.id, i === 0 ? {} : { signal: ac.signal }).catch((e: unknown) => e));
+    await waitFor(() => subs.every((s) => dataWatchers(admin, paths.task(s.id)) === 1), { message: 'watches armed' });
+    expect(listeners(admin).state).toBe(baseline.state + 1);
+    await client.close();
+    const errs = await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(() => r('still pending'), 2000))]);
+    expect(Array.isArray(errs) && errs.every((e) => e instanceof SessionClosedError)).toBe(true);
+    expect(listeners(admin)).toEqual(baseline);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    for (const s of subs) expect(dataWatchers(admin, paths.task(s.id))).toBe(0);
+    await expect(client.wait(subs[0]!.id)).rejects.toBeInstanceOf(SessionClosedError);
+    // The shared session is its owner's: it lives on.
+    expect(admin.state).toBe('connected');
+    expect((await cluster.client.get('sh-1'))?.state).toBe('queued');
+  });
+});
+
 describe('connect', () => {
   it('a bad connect string is a typed error, not a crash', async () => {
     for (const cs of ['localhost:99999', 'localhost:23181x']) {
