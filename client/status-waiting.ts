@@ -1,12 +1,25 @@
 // The part of `status` that says which queued tasks no live worker can take, and why (no
-// handler for their type, labels nobody has). The leader cannot be asked, and queue entry
-// names carry no type or labels, so this reads task records: at most WAITING_SAMPLE of them,
-// taken from whole shards in order. Shards split tasks by a hash of their id, so the first
-// shards are a fair sample of the queue; beyond the sample, counts are scaled estimates and
+// handler for their type, labels nobody has).
+//
+// First choice: the leader's own account (<root>/leader-status, master/leader-status.ts). The
+// leader has read every queued record it knows of, so its counts are exact, for every class
+// (the biggest LEADER_STATUS_MAX_CLASSES listed, the rest counted), and it says how many
+// entries it has not read yet. It is used only when written by the current leader (its
+// epoch) and resting on at least as many records as a sample would (the leader reads records
+// only to place them, none while no worker has a free slot); it lags the queue by up to a
+// second (written at most once a second).
+//
+// Otherwise (no leader, or it has not published yet): queue entry names carry no type or
+// labels, so this reads task records: at most WAITING_SAMPLE of them, taken from whole shards
+// in order. Shards split tasks by a hash of their id, so the first shards are a fair sample of
+// the queue; beyond the sample, counts are scaled estimates, a small class may be missed, and
 // the status says how many records they rest on.
-import { waitingReason, type PolicyWorker } from '../master/assignment-policy.js';
+import { classKey, waitingReason, type PolicyWorker } from '../master/assignment-policy.js';
+import { LEADER_STATUS_FORMAT, type LeaderStatus } from '../master/leader-status.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { readTask } from '../shared/protocol/task-store.js';
+import { readLeader } from '../shared/zk/election.js';
+import { NoNodeError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 
 /** Records status() reads at most to tell what the queue waits for. */
@@ -23,10 +36,18 @@ export interface WaitingClass {
 }
 
 export interface WaitingSample {
-  /** Queue entries whose records were read. */
+  /** Queue entries whose records were read (by the leader, or by this status). */
   read: number;
   /** Queue entries in all. */
   of: number;
+  /**
+   * `leader`: the current leader's account: counts exact over the `read` entries, every class
+   * counted (`omitted` beyond the list). `sample`: records this status read itself; counts
+   * scaled when read < of, and a small class may be missed.
+   */
+  source: 'leader' | 'sample';
+  /** Classes (and their tasks) the leader counted but did not list (it lists the biggest). */
+  omitted?: { classes: number; tasks: number };
 }
 
 type Worker = Pick<PolicyWorker, 'labels' | 'state' | 'types'>;
@@ -38,6 +59,8 @@ export async function queueWaiting(
   workers: readonly Worker[],
   queued: ReadonlyArray<{ shard: string; entries: number }>,
 ): Promise<{ waiting: WaitingClass[]; waitingSample: WaitingSample }> {
+  const fromLeader = await leaderWaiting(session, paths);
+  if (fromLeader) return fromLeader;
   const of = queued.reduce((n, s) => n + s.entries, 0);
   const taskIds: string[] = [];
   const shards = queued.filter((s) => s.entries > 0);
@@ -61,7 +84,7 @@ export async function queueWaiting(
       // Moved on (assigned, cancelled) or unreadable: the leader deals with those.
       if (r.kind !== 'ok' || r.record.state !== 'queued') continue;
       const labels = r.record.labels;
-      const key = `${r.record.type}\u0000${JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]))}`;
+      const key = classKey(r.record.type, labels);
       const c = classes.get(key);
       if (c) c.count++;
       else classes.set(key, { type: r.record.type, labels, count: 1 });
@@ -74,5 +97,25 @@ export async function queueWaiting(
     if (reason) waiting.push({ type: c.type, labels: c.labels, count: Math.round(c.count * scale), reason });
   }
   waiting.sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
-  return { waiting, waitingSample: { read, of } };
+  return { waiting, waitingSample: { read, of, source: 'sample' } };
+}
+
+/** The current leader's published account, or null (none, another leader's, unreadable). */
+async function leaderWaiting(session: ZkSession, paths: Paths): Promise<{ waiting: WaitingClass[]; waitingSample: WaitingSample } | null> {
+  let st: LeaderStatus;
+  try {
+    const [leader, { data }] = await Promise.all([readLeader(session, paths.election), session.retrying(() => session.getData(paths.leaderStatus))]);
+    st = JSON.parse(data.toString('utf8')) as LeaderStatus;
+    if (!leader || st.format !== LEADER_STATUS_FORMAT || st.epoch !== leader.epoch || !Array.isArray(st.waiting)) return null;
+    // The leader reads records only to place them (none while no worker has a free slot): an
+    // account resting on fewer records than a sample would is not the better one.
+    if (st.queued - st.unclassified < Math.min(st.queued, WAITING_SAMPLE)) return null;
+  } catch (err) {
+    if (err instanceof NoNodeError || err instanceof SyntaxError) return null;
+    throw err;
+  }
+  const waiting = st.waiting.map((w) => ({ type: w.type, labels: { ...w.labels }, count: w.count, reason: w.reason }));
+  const listed = waiting.reduce((n, w) => n + w.count, 0);
+  const omitted = st.waitingClasses > waiting.length ? { omitted: { classes: st.waitingClasses - waiting.length, tasks: st.waitingTasks - listed } } : {};
+  return { waiting, waitingSample: { read: st.queued - st.unclassified, of: st.queued, source: 'leader', ...omitted } };
 }

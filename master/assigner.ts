@@ -6,7 +6,7 @@ import type { VersionedRecord } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { assignBatch, failMalformedQueued, queuedAt, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
-import { accepts, planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
+import { planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
@@ -17,6 +17,8 @@ const MAX_MULTI_BYTES = 400 * 1024;
 const ROUND_READ_BUDGET = 2000;
 /** Record reads issued in one turn of the event loop. */
 const READ_SLICE = 50;
+/** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -51,7 +53,7 @@ export class Assigner {
       capacity: m.capacity,
       load: this.reconciler.load(m.name),
       labels: m.labels,
-      // Workers of an older version advertise no types: they are taken to handle any.
+      // Workers of an older version advertise no types: used only when no typed worker takes a task.
       types: m.types,
       state: m.state,
     }));
@@ -65,27 +67,29 @@ export class Assigner {
     await this.reconciler.reclaimOverdue(Date.now());
     this.armDeadlineTimer();
     await this.queue.refresh();
-    const now = Date.now();
-    this.queue.promoteDue(now);
+    await this.queue.promoteDue(Date.now());
     // From the whole waiting set, not from the entries this round happens to look at.
     this.armDueTimer(this.queue.nextDueAt());
 
     // Loads as this round's own placements change them.
     const workers = this.workersForPolicy();
     const byName = new Map(workers.map((w) => [w.name, w]));
+    // Which classes a free worker takes: decided per worker profile, cached per class.
+    const gate = this.queue.gate;
+    await gate.update(workers);
     let slots = freeSlots(workers);
     if (slots === 0) return;
     const placed: Array<Placement<ReadyTask>> = [];
-    // Only unread entries and classes some free worker accepts are handed out: a class no
-    // free worker can take is passed over at no cost per entry. An entry read and not placed
-    // stays taken for the rest of the round. The chunk grows while reads place less than they
-    // take (unread entries of blocked classes), so classifying a backlog takes few round trips
-    // while a placeable queue is never read far beyond the free slots.
+    // Only unread entries and classes the gate opens are handed out, no more of a class than
+    // the free slots of the workers that accept it: a class no free worker can take is never
+    // looked at. An entry read and not placed stays taken for the rest of the round. The chunk
+    // grows while reads place less than they take (unread entries of blocked classes), so
+    // classifying a backlog takes few round trips while a placeable queue is never read far
+    // beyond the free slots.
     let reads = 0;
     let chunk = slots;
     while (slots > 0 && reads < ROUND_READ_BUDGET) {
-      const open = workers.filter((w) => w.state === 'alive' && w.load < w.capacity);
-      const entries = this.queue.take((c) => open.some((w) => accepts(w, c)), Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
+      const entries = this.queue.take(Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
       if (entries.length === 0) break;
       reads += entries.length;
       const ready = await this.readQueued(entries);
@@ -94,6 +98,8 @@ export class Assigner {
       placed.push(...got);
       slots -= got.length;
       if (got.length < entries.length) chunk *= 2;
+      // Free capacity per profile as the placements left it (nothing per class).
+      await gate.update(workers);
       await yieldToIo();
     }
     await this.commitPlacements(placed.map((p) => ({ entry: p.task.entry, cur: p.task.cur, worker: p.worker })));
@@ -134,7 +140,7 @@ export class Assigner {
   private armDueTimer(at: number | null): void {
     clearTimeout(this.dueTimer);
     if (at === null || this.ctx.stopped) return;
-    this.dueTimer = setTimeout(() => this.ctx.kick(), Math.max(0, at - Date.now()) + 5);
+    this.dueTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()) + 5));
     this.dueTimer.unref();
   }
 
@@ -142,7 +148,7 @@ export class Assigner {
     clearTimeout(this.deadlineTimer);
     const earliest = this.reconciler.earliestDeadline();
     if (earliest === null || this.ctx.stopped) return;
-    this.deadlineTimer = setTimeout(() => this.ctx.kick(), Math.max(0, earliest - Date.now()) + 5);
+    this.deadlineTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now()) + 5));
     this.deadlineTimer.unref();
   }
 

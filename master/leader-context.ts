@@ -47,6 +47,11 @@ export interface LeaderContext extends LeaderTx {
   readonly log: Logger;
   /** True once the leadership is being dropped. */
   readonly stopped: boolean;
+  /**
+   * Since when the session has been connected without a break (ms, this process's clock):
+   * a deadline that passed before it passed while we could not watch it.
+   */
+  readonly connectedSince: number;
   /** The first op of every leader multi: the check of our own election node. */
   fence(): Op;
   /** Asks for another round (coalesced). */

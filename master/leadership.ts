@@ -17,6 +17,7 @@ import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { Assigner } from './assigner.js';
 import { DeposedError, type LeaderContext, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
+import { LeaderStatusPublisher } from './leader-status.js';
 import { QueueIndex } from './queue-index.js';
 import { Reconciler } from './reconcile.js';
 import { Retention } from './retention.js';
@@ -30,12 +31,16 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private readonly reconciler: Reconciler;
   private readonly assigner: Assigner;
   private readonly retention: Retention;
+  private readonly status: LeaderStatusPublisher;
   private readonly rounds: Coalescer;
+  private _connectedSince = Date.now();
   private _stopped = false;
   /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
   private ready = false;
   private readonly onSessionState = (s: string) => {
-    if (s === 'connected') this.kick();
+    if (s !== 'connected') return;
+    this._connectedSince = Date.now();
+    this.kick();
   };
 
   constructor(
@@ -53,6 +58,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.reconciler = new Reconciler(this, this.observer);
     this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue);
     this.retention = new Retention(this, (err) => this.onRoundError(err));
+    this.status = new LeaderStatusPublisher(this, this.queue);
     this.rounds = new Coalescer(
       () => this.round(),
       (err) => this.onRoundError(err),
@@ -61,6 +67,9 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   get stopped(): boolean {
     return this._stopped;
+  }
+  get connectedSince(): number {
+    return this._connectedSince;
   }
 
   fence(): Op {
@@ -99,6 +108,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.session.off('state', this.onSessionState);
     this.assigner.stop();
     this.retention.stop();
+    this.status.stop();
     await this.rounds.settled();
   }
 
@@ -113,7 +123,12 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   private async round(): Promise<void> {
     if (this._stopped || !this.ready || this.session.state !== 'connected') return;
-    await this.assigner.round();
+    try {
+      await this.assigner.round();
+    } finally {
+      // What the queue waits for may have changed: publish it for status (throttled, only if changed).
+      this.status.schedule();
+    }
   }
 
   private onRoundError(err: unknown): void {
@@ -125,8 +140,9 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // election reports it
     this.log.warn({ err: (err as Error).message }, 'leader round failed; retrying');
-    // Outcome unknown: re-read everything we might have changed.
-    this.queue.invalidateAll();
+    // Outcome unknown: re-read what this round may have changed. Watches on the other shards
+    // survive within a session (after a new one the index re-lists every shard by itself).
+    this.queue.invalidateTouched();
     this.reconciler.markAllDirty();
     setTimeout(() => this.kick(), 250).unref();
   }

@@ -1,21 +1,25 @@
 // The leader's in-memory view of queue/<shard>/*, indexed so that a round only ever touches
 // entries some free worker can take.
 //
-// Shards are re-read when a child watch says they changed (one getChildren per shard per
-// change burst, never a full scan). Entry names carry priority, not-before time and task id,
-// so ordering needs no record reads. Each entry lives in exactly one place:
+// Shards are re-read when a child watch says they changed (shard-listings.ts: one listing
+// per shard at a time, never a full scan). Entry names carry priority, not-before time and
+// task id, so ordering needs no record reads. Each entry lives in exactly one place:
 //   - `delayed`: not due yet (a retry in backoff), a heap by not-before: the earliest of the
 //     whole waiting set arms the leader's wake-up timer;
 //   - `unread`: due, its record not read yet, a heap in queue order;
 //   - its class's heap: due, its record read once; a class is type + label set, both part of
 //     the immutable spec, so an entry is classified once and for all;
 //   - taken: handed out to the current round.
-// A round merges the heads of `unread` and of the classes a free worker accepts: a class no
-// free worker can take costs O(1) to pass over, however many entries it holds.
+// Which classes a free worker accepts is the class gate's call (class-gate.ts: decided per
+// worker profile, cached per class). A round merges, through a heap of heads, `unread` and
+// the classes the gate opens, taking from each class no more than its quota (the free slots
+// of the workers that accept it): a class no free worker can take is never touched.
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import { classKey } from './assignment-policy.js';
+import { ClassGate, type GateClass } from './class-gate.js';
 import { Heap } from './heap.js';
+import { ShardListings } from './shard-listings.js';
 
 /** What a task asks of a worker: its type and labels. */
 export interface TaskClass {
@@ -23,7 +27,7 @@ export interface TaskClass {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-interface ClassQueue extends TaskClass {
+interface ClassQueue extends TaskClass, GateClass {
   readonly key: string;
   readonly ready: Heap<Slot>;
   /** Entries of this class still known (any place). */
@@ -47,31 +51,37 @@ function byName(a: Slot, b: Slot): boolean {
   return a.entry.name < b.entry.name;
 }
 
-function classKey(type: string, labels: Readonly<Record<string, string>>): string {
-  const sorted = Object.keys(labels).sort().map((k) => [k, labels[k]]);
-  return `${type}\u0000${JSON.stringify(sorted)}`;
+/** One class that no live worker can take: what status shows. */
+export interface WaitingClassCount extends TaskClass {
+  count: number;
+  reason: string;
+}
+
+interface Source {
+  heap: Heap<Slot>;
+  head: Slot;
+  /** How many more this round may take from it. */
+  left: number;
 }
 
 export class QueueIndex {
   /** shard → entry name → slot. */
   private readonly shards = new Map<string, Map<string, Slot>>();
-  /** Shards whose watch fired (or never read): re-read before the next round. */
-  private readonly dirty = new Set<string>();
   private readonly delayed: Heap<Slot>;
   private readonly unread: Heap<Slot>;
   private readonly classes = new Map<string, ClassQueue>();
   /** Handed out by take() and not yet dropped or released. */
   private readonly taken = new Set<Slot>();
   private total = 0;
-  private readonly watchers: StableWatchers;
+  /** Entries whose class is known. */
+  private classified = 0;
+  /** Shards of the entries this round handed out or dropped: re-listed if the round fails. */
+  private readonly touched = new Set<string>();
+  private readonly listings: ShardListings;
+  readonly gate = new ClassGate<ClassQueue>(yieldToIo);
 
-  constructor(
-    private readonly session: ZkSession,
-    private readonly paths: Paths,
-    private readonly onChange: () => void,
-  ) {
-    this.watchers = new StableWatchers(session);
-    for (const s of this.paths.shardNames) this.dirty.add(s);
+  constructor(session: ZkSession, paths: Paths, onChange: () => void) {
+    this.listings = new ShardListings(session, paths, onChange, (shard, children) => this.diff(shard, children));
     const delayed: Heap<Slot> = new Heap(
       (a, b) => a.entry.notBefore < b.entry.notBefore || (a.entry.notBefore === b.entry.notBefore && a.entry.name < b.entry.name),
       (s) => s.home === delayed,
@@ -81,40 +91,37 @@ export class QueueIndex {
     this.unread = unread;
   }
 
-  /** Marks every shard for re-reading (after a new session: watches are gone). */
+  /** Marks every shard for re-reading. */
   invalidateAll(): void {
-    for (const s of this.paths.shardNames) this.dirty.add(s);
+    this.listings.invalidateAll();
   }
 
   /** Marks one shard for re-reading. */
   invalidate(shard: string): void {
-    this.dirty.add(shard);
+    this.listings.invalidate(shard);
+  }
+
+  /** After a failed round: re-reads the shards it touched (watches cover the rest within a session). */
+  invalidateTouched(): void {
+    for (const s of this.touched) this.listings.invalidate(s);
+    this.touched.clear();
   }
 
   get size(): number {
     return this.total;
   }
-
-  /** Re-reads the dirty shards (pipelined), re-arming their watches; yields while diffing big listings. */
-  async refresh(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    const shards = [...this.dirty];
-    this.dirty.clear();
-    try {
-      await Promise.all(shards.map((shard) => this.refreshShard(shard)));
-    } catch (err) {
-      for (const s of shards) this.dirty.add(s);
-      throw err;
-    }
+  /** Entries whose record has not been read yet (their class is unknown). */
+  get unclassified(): number {
+    return this.total - this.classified;
   }
 
-  private async refreshShard(shard: string): Promise<void> {
-    const watcher = this.watchers.get(shard, (generation) => () => {
-      if (generation !== this.session.generation) return;
-      this.dirty.add(shard);
-      this.onChange();
-    });
-    const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.queueShard(shard), watcher));
+  /** Re-reads the dirty shards (shard-listings.ts), re-arming their watches; yields while diffing big listings. */
+  refresh(): Promise<void> {
+    return this.listings.refresh();
+  }
+
+  /** Applies one listing of a shard: new names placed, vanished ones removed. */
+  private async diff(shard: string, children: string[]): Promise<void> {
     let known = this.shards.get(shard);
     if (!known) this.shards.set(shard, (known = new Map()));
     const listed = new Set<string>();
@@ -154,18 +161,25 @@ export class QueueIndex {
     this.taken.delete(slot);
     known.delete(slot.entry.name);
     this.total--;
-    if (slot.cls && --slot.cls.members === 0) this.classes.delete(slot.cls.key);
+    if (!slot.cls) return;
+    this.classified--;
+    if (--slot.cls.members === 0) {
+      this.classes.delete(slot.cls.key);
+      this.gate.remove(slot.cls);
+    }
   }
 
   private slotOf(e: QueueEntry): Slot | undefined {
     return this.shards.get(e.shard)?.get(e.name);
   }
 
-  /** Moves entries whose not-before has passed out of `delayed`. */
-  promoteDue(now: number): void {
+  /** Moves entries whose not-before has passed out of `delayed`, yielding between chunks. */
+  async promoteDue(now: number): Promise<void> {
+    let n = 0;
     for (let s = this.delayed.peek(); s && s.entry.notBefore <= now; s = this.delayed.peek()) {
       this.delayed.pop();
       this.place(s, now);
+      if (++n % CHUNK === 0) await yieldToIo();
     }
   }
 
@@ -175,28 +189,54 @@ export class QueueIndex {
   }
 
   /**
-   * Up to `limit` due entries in queue order, from the unread ones and from the classes
-   * `accepts` says a free worker takes. They stay taken until dropped, released, or the
-   * next resetTaken().
+   * Up to `limit` due entries in queue order, from the unread ones and from the classes the
+   * gate opens, at most a class's quota from each. The heads are merged through a heap: a pick
+   * costs O(log sources), and a class nobody free takes is never looked at. They stay taken
+   * until dropped, released, or the next resetTaken().
    */
-  take(accepts: (c: TaskClass) => boolean, limit: number): QueueEntry[] {
-    const heaps: Array<Heap<Slot>> = [this.unread];
-    for (const c of this.classes.values()) if (c.ready.peek() && accepts(c)) heaps.push(c.ready);
+  take(limit: number): QueueEntry[] {
+    const merge = new Heap<Source>((a, b) => byName(a.head, b.head), () => true);
+    const add = (heap: Heap<Slot>, left: number) => {
+      const head = heap.peek();
+      if (head && left > 0) merge.push({ heap, head, left });
+    };
+    add(this.unread, Infinity);
+    for (const c of this.gate.openClasses()) add(c.ready, this.gate.quota(c));
     const out: QueueEntry[] = [];
     while (out.length < limit) {
-      let best: Heap<Slot> | undefined;
-      let top: Slot | undefined;
-      for (const h of heaps) {
-        const s = h.peek();
-        if (s && (!top || byName(s, top))) [best, top] = [h, s];
-      }
-      if (!best || !top) break;
-      best.pop();
+      const src = merge.pop();
+      if (!src) break;
+      const top = src.heap.pop()!;
       top.home = null;
       this.taken.add(top);
+      this.touched.add(top.entry.shard);
       out.push(top.entry);
+      const next = --src.left > 0 ? src.heap.peek() : undefined;
+      if (next) {
+        src.head = next;
+        merge.push(src);
+      }
     }
     return out;
+  }
+
+  /** Classes no live worker can take, biggest first (at most `max`: a bounded selection, no sort of them all), and how many in all. */
+  waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
+    const top: WaitingClassCount[] = [];
+    const before = (a: WaitingClassCount, b: WaitingClassCount) => a.count > b.count || (a.count === b.count && a.type < b.type);
+    let total = 0;
+    let tasks = 0;
+    for (const { cls, reason } of this.gate.waiting()) {
+      total++;
+      tasks += cls.members;
+      const w = { type: cls.type, labels: cls.labels, count: cls.members, reason };
+      if (top.length === max && !before(w, top[max - 1]!)) continue;
+      let i = Math.min(top.length, max - 1);
+      while (i > 0 && before(w, top[i - 1]!)) i--;
+      top.splice(i, 0, w);
+      if (top.length > max) top.pop();
+    }
+    return { classes: top, total, tasks };
   }
 
   /** Records what an entry's task asks of a worker, once its record has been read. */
@@ -208,8 +248,10 @@ export class QueueIndex {
     if (!q) {
       const ready: Heap<Slot> = new Heap(byName, (s) => s.home === ready);
       this.classes.set(key, (q = { key, type: c.type, labels: { ...c.labels }, ready, members: 0 }));
+      this.gate.add(q);
     }
     q.members++;
+    this.classified++;
     slot.cls = q;
   }
 
@@ -225,6 +267,7 @@ export class QueueIndex {
    * this also covers a round that ended in an error between take() and its multi.
    */
   resetTaken(): void {
+    this.touched.clear();
     const now = Date.now();
     for (const slot of this.taken) if (!slot.gone) this.place(slot, now);
     this.taken.clear();
@@ -234,6 +277,7 @@ export class QueueIndex {
   drop(e: QueueEntry): void {
     const known = this.shards.get(e.shard);
     const slot = known?.get(e.name);
+    this.touched.add(e.shard);
     if (known && slot) this.remove(known, slot);
   }
 }

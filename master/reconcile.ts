@@ -152,6 +152,9 @@ export class Reconciler {
       } catch {
         /* a damaged assignment body: no deadline known; the record still decides */
       }
+      // A deadline we did not set (an earlier leader's): we did not watch it pass. Give the
+      // worker a grace from now to be seen gone (uncounted) before a take-back counts.
+      if (deadline !== null) deadline = Math.max(deadline, Date.now() + this.ctx.opts.timeoutGraceMs);
       return { member, taskId: parsed.taskId, attempt: parsed.attempt, deadline };
     } catch (err) {
       if (err instanceof NoNodeError) return null;
@@ -190,20 +193,48 @@ export class Reconciler {
     } else throw v.error;
   }
 
-  /** Takes back every attempt past its deadline. */
+  /**
+   * Takes back every attempt past its deadline, as `timeout` (counted), but only a deadline
+   * this leader watched pass while connected. One that passed while it was cut off (a quorum
+   * loss, a partition) is pushed to now + the grace: meanwhile its worker may well have given
+   * up its session and lost the attempt (uncounted), and its old member node may only just be
+   * going; the take-back would otherwise race that and use up an attempt.
+   */
   async reclaimOverdue(now: number): Promise<void> {
     const overdue: Held[] = [];
-    for (const m of this.held.values()) for (const h of m.values()) if (h.deadline !== null && h.deadline <= now) overdue.push(h);
+    const since = this.ctx.connectedSince;
+    let pushed = 0;
+    for (const m of this.held.values()) {
+      for (const h of m.values()) {
+        if (h.deadline === null || h.deadline > now) continue;
+        if (this.pushedPastCut(h, since)) pushed++;
+        else overdue.push(h);
+      }
+    }
+    if (pushed > 0) this.ctx.log.info({ count: pushed, graceMs: this.ctx.opts.timeoutGraceMs }, 'deadlines passed while cut off from ZooKeeper: their take-backs wait a grace');
     for (const h of overdue) {
-      await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false);
+      await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false, true);
     }
   }
 
+  /**
+   * A deadline that passed before our connection began (we were cut off, maybe without knowing
+   * it yet) moves to now + the grace; true when it did.
+   */
+  private pushedPastCut(h: Held, since = this.ctx.connectedSince): boolean {
+    if (h.deadline === null || h.deadline >= since) return false;
+    h.deadline = Date.now() + this.ctx.opts.timeoutGraceMs;
+    this.ctx.log.debug({ taskId: h.taskId, attempt: h.attempt, member: h.member }, 'deadline passed while cut off: take-back postponed by the grace');
+    return true;
+  }
+
   /** Reclaims one assignment if its record still says the member holds it. */
-  private async reclaim(h: Held, error: TaskError, requeueNow: boolean): Promise<void> {
+  private async reclaim(h: Held, error: TaskError, requeueNow: boolean, deadline = false): Promise<void> {
     const { session, paths } = this.ctx;
     for (let tries = 0; tries < 5; tries++) {
       const r = await readTask(session, paths, h.taskId);
+      // The read may have waited out a cut (a connection we took for alive): judge again.
+      if (deadline && this.pushedPastCut(h)) return;
       if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
       if (r.kind !== 'ok' || !holdsAttempt(r.record, h.member, h.attempt)) {
         const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, paths.assignment(h.member, h.taskId, h.attempt)));

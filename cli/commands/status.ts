@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import type { ClusterStatus } from '../../client/drover-client.js';
 
 export const command = 'status';
 export const describe = 'show the leader, masters, workers (state, load), queue depth and counts';
@@ -23,17 +24,33 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
     out.push(`workers:     ${s.workers.length}`);
     for (const w of s.workers) out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\t${w.host} pid ${w.pid}\t${w.name}`);
     out.push(`queued:      ${s.queue.depth}`);
-    if (s.waiting.length > 0) {
-      const sampled = s.waitingSample.read < s.waitingSample.of ? ` (estimated from ${s.waitingSample.read} of ${s.waitingSample.of} queued)` : '';
-      out.push(`waiting:     ${s.waiting.reduce((n, w) => n + w.count, 0)} queued tasks no live worker can take${sampled}`);
-      for (const w of s.waiting) {
-        const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
-        out.push(`  ${w.type}\tlabels ${labels}\t${w.count}\t${w.reason}`);
-      }
-    }
+    out.push(...waitingLines(s.waiting, s.waitingSample));
     out.push(`in progress: ${s.inProgress}`);
     out.push(`finished:    ${s.finished} (kept until retention)`);
     process.stdout.write(out.join('\n') + '\n');
     return EXIT.ok;
   }, { readOnly: true });
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** What the queue waits for, and on how much of it that rests: never silent about a sample that missed things. */
+function waitingLines(waiting: ClusterStatus['waiting'], sample: ClusterStatus['waitingSample']): string[] {
+  const partial = sample.read < sample.of;
+  const leader = sample.source === 'leader';
+  const basis = `${n(sample.read)} of ${n(sample.of)} queued`;
+  if (waiting.length === 0) {
+    if (!partial) return [];
+    return [leader ? `waiting:     none found (the leader has read ${basis})` : `waiting:     none found in a sample of ${basis}`];
+  }
+  const omitted = sample.omitted ?? { classes: 0, tasks: 0 };
+  const total = waiting.reduce((t, w) => t + w.count, 0) + omitted.tasks;
+  const how = !partial ? '' : leader ? ` (the leader has read ${basis})` : ` (estimated from ${basis})`;
+  const out = [`waiting:     ${n(total)} queued tasks no live worker can take${how}`];
+  for (const w of waiting) {
+    const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+    out.push(`  ${w.type}\tlabels ${labels}\t${w.count}\t${w.reason}`);
+  }
+  if (omitted.classes > 0) out.push(`  … and ${n(omitted.classes)} more classes (${n(omitted.tasks)} tasks)`);
+  return out;
 }

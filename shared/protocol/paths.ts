@@ -7,6 +7,7 @@
 // <root>/tasks/<shard>/<taskId>                 persistent: the task record
 // <root>/queue/<shard>/<prio>-<notBefore>-<taskId>   persistent: pending index, sorts by priority then age
 // <root>/done/<shard>/<finishedAt>-<taskId>     persistent: finished index, for retention
+// <root>/leader-status                          persistent: what the leader sees the queue wait for (small, capped)
 //
 // Directories that grow with the number of tasks are sharded by a hash of the task id, so a
 // million tasks means ~4k children a directory with the default 256 shards, far below the
@@ -112,6 +113,10 @@ export class Paths {
   }
   get done(): string {
     return `${this.root}/done`;
+  }
+  /** The leader's published account of queued tasks no live worker can take (written fenced, throttled). */
+  get leaderStatus(): string {
+    return `${this.root}/leader-status`;
   }
 
   /** Every persistent directory the layout needs, parents first. */
