@@ -4,16 +4,15 @@
 // what the gone incarnation held. Each loss is counted in `lost`, not against maxAttempts,
 // so every task runs again and succeeds.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { Master } from '../master/master.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { attemptsUsed, isTerminal } from '../shared/protocol/task-state.js';
-import { ZkSession } from '../shared/zk/session.js';
-import { startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js';
 import type { TaskContext } from '../worker/handlers.js';
 import { Worker } from '../worker/worker.js';
+import { useEnsemble } from './harness/ensemble-suite.js';
 import { testLog } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -21,27 +20,8 @@ const SESSION_MS = 4000;
 /** Longer than the whole outage (a session timeout down, then the servers' restart). */
 const HANDLER_MS = 9000;
 
-let ensemble: ZkEnsemble;
-beforeAll(async () => {
-  ensemble = await startEnsemble({ tickTimeMs: 200 });
-}, 60_000);
-afterAll(async () => {
-  await ensemble?.stopAll();
-});
-
-const sessions: ZkSession[] = [];
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await Promise.all(ensemble.servers.map((s) => (s.isRunning() ? undefined : s.restart({ timeoutMs: 60_000 }))));
-});
-
-async function open(): Promise<ZkSession> {
-  const s = await ZkSession.open({ connectString: ensemble.connectString, sessionTimeoutMs: SESSION_MS, log: testLog });
-  sessions.push(s);
-  return s;
-}
+const suite = useEnsemble(SESSION_MS);
+const open = () => suite.open();
 
 describe('attempts lost to infrastructure', () => {
   it('a quorum loss longer than the session timeout fails no maxAttempts: 1 task mid-run: every one succeeds', async () => {
@@ -63,7 +43,7 @@ describe('attempts lost to infrastructure', () => {
       });
     const master = new Master({ session: await open(), root, id: 'm1', sessionTimeoutMs: SESSION_MS, log: testLog });
     const worker = new Worker({ session: await open(), root, id: 'w1', concurrency: 4, handlers: { long }, gracePeriodMs: 500, log: testLog });
-    stops.push(() => master.stop(), () => worker.stop());
+    suite.onCleanup(() => master.stop(), () => worker.stop());
     await master.start();
     await waitFor(() => master.isLeader, { message: 'm1 leads' });
     await worker.start();
@@ -74,7 +54,7 @@ describe('attempts lost to infrastructure', () => {
 
     // The quorum goes (2 of 3 servers) for longer than the session timeout: the worker gives
     // its session up and aborts every attempt; then the servers come back.
-    const [a, b] = ensemble.servers;
+    const [a, b] = suite.ensemble.servers;
     await Promise.all([a!.kill9(), b!.kill9()]);
     await waitFor(() => runs.filter((r) => r.aborted).length === ids.length, { timeoutMs: 3 * SESSION_MS, message: 'every attempt aborted by the lost session' });
     expect(runs.map((r) => r.aborted)).toEqual(ids.map(() => 'session lost'));

@@ -4,13 +4,14 @@
 // back those sessions would live one more session timeout, with their ephemerals: the old
 // leader's election node would keep every newer candidate from leading.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { Master } from '../master/master.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
-import { ZkSession } from '../shared/zk/session.js';
-import { fourLetter, startEnsemble, type ZkEnsemble } from '../shared/zk-server/launcher.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { fourLetter } from '../shared/zk-server/launcher.js';
 import { Worker } from '../worker/worker.js';
+import { useEnsemble } from './harness/ensemble-suite.js';
 import { testLog, waitForState } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 import { ProcessPool } from './harness/processes.js';
@@ -19,32 +20,12 @@ import { EXIT } from '../cli/exit-codes.js';
 // The largest timeout a tickTime-200 server grants: the gap the fix closes is this long.
 const SESSION_MS = 4000;
 
-let ensemble: ZkEnsemble;
-beforeAll(async () => {
-  ensemble = await startEnsemble({ tickTimeMs: 200 });
-}, 60_000);
-afterAll(async () => {
-  await ensemble?.stopAll();
-});
-
-const sessions: ZkSession[] = [];
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  // Every member back up for the next test.
-  await Promise.all(ensemble.servers.map((s) => (s.isRunning() ? undefined : s.restart({ timeoutMs: 60_000 }))));
-});
-
-async function open(): Promise<ZkSession> {
-  const s = await ZkSession.open({ connectString: ensemble.connectString, sessionTimeoutMs: SESSION_MS, log: testLog });
-  sessions.push(s);
-  return s;
-}
+const suite = useEnsemble(SESSION_MS);
+const open = () => suite.open();
 
 /** Kills two followers-or-leader (the quorum), waits `ms`, restarts them; resolves when serving again. */
 async function loseQuorum(whileDown: () => Promise<void>): Promise<number> {
-  const [a, b] = ensemble.servers;
+  const [a, b] = suite.ensemble.servers;
   await Promise.all([a!.kill9(), b!.kill9()]);
   await whileDown();
   await Promise.all([a!.restart({ timeoutMs: 60_000 }), b!.restart({ timeoutMs: 60_000 })]);
@@ -104,15 +85,15 @@ describe('quorum loss', () => {
     const { s: admin, client, root } = await newClient();
     await client.submit({ type: 'echo', id: 'known' });
     const procs = new ProcessPool();
-    stops.push(() => procs.killAll());
-    const g = ['--zk', ensemble.connectString, '--root', root, '--session-timeout', '2000', '--connect-timeout', '1500'];
+    suite.onCleanup(() => procs.killAll());
+    const g = ['--zk', suite.ensemble.connectString, '--root', root, '--session-timeout', '2000', '--connect-timeout', '1500'];
     // No worker: the task stays queued and the command waits on its watch.
     const waiting = procs.run(['submit', 'echo', '--id', 'awaited', '--wait', ...g], 30_000);
     // Waiting for real: the command's watch on the task is armed on a server (a record that
     // exists only says the submit went through, not that its reply reached the command).
     const taskPath = (await ensureLayout(admin, root)).task('awaited');
     await waitFor(
-      async () => (await Promise.all(ensemble.servers.map((srv) => fourLetter('127.0.0.1', srv.port, 'wchp', 1000)))).some((w) => w?.includes(taskPath)),
+      async () => (await Promise.all(suite.ensemble.servers.map((srv) => fourLetter('127.0.0.1', srv.port, 'wchp', 1000)))).some((w) => w?.includes(taskPath)),
       { message: 'awaited submitted and watched' },
     );
     const oneLine = (r: { stderr: string }) => {
@@ -150,7 +131,7 @@ describe('quorum loss', () => {
     const m1 = new Master({ session: await open(), root, id: 'm1', sessionTimeoutMs: SESSION_MS, log: testLog });
     const m2 = new Master({ session: await open(), root, id: 'm2', sessionTimeoutMs: SESSION_MS, log: testLog });
     const w = new Worker({ session: await open(), root, id: 'w1', sessionTimeoutMs: SESSION_MS, gracePeriodMs: 500, log: testLog });
-    stops.push(() => m1.stop(), () => m2.stop(), () => w.stop());
+    suite.onCleanup(() => m1.stop(), () => m2.stop(), () => w.stop());
     await m1.start();
     await waitFor(() => m1.isLeader, { message: 'm1 leads' });
     await m2.start();
