@@ -186,8 +186,10 @@ export class Reconciler {
       this.dirWatchers.delete(member);
       this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } else if (v.code === 'NOT_EMPTY') {
-      this.dirty.add(member); // an assignment raced in: go again
-      this.ctx.kick();
+      // An assignment raced in (or a node we cannot parse sits there): go again, but not at
+      // once, so a directory that stays non-empty costs a round a second, not a busy loop.
+      this.dirty.add(member);
+      setTimeout(() => this.ctx.kick(), 1000).unref();
     } else if (v.code === 'NO_NODE') {
       this.held.delete(member);
     } else throw v.error;
