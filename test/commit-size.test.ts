@@ -3,7 +3,7 @@
 // the connection, and a worker that took that for "outcome unknown" retried for ever. The
 // test plays the leader with the protocol's own multi builders, as worker.test.ts does.
 import { createRequire } from 'node:module';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Paths } from '../shared/protocol/paths.js';
 import { MAX_REQUEST_BYTES, assignOps, opsBytes, queueEntryOf, submitOps } from '../shared/protocol/task-ops.js';
 import { ZK_MAX_REQUEST_BYTES, checkLimits, newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
@@ -11,21 +11,16 @@ import { readTask } from '../shared/protocol/task-store.js';
 import { ConnectionLossError } from '../shared/zk/errors.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
-import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
 import { waitFor } from './harness/wait-for.js';
 
-const pool = new SessionPool();
-const workers: Worker[] = [];
+const fx = useWorkerFixture({ gracePeriodMs: 1000 });
+const startWorker = (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts);
 let session: ZkSession;
 let paths: Paths;
-
-beforeEach(async () => {
-  session = await pool.open();
-  paths = await freshLayout(session);
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop().catch(() => undefined)));
-  await pool.closeAll();
+beforeEach(() => {
+  ({ session, paths } = fx);
 });
 
 const KiB = 1024;
@@ -33,27 +28,12 @@ const KiB = 1024;
 const clientLimits: SizeLimits = { maxPayloadBytes: 512 * KiB, maxResultBytes: 64 * KiB };
 const workerLimits: Partial<SizeLimits> = { maxResultBytes: 512 * KiB };
 
-async function startWorker(opts: Partial<WorkerOptions> = {}): Promise<Worker> {
-  const w = new Worker({ connectString: zkConnect(), root: paths.root, id: 'w1', sessionTimeoutMs: TEST_SESSION_MS, gracePeriodMs: 1000, log: testLog, ...opts });
-  workers.push(w);
-  await w.start();
-  return w;
-}
-
 /** Submits and assigns each task to `member` (one multi each, as client and leader do). */
 async function submitAndAssign(member: string, inputs: SubmitInput[]): Promise<string[]> {
-  const recs = inputs.map((i) => newTaskRecord(i, clientLimits));
-  for (const r of recs) await session.multi(submitOps(paths, r));
-  await session.mkdirp(paths.assignDir(member));
-  for (const r of recs) await session.multi(assignOps(paths, { record: r, version: 0 }, queueEntryOf(paths, r), member, 1, Date.now(), 5000).ops);
-  return recs.map((r) => r.id);
+  return (await submitAndAssignTo(session, paths, member, inputs, clientLimits)).map((t) => t.record.id);
 }
 
-async function record(id: string): Promise<TaskRecord> {
-  const r = await readTask(session, paths, id);
-  if (r.kind !== 'ok') throw new Error(`task ${id} is ${r.kind}`);
-  return r.record;
-}
+const record = async (id: string): Promise<TaskRecord> => (await readRecord(session, paths, id)).record;
 
 describe('multi sizes', () => {
   it('opsBytes is the jute encoding of the request, and the real server takes exactly that much', async () => {
@@ -85,7 +65,7 @@ describe('multi sizes', () => {
     };
     expect(opsBytes(sized(ZK_MAX_REQUEST_BYTES))).toBe(ZK_MAX_REQUEST_BYTES);
     await session.multi(sized(ZK_MAX_REQUEST_BYTES));
-    const other = await pool.open();
+    const other = await fx.openSession();
     await expect(other.multi(sized(ZK_MAX_REQUEST_BYTES + 1))).rejects.toBeInstanceOf(ConnectionLossError);
   });
 
@@ -102,7 +82,7 @@ describe('multi sizes', () => {
   });
 
   it('a burst of large assignments is started in multis that fit: the connection is never dropped', async () => {
-    const shared = await pool.open();
+    const shared = await fx.openSession();
     const states: string[] = [];
     shared.on('state', (s) => states.push(s));
     // Waiting for the worker before it starts, so that its first listing sees them all at once.

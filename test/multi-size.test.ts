@@ -3,7 +3,7 @@
 // would otherwise be a request over jute.maxbuffer (the server drops the connection, and the
 // sender, taking that for "outcome unknown", tries again and again) or a record holding an
 // unbounded message.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../shared/protocol/messages.js';
 import type { Paths } from '../shared/protocol/paths.js';
@@ -13,43 +13,24 @@ import { readTask } from '../shared/protocol/task-store.js';
 import { startBatch } from '../shared/protocol/transitions.js';
 import type { SessionState, ZkSession } from '../shared/zk/session.js';
 import { Worker } from '../worker/worker.js';
-import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, uniqueRoot, zkConnect } from './harness/zk.js';
+import { TEST_SESSION_MS, freshLayout, testLog, uniqueRoot, zkConnect } from './harness/zk.js';
+import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
 import { waitFor } from './harness/wait-for.js';
 
-const pool = new SessionPool();
-const workers: Worker[] = [];
+const fx = useWorkerFixture();
 let session: ZkSession;
 let paths: Paths;
 let states: SessionState[];
-
-beforeEach(async () => {
-  session = await pool.open();
-  paths = await freshLayout(session);
+beforeEach(() => {
+  ({ session, paths } = fx);
   states = [];
-  session.on('state', (s) => states.push(s));
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop().catch(() => undefined)));
-  await pool.closeAll();
+  session.on('state', (st) => states.push(st));
 });
 
 const KiB = 1024;
 
-/** Submits and assigns each task to `member` on `s` (one multi each, as client and leader do). */
-async function submitAndAssign(s: ZkSession, p: Paths, member: string, inputs: SubmitInput[]): Promise<VersionedRecord[]> {
-  const recs = inputs.map((i) => newTaskRecord(i));
-  await s.mkdirp(p.assignDir(member));
-  for (const r of recs) await s.multi(submitOps(p, r));
-  for (const r of recs) await s.multi(assignOps(p, { record: r, version: 0 }, queueEntryOf(p, r), member, 1, Date.now(), 5000).ops);
-  return Promise.all(recs.map(async (r) => read(s, p, r.id)));
-}
-
-async function read(s: ZkSession, p: Paths, id: string): Promise<VersionedRecord> {
-  const r = await readTask(s, p, id);
-  if (r.kind !== 'ok') throw new Error(`task ${id} is ${r.kind}`);
-  return { record: r.record, version: r.version };
-}
-
+const submitAndAssign = submitAndAssignTo;
+const read = readRecord;
 const record = async (id: string): Promise<TaskRecord> => (await read(session, paths, id)).record;
 
 describe('sized multis', () => {
@@ -68,9 +49,7 @@ describe('sized multis', () => {
 
   it('the unknown-type message of a worker with hundreds of handlers is cut', async () => {
     const handlers = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`handler-${i.toString().padStart(3, '0')}-${'h'.repeat(80)}`, () => i]));
-    const w = new Worker({ connectString: zkConnect(), root: paths.root, id: 'w1', sessionTimeoutMs: TEST_SESSION_MS, gracePeriodMs: 1000, log: testLog, handlers });
-    workers.push(w);
-    await w.start();
+    const w = await fx.startWorker({ gracePeriodMs: 1000, handlers });
     // Played as a leader that does not place by type would.
     const [cur] = await submitAndAssign(session, paths, w.memberName!, [{ type: 'resize', id: 'no-handler' }]);
     const rec = await waitFor(async () => ((r) => (r.state === 'queued' ? r : null))(await record(cur!.record.id)), { message: 'lost to unknown-type' });
@@ -95,7 +74,7 @@ describe('sized multis', () => {
     // batch's size (counted on the paths as given) does not see.
     const chroot = `/c-${'x'.repeat(120)}`;
     await session.create(chroot);
-    const chrooted = await pool.open({ connectString: `${zkConnect()}${chroot}` });
+    const chrooted = await fx.openSession({ connectString: `${zkConnect()}${chroot}` });
     const cstates: SessionState[] = [];
     chrooted.on('state', (s) => cstates.push(s));
     const cpaths = await freshLayout(chrooted, uniqueRoot());

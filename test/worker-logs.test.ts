@@ -4,7 +4,7 @@
 // the leader with the protocol's own multi builders and reads the worker's pino lines.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
 import { assignOps, cancelOps, queueEntryOf, submitOps } from '../shared/protocol/task-ops.js';
 import { reclaim } from '../shared/protocol/transitions.js';
@@ -13,7 +13,7 @@ import { readTask } from '../shared/protocol/task-store.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import type { TaskContext } from '../worker/handlers.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
-import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
+import { submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
 import { waitFor } from './harness/wait-for.js';
 
 interface Line {
@@ -23,20 +23,13 @@ interface Line {
   [k: string]: unknown;
 }
 
-const pool = new SessionPool();
-const workers: Worker[] = [];
+const fx = useWorkerFixture({ gracePeriodMs: 1000 });
 let session: ZkSession;
 let paths: Paths;
 let lines: Line[];
-
-beforeEach(async () => {
-  session = await pool.open();
-  paths = await freshLayout(session);
+beforeEach(() => {
+  ({ session, paths } = fx);
   lines = [];
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop().catch(() => undefined)));
-  await pool.closeAll();
 });
 
 async function startWorker(opts: Partial<WorkerOptions> = {}): Promise<Worker> {
@@ -46,17 +39,12 @@ async function startWorker(opts: Partial<WorkerOptions> = {}): Promise<Worker> {
       cb();
     },
   });
-  const w = new Worker({ connectString: zkConnect(), root: paths.root, id: 'w1', sessionTimeoutMs: TEST_SESSION_MS, gracePeriodMs: 1000, log: pino({ level: 'debug' }, sink), ...opts });
-  workers.push(w);
-  await w.start();
-  return w;
+  return fx.startWorker({ log: pino({ level: 'debug' }, sink), ...opts });
 }
 
 async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
-  const rec = newTaskRecord(input);
-  await session.multi(submitOps(paths, rec));
-  await session.multi(assignOps(paths, { record: rec, version: 0 }, queueEntryOf(paths, rec), w.memberName!, 1, Date.now(), 5000).ops);
-  return rec.id;
+  const [t] = await submitAndAssignTo(session, paths, w.memberName!, [input]);
+  return t!.record.id;
 }
 
 async function read(id: string): Promise<{ record: TaskRecord; version: number }> {

@@ -4,66 +4,37 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
 import { assignOps, cancelOps, queueEntryOf, startOps, submitOps } from '../shared/protocol/task-ops.js';
 import { reclaim } from '../shared/protocol/transitions.js';
 import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
 import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/handlers.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
-import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
+import { TEST_SESSION_MS, testLog, zkConnect } from './harness/zk.js';
+import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
 import { waitFor } from './harness/wait-for.js';
 import { tempDir } from './harness/temp.js';
 
-const pool = new SessionPool();
-const workers: Worker[] = [];
+const fx = useWorkerFixture({ gracePeriodMs: 5000 });
+const startWorker = (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts);
 let session: ZkSession;
 let paths: Paths;
-
-beforeEach(async () => {
-  session = await pool.open();
-  paths = await freshLayout(session);
+beforeEach(() => {
+  ({ session, paths } = fx);
 });
-
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => (w.state === 'initialized' ? undefined : w.stop().catch(() => undefined))));
-  await pool.closeAll();
-});
-
-async function startWorker(opts: Partial<WorkerOptions> = {}): Promise<Worker> {
-  const w = new Worker({
-    connectString: zkConnect(),
-    root: paths.root,
-    id: 'w1',
-    sessionTimeoutMs: TEST_SESSION_MS,
-    gracePeriodMs: 5000,
-    log: testLog,
-    ...opts,
-  });
-  workers.push(w);
-  await w.start();
-  return w;
-}
 
 /** Client submit + leader assign, each one multi, as the real ones do. */
 async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
-  const rec = newTaskRecord(input);
-  await session.multi(submitOps(paths, rec));
-  const tr = assignOps(paths, { record: rec, version: 0 }, queueEntryOf(paths, rec), w.memberName!, 1, Date.now(), 5000);
-  await session.multi(tr.ops);
-  return rec.id;
+  const [t] = await submitAndAssignTo(session, paths, w.memberName!, [input]);
+  return t!.record.id;
 }
 
-async function read(id: string): Promise<{ record: TaskRecord; version: number }> {
-  const r = await readTask(session, paths, id);
-  if (r.kind !== 'ok') throw new Error(`task ${id} is ${r.kind}`);
-  return r;
-}
+const read = (id: string) => readRecord(session, paths, id);
 
 function waitState(id: string, state: TaskState): Promise<TaskRecord> {
   return waitFor(async () => {
@@ -435,7 +406,7 @@ describe('worker', () => {
   });
 
   it('a shared session is not closed by the worker', async () => {
-    const shared = await pool.open();
+    const shared = await fx.openSession();
     const w = await startWorker({ session: shared, connectString: undefined });
     const id = await submitAndAssign(w, { type: 'echo', payload: 1 });
     await waitState(id, 'succeeded');
