@@ -2,6 +2,8 @@
 // run, they cost one pair of session listeners ('state', 'session'), one data watch per task
 // path (waits on the same id share it and its reads) and one abort listener per signal:
 // a listener per wait made Promise.all of 200 waits trip MaxListenersExceededWarning.
+// This file keeps the per-wait bookkeeping (deadlines, signals, the reconnectTimeoutMs rule);
+// the per-path reads, watches and session listeners are in task-watches.ts.
 //
 // ZooKeeper away is not an answer. A read that fails for want of ZooKeeper (connection loss,
 // a request timeout, the session lost) leaves its waits waiting: each fails only when
@@ -10,18 +12,18 @@
 // one). close() ends every wait with SessionClosedError and takes the listeners and watches
 // off the session, which may be shared and live on.
 import type { Paths } from '../shared/protocol/paths.js';
-import { MalformedRecordError, decodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { isTerminal } from '../shared/protocol/task-state.js';
-import { ConnectionLossError, NoNodeError, SessionClosedError, ZkError } from '../shared/zk/errors.js';
-import type { SessionState, ZkSession } from '../shared/zk/session.js';
-import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import { ConnectionLossError, SessionClosedError } from '../shared/zk/errors.js';
+import type { ZkSession } from '../shared/zk/session.js';
 import { SignalIndex } from './signal-index.js';
+import { TaskWatches, type Entry, type ReadOutcome } from './task-watches.js';
 import { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
 
 interface Waiter {
-  entry: Entry;
+  entry: Entry<Waiter>;
   deadline: number;
   signal?: AbortSignal;
   resolve(rec: TaskRecord): void;
@@ -33,51 +35,31 @@ interface Waiter {
   lostTimer?: NodeJS.Timeout;
 }
 
-/** Every wait on one task id: one read at a time, one watch. */
-interface Entry {
-  id: string;
-  waiters: Set<Waiter>;
-  reading: boolean;
-  /** Something happened (watch, new wait, deadline, session) during a read: read again. */
-  again: boolean;
-  /** The last read failed for want of ZooKeeper: read again once it is back. */
-  stalled: boolean;
-  /** A read again soon: it failed for want of ZooKeeper while the session said connected. */
-  retryTimer?: NodeJS.Timeout;
-}
-
-type ReadOutcome =
-  | { kind: 'record'; rec: TaskRecord | null }
-  | { kind: 'missing' }
-  /** ZooKeeper is away: the connection is down or silent (the session may live), or the session is lost. */
-  | { kind: 'away'; what: 'connection' | 'session' }
-  | { kind: 'error'; err: unknown };
-
 // setTimeout fires at once past 2^31-1 ms: wake up then and arm again.
 const MAX_TIMER_MS = 2_147_483_647;
-/** Pause before reading again after a failed read while the session says connected. */
-const RETRY_MS = 200;
 
 const closedError = () => new SessionClosedError('SESSION_CLOSED', 'client closed while waiting');
 
 export class Waiters {
-  private readonly entries = new Map<string, Entry>();
   private readonly signals = new SignalIndex<Waiter>((w, reason) => this.settle(w, () => w.reject(reason)));
-  private readonly watchers: StableWatchers;
-  private listening = false;
+  private readonly watches: TaskWatches<Waiter>;
   private closed = false;
 
   constructor(
     private readonly session: ZkSession,
-    private readonly paths: Paths,
+    paths: Paths,
     private readonly reconnectTimeoutMs: number,
   ) {
-    this.watchers = new StableWatchers(session);
+    this.watches = new TaskWatches<Waiter>(session, paths, {
+      apply: (id, covered, r) => this.apply(id, covered, r),
+      back: (w) => this.clearLost(w),
+      closed: () => this.closed,
+    });
   }
 
   /** How many task paths are being waited on (each with one watch). */
   get watchedIds(): number {
-    return this.entries.size;
+    return this.watches.size;
   }
 
   /** Resolves with the record once it is terminal (watch-driven, no polling). */
@@ -92,11 +74,7 @@ export class Waiters {
       return Promise.reject(err);
     }
     return new Promise<TaskRecord>((resolve, reject) => {
-      let entry = this.entries.get(id);
-      if (!entry) {
-        entry = { id, waiters: new Set(), reading: false, again: false, stalled: false };
-        this.entries.set(id, entry);
-      }
+      const entry = this.watches.entry(id);
       const w: Waiter = {
         entry,
         deadline: opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity,
@@ -107,9 +85,9 @@ export class Waiters {
       };
       entry.waiters.add(w);
       if (w.signal) this.signals.add(w.signal, w);
-      this.listen();
+      this.watches.listen();
       // Every wait begins with a read of its own (shared with the waits that join meanwhile).
-      void this.pump(entry);
+      void this.watches.pump(entry);
     });
   }
 
@@ -120,101 +98,11 @@ export class Waiters {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const e of [...this.entries.values()]) for (const w of [...e.waiters]) this.settle(w, () => w.reject(closedError()));
+    for (const e of this.watches.list()) for (const w of [...e.waiters]) this.settle(w, () => w.reject(closedError()));
   }
 
-  private listen(): void {
-    if (this.listening) return;
-    this.listening = true;
-    this.session.on('state', this.onState);
-    this.session.on('session', this.onSession);
-  }
-
-  private unlisten(): void {
-    if (!this.listening || this.entries.size > 0) return;
-    this.listening = false;
-    this.session.off('state', this.onState);
-    this.session.off('session', this.onSession);
-  }
-
-  private readonly onState = (st: SessionState): void => {
-    if (st === 'connected') {
-      // ZooKeeper is back: no wait fails for its absence any more, and what it kept from
-      // being read is read now (a 'session' event follows when the session is new).
-      for (const e of [...this.entries.values()]) {
-        for (const w of e.waiters) this.clearLost(w);
-        if (e.stalled) void this.pump(e);
-      }
-    } else if (st === 'expired' || st === 'closed') {
-      // Re-read: that fails at once, arming the reconnect bound (expired) or ending the
-      // waits (closed).
-      this.pumpAll();
-    }
-  };
-
-  /** A new session: every watch died with the old one; read and watch again. */
-  private readonly onSession = (): void => this.pumpAll();
-
-  private pumpAll(): void {
-    for (const e of [...this.entries.values()]) void this.pump(e);
-  }
-
-  /** Reads the task (again while asked to) and settles the waits that read covers. */
-  private async pump(e: Entry): Promise<void> {
-    if (e.reading) {
-      e.again = true;
-      return;
-    }
-    if (e.retryTimer) clearTimeout(e.retryTimer);
-    e.retryTimer = undefined;
-    e.reading = true;
-    try {
-      do {
-        e.again = false;
-        // Only the waits present when the read is sent: a wait that joins later (after its
-        // caller's own write, say) must not be answered by an older read.
-        const covered = [...e.waiters];
-        if (covered.length === 0 || this.closed) break;
-        this.apply(e, covered, await this.read(e.id));
-      } while (e.again);
-    } finally {
-      e.reading = false;
-    }
-  }
-
-  private async read(id: string): Promise<ReadOutcome> {
-    const g = this.session.generation;
-    // One watcher function per path and session: the library arms one watch for it, however
-    // many waits and re-reads there are.
-    const watcher = this.watchers.get(id, () => () => {
-      if (this.session.generation !== g) return; // a watch of a session that is gone
-      this.watchers.delete(id); // fired: the next read arms it again
-      const e = this.entries.get(id);
-      if (e) void this.pump(e);
-    });
-    try {
-      const { data } = await this.session.retrying(() => this.session.getData(this.paths.task(id), watcher));
-      // Nobody waits on it any more (settled or closed meanwhile): the library armed the
-      // watch with the reply; take it off again.
-      if (!this.entries.has(id)) this.forgetWatch(id);
-      try {
-        return { kind: 'record', rec: decodeRecord(data, id) };
-      } catch (err) {
-        // A malformed record is not an outcome: the leader marks it failed, and we see that.
-        if (err instanceof MalformedRecordError) return { kind: 'record', rec: null };
-        return { kind: 'error', err };
-      }
-    } catch (err) {
-      if (err instanceof NoNodeError) return { kind: 'missing' };
-      if (err instanceof ZkError && err.code === 'SESSION_EXPIRED') return { kind: 'away', what: 'session' };
-      // Connection loss, or no reply within the request deadline (a RequestTimeoutError is a
-      // ConnectionLossError): the connection is down or silent and the session may live.
-      if (err instanceof ConnectionLossError) return { kind: 'away', what: 'connection' };
-      return { kind: 'error', err };
-    }
-  }
-
-  private apply(e: Entry, covered: Waiter[], r: ReadOutcome): void {
+  /** Answers the waits a read of task `id` covered, or keeps them waiting. */
+  private apply(id: string, covered: Waiter[], r: ReadOutcome): void {
     const now = Date.now();
     for (const w of covered) {
       if (w.settled) continue;
@@ -226,11 +114,11 @@ export class Waiters {
             this.settle(w, () => w.resolve(rec));
           } else if (w.deadline <= now) {
             const state = r.rec?.state ?? 'queued';
-            this.settle(w, () => w.reject(new WaitTimeoutError(e.id, state)));
+            this.settle(w, () => w.reject(new WaitTimeoutError(id, state)));
           } else this.armTimer(w);
           break;
         case 'missing':
-          this.settle(w, () => w.reject(new TaskNotFoundError(e.id)));
+          this.settle(w, () => w.reject(new TaskNotFoundError(id)));
           break;
         case 'error':
           this.settle(w, () => w.reject(r.err));
@@ -238,7 +126,7 @@ export class Waiters {
         case 'away':
           if (w.deadline <= now) {
             const what = r.what === 'session' ? 'session lost' : 'connection lost';
-            this.settle(w, () => w.reject(new ConnectionLossError('CONNECTION_LOSS', `task ${e.id}: ZooKeeper ${what} and not back by the wait's deadline`)));
+            this.settle(w, () => w.reject(new ConnectionLossError('CONNECTION_LOSS', `task ${id}: ZooKeeper ${what} and not back by the wait's deadline`)));
           } else {
             this.armLost(w);
             this.armTimer(w);
@@ -246,12 +134,6 @@ export class Waiters {
           break;
       }
     }
-    e.stalled = r.kind === 'away';
-    if (!e.stalled || this.session.state !== 'connected') return;
-    // Back already (its event may have come during the read): read again rather than wait
-    // for an event that has passed; at once after a new session, shortly after a connection loss.
-    if (r.kind === 'away' && r.what === 'session') e.again = true;
-    else if (!e.retryTimer) e.retryTimer = setTimeout(() => void this.pump(e), RETRY_MS);
   }
 
   private armTimer(w: Waiter): void {
@@ -260,7 +142,7 @@ export class Waiters {
       () => {
         w.timer = undefined;
         if (w.deadline > Date.now()) this.armTimer(w);
-        else void this.pump(w.entry);
+        else void this.watches.pump(w.entry);
       },
       Math.min(Math.max(0, w.deadline - Date.now()), MAX_TIMER_MS),
     );
@@ -282,28 +164,15 @@ export class Waiters {
     w.lostTimer = undefined;
   }
 
-  /** Takes `id`'s watcher out of the session's registry (nobody waits on it now). */
-  private forgetWatch(id: string): void {
-    const watcher = this.watchers.take(id);
-    if (watcher) this.session.forgetDataWatch(this.paths.task(id), watcher);
-  }
-
   /** Takes a wait out of every index (its entry and watch, its signal, the session's listeners), then answers it. */
   private settle(w: Waiter, answer: () => void): void {
     if (w.settled) return;
     w.settled = true;
     if (w.timer) clearTimeout(w.timer);
     this.clearLost(w);
-    const e = w.entry;
-    e.waiters.delete(w);
-    if (e.waiters.size === 0 && this.entries.get(e.id) === e) {
-      this.entries.delete(e.id);
-      if (e.retryTimer) clearTimeout(e.retryTimer);
-      e.retryTimer = undefined;
-      this.forgetWatch(e.id);
-    }
+    this.watches.leave(w.entry, w);
     if (w.signal) this.signals.remove(w.signal, w);
-    this.unlisten();
+    this.watches.unlisten();
     answer();
   }
 }
