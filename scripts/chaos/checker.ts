@@ -8,15 +8,16 @@
 //     (session lost, withdrawn, stopping), or its process was killed or drained meanwhile;
 //   - no worker ran more handlers at once than its capacity (start/end lines per pid);
 //   - the longest time without a completion while work was pending, and the fault behind it.
-import { Paths } from '../../shared/protocol/paths.js';
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import { isTerminal } from '../../shared/protocol/task-state.js';
-import { readTask } from '../../shared/protocol/task-store.js';
+import type { Paths } from '../../shared/protocol/paths.js';
 import type { ZkSession } from '../../shared/zk/session.js';
+import { doneEntries, readProcessLogs, settle } from './check-read.js';
 import { execKey, readExecutions, type Execution, type ExecResult } from './exec-log.js';
-import { processLogFiles, readLogLines } from './logs.js';
+import { stalls, type Stall } from './stalls.js';
 import { FAULT_KINDS, type FaultKind, type Timeline } from './timeline.js';
-import { sleep } from './util.js';
+
+export { stalls, type Stall } from './stalls.js';
 
 export interface CheckInput {
   session: ZkSession;
@@ -34,14 +35,6 @@ export interface CheckInput {
   timeline: Timeline;
   settleTimeoutMs: number;
   say: (line: string) => void;
-}
-
-export interface Stall {
-  ms: number;
-  from: number;
-  to: number;
-  cause: string;
-  kind: FaultKind | null;
 }
 
 export interface CheckReport {
@@ -72,101 +65,6 @@ export interface CheckReport {
   errorsLogged: Record<string, number>;
 }
 
-const TERMINAL_COMMIT = /^committed: (succeeded|failed|cancelled)$/;
-
-async function doneEntries(session: ZkSession, paths: Paths): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  const width = Math.max(1, (paths.shards - 1).toString(16).length);
-  const lists = await Promise.all(
-    Array.from({ length: paths.shards }, (_, s) => session.retrying(() => session.getChildren(paths.doneShard(s.toString(16).padStart(width, '0'))), 30_000)),
-  );
-  for (const { children } of lists) {
-    for (const n of children) {
-      const p = Paths.parseDoneEntry(n);
-      if (p) counts.set(p.taskId, (counts.get(p.taskId) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
-
-async function readRecords(session: ZkSession, paths: Paths, ids: string[]): Promise<Map<string, TaskRecord | null>> {
-  const out = new Map<string, TaskRecord | null>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const reads = await Promise.all(chunk.map((id) => readTask(session, paths, id)));
-    chunk.forEach((id, k) => {
-      const r = reads[k]!;
-      out.set(id, r.kind === 'ok' ? r.record : null);
-    });
-  }
-  return out;
-}
-
-/** Waits until every id is terminal (or the deadline); returns the last records read. */
-async function settle(input: CheckInput, ids: string[]): Promise<{ records: Map<string, TaskRecord | null>; ms: number }> {
-  const t0 = Date.now();
-  const deadline = t0 + input.settleTimeoutMs;
-  let open = ids;
-  const records = new Map<string, TaskRecord | null>();
-  let lastSay = 0;
-  for (;;) {
-    try {
-      const got = await readRecords(input.session, input.paths, open);
-      for (const [id, r] of got) records.set(id, r);
-      open = open.filter((id) => {
-        const r = records.get(id);
-        return !r || !isTerminal(r.state);
-      });
-    } catch (err) {
-      input.say(`[check] reading records failed (${(err as Error).message}); retrying`);
-    }
-    if (open.length === 0 || Date.now() >= deadline) return { records, ms: Date.now() - t0 };
-    if (Date.now() - lastSay > 5000) {
-      lastSay = Date.now();
-      input.say(`[check] waiting for ${open.length} task(s) to finish`);
-    }
-    await sleep(1000);
-  }
-}
-
-/**
- * Gaps between consecutive completions while work was pending, with the fault behind each.
- * A task is pending from the first try to submit it (a submission blocked by an outage is
- * work waiting too) until its outcome is committed.
- */
-export function stalls(records: Array<Pick<TaskRecord, 'createdAt' | 'finishedAt' | 'updatedAt'>>, timeline: Pick<Timeline, 'faults' | 'rel'>, firstTriedAt?: (i: number) => number | undefined): Stall[] {
-  const created = records.map((r, i) => Math.min(r.createdAt, firstTriedAt?.(i) ?? r.createdAt)).sort((a, b) => a - b);
-  const finished = records.map((r) => r.finishedAt ?? r.updatedAt).sort((a, b) => a - b);
-  if (created.length === 0) return [];
-  const out: Stall[] = [];
-  let ci = 0; // created[0..ci) are <= cursor
-  let prev = created[0]!;
-  let finishedBefore = 0;
-  for (const c of finished) {
-    while (ci < created.length && created[ci]! <= prev) ci++;
-    const pending = ci - finishedBefore;
-    // Nothing pending at `prev`: the stall starts when the next task was submitted.
-    const from = pending > 0 ? prev : Math.min(c, created[ci] ?? c);
-    if (c > from) out.push({ ms: c - from, from, to: c, ...cause(from, c, timeline) });
-    prev = c;
-    finishedBefore += 1;
-  }
-  return out;
-}
-
-function cause(from: number, to: number, timeline: Pick<Timeline, 'faults' | 'rel'>): { cause: string; kind: FaultKind | null } {
-  let best: { kind: FaultKind; overlap: number; start: number; detail: string } | null = null;
-  for (const f of timeline.faults) {
-    const overlap = Math.min(to, f.end) - Math.max(from, f.start);
-    if (overlap > 0 && (!best || overlap > best.overlap)) best = { kind: f.kind, overlap, start: f.start, detail: f.detail };
-  }
-  if (best) return { kind: best.kind, cause: `${best.kind} at ${timeline.rel(best.start)}: ${best.detail}` };
-  // Just after a fault: its aftermath (sessions expiring, a new leader rebuilding).
-  const before = timeline.faults.filter((f) => f.end <= from && from - f.end < 10_000).sort((a, b) => b.end - a.end)[0];
-  if (before) return { kind: before.kind, cause: `after ${before.kind} at ${timeline.rel(before.start)}: ${before.detail}` };
-  return { kind: null, cause: 'no fault active' };
-}
-
 export async function check(input: CheckInput): Promise<CheckReport> {
   const { timeline } = input;
   const ids = [...input.acked.keys()];
@@ -177,23 +75,7 @@ export async function check(input: CheckInput): Promise<CheckReport> {
   const execs = readExecutions(input.execLog);
 
   // Process logs: fenced commits, terminal and non-terminal commits, errors.
-  const fenced = new Set<string>();
-  const requeuedBy = new Set<string>();
-  const terminalCommits = new Map<string, number>();
-  const errorsLogged: Record<string, number> = {};
-  for (const file of processLogFiles(input.logDir)) {
-    for (const l of readLogLines(file)) {
-      const msg = typeof l.msg === 'string' ? l.msg : '';
-      const taskId = typeof l.taskId === 'string' ? l.taskId : undefined;
-      const attempt = typeof l.attempt === 'number' ? l.attempt : undefined;
-      if (taskId && attempt !== undefined) {
-        if (msg.startsWith('commit fenced')) fenced.add(execKey(taskId, attempt, l.pid));
-        else if (TERMINAL_COMMIT.test(msg)) terminalCommits.set(taskId, (terminalCommits.get(taskId) ?? 0) + 1);
-        else if (msg.startsWith('committed: ')) requeuedBy.add(execKey(taskId, attempt, l.pid));
-      }
-      if (l.level >= 50) errorsLogged[msg] = (errorsLogged[msg] ?? 0) + 1;
-    }
-  }
+  const { fenced, requeuedBy, terminalCommits, errorsLogged } = readProcessLogs(input.logDir);
 
   const byState: Record<string, number> = {};
   const lost: string[] = [];

@@ -3,9 +3,9 @@
 // (so one process can be cut off alone). Processes are "slots" (m1, w3, ...): a slot keeps its
 // name and proxies across restarts. A process that dies without the runner asking (a failpoint,
 // a crash, a failed start during an outage) is restarted by itself after a short pause.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Launching, killing and the pid-file watchdog are in processes.ts; this file is the topology
+// (slots, proxies, the ensemble) and what the runner reads from it.
+import { writeFileSync } from 'node:fs';
 import { DroverClient } from '../../client/drover-client.js';
 import { listCandidates } from '../../shared/zk/election.js';
 import { ZkSession } from '../../shared/zk/session.js';
@@ -13,7 +13,10 @@ import type { MemberInfo } from '../../shared/zk/membership.js';
 import { startEnsemble, type ZkEnsemble } from '../../shared/zk-server/launcher.js';
 import { TcpProxy, type CutMode } from '../../shared/zk-server/tcp-proxy.js';
 import type { Timeline } from './timeline.js';
-import { repoRoot, sleep, until } from './util.js';
+import { Processes, Slot } from './processes.js';
+import { until } from './util.js';
+
+export { Slot } from './processes.js';
 
 export interface ClusterOptions {
   /** Where process logs, the execution log and the pid file go. */
@@ -33,43 +36,12 @@ export interface ClusterOptions {
   say: (line: string) => void;
 }
 
-export class Slot {
-  child: ChildProcess | null = null;
-  incarnation = 0;
-  /** Set by the runner before it kills or stops the process itself. */
-  expected: 'kill9' | 'sigterm' | null = null;
-  exited: Promise<void> = Promise.resolve();
-  failpoints?: string;
-  /** While held, an exit is not followed by an automatic restart (a fault keeps it down). */
-  held = false;
-
-  constructor(
-    readonly name: string,
-    readonly role: 'master' | 'worker',
-    readonly proxies: TcpProxy[],
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-  get running(): boolean {
-    return this.child !== null;
-  }
-  get cut(): boolean {
-    return this.proxies.some((p) => p.state !== 'open');
-  }
-}
-
 export class ChaosCluster {
   readonly slots: Slot[] = [];
   /** Ensemble members a fault is working on (overlapping faults leave them alone). */
   readonly zkBusy = new Set<number>();
-  private stopping = false;
-  private watchdog?: ChildProcess;
-  private readonly pidFile: string;
+  private readonly procs: Processes;
   readonly execLog: string;
-  private readonly bin: string;
-  private readonly handlers: string;
 
   private constructor(
     readonly opts: ClusterOptions,
@@ -78,11 +50,8 @@ export class ChaosCluster {
     readonly session: ZkSession,
     readonly client: DroverClient,
   ) {
-    this.pidFile = join(opts.dir, 'pids');
-    this.execLog = join(opts.dir, 'executions.jsonl');
-    const root = repoRoot();
-    this.bin = join(root, 'bin', 'drover.js');
-    this.handlers = join(root, 'scripts', 'chaos', 'handlers.mjs');
+    this.procs = new Processes(opts, this.slots);
+    this.execLog = this.procs.execLog;
   }
 
   static async start(opts: ClusterOptions): Promise<ChaosCluster> {
@@ -93,7 +62,7 @@ export class ChaosCluster {
       const client = await DroverClient.connect({ session, root: opts.root });
       const c = new ChaosCluster(opts, ensemble, session, client);
       writeFileSync(c.execLog, '');
-      c.startWatchdog();
+      c.procs.startWatchdog();
       const names = [
         ...Array.from({ length: opts.masters }, (_, i) => ({ name: `m${i + 1}`, role: 'master' as const })),
         ...Array.from({ length: opts.workers }, (_, i) => ({ name: `w${i + 1}`, role: 'worker' as const })),
@@ -119,6 +88,7 @@ export class ChaosCluster {
 
   masters(): Slot[] {
     return this.slots.filter((s) => s.role === 'master');
+
   }
   workers(): Slot[] {
     return this.slots.filter((s) => s.role === 'worker');
@@ -129,96 +99,29 @@ export class ChaosCluster {
     return s;
   }
 
-  // ---- processes -----------------------------------------------------------------------------
-
-  private labelArgs(slot: Slot): string[] {
-    const labels = this.opts.firstWorkerLabels;
-    if (!labels || slot !== this.workers()[0]) return [];
-    return ['--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')];
-  }
+  // ---- processes (see processes.ts) ----------------------------------------------------------
 
   /** Starts the slot's process (a new incarnation); `failpoints` arms DROVER_FAILPOINTS. */
   launch(slot: Slot, failpoints?: string): void {
-    if (slot.running) throw new Error(`${slot.name} is already running (pid ${slot.pid})`);
-    slot.incarnation += 1;
-    slot.expected = null;
-    slot.failpoints = failpoints;
-    const o = this.opts;
-    const zk = slot.proxies.map((p) => p.connectString).join(',');
-    const common = ['--id', slot.name, '--zk', zk, '--root', o.root, '--session-timeout', String(o.sessionTimeoutMs), '--connect-timeout', '20000'];
-    const args =
-      slot.role === 'master'
-        ? ['master', ...common]
-        : ['worker', ...common, '--concurrency', String(o.concurrency), '--handlers', this.handlers, '--grace', String(o.graceMs), ...this.labelArgs(slot)];
-    const env: NodeJS.ProcessEnv = { ...process.env, DROVER_LOG_LEVEL: 'info', DROVER_EXEC_LOG: this.execLog };
-    delete env.DROVER_FAILPOINTS;
-    if (failpoints) env.DROVER_FAILPOINTS = failpoints;
-    const out = openSync(this.logFile(slot), 'w');
-    let child: ChildProcess;
-    try {
-      child = spawn(process.execPath, [this.bin, ...args], { cwd: repoRoot(), env, stdio: ['ignore', out, out] });
-    } finally {
-      closeSync(out);
-    }
-    slot.child = child;
-    const pid = child.pid!;
-    o.timeline.pids.set(pid, { slot: slot.name, role: slot.role, capacity: o.concurrency, startedAt: Date.now(), failpoints });
-    o.timeline.note(`start ${slot.name} (pid ${pid}${failpoints ? `, failpoints ${failpoints}` : ''})`);
-    this.writePids();
-    slot.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        if (slot.child === child) slot.child = null;
-        this.writePids();
-        const how = slot.expected ?? (signal === 'SIGKILL' && failpoints ? 'failpoint' : 'exit');
-        o.timeline.processEnd({ slot: slot.name, pid, at: Date.now(), how, code, signal });
-        if (!slot.expected) {
-          o.timeline.note(`${slot.name} (pid ${pid}) ended by itself: ${signal ?? `code ${code}`}${how === 'failpoint' ? ' (failpoint)' : ''}`);
-          if (!this.stopping && !slot.held) {
-            setTimeout(() => {
-              if (!this.stopping && !slot.running && !slot.held) this.launch(slot);
-            }, 500).unref();
-          }
-        }
-        resolve();
-      });
-    });
+    this.procs.launch(slot, failpoints);
   }
-
-  async kill9(slot: Slot): Promise<number | undefined> {
-    const pid = slot.pid;
-    if (!slot.child || pid === undefined) return undefined;
-    slot.expected = 'kill9';
-    process.kill(pid, 'SIGKILL');
-    await slot.exited;
-    return pid;
+  kill9(slot: Slot): Promise<number | undefined> {
+    return this.procs.kill9(slot);
   }
-
   /** SIGTERM (a drain); SIGKILL if it has not exited after `timeoutMs`. */
-  async term(slot: Slot, timeoutMs: number): Promise<{ pid?: number; ms: number; forced: boolean }> {
-    const pid = slot.pid;
-    const t0 = Date.now();
-    if (!slot.child || pid === undefined) return { ms: 0, forced: false };
-    slot.expected = 'sigterm';
-    process.kill(pid, 'SIGTERM');
-    const done = await Promise.race([slot.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
-    if (!done && slot.child) {
-      process.kill(pid, 'SIGKILL');
-      await slot.exited;
-    }
-    return { pid, ms: Date.now() - t0, forced: !done };
+  term(slot: Slot, timeoutMs: number): Promise<{ pid?: number; ms: number; forced: boolean }> {
+    return this.procs.term(slot, timeoutMs);
   }
-
   /** The log file of the slot's current (or last) process. */
   logFile(slot: Slot): string {
-    return join(this.opts.dir, `${slot.name}.${slot.incarnation}.log`);
+    return this.procs.logFile(slot);
   }
-
   /** SIGSTOP / SIGCONT: the process freezes (a long GC pause, a stopped VM) and resumes. */
   pause(slot: Slot): void {
-    if (slot.pid !== undefined) process.kill(slot.pid, 'SIGSTOP');
+    this.procs.pause(slot);
   }
   resume(slot: Slot): void {
-    if (slot.pid !== undefined && slot.running) process.kill(slot.pid, 'SIGCONT');
+    this.procs.resume(slot);
   }
 
   cut(slot: Slot, mode: CutMode): void {
@@ -305,41 +208,9 @@ export class ChaosCluster {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const s of this.slots) {
-      if (s.child && s.pid !== undefined) {
-        s.expected = 'kill9';
-        try {
-          process.kill(s.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-    await Promise.all(this.slots.map((s) => s.exited));
-    // Nothing left for the watchdog to kill: an empty list, so it can never hit a reused pid.
-    writeFileSync(this.pidFile, '');
-    this.watchdog?.kill('SIGKILL');
+    await this.procs.stopAll();
     for (const s of this.slots) for (const p of s.proxies) await p.stop().catch(() => undefined);
     await this.session.close().catch(() => undefined);
     await this.ensemble.stopAll();
-  }
-
-  /**
-   * If the runner itself dies (SIGKILL, a test worker torn down), a tiny shell kills the
-   * drover processes listed in the pid file, the way the ZooKeeper launcher guards its JVMs.
-   */
-  private startWatchdog(): void {
-    this.writePids();
-    const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; for p in $(cat "$2" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done';
-    const w = spawn('sh', ['-c', script, 'drover-chaos-watchdog', String(process.pid), this.pidFile], { stdio: 'ignore', detached: true });
-    w.on('error', () => {});
-    w.unref();
-    this.watchdog = w;
-  }
-
-  private writePids(): void {
-    const pids = this.slots.map((s) => s.pid).filter((p): p is number => p !== undefined);
-    writeFileSync(this.pidFile, pids.join('\n') + '\n');
   }
 }
