@@ -1,8 +1,9 @@
 // Assignment rounds: queued tasks to free workers, by priority then age, in fenced multis of
 // up to `assignBatch` tasks. Also owns the two timers that wake a round with no ZooKeeper
 // event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
+import { yieldToIo } from '../shared/util/coalescer.js';
 import type { QueueEntry } from '../shared/protocol/paths.js';
-import type { VersionedRecord } from '../shared/protocol/task-ops.js';
+import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { assignBatch, failMalformedQueued, queuedAt, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
@@ -12,7 +13,6 @@ import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
 
 /** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
-const MAX_MULTI_BYTES = 400 * 1024;
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
 /** Record reads issued in one turn of the event loop. */
@@ -20,7 +20,6 @@ const READ_SLICE = 50;
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ReadyTask {
   entry: QueueEntry;
@@ -154,7 +153,7 @@ export class Assigner {
 
   private async commitPlacements(items: AssignItem[]): Promise<void> {
     const { opts, handle } = this.ctx;
-    const limits = { maxItems: opts.assignBatch, maxBytes: MAX_MULTI_BYTES, epoch: handle.epoch, graceMs: opts.timeoutGraceMs };
+    const limits = { maxItems: opts.assignBatch, maxBytes: BATCH_LIMITS.maxBytes, epoch: handle.epoch, graceMs: opts.timeoutGraceMs };
     // One multi at a time, as many as fit under the op and byte budget, behind one fence.
     for (let i = 0; i < items.length; ) {
       const releaseRest = () => {

@@ -14,6 +14,7 @@
 // worker profile, cached per class). A round merges, through a heap of heads, `unread` and
 // the classes the gate opens, taking from each class no more than its quota (the free slots
 // of the workers that accept it): a class no free worker can take is never touched.
+import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { classKey } from './assignment-policy.js';
@@ -44,7 +45,6 @@ interface Slot {
 
 /** Names handled between two yields to the event loop while diffing a shard listing. */
 const CHUNK = 1000;
-const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function byName(a: Slot, b: Slot): boolean {
   // Names sort by priority complement, then not-before: plain string order is the queue order.

@@ -142,17 +142,16 @@ export class AttemptRunner {
     if (member !== this.watchedMember) return;
     // Assignment path → its name in the directory.
     const listed = new Map(children.map((n) => [paths.assignmentAt(member, n), n]));
-    const present = new Set(listed.keys());
     for (const a of this.attempts.values()) {
-      if (a.member === member && !present.has(a.key) && !a.controller.signal.aborted && !a.settling) {
+      if (a.member === member && !listed.has(a.key) && !a.controller.signal.aborted && !a.settling) {
         a.log.info('assignment withdrawn; aborting the attempt');
         a.controller.abort(new AttemptAbortedError('withdrawn', 'assignment withdrawn: cancelled or reclaimed'));
       }
     }
-    for (const k of this.ignored) if (!present.has(k)) this.ignored.delete(k);
+    for (const k of this.ignored) if (!listed.has(k)) this.ignored.delete(k);
     if (!this.accepting) return;
 
-    const fresh = [...present].filter((k) => !this.attempts.has(k) && !this.ignored.has(k));
+    const fresh = [...listed.keys()].filter((k) => !this.attempts.has(k) && !this.ignored.has(k));
     if (fresh.length === 0) return;
     const reads = await Promise.all(
       fresh.map(async (key) => {

@@ -57,7 +57,6 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
 }
 
 // Bounded messages (the cut of a handler's error) are the protocol's: shared/protocol/messages.ts.
-export { MAX_ERROR_MESSAGE_CHARS, errorMessage } from '../shared/protocol/messages.js';
 
 /** Validates and normalises a handler's result: JSON only, within the size limit. */
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {

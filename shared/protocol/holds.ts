@@ -2,6 +2,7 @@
 // client all ask these questions of a record they read; the answers live here, once.
 import type { Paths, QueueEntry } from './paths.js';
 import type { TaskRecord } from './task-record.js';
+import { assignmentOf, queueEntryOf } from './task-ops.js';
 
 /**
  * Does this record say that `member` holds attempt `attempt` of the task (assigned to it, or
@@ -18,10 +19,10 @@ function inProgress(rec: TaskRecord): boolean {
 
 /** The assignment node this record says holds it (its worker's, for its attempt), or null when it is not assigned or running. */
 export function heldAt(paths: Paths, rec: TaskRecord): string | null {
-  return rec.worker && rec.attempt >= 1 && inProgress(rec) ? paths.assignment(rec.worker, rec.id, rec.attempt) : null;
+  return rec.worker && rec.attempt >= 1 && inProgress(rec) ? assignmentOf(paths, rec) : null;
 }
 
 /** Does this record say that it waits in the queue at exactly this entry? Else the entry is stale. */
 export function queuedAt(paths: Paths, rec: TaskRecord, entry: QueueEntry): boolean {
-  return rec.state === 'queued' && paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt) === paths.queueEntryPath(entry);
+  return rec.state === 'queued' && queueEntryOf(paths, rec) === paths.queueEntryPath(entry);
 }

@@ -54,3 +54,6 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+
+/** Lets pending I/O (socket reads, heartbeats) run before the caller goes on with a long job. */
+export const yieldToIo = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
