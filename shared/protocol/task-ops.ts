@@ -17,7 +17,7 @@
 import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
-import { ZK_MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
+import { MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
 import { cutMessage } from './messages.js';
 import { assignTask, cancelTask, failAttempt, isTerminal, reclaimAttempt, rejectMalformed, startTask, succeedTask } from './task-state.js';
 
@@ -198,8 +198,7 @@ export function opsBytes(ops: Op[]): number {
   return n;
 }
 
-/** Largest multi we send: jute.maxbuffer less room for a chroot in front of every path. */
-export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
+export { MAX_REQUEST_BYTES };
 
 /**
  * Bounds of a batched multi (assign, submit, start): well under MAX_REQUEST_BYTES, so that a

@@ -78,6 +78,8 @@ export interface SizeLimits {
 export const HARD_SIZE_CAP = 512 * 1024;
 /** ZooKeeper's default jute.maxbuffer: the server drops a connection whose request is longer. */
 export const ZK_MAX_REQUEST_BYTES = 0xfffff;
+/** Largest multi we send: jute.maxbuffer less room for a chroot in front of every path. */
+export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
 /**
  * What a finish multi holds besides the payload and the result: the record's other fields
  * (ids, type, labels, times, an error message of up to 4 096 characters, JSON-escaped) and
@@ -141,12 +143,12 @@ export function checkLimits(limits: Partial<SizeLimits> = {}): SizeLimits {
     }
   }
   const total = out.maxPayloadBytes + out.maxResultBytes + RECORD_ROOM_BYTES;
-  if (total > ZK_MAX_REQUEST_BYTES) {
+  if (total > MAX_REQUEST_BYTES) {
     throw new TaskValidationError(
       'maxPayloadBytes+maxResultBytes',
       `maxPayloadBytes (${out.maxPayloadBytes}) + maxResultBytes (${out.maxResultBytes}) + ${RECORD_ROOM_BYTES} bytes for the record's other fields ` +
-        `is ${total} bytes: a task record holding both cannot be written in one ZooKeeper request (${ZK_MAX_REQUEST_BYTES} bytes, jute.maxbuffer); ` +
-        `keep the two under ${ZK_MAX_REQUEST_BYTES - RECORD_ROOM_BYTES} bytes together`,
+        `is ${total} bytes: a task record holding both cannot be written in one ZooKeeper request (${MAX_REQUEST_BYTES} bytes: jute.maxbuffer less 4 KiB for a chroot); ` +
+        `keep the two under ${MAX_REQUEST_BYTES - RECORD_ROOM_BYTES} bytes together`,
     );
   }
   return out;
