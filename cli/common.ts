@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
 import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
-import { assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
+import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
 import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -73,11 +73,11 @@ export function checkInts(argv: Record<string, unknown>, ranges: Record<string, 
  * connected, and in its own words).
  */
 export function checkRoot(root: unknown): true {
-  const ok =
-    typeof root === 'string' &&
-    (root === '/' ||
-      (root.startsWith('/') && root.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(seg))));
-  if (!ok) throw new UsageError(`--root must be a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /), got ${JSON.stringify(root)}`);
+  try {
+    assertRoot(root);
+  } catch {
+    throw new UsageError(`--root must be a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /), got ${JSON.stringify(root)}`);
+  }
   return true;
 }
 

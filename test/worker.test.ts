@@ -458,6 +458,8 @@ describe('worker', () => {
     expect(() => new Worker({ id: 'bad id', connectString: 'x:1' })).toThrow(WorkerOptionError);
     expect(() => new Worker({ id: 'w', connectString: 'x:1', concurrency: 0 })).toThrow(/concurrency = 0/);
     expect(() => new Worker({ id: 'w' })).toThrow(/connectString/);
+    // A root the server would refuse in its own words is refused here, before connecting.
+    for (const root of ['/a//b', '/w/../x', '/x/', 'drover']) expect(() => new Worker({ id: 'w', connectString: 'x:1', root })).toThrow(/root/);
     expect(() => new Worker({ id: 'w', connectString: 'x:1', handlers: { a: 1 as never } })).toThrow(/handlers\.a/);
     await expect(new Worker({ id: 'w', connectString: 'x:1' }).stop()).rejects.toThrow(/initialized/);
   });

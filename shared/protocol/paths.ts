@@ -78,14 +78,25 @@ export interface MemberName {
   incarnation: string;
 }
 
+/**
+ * A root is a ZooKeeper path: it starts with /, has no empty, . or .. segment (so no trailing
+ * /) and no control characters. Checked here, before connecting, for every role and the CLI:
+ * otherwise the server refuses it later, in its own words.
+ */
+export function assertRoot(root: unknown): asserts root is string {
+  const ok =
+    typeof root === 'string' &&
+    (root === '/' ||
+      (root.startsWith('/') && root.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(seg))));
+  if (!ok) throw new InvalidIdError(`invalid root ${JSON.stringify(root)}: use a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /)`);
+}
+
 export class Paths {
   readonly root: string;
   readonly shards: number;
 
   constructor(root: string, shards = DEFAULT_SHARDS) {
-    if (!root.startsWith('/') || (root.length > 1 && root.endsWith('/'))) {
-      throw new Error(`invalid root ${JSON.stringify(root)}: it must start with / and not end with /`);
-    }
+    assertRoot(root);
     if (!Number.isInteger(shards) || shards < 1 || shards > 4096) {
       throw new Error(`invalid shard count ${shards}: use 1..4096`);
     }
