@@ -33,6 +33,9 @@ export interface AssignmentData {
   assignedAt: number;
   /** Leader's backstop deadline (ms since epoch); null when the task has no timeout. */
   deadline: number | null;
+  /** Bytes of the task record the assign wrote (encodeRecord of the assigned record): the
+   *  worker can size its read of it (e.g. read big records alone) without a stat first. */
+  recordBytes?: number;
 }
 
 export interface Transition {
@@ -76,17 +79,19 @@ export function assignOps(
   graceMs: number,
 ): Transition {
   const next = assignTask(cur.record, member, epoch, now);
+  const record = encodeRecord(next);
   const data: AssignmentData = {
     attempt: next.attempt,
     epoch,
     assignedAt: now,
     deadline: next.timeoutMs > 0 ? now + next.timeoutMs + graceMs : null,
+    recordBytes: record.length,
   };
   return {
     next,
     ops: [
       { op: 'remove', path: queueEntryPath },
-      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
+      { op: 'setData', path: paths.task(next.id), data: record, version: cur.version },
       { op: 'create', path: paths.assignment(member, next.id, next.attempt), data: Buffer.from(JSON.stringify(data)) },
     ],
   };
