@@ -1,23 +1,26 @@
-// The attempt runner: lists the worker's own assignment directory (one watch), marks new
-// attempts running (one multi per burst), runs them through p-queue at most `concurrency` at
-// once, and commits each outcome (commit.ts). It never decides who runs what; it obeys znodes.
+// The attempt runner: lists the worker's own assignment directory (one watch:
+// assignment-dir.ts), reads a burst of new assignments and their records in a few multiReads
+// (burst-reads.ts), marks them running (one multi per burst), runs them through p-queue at most
+// `concurrency` at once, and commits each outcome (commit.ts) in group commits with the others
+// that finish meanwhile (finish-batcher.ts). It never decides who runs what; it obeys znodes.
 import PQueue from 'p-queue';
 import type { Logger } from '../shared/log.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
 import type { SizeLimits } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import { holdsAttempt, type HeldAttempt } from '../shared/protocol/transitions.js';
 import { Coalescer } from '../shared/util/coalescer.js';
-import { NoNodeError, SessionExpiredError } from '../shared/zk/errors.js';
-import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import { SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, newAttempt, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import type { HandlerMap } from './handlers.js';
 import { markStarted } from './start-batch.js';
+import { AssignmentDir } from './assignment-dir.js';
+import { readBurst, type BurstEntry } from './burst-reads.js';
+import { FinishBatcher } from './finish-batcher.js';
 
 /** What the runner tells its worker (stats and events). */
 export interface RunnerReport {
@@ -44,11 +47,15 @@ export class AttemptRunner {
   private readonly log: Logger;
   private readonly queue: PQueue;
   private readonly refresher: Coalescer;
+  /** Group commit: finishes that come while one finish multi is in flight go together. */
+  private readonly batcher: FinishBatcher;
   /** In-flight attempts by assignment path (from first sight to commit/fence/give-up). */
   private readonly attempts = new Map<string, Attempt>();
   /** Assignment paths already handled or found stale: not read again while they exist. */
   private readonly ignored = new Set<string>();
-  private readonly dirWatchers: StableWatchers;
+  /** Assignment paths we held an attempt for (their nodes may carry progress: read alone). */
+  private readonly heldBefore = new Set<string>();
+  private readonly dir: AssignmentDir;
   /** The member name whose assignment directory is watched (the current incarnation). */
   private watchedMember: string | null = null;
   private accepting = false;
@@ -60,7 +67,11 @@ export class AttemptRunner {
     this.paths = opts.paths;
     this.log = opts.log;
     this.queue = new PQueue({ concurrency: opts.concurrency });
-    this.dirWatchers = new StableWatchers(opts.session);
+    const restore = (member: string) => (member === this.watchedMember ? opts.restoreAssignDir() : Promise.resolve(false));
+    this.dir = new AssignmentDir(opts.session, opts.paths, restore, (member) => {
+      if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
+    });
+    this.batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
     this.refresher = new Coalescer(
       () => this.refresh(),
       (err) => {
@@ -81,6 +92,7 @@ export class AttemptRunner {
   watch(member: string): void {
     this.watchedMember = member;
     this.ignored.clear();
+    this.heldBefore.clear();
     this.refresher.kick();
   }
 
@@ -124,24 +136,13 @@ export class AttemptRunner {
     const { session, paths } = this;
     const member = this.watchedMember;
     if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed') return;
-    const dir = paths.assignDir(member);
-    let children: string[];
-    const watcher = this.dirWatchers.get(member, () => () => {
-      if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
-    });
-    try {
-      ({ children } = await session.retrying(() => session.getChildren(dir, watcher)));
-    } catch (err) {
-      // Our directory is gone while we are registered: without it no leader assigns to us.
-      if (err instanceof NoNodeError && member === this.watchedMember && (await this.opts.restoreAssignDir())) {
-        this.refresher.kick();
-        return;
-      }
-      throw err;
-    }
+    const listed = await this.dir.list(member);
     if (member !== this.watchedMember) return;
-    // Assignment path → its name in the directory.
-    const listed = new Map(children.map((n) => [paths.assignmentAt(member, n), n]));
+    if (!listed) {
+      // Our directory was gone and is back: list it again.
+      this.refresher.kick();
+      return;
+    }
     for (const a of this.attempts.values()) {
       if (a.member === member && !listed.has(a.key) && !a.controller.signal.aborted && !a.settling) {
         a.log.info('assignment withdrawn; aborting the attempt');
@@ -149,41 +150,44 @@ export class AttemptRunner {
       }
     }
     for (const k of this.ignored) if (!listed.has(k)) this.ignored.delete(k);
+    for (const k of this.heldBefore) if (!listed.has(k)) this.heldBefore.delete(k);
     if (!this.accepting) return;
 
-    const fresh = [...listed.keys()].filter((k) => !this.attempts.has(k) && !this.ignored.has(k));
-    if (fresh.length === 0) return;
-    const reads = await Promise.all(
-      fresh.map(async (key) => {
-        const parsed = Paths.parseAssignment(listed.get(key)!);
-        return { key, parsed, read: parsed ? await readTask(session, paths, parsed.taskId) : null };
-      }),
-    );
+    const entries: BurstEntry[] = [];
+    for (const [key, name] of listed) {
+      if (this.attempts.has(key) || this.ignored.has(key)) continue;
+      const parsed = Paths.parseAssignment(name);
+      if (parsed) entries.push({ key, ...parsed });
+      else {
+        this.log.warn({ assignment: key }, 'unparseable assignment name; ignored');
+        this.ignored.add(key);
+      }
+    }
+    if (entries.length === 0) return;
+    // One multiRead for the burst's assignment nodes, then their records packed by size.
+    const reads = await readBurst(session, paths, entries, (k) => this.heldBefore.has(k));
     if (member !== this.watchedMember || !this.accepting) return;
     const toStart: Attempt[] = [];
     const toRun: Attempt[] = [];
-    for (const { key, parsed, read } of reads) {
-      if (!parsed || !read) {
-        this.log.warn({ assignment: key }, 'unparseable assignment name; ignored');
-        this.ignored.add(key);
-        continue;
-      }
-      const alog = this.log.child({ taskId: parsed.taskId, attempt: parsed.attempt });
+    for (const { key, taskId, attempt, assignment, read } of reads) {
+      if (this.attempts.has(key) || this.ignored.has(key)) continue;
+      const alog = this.log.child({ taskId, attempt });
       if (read.kind === 'missing') {
         alog.warn('assignment for a missing task record; stale, left to the leader');
         this.ignored.add(key);
       } else if (read.kind === 'malformed') {
         this.ignored.add(key);
-        void this.failMalformed({ assignment: key, member, ...parsed }, read.reason, read.version, alog);
+        void this.failMalformed({ assignment: key, member, taskId, attempt }, read.reason, read.version, alog);
       } else {
         const rec = read.record;
-        if (!holdsAttempt(rec, member, parsed.attempt)) {
+        if (!holdsAttempt(rec, member, attempt)) {
           alog.info({ state: rec.state, recordAttempt: rec.attempt, recordWorker: rec.worker }, 'stale assignment ignored (left to the leader)');
           this.ignored.add(key);
           continue;
         }
-        const a = newAttempt(session, key, member, { record: rec, version: read.version }, parsed, this.opts.limits.maxResultBytes, alog);
+        const a = newAttempt(session, key, member, { record: rec, version: read.version }, { taskId, attempt }, this.opts.limits.maxResultBytes, alog, assignment);
         this.attempts.set(key, a);
+        this.heldBefore.add(key);
         alog.info({ type: rec.type, state: rec.state }, 'assignment received');
         (rec.state === 'assigned' ? toStart : toRun).push(a);
       }
@@ -269,7 +273,8 @@ export class AttemptRunner {
   }
 
   private async commit(a: Attempt, outcome: Outcome): Promise<void> {
-    const r = await commitAttempt({ session: this.session, paths: this.paths, stopping: () => this.giveUp }, a, outcome);
+    const ctx = { session: this.session, paths: this.paths, stopping: () => this.giveUp, send: this.batcher.finish.bind(this.batcher) };
+    const r = await commitAttempt(ctx, a, outcome);
     if (r.kind === 'committed') {
       a.log.info({ state: r.state }, `committed: ${r.state}`);
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });

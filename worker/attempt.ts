@@ -35,6 +35,8 @@ export function newAttempt(
   parsed: { taskId: string; attempt: number },
   maxProgressBytes: number,
   log: Logger,
+  /** The assignment node's data, if read with the burst (progress is written over it). */
+  assignmentData?: Buffer,
 ): Attempt {
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));
@@ -50,7 +52,7 @@ export function newAttempt(
     resolveFinished,
     over: false,
     settling: false,
-    progress: new ProgressWriter(session, key, maxProgressBytes, log),
+    progress: new ProgressWriter(session, key, maxProgressBytes, log, assignmentData),
   };
 }
 

@@ -1,9 +1,10 @@
-// A worker's commit of an attempt's outcome: one multi fenced by removing its own assignment
-// node, retried only while the task is still ours. A refused or unknown commit (connection
-// loss) is verified by reading back before it is sent again.
+// A worker's commit of an attempt's outcome: its finish, fenced by removing its own assignment
+// node (in a group commit with the others that finish meanwhile: finish-batcher.ts), retried
+// only while the task is still ours. A refused or unknown commit (connection loss) is verified
+// by reading back before it is sent again.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import { MAX_REQUEST_BYTES, RequestTooLargeError, type Outcome } from '../shared/protocol/task-ops.js';
+import { MAX_REQUEST_BYTES, RequestTooLargeError, type Outcome, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
@@ -18,6 +19,8 @@ export interface CommitContext {
   paths: Paths;
   /** True once the worker stops: commits stop retrying. */
   stopping(): boolean;
+  /** Sends one finish: the worker's group commit (finish-batcher.ts); default: alone. */
+  send?(cur: VersionedRecord, outcome: Outcome, now: number): Promise<FinishVerdict>;
 }
 
 export type CommitResult =
@@ -52,7 +55,7 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     }
     let v: FinishVerdict;
     try {
-      v = await finish(ctx, a.cur, outcome, Date.now());
+      v = await (ctx.send ? ctx.send(a.cur, outcome, Date.now()) : finish(ctx, a.cur, outcome, Date.now()));
     } catch (err) {
       // Cannot fit one request whatever is cut (not expected: the record was written before).
       if (err instanceof RequestTooLargeError) {

@@ -18,6 +18,8 @@ export class ProgressWriter {
     private readonly key: string,
     private readonly maxBytes: number,
     private readonly log: Logger,
+    /** The node's data as read with its burst; without it, read at the first write. */
+    private readonly initial?: Buffer,
   ) {}
 
   report(value: unknown): void {
@@ -47,7 +49,7 @@ export class ProgressWriter {
     this.lastWrite = Date.now();
     const session = this.session;
     void (async () => {
-      if (!this.base) this.base = JSON.parse((await session.getData(this.key)).data.toString('utf8')) as Record<string, unknown>;
+      if (!this.base) this.base = JSON.parse((this.initial ?? (await session.getData(this.key)).data).toString('utf8')) as Record<string, unknown>;
       const data = Buffer.from(JSON.stringify({ ...this.base, progress: pending.value, progressAt: pending.at }));
       // Capped like a result: an oversized write would cost the whole connection.
       if (data.length > this.maxBytes) {

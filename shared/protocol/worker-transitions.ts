@@ -1,11 +1,13 @@
 // The worker's transitions. A worker's fence is its own assignment node (whose name holds the
 // attempt): start checks it, finish removes it, so `fenced` means the attempt was taken away
 // (cancelled, reclaimed) and nothing the worker sends for it changes anything.
-import { failpoint } from '../util/failpoints.js';
 import type { TaskRecord } from './task-record.js';
-import { BATCH_LIMITS, fittedFinishOps, type FinishCut, startOps, type Outcome, type VersionedRecord } from './task-ops.js';
+import { BATCH_LIMITS, startOps, type Outcome, type VersionedRecord } from './task-ops.js';
+import { prepareFinish, sendFinish, type FinishVerdict } from './finish-batch.js';
 import type { BatchLimits } from './client-transitions.js';
-import { Multi, type BatchVerdict, type Refusal, type Tx, type Verdict } from './multi.js';
+import { Multi, type BatchVerdict, type Tx, type Verdict } from './multi.js';
+
+export type { FinishVerdict };
 
 /** Marks an assigned attempt running: check the assignment, set the record@version. */
 export async function start(tx: Tx, cur: VersionedRecord): Promise<Verdict<{ cur: VersionedRecord }>> {
@@ -41,24 +43,13 @@ export async function startBatch(
   return { kind: 'committed', started: next.map((record, i) => ({ record, version: m.recordVersion(v.results, from + i) })), taken: m.items };
 }
 
-export type FinishVerdict = ({ kind: 'committed' } | Refusal) & {
-  /** The record as this finish writes it (compare with a read-back after `unknown`). */
-  next: TaskRecord;
-  /** Set when the outcome was too large for one request: a result is cut out (the task fails as too-large instead), or a message cut shorter. */
-  cut?: FinishCut;
-};
-
 /**
- * Commits an attempt's outcome: remove our assignment (the fence), set the record@version
- * (succeeded, failed, or requeued as the state machine says) and its index entry.
+ * Commits an attempt's outcome alone: remove our assignment (the fence), set the record@version
+ * (succeeded, failed, or requeued as the state machine says) and its index entry. The group
+ * commit of many (finishBatch) is in finish-batch.ts.
  */
 export async function finish(tx: Tx, cur: VersionedRecord, outcome: Outcome, now: number): Promise<FinishVerdict> {
-  const t = fittedFinishOps(tx.paths, cur, outcome, now);
-  const m = new Multi(tx.paths).add(0, t.ops, 'assignment');
-  failpoint('worker.before-commit');
-  const v = await m.send(tx.session);
-  if (v.kind === 'committed') failpoint('worker.after-commit');
-  return { ...(v.kind === 'committed' ? { kind: 'committed' as const } : v), next: t.next, ...(t.cut ? { cut: t.cut } : {}) };
+  return sendFinish(tx, prepareFinish(tx, cur, outcome, now));
 }
 
 /**
