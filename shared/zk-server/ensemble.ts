@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { LocalInstall } from './find-install.js';
 import { freePorts } from './free-port.js';
 import { DEFAULT_JVM_ARGS, makeTempDir, requireInstall, ZkServerProcess, type LocalZkServer } from './local-server.js';
+import { jvmArgsFor, type ZkSizeName, type ZkSizing } from './sizing.js';
 import { zooCfg } from './zoo-cfg.js';
 
 type Env = Record<string, string | undefined>;
@@ -18,6 +19,9 @@ export interface StartEnsembleOptions {
   /** Deadline for the whole ensemble to serve with one leader. Default 30 s. */
   startTimeoutMs?: number;
   extraConfig?: Record<string, string | number | boolean>;
+  /** Heap and collector of each member (sizing.ts). Default 'test'. */
+  size?: ZkSizing | ZkSizeName;
+  /** Replaces the JVM flags (and so `size`). */
   jvmArgs?: string[];
 }
 
@@ -95,7 +99,7 @@ async function startEnsembleOnce(opts: StartEnsembleOptions & { install: LocalIn
       ownsDir: false,
       orphanDir: root, // every member's watchdog may remove the whole ensemble once we are gone
       log,
-      jvmArgs: opts.jvmArgs ?? DEFAULT_JVM_ARGS,
+      jvmArgs: opts.jvmArgs ?? (opts.size ? jvmArgsFor(opts.size) : DEFAULT_JVM_ARGS),
       name: `zk${m.id}:${m.clientPort}`,
     });
   });

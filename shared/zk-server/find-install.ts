@@ -97,3 +97,13 @@ export function findLocalInstall(env: Env = process.env): LocalInstall | null {
   }
   return null;
 }
+
+/**
+ * The installed server's own CLI (zkCli.sh), found as the server is: ZOOKEEPER_HOME/bin, then
+ * the Debian/Ubuntu package's /usr/share/zookeeper/bin. null when there is none.
+ */
+export function findZkCli(env: Env = process.env): string | null {
+  if (env.DROVER_ZK_LOCAL === 'none') return null;
+  const candidates = [...(env.ZOOKEEPER_HOME ? [path.join(env.ZOOKEEPER_HOME, 'bin', 'zkCli.sh')] : []), '/usr/share/zookeeper/bin/zkCli.sh'];
+  return candidates.find(isFile) ?? null;
+}

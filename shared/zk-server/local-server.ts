@@ -10,6 +10,7 @@ import { findLocalInstall, type LocalInstall } from './find-install.js';
 import type { ZkMode } from './four-letter.js';
 import { freePort } from './free-port.js';
 import { ZkServerProcess } from './server-process.js';
+import { jvmArgsFor, type ZkSizeName, type ZkSizing } from './sizing.js';
 import { zooCfg } from './zoo-cfg.js';
 
 export { ZkServerProcess, type ServerProcessSpec } from './server-process.js';
@@ -77,25 +78,15 @@ export interface StartLocalServerOptions {
   startTimeoutMs?: number;
   /** Extra zoo.cfg lines, e.g. { maxSessionTimeout: 30000 }. */
   extraConfig?: Record<string, string | number | boolean>;
-  /** Replaces the default JVM flags. */
+  /** Heap and collector (sizing.ts): a name ('test', 'bench', 'million') or explicit. Default 'test'. */
+  size?: ZkSizing | ZkSizeName;
+  /** Replaces the JVM flags (and so `size`). */
   jvmArgs?: string[];
 }
 
-// Small heap and serial GC: a test server needs little, and the machine has 2 cores.
-// C1-only JIT (-XX:TieredStopAtLevel=1) was measured here: start ≈ 290 vs ≈ 320 ms, within
-// noise, so it is left out rather than slow the server in benchmarks.
-// -XX:-UsePerfData: no /tmp/hsperfdata files.
-export const DEFAULT_JVM_ARGS = [
-  '-Xms32m',
-  '-Xmx256m',
-  '-XX:+UseSerialGC',
-  '-XX:-UsePerfData',
-  '-XX:+ExitOnOutOfMemoryError',
-  '-Djava.net.preferIPv4Stack=true',
-  '-Dorg.slf4j.simpleLogger.showDateTime=true',
-  '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
-];
-
+// The test size (256 MB, serial GC): a test server needs little, and the machine has 2
+// cores. Other sizes, and why: sizing.ts.
+export const DEFAULT_JVM_ARGS = jvmArgsFor('test');
 
 export function makeTempDir(kind: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `drover-zk-${kind}`));
@@ -136,7 +127,7 @@ export async function startLocalServer(opts: StartLocalServerOptions = {}): Prom
       port,
       ownsDir: true,
       log,
-      jvmArgs: opts.jvmArgs ?? DEFAULT_JVM_ARGS,
+      jvmArgs: opts.jvmArgs ?? (opts.size ? jvmArgsFor(opts.size) : DEFAULT_JVM_ARGS),
       name: `zk:${port}`,
     });
     try {

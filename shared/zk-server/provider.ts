@@ -1,6 +1,7 @@
 import { ZooKeeperNotFoundError } from './errors.js';
 import { findLocalInstall } from './find-install.js';
 import { startLocalServer, type LocalZkServer } from './local-server.js';
+import { dockerJvmFlags, type ZkSizeName, type ZkSizing } from './sizing.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -10,6 +11,10 @@ export interface ProvideOptions {
   /** Default process.env. Reads DROVER_ZK, DROVER_ZK_DOCKER, DROVER_ZK_LOCAL, DROVER_ZK_JAR, ZOOKEEPER_HOME. */
   env?: Env;
   log?: (m: string) => void;
+  /** Heap and collector of a server we start (local JVM or Docker; sizing.ts). Default: 'test' for a local JVM, the image's default in Docker. A DROVER_ZK server is sized by whoever runs it. */
+  size?: ZkSizing | ZkSizeName;
+  /** Extra zoo.cfg lines of a local server we start. */
+  extraConfig?: Record<string, string | number | boolean>;
 }
 
 export interface ZkProvision {
@@ -37,7 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-async function tryDocker(tickTimeMs: number, log: (m: string) => void): Promise<ZkProvision | string> {
+async function tryDocker(tickTimeMs: number, size: ZkSizing | ZkSizeName | undefined, log: (m: string) => void): Promise<ZkProvision | string> {
   // Loaded lazily: testcontainers is heavy and not needed when DROVER_ZK or no Docker.
   let tc: typeof import('testcontainers');
   try {
@@ -59,6 +64,8 @@ async function tryDocker(tickTimeMs: number, log: (m: string) => void): Promise<
       ZOO_4LW_COMMANDS_WHITELIST: 'srvr,stat,ruok,mntr,cons,conf,wchs,wchp,dump',
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_MAX_CLIENT_CNXNS: '0',
+      // Only when asked: the image's own default heap (1 000 MB) otherwise, as before sizes existed.
+      ...(size ? { JVMFLAGS: dockerJvmFlags(size) } : {}),
     })
     .withExposedPorts(2181)
     .withWaitStrategy(tc.Wait.forListeningPorts())
@@ -96,7 +103,7 @@ export async function provideZooKeeper(opts: ProvideOptions = {}): Promise<ZkPro
   if (env.DROVER_ZK_DOCKER === 'none') {
     tried.push('Docker disabled by DROVER_ZK_DOCKER=none');
   } else {
-    const docker = await tryDocker(tickTimeMs, log);
+    const docker = await tryDocker(tickTimeMs, opts.size, log);
     if (typeof docker !== 'string') return docker;
     tried.push(docker);
     log(`${docker}; looking for a local install`);
@@ -104,7 +111,7 @@ export async function provideZooKeeper(opts: ProvideOptions = {}): Promise<ZkPro
 
   const install = findLocalInstall(env);
   if (install) {
-    const server = await startLocalServer({ tickTimeMs, install, log });
+    const server = await startLocalServer({ tickTimeMs, install, log, size: opts.size ?? 'test', extraConfig: opts.extraConfig });
     return { connectString: server.connectString, kind: 'local', stop: () => server.stop(), server };
   }
   tried.push(
