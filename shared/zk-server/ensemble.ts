@@ -20,8 +20,8 @@ export interface StartEnsembleOptions {
   startTimeoutMs?: number;
   extraConfig?: Record<string, string | number | boolean>;
   /** Heap and collector of each member (sizing.ts). Default 'test'. */
-  size?: ZkSizing | ZkSizeName;
-  /** Replaces the JVM flags (and so `size`). */
+  sizing?: ZkSizing | ZkSizeName;
+  /** Replaces the JVM flags (and so `sizing`). */
   jvmArgs?: string[];
 }
 
@@ -99,7 +99,7 @@ async function startEnsembleOnce(opts: StartEnsembleOptions & { install: LocalIn
       ownsDir: false,
       orphanDir: root, // every member's watchdog may remove the whole ensemble once we are gone
       log,
-      jvmArgs: opts.jvmArgs ?? (opts.size ? jvmArgsFor(opts.size) : DEFAULT_JVM_ARGS),
+      jvmArgs: opts.jvmArgs ?? (opts.sizing ? jvmArgsFor(opts.sizing) : DEFAULT_JVM_ARGS),
       name: `zk${m.id}:${m.clientPort}`,
     });
   });

@@ -79,8 +79,8 @@ export interface StartLocalServerOptions {
   /** Extra zoo.cfg lines, e.g. { maxSessionTimeout: 30000 }. */
   extraConfig?: Record<string, string | number | boolean>;
   /** Heap and collector (sizing.ts): a name ('test', 'bench', 'million') or explicit. Default 'test'. */
-  size?: ZkSizing | ZkSizeName;
-  /** Replaces the JVM flags (and so `size`). */
+  sizing?: ZkSizing | ZkSizeName;
+  /** Replaces the JVM flags (and so `sizing`). */
   jvmArgs?: string[];
 }
 
@@ -127,7 +127,7 @@ export async function startLocalServer(opts: StartLocalServerOptions = {}): Prom
       port,
       ownsDir: true,
       log,
-      jvmArgs: opts.jvmArgs ?? (opts.size ? jvmArgsFor(opts.size) : DEFAULT_JVM_ARGS),
+      jvmArgs: opts.jvmArgs ?? (opts.sizing ? jvmArgsFor(opts.sizing) : DEFAULT_JVM_ARGS),
       name: `zk:${port}`,
     });
     try {

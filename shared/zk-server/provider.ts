@@ -12,7 +12,7 @@ export interface ProvideOptions {
   env?: Env;
   log?: (m: string) => void;
   /** Heap and collector of a server we start (local JVM or Docker; sizing.ts). Default: 'test' for a local JVM, the image's default in Docker. A DROVER_ZK server is sized by whoever runs it. */
-  size?: ZkSizing | ZkSizeName;
+  sizing?: ZkSizing | ZkSizeName;
   /** Extra zoo.cfg lines of a local server we start. */
   extraConfig?: Record<string, string | number | boolean>;
 }
@@ -42,7 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-async function tryDocker(tickTimeMs: number, size: ZkSizing | ZkSizeName | undefined, log: (m: string) => void): Promise<ZkProvision | string> {
+async function tryDocker(tickTimeMs: number, sizing: ZkSizing | ZkSizeName | undefined, log: (m: string) => void): Promise<ZkProvision | string> {
   // Loaded lazily: testcontainers is heavy and not needed when DROVER_ZK or no Docker.
   let tc: typeof import('testcontainers');
   try {
@@ -65,7 +65,7 @@ async function tryDocker(tickTimeMs: number, size: ZkSizing | ZkSizeName | undef
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_MAX_CLIENT_CNXNS: '0',
       // Only when asked: the image's own default heap (1 000 MB) otherwise, as before sizes existed.
-      ...(size ? { JVMFLAGS: dockerJvmFlags(size) } : {}),
+      ...(sizing ? { JVMFLAGS: dockerJvmFlags(sizing) } : {}),
     })
     .withExposedPorts(2181)
     .withWaitStrategy(tc.Wait.forListeningPorts())
@@ -103,7 +103,7 @@ export async function provideZooKeeper(opts: ProvideOptions = {}): Promise<ZkPro
   if (env.DROVER_ZK_DOCKER === 'none') {
     tried.push('Docker disabled by DROVER_ZK_DOCKER=none');
   } else {
-    const docker = await tryDocker(tickTimeMs, opts.size, log);
+    const docker = await tryDocker(tickTimeMs, opts.sizing, log);
     if (typeof docker !== 'string') return docker;
     tried.push(docker);
     log(`${docker}; looking for a local install`);
@@ -111,7 +111,7 @@ export async function provideZooKeeper(opts: ProvideOptions = {}): Promise<ZkPro
 
   const install = findLocalInstall(env);
   if (install) {
-    const server = await startLocalServer({ tickTimeMs, install, log, size: opts.size ?? 'test', extraConfig: opts.extraConfig });
+    const server = await startLocalServer({ tickTimeMs, install, log, sizing: opts.sizing ?? 'test', extraConfig: opts.extraConfig });
     return { connectString: server.connectString, kind: 'local', stop: () => server.stop(), server };
   }
   tried.push(
