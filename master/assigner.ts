@@ -3,8 +3,8 @@
 // event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import type { QueueEntry } from '../shared/protocol/paths.js';
-import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
-import { readTask } from '../shared/protocol/task-store.js';
+import { BATCH_LIMITS, unmarkedQueueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
+import { readQueuedRecords } from '../shared/protocol/queued-reads.js';
 import { assignBatch, failMalformedQueued, queuedAt, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
@@ -15,8 +15,6 @@ import type { Reconciler } from './reconcile.js';
 /** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
-/** Record reads issued in one turn of the event loop. */
-const READ_SLICE = 50;
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -65,7 +63,7 @@ export class Assigner {
     if (this.reconciler.hasDirty) await this.reconciler.refreshMembers();
     await this.reconciler.reclaimOverdue(Date.now());
     this.armDeadlineTimer();
-    await this.queue.refresh();
+    // The queue index is kept current by its tree watch (queue-mirror.ts): nothing is listed here.
     await this.queue.promoteDue(Date.now());
     // From the whole waiting set, not from the entries this round happens to look at.
     this.armDueTimer(this.queue.nextDueAt());
@@ -107,17 +105,10 @@ export class Assigner {
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
   }
 
-  /** Reads the records behind queue entries; repairs what is malformed, missing or stale. */
+  /** Reads the records behind queue entries (many per request); repairs what is malformed, missing or stale. */
   private async readQueued(entries: QueueEntry[]): Promise<ReadyTask[]> {
     const { session, paths } = this.ctx;
-    // Pipelined, but issued a slice per turn of the event loop: every request is a socket
-    // write, and hundreds of them in one turn would block it for tens of milliseconds.
-    const pending: Array<ReturnType<typeof readTask>> = [];
-    for (let i = 0; i < entries.length; i += READ_SLICE) {
-      if (i > 0) await yieldToIo();
-      for (const e of entries.slice(i, i + READ_SLICE)) pending.push(readTask(session, paths, e.taskId));
-    }
-    const records = await Promise.all(pending);
+    const records = await readQueuedRecords(session, paths, entries);
     const ready: ReadyTask[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -126,7 +117,9 @@ export class Assigner {
         await this.rejectMalformed(e, r.reason, r.version);
       } else if (r.kind === 'missing') {
         await this.dropEntry(e, 'queue entry without a task record');
-      } else if (!queuedAt(paths, r.record, e)) {
+      } else if (!queuedAt(paths, r.record, e) && !(r.record.state === 'queued' && !e.big && unmarkedQueueEntryOf(paths, r.record) === paths.queueEntryPath(e))) {
+        // (An entry without the big marker for a big record was made by a drover older than
+        // the marker: it is the task's entry all the same.)
         await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
       } else {
         this.queue.classify(e, r.record);
@@ -171,7 +164,6 @@ export class Assigner {
         const culprit = items[v.item]!;
         this.ctx.log.info({ taskId: culprit.cur.record.id, err: v.code }, 'task changed while being assigned; re-reading it');
         this.queue.release(culprit.entry);
-        this.queue.invalidate(culprit.entry.shard);
         // The others are retried next round, from fresh reads.
         releaseRest();
         this.ctx.kick();
@@ -205,8 +197,8 @@ export class Assigner {
     this.ctx.log.warn({ taskId: e.taskId, reason }, 'malformed task record: marking it failed');
     const v = notDeposed(this.ctx, await failMalformedQueued(this.ctx, e, reason, version));
     if (v.kind === 'unknown') throw v.error;
-    // moved: the entry or the record changed meanwhile; the shard is read again.
-    if (v.kind === 'moved') this.queue.invalidate(e.shard);
-    this.queue.drop(e);
+    // moved: the entry or the record changed meanwhile: it stays taken for this round, is read
+    // again in the next one if it is still there (the tree watch tells the index if not).
+    if (v.kind !== 'moved') this.queue.drop(e);
   }
 }

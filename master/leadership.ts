@@ -19,6 +19,7 @@ import { Assigner } from './assigner.js';
 import { DeposedError, type LeaderContext, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 import { LeaderStatusPublisher } from './leader-status.js';
 import { QueueIndex } from './queue-index.js';
+import { QueueMirror, type ListingProgress } from './queue-mirror.js';
 import { Reconciler } from './reconcile.js';
 import { Retention } from './retention.js';
 
@@ -28,6 +29,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   readonly log: Logger;
   private readonly observer: MembershipObserver;
   private readonly queue: QueueIndex;
+  private readonly mirror: QueueMirror;
   private readonly reconciler: Reconciler;
   private readonly assigner: Assigner;
   private readonly retention: Retention;
@@ -54,7 +56,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.log = log.child({ component: 'leader', epoch: handle.epoch });
     // The observer and the queue index take the caller's logger: pino would repeat `component`.
     this.observer = new MembershipObserver(session, paths, log);
-    this.queue = new QueueIndex(session, paths, () => this.kick());
+    this.queue = new QueueIndex(paths.shardNames);
+    this.mirror = new QueueMirror(session, paths, this.queue, log.child({ component: 'queue' }), () => this.kick());
     this.reconciler = new Reconciler(this, this.observer);
     this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue);
     this.retention = new Retention(this, (err) => this.onRoundError(err));
@@ -87,13 +90,17 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       this.reconciler.markDirty(name);
       this.kick();
     });
+    // The queue's watch first: its listing runs in the background while members and
+    // assignments are read, and rounds start from what is indexed so far once those are known.
+    const armed = this.mirror.start();
+    armed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     await this.observer.start();
     await this.reconciler.rebuild();
-    await this.queue.refresh();
+    await armed;
     this.session.on('state', this.onSessionState);
     this.log.info(
-      { ms: Date.now() - t0, workers: this.observer.members().length, queued: this.queue.size, held: this.reconciler.heldCount() },
-      'leader picture rebuilt from ZooKeeper',
+      { ms: Date.now() - t0, workers: this.observer.members().length, queuedSoFar: this.queue.size, listing: this.queue.listing, held: this.reconciler.heldCount() },
+      'leader picture rebuilt from ZooKeeper (the queue listing goes on in the background)',
     );
     this.retention.start();
     this.ready = true;
@@ -105,6 +112,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     if (this._stopped) return;
     this._stopped = true;
     this.observer.stop();
+    await this.mirror.stop();
     this.session.off('state', this.onSessionState);
     this.assigner.stop();
     this.retention.stop();
@@ -114,6 +122,11 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   kick(): void {
     if (!this._stopped) this.rounds.kick();
+  }
+
+  /** The queue index's state: entries known, whether a listing runs, and its progress (tests, logs). */
+  queueState(): { size: number; listing: boolean; stats: QueueIndex['stats'] } & ListingProgress {
+    return { size: this.queue.size, listing: this.queue.listing, stats: { ...this.queue.stats }, ...this.mirror.progress };
   }
 
   /** Runs retention now (tests and operators); returns how many tasks were purged. */
@@ -140,9 +153,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // election reports it
     this.log.warn({ err: (err as Error).message }, 'leader round failed; retrying');
-    // Outcome unknown: re-read what this round may have changed. Watches on the other shards
-    // survive within a session (after a new one the index re-lists every shard by itself).
-    this.queue.invalidateTouched();
+    // Outcome unknown: re-read who holds what. The queue index needs nothing: the tree watch
+    // reports what a write did, and a reconnect lists the queue again (queue-mirror.ts).
     this.reconciler.markAllDirty();
     setTimeout(() => this.kick(), 250).unref();
   }

@@ -1,26 +1,31 @@
 // The leader's in-memory view of queue/<shard>/*, indexed so that a round only ever touches
-// entries some free worker can take.
+// entries some free worker can take, and a change costs O(log n).
 //
-// Shards are re-read when a child watch says they changed (shard-listings.ts: one listing
-// per shard at a time, never a full scan). Entry names carry priority, not-before time and
-// task id, so ordering needs no record reads. Each entry lives in exactly one place:
+// It is fed by the queue mirror (queue-mirror.ts): one tree watch's created/deleted events,
+// and after every (re)arm of that watch a listing of every shard in the background. Entry
+// names carry priority, not-before time, task id and the big-record marker, so ordering
+// needs no record reads. One Map (name → slot) holds every entry: names are unique across
+// shards (they hold the task id). A slot keeps the name and derives the rest from it. Each
+// entry lives in exactly one place:
 //   - `delayed`: not due yet (a retry in backoff), a heap by not-before: the earliest of the
 //     whole waiting set arms the leader's wake-up timer;
 //   - `unread`: due, its record not read yet, a heap in queue order;
 //   - its class's heap: due, its record read once; a class is type + label set, both part of
 //     the immutable spec, so an entry is classified once and for all;
 //   - taken: handed out to the current round.
-// Which classes a free worker accepts is the class gate's call (class-gate.ts: decided per
-// worker profile, cached per class). A round merges, through a heap of heads, `unread` and
-// the classes the gate opens, taking from each class no more than its quota (the free slots
-// of the workers that accept it): a class no free worker can take is never touched.
+// Which classes a free worker accepts is the class gate's call (class-gate.ts). A round
+// merges, through a heap of heads, `unread` and the classes the gate opens, taking from each
+// class no more than its quota: a class no free worker can take is never touched.
+//
+// Listings and events race (a listing's reply can be older than an event diffed after it),
+// so a reset is a generation: a listed or created entry is stamped with it, an entry deleted
+// while the reset runs is remembered (a tombstone: an older listing must not bring it back),
+// and once every shard of the generation is listed, entries stamped older are gone.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
-import type { ZkSession } from '../shared/zk/session.js';
 import { classKey } from './assignment-policy.js';
 import { ClassGate, type GateClass } from './class-gate.js';
 import { Heap } from './heap.js';
-import { ShardListings } from './shard-listings.js';
 
 /** What a task asks of a worker: its type and labels. */
 export interface TaskClass {
@@ -35,20 +40,35 @@ interface ClassQueue extends TaskClass, GateClass {
   members: number;
 }
 
-interface Slot {
-  readonly entry: QueueEntry;
-  cls: ClassQueue | null;
-  /** The heap it is in; null while taken or once gone. */
-  home: Heap<Slot> | null;
-  gone: boolean;
+/** One entry: the name (all else derives from it), its shard's index, the reset that last saw it. */
+class Slot {
+  cls: ClassQueue | null = null;
+  /** The heap it is in; null while taken. */
+  home: Heap<Slot> | null = null;
+  constructor(
+    readonly name: string,
+    readonly shard: number,
+    public seen: number,
+  ) {}
 }
 
-/** Names handled between two yields to the event loop while diffing a shard listing. */
+/** Entries handled between two yields to the event loop (listings, sweeps, due entries). */
 const CHUNK = 1000;
+/** Name characters holding the not-before time (13 digits after "pppp-"). */
+const NB_FROM = 5;
+const NB_TO = 18;
 
 function byName(a: Slot, b: Slot): boolean {
   // Names sort by priority complement, then not-before: plain string order is the queue order.
-  return a.entry.name < b.entry.name;
+  return a.name < b.name;
+}
+
+function byDue(a: Slot, b: Slot): boolean {
+  for (let i = NB_FROM; i < NB_TO; i++) {
+    const d = a.name.charCodeAt(i) - b.name.charCodeAt(i);
+    if (d !== 0) return d < 0;
+  }
+  return a.name < b.name;
 }
 
 /** One class that no live worker can take: what status shows. */
@@ -65,102 +85,132 @@ interface Source {
 }
 
 export class QueueIndex {
-  /** shard → entry name → slot. */
-  private readonly shards = new Map<string, Map<string, Slot>>();
+  private readonly slots = new Map<string, Slot>();
+  private readonly shardIndex: Map<string, number>;
   private readonly delayed: Heap<Slot>;
   private readonly unread: Heap<Slot>;
   private readonly classes = new Map<string, ClassQueue>();
   /** Handed out by take() and not yet dropped or released. */
   private readonly taken = new Set<Slot>();
-  private total = 0;
   /** Entries whose class is known. */
   private classified = 0;
-  /** Shards of the entries this round handed out or dropped: re-listed if the round fails. */
-  private readonly touched = new Set<string>();
-  private readonly listings: ShardListings;
+  /** The current reset's generation; `resetting` while its listings run. */
+  private gen = 0;
+  private resetting = false;
+  /** Names deleted while the current reset runs: an older listing must not bring them back. */
+  private readonly tombstones = new Set<string>();
   readonly gate = new ClassGate<ClassQueue>(yieldToIo);
+  /** Work done, for tests and logs: entries handed to rounds, names diffed from listings. */
+  readonly stats = { taken: 0, listedNames: 0, created: 0, deleted: 0, swept: 0 };
 
-  constructor(session: ZkSession, paths: Paths, onChange: () => void) {
-    this.listings = new ShardListings(session, paths, onChange, (shard, children) => this.diff(shard, children));
-    const delayed: Heap<Slot> = new Heap(
-      (a, b) => a.entry.notBefore < b.entry.notBefore || (a.entry.notBefore === b.entry.notBefore && a.entry.name < b.entry.name),
-      (s) => s.home === delayed,
-    );
+  constructor(private readonly shardNames: readonly string[]) {
+    this.shardIndex = new Map(shardNames.map((s, i) => [s, i]));
+    const delayed: Heap<Slot> = new Heap(byDue, (s) => s.home === delayed);
     const unread: Heap<Slot> = new Heap(byName, (s) => s.home === unread);
     this.delayed = delayed;
     this.unread = unread;
   }
 
-  /** Marks every shard for re-reading. */
-  invalidateAll(): void {
-    this.listings.invalidateAll();
-  }
-
-  /** Marks one shard for re-reading. */
-  invalidate(shard: string): void {
-    this.listings.invalidate(shard);
-  }
-
-  /** After a failed round: re-reads the shards it touched (watches cover the rest within a session). */
-  invalidateTouched(): void {
-    for (const s of this.touched) this.listings.invalidate(s);
-    this.touched.clear();
-  }
-
   get size(): number {
-    return this.total;
+    return this.slots.size;
   }
   /** Entries whose record has not been read yet (their class is unknown). */
   get unclassified(): number {
-    return this.total - this.classified;
+    return this.slots.size - this.classified;
+  }
+  /** A reset's listings are running: what is indexed may lack entries, and queue order holds only among those indexed. */
+  get listing(): boolean {
+    return this.resetting;
   }
 
-  /** Re-reads the dirty shards (shard-listings.ts), re-arming their watches; yields while diffing big listings. */
-  refresh(): Promise<void> {
-    return this.listings.refresh();
+  // ---- fed by the mirror ----
+
+  /** An entry was created (a tree-watch event). True when it is new to the index. */
+  created(shard: string, name: string): boolean {
+    this.stats.created++;
+    this.tombstones.delete(name);
+    const known = this.slots.get(name);
+    if (known) {
+      known.seen = this.gen;
+      return false;
+    }
+    return this.add(shard, name);
   }
 
-  /** Applies one listing of a shard: new names placed, vanished ones removed. */
-  private async diff(shard: string, children: string[]): Promise<void> {
-    let known = this.shards.get(shard);
-    if (!known) this.shards.set(shard, (known = new Map()));
-    const listed = new Set<string>();
-    const now = Date.now();
+  /** An entry was deleted (a tree-watch event). */
+  deleted(name: string): void {
+    this.stats.deleted++;
+    this.forget(name);
+  }
+
+  /** A reset begins (the watch was (re)armed): every shard is listed again under a new generation. */
+  beginReset(): number {
+    this.gen++;
+    this.resetting = true;
+    this.tombstones.clear();
+    return this.gen;
+  }
+
+  /** One shard's listing of reset `gen`: new names placed, known ones stamped. Yields between chunks. */
+  async listed(shard: string, names: readonly string[], gen: number): Promise<void> {
+    for (let i = 0; i < names.length; i++) {
+      if (gen !== this.gen) return;
+      const name = names[i]!;
+      const known = this.slots.get(name);
+      if (known) known.seen = gen;
+      else if (!this.tombstones.has(name)) this.add(shard, name);
+      this.stats.listedNames++;
+      if ((i + 1) % CHUNK === 0) await yieldToIo();
+    }
+  }
+
+  /** Every shard of reset `gen` is listed: what neither a listing nor an event of it saw is gone. Returns how many. */
+  async finishReset(gen: number): Promise<number> {
     let n = 0;
-    for (const name of children) {
-      listed.add(name);
-      if (!known.has(name)) {
-        const e = Paths.parseQueueEntry(shard, name);
-        if (e) {
-          const slot: Slot = { entry: e, cls: null, home: null, gone: false };
-          known.set(name, slot);
-          this.total++;
-          this.place(slot, now);
-        }
+    let removed = 0;
+    for (const slot of this.slots.values()) {
+      if (gen !== this.gen) return removed;
+      if (slot.seen < gen) {
+        this.remove(slot);
+        removed++;
       }
       if (++n % CHUNK === 0) await yieldToIo();
     }
-    for (const [name, slot] of known) {
-      if (!listed.has(name)) this.remove(known, slot);
-      if (++n % CHUNK === 0) await yieldToIo();
-    }
+    if (gen !== this.gen) return removed;
+    this.resetting = false;
+    this.tombstones.clear();
+    this.stats.swept += removed;
+    return removed;
+  }
+
+  private add(shard: string, name: string): boolean {
+    const s = this.shardIndex.get(shard);
+    if (s === undefined || !Paths.isQueueEntryName(name)) return false;
+    const slot = new Slot(name, s, this.gen);
+    this.slots.set(name, slot);
+    this.place(slot, Date.now());
+    return true;
+  }
+
+  /** Forgets an entry by name (gone from ZooKeeper); remembered as deleted while a reset runs. */
+  private forget(name: string): void {
+    if (this.resetting) this.tombstones.add(name);
+    const slot = this.slots.get(name);
+    if (slot) this.remove(slot);
   }
 
   /** Puts a slot where it belongs now: waiting for its time, unread, or in its class. */
   private place(slot: Slot, now: number): void {
-    const heap = slot.entry.notBefore > now ? this.delayed : slot.cls ? slot.cls.ready : this.unread;
+    const heap = Paths.queueEntryNotBefore(slot.name) > now ? this.delayed : slot.cls ? slot.cls.ready : this.unread;
     slot.home = heap;
     heap.push(slot);
   }
 
-  private remove(known: Map<string, Slot>, slot: Slot): void {
-    if (slot.gone) return;
-    slot.gone = true;
+  private remove(slot: Slot): void {
     slot.home?.left();
     slot.home = null;
     this.taken.delete(slot);
-    known.delete(slot.entry.name);
-    this.total--;
+    this.slots.delete(slot.name);
     if (!slot.cls) return;
     this.classified--;
     if (--slot.cls.members === 0) {
@@ -169,14 +219,16 @@ export class QueueIndex {
     }
   }
 
-  private slotOf(e: QueueEntry): Slot | undefined {
-    return this.shards.get(e.shard)?.get(e.name);
+  private entryOf(slot: Slot): QueueEntry {
+    return Paths.parseQueueEntry(this.shardNames[slot.shard]!, slot.name)!;
   }
+
+  // ---- used by rounds ----
 
   /** Moves entries whose not-before has passed out of `delayed`, yielding between chunks. */
   async promoteDue(now: number): Promise<void> {
     let n = 0;
-    for (let s = this.delayed.peek(); s && s.entry.notBefore <= now; s = this.delayed.peek()) {
+    for (let s = this.delayed.peek(); s && Paths.queueEntryNotBefore(s.name) <= now; s = this.delayed.peek()) {
       this.delayed.pop();
       this.place(s, now);
       if (++n % CHUNK === 0) await yieldToIo();
@@ -185,14 +237,15 @@ export class QueueIndex {
 
   /** The earliest not-before of every entry not due yet (for the wake-up timer), or null. */
   nextDueAt(): number | null {
-    return this.delayed.peek()?.entry.notBefore ?? null;
+    const s = this.delayed.peek();
+    return s ? Paths.queueEntryNotBefore(s.name) : null;
   }
 
   /**
    * Up to `limit` due entries in queue order, from the unread ones and from the classes the
    * gate opens, at most a class's quota from each. The heads are merged through a heap: a pick
-   * costs O(log sources), and a class nobody free takes is never looked at. They stay taken
-   * until dropped, released, or the next resetTaken().
+   * costs O(log sources + log n), and a class nobody free takes is never looked at. They stay
+   * taken until dropped, released, or the next resetTaken().
    */
   take(limit: number): QueueEntry[] {
     const merge = new Heap<Source>((a, b) => byName(a.head, b.head), () => true);
@@ -209,14 +262,14 @@ export class QueueIndex {
       const top = src.heap.pop()!;
       top.home = null;
       this.taken.add(top);
-      this.touched.add(top.entry.shard);
-      out.push(top.entry);
+      out.push(this.entryOf(top));
       const next = --src.left > 0 ? src.heap.peek() : undefined;
       if (next) {
         src.head = next;
         merge.push(src);
       }
     }
+    this.stats.taken += out.length;
     return out;
   }
 
@@ -241,7 +294,7 @@ export class QueueIndex {
 
   /** Records what an entry's task asks of a worker, once its record has been read. */
   classify(e: QueueEntry, c: TaskClass): void {
-    const slot = this.slotOf(e);
+    const slot = this.slots.get(e.name);
     if (!slot || slot.cls) return;
     const key = classKey(c.type, c.labels);
     let q = this.classes.get(key);
@@ -257,7 +310,7 @@ export class QueueIndex {
 
   /** Gives an entry back (its assignment did not happen). */
   release(e: QueueEntry): void {
-    const slot = this.slotOf(e);
+    const slot = this.slots.get(e.name);
     if (!slot || !this.taken.delete(slot)) return;
     this.place(slot, Date.now());
   }
@@ -267,17 +320,13 @@ export class QueueIndex {
    * this also covers a round that ended in an error between take() and its multi.
    */
   resetTaken(): void {
-    this.touched.clear();
     const now = Date.now();
-    for (const slot of this.taken) if (!slot.gone) this.place(slot, now);
+    for (const slot of this.taken) this.place(slot, now);
     this.taken.clear();
   }
 
   /** Forgets an entry that is gone from ZooKeeper (assigned or removed by us). */
   drop(e: QueueEntry): void {
-    const known = this.shards.get(e.shard);
-    const slot = known?.get(e.name);
-    this.touched.add(e.shard);
-    if (known && slot) this.remove(known, slot);
+    this.forget(e.name);
   }
 }

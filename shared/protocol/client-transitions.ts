@@ -2,7 +2,7 @@
 // ZooKeeper, so they carry no fence: only `moved` (the id is taken, the task changed under
 // us) and `unknown` (connection or session lost) can refuse them.
 import type { TaskRecord } from './task-record.js';
-import { assertFits, cancelOps, submitOps, type VersionedRecord } from './task-ops.js';
+import { assertFits, cancelOps, queueEntryOf, submitOps, unmarkedQueueEntryOf, type VersionedRecord } from './task-ops.js';
 import { Multi, type BatchVerdict, type Tx, type Verdict } from './multi.js';
 
 /** Bounds of one batched multi. */
@@ -41,6 +41,12 @@ export async function submitBatch(tx: Tx, recs: readonly TaskRecord[], from: num
 export async function cancel(tx: Tx, cur: VersionedRecord, reason: string, now: number): Promise<Verdict<{ next: TaskRecord }>> {
   // Sized: the reason is cut (cancelTask), and a multi over the limit is never sent.
   const t = assertFits(cancelOps(tx.paths, cur, reason, now), `the cancel of task ${cur.record.id}`);
-  const v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
+  let v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
+  // A big record queued by a drover older than the big marker has an unmarked entry: the
+  // same cancel, removing that one.
+  const unmarked = cur.record.state === 'queued' ? unmarkedQueueEntryOf(tx.paths, cur.record) : null;
+  if (v.kind === 'moved' && v.part === 'queue-entry' && v.code === 'NO_NODE' && unmarked !== null && unmarked !== queueEntryOf(tx.paths, cur.record)) {
+    v = await new Multi(tx.paths).add(0, [{ op: 'remove', path: unmarked }, ...t.ops.slice(1)]).send(tx.session);
+  }
   return v.kind === 'committed' ? { kind: 'committed', next: t.next } : v;
 }

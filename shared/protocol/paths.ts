@@ -5,7 +5,8 @@
 // <root>/workers/<workerId>~<incarnation>       ephemeral: one per live worker session
 // <root>/assign/<workerId>~<incarnation>/<taskId>~<attempt>   persistent: a task given to a worker
 // <root>/tasks/<shard>/<taskId>                 persistent: the task record
-// <root>/queue/<shard>/<prio>-<notBefore>-<taskId>   persistent: pending index, sorts by priority then age
+// <root>/queue/<shard>/<prio>-<notBefore>-<taskId>[~b]   persistent: pending index, sorts by priority then age;
+//                                               ~b: the record is big (over 16 KiB), read alone
 // <root>/done/<shard>/<finishedAt>-<taskId>     persistent: finished index, for retention
 // <root>/leader-status                          persistent: what the leader sees the queue wait for (small, capped)
 //
@@ -63,7 +64,14 @@ export interface QueueEntry {
   /** Not to be assigned before this time (ms since epoch): createdAt, or the backoff's end. */
   notBefore: number;
   taskId: string;
+  /** The record behind it is big (BIG_RECORD_BYTES, task-ops.ts): the leader reads it alone.
+   *  Entries written before the marker existed never carry it. */
+  big: boolean;
 }
+
+/** Marks the name of a queue entry whose record is big. Task ids cannot hold `~`, so it cannot collide. */
+const BIG_MARK = '~b';
+const QUEUE_ENTRY_RE = /^(\d{4})-(\d{13})-(.+?)(~b)?$/;
 
 export interface AssignmentName {
   taskId: string;
@@ -192,24 +200,40 @@ export class Paths {
   }
 
   // ---- queue ----
-  static queueEntryName(priority: number, notBefore: number, taskId: string): string {
+  static queueEntryName(priority: number, notBefore: number, taskId: string, big = false): string {
     const p = Math.min(MAX_PRIORITY, Math.max(0, Math.trunc(priority)));
     // Higher priority must sort first: store its complement.
-    return `${String(MAX_PRIORITY - p).padStart(4, '0')}-${String(Math.max(0, Math.trunc(notBefore))).padStart(13, '0')}-${taskId}`;
+    return `${String(MAX_PRIORITY - p).padStart(4, '0')}-${String(Math.max(0, Math.trunc(notBefore))).padStart(13, '0')}-${taskId}${big ? BIG_MARK : ''}`;
   }
   static parseQueueEntry(shard: string, name: string): QueueEntry | null {
-    const m = /^(\d{4})-(\d{13})-(.+)$/.exec(name);
+    const m = QUEUE_ENTRY_RE.exec(name);
     if (!m) return null;
-    return { name, shard, priority: MAX_PRIORITY - Number(m[1]), notBefore: Number(m[2]), taskId: m[3]! };
+    return { name, shard, priority: MAX_PRIORITY - Number(m[1]), notBefore: Number(m[2]), taskId: m[3]!, big: m[4] !== undefined };
+  }
+  /** Whether `name` is a queue entry's name (what parseQueueEntry accepts), without building one. */
+  static isQueueEntryName(name: string): boolean {
+    return QUEUE_ENTRY_RE.test(name);
+  }
+  /** A queue entry name's not-before time (ms): its characters 5..17. */
+  static queueEntryNotBefore(name: string): number {
+    return Number(name.slice(5, 18));
   }
   queueShard(shard: string): string {
     return `${this.queue}/${shard}`;
   }
-  queueEntry(taskId: string, priority: number, notBefore: number): string {
-    return `${this.queue}/${this.shard(taskId)}/${Paths.queueEntryName(priority, notBefore, taskId)}`;
+  queueEntry(taskId: string, priority: number, notBefore: number, big = false): string {
+    return `${this.queue}/${this.shard(taskId)}/${Paths.queueEntryName(priority, notBefore, taskId, big)}`;
   }
   queueEntryPath(e: QueueEntry): string {
     return `${this.queue}/${e.shard}/${e.name}`;
+  }
+  /** The shard and name of queue/<shard>/<name> (a tree watch's path), or null for any other path. */
+  parseQueuePath(path: string): { shard: string; name: string } | null {
+    const prefix = this.queue.length + 1;
+    if (path.length <= prefix || !path.startsWith(this.queue) || path.charCodeAt(prefix - 1) !== 47 /* / */) return null;
+    const slash = path.indexOf('/', prefix);
+    if (slash < 0 || path.indexOf('/', slash + 1) >= 0) return null;
+    return { shard: path.slice(prefix, slash), name: path.slice(slash + 1) };
   }
 
   // ---- finished index ----

@@ -43,9 +43,22 @@ export interface Transition {
   next: TaskRecord;
 }
 
-/** Where a queued record's queue entry is. */
-export function queueEntryOf(paths: Paths, rec: TaskRecord): string {
-  return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt);
+/**
+ * Records over this many bytes (as encodeRecord writes them) are "big": their queue entry's
+ * name says so, and the leader reads them alone, so that a multiRead of records that are not
+ * big (at most 32 of them: 512 KiB) stays far below jute.maxbuffer.
+ */
+export const BIG_RECORD_BYTES = 16 * 1024;
+
+/** Where a queued record's queue entry is. The big marker is a function of the record's bytes
+ *  (`bytes`: encodeRecord(rec).length when the caller has it), so it follows from the record. */
+export function queueEntryOf(paths: Paths, rec: TaskRecord, bytes = encodeRecord(rec).length): string {
+  return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt, bytes > BIG_RECORD_BYTES);
+}
+
+/** The entry a drover older than the big marker made for this record (never marked). */
+export function unmarkedQueueEntryOf(paths: Paths, rec: TaskRecord): string {
+  return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt, false);
 }
 
 /** Where an assigned/running record's assignment node is. */
@@ -54,17 +67,18 @@ export function assignmentOf(paths: Paths, rec: TaskRecord): string {
   return paths.assignment(rec.worker, rec.id, rec.attempt);
 }
 
-/** The index op that follows a record into its new state. */
-function indexOps(paths: Paths, next: TaskRecord): Op[] {
-  if (next.state === 'queued') return [{ op: 'create', path: queueEntryOf(paths, next) }];
+/** The index op that follows a record into its new state (`bytes`: the record as written). */
+function indexOps(paths: Paths, next: TaskRecord, bytes: Buffer): Op[] {
+  if (next.state === 'queued') return [{ op: 'create', path: queueEntryOf(paths, next, bytes.length) }];
   if (isTerminal(next.state)) return [{ op: 'create', path: paths.doneEntry(next.id, next.finishedAt ?? next.updatedAt) }];
   return [];
 }
 
 export function submitOps(paths: Paths, rec: TaskRecord): Op[] {
+  const data = encodeRecord(rec);
   return [
-    { op: 'create', path: paths.task(rec.id), data: encodeRecord(rec) },
-    { op: 'create', path: queueEntryOf(paths, rec) },
+    { op: 'create', path: paths.task(rec.id), data },
+    { op: 'create', path: queueEntryOf(paths, rec, data.length) },
   ];
 }
 
@@ -113,12 +127,13 @@ export type Outcome = { kind: 'success'; result: unknown } | { kind: 'failure'; 
 /** A worker's commit of its attempt: fenced by deleting its own assignment node. */
 export function finishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, now: number): Transition {
   const next = outcome.kind === 'success' ? succeedTask(cur.record, outcome.result, now) : failAttempt(cur.record, outcome.error, now);
+  const data = encodeRecord(next);
   return {
     next,
     ops: [
       { op: 'remove', path: assignmentOf(paths, cur.record) },
-      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
-      ...indexOps(paths, next),
+      { op: 'setData', path: paths.task(next.id), data, version: cur.version },
+      ...indexOps(paths, next, data),
     ],
   };
 }
@@ -131,12 +146,13 @@ export function finishOps(paths: Paths, cur: VersionedRecord, outcome: Outcome, 
 export function reclaimOps(paths: Paths, cur: VersionedRecord, error: TaskError, now: number, requeueNow: boolean): Transition {
   let next = reclaimAttempt(cur.record, error, now);
   if (requeueNow && next.state === 'queued') next = { ...next, notBefore: now };
+  const data = encodeRecord(next);
   return {
     next,
     ops: [
       { op: 'remove', path: assignmentOf(paths, cur.record) },
-      { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version },
-      ...indexOps(paths, next),
+      { op: 'setData', path: paths.task(next.id), data, version: cur.version },
+      ...indexOps(paths, next, data),
     ],
   };
 }
@@ -147,9 +163,10 @@ export function cancelOps(paths: Paths, cur: VersionedRecord, reason: string, no
     cur.record.state === 'queued'
       ? { op: 'remove', path: queueEntryOf(paths, cur.record) }
       : { op: 'remove', path: assignmentOf(paths, cur.record) };
+  const data = encodeRecord(next);
   return {
     next,
-    ops: [held, { op: 'setData', path: paths.task(next.id), data: encodeRecord(next), version: cur.version }, ...indexOps(paths, next)],
+    ops: [held, { op: 'setData', path: paths.task(next.id), data, version: cur.version }, ...indexOps(paths, next, data)],
   };
 }
 
@@ -169,9 +186,10 @@ export function failMalformedOps(
   const standIn = 'assignment' in at ? malformedStandIn(taskId, now, { worker: at.member, attempt: at.attempt }) : malformedStandIn(taskId, now);
   const next = rejectMalformed(standIn, reason, now);
   const entry = 'assignment' in at ? at.assignment : at.queueEntry;
+  const data = encodeRecord(next);
   return {
     next,
-    ops: [{ op: 'remove', path: entry }, { op: 'setData', path: paths.task(taskId), data: encodeRecord(next), version }, ...indexOps(paths, next)],
+    ops: [{ op: 'remove', path: entry }, { op: 'setData', path: paths.task(taskId), data, version }, ...indexOps(paths, next, data)],
   };
 }
 
