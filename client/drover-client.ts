@@ -37,6 +37,13 @@ export interface DroverClientOptions {
    */
   reconnectTimeoutMs?: number;
   limits?: Partial<SizeLimits>;
+  /**
+   * Waits on up to this many task ids at once each watch their record; past it, one watch on
+   * the finished index serves them all and records are read in multiReads (a watch per
+   * record costs a request per task, and every one of them is re-sent on a reconnect).
+   * Default 1000.
+   */
+  recordWatchLimit?: number;
   log?: Logger;
   /**
    * Create the root's layout when it is missing (default true). False for a client that only
@@ -85,9 +92,10 @@ export class DroverClient {
     readonly limits: SizeLimits,
     log: Logger,
     reconnectTimeoutMs: number,
+    recordWatchLimit?: number,
   ) {
     this.submitter = new Submitter(session, paths, limits, log);
-    this.waiters = new Waiters(session, paths, reconnectTimeoutMs);
+    this.waiters = new Waiters(session, paths, reconnectTimeoutMs, recordWatchLimit);
   }
 
   static async connect(opts: DroverClientOptions): Promise<DroverClient> {
@@ -110,7 +118,9 @@ export class DroverClient {
       const root = opts.root ?? DEFAULT_ROOT;
       const paths = opts.createLayout === false ? await openLayout(session, root) : await ensureLayout(session, root);
       if (!paths) throw new NoClusterError(`no drover cluster under ${root} (nothing has run there; check --root)`);
-      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000);
+      const watchLimit = opts.recordWatchLimit;
+      if (watchLimit !== undefined && !(watchLimit >= 0)) throw new TypeError(`client: recordWatchLimit must be a number >= 0, got ${watchLimit}`);
+      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000, watchLimit);
     } catch (err) {
       if (owns) await session.close();
       throw err;
@@ -162,6 +172,15 @@ export class DroverClient {
    */
   async wait(id: string, opts: WaitOptions = {}): Promise<TaskRecord> {
     return this.waiters.wait(id, opts);
+  }
+
+  /**
+   * Every record once terminal, in the order of `ids` (the waits of wait(), made at once: past
+   * recordWatchLimit ids they share one watch on the finished index). The first failure
+   * rejects it and ends its other waits.
+   */
+  async waitMany(ids: readonly string[], opts: WaitOptions = {}): Promise<TaskRecord[]> {
+    return this.waiters.waitMany(ids, opts);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Waiting for tasks to finish, for every wait() of one client at once. However many waits
 // run, they cost one pair of session listeners ('state', 'session'), one data watch per task
-// path (waits on the same id share it and its reads) and one abort listener per signal:
+// path (waits on the same id share it and its reads; past a thousand ids, one watch on the
+// finished index for all, and reads in multiReads) and one abort listener per signal:
 // a listener per wait made Promise.all of 200 waits trip MaxListenersExceededWarning.
 // This file keeps the per-wait bookkeeping (deadlines, signals, the reconnectTimeoutMs rule);
 // the per-path reads, watches and session listeners are in task-watches.ts.
@@ -49,17 +50,49 @@ export class Waiters {
     private readonly session: ZkSession,
     paths: Paths,
     private readonly reconnectTimeoutMs: number,
+    recordWatchLimit?: number,
   ) {
-    this.watches = new TaskWatches<Waiter>(session, paths, {
-      apply: (id, covered, r) => this.apply(id, covered, r),
-      back: (w) => this.clearLost(w),
-      closed: () => this.closed,
-    });
+    this.watches = new TaskWatches<Waiter>(
+      session,
+      paths,
+      {
+        apply: (id, covered, r) => this.apply(id, covered, r),
+        back: (w) => this.clearLost(w),
+        closed: () => this.closed,
+      },
+      recordWatchLimit,
+    );
   }
 
-  /** How many task paths are being waited on (each with one watch). */
+  /** How many task paths are being waited on. */
   get watchedIds(): number {
     return this.watches.size;
+  }
+
+  /** 'records': a data watch per task; 'tree': one watch on the finished index for all. */
+  get watchMode(): 'records' | 'tree' {
+    return this.watches.watchMode;
+  }
+
+  /** For tests and diagnostics (TaskWatches.stats). */
+  get stats(): TaskWatches<Waiter>['stats'] {
+    return this.watches.stats;
+  }
+
+  /**
+   * Every record once terminal, in the order of `ids`. The first failure (a timeout, a
+   * missing task, the signal) rejects it and ends the other waits it made.
+   */
+  async waitMany(ids: readonly string[], opts: WaitOptions = {}): Promise<TaskRecord[]> {
+    const own = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
+    const waits = ids.map((id) => this.wait(id, { ...opts, signal }));
+    try {
+      return await Promise.all(waits);
+    } finally {
+      own.abort(new Error('waitMany: another wait of the same call failed'));
+      for (const w of waits) w.catch(() => undefined);
+    }
   }
 
   /** Resolves with the record once it is terminal (watch-driven, no polling). */
