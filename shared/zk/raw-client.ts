@@ -4,6 +4,8 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
+import { countPackets, splitSetWatches } from './client-hooks.js';
+import { countRequest } from './counters.js';
 
 export type RawClient = zookeeper.Client & {
   connectionManager: {
@@ -28,7 +30,11 @@ export interface RawClientOptions {
 /** The library's CONNECTING state: TCP connect or handshake in progress. */
 const LIB_CONNECTING = 1;
 
-/** A library client that never retries on its own beyond reconnecting (we own every deadline). */
+/**
+ * A library client that never retries on its own beyond reconnecting (we own every deadline),
+ * whose requests are counted (counters.ts) and whose reconnect SetWatches is split into
+ * requests of at most 128 KiB (client-hooks.ts).
+ */
 export function createRawClient(connectString: string, opts: RawClientOptions): RawClient {
   const client = zookeeper.createClient(connectString, {
     sessionTimeout: opts.sessionTimeoutMs,
@@ -37,6 +43,8 @@ export function createRawClient(connectString: string, opts: RawClientOptions): 
     ...(opts.sessionId ? { sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } : {}),
   } as zookeeper.Option) as RawClient;
   guardHandshake(client, Math.min(2000, Math.floor((opts.sessionTimeoutMs * 2) / 3)));
+  countPackets(client);
+  splitSetWatches(client);
   return client;
 }
 
@@ -51,6 +59,7 @@ function guardHandshake(client: RawClient, ms: number): void {
   const onConnected = cm.onSocketConnected;
   // The library binds this handler at each connect(), so the override applies to every socket.
   cm.onSocketConnected = function (this: unknown) {
+    countRequest('connect');
     onConnected.call(cm);
     const socket = cm.socket;
     if (!socket) return;

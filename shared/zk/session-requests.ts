@@ -5,8 +5,11 @@
 // owns the client and its state, and extends this.
 import { EventEmitter } from 'node:events';
 import type zookeeper from 'node-zookeeper-client';
-import { SessionClosedError, SessionExpiredError } from './errors.js';
+import type { Logger } from '../log.js';
+import { SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
+import { validatePath } from './library.js';
 import { mkdirp, retrying } from './helpers.js';
+import { getChildrenMany, getDataMany, type ChildrenResult, type ReadResult, type SendReads } from './multi-read.js';
 import { forgetWatcher, type RawClient } from './raw-client.js';
 import {
   EMPTY,
@@ -25,6 +28,8 @@ import {
   type ZkStat,
 } from './requests.js';
 import type { SessionState, ZkSessionEvents } from './session-types.js';
+import { TreeWatches, type TreeEvent, type TreeWatch } from './tree-watch.js';
+import { sendAddWatch, sendMultiRead, sendRemoveWatches } from './wire.js';
 
 export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   /** Current library client; replaced (never reused) after an expiry. */
@@ -35,6 +40,27 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   private readonly watchers = new WatcherWrappers();
   /** Requests that have not called back yet; failed by the session on expiry/close, by us at their deadline. */
   protected readonly pending = new PendingRequests(() => this.requestTimeoutMs);
+  protected abstract readonly log: Logger;
+  /** Persistent recursive watches: routed by the session's clients, re-added at each connect. */
+  protected readonly trees: TreeWatches;
+
+  constructor() {
+    super();
+    const self = this;
+    this.trees = new TreeWatches({
+      addWatch: (root) => this.call<void>('addWatch', root, (c, done) => sendAddWatch(c, root, done)),
+      removeWatches: (root, type) => this.call<void>('removeWatches', root, (c, done) => sendRemoveWatches(c, root, type, done)),
+      connected: () => this._state === 'connected',
+      oneShots: (path) => {
+        const wm = this.client?.connectionManager.watcherManager;
+        const held = (r: Record<string, { listenerCount(e: string): number } | undefined> | undefined) => (r?.[path]?.listenerCount('notification') ?? 0) > 0;
+        return { data: held(wm?.dataWatchers) || held(wm?.existenceWatchers), child: held(wm?.childWatchers) };
+      },
+      get log() {
+        return self.log;
+      },
+    });
+  }
 
   /** Deadline of one request. */
   abstract get requestTimeoutMs(): number;
@@ -42,7 +68,7 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   abstract get negotiatedTimeoutMs(): number;
 
   /** One library call with a deadline; refused at once when closed or between sessions. */
-  private call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
+  protected call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
     if (this._state === 'closed') {
       return Promise.reject(new SessionClosedError('SESSION_CLOSED', `session closed (${op} ${path})`, { op, path }));
     }
@@ -68,13 +94,21 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
 
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: ZkStat }> {
     const w = this.watchers.wrap(watcher);
-    return this.call('getData', path, (c, done) => readData(c, path, w, done));
+    const p = this.call<{ data: Buffer; stat: ZkStat }>('getData', path, (c, done) => readData(c, path, w, done));
+    return w ? this.afterOneShot(path, p) : p;
   }
 
   /** Resolves null when the node does not exist (the watch then fires on its creation). */
   exists(path: string, watcher?: Watcher): Promise<ZkStat | null> {
     const w = this.watchers.wrap(watcher);
-    return this.call('exists', path, (c, done) => readExists(c, path, w, done));
+    const p = this.call<ZkStat | null>('exists', path, (c, done) => readExists(c, path, w, done));
+    return w ? this.afterOneShot(path, p) : p;
+  }
+
+  /** A one-shot data watch on a tree-watched root downgrades the server's watch there (tree-watch.ts). */
+  private afterOneShot<T>(path: string, p: Promise<T>): Promise<T> {
+    if (!this.trees.has(path)) return p;
+    return p.finally(() => this.trees.reassert(path));
   }
 
   getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: ZkStat }> {
@@ -98,6 +132,33 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   multi(ops: Op[]): Promise<OpResult[]> {
     if (ops.length === 0) return Promise.resolve([]);
     return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, done));
+  }
+
+  /** Reads many znodes' data in multiReads of `maxPerRequest` (default 100) paths, pipelined; no watches. */
+  getDataMany(paths: readonly string[], opts?: { maxPerRequest?: number }): Promise<ReadResult[]> {
+    return getDataMany(paths, this.sendReads, opts?.maxPerRequest);
+  }
+
+  /** Children of many directories in one multiRead per `maxPerRequest` (default 50) paths. */
+  getChildrenMany(paths: readonly string[], opts?: { maxPerRequest?: number }): Promise<ChildrenResult[]> {
+    return getChildrenMany(paths, this.sendReads, opts?.maxPerRequest);
+  }
+
+  private readonly sendReads: SendReads = (items) => this.call('multiRead', items[0]!.path, (c, done) => sendMultiRead(c, items, done));
+
+  /**
+   * A persistent recursive watch on `path` (tree-watch.ts): every create/delete/data change of
+   * it or a descendant, in zxid order; after every (re)connect it is re-added, then `onReset()`
+   * runs (the consumer re-reads what it mirrors); onReset also runs once when first armed.
+   * Resolves once armed; rejects (and is gone) if that first addWatch fails.
+   */
+  watchTree(path: string, onEvent: (e: TreeEvent) => void, onReset: () => void): Promise<TreeWatch> {
+    try {
+      validatePath(path);
+    } catch (err) {
+      return Promise.reject(new ZkError('ZK_ERROR', `watchTree: ${(err as Error).message}`, { op: 'watchTree', path }));
+    }
+    return this.trees.open(path, onEvent, onReset);
   }
 
   // Helpers built on the primitives (helpers.ts).

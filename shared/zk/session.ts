@@ -23,8 +23,11 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { parseConnectString } from './connect-string.js';
-// First: fixes the library's transactions before any is built (throws if it cannot).
+// First: fixes the library's transactions before any is built (throws if it cannot), then
+// checks the library internals the wire extensions rely on and patches its multi replies.
 import './version-zero-fix.js';
+import './wire-patches.js';
+import { interceptNotifications } from './client-hooks.js';
 import { closeClient, connectClient, retryUntilConnected, untilConnected } from './connect.js';
 import { SessionClosedError, SessionExpiredError, zkError } from './errors.js';
 import { dropSocket, type RawClient } from './raw-client.js';
@@ -34,6 +37,9 @@ import { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkSessionEvents, ty
 import { SessionWatchdog } from './watchdog.js';
 
 export type { CreateMode, Op, OpResult, WatchEvent, WatchEventType, Watcher, ZkStat } from './requests.js';
+export type { ChildrenResult, ReadResult } from './multi-read.js';
+export type { TreeEvent, TreeWatch } from './tree-watch.js';
+export { resetZkCounters, zkCounters } from './counters.js';
 export { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkSessionEvents, type ZkSessionOptions } from './session-types.js';
 
 export class ZkSession extends SessionRequests {
@@ -42,7 +48,7 @@ export class ZkSession extends SessionRequests {
   readonly sessionTimeoutMs: number;
   readonly connectTimeoutMs: number;
   private readonly requestTimeoutOption?: number;
-  private readonly log: Logger;
+  protected readonly log: Logger;
 
   private readonly watchdog: SessionWatchdog;
   /** Closes sessions we gave up ourselves, so their ephemerals go at once. */
@@ -119,7 +125,13 @@ export class ZkSession extends SessionRequests {
       sessionTimeoutMs: this.sessionTimeoutMs,
       timeoutMs,
       log: this.log,
-      created: (c) => (this.client = c),
+      created: (c) => {
+        this.client = c;
+        // Tree-watch events of this client only: an old client's are for watches nobody holds.
+        interceptNotifications(c, (type, path) => {
+          if (c === this.client) this.trees.route(type, path);
+        });
+      },
       heard: (c) => {
         if (c === this.client) this.watchdog.heard();
       },
@@ -151,6 +163,8 @@ export class ZkSession extends SessionRequests {
     this._state = next;
     if (next === 'connected') this.reaper.serversAnswer();
     this.log.info({ state: next, previous: prev, sessionId: this._sessionId }, `zookeeper session ${next}`);
+    // A new connection holds none of our server-side tree watches: add them again.
+    if (next === 'connected') this.trees.rearm();
     this.emit('state', next, prev);
   }
 

@@ -1,0 +1,104 @@
+// Per-client hooks on a library client's connection manager (its own instance properties, no
+// prototype touched; library.ts has checked the code they rely on):
+// - counting every packet as the library takes it off its queue to write it (counters.ts);
+// - splitting the reconnect SetWatches into requests of at most 128 KiB, as the Java client
+//   does: the library sends every watched path in one request, and the server refuses (closes
+//   the connection on) a request over jute.maxbuffer, 1 MiB by default. A client watching
+//   ~40,000 paths could then never reconnect: it connected, sent SetWatches, was cut, again;
+// - handing each watch notification to the tree watches before the library's one-shot registry.
+import './library.js';
+import { countRequest } from './counters.js';
+import { jute, type JuteRecord, type LibConnectionManager, type LibPacket } from './library.js';
+import type { RawClient } from './raw-client.js';
+import { ustringBytes, withChroot } from './wire.js';
+
+/** The Java client's bound on one SetWatches (ClientCnxn.SET_WATCHES_MAX_LENGTH). */
+export const SET_WATCHES_MAX_BYTES = 128 * 1024;
+
+const cmOf = (client: RawClient): LibConnectionManager => client.connectionManager as unknown as LibConnectionManager;
+
+/** Counts each packet this client sends (the connect handshake is counted by raw-client.ts). */
+export function countPackets(client: RawClient): void {
+  const queue = cmOf(client).packetQueue;
+  const shift = queue.shift;
+  queue.shift = function (this: unknown): LibPacket | undefined {
+    const packet = shift.call(this);
+    const header = packet?.request.header;
+    if (packet && header) {
+      const type = header.wireType ?? header.type;
+      const payload = packet.request.payload as { ops?: unknown[]; items?: unknown[] } | null;
+      countRequest(type, payload?.ops?.length ?? payload?.items?.length ?? 1);
+    }
+    return packet;
+  };
+}
+
+export interface WatchLists {
+  dataWatches: string[];
+  existWatches: string[];
+  childWatches: string[];
+}
+
+/**
+ * Splits watch lists into parts whose SetWatches request (length prefix, header, zxid, three
+ * vectors, every path with the chroot it is sent with) is at most `maxBytes`; a path too long
+ * for any part goes alone.
+ */
+export function splitWatchLists(lists: WatchLists, chroot: string | undefined, maxBytes = SET_WATCHES_MAX_BYTES): WatchLists[] {
+  const base = 4 + 8 + 8 + 3 * 4;
+  const parts: WatchLists[] = [];
+  let part: WatchLists = { dataWatches: [], existWatches: [], childWatches: [] };
+  let size = base;
+  let count = 0;
+  for (const kind of ['dataWatches', 'existWatches', 'childWatches'] as const) {
+    for (const path of lists[kind]) {
+      const bytes = ustringBytes(withChroot(chroot, path));
+      if (count > 0 && size + bytes > maxBytes) {
+        parts.push(part);
+        part = { dataWatches: [], existWatches: [], childWatches: [] };
+        size = base;
+        count = 0;
+      }
+      part[kind].push(path);
+      size += bytes;
+      count += 1;
+    }
+  }
+  if (count > 0) parts.push(part);
+  return parts;
+}
+
+/** Makes this client send its reconnect SetWatches in parts of at most 128 KiB. */
+export function splitSetWatches(client: RawClient, maxBytes = SET_WATCHES_MAX_BYTES): void {
+  const cm = cmOf(client);
+  const queue = cm.queue;
+  const SetWatches = jute.protocol.SetWatches!;
+  cm.queue = function (this: LibConnectionManager, request: unknown, callback?: Parameters<LibConnectionManager['queue']>[1]): void {
+    const payload = (request as { payload?: unknown } | null)?.payload;
+    if (!(payload instanceof SetWatches)) return queue.call(this, request, callback);
+    const sw = payload as JuteRecord & WatchLists & { relativeZxid: Buffer };
+    const header = (request as { header: JuteRecord }).header;
+    const parts = splitWatchLists(sw, this.chrootPath, maxBytes);
+    // One part (the common case) is the library's own request, untouched.
+    if (parts.length <= 1) return queue.call(this, request, callback);
+    for (const p of parts) {
+      const h = new jute.protocol.RequestHeader!();
+      h.type = header.type;
+      h.xid = header.xid;
+      const record = new SetWatches();
+      record.relativeZxid = sw.relativeZxid;
+      Object.assign(record, p);
+      queue.call(this, new jute.Request(h, record), callback);
+    }
+  };
+}
+
+/** Calls `onEvent` with each notification (type number, chroot-free path), then the library's registry. */
+export function interceptNotifications(client: RawClient, onEvent: (type: number, path: string) => void): void {
+  const wm = cmOf(client).watcherManager;
+  const emit = wm.emit;
+  wm.emit = function (this: unknown, event: { type: number; path: string }): void {
+    if (event) onEvent(event.type, event.path);
+    return emit.call(this, event);
+  };
+}

@@ -1,0 +1,153 @@
+// Persistent recursive watches (ZooKeeper 3.6+ addWatch, mode PERSISTENT_RECURSIVE) for one
+// session: the registry of watched roots, the routing of notifications to their listeners,
+// and re-adding every watch after each (re)connect.
+//
+// - The server sends a recursive watch's events as ordinary notifications (NodeCreated /
+//   NodeDeleted / NodeDataChanged for the root or any descendant, never NodeChildrenChanged);
+//   one per event per connection, even when a one-shot watch of ours covers the same path, so
+//   every notification is offered here first, then to the library's one-shot registry.
+// - Server-side watches belong to a connection: after any reconnect (same session or new) each
+//   root is added again, then its listeners' onReset() runs (events in the gap are lost; the
+//   consumer re-reads what it mirrors). onReset also runs once after the first arming.
+// - One server watch per root, shared by every listener on it; removed with the last one.
+// - ZooKeeper 3.8.0 keeps one watch mode per (connection, path) (ZOOKEEPER-4466, fixed in 3.9):
+//   a one-shot data/exists watch set on a watched root itself turns the recursive watch there
+//   into a one-shot. The session tells us (reassert) and the root is added again, with onReset.
+import type { Logger } from '../log.js';
+
+export type TreeEvent = { type: 'created' | 'deleted' | 'changed'; path: string };
+export interface TreeWatch {
+  /** Stops delivering events (and removes the server-side watch when connected). */
+  close(): Promise<void>;
+}
+
+/** What the registry needs from its session. */
+export interface TreeHost {
+  /** addWatch(root, PERSISTENT_RECURSIVE) on the current connection, with a deadline. */
+  addWatch(root: string): Promise<void>;
+  /** removeWatches(root, type) on the current connection. */
+  removeWatches(root: string, type: number): Promise<void>;
+  connected(): boolean;
+  /** Whether the library holds one-shot watchers on `path` (data/exists, children). */
+  oneShots(path: string): { data: boolean; child: boolean };
+  log: Logger;
+}
+
+interface Entry {
+  root: string;
+  onEvent: (e: TreeEvent) => void;
+  onReset: () => void;
+  /** Its first addWatch succeeded: re-added (and reset) after each reconnect. */
+  armed: boolean;
+  closed: boolean;
+}
+
+const TYPES: Record<number, TreeEvent['type']> = { 1: 'created', 2: 'deleted', 3: 'changed' };
+
+function parentOf(path: string): string | null {
+  if (path === '/') return null;
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export class TreeWatches {
+  private readonly roots = new Map<string, Set<Entry>>();
+  /** Bumped at every (re)connect: a re-arm of an older connection calls no onReset. */
+  private epoch = 0;
+
+  constructor(private readonly host: TreeHost) {}
+
+  has(root: string): boolean {
+    return this.roots.has(root);
+  }
+
+  /** Offers one notification (library event type, chroot-free path) to the roots above it. */
+  route(type: number, path: string): void {
+    if (this.roots.size === 0) return;
+    const t = TYPES[type];
+    if (!t || typeof path !== 'string') return;
+    const event: TreeEvent = { type: t, path };
+    // Walks up from the path: cost by depth, not by the number of roots.
+    for (let p: string | null = path; p !== null; p = parentOf(p)) {
+      const entries = this.roots.get(p);
+      if (!entries) continue;
+      for (const e of entries) if (!e.closed) this.safely(e, 'onEvent', () => e.onEvent(event));
+    }
+  }
+
+  /** Registers a listener and arms its root; resolves once armed (after its first onReset). */
+  async open(root: string, onEvent: (e: TreeEvent) => void, onReset: () => void): Promise<TreeWatch> {
+    const entry: Entry = { root, onEvent, onReset, armed: false, closed: false };
+    let set = this.roots.get(root);
+    if (!set) this.roots.set(root, (set = new Set()));
+    set.add(entry);
+    const handle: TreeWatch = { close: () => this.close(entry) };
+    try {
+      await this.host.addWatch(root);
+    } catch (err) {
+      await this.close(entry);
+      throw err;
+    }
+    if (entry.closed) return handle;
+    entry.armed = true;
+    this.safely(entry, 'onReset', () => entry.onReset());
+    return handle;
+  }
+
+  /** After every (re)connect: adds each armed root again, then resets its listeners. */
+  rearm(): void {
+    const epoch = ++this.epoch;
+    for (const root of this.roots.keys()) this.arm(root, epoch);
+  }
+
+  /** A one-shot data/exists watch was set on `root` itself (ZOOKEEPER-4466): add it again. */
+  reassert(root: string): void {
+    if (this.roots.has(root)) this.arm(root, this.epoch);
+  }
+
+  private arm(root: string, epoch: number, delayMs = 100): void {
+    const targets = [...(this.roots.get(root) ?? [])].filter((e) => e.armed && !e.closed);
+    if (targets.length === 0) return;
+    this.host.addWatch(root).then(
+      () => {
+        if (epoch !== this.epoch) return;
+        for (const e of targets) if (!e.closed) this.safely(e, 'onReset', () => e.onReset());
+      },
+      (err: unknown) => {
+        if (epoch !== this.epoch || !this.host.connected()) return; // the next connect re-arms
+        // Still connected on the same connection (a request deadline passed): try again.
+        this.host.log.warn({ root, err: (err as Error).message }, 'could not re-add a tree watch; retrying');
+        const t = setTimeout(() => {
+          if (epoch === this.epoch && this.host.connected()) this.arm(root, epoch, Math.min(delayMs * 2, 2000));
+        }, delayMs);
+        t.unref();
+      },
+    );
+  }
+
+  private async close(entry: Entry): Promise<void> {
+    if (entry.closed) return;
+    entry.closed = true;
+    const set = this.roots.get(entry.root);
+    if (!set) return;
+    set.delete(entry);
+    if (set.size > 0) return;
+    this.roots.delete(entry.root);
+    if (!this.host.connected()) return; // the watch went with the connection, or goes with it
+    // Keep the server-side side that one-shot watchers of ours on the root itself still need.
+    const held = this.host.oneShots(entry.root);
+    const type = (held.child ? 0 : 1) | (held.data ? 0 : 2);
+    if (type === 0) return;
+    // NOWATCHER (already gone) and connection loss (gone with the connection) are both fine.
+    await this.host.removeWatches(entry.root, type).catch(() => undefined);
+  }
+
+  private safely(e: Entry, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      // A listener's throw must not reach the library's socket handler (a dropped connection).
+      this.host.log.error({ root: e.root, err: (err as Error)?.message }, `tree watch ${what} listener threw`);
+    }
+  }
+}
