@@ -118,6 +118,10 @@ export class QueueIndex {
   get unclassified(): number {
     return this.slots.size - this.classified;
   }
+  /** Whether an entry of this name is indexed (tests). */
+  has(name: string): boolean {
+    return this.slots.has(name);
+  }
   /** A reset's listings are running: what is indexed may lack entries, and queue order holds only among those indexed. */
   get listing(): boolean {
     return this.resetting;
