@@ -36,6 +36,8 @@ export interface Held {
   taskId: string;
   attempt: number;
   deadline: number | null;
+  /** The record's size when it was assigned (from the assignment's data): sizes batched record reads. */
+  recordBytes?: number;
 }
 
 /** What the parts run their transitions on (a LeaderTx: session, layout, fence). */

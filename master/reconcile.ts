@@ -1,170 +1,194 @@
-// The leader's picture of who holds what: every assignment directory, read at takeover and
-// re-read when its watch fires. Assignments of members that are gone go back to the queue,
-// assignments that disagree with their record are removed, attempts past their deadline are
-// taken back. Everything here can be thrown away and rebuilt from the znodes.
-import { Paths } from '../shared/protocol/paths.js';
-import type { AssignmentData } from '../shared/protocol/task-ops.js';
+// The leader's picture of who holds what: a mirror of assign/ kept by one tree watch
+// (held-index.ts; a finish frees its slot with no listing), read whole only at takeover and
+// after a reset (assign-resync.ts, a few requests per hundred members). Assignments of members
+// that are gone go back to the queue, assignments that disagree with their record are
+// removed, attempts past their deadline are taken back. Everything here can be thrown away
+// and rebuilt from the znodes.
 import type { TaskError } from '../shared/protocol/task-record.js';
-import { readTask } from '../shared/protocol/task-store.js';
+import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { failMalformedAssigned, holdsAttempt, reclaim, removeMemberDir, removeStaleAssignment } from '../shared/protocol/transitions.js';
-import { NoNodeError } from '../shared/zk/errors.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
-import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import type { TreeWatch } from '../shared/zk/session.js';
+import { readUnread, resyncAssignments, type ResyncDeps } from './assign-resync.js';
+import { HeldIndex } from './held-index.js';
+import { UNKNOWN_LOAD, readRecords } from './held-reads.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 
 export class Reconciler {
-  /** member → assignment name → what it holds. Mirrors assign/<member>/. */
-  private readonly held = new Map<string, Map<string, Held>>();
-  /** Member directories whose watch fired: re-read. */
+  private readonly index: HeldIndex;
+  /** Members to judge: gone (take back what they held, delete the directory) or alive. */
   private readonly dirty = new Set<string>();
-  private readonly dirWatchers: StableWatchers;
+  /** Events may have been missed (first arm, reconnect, new session): read assign/ whole. */
+  private needsResync = false;
+  private watch?: TreeWatch;
+  private closed = false;
+  private armed!: () => void;
+  private readonly firstReset = new Promise<void>((r) => (this.armed = r));
+  private readonly deps: ResyncDeps;
+  private readonly onGone = (member: string) => {
+    // A member node deleted, seen in the view or not (it may have died before it was read).
+    if (this.closed || !this.index.has(member)) return;
+    this.dirty.add(member);
+    this.ctx.kick();
+  };
 
   constructor(
     private readonly ctx: LeaderContext,
     private readonly observer: MembershipObserver,
   ) {
-    this.dirWatchers = new StableWatchers(ctx.session);
+    this.index = new HeldIndex(ctx.paths.assign, () => {
+      if (!this.closed && !ctx.stopped) ctx.kick();
+    });
+    this.deps = {
+      session: ctx.session,
+      paths: ctx.paths,
+      log: ctx.log,
+      index: this.index,
+      isLive: (m) => this.isLive(m),
+      expectedLoad: (m) => Math.max(this.index.load(m), this.observer.get(m)?.capacity ?? (this.index.has(m) ? 0 : UNKNOWN_LOAD)),
+      timeoutGraceMs: ctx.opts.timeoutGraceMs,
+    };
+    observer.on('gone', this.onGone);
+    // The leadership stops the observer when it ends: the tree watch goes with it.
+    observer.once('stopped', () => void this.stop());
   }
 
   /**
-   * The picture from ZooKeeper alone: every assignment directory is read; those of members
-   * that are gone are reclaimed; assignments that disagree with their record are removed.
+   * The picture from ZooKeeper alone: the tree watch is armed, then every assignment
+   * directory is read; those of members that are gone are reclaimed; assignments that
+   * disagree with their record are removed.
    */
   async rebuild(): Promise<void> {
     const { session, paths } = this.ctx;
-    const { children } = await session.retrying(() => session.getChildren(paths.assign));
-    for (const member of children) this.dirty.add(member);
+    const watch = await session.watchTree(
+      paths.assign,
+      (e) => {
+        if (!this.closed) this.index.onEvent(e);
+      },
+      () => this.onReset(),
+    );
+    if (this.closed) return void watch.close().catch(() => undefined);
+    this.watch = watch;
+    await this.firstReset;
     await this.refreshMembers(true);
+  }
+
+  /** Takes the tree watch off (idempotent; the observer's stop does it too). */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.armed();
+    this.observer.off('gone', this.onGone);
+    await this.watch?.close().catch(() => undefined);
+  }
+
+  private onReset(): void {
+    if (this.closed) return;
+    this.needsResync = true;
+    this.armed();
+    this.ctx.kick();
   }
 
   markDirty(member: string): void {
     this.dirty.add(member);
   }
-  /** Outcome of a write unknown: re-read every directory we know. */
+  /** Outcome of a write unknown: judge every member we know again (the mirror follows the events). */
   markAllDirty(): void {
-    for (const m of this.held.keys()) this.dirty.add(m);
+    for (const m of this.index.members()) this.dirty.add(m);
   }
   get hasDirty(): boolean {
-    return this.dirty.size > 0;
+    return this.needsResync || this.dirty.size > 0 || this.index.unread.size > 0 || this.index.unseen.size > 0;
   }
 
-  /** A member's directory has been read: it exists and its load is known. */
+  /** A member's directory is known: it exists and its load is known. */
   knows(member: string): boolean {
-    return this.held.has(member);
+    return this.index.has(member);
   }
   load(member: string): number {
-    return this.held.get(member)?.size ?? 0;
+    return this.index.load(member);
   }
   heldCount(): number {
-    let n = 0;
-    for (const m of this.held.values()) n += m.size;
-    return n;
+    return this.index.count();
   }
 
   /** Records an assignment we just made. */
   recordAssigned(h: Held): void {
-    let m = this.held.get(h.member);
-    if (!m) this.held.set(h.member, (m = new Map()));
-    m.set(Paths.assignmentName(h.taskId, h.attempt), h);
+    this.index.record(h);
   }
 
   earliestDeadline(): number | null {
     let earliest: number | null = null;
-    for (const m of this.held.values()) for (const h of m.values()) if (h.deadline !== null && (earliest === null || h.deadline < earliest)) earliest = h.deadline;
+    for (const h of this.index.all()) if (h.deadline !== null && (earliest === null || h.deadline < earliest)) earliest = h.deadline;
     return earliest;
   }
 
   private forget(h: Held): void {
-    this.held.get(h.member)?.delete(Paths.assignmentName(h.taskId, h.attempt));
+    this.index.remove(h);
   }
 
   private isLive(member: string): boolean {
     return this.observer.get(member) !== undefined;
   }
 
-  /** Re-reads dirty member directories; reclaims what dead members held. */
+  /**
+   * Brings the picture up to date: assign/ read whole after a reset, assignments we did not
+   * make read, members to judge judged (what gone ones held is reclaimed); with `verify`
+   * (takeover) every assignment of a live member is checked against its record.
+   */
   async refreshMembers(verify = false): Promise<void> {
-    const members = [...this.dirty];
+    this.index.prune(Date.now());
+    let alive = new Map<string, boolean>();
+    if (this.needsResync) {
+      this.needsResync = false;
+      try {
+        alive = await resyncAssignments(this.deps);
+      } catch (err) {
+        this.needsResync = true;
+        throw err;
+      }
+      for (const m of alive.keys()) this.dirty.add(m);
+    }
+    await readUnread(this.deps);
+    await this.judge(alive);
+    if (verify) await this.verifyAll(alive);
+  }
+
+  private async judge(alive: ReadonlyMap<string, boolean>): Promise<void> {
+    const members = new Set([...this.dirty, ...this.index.unseen]);
     this.dirty.clear();
-    // All settle before any error surfaces: a read still running after the round ended could
-    // overwrite a newer count of that member's load.
-    const results = await Promise.allSettled(members.map((m) => this.refreshMember(m, verify)));
+    this.index.unseen.clear();
+    // All settle before any error surfaces: a reclaim still running after the round ended
+    // could overwrite a newer picture of that member.
+    const results = await Promise.allSettled([...members].map((m) => this.judgeOne(m, alive.get(m))));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private async refreshMember(member: string, verify: boolean): Promise<void> {
+  private async judgeOne(member: string, alive: boolean | undefined): Promise<void> {
+    // No directory: nothing held, nothing to delete (a live member's comes as an event).
+    if (!this.index.has(member) || this.isLive(member)) return;
     const { session, paths } = this.ctx;
-    let live = this.isLive(member);
-    let names: string[];
-    const dir = paths.assignDir(member);
-    const watcher = this.dirWatchers.get(member, (generation) => () => {
-      if (generation !== session.generation || this.ctx.stopped) return;
-      this.dirty.add(member);
-      this.ctx.kick();
-    });
     try {
-      // The view can lag a registration (a directory listed after the view was read): a
-      // member is dead only once its member node is gone, never to return (its name holds
-      // its session). Reclaiming from a live one would delete the directory it works from.
-      if (!live) live = (await session.retrying(() => session.exists(paths.member(member)))) !== null;
-      ({ children: names } = await session.retrying(() => session.getChildren(dir, live ? watcher : undefined)));
+      // The view can lag a registration (a directory seen before the member was read):
+      // reclaiming from a live member would delete the directory it works from.
+      if (alive ?? (await session.retrying(() => session.exists(paths.member(member)))) !== null) return;
+      await this.reclaimMember(member);
     } catch (err) {
-      if (err instanceof NoNodeError) {
-        this.held.delete(member);
-        // Registered, directory not made yet (the member node comes first): assign nothing
-        // to it until it is there.
-        if (live && (await session.retrying(() => session.exists(dir, watcher))) !== null) watcher({ type: 'created', path: dir });
-        return;
-      }
       this.dirty.add(member);
       throw err;
     }
-    const before = this.held.get(member) ?? new Map<string, Held>();
-    const now = new Map<string, Held>();
-    const fresh = names.filter((n) => !before.has(n));
-    const known = names.filter((n) => before.has(n));
-    for (const n of known) now.set(n, before.get(n)!);
-    // Deadlines of assignments we did not make ourselves (an earlier leader's) are read once.
-    const read = await Promise.all(fresh.map((n) => this.readHeld(member, n)));
-    for (const h of read) if (h) now.set(Paths.assignmentName(h.taskId, h.attempt), h);
-    this.held.set(member, now);
-
-    if (!live) {
-      await this.reclaimMember(member, [...now.values()]);
-      return;
-    }
-    if (verify) await Promise.all([...now.values()].map((h) => this.verifyHeld(h)));
   }
 
-  private async readHeld(member: string, name: string): Promise<Held | null> {
-    const { session, paths } = this.ctx;
-    const parsed = Paths.parseAssignment(name);
-    if (!parsed) {
-      this.ctx.log.warn({ member, name }, 'unparseable assignment name; ignoring it');
-      return null;
-    }
-    try {
-      const { data } = await session.retrying(() => session.getData(paths.assignmentAt(member, name)));
-      let deadline: number | null = null;
-      try {
-        deadline = (JSON.parse(data.toString('utf8')) as AssignmentData).deadline ?? null;
-      } catch {
-        /* a damaged assignment body: no deadline known; the record still decides */
-      }
-      // A deadline we did not set (an earlier leader's): we did not watch it pass. Give the
-      // worker a grace from now to be seen gone (uncounted) before a take-back counts.
-      if (deadline !== null) deadline = Math.max(deadline, Date.now() + this.ctx.opts.timeoutGraceMs);
-      return { member, taskId: parsed.taskId, attempt: parsed.attempt, deadline };
-    } catch (err) {
-      if (err instanceof NoNodeError) return null;
-      throw err;
-    }
+  /** Every assignment of a live member against its record, the records read in few requests. */
+  private async verifyAll(alive: ReadonlyMap<string, boolean>): Promise<void> {
+    const held: Held[] = [];
+    for (const m of [...this.index.members()]) if (this.isLive(m) || alive.get(m) === true) held.push(...this.index.dir(m)!.values());
+    const records = await readRecords(this.ctx.session, this.ctx.paths, held);
+    await Promise.all(held.map((h, i) => this.verifyHeld(h, records[i]!)));
   }
 
   /** An assignment must match its record (holdsAttempt: same member and attempt, still in progress); else it is removed. */
-  private async verifyHeld(h: Held): Promise<void> {
-    const r = await readTask(this.ctx.session, this.ctx.paths, h.taskId);
+  private async verifyHeld(h: Held, r: TaskRead): Promise<void> {
     if (r.kind === 'ok' && holdsAttempt(r.record, h.member, h.attempt)) return;
     if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
     this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
@@ -175,15 +199,18 @@ export class Reconciler {
   }
 
   /** Takes back everything a gone member held, then deletes its directory. */
-  private async reclaimMember(member: string, held: Held[]): Promise<void> {
-    for (const h of held) {
-      await this.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true);
+  private async reclaimMember(member: string): Promise<void> {
+    const held = [...(this.index.dir(member)?.values() ?? [])];
+    // The records in few requests (packed by their sizes when known); a reclaim whose record
+    // moved meanwhile reads it again.
+    const records = await readRecords(this.ctx.session, this.ctx.paths, held);
+    for (const [i, h] of held.entries()) {
+      await this.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true, false, records[i]);
     }
     const v = notDeposed(this.ctx, await removeMemberDir(this.ctx, member));
     if (v.kind === 'unknown') throw v.error;
     if (v.kind === 'committed') {
-      this.held.delete(member);
-      this.dirWatchers.delete(member);
+      this.index.dropDir(member);
       this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } else if (v.code === 'NOT_EMPTY') {
       // An assignment raced in (or a node we cannot parse sits there): go again, but not at
@@ -191,7 +218,7 @@ export class Reconciler {
       this.dirty.add(member);
       setTimeout(() => this.ctx.kick(), 1000).unref();
     } else if (v.code === 'NO_NODE') {
-      this.held.delete(member);
+      this.index.dropDir(member);
     } else throw v.error;
   }
 
@@ -206,12 +233,10 @@ export class Reconciler {
     const overdue: Held[] = [];
     const since = this.ctx.connectedSince;
     let pushed = 0;
-    for (const m of this.held.values()) {
-      for (const h of m.values()) {
-        if (h.deadline === null || h.deadline > now) continue;
-        if (this.pushedPastCut(h, since)) pushed++;
-        else overdue.push(h);
-      }
+    for (const h of this.index.all()) {
+      if (h.deadline === null || h.deadline > now) continue;
+      if (this.pushedPastCut(h, since)) pushed++;
+      else overdue.push(h);
     }
     if (pushed > 0) this.ctx.log.info({ count: pushed, graceMs: this.ctx.opts.timeoutGraceMs }, 'deadlines passed while cut off from ZooKeeper: their take-backs wait a grace');
     for (const h of overdue) {
@@ -231,10 +256,10 @@ export class Reconciler {
   }
 
   /** Reclaims one assignment if its record still says the member holds it. */
-  private async reclaim(h: Held, error: TaskError, requeueNow: boolean, deadline = false): Promise<void> {
+  private async reclaim(h: Held, error: TaskError, requeueNow: boolean, deadline = false, read?: TaskRead): Promise<void> {
     const { session, paths } = this.ctx;
     for (let tries = 0; tries < 5; tries++) {
-      const r = await readTask(session, paths, h.taskId);
+      const r = tries === 0 && read ? read : await readTask(session, paths, h.taskId);
       // The read may have waited out a cut (a connection we took for alive): judge again.
       if (deadline && this.pushedPastCut(h)) return;
       if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
@@ -271,7 +296,7 @@ export class Reconciler {
     const v = notDeposed(this.ctx, await failMalformedAssigned(this.ctx, { ...h, assignment }, reason, version, this.ctx.fence()));
     if (v.kind === 'unknown') throw v.error;
     if (v.kind === 'moved') {
-      // Gone or changed meanwhile (the worker failed it first): the next listing decides.
+      // Gone or changed meanwhile (the worker failed it first): judge the member again.
       this.dirty.add(h.member);
       this.ctx.kick();
     }

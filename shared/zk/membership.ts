@@ -12,8 +12,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { ConnectionLossError, NodeExistsError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { ZkSession } from './session.js';
-import { StableWatchers } from './stable-watchers.js';
-import { Coalescer } from '../util/coalescer.js';
+import { TreeMembershipObserver, type MemberParser } from './membership-observer.js';
 
 export type MemberState = 'init' | 'alive' | 'draining' | 'gone';
 
@@ -159,137 +158,21 @@ export function parseMemberInfo(name: string, data: Buffer, log: Logger = silent
   };
 }
 
-export interface ObserverEvents<T> {
-  join: [member: T & { name: string }];
-  leave: [name: string];
-  update: [member: T & { name: string }];
-  /** The whole view was (re)built. */
-  change: [];
-}
-
-/** Turns a member node's data into what the view holds. */
-export type MemberParser<T> = (name: string, data: Buffer, log: Logger) => T;
-
 /** A drover Paths (or anything with its workers directory): the older constructor's argument. */
 export interface WorkersDir {
   readonly workers: string;
 }
 
+export { MEMBERS_PER_READ, type MemberParser, type ObserverEvents } from './membership-observer.js';
+
 /**
- * Keeps a live view of a membership directory with child and data watches, re-armed on every
- * fire and rebuilt after a session expiry. Events say what changed since the last view.
- * `new MembershipObserver(session, paths, log)` (drover's workers, as MemberInfo) is kept for
- * older callers; `new MembershipObserver(session, dir, log, parse)` is the recipe.
+ * A live view of a membership directory on one tree watch (membership-observer.ts): a join,
+ * leave or update costs O(1) requests; a reset (reconnect, new session) lists and reads the
+ * group once. `new MembershipObserver(session, paths, log)` (drover's workers, as MemberInfo)
+ * is kept for older callers; `new MembershipObserver(session, dir, log, parse)` is the recipe.
  */
-export class MembershipObserver<T extends object = MemberInfo> extends EventEmitter<ObserverEvents<T>> {
-  readonly dir: string;
-  private readonly log: Logger;
-  private readonly parse: MemberParser<T>;
-  private readonly view = new Map<string, T & { name: string }>();
-  private readonly refresher: Coalescer;
-  private readonly dirty = new Set<string>();
-  private readonly watchers: StableWatchers;
-  private stopped = false;
-  private readonly onSession = () => {
-    this.dirty.clear();
-    for (const n of this.view.keys()) this.dirty.add(n);
-    this.refresher.kick();
-  };
-
-  constructor(
-    private readonly session: ZkSession,
-    dir: string | WorkersDir,
-    log: Logger = silentLogger,
-    parse?: MemberParser<T>,
-  ) {
-    super();
-    this.dir = typeof dir === 'string' ? dir : dir.workers;
-    this.parse = parse ?? (parseMemberInfo as unknown as MemberParser<T>);
-    this.log = log.child({ component: 'membership-observer' });
-    this.watchers = new StableWatchers(session);
-    this.refresher = new Coalescer(
-      () => this.refresh(),
-      (err) => {
-        if (this.stopped) return;
-        this.log.warn({ err: (err as Error).message }, 'membership refresh failed; retrying');
-        setTimeout(() => this.refresher.kick(), 200).unref();
-      },
-    );
-  }
-
-  members(): Array<T & { name: string }> {
-    return [...this.view.values()];
-  }
-  get(name: string): (T & { name: string }) | undefined {
-    return this.view.get(name);
-  }
-
-  /** Reads the first view; resolves once it is built. */
-  async start(): Promise<void> {
-    this.session.on('session', this.onSession);
-    this.refresher.kick();
-    await this.refresher.settled();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.session.off('session', this.onSession);
-  }
-
-  /** Resolves once any refresh in progress has finished. */
-  settled(): Promise<void> {
-    return this.refresher.settled();
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.stopped || this.session.state === 'expired' || this.session.state === 'closed') return;
-    const listWatcher = this.watchers.get('', (g) => () => {
-      if (g === this.session.generation && !this.stopped) this.refresher.kick();
-    });
-    const { children } = await this.session.retrying(() => this.session.getChildren(this.dir, listWatcher));
-    const present = new Set(children);
-    for (const name of [...this.view.keys()]) {
-      if (!present.has(name)) {
-        this.view.delete(name);
-        this.dirty.delete(name);
-        this.watchers.delete(`m:${name}`);
-        this.emit('leave', name);
-      }
-    }
-    const toRead = children.filter((n) => !this.view.has(n) || this.dirty.has(n));
-    // Clear the marks before reading: a change that fires while we read marks the member
-    // again and the next run re-reads it (clearing after the read lost such a change).
-    for (const n of toRead) this.dirty.delete(n);
-    let read: Array<(T & { name: string }) | null>;
-    try {
-      read = await Promise.all(toRead.map((name) => this.readMember(name)));
-    } catch (err) {
-      for (const n of toRead) this.dirty.add(n);
-      throw err;
-    }
-    for (const m of read) {
-      if (!m) continue;
-      const known = this.view.has(m.name);
-      this.view.set(m.name, m);
-      this.emit(known ? 'update' : 'join', m);
-    }
-    this.emit('change');
-  }
-
-  private async readMember(name: string): Promise<(T & { name: string }) | null> {
-    try {
-      const watcher = this.watchers.get(`m:${name}`, (g) => (e) => {
-        if (g !== this.session.generation || this.stopped) return;
-        if (e.type === 'changed') {
-          this.dirty.add(name);
-          this.refresher.kick();
-        }
-      });
-      const { data } = await this.session.retrying(() => this.session.getData(`${this.dir}/${name}`, watcher));
-      return { ...this.parse(name, data, this.log), name };
-    } catch (err) {
-      if (err instanceof NoNodeError) return null; // left meanwhile: the child watch tells us
-      throw err;
-    }
+export class MembershipObserver<T extends object = MemberInfo> extends TreeMembershipObserver<T> {
+  constructor(session: ZkSession, dir: string | WorkersDir, log: Logger = silentLogger, parse?: MemberParser<T>) {
+    super(session, typeof dir === 'string' ? dir : dir.workers, parse ?? (parseMemberInfo as unknown as MemberParser<T>), log);
   }
 }

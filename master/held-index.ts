@@ -1,0 +1,174 @@
+// The leader's mirror of assign/: member directory → assignment name → what it holds, kept
+// current by the events of ONE tree watch on assign/ (no listing per change): a directory
+// created is a member that can take work (empty: what it gets comes as events), an
+// assignment deleted is a finish, cancel or reclaim (its slot frees at once), an assignment
+// created that we did not record ourselves is read at the next refresh. A reset (events may
+// have been missed) is a listing diffed in by applySnapshot; events that came meanwhile win.
+import { Paths } from '../shared/protocol/paths.js';
+import type { TreeEvent } from '../shared/zk/session.js';
+import type { Held } from './leader-context.js';
+
+/** How long a deletion we could not match is kept (an assign's reply handled after its finish). */
+const TOMBSTONE_MS = 60_000;
+
+/** The member and (for a node below it) the assignment name of a path under assign/. */
+export function parseAssignPath(assignRoot: string, path: string): { member: string; name?: string } | null {
+  if (path.length <= assignRoot.length + 1 || !path.startsWith(`${assignRoot}/`)) return null;
+  const rel = path.slice(assignRoot.length + 1);
+  const slash = rel.indexOf('/');
+  if (slash < 0) return { member: rel };
+  const name = rel.slice(slash + 1);
+  if (slash === 0 || name === '' || name.includes('/')) return null;
+  return { member: rel.slice(0, slash), name };
+}
+
+const keyOf = (member: string, name: string): string => `${member}/${name}`;
+
+export class HeldIndex {
+  private readonly dirs = new Map<string, Map<string, Held>>();
+  /** Assignments created that the mirror lacks (not recorded by us: an earlier leader's, a write whose outcome we did not learn). */
+  readonly unread = new Map<string, Set<string>>();
+  /** Directories that appeared for a member the view did not hold then: judged once the view has settled. */
+  readonly unseen = new Set<string>();
+  /** Deletions the mirror could not match: an assign whose reply we handle after its finish must not come back. */
+  private readonly tombstones = new Map<string, number>();
+  /** Sets collecting what events touch (`member`, `member/name`) while a read is out. */
+  private readonly trackers = new Set<Set<string>>();
+
+  constructor(
+    private readonly assignRoot: string,
+    /** A slot freed, a member can take work, or something is to be read: ask for a round. */
+    private readonly changed: () => void,
+  ) {}
+
+  has(member: string): boolean {
+    return this.dirs.has(member);
+  }
+  dir(member: string): ReadonlyMap<string, Held> | undefined {
+    return this.dirs.get(member);
+  }
+  members(): IterableIterator<string> {
+    return this.dirs.keys();
+  }
+  load(member: string): number {
+    return this.dirs.get(member)?.size ?? 0;
+  }
+  count(): number {
+    let n = 0;
+    for (const d of this.dirs.values()) n += d.size;
+    return n;
+  }
+  *all(): IterableIterator<Held> {
+    for (const d of this.dirs.values()) yield* d.values();
+  }
+
+  /** An assignment we committed: mirrored, unless its deletion was seen first. */
+  record(h: Held): void {
+    const name = Paths.assignmentName(h.taskId, h.attempt);
+    if (this.tombstones.delete(keyOf(h.member, name))) return;
+    this.ensure(h.member).set(name, h);
+  }
+  /** An assignment read from ZooKeeper (a snapshot or an unread one). */
+  add(h: Held): void {
+    this.ensure(h.member).set(Paths.assignmentName(h.taskId, h.attempt), h);
+  }
+  /** An assignment we removed (its deletion event may come before or after). */
+  remove(h: Held): void {
+    this.dirs.get(h.member)?.delete(Paths.assignmentName(h.taskId, h.attempt));
+  }
+  dropDir(member: string): void {
+    this.dirs.delete(member);
+    this.unread.delete(member);
+  }
+
+  /** From now on, collects the keys events touch; untrack() when the read it guards is applied. */
+  track(): Set<string> {
+    const s = new Set<string>();
+    this.trackers.add(s);
+    return s;
+  }
+  untrack(s: Set<string>): void {
+    this.trackers.delete(s);
+  }
+  static key(member: string, name?: string): string {
+    return name === undefined ? member : keyOf(member, name);
+  }
+
+  onEvent(e: TreeEvent): void {
+    const p = parseAssignPath(this.assignRoot, e.path);
+    if (!p || e.type === 'changed') return; // a data change is a progress write: nothing held changes
+    for (const t of this.trackers) t.add(HeldIndex.key(p.member, p.name));
+    const { member, name } = p;
+    if (name === undefined) {
+      if (e.type === 'created') {
+        // New: empty. What it is given comes as events of its own.
+        if (!this.dirs.has(member)) this.dirs.set(member, new Map());
+        this.unseen.add(member);
+      } else this.dropDir(member);
+      this.changed();
+      return;
+    }
+    if (e.type === 'created') {
+      if (this.ensure(member).has(name)) return;
+      let s = this.unread.get(member);
+      if (!s) this.unread.set(member, (s = new Set()));
+      s.add(name);
+      this.changed();
+      return;
+    }
+    const u = this.unread.get(member);
+    if (u?.delete(name) && u.size === 0) this.unread.delete(member);
+    if (this.dirs.get(member)?.delete(name)) this.changed();
+    else this.tombstones.set(keyOf(member, name), Date.now());
+  }
+
+  /**
+   * A listing of every directory (null: gone by the time it was listed) and what was read of
+   * the assignments the mirror lacked, diffed in. A key an event touched since the listing
+   * began keeps what the events made of it.
+   */
+  applySnapshot(listed: ReadonlyMap<string, readonly string[] | null>, read: ReadonlyMap<string, Held>, touched: ReadonlySet<string>): void {
+    for (const [member, names] of listed) {
+      if (touched.has(member)) continue;
+      if (names === null) {
+        this.dropDir(member);
+        continue;
+      }
+      const d = this.ensure(member);
+      const present = new Set(names);
+      for (const n of [...d.keys()]) if (!present.has(n) && !touched.has(keyOf(member, n))) d.delete(n);
+      for (const n of names) {
+        const k = keyOf(member, n);
+        if (d.has(n) || touched.has(k)) continue;
+        const h = read.get(k);
+        if (h) d.set(n, h);
+      }
+    }
+    for (const member of [...this.dirs.keys()]) if (!listed.has(member) && !touched.has(member)) this.dropDir(member);
+  }
+
+  /** Takes the unread assignments the mirror still lacks. */
+  takeUnread(): Array<{ member: string; name: string }> {
+    const out: Array<{ member: string; name: string }> = [];
+    for (const [member, names] of this.unread) for (const name of names) if (!this.dirs.get(member)?.has(name)) out.push({ member, name });
+    this.unread.clear();
+    return out;
+  }
+  putBackUnread(items: ReadonlyArray<{ member: string; name: string }>): void {
+    for (const { member, name } of items) {
+      let s = this.unread.get(member);
+      if (!s) this.unread.set(member, (s = new Set()));
+      s.add(name);
+    }
+  }
+
+  prune(now: number): void {
+    for (const [k, at] of this.tombstones) if (now - at > TOMBSTONE_MS) this.tombstones.delete(k);
+  }
+
+  private ensure(member: string): Map<string, Held> {
+    let d = this.dirs.get(member);
+    if (!d) this.dirs.set(member, (d = new Map()));
+    return d;
+  }
+}
