@@ -1,0 +1,222 @@
+// Persistent recursive watches (watchTree) against a real server: deep descendants in zxid
+// order without re-arming, one-shot watches beside them, close(), a chroot, and onReset after
+// a TCP cut (same session) and after a real session expiry, with events flowing again.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ZkSession, type TreeEvent } from '../shared/zk/session.js';
+import type { RawClient } from '../shared/zk/raw-client.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const pool = new SessionPool();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await pool.closeAll();
+});
+
+function recorder() {
+  const events: TreeEvent[] = [];
+  let resets = 0;
+  return {
+    events,
+    get resets() {
+      return resets;
+    },
+    onEvent: (e: TreeEvent) => events.push(e),
+    onReset: () => (resets += 1),
+  };
+}
+
+async function watch(s: ZkSession, root: string, r = recorder()) {
+  const w = await s.watchTree(root, r.onEvent, r.onReset);
+  cleanups.push(() => w.close());
+  return { r, w };
+}
+
+/** Every notification the server sends this session's current connection (raw, before routing). */
+function wireEvents(s: ZkSession): Array<{ type: number; path: string }> {
+  const seen: Array<{ type: number; path: string }> = [];
+  const wm = (s as unknown as { client: RawClient }).client.connectionManager.watcherManager as unknown as {
+    emit: (e: { type: number; path: string }) => void;
+  };
+  const emit = wm.emit;
+  wm.emit = function (this: unknown, e) {
+    seen.push({ type: e.type, path: e.path });
+    return emit.call(this, e);
+  };
+  return seen;
+}
+
+describe('watchTree', () => {
+  it('delivers created/changed/deleted of deep descendants, in order, without re-arming', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw');
+    await writer.mkdirp(root);
+    const { r } = await watch(s, root);
+    expect(r.resets).toBe(1); // once, when first armed
+    await writer.create(`${root}/a`);
+    await writer.create(`${root}/a/b`);
+    await writer.create(`${root}/a/b/c`, Buffer.from('1'));
+    for (let i = 0; i < 20; i++) await writer.setData(`${root}/a/b/c`, Buffer.from(String(i)));
+    await writer.setData(root, Buffer.from('root'));
+    await writer.multi([
+      { op: 'remove', path: `${root}/a/b/c` },
+      { op: 'remove', path: `${root}/a/b` },
+    ]);
+    await writer.create(`${root}/z`, Buffer.alloc(0), 'persistent_sequential');
+    const expected: TreeEvent[] = [
+      { type: 'created', path: `${root}/a` },
+      { type: 'created', path: `${root}/a/b` },
+      { type: 'created', path: `${root}/a/b/c` },
+      ...Array.from({ length: 20 }, () => ({ type: 'changed' as const, path: `${root}/a/b/c` })),
+      { type: 'changed', path: root },
+      { type: 'deleted', path: `${root}/a/b/c` },
+      { type: 'deleted', path: `${root}/a/b` },
+    ];
+    await waitFor(() => r.events.length >= expected.length + 1, { timeoutMs: 5000, message: 'all events' });
+    expect(r.events.slice(0, expected.length)).toEqual(expected);
+    expect(r.events[expected.length]).toMatchObject({ type: 'created', path: expect.stringMatching(new RegExp(`^${root}/z\\d{10}$`)) });
+    expect(r.resets).toBe(1);
+    // Nothing outside the root.
+    await writer.create(`${root}-sibling`);
+    await writer.remove(`${root}-sibling`);
+    await writer.setData(`${root}/a`, Buffer.from('last'));
+    await waitFor(() => r.events.at(-1)?.path === `${root}/a`, { timeoutMs: 5000, message: 'last event' });
+    expect(r.events.some((e) => e.path.startsWith(`${root}-sibling`))).toBe(false);
+  });
+
+  it('one-shot watches beside a tree watch still fire, on a descendant and on the root itself', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-one');
+    await writer.mkdirp(`${root}/x`);
+    const { r } = await watch(s, root);
+    const fired: string[] = [];
+    await s.getData(`${root}/x`, (e) => fired.push(`x:${e.type}`));
+    // A one-shot data watch on the root itself: ZooKeeper 3.8.0 keeps one mode per path and
+    // connection, so the session adds the recursive watch again (and resets its listeners).
+    await s.exists(root, (e) => fired.push(`root:${e.type}`));
+    await waitFor(() => r.resets === 2, { timeoutMs: 5000, message: 'tree watch re-asserted' });
+    await writer.setData(`${root}/x`, Buffer.from('1'));
+    await writer.setData(root, Buffer.from('1'));
+    await writer.create(`${root}/x/deep`);
+    await waitFor(() => r.events.length === 3 && fired.length === 2, { timeoutMs: 5000, message: 'events' });
+    expect(fired).toEqual(['x:changed', 'root:changed']);
+    expect(r.events).toEqual([
+      { type: 'changed', path: `${root}/x` },
+      { type: 'changed', path: root },
+      { type: 'created', path: `${root}/x/deep` },
+    ]);
+    // One-shot: the second change fires no one-shot watch, and the tree watch goes on.
+    await writer.setData(`${root}/x`, Buffer.from('2'));
+    await waitFor(() => r.events.length === 4, { timeoutMs: 5000, message: 'tree event after the one-shots' });
+    expect(fired).toHaveLength(2);
+  });
+
+  it('close() stops delivery; the server-side watch goes with the last listener on the root', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-close');
+    await writer.mkdirp(root);
+    const a = await watch(s, root);
+    const b = await watch(s, root);
+    const wire = wireEvents(s);
+    await a.w.close();
+    await writer.create(`${root}/one`);
+    await waitFor(() => b.r.events.length === 1, { timeoutMs: 5000, message: 'b gets the event' });
+    expect(a.r.events).toEqual([]);
+    await b.w.close();
+    await b.w.close(); // idempotent
+    await writer.create(`${root}/two`);
+    await writer.setData(`${root}/one`, Buffer.from('x'));
+    // A read on the watching connection after the writes: any notification of them would
+    // come before its reply.
+    await s.getData(`${root}/one`);
+    expect(b.r.events).toHaveLength(1);
+    expect(wire.filter((e) => e.path.startsWith(root)).map((e) => e.path)).toEqual([`${root}/one`]);
+  });
+
+  it('over a chroot: events carry chroot-relative paths', async () => {
+    const root = uniqueRoot('tw-chroot');
+    const writer = await pool.open();
+    await writer.mkdirp(`${root}/jobs`);
+    const s = await pool.open({ connectString: zkConnect() + root });
+    const { r } = await watch(s, '/jobs');
+    await writer.create(`${root}/jobs/j1`);
+    await writer.create(`${root}/other`);
+    await writer.remove(`${root}/jobs/j1`);
+    await waitFor(() => r.events.length === 2, { timeoutMs: 5000, message: 'events' });
+    expect(r.events).toEqual([
+      { type: 'created', path: '/jobs/j1' },
+      { type: 'deleted', path: '/jobs/j1' },
+    ]);
+  });
+
+  it('rejects a malformed path, and a closed session', async () => {
+    const s = await pool.open();
+    await expect(s.watchTree('nope', () => {}, () => {})).rejects.toMatchObject({ code: 'ZK_ERROR' });
+    await s.close();
+    await expect(s.watchTree('/', () => {}, () => {})).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
+  });
+});
+
+describe('watchTree across reconnects', () => {
+  async function proxied(sessionTimeoutMs: number) {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    cleanups.push(() => proxy.stop());
+    const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs, log: testLog });
+    cleanups.push(() => session.close());
+    return { proxy, session };
+  }
+
+  it('after a TCP cut (same session): re-added, onReset, and later events arrive', async () => {
+    const { proxy, session } = await proxied(4000);
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-cut');
+    await writer.mkdirp(root);
+    const { r } = await watch(session, root);
+    await writer.create(`${root}/before`);
+    await waitFor(() => r.events.length === 1, { timeoutMs: 5000, message: 'event before the cut' });
+    const id = session.sessionId;
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    await writer.create(`${root}/during`); // missed: the reset is what tells the consumer
+    proxy.heal();
+    await waitFor(() => r.resets === 2, { timeoutMs: 10_000, message: 'onReset after the reconnect' });
+    expect(session.sessionId).toBe(id);
+    expect(session.generation).toBe(0);
+    await writer.create(`${root}/after`);
+    await writer.setData(`${root}/before`, Buffer.from('x'));
+    await waitFor(() => r.events.some((e) => e.path === `${root}/before` && e.type === 'changed'), {
+      timeoutMs: 5000,
+      message: 'events after the reconnect',
+    });
+    expect(r.events.filter((e) => e.path !== `${root}/during`)).toEqual([
+      { type: 'created', path: `${root}/before` },
+      { type: 'created', path: `${root}/after` },
+      { type: 'changed', path: `${root}/before` },
+    ]);
+    expect(r.resets).toBe(2);
+  });
+
+  it('after a real session expiry: re-added in the new session, onReset, and later events arrive', async () => {
+    const { proxy, session } = await proxied(1200);
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-exp');
+    await writer.mkdirp(root);
+    const { r } = await watch(session, root);
+    const firstId = session.sessionId;
+    const renewed = new Promise<string>((res) => session.once('session', (sid) => res(sid)));
+    proxy.cut('blackhole');
+    await waitForState(session, 'expired', 10_000);
+    proxy.heal();
+    expect(await renewed).not.toBe(firstId);
+    await waitFor(() => r.resets === 2, { timeoutMs: 10_000, message: 'onReset in the new session' });
+    await writer.create(`${root}/after-expiry`);
+    await waitFor(() => r.events.some((e) => e.path === `${root}/after-expiry`), { timeoutMs: 5000, message: 'event in the new session' });
+    expect(r.events).toEqual([{ type: 'created', path: `${root}/after-expiry` }]);
+  });
+});
