@@ -1,20 +1,21 @@
-// Reading a burst of new assignments in few requests: their assignment nodes in one multiRead
-// (per 100), then their records, packed into multiReads by the size each record had when it
-// was assigned (`recordBytes` in the assignment's data) so one reply stays under ~512 KiB. A
-// record of unknown size, or over 16 KiB, is read alone. A lone assignment costs one request:
-// its node and its record read together.
+// Reading a burst of new assignments in few requests (session.getDataMany: ZooKeeper
+// multiRead): their assignment nodes in one multiRead (per 100), then their records, packed
+// into multiReads by the size each record had when it was assigned (`recordBytes` in the
+// assignment's data) so one reply stays under ~512 KiB. A record of unknown size, or over
+// 16 KiB, is read alone. A lone assignment costs one request: its node and record together.
 import type { Paths } from '../shared/protocol/paths.js';
+import type { AssignmentData } from '../shared/protocol/task-ops.js';
 import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import type { ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { fromClientError } from '../shared/zk/errors.js';
-import type { ZkSession, ZkStat } from '../shared/zk/session.js';
+import type { ReadResult, ZkSession } from '../shared/zk/session.js';
 
 /** A record of known size up to this goes in a shared read; bigger or unknown, alone. */
 export const ALONE_ABOVE_BYTES = 16 * 1024;
 /** What the records of one shared read may add up to (sizes at assignment, plus slack). */
 export const REPLY_BUDGET_BYTES = 448 * 1024;
-/** Per record: what it may have grown by since it was assigned (a cancel's reason), and the reply's framing. */
-const ITEM_SLACK_BYTES = 4096 + 128;
+/** Per record: the reply's framing (header, stat) and some growth since it was assigned (a short cancel reason). */
+export const ITEM_SLACK_BYTES = 512;
 /** Assignment nodes per shared read: ~100 bytes each when new (no progress written yet). */
 const ASSIGNMENTS_PER_READ = 100;
 const NO_NODE = -101;
@@ -32,28 +33,11 @@ export interface BurstRead extends BurstEntry {
   read: TaskRead;
 }
 
-type DataRead = { ok: true; data: Buffer; stat: ZkStat } | { ok: false; code: number };
-type DataMany = (paths: readonly string[], opts?: { maxPerRequest?: number }) => Promise<DataRead[]>;
+type DataRead = ReadResult;
 
-/**
- * session.getDataMany (ZooKeeper multiRead), or, on a session without it, the same reads
- * pipelined one request each.
- */
-function dataMany(session: ZkSession): DataMany {
-  const many = (session as unknown as { getDataMany?: DataMany }).getDataMany;
-  if (typeof many === 'function') return (paths, opts) => session.retrying(() => many.call(session, paths, opts));
-  return (paths) =>
-    Promise.all(
-      paths.map((p) =>
-        session.retrying(() => session.getData(p)).then(
-          (r): DataRead => ({ ok: true, data: r.data, stat: r.stat }),
-          (err: unknown): DataRead => {
-            if ((err as { code?: unknown }).code === 'NO_NODE') return { ok: false, code: NO_NODE };
-            throw err;
-          },
-        ),
-      ),
-    );
+/** session.getDataMany, retried across connection loss like any read. */
+function dataMany(session: ZkSession): (paths: readonly string[], opts?: { maxPerRequest?: number }) => Promise<DataRead[]> {
+  return (paths, opts) => session.retrying(() => session.getDataMany(paths, opts));
 }
 
 function failed(code: number, path: string): Error {
@@ -77,7 +61,7 @@ function taskRead(r: DataRead, id: string, path: string): TaskRead {
 /** The record's size when it was assigned, if the assignment says (a leader older than the field does not). */
 export function recordBytesOf(assignment: Buffer): number | undefined {
   try {
-    const n = (JSON.parse(assignment.toString('utf8')) as { recordBytes?: unknown }).recordBytes;
+    const n: unknown = (JSON.parse(assignment.toString('utf8')) as Partial<AssignmentData>).recordBytes;
     return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
   } catch {
     return undefined;
