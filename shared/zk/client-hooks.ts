@@ -4,7 +4,9 @@
 // - splitting the reconnect SetWatches into requests of at most 128 KiB, as the Java client
 //   does: the library sends every watched path in one request, and the server refuses (closes
 //   the connection on) a request over jute.maxbuffer, 1 MiB by default. A client watching
-//   ~40,000 paths could then never reconnect: it connected, sent SetWatches, was cut, again;
+//   ~40,000 paths could then never reconnect: it connected, sent SetWatches, was cut, again.
+//   A SetWatches still queued from a socket that closed before its handshake is dropped for
+//   the new one (the library sent one per TCP connect: as many copies as failed attempts);
 // - handing each watch notification to the tree watches before the library's one-shot registry.
 import './library.js';
 import { countRequest } from './counters.js';
@@ -76,6 +78,10 @@ export function splitSetWatches(client: RawClient, maxBytes = SET_WATCHES_MAX_BY
   cm.queue = function (this: LibConnectionManager, request: unknown, callback?: Parameters<LibConnectionManager['queue']>[1]): void {
     const payload = (request as { payload?: unknown } | null)?.payload;
     if (!(payload instanceof SetWatches)) return queue.call(this, request, callback);
+    // One queued while an earlier socket was up never went out (the library keeps its queue
+    // across sockets, and queues a SetWatches at every TCP connect): this one replaces it.
+    const waiting = this.packetQueue.queue;
+    for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.request.payload instanceof SetWatches) waiting.splice(i, 1);
     const sw = payload as JuteRecord & WatchLists & { relativeZxid: Buffer };
     const header = (request as { header: JuteRecord }).header;
     const parts = splitWatchLists(sw, this.chrootPath, maxBytes);

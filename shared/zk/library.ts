@@ -62,7 +62,7 @@ export interface LibPacket {
 export interface LibConnectionManager {
   chrootPath?: string;
   queue(request: unknown, callback?: (err: unknown, response?: { header: unknown; payload: unknown }) => void): void;
-  packetQueue: { shift(): LibPacket | undefined };
+  packetQueue: { queue: LibPacket[]; shift(): LibPacket | undefined };
   watcherManager: {
     emit(event: { type: number; path: string }): void;
   } & Record<'dataWatchers' | 'childWatchers' | 'existenceWatchers', Record<string, EventEmitter | undefined>>;
