@@ -21,6 +21,7 @@ import { markStarted } from './start-batch.js';
 import { AssignmentDir } from './assignment-dir.js';
 import { readBurst, type BurstEntry } from './burst-reads.js';
 import { FinishBatcher } from './finish-batcher.js';
+import { VerifyReads } from './verify-reads.js';
 
 /** What the runner tells its worker (stats and events). */
 export interface RunnerReport {
@@ -49,6 +50,8 @@ export class AttemptRunner {
   private readonly refresher: Coalescer;
   /** Group commit: finishes that come while one finish multi is in flight go together. */
   private readonly batcher: FinishBatcher;
+  /** Read-backs of commits whose outcome is unknown, batched. */
+  private readonly verifyReads: VerifyReads;
   /** In-flight attempts by assignment path (from first sight to commit/fence/give-up). */
   private readonly attempts = new Map<string, Attempt>();
   /** Assignment paths already handled or found stale: not read again while they exist. */
@@ -72,6 +75,7 @@ export class AttemptRunner {
       if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
     });
     this.batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
+    this.verifyReads = new VerifyReads(opts.session, opts.paths);
     this.refresher = new Coalescer(
       () => this.refresh(),
       (err) => {
@@ -273,7 +277,7 @@ export class AttemptRunner {
   }
 
   private async commit(a: Attempt, outcome: Outcome): Promise<void> {
-    const ctx = { session: this.session, paths: this.paths, stopping: () => this.giveUp, send: this.batcher.finish.bind(this.batcher) };
+    const ctx = { session: this.session, paths: this.paths, stopping: () => this.giveUp, send: this.batcher.finish.bind(this.batcher), reads: this.verifyReads };
     const r = await commitAttempt(ctx, a, outcome);
     if (r.kind === 'committed') {
       a.log.info({ state: r.state }, `committed: ${r.state}`);

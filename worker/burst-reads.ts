@@ -44,7 +44,8 @@ function failed(code: number, path: string): Error {
   return fromClientError(Object.assign(new Error(`read failed with code ${code}`), { code }), { op: 'getDataMany', path });
 }
 
-function taskRead(r: DataRead, id: string, path: string): TaskRead {
+/** A record as read in a multiRead: ok, malformed (with why) or missing; another error code throws. */
+export function taskRead(r: DataRead, id: string, path: string): TaskRead {
   if (!r.ok) {
     if (r.code === NO_NODE) return { kind: 'missing' };
     throw failed(r.code, path);

@@ -8,19 +8,22 @@ import { MAX_REQUEST_BYTES, RequestTooLargeError, type Outcome, type VersionedRe
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { failMalformedAssigned, finish, holdsAttempt, type FinishVerdict, type HeldAttempt } from '../shared/protocol/transitions.js';
+import { failMalformedAssigned, holdsAttempt, type FinishVerdict, type HeldAttempt } from '../shared/protocol/transitions.js';
 import { sleep } from '../shared/util/coalescer.js';
 import { ZkError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, type Attempt } from './attempt.js';
+import type { VerifyReads } from './verify-reads.js';
 
 export interface CommitContext {
   session: ZkSession;
   paths: Paths;
   /** True once the worker stops: commits stop retrying. */
   stopping(): boolean;
-  /** Sends one finish: the worker's group commit (finish-batcher.ts); default: alone. */
-  send?(cur: VersionedRecord, outcome: Outcome, now: number): Promise<FinishVerdict>;
+  /** Sends one finish: the worker's group commit (finish-batcher.ts). */
+  send(cur: VersionedRecord, outcome: Outcome, now: number): Promise<FinishVerdict>;
+  /** The read-backs of unknown commits, batched (verify-reads.ts). */
+  reads: VerifyReads;
 }
 
 export type CommitResult =
@@ -55,7 +58,7 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     }
     let v: FinishVerdict;
     try {
-      v = await (ctx.send ? ctx.send(a.cur, outcome, Date.now()) : finish(ctx, a.cur, outcome, Date.now()));
+      v = await ctx.send(a.cur, outcome, Date.now());
     } catch (err) {
       // Cannot fit one request whatever is cut (not expected: the record was written before).
       if (err instanceof RequestTooLargeError) {
@@ -95,8 +98,8 @@ async function verify(ctx: CommitContext, a: Attempt, next: TaskRecord): Promise
   for (;;) {
     if (ctx.stopping() || session.state === 'closed') return 'give-up';
     try {
-      await session.waitConnected();
-      const [read, assigned] = await Promise.all([readTask(session, ctx.paths, a.taskId), session.exists(a.key)]);
+      await ctx.reads.connected();
+      const { read, assigned } = await ctx.reads.read(a, next);
       if (read.kind !== 'ok') return { fenced: `task record is ${read.kind}` };
       if (!assigned && JSON.stringify(read.record) === JSON.stringify(next)) return 'committed';
       if (!assigned) return { fenced: 'assignment gone (cancelled or reclaimed)' };
