@@ -1,0 +1,174 @@
+// --million: a million queued. Per run: kill -9 of the leader, one worker × 64 joins while
+// nobody leads, the next leader's take-over (candidate gone → first assignment), then its
+// dispatch rate over completions 1 000–9 000 (and 1 000–51 000) after it; the same with
+// 10 000 queued on another root of the same server; the ratio of the two rates. The
+// leaders' RSS is sampled from /proc (no request). Then the million drains, and zkCli.sh
+// lists a directory of each kind.
+import path from 'node:path';
+import type { ZkSizeName } from '../../shared/zk-server/sizing.js';
+import { Backlog } from './backlog.js';
+import { BenchCluster } from './cluster.js';
+import { takeoverRun } from './failover.js';
+import { memoryMb } from './procs.js';
+import type { BenchZk } from './server.js';
+import { fmt, type Report } from './stats.js';
+import { lsCheck, largestListing, type LsCheck } from './zkcli.js';
+import { ZkProbe, now } from './zk-probe.js';
+
+export interface MillionOptions {
+  zk: BenchZk;
+  report: Report;
+  logDir: string;
+  runs: number;
+  total: number;
+  small: number;
+  drain: boolean;
+  sessionTimeoutMs: number;
+  say: (m: string) => void;
+}
+
+export const MILLION_SIZING: ZkSizeName = 'million';
+const SHORT: [number, number] = [1000, 9000];
+const LONG: [number, number] = [1000, 51_000];
+
+/** Completions/s over each window [from, to] (counted from now). */
+function windowRates(c: BenchCluster, windows: [number, number][], timeoutMs: number): Promise<number[]> {
+  const marks = new Map<number, number>();
+  for (const [a, b] of windows) marks.set(a, 0).set(b, 0);
+  const last = Math.max(...windows.map((w) => w[1]));
+  let k = 0;
+  const off = c.onDone((_id, t) => {
+    k++;
+    if (marks.has(k)) marks.set(k, t);
+  });
+  return c
+    .until(() => k >= last && windows.map(([a, b]) => ((b - a) * 1000) / (marks.get(b)! - marks.get(a)!)), timeoutMs, `${last} completions`)
+    .finally(off);
+}
+
+/** Max RSS (MiB) of each master of `c`, sampled every 250 ms from /proc. */
+function rssSampler(c: BenchCluster): { max: Map<number, number>; stop: () => void } {
+  const max = new Map<number, number>();
+  const timer = setInterval(() => {
+    for (const m of c.masters) if (m.alive) max.set(m.pid, Math.max(max.get(m.pid) ?? 0, memoryMb(m.pid).rss || 0));
+  }, 250);
+  return { max, stop: () => clearInterval(timer) };
+}
+
+async function dispatchRuns(o: MillionOptions, c: BenchCluster, backlog: Backlog, q: number, tag: string, windows: [number, number][], during?: () => Promise<void>) {
+  const sampler = rssSampler(c);
+  const out: Array<{ takeoverMs: number; rates: number[]; rssMb: number }> = [];
+  try {
+    for (let r = 1; r <= o.runs; r++) {
+      let rates: number[] = [];
+      let leaderPid = 0;
+      const res = await takeoverRun(c, `${tag}${r}`, {
+        queued: () => backlog.queued(),
+        topUp: () => backlog.fill(q).then(() => undefined),
+        rssMb: (pid) => ((leaderPid = pid), memoryMb(pid).rss),
+        workerIds: [`${tag}${r}w`],
+        concurrency: 64,
+        whileLive: async () => {
+          rates = await windowRates(c, windows, 30 * 60_000);
+          // After the windows, so the CLI's JVMs do not weigh on a measured rate.
+          if (r === 1 && during) await during();
+        },
+      });
+      const rssMb = Math.max(res.leaderRssMb, sampler.max.get(leaderPid) ?? 0);
+      out.push({ takeoverMs: res.takeoverMs, rates, rssMb });
+      o.say(`${tag} run ${r}: ${fmt(res.queued)} queued, take-over ${fmt(res.takeoverMs)} ms, ${rates.map((x) => fmt(x)).join(' / ')} tasks/s, leader RSS ${fmt(rssMb)} MB`);
+    }
+  } finally {
+    sampler.stop();
+  }
+  return out;
+}
+
+function printLs(o: MillionOptions, checks: LsCheck[]): void {
+  for (const ch of checks) {
+    const cli = ch.cliCount === null ? `zkCli.sh FAILED: ${ch.error}` : `zkCli.sh ls: ${fmt(ch.cliCount)} children`;
+    o.report.note(`zkCli.sh ls ${ch.kind} (${ch.path.split('/').slice(-2).join('/')})`, `${cli}; own listing ${fmt(ch.count)}, reply ${fmt(ch.replyBytes / 1024, 1)} KiB`);
+  }
+}
+
+export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio: number; masterRssMb: number }> {
+  const { report, zk } = o;
+  const stamp = Date.now().toString(36);
+  const big = await BenchCluster.create({ zk, root: `/bench-1m-${stamp}`, sessionTimeoutMs: o.sessionTimeoutMs, logDir: path.join(o.logDir, '1m') });
+  const probe = await ZkProbe.open(zk.connectString);
+  let small: BenchCluster | undefined;
+  try {
+    await big.flow();
+    await big.startMaster('g1', 'leading');
+    await big.startMaster('g2', 'following');
+    const backlog = new Backlog(big, 'm');
+    o.say(`submitting ${fmt(o.total)} tasks (no worker yet)…`);
+    const submitRate = await backlog.fill(o.total, (n) => o.say(`  ${fmt(n)} submitted`));
+    report.add(`submit ${fmt(o.total)} tasks, submitMany of 5 000, no worker`, 'tasks/s', [submitRate]);
+    report.note('ZooKeeper with the million queued', `${fmt(zk.rssMb())} MB RSS (${zk.sizing}), ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
+
+    const shards = big.paths.shardNames;
+    const tasksBig = await largestListing(probe, shards.map((s) => big.paths.taskShard(s)));
+    const queueBig = await largestListing(probe, shards.map((s) => `${big.paths.queue}/${s}`));
+    printLs(o, [
+      await lsCheck(probe, zk.connectString, 'tasks shard, largest', tasksBig.path),
+      await lsCheck(probe, zk.connectString, 'queue shard, largest', queueBig.path),
+    ]);
+
+    // The same measurement with 10 000 queued, on the same server (with the million in it).
+    small = await BenchCluster.create({ zk, root: `/bench-10k-${stamp}`, sessionTimeoutMs: o.sessionTimeoutMs, logDir: path.join(o.logDir, '10k') });
+    await small.flow();
+    await small.startMaster('s1', 'leading');
+    await small.startMaster('s2', 'following');
+    const smallRuns = await dispatchRuns(o, small, new Backlog(small, 's'), o.small, 'k', [SHORT]);
+    await small.stop();
+    small = undefined;
+
+    const bigRuns = await dispatchRuns(o, big, backlog, o.total, 'g', [SHORT, LONG], async () => {
+      // While one worker holds tasks: the membership and assignment directories, live.
+      const member = [...big.members][0]!;
+      printLs(o, [
+        await lsCheck(probe, zk.connectString, 'workers', big.paths.workers),
+        await lsCheck(probe, zk.connectString, 'assign', big.paths.assign),
+        await lsCheck(probe, zk.connectString, "assign, a worker's", big.paths.assignDir(member)),
+      ]);
+    });
+
+    report.add(`take-over, ${fmt(o.small)} queued: candidate gone → first assignment`, 'ms', smallRuns.map((r) => r.takeoverMs));
+    report.add(`take-over, ${fmt(o.total)} queued: candidate gone → first assignment`, 'ms', bigRuns.map((r) => r.takeoverMs));
+    const rSmall = report.add(`dispatch, ${fmt(o.small)} queued, 1 worker × 64, completions ${SHORT.join('–')}`, 'tasks/s', smallRuns.map((r) => r.rates[0]!));
+    const rBig = report.add(`dispatch, ${fmt(o.total)} queued, 1 worker × 64, completions ${SHORT.join('–')}`, 'tasks/s', bigRuns.map((r) => r.rates[0]!));
+    report.add(`dispatch, ${fmt(o.total)} queued, 1 worker × 64, completions ${LONG.join('–')}`, 'tasks/s', bigRuns.map((r) => r.rates[1]!));
+    const dispatchRatio = rBig / rSmall;
+    report.add('dispatch_ratio_1m_vs_10k (medians of the 1 000–9 000 windows)', '', [dispatchRatio], { digits: 2 });
+    const masterRssMb = report.add(`master_rss_mb_1m: next leader's max RSS in its run, ${fmt(o.total)} queued`, 'MB', bigRuns.map((r) => r.rssMb));
+    report.add(`the same, ${fmt(o.small)} queued`, 'MB', smallRuns.map((r) => r.rssMb));
+
+    if (o.drain) {
+      const left = backlog.queued();
+      o.say(`draining the ${fmt(left)} still queued (2 workers × 64)…`);
+      const t0 = now();
+      await big.startWorkers('drain', ['drain1', 'drain2'], 64);
+      const ticker = setInterval(() => o.say(`  ${fmt(backlog.queued())} queued, ${fmt(big.doneCount)} finished`), 30_000);
+      try {
+        await big.until(() => backlog.queued() === 0, 3 * 3600_000, `the million drained (${backlog.queued()} still queued)`);
+      } finally {
+        clearInterval(ticker);
+      }
+      const s = (now() - t0) / 1000;
+      report.note(`drain ${fmt(left)} (2 workers × 64)`, `all ${fmt(backlog.submitted)} finished: ${fmt(s)} s, ${fmt(left / s)} tasks/s`);
+      const doneBig = await largestListing(probe, shards.map((sh) => `${big.paths.done}/${sh}`));
+      printLs(o, [
+        await lsCheck(probe, zk.connectString, 'done shard, largest', doneBig.path),
+        await lsCheck(probe, zk.connectString, 'tasks shard, largest', tasksBig.path),
+      ]);
+      report.note('ZooKeeper after the drain', `${fmt(zk.rssMb())} MB RSS, ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
+    }
+    return { dispatchRatio, masterRssMb };
+  } finally {
+    await small?.stop();
+    await big.stop();
+    await probe.close();
+  }
+}
+
