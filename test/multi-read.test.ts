@@ -172,3 +172,28 @@ describe('as any request', () => {
     expect(states).toEqual([]);
   });
 });
+
+describe('library checks', () => {
+  it('a library function the extensions rely on that is not 1.1.3\'s makes the check throw LibraryMismatchError', async () => {
+    const { checkLibrary } = await import('../shared/zk/library.js');
+    const { LibraryMismatchError } = await import('../shared/zk/version-zero-fix.js');
+    const { createRequire } = await import('node:module');
+    const WatcherManager = createRequire(import.meta.url)('node-zookeeper-client/lib/WatcherManager.js') as { prototype: { emit: unknown } };
+    const original = WatcherManager.prototype.emit;
+    WatcherManager.prototype.emit = function changed() {};
+    try {
+      expect(() => checkLibrary()).toThrow(LibraryMismatchError);
+      expect(() => checkLibrary()).toThrow(/WatcherManager\.emit is not the code drover was written for/);
+    } finally {
+      WatcherManager.prototype.emit = original;
+    }
+    expect(() => checkLibrary()).not.toThrow();
+  });
+
+  it('the patches apply once: applying them again changes nothing and they still read a multiRead', async () => {
+    const { applyWirePatches } = await import('../shared/zk/wire-patches.js');
+    applyWirePatches();
+    const s = await pool.open();
+    expect(await s.getDataMany(['/', '/no-such-node-here'])).toMatchObject([{ ok: true }, { ok: false, code: NO_NODE }]);
+  });
+});

@@ -220,3 +220,27 @@ describe('watchTree across reconnects', () => {
     expect(r.events).toEqual([{ type: 'created', path: `${root}/after-expiry` }]);
   });
 });
+
+describe('watchTree and the session', () => {
+  it('a listener that throws does not drop the connection; close() of the session stops delivery', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-throw');
+    await writer.mkdirp(root);
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const seen: string[] = [];
+    await s.watchTree(root, (e) => {
+      seen.push(e.path);
+      throw new Error('listener bug');
+    }, () => {});
+    await writer.create(`${root}/a`);
+    await writer.create(`${root}/b`);
+    await waitFor(() => seen.length === 2, { timeoutMs: 5000, message: 'both events despite the throw' });
+    expect(states).toEqual([]);
+    await s.close();
+    await writer.create(`${root}/c`);
+    await writer.getData(`${root}/c`);
+    expect(seen).toEqual([`${root}/a`, `${root}/b`]);
+  });
+});

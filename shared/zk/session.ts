@@ -12,7 +12,10 @@
 // - the transaction version-0 bug is fixed in the loaded library when this module loads
 //   (version-zero-fix.ts), so it reaches every install, not only this repository's;
 // - no deadline on a connect reply (a starting server may never answer): raw-client.ts;
-// - a bad port in the connect string is thrown from a socket callback: checked before.
+// - a bad port in the connect string is thrown from a socket callback: checked before;
+// - the 3.4 protocol only: multiRead (getDataMany), persistent recursive watches (watchTree,
+//   re-added at every connect), a SetWatches split under jute.maxbuffer and request counters
+//   are added in wire.ts, tree-watch.ts and client-hooks.ts, on internals library.ts checks.
 //
 // The watchdog (watchdog.ts: silent server, lost session, event-loop stalls), the reaper of
 // abandoned sessions (reaper.ts), the library client (raw-client.ts), connecting and closing
@@ -228,6 +231,7 @@ export class ZkSession extends SessionRequests {
     const wasConnected = this._state === 'connected';
     this.setState('closed');
     this.pending.failAll(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
+    this.trees.closeAll();
     this.reaper.stopAll();
     // Waits (briefly) for the server to acknowledge the close when connected: that is what
     // deletes our ephemerals now rather than a session timeout from now.

@@ -105,6 +105,13 @@ export class TreeWatches {
     if (this.roots.has(root)) this.arm(root, this.epoch);
   }
 
+  /** The session closed: nothing more is delivered (its server-side watches go with it). */
+  closeAll(): void {
+    for (const set of this.roots.values()) for (const e of set) e.closed = true;
+    this.roots.clear();
+    this.epoch += 1;
+  }
+
   private arm(root: string, epoch: number, delayMs = 100): void {
     const targets = [...(this.roots.get(root) ?? [])].filter((e) => e.armed && !e.closed);
     if (targets.length === 0) return;
