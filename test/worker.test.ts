@@ -1,24 +1,22 @@
-// The worker against a real ZooKeeper. The test plays the leader: it submits tasks and
-// assigns them to the worker's member with the protocol's own multi builders.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The worker against a real ZooKeeper: running tasks and committing their outcomes. The test
+// plays the leader: it submits tasks and assigns them to the worker's member with the
+// protocol's own multi builders. (Fencing: worker-fencing.test.ts; lifecycle:
+// worker-lifecycle.test.ts; group commit: group-commit.test.ts.)
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
-import { assignOps, cancelOps, queueEntryOf, startOps, submitOps } from '../shared/protocol/task-ops.js';
-import { reclaim } from '../shared/protocol/transitions.js';
-import { newTaskRecord, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
+import { assignOps, queueEntryOf, startOps, submitOps } from '../shared/protocol/task-ops.js';
+import { newTaskRecord, type SubmitInput } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
-import { loadHandlers, NonRetryableError, type TaskContext } from '../worker/handlers.js';
-import { TcpProxy } from './harness/tcp-proxy.js';
-import { TEST_SESSION_MS, testLog, zkConnect } from './harness/zk.js';
+import type { Worker, WorkerOptions } from '../worker/worker.js';
+import { NonRetryableError, type TaskContext } from '../worker/handlers.js';
+import { testLog } from './harness/zk.js';
 import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
+import { waitState as waitStateOf } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
-import { tempDir } from './harness/temp.js';
 
 const fx = useWorkerFixture({ gracePeriodMs: 5000 });
 const startWorker = (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts);
@@ -35,26 +33,7 @@ async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
 }
 
 const read = (id: string) => readRecord(session, paths, id);
-
-function waitState(id: string, state: TaskState): Promise<TaskRecord> {
-  return waitFor(async () => {
-    const { record } = await read(id);
-    return record.state === state ? record : null;
-  }, { message: `task ${id} in state ${state}` });
-}
-
-/** A handler the test releases by hand; it ignores its signal unless told otherwise. */
-function gated() {
-  let release!: (v: unknown) => void;
-  const gate = new Promise((r) => (release = r));
-  const seen: { started: boolean; abortReason?: string } = { started: false };
-  const handler = async (_payload: unknown, ctx: TaskContext) => {
-    seen.started = true;
-    ctx.signal.addEventListener('abort', () => (seen.abortReason = (ctx.signal.reason as Error).message));
-    return gate;
-  };
-  return { handler, release, seen };
-}
+const waitState = (id: string, state: TaskState) => waitStateOf(session, paths, id, state);
 
 describe('worker', () => {
   it('runs echo and commits its result; the assignment is gone and a done entry exists', async () => {
@@ -192,21 +171,6 @@ describe('worker', () => {
     expect((await waitState(mut.id, 'succeeded')).result).toBe(2);
   });
 
-  it('a drain takes an assignment that arrives before the leader saw it draining', async () => {
-    const g = gated();
-    const w = await startWorker({ handlers: { wait: g.handler } });
-    const running = await submitAndAssign(w, { type: 'wait' });
-    await waitState(running, 'running');
-    const stopping = w.stop();
-    await waitFor(() => w.state === 'draining', { message: 'draining' });
-    // A leader round that began before it saw 'draining' commits one more assignment.
-    const late = await submitAndAssign(w, { type: 'echo', payload: 'late', maxAttempts: 1 });
-    await waitState(late, 'succeeded');
-    g.release('done');
-    await stopping;
-    expect((await read(late)).record).toMatchObject({ state: 'succeeded', result: 'late', attempt: 1 });
-  });
-
   it('runs a record already marked running for its attempt without marking it again', async () => {
     const w = await startWorker();
     const rec = newTaskRecord({ type: 'echo', payload: 'again' });
@@ -270,221 +234,5 @@ describe('worker', () => {
     for (let i = 0; i < 5; i++) ids.push(await submitAndAssign(w, { type: 'count' }));
     for (const id of ids) await waitState(id, 'succeeded');
     expect(max).toBe(2);
-  });
-
-  it('cancellation while running aborts the signal and the late commit is fenced', async () => {
-    const g = gated();
-    const w = await startWorker({ handlers: { wait: g.handler } });
-    const fenced: unknown[] = [];
-    w.on('fenced', (e) => fenced.push(e));
-    const id = await submitAndAssign(w, { type: 'wait' });
-    await waitState(id, 'running');
-    await waitFor(() => g.seen.started);
-    const cur = await read(id);
-    await session.multi(cancelOps(paths, cur, 'cancelled by test', Date.now()).ops);
-    await waitFor(() => g.seen.abortReason, { message: 'handler signal aborted' });
-    expect(g.seen.abortReason).toBe('assignment withdrawn: cancelled or reclaimed');
-    await waitFor(() => fenced.length === 1);
-    expect(fenced[0]).toMatchObject({ taskId: id, attempt: 1 });
-    g.release('too late');
-    const rec = (await read(id)).record;
-    expect(rec.state).toBe('cancelled');
-    expect(rec.error?.message).toBe('cancelled by test');
-    expect(rec.result).toBeUndefined();
-    expect(w.stats).toMatchObject({ committed: 0, fenced: 1 });
-    await waitFor(() => w.inFlight === 0);
-  });
-
-  it('a record bumped while running but still ours: the commit re-reads and retries', async () => {
-    const g = gated();
-    const w = await startWorker({ handlers: { wait: g.handler } });
-    const id = await submitAndAssign(w, { type: 'wait' });
-    await waitState(id, 'running');
-    await waitFor(() => g.seen.started);
-    const cur = await read(id);
-    await session.setData(paths.task(id), Buffer.from(JSON.stringify(cur.record)), cur.version);
-    g.release('still mine');
-    const rec = await waitState(id, 'succeeded');
-    expect(rec.result).toBe('still mine');
-    expect(w.stats).toMatchObject({ committed: 1, fenced: 0 });
-  });
-
-  it('a reclaimed task: the worker commit is fenced and the record shows the reclaim', async () => {
-    const lines: string[] = [];
-    const log = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    );
-    const g = gated();
-    const w = await startWorker({ handlers: { wait: g.handler }, log });
-    const fenced: Array<{ taskId: string; attempt: number; reason: string }> = [];
-    w.on('fenced', (e) => fenced.push(e));
-    const id = await submitAndAssign(w, { type: 'wait', maxAttempts: 3 });
-    await waitState(id, 'running');
-    await waitFor(() => g.seen.started);
-    // The test's "leader" fences its write on a node of its own, as a leader does on its candidate.
-    const fenceNode = `${paths.root}/test-leader`;
-    await session.create(fenceNode);
-    const cur = await read(id);
-    const leader = { session, paths, fence: () => ({ op: 'check' as const, path: fenceNode, version: 0 }) };
-    const v = await reclaim(leader, cur, { kind: 'worker-lost', retryable: true, message: 'reclaimed by test' }, Date.now(), true);
-    expect(v.kind).toBe('committed');
-    g.release('stale result');
-    await waitFor(() => fenced.length === 1);
-    expect(fenced[0]).toMatchObject({ taskId: id, attempt: 1 });
-    const rec = (await read(id)).record;
-    expect(rec.state).toBe('queued');
-    expect(rec.attempt).toBe(1);
-    expect(rec.error).toEqual({ kind: 'worker-lost', retryable: true, message: 'reclaimed by test' });
-    expect(rec.result).toBeUndefined();
-    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).includes('fenced'));
-    expect(line).toMatchObject({ level: 40, taskId: id, attempt: 1, component: 'worker', workerId: 'w1' });
-  });
-
-  it('reports progress on its assignment node', async () => {
-    const g = gated();
-    const w = await startWorker({
-      handlers: {
-        prog: async (p: unknown, ctx: TaskContext) => {
-          ctx.progress({ done: 1 });
-          ctx.progress({ done: 2 }); // within 250 ms: coalesced into a trailing write
-          return g.handler(p, ctx);
-        },
-      },
-    });
-    const id = await submitAndAssign(w, { type: 'prog' });
-    const node = paths.assignment(w.memberName!, id, 1);
-    const data = await waitFor(async () => {
-      const d = JSON.parse((await session.getData(node)).data.toString('utf8')) as Record<string, unknown>;
-      return (d.progress as { done?: number } | undefined)?.done === 2 ? d : null;
-    });
-    expect(data).toMatchObject({ attempt: 1, epoch: 1 });
-    expect(typeof data.progressAt).toBe('number');
-    g.release('ok');
-    await waitState(id, 'succeeded');
-  });
-
-  it('stop() drains: member state draining, the running task commits, the member node goes', async () => {
-    const g = gated();
-    const w = await startWorker({ handlers: { wait: g.handler } });
-    const member = w.memberName!;
-    const id = await submitAndAssign(w, { type: 'wait' });
-    await waitState(id, 'running');
-    const stopping = w.stop();
-    expect(w.stop()).toBe(stopping);
-    await waitFor(async () => {
-      const d = JSON.parse((await session.getData(paths.member(member))).data.toString('utf8')) as { state: string };
-      return d.state === 'draining';
-    });
-    expect(w.state).toBe('draining');
-    g.release({ drained: true });
-    await stopping;
-    expect(w.state).toBe('stopped');
-    expect((await read(id)).record).toMatchObject({ state: 'succeeded', result: { drained: true } });
-    expect(await session.exists(paths.member(member))).toBeNull();
-    await expect(w.start()).rejects.toThrow(/stopped/);
-  });
-
-  it('stop() past the grace period aborts the attempt and leaves its assignment to the leader', async () => {
-    const g = gated();
-    const w = await startWorker({ gracePeriodMs: 200, handlers: { wait: g.handler } });
-    const member = w.memberName!;
-    const id = await submitAndAssign(w, { type: 'wait' });
-    await waitState(id, 'running');
-    await w.stop();
-    expect(g.seen.abortReason).toBe('worker w1 stopping');
-    expect(w.inFlight).toBe(0);
-    expect((await read(id)).record.state).toBe('running');
-    expect(await session.exists(paths.assignment(member, id, 1))).not.toBeNull();
-    expect(await session.exists(paths.member(member))).toBeNull();
-    g.release('never committed');
-  });
-
-  it('a shared session is not closed by the worker', async () => {
-    const shared = await fx.openSession();
-    const w = await startWorker({ session: shared, connectString: undefined });
-    const id = await submitAndAssign(w, { type: 'echo', payload: 1 });
-    await waitState(id, 'succeeded');
-    await w.stop();
-    expect(shared.state).toBe('connected');
-  });
-
-  it('session expiry: aborts the attempt, re-registers, and takes work on the new incarnation only', async () => {
-    const [host, port] = zkConnect().split(',')[0]!.split(':');
-    const proxy = await TcpProxy.start(host!, Number(port));
-    try {
-      const g = gated();
-      const w = await startWorker({ connectString: proxy.connectString, sessionTimeoutMs: 1200, handlers: { wait: g.handler } });
-      const fenced: unknown[] = [];
-      w.on('fenced', (e) => fenced.push(e));
-      const oldMember = w.memberName!;
-      const id = await submitAndAssign(w, { type: 'wait', maxAttempts: 3 });
-      await waitState(id, 'running');
-      await waitFor(() => g.seen.started);
-
-      proxy.cut('blackhole');
-      await waitFor(() => g.seen.abortReason, { message: 'attempt aborted on session loss' });
-      expect(g.seen.abortReason).toBe('session lost');
-      await waitFor(async () => (await session.exists(paths.member(oldMember))) === null, { message: 'old member node gone' });
-      // The leader sees the member gone and takes the task back, fenced on its own node.
-      const fenceNode = `${paths.root}/test-leader`;
-      await session.create(fenceNode);
-      const lost = { kind: 'worker-lost' as const, retryable: true, message: 'worker gone' };
-      const leader = { session, paths, fence: () => ({ op: 'check' as const, path: fenceNode }) };
-      expect((await reclaim(leader, await read(id), lost, Date.now(), true)).kind).toBe('committed');
-
-      proxy.heal();
-      await waitFor(() => w.memberName !== oldMember && w.memberName !== null, { message: 'new incarnation' });
-      // The worker's commit from the old incarnation is refused by the fence.
-      await waitFor(() => fenced.length === 1, { message: 'old attempt fenced' });
-      expect((await read(id)).record).toMatchObject({ state: 'queued', attempt: 1, error: lost });
-      expect(await session.exists(paths.member(w.memberName!))).not.toBeNull();
-      expect(w.state).toBe('running');
-      const next = await submitAndAssign(w, { type: 'echo', payload: 'reborn' });
-      expect((await waitState(next, 'succeeded')).result).toBe('reborn');
-      g.release('late');
-      await w.stop();
-    } finally {
-      await proxy.stop();
-    }
-  });
-
-  it('validates options, naming the field and value', async () => {
-    expect(() => new Worker({ id: 'bad id', connectString: 'x:1' })).toThrow(WorkerOptionError);
-    expect(() => new Worker({ id: 'w', connectString: 'x:1', concurrency: 0 })).toThrow(/concurrency = 0/);
-    expect(() => new Worker({ id: 'w' })).toThrow(/connectString/);
-    // A root the server would refuse in its own words is refused here, before connecting.
-    for (const root of ['/a//b', '/w/../x', '/x/', 'drover']) expect(() => new Worker({ id: 'w', connectString: 'x:1', root })).toThrow(/root/);
-    expect(() => new Worker({ id: 'w', connectString: 'x:1', handlers: { a: 1 as never } })).toThrow(/handlers\.a/);
-    await expect(new Worker({ id: 'w', connectString: 'x:1' }).stop()).rejects.toThrow(/initialized/);
-  });
-});
-
-describe('loadHandlers', () => {
-  const dir = tempDir('drover-handlers-');
-  const file = (name: string, text: string) => {
-    const p = join(dir, name);
-    writeFileSync(p, text);
-    return p;
-  };
-
-  it('accepts a default object, a handlers export, or named functions', async () => {
-    const a = await loadHandlers(file('a.mjs', 'export default { up: (p) => String(p).toUpperCase() };'));
-    const b = await loadHandlers(file('b.mjs', 'export const handlers = { down: (p) => p };'));
-    const c = await loadHandlers(file('c.mjs', 'export function one() {} export const two = () => 2;'));
-    expect(Object.keys(a)).toEqual(['up']);
-    expect(Object.keys(b)).toEqual(['down']);
-    expect(Object.keys(c).sort()).toEqual(['one', 'two']);
-  });
-
-  it('names the module and key of a non-function, and a missing module', async () => {
-    const bad = file('bad.mjs', 'export default { ok: () => 1, nope: 42 };');
-    await expect(loadHandlers(bad)).rejects.toThrow(`handler module ${bad}: default export key "nope" is a number, not a function`);
-    await expect(loadHandlers(join(dir, 'missing.mjs'))).rejects.toThrow(/handler module not found: .*missing\.mjs/);
   });
 });
