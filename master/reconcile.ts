@@ -135,7 +135,15 @@ export class Reconciler {
    * make read, members to judge judged (what gone ones held is reclaimed); with `verify`
    * (takeover) every assignment of a live member is checked against its record.
    */
-  async refreshMembers(verify = false): Promise<void> {
+  refreshMembers(verify = false): Promise<void> {
+    // One at a time: two resyncs or judges of one member side by side could undo each other.
+    const run = this.refreshing.then(() => this.refresh(verify));
+    this.refreshing = run.catch(() => undefined);
+    return run;
+  }
+  private refreshing: Promise<void> = Promise.resolve();
+
+  private async refresh(verify: boolean): Promise<void> {
     this.index.prune(Date.now());
     let alive = new Map<string, boolean>();
     if (this.needsResync) {

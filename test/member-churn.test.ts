@@ -1,0 +1,205 @@
+// The leader's members and assignment directories on tree watches: 500 worker sessions (in
+// child processes, so this process's zkCounters count only the leader's side) join, 100 are
+// killed, some leave, new ones join, and the picture follows at a cost of O(churn) requests,
+// never a re-read of every member; a finish frees its slot with no listing; members and
+// assignments that changed while the leader was cut off are seen after its reconnect.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Paths } from '../shared/protocol/paths.js';
+import { assignOps, queueEntryOf, submitOps } from '../shared/protocol/task-ops.js';
+import { newTaskRecord } from '../shared/protocol/task-record.js';
+import { zkCounters, type ZkSession } from '../shared/zk/session.js';
+import { LeaderStage } from './harness/leader-stage.js';
+import { MemberSwarm } from './harness/member-swarm.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { submitAndAssignTo } from './harness/worker-fixture.js';
+import { SessionPool, freshLayout, waitForState, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const pool = new SessionPool();
+const stops: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  await pool.closeAll();
+});
+
+type Counts = { requests: number; reads: number; byKind: Record<string, number> };
+const snapshot = (): Counts => ({ requests: zkCounters.requests, reads: zkCounters.reads, byKind: { ...zkCounters.byKind } });
+function since(base: Counts): Counts {
+  const byKind: Record<string, number> = {};
+  for (const [k, v] of Object.entries(zkCounters.byKind)) if (v !== (base.byKind[k] ?? 0)) byKind[k] = v - (base.byKind[k] ?? 0);
+  delete byKind.ping;
+  return { requests: zkCounters.requests - base.requests, reads: zkCounters.reads - base.reads, byKind };
+}
+
+function swarm(paths: Paths, sessionTimeoutMs = 2000): MemberSwarm {
+  const s = MemberSwarm.start(zkConnect(), paths, sessionTimeoutMs);
+  stops.push(() => s.stop());
+  return s;
+}
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+async function leader(session: ZkSession, paths: Paths): Promise<LeaderStage> {
+  const stage = await LeaderStage.start(session, paths);
+  stops.push(() => stage.stop());
+  return stage;
+}
+
+/** The picture is exactly `live`: the view, the known directories, and (ZooKeeper's side) no other directory left. */
+async function pictureIs(stage: LeaderStage, admin: ZkSession, paths: Paths, live: ReadonlySet<string>, what: string): Promise<void> {
+  const seen = () => {
+    const view = stage.observer.members().map((m) => m.name);
+    return view.length === live.size && view.every((n) => live.has(n)) && [...live].every((n) => stage.reconciler.knows(n));
+  };
+  await waitFor(seen, { timeoutMs: 20_000, message: `${what}: the leader's view and directories` });
+  await waitFor(async () => (await admin.getChildren(paths.assign)).children.sort().join() === [...live].sort().join(), {
+    timeoutMs: 10_000,
+    message: `${what}: gone members' directories deleted`,
+  });
+}
+
+describe('500 members with churn', () => {
+  it('joins, kills, leaves and new joins cost O(churn) requests, none of them a listing', async () => {
+    const admin = await pool.open();
+    const paths = await freshLayout(admin);
+    const stage = await leader(await pool.open(), paths);
+    const [a, b, c] = [swarm(paths), swarm(paths), swarm(paths)];
+
+    // 500 join.
+    let base = snapshot();
+    const [namesA, namesB] = await Promise.all([a.join(ids('a', 400)), b.join(ids('b', 100))]);
+    const live = new Set([...namesA, ...namesB]);
+    await waitFor(() => stage.observer.members().length === 500 && [...live].every((n) => stage.reconciler.knows(n)), {
+      timeoutMs: 20_000,
+      message: '500 members seen',
+    });
+    await stage.settle();
+    const joins = since(base);
+    console.log(`[measure] 500 joins: ${joins.requests} requests, ${joins.reads} read ops by the leader`, joins.byKind);
+    // One read of each new member (batched), and nothing else: no listing, no re-read of the others.
+    expect(joins.reads).toBeLessThanOrEqual(500 + 10);
+    expect(joins.requests).toBeLessThanOrEqual(500 + 10);
+    expect(joins.byKind.getChildren ?? 0).toBe(0);
+
+    // Churn: the 100 of b killed (kill -9: their sessions expire), 50 of a leave, 100 new join.
+    base = snapshot();
+    const leaving = namesA.slice(0, 50);
+    await b.kill9();
+    await a.leave(leaving);
+    const newcomers = await c.join(ids('c', 100));
+    for (const n of [...namesB, ...leaving]) live.delete(n);
+    for (const n of newcomers) live.add(n);
+    const gone = new Set([...namesB, ...leaving]);
+    await waitFor(() => stage.observer.members().every((m) => !gone.has(m.name)) && newcomers.every((n) => stage.reconciler.knows(n)), {
+      timeoutMs: 20_000,
+      message: 'churn seen',
+    });
+    await waitFor(() => [...gone].every((n) => !stage.reconciler.knows(n)), { timeoutMs: 10_000, message: 'gone members reclaimed' });
+    await stage.settle();
+    const churn = since(base);
+    const events = 100 + 50 + 100;
+    console.log(`[measure] churn of ${events} (100 killed, 50 left, 100 joined) among 500: ${churn.requests} requests, ${churn.reads} read ops`, churn.byKind);
+    // Per join one read; per departure one exists and one fenced removal of its directory.
+    expect(churn.byKind.getChildren ?? 0).toBe(0);
+    expect(churn.reads).toBeLessThanOrEqual(100 + 150 + 10);
+    expect(churn.requests).toBeLessThanOrEqual(100 + 2 * 150 + 10);
+    await pictureIs(stage, admin, paths, live, 'after churn');
+  }, 90_000);
+
+  it('a takeover with 500 members x 64 held costs a handful of requests per 100 members, not one per assignment', async () => {
+    const admin = await pool.open();
+    const paths = await freshLayout(admin);
+    const s = swarm(paths);
+    const members = await s.join(ids('m', 500), 64);
+    // 64 real assignments each (record assigned to it, attempt 1), made with the protocol's
+    // builders: one multi per member (submit, then assign, of each of its tasks).
+    const PER = 64;
+    let made = 0;
+    const fill = async (m: string, k: number) => {
+      const ops = [];
+      for (let j = 0; j < PER; j++) {
+        const r = newTaskRecord({ type: 'echo', id: `t${k}-${j}`, timeoutMs: 60_000 });
+        ops.push(...submitOps(paths, r), ...assignOps(paths, { record: r, version: 0 }, queueEntryOf(paths, r), m, 1, Date.now(), 5000).ops);
+      }
+      await admin.multi(ops);
+      made += PER;
+    };
+    for (let i = 0; i < members.length; i += 16) await Promise.all(members.slice(i, i + 16).map((m, k) => fill(m, i + k)));
+    expect(made).toBe(500 * PER);
+
+    const session = await pool.open();
+    const base = snapshot();
+    const t0 = Date.now();
+    const stage = await leader(session, paths);
+    const ms = Date.now() - t0;
+    const cost = since(base);
+    console.log(`[measure] takeover, 500 members x ${PER} held: ${ms} ms, ${cost.requests} requests (${((cost.requests * 100) / 500).toFixed(1)} per 100 members), ${cost.reads} read ops`, cost.byKind);
+    expect(stage.reconciler.heldCount()).toBe(500 * PER);
+    for (const m of members) expect(stage.reconciler.load(m)).toBe(PER);
+    // Nothing was stale: verification removed nothing, and deadlines were read.
+    expect(stage.reconciler.earliestDeadline()).not.toBeNull();
+    expect(cost.byKind.multi ?? 0).toBe(0);
+    // Today's rebuild: one listing and one data read per directory, one data and one record read per assignment.
+    expect(cost.requests).toBeLessThan((500 / 100) * 40);
+  }, 180_000);
+});
+
+describe('assignment directory events', () => {
+  it('a finish (its assignment deleted) frees the slot with no listing and no read', async () => {
+    const admin = await pool.open();
+    const paths = await freshLayout(admin);
+    const s = swarm(paths);
+    const [member] = await s.join(['w1'], 2);
+    const stage = await leader(await pool.open(), paths);
+    await waitFor(() => stage.reconciler.knows(member!), { message: 'member directory known' });
+    const [rec] = await submitAndAssignTo(admin, paths, member!, [{ type: 'echo' }]);
+    // Not ours: read once (its deadline and record size), then held.
+    await waitFor(() => stage.reconciler.load(member!) === 1, { message: 'assignment seen' });
+    await stage.settle();
+
+    const base = snapshot();
+    await admin.remove(paths.assignment(member!, rec!.record.id, rec!.record.attempt));
+    await waitFor(() => stage.reconciler.load(member!) === 0, { timeoutMs: 5000, message: 'slot freed' });
+    await stage.settle();
+    const cost = since(base);
+    // The admin's delete is the only request: the leader read nothing.
+    expect(cost.byKind).toEqual({ delete: 1 });
+  }, 30_000);
+
+  it('members and assignments that changed while the leader was cut off are seen after it reconnects', async () => {
+    const admin = await pool.open();
+    const paths = await freshLayout(admin);
+    const [host, port] = zkConnect().split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    stops.push(() => proxy.stop());
+    // The longest session the suite's server grants (20 ticks of 200 ms): the cut is shorter.
+    const session = await pool.open({ connectString: proxy.connectString, sessionTimeoutMs: 4000 });
+    const s = swarm(paths);
+    const names = await s.join(ids('w', 20), 4);
+    const stage = await leader(session, paths);
+    await waitFor(() => names.every((n) => stage.reconciler.knows(n)), { message: 'members known' });
+    const [kept, finished] = await submitAndAssignTo(admin, paths, names[0]!, [{ type: 'echo' }, { type: 'echo' }]);
+    await waitFor(() => stage.reconciler.load(names[0]!) === 2, { message: 'assignments seen' });
+
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    const base = snapshot();
+    // In the gap: 5 leave, 5 join, one assignment finishes, one appears on another member.
+    await s.leave(names.slice(15));
+    const newcomers = await s.join(ids('n', 5), 4);
+    await admin.remove(paths.assignment(names[0]!, finished!.record.id, finished!.record.attempt));
+    const [extra] = await submitAndAssignTo(admin, paths, names[1]!, [{ type: 'echo' }]);
+    expect(session.state).toBe('disconnected');
+    proxy.heal();
+    await waitForState(session, 'connected', 10_000);
+
+    const live = new Set([...names.slice(0, 15), ...newcomers]);
+    await pictureIs(stage, admin, paths, live, 'after the cut');
+    await waitFor(() => stage.reconciler.load(names[0]!) === 1 && stage.reconciler.load(names[1]!) === 1, { message: 'assignments of the gap' });
+    expect(session.sessionId).toBe(stage.handle.sessionId); // same session: a reconnect, not an expiry
+    const cost = since(base);
+    console.log(`[measure] reset after a cut (20 members, 10 changed): ${cost.requests} requests`, cost.byKind);
+    // The resets listed workers/ and assign/ once each (no listing per member).
+    expect(cost.byKind.getChildren ?? 0).toBeLessThanOrEqual(2);
+    expect(kept && extra).toBeTruthy();
+  }, 60_000);
+});
