@@ -11,9 +11,9 @@ export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, IllegalTransitionError } fro
 export type { TaskState } from './shared/protocol/task-state.js';
 export { TaskValidationError, PayloadTooLargeError, MalformedRecordError } from './shared/protocol/task-record.js';
 export type { TaskRecord, TaskSpec, TaskError, TaskErrorKind, SubmitInput, Backoff, SizeLimits } from './shared/protocol/task-record.js';
-export { ZkSession } from './shared/zk/session.js';
+export { ZkSession, zkCounters, resetZkCounters } from './shared/zk/session.js';
 export { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from './shared/defaults.js';
-export type { ZkSessionOptions, SessionState, Op, OpResult, ZkStat, Watcher, WatchEvent, CreateMode } from './shared/zk/session.js';
+export type { ZkSessionOptions, SessionState, Op, OpResult, ZkStat, Watcher, WatchEvent, CreateMode, ReadResult, ChildrenResult, TreeEvent, TreeWatch } from './shared/zk/session.js';
 export { InvalidConnectStringError, parseConnectString } from './shared/zk/connect-string.js';
 export { LibraryMismatchError } from './shared/zk/version-zero-fix.js';
 export * from './shared/zk/errors.js';
