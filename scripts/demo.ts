@@ -28,7 +28,8 @@ interface Proc {
 async function main(): Promise<number> {
   mkdirSync(LOGS, { recursive: true });
   say('finding a ZooKeeper (DROVER_ZK, else Docker, else a local install)…');
-  const zk = await provideZooKeeper({ tickTimeMs: 500 });
+  // 'demo': 60 tasks need the test size's 256 MB (shared/zk-server/sizing.ts).
+  const zk = await provideZooKeeper({ tickTimeMs: 500, sizing: 'demo' });
   say(`ZooKeeper (${zk.kind}) at ${zk.connectString}`);
   const root = `/drover-demo-${Date.now().toString(36)}`;
   const procs: Proc[] = [];

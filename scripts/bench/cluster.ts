@@ -3,6 +3,7 @@
 // submit, and the observer (zk-probe.ts): outcomes are learnt from a persistent recursive
 // watch on done/ (one notification per finished task, no request), and, when a figure
 // needs them, assignments, candidates and members from a second one (flow()).
+import fs from 'node:fs';
 import path from 'node:path';
 import { DroverClient } from '../../index.js';
 import { Paths } from '../../shared/protocol/paths.js';
@@ -49,6 +50,7 @@ export class BenchCluster {
   }
 
   static async create(o: ClusterOptions): Promise<BenchCluster> {
+    fs.mkdirSync(o.logDir, { recursive: true });
     const probe = await ZkProbe.open(o.zk.connectString);
     const client = await DroverClient.connect({ connectString: o.zk.connectString, root: o.root, sessionTimeoutMs: o.sessionTimeoutMs });
     const c = new BenchCluster(o, client, probe);

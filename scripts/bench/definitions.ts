@@ -21,7 +21,7 @@ export type JsonKey = (typeof JSON_KEYS)[number];
 
 export function definitions(o: { tasks: number; queue: number; runs: number; creates: number; inFlight: number; sessionTimeoutMs: number }): string[] {
   return [
-    `Every figure: the median of ${o.runs} runs, with min–max. Times are one clock (same machine); outcomes, assignments and`,
+    `Every figure: the median of ${o.runs} run(s), with min–max. Times are one clock (same machine); outcomes, assignments and`,
     'leader changes are seen through persistent recursive watches of the bench\'s own observer (one notification per event,',
     'no request: nothing polls ZooKeeper while a figure is measured).',
     `  zk_creates_per_s   ${o.creates} creates of 200 bytes, ${o.inFlight} in flight, node-zookeeper-client, same server, after a`,

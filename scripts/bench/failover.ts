@@ -48,7 +48,7 @@ export interface LeaderChange {
  * slots, so the first assignment after the change is as early as the next leader can make it.
  */
 export async function leaderChangeRun(c: BenchCluster, sig: 'SIGKILL' | 'SIGTERM', run: string, backlog: number): Promise<LeaderChange> {
-  await ensureFollower(c, 'm');
+  await ensureFollower(c, 'fm');
   const leader = c.leader();
   if (!leader) throw new Error('bench: no master says it leads');
   const ids = Array.from({ length: backlog }, (_, i) => `${run}-${i}`);
@@ -101,7 +101,7 @@ export interface TakeoverOptions {
  */
 export async function takeoverRun(c: BenchCluster, run: string, o: TakeoverOptions): Promise<TakeoverRun> {
   await o.topUp();
-  await ensureFollower(c, 'q');
+  await ensureFollower(c, 'tm');
   const leader = c.leader();
   if (!leader) throw new Error('bench: no master says it leads');
   const q = o.queued();

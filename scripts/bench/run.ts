@@ -67,7 +67,9 @@ export async function runBench(a: BenchArgs, logDir: string): Promise<void> {
       report.add('submit (submitMany), while the cluster runs them', 'tasks/s', tp.map((r) => r.submitPerS));
       const tps = report.add('tasks_per_s: first submit → last outcome', 'tasks/s', tp.map((r) => r.tasksPerS));
       set('tasks_per_s', tps);
-      set('ratio', report.add('ratio: tasks_per_s / zk_creates_per_s', '', [tps / (out.zk_creates_per_s ?? NaN)], { digits: 3 }));
+      const ratio = tps / (out.zk_creates_per_s ?? NaN);
+      set('ratio', ratio);
+      report.note('ratio: tasks_per_s / zk_creates_per_s (of the medians)', fmt(ratio, 3));
       const rpt = nums(tp, (r) => r.requestsPerTask);
       set('requests_per_task', rpt.length ? report.add('requests_per_task (zkCounters, all processes)', 'req', rpt, { digits: 2 }) : NaN);
       if (!rpt.length) report.note('requests_per_task (zkCounters)', 'n/a: shared/zk/session.ts exports no zkCounters in this tree');
@@ -147,7 +149,7 @@ export async function runBench(a: BenchArgs, logDir: string): Promise<void> {
     }
 
     const mntr = await zk.mntr();
-    if (mntr) report.note('ZooKeeper JVM pauses over the whole bench', `max ${fmt(mntr.zk_max_jvm_pause_time_ms ?? NaN)} ms (${fmt(mntr.zk_cnt_jvm_pause_time_ms ?? NaN)} over the info threshold)`);
+    if (mntr) report.note('ZooKeeper JVM pauses (GC or CPU starvation), whole bench', `max ${fmt(mntr.zk_max_jvm_pause_time_ms ?? NaN)} ms (${fmt(mntr.zk_cnt_jvm_pause_time_ms ?? NaN)} over the info threshold)`);
     report.printAll();
     if (a.json) console.log(JSON.stringify(out));
   } finally {
