@@ -1,8 +1,7 @@
 // Reading assign/ into the leader's mirror (HeldIndex) when events may have been missed: at
 // takeover, after every reconnect and new session (the tree watch's onReset). One listing of
 // assign/, the directories in a few getChildrenMany, the assignments the mirror lacks in a few
-// getDataMany (not those of gone members: they are taken back, no deadline needed), then a
-// diff. Also the read of assignments created that we did not record (unread).
+// getDataMany, then a diff. Also the read of assignments created that we did not record (unread).
 import { Paths } from '../shared/protocol/paths.js';
 import type { AssignmentData } from '../shared/protocol/task-ops.js';
 import type { Logger } from '../shared/log.js';
@@ -70,21 +69,16 @@ export async function resyncAssignments(d: ResyncDeps): Promise<Map<string, bool
         else if (unparseable++ === 0) d.log.warn({ member, name }, 'unparseable assignment name; ignoring it');
       }
     }
+    // Gone members' too: a take-back packs its record reads by the sizes they give.
     const read = new Map<string, Held>();
-    const toRead = fresh.filter((f) => live.get(f.member) !== false);
-    const data = await readAssignments(session, toRead.map((f) => paths.assignmentAt(f.member, f.name)));
+    const data = await readAssignments(session, fresh.map((f) => paths.assignmentAt(f.member, f.name)));
     const now = Date.now();
-    toRead.forEach((f, i) => {
+    fresh.forEach((f, i) => {
       const r = data[i]!;
       // Not ok: gone meanwhile (its deletion is an event, touched).
       const h = r.ok ? heldFrom(f.member, f.name, r.data, d.timeoutGraceMs, now) : null;
       if (h) read.set(HeldIndex.key(f.member, f.name), h);
     });
-    for (const f of fresh) {
-      if (live.get(f.member) !== false) continue;
-      const h = heldFrom(f.member, f.name, null, d.timeoutGraceMs, now);
-      if (h) read.set(HeldIndex.key(f.member, f.name), h);
-    }
     index.applySnapshot(listed, read, touched);
     if (unparseable > 1) d.log.warn({ count: unparseable }, 'unparseable assignment names ignored');
     return live;
