@@ -14,6 +14,8 @@ export interface DoneHooks {
   finished(taskId: string): void;
   /** The watch is (re-)armed and events may have been missed before: re-read everything. */
   reset(): void;
+  /** A try to arm it failed (ZooKeeper away): read anyway, so the waits learn that ZooKeeper is away. */
+  unarmed(): void;
 }
 
 /** Pause between failed tries to arm the watch. */
@@ -26,6 +28,8 @@ export class DoneWatch {
   private opened = false;
   /** The watch is in place (its first reset has been called). */
   armed = false;
+  /** The last try to arm it failed; it is tried again once ZooKeeper is back. */
+  failing = false;
 
   constructor(
     private readonly session: ZkSession,
@@ -48,6 +52,7 @@ export class DoneWatch {
     if (!this.opened) return;
     this.opened = false;
     this.armed = false;
+    this.failing = false;
     this.token++;
     const w = this.watch;
     this.watch = undefined;
@@ -69,6 +74,7 @@ export class DoneWatch {
           () => {
             if (!live()) return;
             this.armed = true;
+            this.failing = false;
             this.hooks.reset();
           },
         );
@@ -77,6 +83,11 @@ export class DoneWatch {
         return;
       } catch (err) {
         if (err instanceof SessionClosedError || this.session.state === 'closed') return;
+        if (!live()) return;
+        if (!this.failing) {
+          this.failing = true;
+          this.hooks.unarmed();
+        }
         // ZooKeeper away (or the session being replaced): try again once it is back.
         await new Promise((r) => setTimeout(r, RETRY_MS));
         await this.session.waitConnected().catch(() => undefined);

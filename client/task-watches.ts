@@ -79,6 +79,7 @@ export class TaskWatches<W> {
         this.resets++;
         this.pumpAll();
       },
+      unarmed: () => this.pumpAll(),
     });
   }
 
@@ -147,10 +148,12 @@ export class TaskWatches<W> {
   private readonly onState = (st: SessionState): void => {
     if (st === 'connected') {
       // ZooKeeper is back: no wait fails for its absence any more, and what it kept from
-      // being read is read now (a 'session' event follows when the session is new).
+      // being read is read now (a 'session' event follows when the session is new). With
+      // the tree watch in place, its reset after the reconnect reads every entry.
+      const resetFollows = this.mode === 'tree' && this.done.armed;
       for (const e of this.entries.values()) {
         for (const w of e.waiters) this.hooks.back(w);
-        if (e.stalled) this.pump(e);
+        if (e.stalled && !resetFollows) this.pump(e);
       }
     } else if (st === 'expired' || st === 'closed') {
       // Re-read: that fails at once, arming the reconnect bound (expired) or ending the
@@ -205,6 +208,9 @@ export class TaskWatches<W> {
     const ready = [...this.due].filter((e) => this.entries.get(e.id) === e && !e.reading);
     this.due.clear();
     if (ready.length === 0 || this.hooks.closed()) return;
+    // The tree watch's first reset reads every entry once it is armed: reading them before
+    // too would read them all twice. Unless arming fails: then they are read (and fail) now.
+    if (this.mode === 'tree' && !this.done.armed && !this.done.failing) return;
     if (this.mode === 'records') for (const e of ready) void this.readRecord(e);
     else void this.readBatch(ready);
   }
