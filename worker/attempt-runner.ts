@@ -71,9 +71,10 @@ export class AttemptRunner {
     this.log = opts.log;
     this.queue = new PQueue({ concurrency: opts.concurrency });
     const restore = (member: string) => (member === this.watchedMember ? opts.restoreAssignDir() : Promise.resolve(false));
-    this.dir = new AssignmentDir(opts.session, opts.paths, restore, (member) => {
+    const changed = (member: string) => {
       if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
-    });
+    };
+    this.dir = new AssignmentDir(opts.session, opts.paths, restore, changed, opts.log);
     this.batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
     this.verifyReads = new VerifyReads(opts.session, opts.paths);
     this.refresher = new Coalescer(
@@ -97,6 +98,7 @@ export class AttemptRunner {
     this.watchedMember = member;
     this.ignored.clear();
     this.heldBefore.clear();
+    this.dir.follow(member);
     this.refresher.kick();
   }
 
@@ -132,6 +134,7 @@ export class AttemptRunner {
     this.giveUp = true;
     this.accepting = false;
     this.watchedMember = null;
+    this.dir.close();
   }
 
   // ---- listing -----------------------------------------------------------------------------
