@@ -2,10 +2,12 @@
 // once in multiReads (session.getDataMany, no watches) whose replies are kept near a byte
 // budget. The protocol bounds one record (a request's worth, ~1 MB), not a group, and a
 // record's size is not known before it is read, so a group's size is estimated from what
-// this client has read (RecordSizes): the first request of all carries only PROBE records,
-// a record read before is expected to have grown by at most the largest growth seen (or
-// FLOOR), one never read to be as large as the largest seen (or FLOOR). A record estimated
-// over the budget is read alone.
+// this client has read (RecordSizes): the first request of all carries only PROBE records
+// (and so does the first re-read of records read before), a record read before is expected
+// to have grown by at most the largest growth seen (or FLOOR), one never read to be as large
+// as the largest seen (or FLOOR). A record estimated over the budget is read alone. What this
+// cannot see coming: records far bigger than any seen before (results of 500 KiB after a
+// run of small ones), read together in one request before the estimate has learned.
 import type { Paths } from '../shared/protocol/paths.js';
 import { MalformedRecordError, decodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import { ConnectionLossError, NoNodeError, ZkError, fromClientError } from '../shared/zk/errors.js';
@@ -67,14 +69,33 @@ export class RecordSizes {
   private readonly last = new Map<string, number>();
   private largest = 0;
   private largestGrowth = 0;
-  /** A multiRead has been answered: the estimates rest on something. */
+  /** A multiRead has been answered: the estimates of records never read rest on something. */
   probed = false;
+  /** A record has been read again: the estimates of growth rest on something. */
+  grown = false;
 
   note(id: string, bytes: number): void {
     const before = this.last.get(id);
-    if (before !== undefined && bytes > before) this.largestGrowth = Math.max(this.largestGrowth, bytes - before);
+    if (before !== undefined) {
+      this.grown = true;
+      this.largestGrowth = Math.max(this.largestGrowth, bytes - before);
+    }
     this.largest = Math.max(this.largest, bytes);
     this.last.set(id, bytes);
+  }
+
+  known(id: string): boolean {
+    return this.last.has(id);
+  }
+
+  /** What to read first, alone, before the estimates can be trusted for the rest (none when they can). */
+  probe(ids: readonly string[]): string[] {
+    if (ids.length <= PROBE) return [];
+    if (!this.probed) return ids.slice(0, PROBE);
+    if (this.grown) return [];
+    // Read before, never again: a few of those first, to learn how much a finish adds.
+    const known = ids.filter((id) => this.last.has(id));
+    return known.length > PROBE ? known.slice(0, PROBE) : [];
   }
 
   forget(id: string): void {
@@ -120,10 +141,12 @@ export async function readMany(
   each: (ids: readonly string[], outcomes: ReadOutcome[]) => void,
 ): Promise<void> {
   let rest = ids;
-  if (!sizes.probed && rest.length > PROBE) {
-    // Nothing known of sizes yet: a small first request, then the rest by what it showed.
-    await readGroup(session, paths, sizes, rest.slice(0, PROBE), each);
-    rest = rest.slice(PROBE);
+  const probe = sizes.probe(ids);
+  if (probe.length > 0) {
+    // Sizes (or growth) not known yet: a small first request, then the rest by what it showed.
+    await readGroup(session, paths, sizes, probe, each);
+    const sent = new Set(probe);
+    rest = ids.filter((id) => !sent.has(id));
   }
   const queue = sizes.groups(rest);
   let next = 0;
