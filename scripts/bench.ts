@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--million [--no-drain]] [--workers 500] [--runs 3]`: drover's
+// `npm run bench [-- --json] [--million [--no-drain]] [--workers 500] [--runs 3] [--only …]`: drover's
 // figures, measured honestly, on a ZooKeeper started for the run (sized for it:
 // shared/zk-server/sizing.ts). Masters and workers are separate processes
 // (scripts/bench/*-entry.ts, built from the library); the submitter is this process.
@@ -38,10 +38,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren, logDir as makeLogDir } from './bench/procs.js';
-import { runBench, type BenchArgs } from './bench/run.js';
+import { runBench, SECTIONS, type BenchArgs } from './bench/run.js';
 
 function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, million: false, drain: true, workers: 0, runs: 3, tasks: 5000, queue: 100_000 };
+  const a: BenchArgs = { json: false, million: false, drain: true, workers: 0, runs: 3, tasks: 5000, queue: 100_000, only: new Set(SECTIONS) };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const num = () => {
@@ -56,7 +56,12 @@ function parseArgs(argv: string[]): BenchArgs {
     else if (k === '--runs') a.runs = num();
     else if (k === '--tasks') a.tasks = num();
     else if (k === '--queue') a.queue = num();
-    else throw new Error(`bench: unknown argument ${k} (--json, --million, --no-drain, --workers N, --runs N, --tasks N, --queue N)`);
+    else if (k === '--only') {
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (bad.length) throw new Error(`bench: --only takes ${SECTIONS.join(',')} (or none: '' with --million/--workers), got ${bad.join(',')}`);
+      a.only = new Set(names);
+    } else throw new Error(`bench: unknown argument ${k} (--json, --million, --no-drain, --workers N, --runs N, --tasks N, --queue N, --only ${SECTIONS.join(',')})`);
   }
   if (a.runs < 3) console.warn(`bench: --runs ${a.runs}: fewer than 3 runs gives no honest spread`);
   return a;

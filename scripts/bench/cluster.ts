@@ -177,6 +177,20 @@ export class BenchCluster {
     return w;
   }
 
+  /** The same process, loaded but not started: `go()` starts its workers (SIGUSR1) and resolves once they have. */
+  async loadWorkers(name: string, ids: string[], concurrency: number, timeoutMs = 60_000): Promise<{ child: Child; go: () => Promise<void> }> {
+    const w = this.spawn(name, 'worker-entry.js', { ids, concurrency, deferred: true });
+    this.workers.push(w);
+    await w.waitLine((l) => l.ev === 'ready', timeoutMs, `worker process ${name} loaded`);
+    return {
+      child: w,
+      go: async () => {
+        w.kill('SIGUSR1');
+        await w.waitLine((l) => l.ev === 'up', timeoutMs, `${ids.length} worker(s) up`);
+      },
+    };
+  }
+
   /** Submits in bulk (submitMany), `chunk` tasks a call. Returns ms taken. */
   async submit(inputs: SubmitInput[], chunk = 5000): Promise<number> {
     const t0 = now();

@@ -7,7 +7,6 @@
 //    slots join while nobody leads; from the old candidate's deletion (the next one wins
 //    then) to the first assignment.
 import type { BenchCluster, FlowEvent } from './cluster.js';
-import type { Child } from './procs.js';
 import { now } from './zk-probe.js';
 
 let masterSeq = 0;
@@ -64,6 +63,7 @@ export async function leaderChangeRun(c: BenchCluster, sig: 'SIGKILL' | 'SIGTERM
     if (finished > backlog / 2) throw new Error(`bench: ${run}: the backlog drained before the leader was stopped (raise it)`);
     const t0 = now();
     const change = leaderChange(c, t0, 60_000);
+    change.catch(() => undefined); // awaited at once; a rejection is never left unhandled
     leader.kill(sig);
     const { deletedAt, firstAssignAt } = await change;
     await c.until(() => finished === backlog, 120_000, `${run}: the backlog finished after the change`);
@@ -105,13 +105,14 @@ export async function takeoverRun(c: BenchCluster, run: string, o: TakeoverOptio
   const leader = c.leader();
   if (!leader) throw new Error('bench: no master says it leads');
   const q = o.queued();
+  const membersBefore = c.members.size;
+  const loaded = await c.loadWorkers(run, o.workerIds, o.concurrency);
   const t0 = now();
   const change = leaderChange(c, t0, 120_000);
+  change.catch(() => undefined); // awaited below; not if an earlier step throws
   leader.kill('SIGKILL');
-  const membersBefore = c.members.size;
-  let workers: Child | undefined;
   try {
-    workers = await c.startWorkers(run, o.workerIds, o.concurrency);
+    await loaded.go();
     await c.until(() => c.members.size >= membersBefore + o.workerIds.length, 20_000, 'the take-over workers registered');
     const joinedAt = now();
     const { deletedAt, firstAssignAt } = await change;
@@ -124,7 +125,7 @@ export async function takeoverRun(c: BenchCluster, run: string, o: TakeoverOptio
     return { takeoverMs: firstAssignAt - deletedAt, leaderRssMb, queued: q };
   } finally {
     // Their tasks back in the queue: members gone, every assignment taken back.
-    await workers?.kill9();
+    await loaded.child.kill9();
     await c.until(() => c.members.size === membersBefore && c.assigned === c.unassigned, 60_000, 'the take-over workers gone and their tasks back in the queue');
     await leader.exited;
   }

@@ -47,6 +47,8 @@ export async function manyWorkersSection(o: ManyWorkersOptions): Promise<void> {
         else await sleep(50);
       }
     })();
+    // A failed submit ends the feeder; the phases would then starve: say so at once.
+    feeder.catch((e: Error) => o.say(`feeder stopped: ${e.message}`));
 
     const procs = Math.ceil(o.workers / o.perProcess);
     const idsOf = (p: number) => Array.from({ length: Math.min(o.perProcess, o.workers - p * o.perProcess) }, (_, i) => `p${p}w${i}`);

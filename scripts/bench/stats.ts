@@ -62,16 +62,16 @@ export class Report {
   }
 
   line(r: Row): string {
-    if (r.samples.length === 0) return `  ${r.label.padEnd(58)} ${r.note}`;
+    if (r.samples.length === 0) return `  ${r.label.padEnd(66)} ${r.note}`;
     const s = sorted(r.samples);
     const med = `${fmt(median(s), r.digits)} ${r.unit}`.trim();
     const spread = s.length > 1 ? `${fmt(s[0]!, r.digits)}–${fmt(s[s.length - 1]!, r.digits)}` : '';
     const runs = `${r.samples.length} run${r.samples.length > 1 ? 's' : ''}`;
-    return `  ${r.label.padEnd(58)} ${med.padStart(14)}   ${spread.padEnd(17)} ${runs.padEnd(7)} ${r.note}`.trimEnd();
+    return `  ${r.label.padEnd(66)} ${med.padStart(14)}   ${spread.padEnd(17)} ${runs.padEnd(7)} ${r.note}`.trimEnd();
   }
 
   printAll(): void {
-    this.out(`\n${'='.repeat(110)}\n  ${'figure'.padEnd(58)} ${'median'.padStart(14)}   ${'min–max'.padEnd(17)} runs`);
+    this.out(`\n${'='.repeat(118)}\n  ${'figure'.padEnd(66)} ${'median'.padStart(14)}   ${'min–max'.padEnd(17)} runs`);
     let sec = '';
     for (const r of this.rows) {
       if (r.section !== sec) this.out(`  -- ${(sec = r.section)}`);

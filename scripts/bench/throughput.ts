@@ -37,6 +37,7 @@ export async function throughputRun(c: BenchCluster, run: number, n: number): Pr
   const mntr0 = zk.mntrCalls;
 
   const finished = allDone(c, ids, 300_000);
+  finished.catch(() => undefined); // awaited below; not if the submit throws
   const t0 = now();
   const submitMs = await c.submit(inputs);
   const tLast = await finished;
@@ -81,6 +82,7 @@ export async function latencyRun(c: BenchCluster, run: number, samples: number):
     const id = `lat${run}-${i}`;
     const from = c.workers.map((w) => w.lines.length);
     const done = allDone(c, [id], 30_000);
+    done.catch(() => undefined); // awaited below; not if the submit throws
     const t0 = now();
     await c.client.submit({ type: 'mark', id, payload: {} });
     const tDone = await done;
