@@ -174,6 +174,22 @@ describe('as any request', () => {
 });
 
 describe('library checks', () => {
+  it('names the codes servers send that the library does not know as ZooKeeper does', async () => {
+    const { Exception } = await import('../shared/zk/library.js');
+    const names = Object.fromEntries([-12, -13, -14, -118, -121, -124, -125, -127].map((c) => [c, Exception.create(c).name]));
+    expect(names).toEqual({
+      [-12]: 'UNKNOWN_SESSION',
+      [-13]: 'NEW_CONFIG_NO_QUORUM',
+      [-14]: 'RECONFIG_IN_PROGRESS',
+      [-118]: 'SESSION_MOVED',
+      [-121]: 'NO_WATCHER',
+      [-124]: 'SESSION_CLOSED_REQUIRE_SASL_AUTH',
+      [-125]: 'QUOTA_EXCEEDED',
+      [-127]: 'THROTTLED_OP',
+    });
+    expect(Exception.create(-124)).toMatchObject({ code: -124 });
+  });
+
   it('a library function the extensions rely on that is not 1.1.3\'s makes the check throw LibraryMismatchError', async () => {
     const { checkLibrary } = await import('../shared/zk/library.js');
     const { LibraryMismatchError } = await import('../shared/zk/version-zero-fix.js');

@@ -100,14 +100,18 @@ function deserializeMulti(this: ResponseThis, buffer: Buffer, offset: number): n
   return read;
 }
 
-/** Names for the codes servers since 3.4 send that the library does not know. */
+/** Names (ZooKeeper's KeeperException.Code) for the codes servers send that the library does not know. */
 const UNKNOWN_NAMES: Record<number, string> = {
+  [-12]: 'UNKNOWN_SESSION',
+  [-13]: 'NEW_CONFIG_NO_QUORUM',
+  [-14]: 'RECONFIG_IN_PROGRESS',
+  [-118]: 'SESSION_MOVED',
   [-119]: 'NOT_READONLY',
   [-120]: 'EPHEMERAL_ON_LOCAL_SESSION',
   [-121]: 'NO_WATCHER',
   [-122]: 'REQUEST_TIMEOUT',
   [-123]: 'RECONFIG_DISABLED',
-  [-124]: 'SESSION_MOVED',
+  [-124]: 'SESSION_CLOSED_REQUIRE_SASL_AUTH',
   [-125]: 'QUOTA_EXCEEDED',
   [-127]: 'THROTTLED_OP',
 };
