@@ -171,7 +171,7 @@ describe('waiting on many tasks', () => {
         `${N} cancels (${cancelRequests} multis, committed in ${cancelMs} ms) all answered in ${finishMs} ms (${finishing} client requests); ` +
         `client total ${total} requests (${(total / N).toFixed(4)} per task)`,
     );
-  }, 90_000);
+  }, 120_000);
 
   it('30,000 waits with a watch per record (recordWatchLimit: Infinity) resume after a reconnect (a SetWatches over 1 MiB before)', async () => {
     const N = 30_000;
@@ -195,7 +195,7 @@ describe('waiting on many tasks', () => {
     const outcomes = await all;
     expect(outcomes.every((r) => r.state === 'cancelled')).toBe(true);
     console.log(`[wait-many] ${N} record watches: submit ${submitMs} ms, read ${readMs} ms, reconnect ${rewatchMs} ms, cancel ${cancelMs} ms, answered ${lap()} ms later`);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('records and tree modes', () => {
