@@ -100,6 +100,8 @@ export class DroverClient {
 
   static async connect(opts: DroverClientOptions): Promise<DroverClient> {
     const limits = checkLimits(opts.limits);
+    const watchLimit = opts.recordWatchLimit;
+    if (watchLimit !== undefined && !(watchLimit >= 0)) throw new TypeError(`client: recordWatchLimit must be a number >= 0, got ${watchLimit}`);
     const log = (opts.log ?? silentLogger).child({ component: 'client' });
     let session = opts.session;
     const owns = !session;
@@ -118,9 +120,7 @@ export class DroverClient {
       const root = opts.root ?? DEFAULT_ROOT;
       const paths = opts.createLayout === false ? await openLayout(session, root) : await ensureLayout(session, root);
       if (!paths) throw new NoClusterError(`no drover cluster under ${root} (nothing has run there; check --root)`);
-      const watchLimit = opts.recordWatchLimit;
-      if (watchLimit !== undefined && !(watchLimit >= 0)) throw new TypeError(`client: recordWatchLimit must be a number >= 0, got ${watchLimit}`);
-      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000, watchLimit);
+      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000, opts.recordWatchLimit);
     } catch (err) {
       if (owns) await session.close();
       throw err;
