@@ -25,9 +25,12 @@ export class Reconciler {
   private armed!: () => void;
   private readonly firstReset = new Promise<void>((r) => (this.armed = r));
   private readonly deps: ResyncDeps;
+  /** Members whose node was seen deleted: gone for good (the name holds the session), no check needed. */
+  private readonly gone = new Set<string>();
   private readonly onGone = (member: string) => {
-    // A member node deleted, seen in the view or not (it may have died before it was read).
+    // Seen in the view or not (it may have died before it was read).
     if (this.closed || !this.index.has(member)) return;
+    this.gone.add(member);
     this.dirty.add(member);
     this.ctx.kick();
   };
@@ -174,11 +177,13 @@ export class Reconciler {
 
   private async judgeOne(member: string, alive: boolean | undefined): Promise<void> {
     // No directory: nothing held, nothing to delete (a live member's comes as an event).
-    if (!this.index.has(member) || this.isLive(member)) return;
+    if (!this.index.has(member)) return void this.gone.delete(member);
+    if (this.isLive(member)) return;
     const { session, paths } = this.ctx;
     try {
       // The view can lag a registration (a directory seen before the member was read):
       // reclaiming from a live member would delete the directory it works from.
+      if (this.gone.has(member)) alive = false;
       if (alive ?? (await session.retrying(() => session.exists(paths.member(member)))) !== null) return;
       await this.reclaimMember(member);
     } catch (err) {
@@ -219,6 +224,7 @@ export class Reconciler {
     if (v.kind === 'unknown') throw v.error;
     if (v.kind === 'committed') {
       this.index.dropDir(member);
+      this.gone.delete(member);
       this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } else if (v.code === 'NOT_EMPTY') {
       // An assignment raced in (or a node we cannot parse sits there): go again, but not at
@@ -227,6 +233,7 @@ export class Reconciler {
       setTimeout(() => this.ctx.kick(), 1000).unref();
     } else if (v.code === 'NO_NODE') {
       this.index.dropDir(member);
+      this.gone.delete(member);
     } else throw v.error;
   }
 

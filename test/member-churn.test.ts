@@ -41,6 +41,18 @@ function swarm(paths: Paths, sessionTimeoutMs = 2000): MemberSwarm {
 }
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
+/**
+ * Reconnects of `session` from now on: each is a reset (the tree watches' onReset), which
+ * rightly reads the whole group again. A loaded machine can stall a session into one.
+ */
+function reconnects(session: ZkSession): () => number {
+  let n = 0;
+  const on = (s: string) => void (s === 'connected' && n++);
+  session.on('state', on);
+  stops.push(async () => void session.off('state', on));
+  return () => n;
+}
+
 async function leader(session: ZkSession, paths: Paths): Promise<LeaderStage> {
   const stage = await LeaderStage.start(session, paths);
   stops.push(() => stage.stop());
@@ -65,6 +77,7 @@ describe('500 members with churn', () => {
     const admin = await pool.open();
     const paths = await freshLayout(admin);
     const stage = await leader(await pool.open(), paths);
+    const resets = reconnects(stage.session);
     const [a, b, c] = [swarm(paths), swarm(paths), swarm(paths)];
 
     // 500 join.
@@ -79,12 +92,14 @@ describe('500 members with churn', () => {
     const joins = since(base);
     console.log(`[measure] 500 joins: ${joins.requests} requests, ${joins.reads} read ops by the leader`, joins.byKind);
     // One read of each new member (batched), and nothing else: no listing, no re-read of the others.
-    expect(joins.reads).toBeLessThanOrEqual(500 + 10);
-    expect(joins.requests).toBeLessThanOrEqual(500 + 10);
-    expect(listings(joins)).toBe(0);
+    // (A reconnect, if the machine stalled the session, rightly reads everything once more.)
+    expect(joins.reads).toBeLessThanOrEqual(500 + 10 + resets() * 1010);
+    expect(joins.requests).toBeLessThanOrEqual(500 + 10 + resets() * 50);
+    expect(listings(joins)).toBeLessThanOrEqual(resets() * 3);
 
     // Churn: the 100 of b killed (kill -9: their sessions expire), 50 of a leave, 100 new join.
     base = snapshot();
+    const resetsBefore = resets();
     const leaving = namesA.slice(0, 50);
     await b.kill9();
     await a.leave(leaving);
@@ -101,10 +116,12 @@ describe('500 members with churn', () => {
     const churn = since(base);
     const events = 100 + 50 + 100;
     console.log(`[measure] churn of ${events} (100 killed, 50 left, 100 joined) among 500: ${churn.requests} requests, ${churn.reads} read ops`, churn.byKind);
-    // Per join one read; per departure one exists and one fenced removal of its directory.
-    expect(listings(churn)).toBe(0);
-    expect(churn.reads).toBeLessThanOrEqual(100 + 150 + 10);
-    expect(churn.requests).toBeLessThanOrEqual(100 + 2 * 150 + 10);
+    // Per join one read (batched); per departure one fenced removal of its directory (its
+    // deletion was seen: no check of the member node).
+    const r = resets() - resetsBefore;
+    expect(listings(churn)).toBeLessThanOrEqual(r * 3);
+    expect(churn.reads).toBeLessThanOrEqual(100 + 10 + r * 1010);
+    expect(churn.requests).toBeLessThanOrEqual(100 + 150 + 10 + r * 50);
     await pictureIs(stage, admin, paths, live, 'after churn');
   }, 90_000);
 
