@@ -30,6 +30,8 @@ interface ReadyTask {
 export class Assigner {
   private dueTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
+  /** Work done (tests, logs): rounds, those that ended at once for want of a free slot, tasks assigned. */
+  readonly stats = { rounds: 0, noFreeSlot: 0, assigned: 0 };
 
   constructor(
     private readonly ctx: LeaderContext,
@@ -58,6 +60,7 @@ export class Assigner {
 
   /** One round: refresh what changed, take back what is overdue, place what fits. */
   async round(): Promise<void> {
+    this.stats.rounds++;
     this.queue.resetTaken();
     await this.observer.settled();
     if (this.reconciler.hasDirty) await this.reconciler.refreshMembers();
@@ -75,7 +78,8 @@ export class Assigner {
     const gate = this.queue.gate;
     await gate.update(workers);
     let slots = freeSlots(workers);
-    if (slots === 0) return;
+    // Nothing placeable: the round ends here, having touched nothing of the queue.
+    if (slots === 0) return void this.stats.noFreeSlot++;
     const placed: Array<Placement<ReadyTask>> = [];
     // Only unread entries and classes the gate opens are handed out, no more of a class than
     // the free slots of the workers that accept it: a class no free worker can take is never
@@ -178,6 +182,7 @@ export class Assigner {
         this.queue.drop(item.entry);
         this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline });
       });
+      this.stats.assigned += v.taken;
       this.ctx.log.debug({ count: v.taken }, 'assigned');
       this.ctx.emit('assigned', v.taken);
       i += v.taken;

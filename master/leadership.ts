@@ -124,9 +124,9 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     if (!this._stopped) this.rounds.kick();
   }
 
-  /** The queue index's state: entries known, whether a listing runs, and its progress (tests, logs). */
-  queueState(): { size: number; listing: boolean; stats: QueueIndex['stats'] } & ListingProgress {
-    return { size: this.queue.size, listing: this.queue.listing, stats: { ...this.queue.stats }, ...this.mirror.progress };
+  /** The queue index's state (entries known, whether a listing runs, its progress) and the rounds' work (tests, logs). */
+  queueState(): { size: number; listing: boolean; stats: QueueIndex['stats']; rounds: Assigner['stats'] } & ListingProgress {
+    return { size: this.queue.size, listing: this.queue.listing, stats: { ...this.queue.stats }, rounds: { ...this.assigner.stats }, ...this.mirror.progress };
   }
 
   /** Runs retention now (tests and operators); returns how many tasks were purged. */
@@ -139,6 +139,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     try {
       await this.assigner.round();
     } finally {
+      // The first round is done: the queue listing may take the whole connection now.
+      this.mirror.widen();
       // What the queue waits for may have changed: publish it for status (throttled, only if changed).
       this.status.schedule();
     }

@@ -12,8 +12,12 @@ import type { TreeEvent, TreeWatch, ZkSession } from '../shared/zk/session.js';
 import { sleep } from '../shared/util/coalescer.js';
 import type { QueueIndex } from './queue-index.js';
 
-/** Shard listings in flight at once: enough to hide the round trips, few enough to leave the session room for rounds. */
+/** Listing requests in flight at once: enough to hide the round trips, few enough to leave the session room for rounds. */
 const PARALLEL_LISTINGS = 4;
+/** What one listing reply may hold (bytes, estimated): far below jute.maxbuffer. */
+const REPLY_BUDGET = 256 * 1024;
+/** Shards in one multiRead at most (small shards: a handful of requests list them all). */
+const MAX_SHARDS_PER_REQUEST = 50;
 /** Pause before listing a shard again after a failure (the session retries within a request first). */
 const RETRY_MS = 250;
 
@@ -34,6 +38,9 @@ export class QueueMirror {
   /** The index's generation of the reset under way (or last finished). */
   private gen = 0;
   private readonly abort = new AbortController();
+  /** Resolved by widen(): until then one listing lane runs (the first round's reads go first). */
+  private widened!: () => void;
+  private readonly wide = new Promise<void>((r) => (this.widened = r));
   readonly progress: ListingProgress = { resets: 0, firstListedAt: null, lastListingMs: null, shardsListed: 0 };
 
   constructor(
@@ -56,8 +63,18 @@ export class QueueMirror {
     this.watch = watch;
   }
 
+  /**
+   * Lets the listing use all its lanes. Until then it lists one request at a time, so that
+   * what a new leader's first round needs (members, assignments, its records, its multi) is
+   * not queued behind replies of the whole queue.
+   */
+  widen(): void {
+    this.widened();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.widened();
     this.abort.abort();
     await this.watch?.close().catch(() => undefined);
   }
@@ -83,38 +100,58 @@ export class QueueMirror {
     return !this.stopped && this.gen === gen;
   }
 
-  /** Lists every shard for reset `gen`, PARALLEL_LISTINGS at a time, then sweeps what no listing or event of it saw. */
+  /**
+   * Lists every shard for reset `gen`, PARALLEL_LISTINGS requests at a time, then sweeps what
+   * no listing or event of it saw. Shards are a hash of the task id, so they are about the
+   * same size: a request takes as many shards as the biggest one seen so far, twice over,
+   * fits in REPLY_BUDGET (one at first; at 1,000,000 queued ~200 KB a shard, so one).
+   */
   private async listAll(gen: number): Promise<void> {
     const t0 = Date.now();
-    const shards = this.paths.shardNames;
-    let next = 0;
-    const lane = async () => {
-      while (next < shards.length && this.current(gen)) await this.listShard(shards[next++]!, gen);
+    const todo = [...this.paths.shardNames];
+    /** Bytes of the biggest shard listed so far (null: none yet, so one shard a request). */
+    let biggest: number | null = null;
+    const lane = async (i: number) => {
+      if (i > 0) await this.wide;
+      while (todo.length > 0 && this.current(gen)) {
+        const n = biggest === null ? 1 : Math.max(1, Math.min(MAX_SHARDS_PER_REQUEST, Math.floor(REPLY_BUDGET / (2 * Math.max(1, biggest)))));
+        const listed = await this.listShards(todo.splice(0, n), gen);
+        if (listed === null) return;
+        for (const bytes of listed) biggest = Math.max(biggest ?? 0, bytes);
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_LISTINGS, shards.length) }, lane));
+    await Promise.all(Array.from({ length: PARALLEL_LISTINGS }, (_, i) => lane(i)));
     if (!this.current(gen)) return;
     const swept = await this.index.finishReset(gen);
     if (!this.current(gen)) return;
     const ms = Date.now() - t0;
     this.progress.lastListingMs = ms;
     this.progress.firstListedAt ??= Date.now();
-    this.log.info({ ms, queued: this.index.size, swept, shards: shards.length }, 'queue listed: strict queue order holds across every entry');
+    this.log.info({ ms, queued: this.index.size, swept, shards: this.paths.shardNames.length }, 'queue listed: strict queue order holds across every entry');
     this.onChange();
   }
 
-  private async listShard(shard: string, gen: number): Promise<void> {
+  /** Lists `shards` in one multiRead and diffs each; their reply sizes, or null when the reset is over. Retries until it lists them. */
+  private async listShards(shards: string[], gen: number): Promise<number[] | null> {
     for (;;) {
       try {
-        const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.queueShard(shard)));
-        if (!this.current(gen)) return;
-        await this.index.listed(shard, children, gen);
-        this.progress.shardsListed++;
-        if (children.length > 0) this.onChange();
-        return;
+        const got = await this.session.retrying(() => this.session.getChildrenMany(shards.map((s) => this.paths.queueShard(s)), { maxPerRequest: shards.length }));
+        const sizes: number[] = [];
+        for (const [i, r] of got.entries()) {
+          if (!r.ok) throw new Error(`listing ${this.paths.queueShard(shards[i]!)} failed with ZooKeeper error ${r.code}`);
+          if (!this.current(gen)) return null;
+          await this.index.listed(shards[i]!, r.children, gen);
+          this.progress.shardsListed++;
+          let bytes = 0;
+          for (const name of r.children) bytes += 4 + name.length;
+          sizes.push(bytes);
+          if (r.children.length > 0) this.onChange();
+        }
+        return sizes;
       } catch (err) {
         // A reconnect brings a new reset (and this one ends); a closed session, the end.
-        if (!this.current(gen) || err instanceof SessionClosedError) return;
-        this.log.warn({ shard, err: (err as Error).message }, 'queue shard listing failed; listing it again');
+        if (!this.current(gen) || err instanceof SessionClosedError) return null;
+        this.log.warn({ shards: shards.length, err: (err as Error).message }, 'queue shard listing failed; listing again');
         await sleep(RETRY_MS, this.abort.signal);
       }
     }
