@@ -14,13 +14,14 @@ import { Coalescer } from '../shared/util/coalescer.js';
 import { SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, newAttempt, settledWithin, type Attempt } from './attempt.js';
-import { commitAttempt, failMalformed } from './commit.js';
+import { commitAttempt, failMalformed, type CommitContext } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import type { HandlerMap } from './handlers.js';
 import { markStarted } from './start-batch.js';
 import { AssignmentDir } from './assignment-dir.js';
 import { readBurst, type BurstEntry } from './burst-reads.js';
 import { FinishBatcher } from './finish-batcher.js';
+import { SeenAssignments } from './seen-assignments.js';
 import { VerifyReads } from './verify-reads.js';
 
 /** What the runner tells its worker (stats and events). */
@@ -48,16 +49,12 @@ export class AttemptRunner {
   private readonly log: Logger;
   private readonly queue: PQueue;
   private readonly refresher: Coalescer;
-  /** Group commit: finishes that come while one finish multi is in flight go together. */
-  private readonly batcher: FinishBatcher;
-  /** Read-backs of commits whose outcome is unknown, batched. */
-  private readonly verifyReads: VerifyReads;
+  /** Commits go in group commits (finish-batcher.ts); unknown ones are verified by batched reads. */
+  private readonly commits: CommitContext;
   /** In-flight attempts by assignment path (from first sight to commit/fence/give-up). */
   private readonly attempts = new Map<string, Attempt>();
-  /** Assignment paths already handled or found stale: not read again while they exist. */
-  private readonly ignored = new Set<string>();
-  /** Assignment paths we held an attempt for (their nodes may carry progress: read alone). */
-  private readonly heldBefore = new Set<string>();
+  /** Assignment nodes already dealt with: not read again while they exist. */
+  private readonly seen = new SeenAssignments();
   private readonly dir: AssignmentDir;
   /** The member name whose assignment directory is watched (the current incarnation). */
   private watchedMember: string | null = null;
@@ -75,8 +72,9 @@ export class AttemptRunner {
       if (this.watchedMember === member && !this.giveUp) this.refresher.kick();
     };
     this.dir = new AssignmentDir(opts.session, opts.paths, restore, changed, opts.log);
-    this.batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
-    this.verifyReads = new VerifyReads(opts.session, opts.paths);
+    const batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
+    const reads = new VerifyReads(opts.session, opts.paths);
+    this.commits = { session: opts.session, paths: opts.paths, stopping: () => this.giveUp, send: (...args) => batcher.finish(...args), reads };
     this.refresher = new Coalescer(
       () => this.refresh(),
       (err) => {
@@ -96,8 +94,7 @@ export class AttemptRunner {
   /** Watches `member`'s directory only: an older incarnation's belongs to the leader now. */
   watch(member: string): void {
     this.watchedMember = member;
-    this.ignored.clear();
-    this.heldBefore.clear();
+    this.seen.clear();
     this.dir.follow(member);
     this.refresher.kick();
   }
@@ -156,45 +153,44 @@ export class AttemptRunner {
         a.controller.abort(new AttemptAbortedError('withdrawn', 'assignment withdrawn: cancelled or reclaimed'));
       }
     }
-    for (const k of this.ignored) if (!listed.has(k)) this.ignored.delete(k);
-    for (const k of this.heldBefore) if (!listed.has(k)) this.heldBefore.delete(k);
+    this.seen.prune(listed);
     if (!this.accepting) return;
 
     const entries: BurstEntry[] = [];
     for (const [key, name] of listed) {
-      if (this.attempts.has(key) || this.ignored.has(key)) continue;
+      if (this.attempts.has(key) || this.seen.isIgnored(key)) continue;
       const parsed = Paths.parseAssignment(name);
       if (parsed) entries.push({ key, ...parsed });
       else {
         this.log.warn({ assignment: key }, 'unparseable assignment name; ignored');
-        this.ignored.add(key);
+        this.seen.ignore(key);
       }
     }
     if (entries.length === 0) return;
     // One multiRead for the burst's assignment nodes, then their records packed by size.
-    const reads = await readBurst(session, paths, entries, (k) => this.heldBefore.has(k));
+    const reads = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
     if (member !== this.watchedMember || !this.accepting) return;
     const toStart: Attempt[] = [];
     const toRun: Attempt[] = [];
     for (const { key, taskId, attempt, assignment, read } of reads) {
-      if (this.attempts.has(key) || this.ignored.has(key)) continue;
+      if (this.attempts.has(key) || this.seen.isIgnored(key)) continue;
       const alog = this.log.child({ taskId, attempt });
       if (read.kind === 'missing') {
         alog.warn('assignment for a missing task record; stale, left to the leader');
-        this.ignored.add(key);
+        this.seen.ignore(key);
       } else if (read.kind === 'malformed') {
-        this.ignored.add(key);
+        this.seen.ignore(key);
         void this.failMalformed({ assignment: key, member, taskId, attempt }, read.reason, read.version, alog);
       } else {
         const rec = read.record;
         if (!holdsAttempt(rec, member, attempt)) {
           alog.info({ state: rec.state, recordAttempt: rec.attempt, recordWorker: rec.worker }, 'stale assignment ignored (left to the leader)');
-          this.ignored.add(key);
+          this.seen.ignore(key);
           continue;
         }
         const a = newAttempt(session, key, member, { record: rec, version: read.version }, { taskId, attempt }, this.opts.limits.maxResultBytes, alog, assignment);
         this.attempts.set(key, a);
-        this.heldBefore.add(key);
+        this.seen.markHeld(key);
         alog.info({ type: rec.type, state: rec.state }, 'assignment received');
         (rec.state === 'assigned' ? toStart : toRun).push(a);
       }
@@ -208,7 +204,7 @@ export class AttemptRunner {
     a.over = true;
     a.progress.close();
     this.attempts.delete(a.key);
-    if (ignore && a.member === this.watchedMember) this.ignored.add(a.key);
+    if (ignore && a.member === this.watchedMember) this.seen.ignore(a.key);
     a.resolveFinished();
   }
 
@@ -219,7 +215,7 @@ export class AttemptRunner {
    */
   private lookAgainLater(key: string): void {
     setTimeout(() => {
-      if (this.ignored.delete(key)) this.refresher.kick();
+      if (this.seen.unignore(key)) this.refresher.kick();
     }, RETRY_LEFT_MS).unref();
   }
 
@@ -280,8 +276,7 @@ export class AttemptRunner {
   }
 
   private async commit(a: Attempt, outcome: Outcome): Promise<void> {
-    const ctx = { session: this.session, paths: this.paths, stopping: () => this.giveUp, send: this.batcher.finish.bind(this.batcher), reads: this.verifyReads };
-    const r = await commitAttempt(ctx, a, outcome);
+    const r = await commitAttempt(this.commits, a, outcome);
     if (r.kind === 'committed') {
       a.log.info({ state: r.state }, `committed: ${r.state}`);
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
@@ -303,7 +298,7 @@ export class AttemptRunner {
     if (r === 'committed') this.opts.report.committed({ taskId, attempt, state: 'failed' });
     else if (r === 'unknown') {
       // Read it again on the next listing.
-      this.ignored.delete(key);
+      this.seen.unignore(key);
       setTimeout(() => this.refresher.kick(), 300).unref();
     } else if (r === 'refused') this.lookAgainLater(key);
   }
