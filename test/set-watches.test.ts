@@ -1,8 +1,12 @@
 // The reconnect SetWatches split into requests of at most 128 KiB: a client holding 100,000
 // one-shot watches reconnects to the same session and its watches still fire. Unsplit, that
 // SetWatches is ~4 MB, over the server's jute.maxbuffer (1 MiB): the server closed the
-// connection on it at every reconnect, and no watch fired again.
+// connection on it at every reconnect, and no watch fired again. And the reconnect's auth
+// is sent once, before the requests that waited while disconnected.
+import { createHash } from 'node:crypto';
+import zookeeper from 'node-zookeeper-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RawClient } from '../shared/zk/raw-client.js';
 import { splitWatchLists, SET_WATCHES_MAX_BYTES } from '../shared/zk/client-hooks.js';
 import { ZkSession, zkCounters, type WatchEvent } from '../shared/zk/session.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
@@ -96,5 +100,42 @@ describe('SetWatches over jute.maxbuffer', () => {
     expect(parts).toBeLessThanOrEqual(Math.ceil((1.05 * total) / SET_WATCHES_MAX_BYTES));
     expect(session.state).toBe('connected');
     expect(session.sessionId).toBe(id);
+  });
+});
+
+describe('the reconnect handshake', () => {
+  it('auth is re-sent once per connection, and the requests queued while disconnected run authenticated', async () => {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    cleanups.push(() => proxy.stop());
+    const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 8000, log: testLog });
+    cleanups.push(() => session.close());
+    const writer = await pool.open();
+    const root = uniqueRoot('auth');
+    await writer.mkdirp(root);
+    // A node only user u (digest auth) may read.
+    const digest = createHash('sha1').update('u:p').digest('base64');
+    const acl = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', `u:${digest}`))];
+    const secret = `${root}/secret`;
+    const raw = (s: ZkSession) => (s as unknown as { client: RawClient }).client;
+    await new Promise<void>((res, rej) =>
+      raw(writer).create(secret, Buffer.from('s'), acl, zookeeper.CreateMode.PERSISTENT, (e: unknown) => (e ? rej(e) : res())),
+    );
+    raw(session).addAuthInfo('digest', Buffer.from('u:p'));
+    expect((await session.getData(secret)).data.toString()).toBe('s');
+
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    const connects = zkCounters.byKind.connect ?? 0;
+    await waitFor(() => (zkCounters.byKind.connect ?? 0) - connects >= 3, { timeoutMs: 10_000, message: 'reconnect attempts' });
+    const auths = zkCounters.byKind.auth ?? 0;
+    const reads = Array.from({ length: 5 }, () => session.getData(secret));
+    proxy.heal();
+    // Sent after the new connection's auth (the stale copies queued at each cut attempt
+    // dropped). ZooKeeper 3.8.0 reads an auth packet on its I/O thread, before queued requests
+    // reach their ACL check, so the old order did not fail here: this guards the auth itself.
+    const got = await Promise.allSettled(reads);
+    expect(got.map((r) => (r.status === 'fulfilled' ? r.value.data.toString() : (r.reason as Error).message))).toEqual(['s', 's', 's', 's', 's']);
+    expect((zkCounters.byKind.auth ?? 0) - auths).toBe(1);
   });
 });

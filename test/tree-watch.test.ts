@@ -2,7 +2,7 @@
 // order without re-arming, one-shot watches beside them, close(), a chroot, and onReset after
 // a TCP cut (same session) and after a real session expiry, with events flowing again.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ZkSession, type TreeEvent } from '../shared/zk/session.js';
+import { ZkSession, zkCounters, type TreeEvent } from '../shared/zk/session.js';
 import type { RawClient } from '../shared/zk/raw-client.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
@@ -200,6 +200,39 @@ describe('watchTree across reconnects', () => {
       { type: 'changed', path: `${root}/before` },
     ]);
     expect(r.resets).toBe(2);
+  });
+
+  it('opened while disconnected beside a one-shot on its root: armed after the reconnect SetWatches, events arrive', async () => {
+    const { proxy, session } = await proxied(8000);
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-order');
+    await writer.mkdirp(root);
+    const fired: string[] = [];
+    await session.exists(root, (e) => fired.push(e.type));
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    const r = recorder();
+    const opening = session.watchTree(root, r.onEvent, r.onReset);
+    // A few TCP connects the proxy cuts: the addWatch waits in the queue through them.
+    const connects = zkCounters.byKind.connect ?? 0;
+    await waitFor(() => (zkCounters.byKind.connect ?? 0) - connects >= 2, { timeoutMs: 5000, message: 'reconnect attempts' });
+    proxy.heal();
+    cleanups.push(async () => (await opening).close());
+    await opening;
+    expect(r.resets).toBe(1);
+    // The library sent the queued addWatch before the SetWatches re-setting the one-shot on
+    // the root, which made the recursive watch a one-shot again: no event of the children.
+    await writer.create(`${root}/c1`);
+    await writer.create(`${root}/c2`);
+    await writer.setData(root, Buffer.from('x'));
+    await waitFor(() => r.events.length === 3, { timeoutMs: 5000, message: 'events of the tree watch opened while disconnected' });
+    expect(r.events).toEqual([
+      { type: 'created', path: `${root}/c1` },
+      { type: 'created', path: `${root}/c2` },
+      { type: 'changed', path: root },
+    ]);
+    await waitFor(() => fired.length === 1, { timeoutMs: 5000, message: 'the one-shot fires' });
+    expect(fired).toEqual(['changed']);
   });
 
   it('after a real session expiry: re-added in the new session, onReset, and later events arrive', async () => {

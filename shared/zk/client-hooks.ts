@@ -5,8 +5,14 @@
 //   does: the library sends every watched path in one request, and the server refuses (closes
 //   the connection on) a request over jute.maxbuffer, 1 MiB by default. A client watching
 //   ~40,000 paths could then never reconnect: it connected, sent SetWatches, was cut, again.
-//   A SetWatches still queued from a socket that closed before its handshake is dropped for
-//   the new one (the library sent one per TCP connect: as many copies as failed attempts);
+// - the reconnect's auth and SetWatches sent FIRST, before the requests that waited in the
+//   queue while disconnected (as the Java client's primeConnection puts them, addFirst): the
+//   library appended them after those, so a request ran before its connection's auth, and an
+//   addWatch queued while disconnected was followed by the SetWatches of a one-shot on the
+//   same root, which turns the recursive watch back into a one-shot (ZooKeeper 3.8.0,
+//   ZOOKEEPER-4466). An auth or SetWatches still queued from a socket that closed before its
+//   handshake is dropped for the new ones (the library queued them at every TCP connect: as
+//   many copies as failed attempts);
 // - handing each watch notification to the tree watches before the library's one-shot registry.
 import './library.js';
 import { countRequest } from './counters.js';
@@ -78,10 +84,6 @@ export function splitSetWatches(client: RawClient, maxBytes = SET_WATCHES_MAX_BY
   cm.queue = function (this: LibConnectionManager, request: unknown, callback?: Parameters<LibConnectionManager['queue']>[1]): void {
     const payload = (request as { payload?: unknown } | null)?.payload;
     if (!(payload instanceof SetWatches)) return queue.call(this, request, callback);
-    // One queued while an earlier socket was up never went out (the library keeps its queue
-    // across sockets, and queues a SetWatches at every TCP connect): this one replaces it.
-    const waiting = this.packetQueue.queue;
-    for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.request.payload instanceof SetWatches) waiting.splice(i, 1);
     const sw = payload as JuteRecord & WatchLists & { relativeZxid: Buffer };
     const header = (request as { header: JuteRecord }).header;
     const parts = splitWatchLists(sw, this.chrootPath, maxBytes);
@@ -95,6 +97,31 @@ export function splitSetWatches(client: RawClient, maxBytes = SET_WATCHES_MAX_BY
       record.relativeZxid = sw.relativeZxid;
       Object.assign(record, p);
       queue.call(this, new jute.Request(h, record), callback);
+    }
+  };
+}
+
+/** What the library queues at each TCP connect: auth packets and SetWatches. */
+function isPrime(packet: LibPacket): boolean {
+  const type = packet.request.header?.type;
+  return type === jute.OP_CODES.AUTH || type === jute.OP_CODES.SET_WATCHES;
+}
+
+/**
+ * Makes this client send, at each connect, its auth packets and SetWatches before anything
+ * that was queued while it was disconnected; stale ones from an earlier socket are dropped.
+ */
+export function primeFirst(client: RawClient): void {
+  const cm = cmOf(client);
+  const onConnected = cm.onSocketConnected;
+  // The library binds this handler at each connect(), so the override applies to every socket.
+  cm.onSocketConnected = function (this: LibConnectionManager): void {
+    // Nothing is sent before the connect reply: the queue can be rebuilt in place.
+    const waiting = cm.packetQueue.queue.splice(0);
+    try {
+      onConnected.call(this);
+    } finally {
+      for (const p of waiting) if (!isPrime(p)) cm.packetQueue.queue.push(p);
     }
   };
 }

@@ -61,6 +61,8 @@ export interface LibPacket {
 /** A client's connection manager, as the extensions use it. */
 export interface LibConnectionManager {
   chrootPath?: string;
+  /** Writes the connect request, then queues auth packets and the SetWatches (client-hooks.ts). */
+  onSocketConnected(): void;
   queue(request: unknown, callback?: (err: unknown, response?: { header: unknown; payload: unknown }) => void): void;
   packetQueue: { queue: LibPacket[]; shift(): LibPacket | undefined };
   watcherManager: {
@@ -72,7 +74,7 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 
 /** sha256 of each function's source as 1.1.3 ships it, and why we depend on it. */
 const EXPECTED: Array<{ name: string; fn: () => unknown; sha256: string; patchedFlag?: symbol }> = [
-  // Queues the reconnect SetWatches through this.queue (split per client).
+  // Queues the reconnect auth and SetWatches through this.queue (put first and split per client).
   { name: 'ConnectionManager.onSocketConnected', fn: () => ConnectionManager.prototype.onSocketConnected, sha256: '42fee67e5109675b3cef960c6387a7a1813d93de27555741adce53821241c07d' },
   // Dispatches a reply by its request header's `type`, a notification to watcherManager.emit.
   { name: 'ConnectionManager.onSocketData', fn: () => ConnectionManager.prototype.onSocketData, sha256: '2887ec95adebb2add77c0569fd8acb44acf8cae679474bb0748c18b1c3d8c4df' },

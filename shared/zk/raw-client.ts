@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
-import { countPackets, splitSetWatches } from './client-hooks.js';
+import { countPackets, primeFirst, splitSetWatches } from './client-hooks.js';
 import { countRequest } from './counters.js';
 
 export type RawClient = zookeeper.Client & {
@@ -32,8 +32,8 @@ const LIB_CONNECTING = 1;
 
 /**
  * A library client that never retries on its own beyond reconnecting (we own every deadline),
- * whose requests are counted (counters.ts) and whose reconnect SetWatches is split into
- * requests of at most 128 KiB (client-hooks.ts).
+ * whose requests are counted (counters.ts) and whose reconnect auth and SetWatches go first,
+ * split into requests of at most 128 KiB (client-hooks.ts).
  */
 export function createRawClient(connectString: string, opts: RawClientOptions): RawClient {
   const client = zookeeper.createClient(connectString, {
@@ -43,6 +43,7 @@ export function createRawClient(connectString: string, opts: RawClientOptions): 
     ...(opts.sessionId ? { sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } : {}),
   } as zookeeper.Option) as RawClient;
   guardHandshake(client, Math.min(2000, Math.floor((opts.sessionTimeoutMs * 2) / 3)));
+  primeFirst(client);
   countPackets(client);
   splitSetWatches(client);
   return client;
