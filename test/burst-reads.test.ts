@@ -1,10 +1,12 @@
-// A worker's reads of a burst of assignments (worker/burst-reads.ts) against a real ZooKeeper:
+// A worker's batched reads against a real ZooKeeper: a burst of assignments
+// (worker/burst-reads.ts) and the read-backs of unknown commits (worker/verify-reads.ts), in
 // few requests (counted by the server: the session's last xid), each reply bounded, every
 // kind of entry (small, big, of unknown size, gone, missing or malformed record) read right.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { ALONE_ABOVE_BYTES, ITEM_SLACK_BYTES, REPLY_BUDGET_BYTES, groupBySize, readBurst, type BurstEntry } from '../worker/burst-reads.js';
+import { VerifyReads } from '../worker/verify-reads.js';
 import { SessionPool, freshLayout } from './harness/zk.js';
 import { quietXid, assignBurst } from './harness/worker-helpers.js';
 
@@ -82,5 +84,22 @@ describe('burst reads', () => {
     // Nodes: 1 (two) + 1 (the held one); records: one read of all three.
     expect(mixed.requests).toBe(3);
     expect(mixed.value.map((r) => r.read.kind)).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('read-backs asked in one turn go together: one listing of the directory, the records packed by the size to be written', async () => {
+    const tasks = await assignBurst(session, paths, MEMBER, Array.from({ length: 20 }, (_, i) => ({ type: 'echo', payload: i })));
+    const big = await assignBurst(session, paths, MEMBER, [{ type: 'echo', payload: 'z'.repeat(30_000) }]);
+    // Two of them no longer assigned (as after a commit that went through, or a take-back).
+    await session.remove(paths.assignment(MEMBER, tasks[3]!.record.id, 1));
+    await session.remove(paths.assignment(MEMBER, big[0]!.record.id, 1));
+    const reads = new VerifyReads(reader, paths);
+    const all = [...tasks, ...big];
+    const { value, requests } = await counted(() => Promise.all(all.map((t) => reads.read({ taskId: t.record.id, member: MEMBER, key: paths.assignment(MEMBER, t.record.id, 1) }, t.record))));
+    // The listing, one multiRead of the 20 small records, the big one alone (was 2 a task: 42).
+    expect(requests).toBe(3);
+    value.forEach((v, i) => {
+      expect(v.read).toEqual({ kind: 'ok', record: all[i]!.record, version: all[i]!.version });
+      expect(v.assigned).toBe(i !== 3 && i !== 20);
+    });
   });
 });
