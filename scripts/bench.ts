@@ -41,7 +41,7 @@ import { killAllChildren, logDir as makeLogDir } from './bench/procs.js';
 import { runBench, SECTIONS, type BenchArgs } from './bench/run.js';
 
 function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, million: false, drain: true, workers: 0, runs: 3, tasks: 5000, queue: 100_000, only: new Set(SECTIONS) };
+  const a: BenchArgs = { json: false, million: false, drain: true, workers: 0, runs: 3, tasks: 5000, queue: 100_000, millionTasks: 1_000_000, only: new Set(SECTIONS) };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const num = () => {
@@ -56,12 +56,13 @@ function parseArgs(argv: string[]): BenchArgs {
     else if (k === '--runs') a.runs = num();
     else if (k === '--tasks') a.tasks = num();
     else if (k === '--queue') a.queue = num();
+    else if (k === '--million-tasks') a.millionTasks = num(); // a smaller "million", to try the section
     else if (k === '--only') {
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
       const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
       if (bad.length) throw new Error(`bench: --only takes ${SECTIONS.join(',')} (or none: '' with --million/--workers), got ${bad.join(',')}`);
       a.only = new Set(names);
-    } else throw new Error(`bench: unknown argument ${k} (--json, --million, --no-drain, --workers N, --runs N, --tasks N, --queue N, --only ${SECTIONS.join(',')})`);
+    } else throw new Error(`bench: unknown argument ${k} (--json, --million, --no-drain, --workers N, --runs N, --tasks N, --queue N, --million-tasks N, --only ${SECTIONS.join(',')})`);
   }
   if (a.runs < 3) console.warn(`bench: --runs ${a.runs}: fewer than 3 runs gives no honest spread`);
   return a;

@@ -87,7 +87,8 @@ async function dispatchRuns(o: MillionOptions, c: BenchCluster, backlog: Backlog
 function printLs(o: MillionOptions, checks: LsCheck[]): void {
   for (const ch of checks) {
     const cli = ch.cliCount === null ? `zkCli.sh FAILED: ${ch.error}` : `zkCli.sh ls: ${fmt(ch.cliCount)} children`;
-    o.report.note(`zkCli.sh ls ${ch.kind} (${ch.path.split('/').slice(-2).join('/')})`, `${cli}; own listing ${fmt(ch.count)}, reply ${fmt(ch.replyBytes / 1024, 1)} KiB`);
+    const size = ch.replyBytes < 10_240 ? `${fmt(ch.replyBytes)} B` : `${fmt(ch.replyBytes / 1024)} KiB`;
+    o.report.note(`zkCli.sh ls ${ch.kind} (${ch.path.split('/').slice(-2).join('/')})`, `${cli}; own listing ${fmt(ch.count)}, reply ${size}`);
   }
 }
 
@@ -105,7 +106,7 @@ export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio
     o.say(`submitting ${fmt(o.total)} tasks (no worker yet)…`);
     const submitRate = await backlog.fill(o.total, (n) => o.say(`  ${fmt(n)} submitted`));
     report.add(`submit ${fmt(o.total)} tasks, submitMany of 5 000, no worker`, 'tasks/s', [submitRate]);
-    report.note('ZooKeeper with the million queued', `${fmt(zk.rssMb())} MB RSS (${zk.sizing}), ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
+    report.note(`ZooKeeper with ${fmt(o.total)} queued`, `${fmt(zk.rssMb())} MB RSS (${zk.sizing}), ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
 
     const shards = big.paths.shardNames;
     const tasksBig = await largestListing(probe, shards.map((s) => big.paths.taskShard(s)));
@@ -164,6 +165,9 @@ export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio
       ]);
       report.note('ZooKeeper after the drain', `${fmt(zk.rssMb())} MB RSS, ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
     }
+    // Last, as the full collection pauses the server: is the heap the right size?
+    const znodes = (await zk.mntr())?.zk_znode_count ?? NaN;
+    report.note('ZooKeeper heap in use after a full GC (jcmd), at the end', `${fmt(zk.liveHeapMb())} MB for ${fmt(znodes)} znodes (${zk.sizing})`);
     return { dispatchRatio, masterRssMb };
   } finally {
     await small?.stop();

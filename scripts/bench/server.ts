@@ -1,6 +1,7 @@
 // The ZooKeeper the bench measures against: started for the run (DROVER_ZK, Docker or the
 // local install, as everywhere), sized for what the run keeps in it, with its own counters
 // read through `mntr` (a four-letter word: one packet, counted so the bench can take it out).
+import { spawnSync } from 'node:child_process';
 import { fourLetter, provideZooKeeper, type ZkProvision } from '../../shared/zk-server/launcher.js';
 import { ZK_SIZES, type ZkSizeName } from '../../shared/zk-server/sizing.js';
 import { memoryMb } from './procs.js';
@@ -20,6 +21,12 @@ export interface BenchZk {
   mntr(): Promise<Record<string, number> | null>;
   /** RSS of the local JVM, MiB (NaN when not ours). */
   rssMb(): number;
+  /**
+   * The heap still in use after a full collection (jcmd GC.run, then GC.heap_info), MiB:
+   * what the tree really takes, unlike RSS, which is whatever the JVM has touched. The
+   * collection pauses the server: only when nothing measured depends on it. NaN without jcmd.
+   */
+  liveHeapMb(): number;
   stop(): Promise<void>;
 }
 
@@ -56,7 +63,19 @@ export async function startBenchZk(opts: { sizing: ZkSizeName; tickTimeMs: numbe
       return out;
     },
     rssMb: () => (zk.server ? memoryMb(zk.server.pid).rss : NaN),
+    liveHeapMb: () => (zk.server ? liveHeapMb(zk.server.pid) : NaN),
     stop: () => zk.stop(),
   };
   return b;
+}
+
+function liveHeapMb(pid: number): number {
+  const jcmd = (cmd: string) => spawnSync('jcmd', [String(pid), cmd], { encoding: 'utf8', timeout: 60_000 });
+  if (jcmd('GC.run').status !== 0) return NaN;
+  const info = jcmd('GC.heap_info');
+  if (info.status !== 0) return NaN;
+  // " garbage-first heap   total 34816K, used 6305K" (G1); "def new generation" + "tenured generation" (serial).
+  let usedKb = 0;
+  for (const m of info.stdout.matchAll(/^ (?!Metaspace)[a-z-]+(?: [a-z-]+)*\s+total \d+K, used (\d+)K/gm)) usedKb += Number(m[1]);
+  return usedKb > 0 ? usedKb / 1024 : NaN;
 }
