@@ -115,6 +115,50 @@ describe('watchTree', () => {
     expect(fired).toHaveLength(2);
   });
 
+  it('a one-shot child watch on a root set before its watchTree still fires, once (ZooKeeper 3.8 swallows it)', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-child');
+    await writer.mkdirp(root);
+    const fired: string[] = [];
+    await s.getChildren(root, (e) => fired.push(`${e.type}:${e.path}`));
+    const wire = wireEvents(s);
+    const { r } = await watch(s, root);
+    await writer.create(`${root}/c1`);
+    await waitFor(() => fired.length === 1, { timeoutMs: 5000, message: 'the child one-shot fires' });
+    expect(fired).toEqual([`children:${root}`]);
+    // The server sent no NodeChildrenChanged: the addWatch made the child watch recursive.
+    expect(wire.filter((e) => e.type === 4)).toEqual([]);
+    await writer.create(`${root}/c2`);
+    await writer.remove(`${root}/c1`);
+    await waitFor(() => r.events.length === 3, { timeoutMs: 5000, message: 'tree events' });
+    expect(fired).toHaveLength(1); // one-shot
+    // Re-armed by its consumer, it fires on the next change (a delete), once.
+    await s.getChildren(root, (e) => fired.push(`${e.type}:${e.path}`));
+    await writer.remove(`${root}/c2`);
+    await waitFor(() => fired.length === 2, { timeoutMs: 5000, message: 'the re-armed child one-shot fires' });
+    await s.getData(root); // any further notification would come before this reply
+    expect(fired).toEqual([`children:${root}`, `children:${root}`]);
+  });
+
+  it('a one-shot data watch on the root (re-add) fires its held child watchers once: its gap may hide a change', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-gap');
+    await writer.mkdirp(root);
+    const fired: string[] = [];
+    await s.getChildren(root, (e) => fired.push(`child:${e.type}`));
+    const { r } = await watch(s, root);
+    await s.exists(root, (e) => fired.push(`data:${e.type}`));
+    await waitFor(() => r.resets === 2, { timeoutMs: 5000, message: 'tree watch re-asserted' });
+    await waitFor(() => fired.length === 1, { timeoutMs: 5000, message: 'the child one-shot fires after the re-add' });
+    expect(fired).toEqual(['child:children']);
+    await writer.setData(root, Buffer.from('x'));
+    await writer.create(`${root}/c1`);
+    await waitFor(() => fired.length === 2 && r.events.length === 2, { timeoutMs: 5000, message: 'data one-shot and tree events' });
+    expect(fired).toEqual(['child:children', 'data:changed']);
+  });
+
   it('close() stops delivery; the server-side watch goes with the last listener on the root', async () => {
     const s = await pool.open();
     const writer = await pool.open();
@@ -233,6 +277,23 @@ describe('watchTree across reconnects', () => {
     ]);
     await waitFor(() => fired.length === 1, { timeoutMs: 5000, message: 'the one-shot fires' });
     expect(fired).toEqual(['changed']);
+  });
+
+  it('a one-shot child watch on a root still fires after a reconnect (SetWatches, then the re-add)', async () => {
+    const { proxy, session } = await proxied(4000);
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-child-cut');
+    await writer.mkdirp(root);
+    const { r } = await watch(session, root);
+    const fired: string[] = [];
+    await session.getChildren(root, (e) => fired.push(e.type));
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    proxy.heal();
+    await waitFor(() => r.resets === 2, { timeoutMs: 10_000, message: 'onReset after the reconnect' });
+    await writer.create(`${root}/c1`);
+    await waitFor(() => fired.length === 1 && r.events.length === 1, { timeoutMs: 5000, message: 'the child one-shot fires' });
+    expect(fired).toEqual(['children']);
   });
 
   it('after a real session expiry: re-added in the new session, onReset, and later events arrive', async () => {

@@ -13,10 +13,11 @@
 //   ZOOKEEPER-4466). An auth or SetWatches still queued from a socket that closed before its
 //   handshake is dropped for the new ones (the library queued them at every TCP connect: as
 //   many copies as failed attempts);
-// - handing each watch notification to the tree watches before the library's one-shot registry.
+// - handing each watch notification to the tree watches before (and after) the library's
+//   one-shot registry, and a NodeChildrenChanged the server swallowed to that registry.
 import './library.js';
 import { countRequest } from './counters.js';
-import { jute, type JuteRecord, type LibConnectionManager, type LibPacket } from './library.js';
+import { jute, registryEmit, type JuteRecord, type LibConnectionManager, type LibPacket } from './library.js';
 import type { RawClient } from './raw-client.js';
 import { ustringBytes, withChroot } from './wire.js';
 
@@ -126,12 +127,31 @@ export function primeFirst(client: RawClient): void {
   };
 }
 
-/** Calls `onEvent` with each notification (type number, chroot-free path), then the library's registry. */
-export function interceptNotifications(client: RawClient, onEvent: (type: number, path: string) => void): void {
+/**
+ * Calls `before` with each notification (type number, chroot-free path), then the library's
+ * registry, then `after`.
+ */
+export function interceptNotifications(
+  client: RawClient,
+  before: (type: number, path: string) => void,
+  after: (type: number, path: string) => void,
+): void {
   const wm = cmOf(client).watcherManager;
   const emit = wm.emit;
   wm.emit = function (this: unknown, event: { type: number; path: string }): void {
-    if (event) onEvent(event.type, event.path);
-    return emit.call(this, event);
+    if (event) before(event.type, event.path);
+    emit.call(this, event);
+    if (event) after(event.type, event.path);
   };
+}
+
+const NODE_CHILDREN_CHANGED = 4;
+const SYNC_CONNECTED = 3;
+
+/**
+ * Hands the library's registry a NodeChildrenChanged of `path` (chroot-free) that the server
+ * did not send: straight to its own emit, past the wrapper above (it is no notification).
+ */
+export function emitChildrenChanged(client: RawClient, path: string): void {
+  registryEmit(cmOf(client).watcherManager, { type: NODE_CHILDREN_CHANGED, state: SYNC_CONNECTED, path });
 }

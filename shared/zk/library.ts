@@ -49,6 +49,11 @@ const WatcherManager = require(`${LIBRARY}/lib/WatcherManager.js`) as { prototyp
 const PacketQueue = require(`${LIBRARY}/lib/PacketQueue.js`) as { prototype: Proto };
 const PathModule = require(`${LIBRARY}/lib/Path.js`) as { validate(path: string): void };
 
+/** The library's own WatcherManager.emit (checked below), to hand its registry an event past any wrapper. */
+export const registryEmit = (wm: unknown, event: { type: number; state: number; path: string }): void => {
+  (WatcherManager.prototype.emit as (this: unknown, e: unknown) => void).call(wm, event);
+};
+
 /** The library's path check (throws an Error on a malformed path). */
 export const validatePath = (path: string): void => PathModule.validate(path);
 

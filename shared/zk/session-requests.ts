@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 import { SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
+import { emitChildrenChanged } from './client-hooks.js';
 import { validatePath } from './library.js';
 import { mkdirp, retrying } from './helpers.js';
 import { getChildrenMany, getDataMany, type ChildrenResult, type ReadResult, type SendReads } from './multi-read.js';
@@ -50,6 +51,9 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     this.trees = new TreeWatches({
       addWatch: (root) => this.call<void>('addWatch', root, (c, done) => sendAddWatch(c, root, done)),
       removeWatches: (root, type) => this.call<void>('removeWatches', root, (c, done) => sendRemoveWatches(c, root, type, done)),
+      fireChildWatchers: (path) => {
+        if (this.client) emitChildrenChanged(this.client, path);
+      },
       connected: () => this._state === 'connected',
       oneShots: (path) => {
         const wm = this.client?.connectionManager.watcherManager;
@@ -111,6 +115,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     return p.finally(() => this.trees.reassert(path));
   }
 
+  /**
+   * A watcher on a tree-watched root also fires, once, after a one-shot data watch on that
+   * root made the session add the tree watch again (tree-watch.ts: its gap may hide a change).
+   */
   getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: ZkStat }> {
     const w = this.watchers.wrap(watcher);
     return this.call('getChildren', path, (c, done) => readChildren(c, path, w, done));

@@ -131,9 +131,15 @@ export class ZkSession extends SessionRequests {
       created: (c) => {
         this.client = c;
         // Tree-watch events of this client only: an old client's are for watches nobody holds.
-        interceptNotifications(c, (type, path) => {
-          if (c === this.client) this.trees.route(type, path);
-        });
+        interceptNotifications(
+          c,
+          (type, path) => {
+            if (c === this.client) this.trees.route(type, path);
+          },
+          (type, path) => {
+            if (c === this.client) this.trees.afterRoute(type, path);
+          },
+        );
       },
       heard: (c) => {
         if (c === this.client) this.watchdog.heard();

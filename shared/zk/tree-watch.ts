@@ -10,9 +10,24 @@
 //   root is added again, then its listeners' onReset() runs (events in the gap are lost; the
 //   consumer re-reads what it mirrors). onReset also runs once after the first arming.
 // - One server watch per root, shared by every listener on it; removed with the last one.
-// - ZooKeeper 3.8.0 keeps one watch mode per (connection, path) (ZOOKEEPER-4466, fixed in 3.9):
-//   a one-shot data/exists watch set on a watched root itself turns the recursive watch there
-//   into a one-shot. The session tells us (reassert) and the root is added again, with onReset.
+// - onEvent can run before onReset: after a (re)add, the server may send events before the
+//   reply to the addWatch that onReset waits for. A consumer that mirrors must apply events
+//   to what it has and let the reset's re-read settle the rest.
+// - ZooKeeper 3.8.0 keeps one watch mode per (connection, path) in each of its two watch
+//   tables, data and child (ZOOKEEPER-4466, fixed in 3.9), and addWatch registers the
+//   recursive watch in both:
+//   - a one-shot data/exists watch set on a watched root itself turns the recursive watch
+//     there into a one-shot. The session tells us (reassert) and the root is added again,
+//     with onReset;
+//   - a one-shot child watch on a root (getChildren(root, w)) set before an addWatch of the
+//     root (watchTree, a reassert, every reconnect: SetWatches goes first) becomes recursive,
+//     and a recursive watch never gets NodeChildrenChanged: the server swallows it. So every
+//     created/deleted child of a watched root is also handed to the library's registry as a
+//     NodeChildrenChanged of the root when the library holds a child watcher there
+//     (afterRoute; a second one from the server finds no watcher left). In the gap of a
+//     reassert (one round trip with neither table recursive-and-delivering at the root) a
+//     child change can be missed: after the re-add, held child watchers of the root fire
+//     once, changed or not (a one-shot firing means "re-read", like onReset).
 import type { Logger } from '../log.js';
 
 export type TreeEvent = { type: 'created' | 'deleted' | 'changed'; path: string };
@@ -30,6 +45,8 @@ export interface TreeHost {
   connected(): boolean;
   /** Whether the library holds one-shot watchers on `path` (data/exists, children). */
   oneShots(path: string): { data: boolean; child: boolean };
+  /** Delivers a NodeChildrenChanged of `path` to the library's one-shot child watchers. */
+  fireChildWatchers(path: string): void;
   log: Logger;
 }
 
@@ -75,6 +92,16 @@ export class TreeWatches {
     }
   }
 
+  /**
+   * After the library's registry had a notification: a created/deleted child of a watched
+   * root is a NodeChildrenChanged of the root for its one-shot child watchers (see above).
+   */
+  afterRoute(type: number, path: string): void {
+    if (this.roots.size === 0 || (type !== 1 && type !== 2) || typeof path !== 'string') return;
+    const parent = parentOf(path);
+    if (parent !== null && this.roots.has(parent) && this.host.oneShots(parent).child) this.host.fireChildWatchers(parent);
+  }
+
   /** Registers a listener and arms its root; resolves once armed (after its first onReset). */
   async open(root: string, onEvent: (e: TreeEvent) => void, onReset: () => void): Promise<TreeWatch> {
     const entry: Entry = { root, onEvent, onReset, armed: false, closed: false };
@@ -102,7 +129,7 @@ export class TreeWatches {
 
   /** A one-shot data/exists watch was set on `root` itself (ZOOKEEPER-4466): add it again. */
   reassert(root: string): void {
-    if (this.roots.has(root)) this.arm(root, this.epoch);
+    if (this.roots.has(root)) this.arm(root, this.epoch, true);
   }
 
   /** The session closed: nothing more is delivered (its server-side watches go with it). */
@@ -112,20 +139,22 @@ export class TreeWatches {
     this.epoch += 1;
   }
 
-  private arm(root: string, epoch: number, delayMs = 100): void {
+  private arm(root: string, epoch: number, reasserted = false, delayMs = 100): void {
     const targets = [...(this.roots.get(root) ?? [])].filter((e) => e.armed && !e.closed);
     if (targets.length === 0) return;
     this.host.addWatch(root).then(
       () => {
         if (epoch !== this.epoch) return;
         for (const e of targets) if (!e.closed) this.safely(e, 'onReset', () => e.onReset());
+        // The gap of a reassert may have hidden a child change from them (see above).
+        if (reasserted && this.host.oneShots(root).child) this.host.fireChildWatchers(root);
       },
       (err: unknown) => {
         if (epoch !== this.epoch || !this.host.connected()) return; // the next connect re-arms
         // Still connected on the same connection (a request deadline passed): try again.
         this.host.log.warn({ root, err: (err as Error).message }, 'could not re-add a tree watch; retrying');
         const t = setTimeout(() => {
-          if (epoch === this.epoch && this.host.connected()) this.arm(root, epoch, Math.min(delayMs * 2, 2000));
+          if (epoch === this.epoch && this.host.connected()) this.arm(root, epoch, reasserted, Math.min(delayMs * 2, 2000));
         }, delayMs);
         t.unref();
       },
