@@ -3,9 +3,9 @@
 // event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import type { QueueEntry } from '../shared/protocol/paths.js';
-import { BATCH_LIMITS, unmarkedQueueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
+import { BATCH_LIMITS, isQueueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import { readQueuedRecords } from '../shared/protocol/queued-reads.js';
-import { assignBatch, failMalformedQueued, queuedAt, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
+import { assignBatch, failMalformedQueued, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
@@ -15,6 +15,8 @@ import type { Reconciler } from './reconcile.js';
 /** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
+/** Records handled between two yields to the event loop once read. */
+const YIELD_EVERY = 100;
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -115,15 +117,16 @@ export class Assigner {
     const records = await readQueuedRecords(session, paths, entries);
     const ready: ReadyTask[] = [];
     for (let i = 0; i < entries.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToIo();
       const e = entries[i]!;
       const r = records[i]!;
       if (r.kind === 'malformed') {
         await this.rejectMalformed(e, r.reason, r.version);
       } else if (r.kind === 'missing') {
         await this.dropEntry(e, 'queue entry without a task record');
-      } else if (!queuedAt(paths, r.record, e) && !(r.record.state === 'queued' && !e.big && unmarkedQueueEntryOf(paths, r.record) === paths.queueEntryPath(e))) {
-        // (An entry without the big marker for a big record was made by a drover older than
-        // the marker: it is the task's entry all the same.)
+      } else if (!isQueueEntryOf(paths, r.record, paths.queueEntryPath(e), r.bytes)) {
+        // (queuedAt's question, with the size as read instead of encoding the record again;
+        // an unmarked entry of a big record, from a drover older than the marker, is its entry too.)
         await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
       } else {
         this.queue.classify(e, r.record);

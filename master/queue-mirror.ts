@@ -111,8 +111,7 @@ export class QueueMirror {
     const todo = [...this.paths.shardNames];
     /** Bytes of the biggest shard listed so far (null: none yet, so one shard a request). */
     let biggest: number | null = null;
-    const lane = async (i: number) => {
-      if (i > 0) await this.wide;
+    const lane = async () => {
       while (todo.length > 0 && this.current(gen)) {
         const n = biggest === null ? 1 : Math.max(1, Math.min(MAX_SHARDS_PER_REQUEST, Math.floor(REPLY_BUDGET / (2 * Math.max(1, biggest)))));
         const listed = await this.listShards(todo.splice(0, n), gen);
@@ -120,7 +119,10 @@ export class QueueMirror {
         for (const bytes of listed) biggest = Math.max(biggest ?? 0, bytes);
       }
     };
-    await Promise.all(Array.from({ length: PARALLEL_LISTINGS }, (_, i) => lane(i)));
+    // One lane at once; the others join when widened (or find nothing left to list).
+    const first = lane();
+    const more = Array.from({ length: PARALLEL_LISTINGS - 1 }, () => Promise.race([this.wide, first]).then(lane));
+    await Promise.all([first, ...more]);
     if (!this.current(gen)) return;
     const swept = await this.index.finishReset(gen);
     if (!this.current(gen)) return;

@@ -14,33 +14,49 @@ export const SMALL_PER_REQUEST = Math.floor((512 * 1024) / BIG_RECORD_BYTES);
 
 const NO_NODE = -101;
 
+/** A read of a queued record: as readTask's, with the record's size as stored when read. */
+export type QueuedRead = Exclude<ReadResult, { kind: 'ok' }> | (Extract<ReadResult, { kind: 'ok' }> & { bytes: number });
+
 /**
- * The records behind `entries`, in order: ok, malformed (with why) or missing. Requests are
- * pipelined; the whole read is retried while the session says a retry is safe (reads are).
+ * The records behind `entries`, in order: ok, malformed (with why) or missing. One request per
+ * group (up to SMALL_PER_REQUEST records that are not big, or one big record), all pipelined;
+ * each group is decoded as its reply comes, so a big read is never one long synchronous
+ * stretch. A group is retried while the session says a retry is safe (reads are).
  */
-export async function readQueuedRecords(session: ZkSession, paths: Paths, entries: readonly QueueEntry[]): Promise<ReadResult[]> {
-  const small: number[] = [];
-  const big: number[] = [];
-  entries.forEach((e, i) => (e.big ? big : small).push(i));
-  const out: ReadResult[] = new Array<ReadResult>(entries.length);
-  const read = async (idx: number[], maxPerRequest: number) => {
-    if (idx.length === 0) return;
-    const got = await session.retrying(() => session.getDataMany(idx.map((i) => paths.task(entries[i]!.taskId)), { maxPerRequest }));
-    idx.forEach((i, k) => (out[i] = toReadResult(entries[i]!.taskId, got[k]!)));
-  };
-  await Promise.all([read(small, SMALL_PER_REQUEST), read(big, 1)]);
+export async function readQueuedRecords(session: ZkSession, paths: Paths, entries: readonly QueueEntry[]): Promise<QueuedRead[]> {
+  const groups: number[][] = [];
+  let small: number[] = [];
+  entries.forEach((e, i) => {
+    if (e.big) {
+      groups.push([i]);
+      return;
+    }
+    small.push(i);
+    if (small.length === SMALL_PER_REQUEST) {
+      groups.push(small);
+      small = [];
+    }
+  });
+  if (small.length > 0) groups.push(small);
+  const out = new Array<QueuedRead>(entries.length);
+  await Promise.all(
+    groups.map(async (idx) => {
+      const got = await session.retrying(() => session.getDataMany(idx.map((i) => paths.task(entries[i]!.taskId)), { maxPerRequest: idx.length }));
+      idx.forEach((i, k) => (out[i] = toQueuedRead(entries[i]!.taskId, got[k]!)));
+    }),
+  );
   return out;
 }
 
 type Item = Awaited<ReturnType<ZkSession['getDataMany']>>[number];
 
-function toReadResult(id: string, r: Item): ReadResult {
+function toQueuedRead(id: string, r: Item): QueuedRead {
   if (!r.ok) {
     if (r.code === NO_NODE) return { kind: 'missing' };
     throw fromClientError(Object.assign(new Error(`reading task ${id} failed with ZooKeeper error ${r.code}`), { code: r.code }), { op: 'getDataMany' });
   }
   try {
-    return { kind: 'ok', record: decodeRecord(r.data, id), version: r.stat.version };
+    return { kind: 'ok', record: decodeRecord(r.data, id), version: r.stat.version, bytes: r.data.length };
   } catch (err) {
     if (err instanceof MalformedRecordError) return { kind: 'malformed', reason: err.message, version: r.stat.version };
     throw err;

@@ -56,6 +56,15 @@ export function queueEntryOf(paths: Paths, rec: TaskRecord, bytes = encodeRecord
   return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt, bytes > BIG_RECORD_BYTES);
 }
 
+/**
+ * Whether `entryPath` is this queued record's entry: marked as its bytes say (`bytes`: the
+ * record's size as stored, when the caller has it), or unmarked (a drover older than the
+ * marker made it). False for a record that is not queued.
+ */
+export function isQueueEntryOf(paths: Paths, rec: TaskRecord, entryPath: string, bytes?: number): boolean {
+  return rec.state === 'queued' && (queueEntryOf(paths, rec, bytes) === entryPath || unmarkedQueueEntryOf(paths, rec) === entryPath);
+}
+
 /** The entry a drover older than the big marker made for this record (never marked). */
 export function unmarkedQueueEntryOf(paths: Paths, rec: TaskRecord): string {
   return paths.queueEntry(rec.id, rec.priority, rec.notBefore ?? rec.createdAt, false);
