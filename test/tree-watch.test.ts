@@ -182,6 +182,41 @@ describe('watchTree', () => {
     expect(wire.filter((e) => e.path.startsWith(root)).map((e) => e.path)).toEqual([`${root}/one`]);
   });
 
+  it('close() with one-shots held on the root: the tree stops streaming, the one-shots still fire', async () => {
+    const s = await pool.open();
+    const writer = await pool.open();
+    const held = { data: uniqueRoot('tw-close-d'), child: uniqueRoot('tw-close-c') };
+    for (const root of Object.values(held)) await writer.mkdirp(`${root}/x`);
+    const fired: string[] = [];
+    const a = await watch(s, held.data);
+    await s.exists(held.data, (e) => fired.push(`data:${e.type}`));
+    await waitFor(() => a.r.resets === 2, { timeoutMs: 5000, message: 'tree watch re-asserted' });
+    await s.getChildren(held.child, (e) => fired.push(`child:${e.type}`));
+    const b = await watch(s, held.child);
+    await a.w.close();
+    await b.w.close();
+    const wire = wireEvents(s);
+    for (const root of Object.values(held)) {
+      for (let i = 0; i < 3; i++) await writer.create(`${root}/x/n${i}`);
+      await writer.setData(`${root}/x`, Buffer.from('x'));
+      await writer.remove(`${root}/x/n0`);
+    }
+    await s.getData(held.data); // any notification of those writes comes before this reply
+    expect(wire).toEqual([]);
+    expect(fired).toEqual([]);
+    await writer.setData(held.data, Buffer.from('1'));
+    await writer.create(`${held.child}/y`);
+    await waitFor(() => fired.length === 2, { timeoutMs: 5000, message: 'the held one-shots fire' });
+    expect(fired.sort()).toEqual(['child:children', 'data:changed']);
+    await writer.setData(held.data, Buffer.from('2'));
+    await writer.create(`${held.child}/z`);
+    await s.getData(held.data);
+    expect(wire.map((e) => [e.type, e.path])).toEqual([
+      [3, held.data],
+      [4, held.child],
+    ]);
+  });
+
   it('over a chroot: events carry chroot-relative paths', async () => {
     const root = uniqueRoot('tw-chroot');
     const writer = await pool.open();

@@ -30,7 +30,7 @@ import {
 } from './requests.js';
 import type { SessionState, ZkSessionEvents } from './session-types.js';
 import { TreeWatches, type TreeEvent, type TreeWatch } from './tree-watch.js';
-import { sendAddWatch, sendMultiRead, sendRemoveWatches } from './wire.js';
+import { sendAddWatch, sendMultiRead, sendRemoveWatches, sendSetOneShot } from './wire.js';
 
 export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   /** Current library client; replaced (never reused) after an expiry. */
@@ -51,6 +51,7 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     this.trees = new TreeWatches({
       addWatch: (root) => this.call<void>('addWatch', root, (c, done) => sendAddWatch(c, root, done)),
       removeWatches: (root, type) => this.call<void>('removeWatches', root, (c, done) => sendRemoveWatches(c, root, type, done)),
+      setOneShot: (path, kind) => this.call<void>('setOneShot', path, (c, done) => sendSetOneShot(c, kind, path, done)),
       fireChildWatchers: (path) => {
         if (this.client) emitChildrenChanged(this.client, path);
       },

@@ -9,7 +9,14 @@
 // - Server-side watches belong to a connection: after any reconnect (same session or new) each
 //   root is added again, then its listeners' onReset() runs (events in the gap are lost; the
 //   consumer re-reads what it mirrors). onReset also runs once after the first arming.
-// - One server watch per root, shared by every listener on it; removed with the last one.
+// - One server watch per root, shared by every listener on it; released with the last one.
+//   On 3.8.0 the recursive watch and a one-shot of ours on the root are one entry per table
+//   (see below): removing a table's watches there would take the one-shot too, and keeping
+//   them keeps the whole tree's events streaming. So each table is released on its own: a
+//   table where the library holds one-shots on the root gets them set again (a one-shot
+//   set on the root ends the recursive mode there, and no event falls in a gap), the other
+//   is removed (removeWatches). Until that is done, child events still stand in for the
+//   root's NodeChildrenChanged (afterRoute).
 // - onEvent can run before onReset: after a (re)add, the server may send events before the
 //   reply to the addWatch that onReset waits for. A consumer that mirrors must apply events
 //   to what it has and let the reset's re-read settle the rest.
@@ -29,6 +36,7 @@
 //     child change can be missed: after the re-add, held child watchers of the root fire
 //     once, changed or not (a one-shot firing means "re-read", like onReset).
 import type { Logger } from '../log.js';
+import { WATCHER_TYPE } from './wire.js';
 
 export type TreeEvent = { type: 'created' | 'deleted' | 'changed'; path: string };
 export interface TreeWatch {
@@ -45,6 +53,8 @@ export interface TreeHost {
   connected(): boolean;
   /** Whether the library holds one-shot watchers on `path` (data/exists, children). */
   oneShots(path: string): { data: boolean; child: boolean };
+  /** exists/getChildren(path, watch) for the one-shot watchers the library holds there (wire.ts). */
+  setOneShot(path: string, kind: 'data' | 'child'): Promise<void>;
   /** Delivers a NodeChildrenChanged of `path` to the library's one-shot child watchers. */
   fireChildWatchers(path: string): void;
   log: Logger;
@@ -69,6 +79,8 @@ function parentOf(path: string): string | null {
 
 export class TreeWatches {
   private readonly roots = new Map<string, Set<Entry>>();
+  /** Roots being released (count of releases in flight). */
+  private readonly releasing = new Map<string, number>();
   /** Bumped at every (re)connect: a re-arm of an older connection calls no onReset. */
   private epoch = 0;
 
@@ -97,9 +109,10 @@ export class TreeWatches {
    * root is a NodeChildrenChanged of the root for its one-shot child watchers (see above).
    */
   afterRoute(type: number, path: string): void {
-    if (this.roots.size === 0 || (type !== 1 && type !== 2) || typeof path !== 'string') return;
+    if ((this.roots.size === 0 && this.releasing.size === 0) || (type !== 1 && type !== 2) || typeof path !== 'string') return;
     const parent = parentOf(path);
-    if (parent !== null && this.roots.has(parent) && this.host.oneShots(parent).child) this.host.fireChildWatchers(parent);
+    if (parent === null || !(this.roots.has(parent) || this.releasing.has(parent))) return;
+    if (this.host.oneShots(parent).child) this.host.fireChildWatchers(parent);
   }
 
   /** Registers a listener and arms its root; resolves once armed (after its first onReset). */
@@ -136,6 +149,7 @@ export class TreeWatches {
   closeAll(): void {
     for (const set of this.roots.values()) for (const e of set) e.closed = true;
     this.roots.clear();
+    this.releasing.clear();
     this.epoch += 1;
   }
 
@@ -169,13 +183,36 @@ export class TreeWatches {
     set.delete(entry);
     if (set.size > 0) return;
     this.roots.delete(entry.root);
+    await this.release(entry.root);
+  }
+
+  /** Ends the recursive watch on `root` on this connection, keeping our one-shots there (see above). */
+  private async release(root: string): Promise<void> {
     if (!this.host.connected()) return; // the watch went with the connection, or goes with it
-    // Keep the server-side side that one-shot watchers of ours on the root itself still need.
-    const held = this.host.oneShots(entry.root);
-    const type = (held.child ? 0 : 1) | (held.data ? 0 : 2);
-    if (type === 0) return;
+    this.releasing.set(root, (this.releasing.get(root) ?? 0) + 1);
     // NOWATCHER (already gone) and connection loss (gone with the connection) are both fine.
-    await this.host.removeWatches(entry.root, type).catch(() => undefined);
+    const quietly = (p: Promise<void>) => p.catch(() => undefined);
+    try {
+      const held = this.host.oneShots(root);
+      if (!held.child && !held.data) {
+        await quietly(this.host.removeWatches(root, WATCHER_TYPE.any));
+        return;
+      }
+      // The child table first: while the data table is still recursive, its events of the
+      // root's children stand in for NodeChildrenChanged (afterRoute). Both are sent at once.
+      const child = held.child
+        ? this.host.setOneShot(root, 'child').catch((err: unknown) =>
+            // The root is gone: the library fired its child watchers; the recursive entry stays.
+            (err as { code?: string }).code === 'NO_NODE' ? quietly(this.host.removeWatches(root, WATCHER_TYPE.children)) : undefined,
+          )
+        : quietly(this.host.removeWatches(root, WATCHER_TYPE.children));
+      const data = quietly(held.data ? this.host.setOneShot(root, 'data') : this.host.removeWatches(root, WATCHER_TYPE.data));
+      await Promise.all([child, data]);
+    } finally {
+      const n = (this.releasing.get(root) ?? 1) - 1;
+      if (n > 0) this.releasing.set(root, n);
+      else this.releasing.delete(root);
+    }
   }
 
   private safely(e: Entry, what: string, fn: () => void): void {

@@ -136,6 +136,22 @@ export function sendAddWatch(client: RawClient, path: string, done: Done<void>):
   send(client, new WireHeader(OPCODE.addWatch, jute.OP_CODES.DELETE!), new PathIntRequest(path, PERSISTENT_RECURSIVE), (err) => done(err));
 }
 
+/**
+ * Sets this connection's one-shot watch on `path` again for the watchers the library already
+ * holds (none is registered here): exists(watch) for data/exists watchers, getChildren(watch)
+ * for child watchers. On ZooKeeper 3.8.0 this also ends a recursive watch's mode in that
+ * table at `path` (tree-watch.ts). NO_NODE is an error here (exists still sets its watch).
+ */
+export function sendSetOneShot(client: RawClient, kind: 'data' | 'child', path: string, done: Done<void>): void {
+  const cm = client.connectionManager as unknown as LibConnectionManager;
+  const header = new jute.protocol.RequestHeader!();
+  const payload = new (kind === 'data' ? jute.protocol.ExistsRequest! : jute.protocol.GetChildren2Request!)();
+  header.type = kind === 'data' ? jute.OP_CODES.EXISTS! : jute.OP_CODES.GET_CHILDREN2!;
+  payload.path = path;
+  payload.watch = true;
+  cm.queue(new jute.Request(header, payload), (err) => done(err));
+}
+
 /** Removes this connection's watches of `type` (WATCHER_TYPE) on `path`. */
 export function sendRemoveWatches(client: RawClient, path: string, type: number, done: Done<void>): void {
   send(client, new WireHeader(OPCODE.removeWatches, jute.OP_CODES.DELETE!), new PathIntRequest(path, type), (err) => done(err));
