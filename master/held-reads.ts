@@ -26,17 +26,32 @@ export const UNKNOWN_LOAD = 64;
 const ASSIGNMENT_GUESS_BYTES = 320;
 const ASSIGNMENTS_PER_REQUEST = 1000;
 const FIRST_ASSIGNMENT_REQUEST = 128;
-/** Requests of one wave (sizes adapt between waves). */
-const WAVE = 4;
+/**
+ * Requests in flight at once. Each reply is up to ~450 KiB: a deeper pipeline only queues
+ * replies behind each other (the server answers a session's requests in order), and the last
+ * of them would wait out its deadline.
+ */
+const IN_FLIGHT = 4;
 /** Per record: the stat and framing, and what it may have grown by since assigned (the start's fields). */
 const RECORD_SLACK_BYTES = 256;
 const RECORDS_PER_REQUEST = 1000;
+/** Records of unknown size (read alone, one request each: usually small) in flight at once. */
+const LONE_IN_FLIGHT = 16;
 const NO_NODE = -101;
 
 type DataRead = Awaited<ReturnType<ZkSession['getDataMany']>>[number];
 
 function failed(code: number, op: string, path: string): Error {
   return fromClientError(Object.assign(new Error(`read failed with ZooKeeper error ${code}`), { code }), { op, path });
+}
+
+/** Runs `fn` on every item, at most IN_FLIGHT at a time. */
+async function pooled<T>(items: readonly T[], fn: (t: T) => Promise<void>, lanes = IN_FLIGHT): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
 /** Splits items into groups whose estimated sizes add up to at most `budget` (a big one goes alone). */
@@ -67,18 +82,16 @@ export async function listAssignDirs(
 ): Promise<Map<string, string[] | null>> {
   const groups = packBySize(members, (m) => Math.max(1, expectedLoad(m)) * CHILD_NAME_BYTES, REPLY_BUDGET_BYTES, DIRS_PER_REQUEST);
   const out = new Map<string, string[] | null>();
-  await Promise.all(
-    groups.map(async (g) => {
-      const dirs = g.map((m) => paths.assignDir(m));
-      const got = await session.retrying(() => session.getChildrenMany(dirs, { maxPerRequest: g.length }));
-      g.forEach((m, i) => {
-        const r = got[i]!;
-        if (r.ok) out.set(m, r.children);
-        else if (r.code === NO_NODE) out.set(m, null);
-        else throw failed(r.code, 'getChildrenMany', dirs[i]!);
-      });
-    }),
-  );
+  await pooled(groups, async (g) => {
+    const dirs = g.map((m) => paths.assignDir(m));
+    const got = await session.retrying(() => session.getChildrenMany(dirs, { maxPerRequest: g.length }));
+    g.forEach((m, i) => {
+      const r = got[i]!;
+      if (r.ok) out.set(m, r.children);
+      else if (r.code === NO_NODE) out.set(m, null);
+      else throw failed(r.code, 'getChildrenMany', dirs[i]!);
+    });
+  });
   return out;
 }
 
@@ -90,7 +103,7 @@ export async function readAssignments(session: ZkSession, nodes: readonly string
   for (let wave = 0; at < nodes.length; wave++) {
     const per = Math.max(1, Math.min(wave === 0 ? FIRST_ASSIGNMENT_REQUEST : ASSIGNMENTS_PER_REQUEST, Math.floor(REPLY_BUDGET_BYTES / largest)));
     const chunks: string[][] = [];
-    for (let k = 0; k < (wave === 0 ? 1 : WAVE) && at < nodes.length; k++, at += per) chunks.push(nodes.slice(at, at + per));
+    for (let k = 0; k < (wave === 0 ? 1 : IN_FLIGHT) && at < nodes.length; k++, at += per) chunks.push(nodes.slice(at, at + per));
     const got = await Promise.all(chunks.map((c) => session.retrying(() => session.getDataMany(c, { maxPerRequest: c.length }))));
     got.forEach((rs, ci) =>
       rs.forEach((r, i) => {
@@ -118,12 +131,12 @@ export async function readRecords(session: ZkSession, paths: Paths, items: reado
   items.forEach((it, i) => (it.recordBytes !== undefined && it.recordBytes >= 0 ? sized : alone).push(i));
   const groups = packBySize(sized, (i) => items[i]!.recordBytes! + RECORD_SLACK_BYTES, REPLY_BUDGET_BYTES, RECORDS_PER_REQUEST);
   await Promise.all([
-    ...groups.map(async (g) => {
+    pooled(groups, async (g) => {
       const nodes = g.map((i) => paths.task(items[i]!.taskId));
       const got = await session.retrying(() => session.getDataMany(nodes, { maxPerRequest: g.length }));
       g.forEach((idx, k) => (out[idx] = toTaskRead(got[k]!, items[idx]!.taskId, nodes[k]!)));
     }),
-    ...alone.map(async (i) => void (out[i] = await readTask(session, paths, items[i]!.taskId))),
+    pooled(alone, async (i) => void (out[i] = await readTask(session, paths, items[i]!.taskId)), LONE_IN_FLIGHT),
   ]);
   return out;
 }

@@ -4,15 +4,14 @@
 // that are gone go back to the queue, assignments that disagree with their record are
 // removed, attempts past their deadline are taken back. Everything here can be thrown away
 // and rebuilt from the znodes.
-import type { TaskError } from '../shared/protocol/task-record.js';
-import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
-import { failMalformedAssigned, holdsAttempt, reclaim, removeMemberDir, removeStaleAssignment } from '../shared/protocol/transitions.js';
+import { removeMemberDir } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import type { TreeWatch } from '../shared/zk/session.js';
 import { readUnread, resyncAssignments, type ResyncDeps } from './assign-resync.js';
 import { HeldIndex } from './held-index.js';
 import { UNKNOWN_LOAD, readRecords } from './held-reads.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
+import { TakeBacks } from './take-backs.js';
 
 export class Reconciler {
   private readonly index: HeldIndex;
@@ -25,6 +24,7 @@ export class Reconciler {
   private armed!: () => void;
   private readonly firstReset = new Promise<void>((r) => (this.armed = r));
   private readonly deps: ResyncDeps;
+  private readonly takeBacks: TakeBacks;
   /** Members whose node was seen deleted: gone for good (the name holds the session), no check needed. */
   private readonly gone = new Set<string>();
   private readonly onGone = (member: string) => {
@@ -42,6 +42,7 @@ export class Reconciler {
     this.index = new HeldIndex(ctx.paths.assign, () => {
       if (!this.closed && !ctx.stopped) ctx.kick();
     });
+    this.takeBacks = new TakeBacks(ctx, this.index, (m) => void this.dirty.add(m));
     this.deps = {
       session: ctx.session,
       paths: ctx.paths,
@@ -125,10 +126,6 @@ export class Reconciler {
     return earliest;
   }
 
-  private forget(h: Held): void {
-    this.index.remove(h);
-  }
-
   private isLive(member: string): boolean {
     return this.observer.get(member) !== undefined;
   }
@@ -197,18 +194,7 @@ export class Reconciler {
     const held: Held[] = [];
     for (const m of [...this.index.members()]) if (this.isLive(m) || alive.get(m) === true) held.push(...this.index.dir(m)!.values());
     const records = await readRecords(this.ctx.session, this.ctx.paths, held);
-    await Promise.all(held.map((h, i) => this.verifyHeld(h, records[i]!)));
-  }
-
-  /** An assignment must match its record (holdsAttempt: same member and attempt, still in progress); else it is removed. */
-  private async verifyHeld(h: Held, r: TaskRead): Promise<void> {
-    if (r.kind === 'ok' && holdsAttempt(r.record, h.member, h.attempt)) return;
-    if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
-    this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
-    const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, this.ctx.paths.assignment(h.member, h.taskId, h.attempt)));
-    if (v.kind === 'unknown') throw v.error;
-    // moved: gone already.
-    this.forget(h);
+    await Promise.all(held.map((h, i) => this.takeBacks.verifyHeld(h, records[i]!)));
   }
 
   /** Takes back everything a gone member held, then deletes its directory. */
@@ -218,7 +204,7 @@ export class Reconciler {
     // moved meanwhile reads it again.
     const records = await readRecords(this.ctx.session, this.ctx.paths, held);
     for (const [i, h] of held.entries()) {
-      await this.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true, false, records[i]);
+      await this.takeBacks.reclaim(h, { kind: 'worker-lost', message: `worker ${member} left during attempt ${h.attempt}`, retryable: true }, true, false, records[i]);
     }
     const v = notDeposed(this.ctx, await removeMemberDir(this.ctx, member));
     if (v.kind === 'unknown') throw v.error;
@@ -237,84 +223,8 @@ export class Reconciler {
     } else throw v.error;
   }
 
-  /**
-   * Takes back every attempt past its deadline, as `timeout` (counted), but only a deadline
-   * this leader watched pass while connected. One that passed while it was cut off (a quorum
-   * loss, a partition) is pushed to now + the grace: meanwhile its worker may well have given
-   * up its session and lost the attempt (uncounted), and its old member node may only just be
-   * going; the take-back would otherwise race that and use up an attempt.
-   */
-  async reclaimOverdue(now: number): Promise<void> {
-    const overdue: Held[] = [];
-    const since = this.ctx.connectedSince;
-    let pushed = 0;
-    for (const h of this.index.all()) {
-      if (h.deadline === null || h.deadline > now) continue;
-      if (this.pushedPastCut(h, since)) pushed++;
-      else overdue.push(h);
-    }
-    if (pushed > 0) this.ctx.log.info({ count: pushed, graceMs: this.ctx.opts.timeoutGraceMs }, 'deadlines passed while cut off from ZooKeeper: their take-backs wait a grace');
-    for (const h of overdue) {
-      await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false, true);
-    }
-  }
-
-  /**
-   * A deadline that passed before our connection began (we were cut off, maybe without knowing
-   * it yet) moves to now + the grace; true when it did.
-   */
-  private pushedPastCut(h: Held, since = this.ctx.connectedSince): boolean {
-    if (h.deadline === null || h.deadline >= since) return false;
-    h.deadline = Date.now() + this.ctx.opts.timeoutGraceMs;
-    this.ctx.log.debug({ taskId: h.taskId, attempt: h.attempt, member: h.member }, 'deadline passed while cut off: take-back postponed by the grace');
-    return true;
-  }
-
-  /** Reclaims one assignment if its record still says the member holds it. */
-  private async reclaim(h: Held, error: TaskError, requeueNow: boolean, deadline = false, read?: TaskRead): Promise<void> {
-    const { session, paths } = this.ctx;
-    for (let tries = 0; tries < 5; tries++) {
-      const r = tries === 0 && read ? read : await readTask(session, paths, h.taskId);
-      // The read may have waited out a cut (a connection we took for alive): judge again.
-      if (deadline && this.pushedPastCut(h)) return;
-      if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
-      if (r.kind !== 'ok' || !holdsAttempt(r.record, h.member, h.attempt)) {
-        const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, paths.assignment(h.member, h.taskId, h.attempt)));
-        if (v.kind === 'unknown') throw v.error;
-        // moved: gone already.
-        this.forget(h);
-        return;
-      }
-      const v = notDeposed(this.ctx, await reclaim(this.ctx, { record: r.record, version: r.version }, error, Date.now(), requeueNow));
-      if (v.kind === 'unknown') throw v.error;
-      if (v.kind === 'moved') {
-        if (v.part === 'record') continue; // record moved: re-read
-        if (v.part !== 'assignment') throw v.error;
-        // The worker committed (or someone cancelled) first: nothing to take back.
-      } else {
-        this.ctx.log.info({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason: error.kind, next: v.next.state }, 'assignment reclaimed');
-        this.ctx.emit('reclaimed', h.taskId, error.kind);
-      }
-      this.forget(h);
-      return;
-    }
-  }
-
-  /**
-   * An assignment whose record does not parse: removing only the assignment would leave the
-   * task in no index at all (never terminal, never purged). Fail it with the reason, in the
-   * multi that removes the assignment, so a worker's own commit and ours cannot both win.
-   */
-  private async failMalformedAssigned(h: Held, reason: string, version: number): Promise<void> {
-    const assignment = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
-    this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason }, 'malformed task record behind an assignment: marking it failed');
-    const v = notDeposed(this.ctx, await failMalformedAssigned(this.ctx, { ...h, assignment }, reason, version, this.ctx.fence()));
-    if (v.kind === 'unknown') throw v.error;
-    if (v.kind === 'moved') {
-      // Gone or changed meanwhile (the worker failed it first): judge the member again.
-      this.dirty.add(h.member);
-      this.ctx.kick();
-    }
-    this.forget(h);
+  /** Takes back every attempt past its deadline (take-backs.ts: only deadlines watched pass while connected). */
+  reclaimOverdue(now: number): Promise<void> {
+    return this.takeBacks.reclaimOverdue(now);
   }
 }
