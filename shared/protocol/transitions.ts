@@ -13,6 +13,7 @@
 //   assignBatch               leader   election node        remove queue entry, set record@v, create assignment (×N)
 //   start, startBatch         worker   its assignment       check assignment, set record@v (×N)
 //   finish                    worker   its assignment       remove assignment, set record@v, queue or done entry
+//   finishBatch               worker   each its assignment  the finish ops of many tasks in one multi (group commit; refused → each alone)
 //   reclaim                   leader   election node        remove assignment, set record@v, queue or done entry
 //   cancel                    anyone   -                    remove queue entry or assignment, set record@v, done entry
 //   failMalformedQueued       leader   election node        remove queue entry, set stand-in@v (queued → failed), done entry
@@ -40,6 +41,7 @@ export {
   type Finished,
   type HeldAttempt,
 } from './leader-transitions.js';
-export { finish, restoreAssignDir, start, startBatch, type FinishVerdict } from './worker-transitions.js';
+export { finish, restoreAssignDir, start, startBatch } from './worker-transitions.js';
+export { finishBatch, prepareFinish, sendFinish, type FinishVerdict, type PreparedFinish } from './finish-batch.js';
 export { heldAt, holdsAttempt, queuedAt } from './holds.js';
 export type { Part } from './paths.js';
