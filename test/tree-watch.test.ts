@@ -331,6 +331,31 @@ describe('watchTree across reconnects', () => {
     expect(fired).toEqual(['children']);
   });
 
+  it('a watchTree whose addWatch times out while disconnected leaves no watch on the server', async () => {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    cleanups.push(() => proxy.stop());
+    const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs: 8000, requestTimeoutMs: 500, log: testLog });
+    cleanups.push(() => session.close());
+    const writer = await pool.open();
+    const root = uniqueRoot('tw-orphan');
+    await writer.mkdirp(root);
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    const r = recorder();
+    await expect(session.watchTree(root, r.onEvent, r.onReset)).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT' });
+    proxy.heal();
+    await waitForState(session, 'connected', 10_000);
+    await session.getData(root); // after whatever waited in the queue
+    const wire = wireEvents(session);
+    for (let i = 0; i < 3; i++) await writer.create(`${root}/n${i}`);
+    await session.getData(root); // any notification of those writes comes before this reply
+    // The library sent the timed-out addWatch after the reconnect: 3 events nobody holds.
+    expect(wire).toEqual([]);
+    expect(r.events).toEqual([]);
+    expect(r.resets).toBe(0);
+  });
+
   it('after a real session expiry: re-added in the new session, onReset, and later events arrive', async () => {
     const { proxy, session } = await proxied(1200);
     const writer = await pool.open();

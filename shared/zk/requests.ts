@@ -80,11 +80,13 @@ export class PendingRequests {
 
   /**
    * Runs one library call with a deadline. The library's callback may still arrive after
-   * the deadline or after failAll(); it is ignored then.
+   * the deadline or after failAll(); it is ignored then. `fn` may return a function that
+   * withdraws the request if it was not sent yet, called at the deadline.
    */
-  run<T>(op: string, path: string, client: RawClient, fn: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
+  run<T>(op: string, path: string, client: RawClient, fn: (client: RawClient, done: (err: unknown, value?: T) => void) => void | (() => void)): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
+      let withdraw: void | (() => void);
       const timeoutMs = this.timeoutMs();
       const entry: Pending = {
         reject: (err) => {
@@ -94,6 +96,7 @@ export class PendingRequests {
         },
         timer: setTimeout(() => {
           this.pending.delete(entry);
+          if (withdraw) withdraw();
           entry.reject(
             new RequestTimeoutError('REQUEST_TIMEOUT', `no reply from ZooKeeper within ${timeoutMs} ms (${op} ${path})`, { op, path }),
           );
@@ -109,7 +112,7 @@ export class PendingRequests {
         else resolve(value as T);
       };
       try {
-        fn(client, finish);
+        withdraw = fn(client, finish);
       } catch (err) {
         finish(err ?? new Error('library call threw'));
       }

@@ -73,7 +73,7 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   abstract get negotiatedTimeoutMs(): number;
 
   /** One library call with a deadline; refused at once when closed or between sessions. */
-  protected call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void): Promise<T> {
+  protected call<T>(op: string, path: string, run: (client: RawClient, done: (err: unknown, value?: T) => void) => void | (() => void)): Promise<T> {
     if (this._state === 'closed') {
       return Promise.reject(new SessionClosedError('SESSION_CLOSED', `session closed (${op} ${path})`, { op, path }));
     }

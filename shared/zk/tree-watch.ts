@@ -158,6 +158,8 @@ export class TreeWatches {
     if (targets.length === 0) return;
     this.host.addWatch(root).then(
       () => {
+        // Closed meanwhile (its release may have gone out before this add): release again.
+        if (!this.roots.has(root)) return void this.release(root);
         if (epoch !== this.epoch) return;
         for (const e of targets) if (!e.closed) this.safely(e, 'onReset', () => e.onReset());
         // The gap of a reassert may have hidden a child change from them (see above).

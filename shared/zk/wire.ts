@@ -114,14 +114,28 @@ export class PathIntRequest extends Payload {
 
 type Done<T> = (err: unknown, value?: T) => void;
 
-function send(client: RawClient, header: WireHeader, payload: Payload, done: Done<unknown>): void {
+/** A request taken out of the library's queue if it is still there (not sent yet). */
+export type Withdraw = () => void;
+
+/**
+ * Queues one request; returns its Withdraw, which the session calls at the request's
+ * deadline: a request queued while disconnected would otherwise be sent after the next
+ * connect, for a caller long gone (an addWatch nobody holds: an orphan watch).
+ */
+function send(client: RawClient, header: WireHeader, payload: Payload, done: Done<unknown>): Withdraw {
   const cm = client.connectionManager as unknown as LibConnectionManager;
-  cm.queue(new jute.Request(header, payload), (err, response) => (err ? done(err) : done(null, response?.payload)));
+  const request = new jute.Request(header, payload);
+  cm.queue(request, (err, response) => (err ? done(err) : done(null, response?.payload)));
+  return () => {
+    const waiting = cm.packetQueue.queue;
+    const i = waiting.findIndex((p) => p.request === request);
+    if (i >= 0) waiting.splice(i, 1);
+  };
 }
 
 /** Sends one multiRead; `done` gets one item per read, in order (type 4, 8 or -1 with err). */
-export function sendMultiRead(client: RawClient, items: readonly ReadItem[], done: Done<MultiItem[]>): void {
-  send(client, new WireHeader(OPCODE.multiRead, jute.OP_CODES.MULTI!), new MultiReadRequest(items), (err, payload) => {
+export function sendMultiRead(client: RawClient, items: readonly ReadItem[], done: Done<MultiItem[]>): Withdraw {
+  return send(client, new WireHeader(OPCODE.multiRead, jute.OP_CODES.MULTI!), new MultiReadRequest(items), (err, payload) => {
     if (err) return done(err);
     const results = (payload as { results?: MultiItem[] } | undefined)?.results ?? [];
     if (results.length !== items.length) {
@@ -132,8 +146,8 @@ export function sendMultiRead(client: RawClient, items: readonly ReadItem[], don
 }
 
 /** Adds a persistent recursive watch on `path` for this connection. */
-export function sendAddWatch(client: RawClient, path: string, done: Done<void>): void {
-  send(client, new WireHeader(OPCODE.addWatch, jute.OP_CODES.DELETE!), new PathIntRequest(path, PERSISTENT_RECURSIVE), (err) => done(err));
+export function sendAddWatch(client: RawClient, path: string, done: Done<void>): Withdraw {
+  return send(client, new WireHeader(OPCODE.addWatch, jute.OP_CODES.DELETE!), new PathIntRequest(path, PERSISTENT_RECURSIVE), (err) => done(err));
 }
 
 /**
@@ -153,6 +167,6 @@ export function sendSetOneShot(client: RawClient, kind: 'data' | 'child', path: 
 }
 
 /** Removes this connection's watches of `type` (WATCHER_TYPE) on `path`. */
-export function sendRemoveWatches(client: RawClient, path: string, type: number, done: Done<void>): void {
-  send(client, new WireHeader(OPCODE.removeWatches, jute.OP_CODES.DELETE!), new PathIntRequest(path, type), (err) => done(err));
+export function sendRemoveWatches(client: RawClient, path: string, type: number, done: Done<void>): Withdraw {
+  return send(client, new WireHeader(OPCODE.removeWatches, jute.OP_CODES.DELETE!), new PathIntRequest(path, type), (err) => done(err));
 }
