@@ -158,6 +158,17 @@ export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio
       }
       const s = (now() - t0) / 1000;
       report.note(`drain ${fmt(left)} (2 workers × 64)`, `all ${fmt(backlog.submitted)} finished: ${fmt(s)} s, ${fmt(left / s)} tasks/s`);
+      // Assert it drained: every shard listed, nothing queued, one done entry and one record per task.
+      const count = async (dir: string) => {
+        let n = 0;
+        for (const sh of shards) n += (await probe.children(`${dir}/${sh}`)).names.length;
+        return n;
+      };
+      const audit = { queued: await count(big.paths.queue), done: await count(big.paths.done), records: await count(big.paths.tasks) };
+      if (audit.queued !== 0 || audit.done !== backlog.submitted || audit.records !== backlog.submitted) {
+        throw new Error(`bench: the million did not drain cleanly: ${JSON.stringify(audit)} for ${backlog.submitted} submitted`);
+      }
+      report.note('after the drain, every shard listed', `${fmt(audit.records)} records, ${fmt(audit.done)} done entries, 0 queued: all finished`);
       const doneBig = await largestListing(probe, shards.map((sh) => `${big.paths.done}/${sh}`));
       printLs(o, [
         await lsCheck(probe, zk.connectString, 'done shard, largest', doneBig.path),
