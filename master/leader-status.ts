@@ -5,7 +5,7 @@
 // tasks there are in all and how many entries it has not classified yet. Written fenced (a
 // deposed leader's write is refused), at most once per interval and only when it changed.
 // `status` uses it when its epoch is the current leader's, and falls back to a sample of
-// records otherwise.
+// records otherwise. A new leader publishes once its first listing of the queue is done.
 import { Multi } from '../shared/protocol/transitions.js';
 import type { LeaderContext } from './leader-context.js';
 import type { QueueIndex, WaitingClassCount } from './queue-index.js';
@@ -46,12 +46,12 @@ export class LeaderStatusPublisher {
   ) {}
 
   /** Something may have changed: publish within the interval (coalesced). */
-  schedule(): void {
+  schedule(delayMs = Math.max(0, this.lastAt + this.intervalMs - Date.now())): void {
     if (this.timer || this.ctx.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.publish();
-    }, Math.max(0, this.lastAt + this.intervalMs - Date.now()));
+    }, delayMs);
     this.timer.unref();
   }
 
@@ -67,7 +67,9 @@ export class LeaderStatusPublisher {
       this.again = true;
       return;
     }
-    if (ctx.session.state !== 'connected') return this.schedule();
+    // Until the queue has been listed once its counts cover part of it: status samples records meanwhile.
+    // (Not now: look again in an interval, not at once in a loop of timers.)
+    if (ctx.session.state !== 'connected' || !this.queue.complete) return this.schedule(this.intervalMs);
     const w = this.queue.waiting(LEADER_STATUS_MAX_CLASSES);
     const body: Omit<LeaderStatus, 'at'> = {
       format: LEADER_STATUS_FORMAT,

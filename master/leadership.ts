@@ -95,11 +95,21 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     const armed = this.mirror.start();
     armed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     await this.observer.start();
+    const membersMs = Date.now() - t0;
     await this.reconciler.rebuild();
+    const rebuiltMs = Date.now() - t0;
     await armed;
     this.session.on('state', this.onSessionState);
     this.log.info(
-      { ms: Date.now() - t0, workers: this.observer.members().length, queuedSoFar: this.queue.size, listing: this.queue.listing, held: this.reconciler.heldCount() },
+      {
+        ms: Date.now() - t0,
+        membersMs,
+        rebuiltMs,
+        workers: this.observer.members().length,
+        queuedSoFar: this.queue.size,
+        listing: this.queue.listing,
+        held: this.reconciler.heldCount(),
+      },
       'leader picture rebuilt from ZooKeeper (the queue listing goes on in the background)',
     );
     this.retention.start();

@@ -97,6 +97,8 @@ export class QueueIndex {
   /** The current reset's generation; `resetting` while its listings run. */
   private gen = 0;
   private resetting = false;
+  /** A reset has finished once: every entry of the queue has been indexed at least once. */
+  private listedOnce = false;
   /** Names deleted while the current reset runs: an older listing must not bring them back. */
   private readonly tombstones = new Set<string>();
   readonly gate = new ClassGate<ClassQueue>(yieldToIo);
@@ -117,6 +119,10 @@ export class QueueIndex {
   /** Entries whose record has not been read yet (their class is unknown). */
   get unclassified(): number {
     return this.slots.size - this.classified;
+  }
+  /** Whether the whole queue has been listed once (before that, counts cover part of it). */
+  get complete(): boolean {
+    return this.listedOnce;
   }
   /** Whether an entry of this name is indexed (tests). */
   has(name: string): boolean {
@@ -182,6 +188,7 @@ export class QueueIndex {
     }
     if (gen !== this.gen) return removed;
     this.resetting = false;
+    this.listedOnce = true;
     this.tombstones.clear();
     this.stats.swept += removed;
     return removed;
