@@ -27,8 +27,9 @@
 //                      × 64 join while nobody leads; the old candidate's deletion (the next
 //                      leader wins then) → the first assignment node.
 //   --million          dispatch_ratio_1m_vs_10k: completions/s (1 worker × 64, completions
-//                      1 000–9 000 after the next leader's first assignment) with 1 000 000
-//                      queued / the same with 10 000 queued; master_rss_mb_1m: that leader's
+//                      1 000–51 000 after the next leader's first assignment) with 1 000 000
+//                      queued / the same with 10 000 queued (each kept at its size by a
+//                      feeder, so both bear the same submit load); master_rss_mb_1m: that leader's
 //                      max VmRSS during its run; then the drain, and zkCli.sh ls of a tasks,
 //                      queue and done shard, workers and assign, with child counts and sizes.
 //   --workers N        N worker sessions, 100 a process; kill -9 of a process and its

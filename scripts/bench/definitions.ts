@@ -38,8 +38,8 @@ export function definitions(o: { tasks: number; queue: number; runs: number; cre
     `                     ${o.sessionTimeoutMs} ms: the failure detector). handover_ms: the same after SIGTERM.`,
     `  takeover_100k_ms   ${o.queue} queued, no worker; kill -9 of the leader; 2 workers × 64 join while nobody leads;`,
     '                     the old leader\'s candidate node deleted (the next one wins) → the first assignment node.',
-    '  --million          1 000 000 queued: dispatch rate (completions/s, 1 worker × 64, completions 1 000–9 000 after the',
-    '                     next leader\'s first assignment) vs the same with 10 000 queued → dispatch_ratio_1m_vs_10k;',
+    '  --million          1 000 000 queued (kept so by a feeder): dispatch rate (completions/s, 1 worker × 64, completions',
+    '                     1 000–51 000 after the next leader\'s first assignment) / the same with 10 000 queued → dispatch_ratio_1m_vs_10k;',
     '                     master_rss_mb_1m: that leader\'s max VmRSS in its run; the drain; zkCli.sh ls of each kind.',
     '  --workers N        N worker sessions, 100 a process; kill -9 of a process and its replacement, rates before/during/after.',
   ];
