@@ -2,9 +2,10 @@
 // order kept across chunks, missing nodes as items, a chroot, deadlines and connection loss
 // as for any request, and the library's unknown-error-code fix.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionLossError, RequestTimeoutError, ZkError } from '../shared/zk/errors.js';
+import { ConnectionLossError, RequestTimeoutError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
+import { jute } from '../shared/zk/library.js';
 import { ZkSession, zkCounters } from '../shared/zk/session.js';
-import { sendRemoveWatches, WATCHER_TYPE } from '../shared/zk/wire.js';
+import { PathIntRequest, sendRemoveWatches, sendWire, WATCHER_TYPE, WireHeader } from '../shared/zk/wire.js';
 import type { RawClient } from '../shared/zk/raw-client.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, testLog, uniqueRoot, zkConnect } from './harness/zk.js';
@@ -170,6 +171,58 @@ describe('as any request', () => {
     expect(err).toMatchObject({ code: -121, name: 'NO_WATCHER' });
     expect(await s.exists('/')).not.toBeNull();
     expect(states).toEqual([]);
+  });
+});
+
+describe('a server that does not implement a request', () => {
+  // ZooKeeper 3.4/3.5 answer multiRead (22) and addWatch (106) as 3.8 answers any opcode it
+  // does not know: UNIMPLEMENTED (-6) at once, then it closes the connection. Opcode 999
+  // stands in for them here, through the same path (sendWire).
+  const UNKNOWN_OPCODE = 999;
+  const unknownOp = (s: ZkSession) =>
+    (s as unknown as { call: (op: string, path: string, run: Parameters<ZkSession['retrying']>[0] | unknown) => Promise<unknown> }).call(
+      'probe',
+      '/',
+      (c: RawClient, done: (err: unknown) => void) => sendWire(c, new WireHeader(UNKNOWN_OPCODE, jute.OP_CODES.DELETE!), new PathIntRequest('/', 0), done),
+    );
+
+  it('is an UnsupportedServerError, even answered ahead of requests sent before it; never retried, then refused at once', async () => {
+    // A long session timeout: no watchdog drop on a loaded machine stands in for the server's close.
+    const s = await pool.open({ sessionTimeoutMs: 10_000 });
+    const root = uniqueRoot('unimpl');
+    await s.mkdirp(root);
+    const id = s.sessionId;
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    // Reads pipelined before and after it: its answer comes ahead of theirs.
+    const before = Array.from({ length: 200 }, () => s.retrying(() => s.getData(root)));
+    const probe = unknownOp(s).catch((e: unknown) => e);
+    const after = Array.from({ length: 50 }, () => s.retrying(() => s.getData(root)));
+    const err = await probe;
+    // Without client-hooks.ts answering it out of order, a ConnectionLossError (the library
+    // dropped the socket on the xid mismatch), retried by a caller, in a loop.
+    expect(err).toBeInstanceOf(UnsupportedServerError);
+    expect(err).toMatchObject({ code: 'UNSUPPORTED_SERVER', message: expect.stringMatching(/does not implement opcode 999: drover needs ZooKeeper 3\.6 or newer/) });
+    expect(err).not.toBeInstanceOf(ConnectionLossError);
+    // The others come through the connection the server closed (retried: connection loss).
+    expect((await Promise.all([...before, ...after])).length).toBe(250);
+    await s.waitConnected();
+    expect(s.sessionId).toBe(id);
+    const drops = states.filter((st) => st === 'disconnected').length;
+    // From then on refused at once, without a request: retrying() does not retry it.
+    const started = Date.now();
+    await expect(s.retrying(() => unknownOp(s))).rejects.toBeInstanceOf(UnsupportedServerError);
+    expect(Date.now() - started).toBeLessThan(200);
+    await s.getData(root);
+    expect(states.filter((st) => st === 'disconnected').length).toBe(drops);
+  });
+
+  it('alone on the connection: the same error, and the session reconnects to the same session', async () => {
+    const s = await pool.open();
+    const id = s.sessionId;
+    await expect(unknownOp(s)).rejects.toMatchObject({ name: 'UnsupportedServerError', code: 'UNSUPPORTED_SERVER' });
+    expect((await s.retrying(() => s.getData('/'))).stat).toBeDefined();
+    expect(s.sessionId).toBe(id);
   });
 });
 

@@ -13,11 +13,19 @@
 //   ZOOKEEPER-4466). An auth or SetWatches still queued from a socket that closed before its
 //   handshake is dropped for the new ones (the library queued them at every TCP connect: as
 //   many copies as failed attempts);
+// - answering a request the server refused as UNIMPLEMENTED out of order (a server older than
+//   3.6 answers multiRead/addWatch at once, ahead of replies to requests sent before it, then
+//   closes the connection): the library dropped the socket on the xid mismatch and failed it
+//   as a connection loss, which is retried, in a loop; and it lost the request it expected
+//   instead (taken off its queue before the xids are compared: never called back). The
+//   refused request gets its UNIMPLEMENTED, and the socket is dropped here, so every other
+//   request in flight fails as a connection loss;
 // - handing each watch notification to the tree watches before (and after) the library's
 //   one-shot registry, and a NodeChildrenChanged the server swallowed to that registry.
 import './library.js';
 import { countRequest } from './counters.js';
-import { jute, registryEmit, type JuteRecord, type LibConnectionManager, type LibPacket } from './library.js';
+import { UNIMPLEMENTED } from './errors.js';
+import { Exception, jute, registryEmit, type JuteRecord, type LibConnectionManager, type LibPacket } from './library.js';
 import type { RawClient } from './raw-client.js';
 import { ustringBytes, withChroot } from './wire.js';
 
@@ -100,6 +108,53 @@ export function splitSetWatches(client: RawClient, maxBytes = SET_WATCHES_MAX_BY
       queue.call(this, new jute.Request(h, record), callback);
     }
   };
+}
+
+/** The library's CONNECTED and CONNECTED_READ_ONLY states: replies are read. */
+const LIB_CONNECTED = new Set([2, 3]);
+/** size, xid, zxid, err: the head of every reply. */
+const REPLY_HEAD_BYTES = 20;
+
+type DataCm = LibConnectionManager & {
+  socket?: { destroy(): void };
+  onSocketData(buffer: Buffer): void;
+  pendingBuffer: Buffer | null;
+  pendingQueue: LibPacket[];
+  state: number;
+};
+
+/**
+ * Makes this client hand an UNIMPLEMENTED reply to its own request even when that reply
+ * comes before replies the library still waits for; the socket is then dropped (the server
+ * closes the connection after such a reply anyway).
+ */
+export function answerUnimplemented(client: RawClient): void {
+  const cm = cmOf(client) as DataCm;
+  const onData = cm.onSocketData;
+  // The library calls this once per reply (then again for what follows it in the buffer),
+  // through the instance property: every reply's head is seen here before it is read.
+  cm.onSocketData = function (this: unknown, buffer: Buffer): void {
+    if (LIB_CONNECTED.has(cm.state) && answeredOutOfOrder(cm, buffer)) {
+      cm.pendingBuffer = null;
+      cm.socket?.destroy(); // the library fails what is in flight and reconnects
+      return;
+    }
+    onData.call(cm, buffer);
+  };
+}
+
+/** An UNIMPLEMENTED reply to a request that is not first in line: answers it, true. */
+function answeredOutOfOrder(cm: DataCm, buffer: Buffer): boolean {
+  const held = cm.pendingBuffer;
+  const head = !held ? buffer : held.length >= REPLY_HEAD_BYTES ? held : Buffer.concat([held, buffer.subarray(0, REPLY_HEAD_BYTES)]);
+  if (head.length < REPLY_HEAD_BYTES || head.readInt32BE(16) !== UNIMPLEMENTED) return false;
+  const xid = head.readInt32BE(4);
+  if (xid < 0) return false;
+  const at = cm.pendingQueue.findIndex((p) => p.request.header?.xid === xid);
+  if (at <= 0) return false; // first in line (or none): the library reads it as it should
+  const [packet] = cm.pendingQueue.splice(at, 1);
+  packet!.callback?.(Exception.create(UNIMPLEMENTED));
+  return true;
 }
 
 /** What the library queues at each TCP connect: auth packets and SetWatches. */

@@ -11,6 +11,7 @@ export type ZkErrorCode =
   | 'SESSION_EXPIRED'
   | 'SESSION_CLOSED'
   | 'NO_CHILDREN_FOR_EPHEMERALS'
+  | 'UNSUPPORTED_SERVER'
   | 'ZK_ERROR';
 
 export interface ZkErrorDetails {
@@ -71,6 +72,18 @@ export class SessionClosedError extends ZkError {
   override name = 'SessionClosedError';
 }
 
+/**
+ * The server does not implement a request drover needs (multiRead, addWatch, removeWatches:
+ * ZooKeeper 3.6 or newer). Not a connection loss: never retried, and the session refuses the
+ * request at once from then on instead of losing its connection to it again.
+ */
+export class UnsupportedServerError extends ZkError {
+  override name = 'UnsupportedServerError';
+}
+
+/** ZooKeeper's UNIMPLEMENTED: the server's answer to an opcode it does not know (then it closes the connection). */
+export const UNIMPLEMENTED = -6;
+
 const NUMERIC: Record<number, ZkErrorCode> = {
   [-101]: 'NO_NODE',
   [-110]: 'NODE_EXISTS',
@@ -100,6 +113,8 @@ export function zkError(code: ZkErrorCode, message: string, details: ZkErrorDeta
       return new SessionExpiredError(code, message, details);
     case 'SESSION_CLOSED':
       return new SessionClosedError(code, message, details);
+    case 'UNSUPPORTED_SERVER':
+      return new UnsupportedServerError(code, message, details);
     default:
       return new ZkError(code, message, details);
   }

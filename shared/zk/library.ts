@@ -81,7 +81,9 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 const EXPECTED: Array<{ name: string; fn: () => unknown; sha256: string; patchedFlag?: symbol }> = [
   // Queues the reconnect auth and SetWatches through this.queue (put first and split per client).
   { name: 'ConnectionManager.onSocketConnected', fn: () => ConnectionManager.prototype.onSocketConnected, sha256: '42fee67e5109675b3cef960c6387a7a1813d93de27555741adce53821241c07d' },
-  // Dispatches a reply by its request header's `type`, a notification to watcherManager.emit.
+  // Dispatches a reply by its request header's `type`, a notification to watcherManager.emit;
+  // reads one reply per call (then calls this.onSocketData for the rest), matching its xid
+  // with the head of pendingQueue, and drops the socket on a mismatch.
   { name: 'ConnectionManager.onSocketData', fn: () => ConnectionManager.prototype.onSocketData, sha256: '2887ec95adebb2add77c0569fd8acb44acf8cae679474bb0748c18b1c3d8c4df' },
   // Sends each packet it takes with packetQueue.shift(), serialized by header.serialize.
   { name: 'ConnectionManager.onPacketQueueReadable', fn: () => ConnectionManager.prototype.onPacketQueueReadable, sha256: 'f897ef043afeabb6662f7e94ac0b2616029d57c3a7750f33c79e9c6b7a831428' },

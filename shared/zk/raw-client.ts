@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
-import { countPackets, primeFirst, splitSetWatches } from './client-hooks.js';
+import { answerUnimplemented, countPackets, primeFirst, splitSetWatches } from './client-hooks.js';
 import { countRequest } from './counters.js';
 
 export type RawClient = zookeeper.Client & {
@@ -46,6 +46,7 @@ export function createRawClient(connectString: string, opts: RawClientOptions): 
   primeFirst(client);
   countPackets(client);
   splitSetWatches(client);
+  answerUnimplemented(client);
   return client;
 }
 

@@ -36,6 +36,7 @@
 //     child change can be missed: after the re-add, held child watchers of the root fire
 //     once, changed or not (a one-shot firing means "re-read", like onReset).
 import type { Logger } from '../log.js';
+import { UnsupportedServerError } from './errors.js';
 import { WATCHER_TYPE } from './wire.js';
 
 export type TreeEvent = { type: 'created' | 'deleted' | 'changed'; path: string };
@@ -166,6 +167,11 @@ export class TreeWatches {
         if (reasserted && this.host.oneShots(root).child) this.host.fireChildWatchers(root);
       },
       (err: unknown) => {
+        if (err instanceof UnsupportedServerError) {
+          // Not retried: it fails the same at every try (the next connect tries once more).
+          this.host.log.error({ root, err: err.message }, 'cannot re-add a tree watch');
+          return;
+        }
         if (epoch !== this.epoch || !this.host.connected()) return; // the next connect re-arms
         // Still connected on the same connection (a request deadline passed): try again.
         this.host.log.warn({ root, err: (err as Error).message }, 'could not re-add a tree watch; retrying');

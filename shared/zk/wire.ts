@@ -9,7 +9,15 @@
 // 4-byte ErrorResponse body is left unread inside its length-framed packet). Everything else
 // (xids, the pending queue, connection loss, chroot) is the library's own path, and the
 // session's deadlines apply as to any request (PendingRequests).
+//
+// A server older than 3.6 answers these opcodes UNIMPLEMENTED (-6) and closes the connection
+// (3.5 knows removeWatches). That answer is an UnsupportedServerError, never retried, and
+// from then on this client refuses every such request at once: a master, worker or CLI on
+// an old ensemble fails with one clear line instead of losing its connection in a loop.
+// (The answer can come out of order, before replies of requests sent earlier: client-hooks.ts
+// hands it to its request before the library drops the socket on the xid mismatch.)
 import './wire-patches.js';
+import { UNIMPLEMENTED, UnsupportedServerError } from './errors.js';
 import { jute, type LibConnectionManager } from './library.js';
 import { OP, type MultiItem } from './wire-patches.js';
 import type { RawClient } from './raw-client.js';
@@ -60,7 +68,7 @@ function writeMultiHeader(buffer: Buffer, offset: number, type: number, done: bo
 }
 
 /** Base of our payloads: a path-bearing record the library's queue() gives the chroot. */
-abstract class Payload {
+export abstract class Payload {
   protected chroot: string | undefined;
   setChrootPath(path: string | undefined): void {
     this.chroot = path;
@@ -114,6 +122,20 @@ export class PathIntRequest extends Payload {
 
 type Done<T> = (err: unknown, value?: T) => void;
 
+const NAMES: Record<number, string> = { [OPCODE.multiRead]: 'multiRead', [OPCODE.addWatch]: 'addWatch', [OPCODE.removeWatches]: 'removeWatches' };
+
+/** Clients whose server answered one of these requests UNIMPLEMENTED. */
+const unsupported = new WeakMap<RawClient, UnsupportedServerError>();
+
+function unsupportedError(opcode: number): UnsupportedServerError {
+  const what = NAMES[opcode] ? `${NAMES[opcode]} (opcode ${opcode})` : `opcode ${opcode}`;
+  return new UnsupportedServerError(
+    'UNSUPPORTED_SERVER',
+    `the ZooKeeper server does not implement ${what}: drover needs ZooKeeper 3.6 or newer`,
+    { op: NAMES[opcode] ?? `op${opcode}` },
+  );
+}
+
 /** A request taken out of the library's queue if it is still there (not sent yet). */
 export type Withdraw = () => void;
 
@@ -122,10 +144,23 @@ export type Withdraw = () => void;
  * deadline: a request queued while disconnected would otherwise be sent after the next
  * connect, for a caller long gone (an addWatch nobody holds: an orphan watch).
  */
-function send(client: RawClient, header: WireHeader, payload: Payload, done: Done<unknown>): Withdraw {
+export function sendWire(client: RawClient, header: WireHeader, payload: Payload, done: Done<unknown>): Withdraw {
   const cm = client.connectionManager as unknown as LibConnectionManager;
+  const known = unsupported.get(client);
+  if (known) {
+    done(known);
+    return () => undefined;
+  }
   const request = new jute.Request(header, payload);
-  cm.queue(request, (err, response) => (err ? done(err) : done(null, response?.payload)));
+  cm.queue(request, (err, response) => {
+    if ((err as { code?: unknown } | null)?.code === UNIMPLEMENTED) {
+      const e = unsupportedError(header.wireType);
+      unsupported.set(client, e);
+      return done(e);
+    }
+    if (err) return done(err);
+    done(null, response?.payload);
+  });
   return () => {
     const waiting = cm.packetQueue.queue;
     const i = waiting.findIndex((p) => p.request === request);
@@ -135,7 +170,7 @@ function send(client: RawClient, header: WireHeader, payload: Payload, done: Don
 
 /** Sends one multiRead; `done` gets one item per read, in order (type 4, 8 or -1 with err). */
 export function sendMultiRead(client: RawClient, items: readonly ReadItem[], done: Done<MultiItem[]>): Withdraw {
-  return send(client, new WireHeader(OPCODE.multiRead, jute.OP_CODES.MULTI!), new MultiReadRequest(items), (err, payload) => {
+  return sendWire(client, new WireHeader(OPCODE.multiRead, jute.OP_CODES.MULTI!), new MultiReadRequest(items), (err, payload) => {
     if (err) return done(err);
     const results = (payload as { results?: MultiItem[] } | undefined)?.results ?? [];
     if (results.length !== items.length) {
@@ -147,7 +182,7 @@ export function sendMultiRead(client: RawClient, items: readonly ReadItem[], don
 
 /** Adds a persistent recursive watch on `path` for this connection. */
 export function sendAddWatch(client: RawClient, path: string, done: Done<void>): Withdraw {
-  return send(client, new WireHeader(OPCODE.addWatch, jute.OP_CODES.DELETE!), new PathIntRequest(path, PERSISTENT_RECURSIVE), (err) => done(err));
+  return sendWire(client, new WireHeader(OPCODE.addWatch, jute.OP_CODES.DELETE!), new PathIntRequest(path, PERSISTENT_RECURSIVE), (err) => done(err));
 }
 
 /**
@@ -168,5 +203,5 @@ export function sendSetOneShot(client: RawClient, kind: 'data' | 'child', path: 
 
 /** Removes this connection's watches of `type` (WATCHER_TYPE) on `path`. */
 export function sendRemoveWatches(client: RawClient, path: string, type: number, done: Done<void>): Withdraw {
-  return send(client, new WireHeader(OPCODE.removeWatches, jute.OP_CODES.DELETE!), new PathIntRequest(path, type), (err) => done(err));
+  return sendWire(client, new WireHeader(OPCODE.removeWatches, jute.OP_CODES.DELETE!), new PathIntRequest(path, type), (err) => done(err));
 }
