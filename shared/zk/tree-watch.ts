@@ -16,7 +16,10 @@
 //   table where the library holds one-shots on the root gets them set again (a one-shot
 //   set on the root ends the recursive mode there, and no event falls in a gap), the other
 //   is removed (removeWatches). Until that is done, child events still stand in for the
-//   root's NodeChildrenChanged (afterRoute).
+//   root's NodeChildrenChanged (afterRoute). A child one-shot is set again with getChildren,
+//   whose reply is the root's whole child list (only when a consumer holds one there, and
+//   read that list itself). On 3.9+ (modes kept apart) a re-set one-shot no longer ends the
+//   recursive mode: this release is written for 3.8.
 // - onEvent can run before onReset: after a (re)add, the server may send events before the
 //   reply to the addWatch that onReset waits for. A consumer that mirrors must apply events
 //   to what it has and let the reset's re-read settle the rest.
