@@ -195,8 +195,11 @@ export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio
       ]);
       report.note('ZooKeeper after the drain', `${fmt(zk.rssMb())} MB RSS, ${fmt((await zk.mntr())?.zk_znode_count ?? NaN)} znodes`);
     }
-    // Last, as the full collection pauses the server: is the heap the right size?
-    const znodes = (await zk.mntr())?.zk_znode_count ?? NaN;
+    // Last, as the full collection pauses the server: is the heap the right size? (The
+    // pause monitor's figure is read first: the forced collection would dominate it.)
+    const before = await zk.mntr();
+    report.note('ZooKeeper JVM pauses (GC or CPU starvation) until now', `max ${fmt(before?.zk_max_jvm_pause_time_ms ?? NaN)} ms, p99 ${fmt(before?.zk_p99_jvm_pause_time_ms ?? NaN)} ms`);
+    const znodes = before?.zk_znode_count ?? NaN;
     report.note('ZooKeeper heap in use after a full GC (jcmd), at the end', `${fmt(zk.liveHeapMb())} MB for ${fmt(znodes)} znodes (${zk.sizing})`);
     return { dispatchRatio, masterRssMb };
   } finally {
