@@ -23,26 +23,14 @@
 // and once every shard of the generation is listed, entries stamped older are gone.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
-import { classKey } from './assignment-policy.js';
-import { ClassGate, type GateClass } from './class-gate.js';
 import { Heap } from './heap.js';
+import { QueueClasses, type ClassQueue, type TaskClass, type WaitingClassCount } from './queue-classes.js';
 
-/** What a task asks of a worker: its type and labels. */
-export interface TaskClass {
-  readonly type: string;
-  readonly labels: Readonly<Record<string, string>>;
-}
-
-interface ClassQueue extends TaskClass, GateClass {
-  readonly key: string;
-  readonly ready: Heap<Slot>;
-  /** Entries of this class still known (any place). */
-  members: number;
-}
+export type { TaskClass, WaitingClassCount } from './queue-classes.js';
 
 /** One entry: the name (all else derives from it), its shard's index, the reset that last saw it. */
 class Slot {
-  cls: ClassQueue | null = null;
+  cls: ClassQueue<Slot> | null = null;
   /** The heap it is in; null while taken. */
   home: Heap<Slot> | null = null;
   constructor(
@@ -71,12 +59,6 @@ function byDue(a: Slot, b: Slot): boolean {
   return a.name < b.name;
 }
 
-/** One class that no live worker can take: what status shows. */
-export interface WaitingClassCount extends TaskClass {
-  count: number;
-  reason: string;
-}
-
 interface Source {
   heap: Heap<Slot>;
   head: Slot;
@@ -89,7 +71,10 @@ export class QueueIndex {
   private readonly shardIndex: Map<string, number>;
   private readonly delayed: Heap<Slot>;
   private readonly unread: Heap<Slot>;
-  private readonly classes = new Map<string, ClassQueue>();
+  private readonly classes = new QueueClasses<Slot>(() => {
+    const ready: Heap<Slot> = new Heap(byName, (s) => s.home === ready);
+    return ready;
+  });
   /** Handed out by take() and not yet dropped or released. */
   private readonly taken = new Set<Slot>();
   /** Entries whose class is known. */
@@ -101,7 +86,8 @@ export class QueueIndex {
   private listedOnce = false;
   /** Names deleted while the current reset runs: an older listing must not bring them back. */
   private readonly tombstones = new Set<string>();
-  readonly gate = new ClassGate<ClassQueue>(yieldToIo);
+  /** Which classes a free worker takes (class-gate.ts). */
+  readonly gate = this.classes.gate;
   /** Work done, for tests and logs: entries handed to rounds, names diffed from listings. */
   readonly stats = { taken: 0, listedNames: 0, created: 0, deleted: 0, swept: 0 };
 
@@ -224,10 +210,7 @@ export class QueueIndex {
     this.slots.delete(slot.name);
     if (!slot.cls) return;
     this.classified--;
-    if (--slot.cls.members === 0) {
-      this.classes.delete(slot.cls.key);
-      this.gate.remove(slot.cls);
-    }
+    this.classes.leave(slot.cls);
   }
 
   private entryOf(slot: Slot): QueueEntry {
@@ -284,39 +267,17 @@ export class QueueIndex {
     return out;
   }
 
-  /** Classes no live worker can take, biggest first (at most `max`: a bounded selection, no sort of them all), and how many in all. */
+  /** Classes no live worker can take, biggest first (at most `max`), and how many in all. */
   waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
-    const top: WaitingClassCount[] = [];
-    const before = (a: WaitingClassCount, b: WaitingClassCount) => a.count > b.count || (a.count === b.count && a.type < b.type);
-    let total = 0;
-    let tasks = 0;
-    for (const { cls, reason } of this.gate.waiting()) {
-      total++;
-      tasks += cls.members;
-      const w = { type: cls.type, labels: cls.labels, count: cls.members, reason };
-      if (top.length === max && !before(w, top[max - 1]!)) continue;
-      let i = Math.min(top.length, max - 1);
-      while (i > 0 && before(w, top[i - 1]!)) i--;
-      top.splice(i, 0, w);
-      if (top.length > max) top.pop();
-    }
-    return { classes: top, total, tasks };
+    return this.classes.waiting(max);
   }
 
   /** Records what an entry's task asks of a worker, once its record has been read. */
   classify(e: QueueEntry, c: TaskClass): void {
     const slot = this.slots.get(e.name);
     if (!slot || slot.cls) return;
-    const key = classKey(c.type, c.labels);
-    let q = this.classes.get(key);
-    if (!q) {
-      const ready: Heap<Slot> = new Heap(byName, (s) => s.home === ready);
-      this.classes.set(key, (q = { key, type: c.type, labels: { ...c.labels }, ready, members: 0 }));
-      this.gate.add(q);
-    }
-    q.members++;
+    slot.cls = this.classes.join(c);
     this.classified++;
-    slot.cls = q;
   }
 
   /** Gives an entry back (its assignment did not happen). */

@@ -118,7 +118,7 @@ export function removeStaleAssignment(tx: LeaderTx, assignment: string): Promise
   return removeFenced(tx, assignment);
 }
 
-/** Removes a queue entry without a record, or one its record does not back (queuedAt is false). */
+/** Removes a queue entry without a record, or one its record does not back (isQueueEntryOf, task-ops.ts, is false). */
 export function removeStaleQueueEntry(tx: LeaderTx, entry: QueueEntry): Promise<Verdict> {
   return removeFenced(tx, tx.paths.queueEntryPath(entry));
 }

@@ -1,0 +1,75 @@
+// The classes of the queue index's entries: a class is a task type + label set (immutable
+// spec, so an entry is classified once), with a heap of its due entries in queue order and a
+// count of its entries anywhere. The class gate (class-gate.ts) decides which classes a free
+// worker takes; this registry adds a class to it when its first entry is classified and takes
+// it out when its last one goes, and says which classes nobody can take (for leader-status).
+import { yieldToIo } from '../shared/util/coalescer.js';
+import { classKey } from './assignment-policy.js';
+import { ClassGate, type GateClass } from './class-gate.js';
+import type { Heap } from './heap.js';
+
+/** What a task asks of a worker: its type and labels. */
+export interface TaskClass {
+  readonly type: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ClassQueue<T> extends TaskClass, GateClass {
+  readonly key: string;
+  /** Its due entries, in queue order. */
+  readonly ready: Heap<T>;
+  /** Entries of this class still known (any place). */
+  members: number;
+}
+
+/** One class that no live worker can take: what status shows. */
+export interface WaitingClassCount extends TaskClass {
+  count: number;
+  reason: string;
+}
+
+export class QueueClasses<T> {
+  readonly gate = new ClassGate<ClassQueue<T>>(yieldToIo);
+  private readonly byKey = new Map<string, ClassQueue<T>>();
+
+  /** `newHeap`: an empty heap in queue order for a new class. */
+  constructor(private readonly newHeap: () => Heap<T>) {}
+
+  /** The class of `c`, counting one more entry in it (made, and shown to the gate, if new). */
+  join(c: TaskClass): ClassQueue<T> {
+    const key = classKey(c.type, c.labels);
+    let q = this.byKey.get(key);
+    if (!q) {
+      this.byKey.set(key, (q = { key, type: c.type, labels: { ...c.labels }, ready: this.newHeap(), members: 0 }));
+      this.gate.add(q);
+    }
+    q.members++;
+    return q;
+  }
+
+  /** One entry of `q` is gone; the class goes with its last one. */
+  leave(q: ClassQueue<T>): void {
+    if (--q.members > 0) return;
+    this.byKey.delete(q.key);
+    this.gate.remove(q);
+  }
+
+  /** Classes no live worker can take, biggest first (at most `max`: a bounded selection, no sort of them all), and how many in all. */
+  waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
+    const top: WaitingClassCount[] = [];
+    const before = (a: WaitingClassCount, b: WaitingClassCount) => a.count > b.count || (a.count === b.count && a.type < b.type);
+    let total = 0;
+    let tasks = 0;
+    for (const { cls, reason } of this.gate.waiting()) {
+      total++;
+      tasks += cls.members;
+      const w = { type: cls.type, labels: cls.labels, count: cls.members, reason };
+      if (top.length === max && !before(w, top[max - 1]!)) continue;
+      let i = Math.min(top.length, max - 1);
+      while (i > 0 && before(w, top[i - 1]!)) i--;
+      top.splice(i, 0, w);
+      if (top.length > max) top.pop();
+    }
+    return { classes: top, total, tasks };
+  }
+}
