@@ -14,8 +14,7 @@ import {
 import { ZkSession } from '../shared/zk/session.js';
 import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
-import { SessionPool, freshLayout, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
-import { QueueIndex } from '../master/queue-index.js';
+import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
 const pool = new SessionPool();
@@ -165,18 +164,6 @@ describe('watches', () => {
     await session.create(`${root}/x`);
     await waitFor(() => fired.length > 0, { message: 'child watch fired' });
     expect(fired).toEqual(['children']);
-  });
-
-  it("the leader's queue index re-reads every shard without piling up watches", async () => {
-    const session = await pool.open();
-    const paths = await freshLayout(session);
-    const index = new QueueIndex(session, paths, () => undefined);
-    for (let i = 0; i < 10; i++) {
-      index.invalidateAll();
-      await index.refresh();
-    }
-    const shard = paths.shardNames[0]!;
-    expect(childListeners(session, paths.queueShard(shard))).toBe(1);
   });
 });
 
