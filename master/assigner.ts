@@ -183,7 +183,7 @@ export class Assigner {
       v.assigned.forEach((a, k) => {
         const item = items[i + k]!;
         this.queue.drop(item.entry);
-        this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline });
+        this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline, recordBytes: a.recordBytes });
       });
       this.stats.assigned += v.taken;
       this.ctx.log.debug({ count: v.taken }, 'assigned');

@@ -123,6 +123,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this._stopped = true;
     this.observer.stop();
     await this.mirror.stop();
+    await this.reconciler.stop();
     this.session.off('state', this.onSessionState);
     this.assigner.stop();
     this.retention.stop();

@@ -19,6 +19,8 @@ export interface Assigned {
   next: TaskRecord;
   /** The leader's backstop deadline written into the assignment (null: no timeout). */
   deadline: number | null;
+  /** The size of the record the assign wrote (packs a later take-back's read). */
+  recordBytes: number;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function assignBatch(
     const t = assignOps(tx.paths, item.cur, tx.paths.queueEntryPath(item.entry), item.worker, o.epoch, now, o.graceMs);
     if (!m.fits(t.ops, o.maxBytes)) break;
     m.add(k, t.ops);
-    assigned.push({ next: t.next, deadline: t.next.timeoutMs > 0 ? now + t.next.timeoutMs + o.graceMs : null });
+    assigned.push({ next: t.next, deadline: t.assignment.deadline, recordBytes: t.assignment.recordBytes ?? 0 });
   }
   failpoint('leader.before-assign');
   const v = await m.send(tx.session);

@@ -100,7 +100,7 @@ export function assignOps(
   epoch: number,
   now: number,
   graceMs: number,
-): Transition {
+): Transition & { assignment: AssignmentData } {
   const next = assignTask(cur.record, member, epoch, now);
   const record = encodeRecord(next);
   const data: AssignmentData = {
@@ -112,6 +112,7 @@ export function assignOps(
   };
   return {
     next,
+    assignment: data,
     ops: [
       { op: 'remove', path: queueEntryPath },
       { op: 'setData', path: paths.task(next.id), data: record, version: cur.version },
