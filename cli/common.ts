@@ -2,7 +2,7 @@
 // error into one line that names the problem plus a meaningful exit code (never a stack).
 import type { Argv } from 'yargs';
 import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
-import { ConnectionLossError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
+import { ConnectionLossError, SessionExpiredError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
@@ -126,6 +126,7 @@ export function describeError(err: unknown): { line: string; code: ExitCode } {
   if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
     return { line: `ZooKeeper unavailable: ${err.message}`, code: EXIT.unavailable };
   }
+  if (err instanceof UnsupportedServerError) return { line: err.message, code: EXIT.error };
   if (err instanceof ZkError) return { line: `ZooKeeper refused: ${err.message}`, code: EXIT.error };
   if (err instanceof Error) return { line: err.message.split('\n')[0]!, code: EXIT.error };
   return { line: String(err), code: EXIT.error };
