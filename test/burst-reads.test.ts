@@ -56,7 +56,9 @@ describe('burst reads', () => {
     await session.create(paths.assignment(MEMBER, 'broken', 1), Buffer.from('{}'));
     const entries = [...small, ...big].map((t) => entry(t.record.id));
     entries.push(entry('no-record'), entry('broken'), entry('never-assigned'));
-    const { value: reads, requests } = await counted(() => readBurst(reader, paths, entries, () => false));
+    const { value: burst, requests } = await counted(() => readBurst(reader, paths, entries, () => false));
+    expect(burst.failed).toBeUndefined();
+    const reads = burst.reads;
     // 1 multiRead of the 35 assignment nodes; records: 1 for the 30 small, 2 big, 2 unknown.
     expect(requests).toBe(6);
     // The gone assignment is left out; the others in order, each with its node's data.
@@ -72,15 +74,15 @@ describe('burst reads', () => {
 
   it('a lone assignment costs one request (its node and record together); one that may carry progress is read alone', async () => {
     const [t] = await assignBurst(session, paths, MEMBER, [{ type: 'echo', payload: 1 }]);
-    const one = await counted(() => readBurst(reader, paths, [entry(t!.record.id)], () => false));
+    const one = await counted(async () => (await readBurst(reader, paths, [entry(t!.record.id)], () => false)).reads);
     expect(one.requests).toBe(1);
     expect(one.value[0]).toMatchObject({ read: { kind: 'ok', version: t!.version }, assignment: expect.any(Buffer) });
-    const held = await counted(() => readBurst(reader, paths, [entry(t!.record.id)], () => true));
+    const held = await counted(async () => (await readBurst(reader, paths, [entry(t!.record.id)], () => true)).reads);
     expect(held.requests).toBe(1);
     expect(held.value[0]!.assignment).toBeUndefined();
     // In a burst: its node alone, the others' together.
     const more = await assignBurst(session, paths, MEMBER, [{ type: 'echo', payload: 2 }, { type: 'echo', payload: 3 }]);
-    const mixed = await counted(() => readBurst(reader, paths, [t!, ...more].map((x) => entry(x.record.id)), (k) => k === entry(t!.record.id).key));
+    const mixed = await counted(async () => (await readBurst(reader, paths, [t!, ...more].map((x) => entry(x.record.id)), (k) => k === entry(t!.record.id).key)).reads);
     // Nodes: 1 (two) + 1 (the held one); records: one read of all three.
     expect(mixed.requests).toBe(3);
     expect(mixed.value.map((r) => r.read.kind)).toEqual(['ok', 'ok', 'ok']);

@@ -168,11 +168,11 @@ export class AttemptRunner {
     }
     if (entries.length === 0) return;
     // One multiRead for the burst's assignment nodes, then their records packed by size.
-    const reads = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
+    const burst = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
     if (member !== this.watchedMember || !this.accepting) return;
     const toStart: Attempt[] = [];
     const toRun: Attempt[] = [];
-    for (const { key, taskId, attempt, assignment, read } of reads) {
+    for (const { key, taskId, attempt, assignment, read } of burst.reads) {
       if (this.attempts.has(key) || this.seen.isIgnored(key)) continue;
       const alog = this.log.child({ taskId, attempt });
       if (read.kind === 'missing') {
@@ -196,6 +196,8 @@ export class AttemptRunner {
       }
     }
     for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
+    // What a failed request was to read is neither held nor seen: read again soon (onError).
+    if (burst.failed !== undefined) throw burst.failed;
   }
 
   /** Leaves the in-flight set. `ignore`: do not read this assignment again while it exists. */

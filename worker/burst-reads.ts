@@ -3,10 +3,13 @@
 // into multiReads by the size each record had when it was assigned (`recordBytes` in the
 // assignment's data) so one reply stays under ~512 KiB. A record of unknown size, or over
 // 16 KiB, is read alone. A lone assignment costs one request: its node and record together.
+// The requests are pooled (eachGroup): shared reads and known-big records IN_FLIGHT at once,
+// lone reads of unknown size LONE_IN_FLIGHT, and a failed request fails only its own items.
 import type { Paths } from '../shared/protocol/paths.js';
 import type { AssignmentData } from '../shared/protocol/task-ops.js';
 import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import type { ReadResult as TaskRead } from '../shared/protocol/task-store.js';
+import { IN_FLIGHT, LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
 import { fromClientError } from '../shared/zk/errors.js';
 import type { ReadResult, ZkSession } from '../shared/zk/session.js';
 
@@ -94,44 +97,89 @@ export function groupBySize<T>(items: readonly T[], bytesOf: (t: T) => number | 
 }
 
 /**
- * Reads `entries`' assignment nodes and records. An entry whose assignment is gone by then is
- * left out (withdrawn: the next listing sees it). `mayBeLarge(key)`: the node may carry
- * progress (we held it before), so it is read alone.
+ * Runs `fn` on each group, pooled: a shared read or a known-big record alone (`heavy`: a reply
+ * of up to ~450 KiB) IN_FLIGHT at once, the others (one item of unknown size, usually small)
+ * LONE_IN_FLIGHT at once. `fn` settles its own items: one group's failure is not another's.
  */
-export async function readBurst(session: ZkSession, paths: Paths, entries: readonly BurstEntry[], mayBeLarge: (key: string) => boolean): Promise<BurstRead[]> {
+export async function eachGroup<T>(groups: readonly T[][], heavy: (g: T[]) => boolean, fn: (g: T[]) => Promise<void>): Promise<void> {
+  await Promise.all([pooled(groups.filter(heavy), fn, IN_FLIGHT), pooled(groups.filter((g) => !heavy(g)), fn, LONE_IN_FLIGHT)]);
+}
+
+/** A group of `groupBySize` is heavy unless it is one item of unknown or small size. */
+export function heavyGroup<T>(bytesOf: (t: T) => number | undefined): (g: T[]) => boolean {
+  return (g) => g.length > 1 || (bytesOf(g[0]!) ?? 0) > ALONE_ABOVE_BYTES;
+}
+
+export interface Burst {
+  /** The entries read, in no particular order. */
+  reads: BurstRead[];
+  /** A request that failed (its entries are left out, to be read again); undefined if none did. */
+  failed?: unknown;
+}
+
+/**
+ * Reads `entries`' assignment nodes and records. An entry whose assignment is gone by then is
+ * left out (withdrawn: the next listing sees it), and so is one whose request failed (`failed`
+ * says why; the others are read all the same). `mayBeLarge(key)`: the node may carry progress
+ * (we held it before), so it is read alone.
+ */
+export async function readBurst(session: ZkSession, paths: Paths, entries: readonly BurstEntry[], mayBeLarge: (key: string) => boolean): Promise<Burst> {
   const read = dataMany(session);
-  if (entries.length === 0) return [];
+  let failed: unknown;
+  /** Runs `fn`; what it throws fails only what it was reading (the first such error is `failed`). */
+  const own = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      failed ??= err;
+    }
+  };
+  /** One request: its failure fails its own items only. */
+  const request = async (nodes: string[], then: (got: DataRead[]) => void): Promise<void> => {
+    let got: DataRead[];
+    try {
+      got = await read(nodes, { maxPerRequest: nodes.length });
+    } catch (err) {
+      failed ??= err;
+      return;
+    }
+    then(got);
+  };
+  const out: BurstRead[] = [];
+  const result = (): Burst => (failed === undefined ? { reads: out } : { reads: out, failed });
+  if (entries.length === 0) return result();
   if (entries.length === 1) {
     const e = entries[0]!;
     const record = paths.task(e.taskId);
-    if (mayBeLarge(e.key)) return [{ ...e, read: taskRead((await read([record]))[0]!, e.taskId, record) }];
-    const [a, r] = await read([e.key, record], { maxPerRequest: 2 });
-    return a!.ok ? [{ ...e, assignment: a!.data, read: taskRead(r!, e.taskId, record) }] : gone(a!, e.key);
+    if (mayBeLarge(e.key)) await request([record], ([r]) => own(() => out.push({ ...e, read: taskRead(r!, e.taskId, record) })));
+    else await request([e.key, record], ([a, r]) => own(() => (a!.ok ? out.push({ ...e, assignment: a!.data, read: taskRead(r!, e.taskId, record) }) : gone(a!, e.key))));
+    return result();
   }
+  // The assignment nodes: new ones ASSIGNMENTS_PER_READ a request, those that may carry progress alone.
+  const nodeGroups: BurstEntry[][] = [];
   const small = entries.filter((e) => !mayBeLarge(e.key));
-  const large = entries.filter((e) => mayBeLarge(e.key));
-  const [smallReads, largeReads] = await Promise.all([
-    read(small.map((e) => e.key), { maxPerRequest: ASSIGNMENTS_PER_READ }),
-    large.length > 0 ? read(large.map((e) => e.key), { maxPerRequest: 1 }) : Promise.resolve([]),
-  ]);
+  for (let i = 0; i < small.length; i += ASSIGNMENTS_PER_READ) nodeGroups.push(small.slice(i, i + ASSIGNMENTS_PER_READ));
+  for (const e of entries) if (mayBeLarge(e.key)) nodeGroups.push([e]);
   const held: Array<BurstEntry & { assignment: Buffer }> = [];
-  [...small, ...large].forEach((e, i) => {
-    const a = (i < small.length ? smallReads[i] : largeReads[i - small.length])!;
-    if (a.ok) held.push({ ...e, assignment: a.data });
-    else gone(a, e.key);
-  });
-  const groups = groupBySize(held, (e) => recordBytesOf(e.assignment));
-  const results = await Promise.all(
-    groups.map(async (g) => {
-      const recordPaths = g.map((e) => paths.task(e.taskId));
-      const rs = await read(recordPaths, { maxPerRequest: g.length });
-      return g.map((e, i): BurstRead => ({ ...e, read: taskRead(rs[i]!, e.taskId, recordPaths[i]!) }));
-    }),
+  await eachGroup(nodeGroups, (g) => g.length > 1, (g) =>
+    request(
+      g.map((e) => e.key),
+      (got) => g.forEach((e, i) => own(() => {
+        const a = got[i]!;
+        if (a.ok) held.push({ ...e, assignment: a.data });
+        else gone(a, e.key);
+      })),
+    ),
   );
-  return results.flat();
+  const bytesOf = (e: (typeof held)[number]) => recordBytesOf(e.assignment);
+  await eachGroup(groupBySize(held, bytesOf), heavyGroup(bytesOf), (g) => {
+    const recordPaths = g.map((e) => paths.task(e.taskId));
+    return request(recordPaths, (rs) => g.forEach((e, i) => own(() => out.push({ ...e, read: taskRead(rs[i]!, e.taskId, recordPaths[i]!) }))));
+  });
+  return result();
 }
 
-/** An assignment that could not be read: gone (withdrawn) is no entry; anything else fails the listing. */
+/** An assignment that could not be read: gone (withdrawn) is no entry; anything else throws (that entry failed). */
 function gone(a: DataRead & { ok: false }, key: string): [] {
   if (a.code !== NO_NODE) throw failed(a.code, key);
   return [];

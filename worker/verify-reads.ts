@@ -2,13 +2,15 @@
 // lost its connection leaves every one of its items to verify at once (and after a quorum
 // loss, every worker at once): the reads asked for in one event-loop turn go together, one
 // listing of the member's directory (does the assignment still exist?) and the records in
-// multiReads packed by the size the commit would have written (burst-reads' groupBySize).
+// multiReads packed by the size the commit would have written (burst-reads' groupBySize),
+// pooled (eachGroup: a few big replies in flight at once). Each asker is settled by its own
+// group's reply (and its member's listing): one failed request fails only its own askers.
 import type { Paths } from '../shared/protocol/paths.js';
 import { encodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { NoNodeError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { groupBySize, taskRead } from './burst-reads.js';
+import { eachGroup, groupBySize, heavyGroup, taskRead } from './burst-reads.js';
 
 export interface VerifyRead {
   read: TaskRead;
@@ -18,8 +20,8 @@ export interface VerifyRead {
 
 interface Asked {
   taskId: string;
-  member: string;
-  key: string;
+  /** The assignment to look for in its member's directory; none: the record only. */
+  held?: { member: string; key: string };
   bytes: number;
   resolve(v: VerifyRead): void;
   reject(err: unknown): void;
@@ -44,37 +46,65 @@ export class VerifyReads {
 
   /** The record of `a`'s task and whether its assignment exists; `expected` (what the commit writes) sizes the read. */
   read(a: { taskId: string; member: string; key: string }, expected: TaskRecord): Promise<VerifyRead> {
+    return this.ask(a.taskId, { member: a.member, key: a.key }, encodeRecord(expected).length);
+  }
+
+  /** The record of `taskId` alone (no listing), sized as `like` (a record it had). */
+  async record(taskId: string, like: TaskRecord): Promise<TaskRead> {
+    return (await this.ask(taskId, undefined, encodeRecord(like).length)).read;
+  }
+
+  private ask(taskId: string, held: Asked['held'], bytes: number): Promise<VerifyRead> {
     return new Promise((resolve, reject) => {
-      this.asked.push({ taskId: a.taskId, member: a.member, key: a.key, bytes: encodeRecord(expected).length, resolve, reject });
+      this.asked.push({ taskId, ...(held ? { held } : {}), bytes, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
         const asked = this.asked;
         this.asked = [];
-        this.flush(asked).catch((err) => asked.forEach((x) => x.reject(err)));
+        // Every asker is settled in flush; this is for a fault of flush itself.
+        this.flush(asked).catch((err: unknown) => asked.forEach((x) => x.reject(err)));
       });
     });
   }
 
   private async flush(asked: Asked[]): Promise<void> {
     const { session, paths } = this;
-    const members = [...new Set(asked.map((x) => x.member))];
-    const listings = Promise.all(
-      members.map(async (m) => {
-        try {
-          const { children } = await session.getChildren(paths.assignDir(m));
-          return new Set(children.map((n) => paths.assignmentAt(m, n)));
-        } catch (err) {
+    const listings = new Map<string, Promise<Set<string>>>();
+    for (const x of asked) {
+      const m = x.held?.member;
+      if (m === undefined || listings.has(m)) continue;
+      const p = session.getChildren(paths.assignDir(m)).then(
+        ({ children }) => new Set(children.map((n) => paths.assignmentAt(m, n))),
+        (err: unknown) => {
           if (err instanceof NoNodeError) return new Set<string>();
           throw err;
-        }
-      }),
-    );
-    const groups = groupBySize(asked, (x) => x.bytes);
-    const records = Promise.all(groups.map((g) => session.getDataMany(g.map((x) => paths.task(x.taskId)), { maxPerRequest: g.length })));
-    const [held, reads] = await Promise.all([listings, records]);
-    const present = new Set(held.flatMap((s) => [...s]));
-    groups.forEach((g, gi) => g.forEach((x, i) => x.resolve({ read: taskRead(reads[gi]![i]!, x.taskId, paths.task(x.taskId)), assigned: present.has(x.key) })));
+        },
+      );
+      p.catch(() => undefined); // awaited by its askers, after their records
+      listings.set(m, p);
+    }
+    const bytesOf = (x: Asked) => x.bytes;
+    await eachGroup(groupBySize(asked, bytesOf), heavyGroup(bytesOf), async (g) => {
+      let got: Awaited<ReturnType<ZkSession['getDataMany']>>;
+      try {
+        got = await session.getDataMany(g.map((x) => paths.task(x.taskId)), { maxPerRequest: g.length });
+      } catch (err) {
+        g.forEach((x) => x.reject(err));
+        return;
+      }
+      g.forEach((x, i) => void settle(x, () => taskRead(got[i]!, x.taskId, paths.task(x.taskId)), x.held && listings.get(x.held.member)));
+    });
+  }
+}
+
+/** Settles `x` with its record (as `read` gives it) and, if it asked, whether its assignment is listed. */
+async function settle(x: Asked, read: () => TaskRead, listing: Promise<Set<string>> | undefined): Promise<void> {
+  try {
+    const r = read();
+    x.resolve({ read: r, assigned: listing ? (await listing).has(x.held!.key) : false });
+  } catch (err) {
+    x.reject(err);
   }
 }
