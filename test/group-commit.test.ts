@@ -82,7 +82,7 @@ describe('group commit', () => {
     expect(w.stats).toMatchObject({ committed: N, fenced: 0 });
   });
 
-  it('a batch refused for one taken-back finish: that one is fenced, the others commit, each alone', async () => {
+  it('a batch refused for taken-back finishes: each bad one gets its verdict, the others commit together (K bad, K+1 multis)', async () => {
     const member = 'm~00000000000000aa';
     const tasks = await assignBurst(session, paths, member, burst(8));
     // Marked running, as the worker does, then one is cancelled and one's record bumped under us.
@@ -94,28 +94,32 @@ describe('group commit', () => {
     }
     const cancelled = running[2]!;
     await session.multi(cancelOps(paths, cancelled, 'cancelled by test', Date.now()).ops);
+    const bumped = running[5]!;
+    await session.setData(paths.task(bumped.record.id), Buffer.from(JSON.stringify(bumped.record)), bumped.version);
     const ws = await fx.openSession();
     const batcher = new FinishBatcher({ session: ws, paths }, testLog);
     await ws.exists(paths.root); // a first request: the server's last xid counts from it
     const before = await quietXid(ws, 100);
     const ok = (i: number): Outcome => ({ kind: 'success', result: i });
-    // All in one turn: one group multi, refused at item 2.
+    // All in one turn: one group multi, refused at item 2; the 7 others, refused at item 5; the 6 others.
     const verdicts = await Promise.all(running.map((cur, i) => batcher.finish(cur, ok(i), Date.now())));
-    expect(verdicts.map((v) => v.kind)).toEqual(['committed', 'committed', 'fenced', 'committed', 'committed', 'committed', 'committed', 'committed']);
-    expect(batcher.stats).toEqual({ multis: 1, items: 8, refused: 1 });
-    // The refused batch, then each of the 7 others alone.
-    expect((await quietXid(ws, 100)) - before).toBe(8);
+    expect(verdicts.map((v) => v.kind)).toEqual(['committed', 'committed', 'fenced', 'committed', 'committed', 'moved', 'committed', 'committed']);
+    expect(verdicts[5]).toMatchObject({ kind: 'moved', item: 0, part: 'record' });
+    expect(batcher.stats).toEqual({ multis: 3, items: 8 + 7 + 6, refused: 2 });
+    // Was 9: the refused batch, then each of the 7 others alone (one of them refused again).
+    expect((await quietXid(ws, 100)) - before).toBe(3);
     for (const [i, t] of running.entries()) {
       const { record } = await readRecord(session, paths, t.record.id);
       if (i === 2) expect(record).toMatchObject({ state: 'cancelled', error: { message: 'cancelled by test' } });
+      else if (i === 5) expect(record).toMatchObject({ state: 'running' });
       else expect(record).toMatchObject({ state: 'succeeded', result: i });
-      expect(record.result === undefined).toBe(i === 2);
+      expect(record.result === undefined).toBe(i === 2 || i === 5);
     }
     // And the next group goes whole again.
     const more = await assignBurst(session, paths, member, burst(5));
     const next = await Promise.all(more.map((t) => batcher.finish(t, ok(0), Date.now())));
     expect(next.every((v) => v.kind === 'committed')).toBe(true);
-    expect(batcher.stats).toEqual({ multis: 2, items: 13, refused: 1 });
+    expect(batcher.stats).toEqual({ multis: 4, items: 26, refused: 2 });
   });
 
   it('a record bumped under one running attempt, one cancelled: the others commit, the bumped one after its re-read', async () => {

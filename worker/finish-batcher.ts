@@ -3,9 +3,10 @@
 // to BATCH_LIMITS). A lone finish goes at once: the only wait is the end of the current
 // event-loop turn, so finishes of the same turn share a multi. A multi is all-or-nothing, so
 // a refused batch (one item fenced or moved) says nothing of the others: the named item gets
-// its own verdict and every other item is sent alone, at once, so one taken-back attempt
-// never blocks or loses the others' outcomes. `unknown` (connection loss) is every item's
-// verdict: each is verified by reading back, as a lone finish's is (commit.ts).
+// its own verdict and the others go back at the head of the line, to go again together in
+// the next multi (K taken-back items in a batch cost K+1 multis, not one each). `unknown`
+// (connection loss) is every item's verdict: each is verified by reading back, as a lone
+// finish's is (commit.ts).
 import type { Logger } from '../shared/log.js';
 import { finishBatch, finishVerdictOf, prepareFinish, sendFinish, type FinishVerdict, type PreparedFinish } from '../shared/protocol/finish-batch.js';
 import type { BatchLimits } from '../shared/protocol/client-transitions.js';
@@ -24,7 +25,7 @@ export interface BatcherStats {
   multis: number;
   /** Finishes that went in them. */
   items: number;
-  /** Batches refused, whose other items were then sent alone. */
+  /** Batches refused for one item, whose others then went again together. */
   refused: number;
 }
 
@@ -99,14 +100,19 @@ export class FinishBatcher {
       for (const w of taken) w.resolve(finishVerdictOf(w.prepared, asLone(v)));
       return;
     }
-    this.stats.refused += 1;
     const named = v.item;
-    this.log.debug({ count: taken.length, refused: taken[named ?? 0]?.prepared.taskId, verdict: v.kind }, 'group commit refused; sending the others alone');
-    taken.forEach((w, k) => {
-      // The named item's refusal is its own; the others are untouched by it: each goes alone.
-      if (k === named) w.resolve(finishVerdictOf(w.prepared, asLone(v)));
-      else sendFinish(this.tx, w.prepared).then(w.resolve, w.reject);
-    });
+    if (named === null || named < 0 || named >= taken.length) {
+      // Not said which (not expected: a worker's batch has no batch-wide fence): each goes alone.
+      this.log.warn({ count: taken.length, verdict: v.kind }, 'group commit refused without naming an item; sending each alone');
+      for (const w of taken) sendFinish(this.tx, w.prepared).then(w.resolve, w.reject);
+      return;
+    }
+    this.stats.refused += 1;
+    this.log.debug({ count: taken.length, refused: taken[named]!.prepared.taskId, verdict: v.kind }, 'group commit refused for one item; the others go again together');
+    // Its refusal is its own; the others are untouched by it and go first in the next multi.
+    const [bad] = taken.splice(named, 1);
+    bad!.resolve(finishVerdictOf(bad!.prepared, asLone(v)));
+    this.waiting.unshift(...taken);
   }
 }
 
