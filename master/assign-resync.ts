@@ -87,10 +87,14 @@ export async function resyncAssignments(d: ResyncDeps): Promise<Map<string, bool
   }
 }
 
-/** Reads the assignments created that the mirror lacks (not made by us, or made by a write whose outcome we did not learn). */
+/**
+ * Reads the assignments created that the mirror lacks (not made by us, or made by a write
+ * whose outcome we did not learn). Each stays unread, counted in its member's load, until
+ * its read is applied (or its deletion comes).
+ */
 export async function readUnread(d: ResyncDeps): Promise<void> {
   const { session, paths, index } = d;
-  const items = index.takeUnread();
+  const items = index.listUnread();
   if (items.length === 0) return;
   const touched = index.track();
   try {
@@ -98,14 +102,13 @@ export async function readUnread(d: ResyncDeps): Promise<void> {
     const now = Date.now();
     items.forEach((f, i) => {
       const r = data[i]!;
-      if (!r.ok || touched.has(HeldIndex.key(f.member, f.name)) || touched.has(f.member)) return;
-      const h = heldFrom(f.member, f.name, r.data, d.timeoutGraceMs, now);
-      if (h) index.add(h);
-      else d.log.warn({ member: f.member, name: f.name }, 'unparseable assignment name; ignoring it');
+      // An event since (created again, deleted, the directory gone) or our own record of it: those win.
+      if (touched.has(HeldIndex.key(f.member, f.name)) || touched.has(f.member) || !index.isUnread(f.member, f.name)) return;
+      const h = r.ok ? heldFrom(f.member, f.name, r.data, d.timeoutGraceMs, now) : null;
+      if (h) return void index.add(h);
+      index.dropUnread(f.member, f.name);
+      if (r.ok) d.log.warn({ member: f.member, name: f.name }, 'unparseable assignment name; ignoring it');
     });
-  } catch (err) {
-    index.putBackUnread(items);
-    throw err;
   } finally {
     index.untrack(touched);
   }

@@ -73,9 +73,19 @@ export class Assigner {
     // From the whole waiting set, not from the entries this round happens to look at.
     this.armDueTimer(this.queue.nextDueAt());
 
-    // Loads as this round's own placements change them.
+    // Loads as the mirror has them plus this round's own placements: taken again after every
+    // read, whose reply follows every event of the requests sent before it (an assign whose
+    // outcome we did not learn, applied late, shows up there as unread assignments).
     const workers = this.workersForPolicy();
-    const byName = new Map(workers.map((w) => [w.name, w]));
+    const placedOn = new Map<string, number>();
+    const reloaded = () => {
+      for (const w of workers) {
+        // Gone since the round began (its directory or its member node): nothing more for it.
+        const known = this.reconciler.knows(w.name) && this.observer.get(w.name) !== undefined;
+        w.load = known ? this.reconciler.load(w.name) + (placedOn.get(w.name) ?? 0) : w.capacity;
+      }
+      return freeSlots(workers);
+    };
     // Which classes a free worker takes: decided per worker profile, cached per class.
     const gate = this.queue.gate;
     await gate.update(workers);
@@ -96,10 +106,11 @@ export class Assigner {
       if (entries.length === 0) break;
       reads += entries.length;
       const ready = await this.readQueued(entries);
-      const got = planAssignments(ready, workers);
-      for (const p of got) byName.get(p.worker)!.load += 1;
+      slots = reloaded();
+      const got = slots > 0 ? planAssignments(ready, workers) : [];
+      for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
       placed.push(...got);
-      slots -= got.length;
+      slots = reloaded();
       if (got.length < entries.length) chunk *= 2;
       // Free capacity per profile as the placements left it (nothing per class).
       await gate.update(workers);

@@ -2,8 +2,10 @@
 // current by the events of ONE tree watch on assign/ (no listing per change): a directory
 // created is a member that can take work (empty: what it gets comes as events), an
 // assignment deleted is a finish, cancel or reclaim (its slot frees at once), an assignment
-// created that we did not record ourselves is read at the next refresh. A reset (events may
-// have been missed) is a listing diffed in by applySnapshot; events that came meanwhile win.
+// created that we did not record ourselves is `unread` (read at the next refresh) and counts
+// in its member's load from its event on: an assign whose outcome we did not learn takes its
+// slots as soon as its events come. A reset (events may have been missed) is a listing
+// diffed in by applySnapshot; events that came meanwhile win.
 import { Paths } from '../shared/protocol/paths.js';
 import type { TreeEvent } from '../shared/zk/session.js';
 import type { Held } from './leader-context.js';
@@ -26,7 +28,10 @@ const keyOf = (member: string, name: string): string => `${member}/${name}`;
 
 export class HeldIndex {
   private readonly dirs = new Map<string, Map<string, Held>>();
-  /** Assignments created that the mirror lacks (not recorded by us: an earlier leader's, a write whose outcome we did not learn). */
+  /**
+   * Assignments created that the mirror lacks (not recorded by us: an earlier leader's, a
+   * write whose outcome we did not learn). Never a name `dirs` holds: load() adds the two.
+   */
   readonly unread = new Map<string, Set<string>>();
   /** Directories that appeared for a member the view did not hold then: judged once the view has settled. */
   readonly unseen = new Set<string>();
@@ -50,8 +55,9 @@ export class HeldIndex {
   members(): IterableIterator<string> {
     return this.dirs.keys();
   }
+  /** What it holds: assignments read or recorded, and those known by their event only. */
   load(member: string): number {
-    return this.dirs.get(member)?.size ?? 0;
+    return (this.dirs.get(member)?.size ?? 0) + (this.unread.get(member)?.size ?? 0);
   }
   count(): number {
     let n = 0;
@@ -66,11 +72,11 @@ export class HeldIndex {
   record(h: Held): void {
     const name = Paths.assignmentName(h.taskId, h.attempt);
     if (this.tombstones.delete(keyOf(h.member, name))) return;
-    this.ensure(h.member).set(name, h);
+    this.set(h.member, name, h);
   }
   /** An assignment read from ZooKeeper (a snapshot or an unread one). */
   add(h: Held): void {
-    this.ensure(h.member).set(Paths.assignmentName(h.taskId, h.attempt), h);
+    this.set(h.member, Paths.assignmentName(h.taskId, h.attempt), h);
   }
   /** An assignment we removed (its deletion event may come before or after). */
   remove(h: Held): void {
@@ -109,17 +115,16 @@ export class HeldIndex {
       return;
     }
     if (e.type === 'created') {
-      if (this.ensure(member).has(name)) return;
-      let s = this.unread.get(member);
-      if (!s) this.unread.set(member, (s = new Set()));
-      s.add(name);
+      // (A name that is no assignment is never read: nothing could parse it.)
+      if (this.ensure(member).has(name) || !Paths.parseAssignment(name)) return;
+      this.addUnread(member, name);
       this.changed();
       return;
     }
-    const u = this.unread.get(member);
-    if (u?.delete(name) && u.size === 0) this.unread.delete(member);
-    if (this.dirs.get(member)?.delete(name)) this.changed();
-    else this.tombstones.set(keyOf(member, name), Date.now());
+    if (this.dirs.get(member)?.delete(name)) return this.changed();
+    // Not mirrored (maybe unread): our own assign's reply may still come, after its finish.
+    this.tombstones.set(keyOf(member, name), Date.now());
+    if (this.dropUnread(member, name)) this.changed();
   }
 
   /**
@@ -137,33 +142,52 @@ export class HeldIndex {
       const d = this.ensure(member);
       const present = new Set(names);
       for (const n of [...d.keys()]) if (!present.has(n) && !touched.has(keyOf(member, n))) d.delete(n);
+      for (const n of [...(this.unread.get(member) ?? [])]) if (!present.has(n) && !touched.has(keyOf(member, n))) this.dropUnread(member, n);
       for (const n of names) {
         const k = keyOf(member, n);
         if (d.has(n) || touched.has(k)) continue;
         const h = read.get(k);
-        if (h) d.set(n, h);
+        if (h) this.set(member, n, h);
       }
     }
     for (const member of [...this.dirs.keys()]) if (!listed.has(member) && !touched.has(member)) this.dropDir(member);
   }
 
-  /** Takes the unread assignments the mirror still lacks. */
-  takeUnread(): Array<{ member: string; name: string }> {
+  /** The unread assignments, to read; each stays unread (and counted) until read or deleted. */
+  listUnread(): Array<{ member: string; name: string }> {
     const out: Array<{ member: string; name: string }> = [];
-    for (const [member, names] of this.unread) for (const name of names) if (!this.dirs.get(member)?.has(name)) out.push({ member, name });
-    this.unread.clear();
+    for (const [member, names] of this.unread) for (const name of names) out.push({ member, name });
     return out;
   }
-  putBackUnread(items: ReadonlyArray<{ member: string; name: string }>): void {
-    for (const { member, name } of items) {
-      let s = this.unread.get(member);
-      if (!s) this.unread.set(member, (s = new Set()));
-      s.add(name);
-    }
+  /** Out of the mirror and unread again: the node is still there, what it holds is to be read again. */
+  unreadAgain(h: Held): void {
+    const name = Paths.assignmentName(h.taskId, h.attempt);
+    this.dirs.get(h.member)?.delete(name);
+    this.addUnread(h.member, name);
+  }
+  isUnread(member: string, name: string): boolean {
+    return this.unread.get(member)?.has(name) ?? false;
+  }
+  /** An unread name that turned out to be gone. */
+  dropUnread(member: string, name: string): boolean {
+    const u = this.unread.get(member);
+    if (!u?.delete(name)) return false;
+    if (u.size === 0) this.unread.delete(member);
+    return true;
   }
 
   prune(now: number): void {
     for (const [k, at] of this.tombstones) if (now - at > TOMBSTONE_MS) this.tombstones.delete(k);
+  }
+
+  private set(member: string, name: string, h: Held): void {
+    this.dropUnread(member, name);
+    this.ensure(member).set(name, h);
+  }
+  private addUnread(member: string, name: string): void {
+    let s = this.unread.get(member);
+    if (!s) this.unread.set(member, (s = new Set()));
+    s.add(name);
   }
 
   private ensure(member: string): Map<string, Held> {
