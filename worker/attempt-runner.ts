@@ -6,7 +6,6 @@
 import PQueue from 'p-queue';
 import type { Logger } from '../shared/log.js';
 import { Paths } from '../shared/protocol/paths.js';
-import type { Outcome } from '../shared/protocol/task-ops.js';
 import type { SizeLimits } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { holdsAttempt, type HeldAttempt } from '../shared/protocol/transitions.js';
@@ -14,7 +13,7 @@ import { Coalescer } from '../shared/util/coalescer.js';
 import { SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, newAttempt, settledWithin, type Attempt } from './attempt.js';
-import { commitAttempt, failMalformed, type CommitContext } from './commit.js';
+import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import type { HandlerMap } from './handlers.js';
 import { markStarted } from './start-batch.js';
@@ -267,7 +266,9 @@ export class AttemptRunner {
         this.finish(a, false);
         return;
       }
-      await this.commit(a, res.outcome);
+      // Its assignment is gone: a finish could only be fenced by it, so none is sent.
+      if (res.aborted === 'withdrawn') this.settled(a, await withdrawnAttempt(this.commits, a));
+      else this.settled(a, await commitAttempt(this.commits, a, res.outcome));
     })()
       .catch((err) => {
         a.log.error({ err: (err as Error).message }, `attempt failed unexpectedly; looking again in ${RETRY_LEFT_MS} ms`);
@@ -277,8 +278,7 @@ export class AttemptRunner {
       .finally(() => this.finish(a));
   }
 
-  private async commit(a: Attempt, outcome: Outcome): Promise<void> {
-    const r = await commitAttempt(this.commits, a, outcome);
+  private settled(a: Attempt, r: CommitResult): void {
     if (r.kind === 'committed') {
       a.log.info({ state: r.state }, `committed: ${r.state}`);
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });

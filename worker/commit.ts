@@ -7,7 +7,6 @@ import type { Paths } from '../shared/protocol/paths.js';
 import { MAX_REQUEST_BYTES, RequestTooLargeError, type Outcome, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import { failMalformedAssigned, holdsAttempt, type FinishVerdict, type HeldAttempt } from '../shared/protocol/transitions.js';
 import { sleep } from '../shared/util/coalescer.js';
 import { ZkError } from '../shared/zk/errors.js';
@@ -39,8 +38,20 @@ type Verdict = 'committed' | 'retry' | 'give-up' | { fenced: string };
 
 export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
   const r = await tryCommit(ctx, a, outcome);
-  if (r.kind !== 'fenced') return r;
-  const now = await readTask(ctx.session, ctx.paths, a.taskId, false).catch(() => null);
+  return r.kind === 'fenced' ? withCancelReason(ctx, a, r) : r;
+}
+
+/**
+ * An attempt aborted because its assignment is gone (withdrawn): a finish would only be
+ * refused by that missing node, its fence, so none is sent. Fenced, and the record (read in
+ * the batched reads) says whether a cancel was why.
+ */
+export function withdrawnAttempt(ctx: CommitContext, a: Attempt): Promise<CommitResult> {
+  return withCancelReason(ctx, a, { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' });
+}
+
+async function withCancelReason(ctx: CommitContext, a: Attempt, r: CommitResult & { kind: 'fenced' }): Promise<CommitResult> {
+  const now = await ctx.reads.record(a.taskId, a.cur.record).catch(() => null);
   return now?.kind === 'ok' && now.record.state === 'cancelled' ? { ...r, cancelled: now.record.error?.message ?? 'cancelled' } : r;
 }
 

@@ -3,8 +3,10 @@
 // loss, every worker at once): the reads asked for in one event-loop turn go together, one
 // listing of the member's directory (does the assignment still exist?) and the records in
 // multiReads packed by the size the commit would have written (burst-reads' groupBySize),
-// pooled (eachGroup: a few big replies in flight at once). Each asker is settled by its own
-// group's reply (and its member's listing): one failed request fails only its own askers.
+// pooled (eachGroup: a few big replies in flight at once). While one such round is in flight,
+// what is asked meanwhile waits for it and goes together in the next (withdrawals seen one
+// event at a time still share a read). Each asker is settled by its own group's reply (and
+// its member's listing): one failed request fails only its own askers.
 import type { Paths } from '../shared/protocol/paths.js';
 import { encodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { ReadResult as TaskRead } from '../shared/protocol/task-store.js';
@@ -30,6 +32,8 @@ interface Asked {
 export class VerifyReads {
   private asked: Asked[] = [];
   private scheduled = false;
+  /** A round of reads is in flight: new asks wait for the next. */
+  private flushing = false;
   private connecting?: Promise<void>;
 
   constructor(
@@ -57,15 +61,26 @@ export class VerifyReads {
   private ask(taskId: string, held: Asked['held'], bytes: number): Promise<VerifyRead> {
     return new Promise((resolve, reject) => {
       this.asked.push({ taskId, ...(held ? { held } : {}), bytes, resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        const asked = this.asked;
-        this.asked = [];
+      this.schedule();
+    });
+  }
+
+  /** The next round at the end of this turn (what is asked in the same turn goes together), or after the one in flight. */
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.asked.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const asked = this.asked;
+      this.asked = [];
+      this.flushing = true;
+      this.flush(asked)
         // Every asker is settled in flush; this is for a fault of flush itself.
-        this.flush(asked).catch((err: unknown) => asked.forEach((x) => x.reject(err)));
-      });
+        .catch((err: unknown) => asked.forEach((x) => x.reject(err)))
+        .finally(() => {
+          this.flushing = false;
+          this.schedule();
+        });
     });
   }
 
