@@ -20,6 +20,8 @@ export interface ResyncDeps {
   /** Children its directory is expected to hold (sizes the listing requests). */
   expectedLoad(member: string): number;
   timeoutGraceMs: number;
+  /** The reconciler is closed: a resync under way reads no further. */
+  closed(): boolean;
 }
 
 /** What an assignment node says we need: its deadline (with the grace of a deadline we did not set) and its record's size. */
@@ -53,12 +55,14 @@ export async function resyncAssignments(d: ResyncDeps): Promise<Map<string, bool
   const touched = index.track();
   try {
     const { children: members } = await session.retrying(() => session.getChildren(paths.assign));
+    if (d.closed()) return new Map();
     const unknown = members.filter((m) => !d.isLive(m));
     const [listed, alive] = await Promise.all([
       listAssignDirs(session, paths, members, (m) => d.expectedLoad(m)),
       Promise.all(unknown.map(async (m) => [m, (await session.retrying(() => session.exists(paths.member(m)))) !== null] as const)),
     ]);
     const live = new Map(alive);
+    if (d.closed()) return live;
     const fresh: Array<{ member: string; name: string }> = [];
     let unparseable = 0;
     for (const [member, names] of listed) {

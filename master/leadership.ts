@@ -79,6 +79,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     return this.handle.fence();
   }
 
+  /** Rebuilds the picture, then lets rounds run. A stop() meanwhile ends it early, with nothing left running. */
   async start(): Promise<void> {
     const t0 = Date.now();
     this.observer.on('join', (m) => {
@@ -95,10 +96,14 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     const armed = this.mirror.start();
     armed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     await this.observer.start();
+    if (this._stopped) return;
     const membersMs = Date.now() - t0;
     await this.reconciler.rebuild();
+    if (this._stopped) return;
     const rebuiltMs = Date.now() - t0;
     await armed;
+    // stop() may have come during any await above: it has run already, and removes nothing added after it.
+    if (this._stopped) return;
     this.session.on('state', this.onSessionState);
     this.log.info(
       {

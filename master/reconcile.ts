@@ -51,6 +51,7 @@ export class Reconciler {
       isLive: (m) => this.isLive(m),
       expectedLoad: (m) => Math.max(this.index.load(m), this.observer.get(m)?.capacity ?? (this.index.has(m) ? 0 : UNKNOWN_LOAD)),
       timeoutGraceMs: ctx.opts.timeoutGraceMs,
+      closed: () => this.closed,
     };
     observer.on('gone', this.onGone);
     // The leadership stops the observer when it ends: the tree watch goes with it.
@@ -74,6 +75,8 @@ export class Reconciler {
     if (this.closed) return void watch.close().catch(() => undefined);
     this.watch = watch;
     await this.firstReset;
+    // stop() resolves firstReset too: nothing is read for a reconciler that is closed.
+    if (this.closed) return;
     await this.refreshMembers(true);
   }
 
@@ -144,6 +147,7 @@ export class Reconciler {
   private refreshing: Promise<void> = Promise.resolve();
 
   private async refresh(verify: boolean): Promise<void> {
+    if (this.closed) return;
     this.index.prune(Date.now());
     let alive = new Map<string, boolean>();
     if (this.needsResync) {
@@ -156,9 +160,11 @@ export class Reconciler {
       }
       for (const m of alive.keys()) this.dirty.add(m);
     }
+    if (this.closed) return;
     await readUnread(this.deps);
+    if (this.closed) return;
     await this.judge(alive);
-    if (verify) await this.verifyAll(alive);
+    if (verify && !this.closed) await this.verifyAll(alive);
   }
 
   private async judge(alive: ReadonlyMap<string, boolean>): Promise<void> {
