@@ -8,6 +8,9 @@ import { failMalformedAssigned, holdsAttempt, reclaim, removeStaleAssignment } f
 import type { HeldIndex } from './held-index.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 
+/** Fresh reads of a malformed record that moved under its fail, before giving up for now. */
+const MALFORMED_TRIES = 3;
+
 export class TakeBacks {
   constructor(
     private readonly ctx: LeaderContext,
@@ -17,9 +20,9 @@ export class TakeBacks {
   ) {}
 
   /** An assignment must match its record (holdsAttempt: same member and attempt, still in progress); else it is removed. */
-  async verifyHeld(h: Held, r: TaskRead): Promise<void> {
+  async verifyHeld(h: Held, r: TaskRead, tries = 0): Promise<void> {
     if (r.kind === 'ok' && holdsAttempt(r.record, h.member, h.attempt)) return;
-    if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version);
+    if (r.kind === 'malformed') return this.failMalformedAssigned(h, r.reason, r.version, tries);
     this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, record: r.kind }, 'stale assignment: removing it');
     const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, this.ctx.paths.assignment(h.member, h.taskId, h.attempt)));
     if (v.kind === 'unknown') throw v.error;
@@ -96,16 +99,21 @@ export class TakeBacks {
    * task in no index at all (never terminal, never purged). Fail it with the reason, in the
    * multi that removes the assignment, so a worker's own commit and ours cannot both win.
    */
-  private async failMalformedAssigned(h: Held, reason: string, version: number): Promise<void> {
+  private async failMalformedAssigned(h: Held, reason: string, version: number, tries = 0): Promise<void> {
     const assignment = this.ctx.paths.assignment(h.member, h.taskId, h.attempt);
     this.ctx.log.warn({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason }, 'malformed task record behind an assignment: marking it failed');
     const v = notDeposed(this.ctx, await failMalformedAssigned(this.ctx, { ...h, assignment }, reason, version, this.ctx.fence()));
     if (v.kind === 'unknown') throw v.error;
-    if (v.kind === 'moved') {
-      // Gone or changed meanwhile (the worker failed it first): judge the member again.
+    if (v.kind === 'moved' && v.part !== 'assignment') {
+      // The record moved (or went): the assignment is still there, holding its slot. Judged
+      // again from a fresh read; after a few tries, unread again (read anew) and its member
+      // judged at the next refresh.
+      if (tries < MALFORMED_TRIES) return this.verifyHeld(h, await readTask(this.ctx.session, this.ctx.paths, h.taskId), tries + 1);
       this.markDirty(h.member);
       this.ctx.kick();
+      return this.index.unreadAgain(h);
     }
+    // Committed, or the assignment is gone (the worker failed it first).
     this.index.remove(h);
   }
 }
