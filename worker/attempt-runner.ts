@@ -223,7 +223,7 @@ export class AttemptRunner {
   // ---- start -------------------------------------------------------------------------------
 
   private async startAll(list: Attempt[]): Promise<Attempt[]> {
-    const verdicts = await markStarted(this.session, this.paths, list, this.log);
+    const verdicts = await markStarted({ tx: { session: this.session, paths: this.paths }, reads: this.commits.reads, log: this.log }, list);
     return list.filter((a, i) => {
       const v = verdicts[i];
       if (v === 'unreadable') {

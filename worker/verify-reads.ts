@@ -1,12 +1,13 @@
-// The read-backs that verify commits whose outcome is unknown, batched. A group commit that
-// lost its connection leaves every one of its items to verify at once (and after a quorum
-// loss, every worker at once): the reads asked for in one event-loop turn go together, one
-// listing of the member's directory (does the assignment still exist?) and the records in
-// multiReads packed by the size the commit would have written (burst-reads' groupBySize),
-// pooled (eachGroup: a few big replies in flight at once). While one such round is in flight,
-// what is asked meanwhile waits for it and goes together in the next (withdrawals seen one
-// event at a time still share a read). Each asker is settled by its own group's reply (and
-// its member's listing): one failed request fails only its own askers.
+// The read-backs that verify commits whose outcome is unknown (and starts, and the reasons
+// of fenced attempts), batched. A group commit that lost its connection leaves every one of
+// its items to verify at once (and after a quorum loss, every worker at once): the reads
+// asked for in one event-loop turn go together, one listing of the member's directory (does
+// the assignment still exist?) and the records in multiReads packed by the size the commit
+// would have written (burst-reads' groupBySize), pooled (eachGroup: a few big replies in
+// flight at once), each retried across connection loss as any read. While one such round is
+// in flight, what is asked meanwhile waits for it and goes together in the next (withdrawals
+// seen one event at a time still share a read). Each asker is settled by its own group's
+// reply (and its member's listing): one failed request fails only its own askers.
 import type { Paths } from '../shared/protocol/paths.js';
 import { encodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import type { ReadResult as TaskRead } from '../shared/protocol/task-store.js';
@@ -90,7 +91,7 @@ export class VerifyReads {
     for (const x of asked) {
       const m = x.held?.member;
       if (m === undefined || listings.has(m)) continue;
-      const p = session.getChildren(paths.assignDir(m)).then(
+      const p = session.retrying(() => session.getChildren(paths.assignDir(m))).then(
         ({ children }) => new Set(children.map((n) => paths.assignmentAt(m, n))),
         (err: unknown) => {
           if (err instanceof NoNodeError) return new Set<string>();
@@ -104,7 +105,8 @@ export class VerifyReads {
     await eachGroup(groupBySize(asked, bytesOf), heavyGroup(bytesOf), async (g) => {
       let got: Awaited<ReturnType<ZkSession['getDataMany']>>;
       try {
-        got = await session.getDataMany(g.map((x) => paths.task(x.taskId)), { maxPerRequest: g.length });
+        const nodes = g.map((x) => paths.task(x.taskId));
+        got = await session.retrying(() => session.getDataMany(nodes, { maxPerRequest: g.length }));
       } catch (err) {
         g.forEach((x) => x.reject(err));
         return;
