@@ -4,7 +4,10 @@
 // commits cost a listing. The directory is listed only when the watch is (re)armed (after
 // every reconnect events may have been missed) or the directory itself went. Data changes
 // (our own progress writes) are ignored. A directory gone while we are registered is
-// re-created (no leader assigns to a member without one).
+// re-created (no leader assigns to a member without one). A member directory belongs to one
+// session (its incarnation): after an expiry the session re-adds the old root's watch on the
+// new session before the worker has registered anew, and what that watch says (resets,
+// events) is ignored, so the old incarnation's directory is never listed on the new session.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { NoNodeError } from '../shared/zk/errors.js';
@@ -15,6 +18,8 @@ export type Listing = Map<string, string>;
 
 export class AssignmentDir {
   private member: string | null = null;
+  /** The session generation `member` was followed in: its directory is of that session only. */
+  private generation = -1;
   private tree: TreeWatch | null = null;
   /** The watch is in place and has been reset at least once: the mirror can be kept by events. */
   private armed = false;
@@ -44,7 +49,7 @@ export class AssignmentDir {
     this.noticeDue = true;
     setImmediate(() => {
       this.noticeDue = false;
-      if (this.member === member) this.changed(member);
+      if (this.current(member)) this.changed(member);
     });
   }
 
@@ -53,7 +58,13 @@ export class AssignmentDir {
     if (this.member === member || this.closed) return;
     this.unfollow();
     this.member = member;
+    this.generation = this.session.generation;
     void this.arm(member);
+  }
+
+  /** `member` is followed, in the session it was followed in (not an expired incarnation's). */
+  private current(member: string): boolean {
+    return member === this.member && this.generation === this.session.generation;
   }
 
   close(): void {
@@ -81,14 +92,14 @@ export class AssignmentDir {
       // Not armed (the connection dropped meanwhile, say): listings go on; try again soon.
       this.log.warn({ err: (err as Error).message }, 'cannot watch our assignment directory; trying again');
       setTimeout(() => {
-        if (this.member === member) void this.arm(member);
+        if (this.current(member)) void this.arm(member);
       }, 300).unref();
       this.onChange(member);
     }
   }
 
   private onReset(member: string): void {
-    if (member !== this.member) return;
+    if (!this.current(member)) return;
     this.armed = true;
     this.resets += 1;
     this.mirror = null;
@@ -97,7 +108,7 @@ export class AssignmentDir {
   }
 
   private onEvent(member: string, e: TreeEvent): void {
-    if (member !== this.member || e.type === 'changed') return;
+    if (!this.current(member) || e.type === 'changed') return;
     const dir = this.paths.assignDir(member);
     if (e.path === dir) {
       // The directory itself went (or came back): list it, re-creating it if need be.
@@ -112,14 +123,16 @@ export class AssignmentDir {
 
   /**
    * `member`'s directory now: the mirror when the watch keeps it, a listing otherwise. Null
-   * when the directory was gone and has been re-created (list again).
+   * when the directory was gone and has been re-created (list again). Throws when `member`
+   * was followed in an expired session (the caller asks only for the current incarnation's).
    */
   async list(member: string): Promise<Listing | null> {
+    if (member === this.member && this.generation !== this.session.generation) throw new Error(`assignment directory of ${member}, an expired session's, not listed`);
     if (member === this.member && this.armed && this.mirror) return new Map(this.mirror);
     const { session, paths } = this;
     const dir = paths.assignDir(member);
     const resets = this.resets;
-    const keep = member === this.member && this.armed;
+    const keep = this.current(member) && this.armed;
     const during: TreeEvent[] = [];
     if (keep) this.during = during;
     let listed: Listing;
@@ -135,7 +148,7 @@ export class AssignmentDir {
     for (const e of during) apply(listed, e, dir);
     if (this.during === during) {
       this.during = null;
-      if (keep && member === this.member && resets === this.resets) this.mirror = new Map(listed);
+      if (keep && this.current(member) && resets === this.resets) this.mirror = new Map(listed);
     }
     return listed;
   }

@@ -57,6 +57,8 @@ export class AttemptRunner {
   private readonly dir: AssignmentDir;
   /** The member name whose assignment directory is watched (the current incarnation). */
   private watchedMember: string | null = null;
+  /** The session generation it registered in: after an expiry, nothing of it is listed until the new one is watched. */
+  private watchedGeneration = -1;
   private accepting = false;
   /** Set when stopping: no more listings, commits stop retrying. */
   private giveUp = false;
@@ -93,6 +95,7 @@ export class AttemptRunner {
   /** Watches `member`'s directory only: an older incarnation's belongs to the leader now. */
   watch(member: string): void {
     this.watchedMember = member;
+    this.watchedGeneration = this.session.generation;
     this.seen.clear();
     this.dir.follow(member);
     this.refresher.kick();
@@ -138,9 +141,10 @@ export class AttemptRunner {
   private async refresh(): Promise<void> {
     const { session, paths } = this;
     const member = this.watchedMember;
-    if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed') return;
+    const stale = () => member !== this.watchedMember || session.generation !== this.watchedGeneration;
+    if (!member || this.giveUp || session.state === 'expired' || session.state === 'closed' || stale()) return;
     const listed = await this.dir.list(member);
-    if (member !== this.watchedMember) return;
+    if (stale()) return;
     if (!listed) {
       // Our directory was gone and is back: list it again.
       this.refresher.kick();
@@ -168,7 +172,7 @@ export class AttemptRunner {
     if (entries.length === 0) return;
     // One multiRead for the burst's assignment nodes, then their records packed by size.
     const burst = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
-    if (member !== this.watchedMember || !this.accepting) return;
+    if (stale() || !this.accepting) return;
     const toStart: Attempt[] = [];
     const toRun: Attempt[] = [];
     for (const { key, taskId, attempt, assignment, read } of burst.reads) {

@@ -1,7 +1,7 @@
 // Tools of the worker's batched-read tests: a record made unreadable (its ACL grants no READ:
 // the server answers NOAUTH, -102, for that item of a multiRead), and the multiRead requests a
 // session has in flight at once, counted at the session's send (each call is one request on
-// the wire, whatever called it).
+// the wire, whatever called it); and every request a session makes, with its path.
 import zookeeper from 'node-zookeeper-client';
 import type { Paths } from '../../shared/protocol/paths.js';
 import type { RawClient } from '../../shared/zk/raw-client.js';
@@ -34,6 +34,18 @@ export function countReads(s: ZkSession): { sent: number; maxInFlight: number } 
     } finally {
       now -= 1;
     }
+  };
+  return seen;
+}
+
+/** Every request `s` makes from now on, as its op, first path and the session generation it went in. */
+export function traceCalls(s: ZkSession): Array<{ op: string; path: string; generation: number }> {
+  const holder = s as unknown as { call: (op: string, path: string, run: unknown) => Promise<unknown> };
+  const call = holder.call.bind(s);
+  const seen: Array<{ op: string; path: string; generation: number }> = [];
+  holder.call = (op, path, run) => {
+    seen.push({ op, path, generation: s.generation });
+    return call(op, path, run);
   };
   return seen;
 }
