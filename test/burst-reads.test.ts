@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { ALONE_ABOVE_BYTES, ITEM_SLACK_BYTES, REPLY_BUDGET_BYTES, groupBySize, readBurst, type BurstEntry } from '../worker/burst-reads.js';
+import { ALONE_ABOVE_BYTES, ITEM_SLACK_BYTES, MESSAGE_GROWTH_BYTES, RECORDS_PER_READ, REPLY_BUDGET_BYTES, groupBySize, readBurst, type BurstEntry } from '../worker/burst-reads.js';
 import { VerifyReads } from '../worker/verify-reads.js';
 import { SessionPool, freshLayout } from './harness/zk.js';
 import { quietXid, assignBurst } from './harness/worker-helpers.js';
@@ -36,12 +36,13 @@ describe('burst reads', () => {
   it('groups records by the size they had when assigned: small ones share a read, big or unknown ones go alone', () => {
     const sizes = (g: number[][]) => g.map((x) => x.length);
     const bytes = (b: number) => (b < 0 ? undefined : b);
-    // 250 of 1 000 bytes: 100 a read; 30 of 16 KiB: as many as the budget holds (27), then the rest.
-    expect(sizes(groupBySize(Array<number>(250).fill(1000), bytes))).toEqual([100, 100, 50]);
+    // 250 of 1 000 bytes: 20 a read; 30 of 16 KiB: 20 too (within the budget), then the rest.
+    expect(sizes(groupBySize(Array<number>(250).fill(1000), bytes))).toEqual([...Array<number>(12).fill(RECORDS_PER_READ), 10]);
     const full = groupBySize(Array<number>(30).fill(ALONE_ABOVE_BYTES), bytes);
-    expect(sizes(full)).toEqual([27, 3]);
-    expect(27 * (ALONE_ABOVE_BYTES + ITEM_SLACK_BYTES)).toBeLessThanOrEqual(REPLY_BUDGET_BYTES);
-    expect(28 * (ALONE_ABOVE_BYTES + ITEM_SLACK_BYTES)).toBeGreaterThan(REPLY_BUDGET_BYTES);
+    expect(sizes(full)).toEqual([20, 10]);
+    expect(RECORDS_PER_READ * (ALONE_ABOVE_BYTES + ITEM_SLACK_BYTES)).toBeLessThanOrEqual(REPLY_BUDGET_BYTES);
+    // Even if each has grown by a message since it was sized, a reply stays under 1 MiB.
+    expect(RECORDS_PER_READ * (ALONE_ABOVE_BYTES + ITEM_SLACK_BYTES + MESSAGE_GROWTH_BYTES)).toBeLessThan(1024 * 1024);
     // Over 16 KiB or of unknown size: alone, and the small ones around them still share.
     const mixed = groupBySize([10, ALONE_ABOVE_BYTES + 1, 20, -1, 30], bytes);
     expect(mixed).toEqual([[ALONE_ABOVE_BYTES + 1], [-1], [10, 20, 30]]);
@@ -59,8 +60,8 @@ describe('burst reads', () => {
     const { value: burst, requests } = await counted(() => readBurst(reader, paths, entries, () => false));
     expect(burst.failed).toBeUndefined();
     const reads = burst.reads;
-    // 1 multiRead of the 35 assignment nodes; records: 1 for the 30 small, 2 big, 2 unknown.
-    expect(requests).toBe(6);
+    // 1 multiRead of the 35 assignment nodes; records: 2 for the 30 small, 2 big, 2 unknown.
+    expect(requests).toBe(7);
     // The gone assignment is left out; the others in order, each with its node's data.
     expect(reads.map((r) => r.taskId).sort()).toEqual(entries.slice(0, -1).map((e) => e.taskId).sort());
     for (const t of [...small, ...big]) {

@@ -2,13 +2,17 @@
 // read-backs of unknown commits (worker/verify-reads.ts) and a burst's reads
 // (worker/burst-reads.ts) keep at most 4 big multiReads (16 lone reads of unknown size) in
 // flight, and a read that fails (here: a record the server will not let us read, NOAUTH)
-// fails only what it was reading; every other asker gets its own record.
+// fails only what it was reading; every other asker gets its own record. A reply stays under
+// 1 MiB even when every record read grew by a cancel reason since it was sized.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
+import { cancelOps } from '../shared/protocol/task-ops.js';
+import { encodeRecord } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { readBurst, type BurstEntry } from '../worker/burst-reads.js';
 import { VerifyReads } from '../worker/verify-reads.js';
 import { SessionPool, freshLayout } from './harness/zk.js';
+import { readRecord } from './harness/worker-fixture.js';
 import { assignBurst } from './harness/worker-helpers.js';
 import { countReads, makeUnreadable } from './harness/worker-read-tools.js';
 
@@ -73,5 +77,32 @@ describe('worker reads, pooled', () => {
     expect(lone.sent).toBe(22 + 13);
     expect(lone.maxInFlight).toBe(16);
     expect(again.reads).toHaveLength(21);
+  });
+});
+
+describe('worker reads, bounded', () => {
+  /** A cancel reason as long as a record keeps, every character escaped in JSON (6 bytes each): ~24 KiB. */
+  const REASON = '\u0001'.repeat(4096);
+
+  it('records that grew by a cancel reason since they were sized: every reply stays under 1 MiB', async () => {
+    const N = 100;
+    const tasks = await assignBurst(session, paths, MEMBER, Array.from({ length: N }, (_, i) => ({ type: 'echo', payload: i })));
+    // Each cancelled; its assignment node put back as it was (sized by the record as assigned).
+    const nodes = await Promise.all(tasks.map(async (t) => (await session.getData(paths.assignment(MEMBER, t.record.id, 1))).data));
+    for (const t of tasks) await session.multi(cancelOps(paths, t, REASON, Date.now()).ops);
+    for (const [i, t] of tasks.entries()) await session.create(paths.assignment(MEMBER, t.record.id, 1), nodes[i]);
+    expect(encodeRecord((await readRecord(session, paths, tasks[0]!.record.id)).record).length).toBeGreaterThan(24 * 1024);
+
+    const verify = countReads(reader);
+    const reads = new VerifyReads(reader, paths);
+    const got = await Promise.all(tasks.map((t) => reads.read({ taskId: t.record.id, member: MEMBER, key: paths.assignment(MEMBER, t.record.id, 1) }, t.record)));
+    expect(got.every((g) => g.read.kind === 'ok' && g.read.record.state === 'cancelled')).toBe(true);
+    expect(verify.maxReplyDataBytes).toBeLessThan(1024 * 1024 - 100 * N);
+
+    const burstReads = countReads(reader);
+    const burst = await readBurst(reader, paths, tasks.map((t) => entry(t.record.id)), () => false);
+    expect(burst.failed).toBeUndefined();
+    expect(burst.reads).toHaveLength(N);
+    expect(burstReads.maxReplyDataBytes).toBeLessThan(1024 * 1024 - 100 * N);
   });
 });

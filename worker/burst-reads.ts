@@ -1,7 +1,8 @@
 // Reading a burst of new assignments in few requests (session.getDataMany: ZooKeeper
 // multiRead): their assignment nodes in one multiRead (per 100), then their records, packed
 // into multiReads by the size each record had when it was assigned (`recordBytes` in the
-// assignment's data) so one reply stays under ~512 KiB. A record of unknown size, or over
+// assignment's data) so one reply stays under ~512 KiB, and under 1 MiB whatever a cancel
+// added to them since (RECORDS_PER_READ). A record of unknown size, or over
 // 16 KiB, is read alone. A lone assignment costs one request: its node and record together.
 // The requests are pooled (eachGroup): shared reads and known-big records IN_FLIGHT at once,
 // lone reads of unknown size LONE_IN_FLIGHT, and a failed request fails only its own items.
@@ -17,8 +18,18 @@ import type { ReadResult, ZkSession } from '../shared/zk/session.js';
 export const ALONE_ABOVE_BYTES = 16 * 1024;
 /** What the records of one shared read may add up to (sizes at assignment, plus slack). */
 export const REPLY_BUDGET_BYTES = 448 * 1024;
-/** Per record: the reply's framing (header, stat) and some growth since it was assigned (a short cancel reason). */
+/** Per record: the reply's framing (header, stat) and the start's fields added since it was assigned. */
 export const ITEM_SLACK_BYTES = 512;
+/**
+ * Records per shared read. A record read may have grown since it was sized by what a cancel
+ * (or a failure) adds: a message of up to 4096 characters, ~24 KiB when every one is escaped
+ * in JSON (MESSAGE_GROWTH_BYTES). A slack per item that covers that would cut a read to ~18
+ * records; this cap keeps the worst reply (20 records of 16 KiB, each grown so) near 820 KiB,
+ * under 1 MiB. With it the budget binds only if ALONE_ABOVE_BYTES grows.
+ */
+export const RECORDS_PER_READ = 20;
+/** The most a record grows by a message (cancel reason, failure) after it was sized. */
+export const MESSAGE_GROWTH_BYTES = 4096 * 6 + 256;
 /** Assignment nodes per shared read: ~100 bytes each when new (no progress written yet). */
 const ASSIGNMENTS_PER_READ = 100;
 const NO_NODE = -101;
@@ -73,7 +84,7 @@ export function recordBytesOf(assignment: Buffer): number | undefined {
 }
 
 /** Packs record reads into groups: known small sizes share a read up to the budget, the rest go alone. */
-export function groupBySize<T>(items: readonly T[], bytesOf: (t: T) => number | undefined, maxPerRead = 100): T[][] {
+export function groupBySize<T>(items: readonly T[], bytesOf: (t: T) => number | undefined, maxPerRead = RECORDS_PER_READ): T[][] {
   const groups: T[][] = [];
   let cur: T[] = [];
   let used = 0;

@@ -1,7 +1,8 @@
 // Tools of the worker's batched-read tests: a record made unreadable (its ACL grants no READ:
 // the server answers NOAUTH, -102, for that item of a multiRead), and the multiRead requests a
 // session has in flight at once, counted at the session's send (each call is one request on
-// the wire, whatever called it); and every request a session makes, with its path.
+// the wire, whatever called it) and its biggest reply; and every request a session makes,
+// with its path.
 import zookeeper from 'node-zookeeper-client';
 import type { Paths } from '../../shared/protocol/paths.js';
 import type { RawClient } from '../../shared/zk/raw-client.js';
@@ -20,17 +21,20 @@ export async function makeUnreadable(admin: ZkSession, paths: Paths, taskId: str
 
 type SendReads = (items: unknown[]) => Promise<unknown[]>;
 
-/** Counts `s`'s multiRead requests from now on: how many, and the most in flight at once. */
-export function countReads(s: ZkSession): { sent: number; maxInFlight: number } {
+/** Counts `s`'s multiRead requests from now on: how many, the most in flight at once, the biggest reply's data. */
+export function countReads(s: ZkSession): { sent: number; maxInFlight: number; maxReplyDataBytes: number } {
   const holder = s as unknown as { sendReads: SendReads };
   const send = holder.sendReads;
-  const seen = { sent: 0, maxInFlight: 0 };
+  const seen = { sent: 0, maxInFlight: 0, maxReplyDataBytes: 0 };
   let now = 0;
   holder.sendReads = async (items) => {
     seen.sent += 1;
     seen.maxInFlight = Math.max(seen.maxInFlight, ++now);
     try {
-      return await send(items);
+      const got = await send(items);
+      const bytes = got.reduce<number>((n, it) => n + ((it as { data?: Buffer }).data?.length ?? 0), 0);
+      seen.maxReplyDataBytes = Math.max(seen.maxReplyDataBytes, bytes);
+      return got;
     } finally {
       now -= 1;
     }
