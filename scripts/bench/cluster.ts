@@ -24,8 +24,6 @@ export interface ClusterOptions {
   logDir: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class BenchCluster {
   readonly paths: Paths;
   readonly masters: Child[] = [];
@@ -123,9 +121,10 @@ export class BenchCluster {
 
   /**
    * Resolves with `cond()` once it is truthy: checked on every observed event and every
-   * 100 ms (a check of this process's own state, never a request to ZooKeeper).
+   * 100 ms (a check of this process's own state, never a request to ZooKeeper). `what`
+   * names it in the timeout error (a function: as things stand then).
    */
-  until<T>(cond: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
+  until<T>(cond: () => T | undefined | null | false, timeoutMs: number, what: string | (() => string)): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
         try {
@@ -137,7 +136,7 @@ export class BenchCluster {
           finish(e as Error);
         }
       };
-      const timer = setTimeout(() => finish(new Error(`bench: ${what} did not happen within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => finish(new Error(`bench: ${typeof what === 'string' ? what : what()} did not happen within ${timeoutMs} ms`)), timeoutMs);
       const tick = setInterval(check, 100);
       const finish = (e: Error | null, v?: T) => {
         clearTimeout(timer);
@@ -212,6 +211,5 @@ export class BenchCluster {
     await this.client.close().catch(() => undefined);
     await this.doneProbe.close();
     await this.flowProbe?.close();
-    await sleep(0);
   }
 }

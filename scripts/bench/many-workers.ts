@@ -62,7 +62,7 @@ export async function manyWorkersSection(o: ManyWorkersOptions): Promise<void> {
     const idsOf = (p: number) => Array.from({ length: Math.min(o.perProcess, o.workers - p * o.perProcess) }, (_, i) => `p${p}w${i}`);
     const t0 = now();
     const held: Child[] = await Promise.all(Array.from({ length: procs }, (_, p) => c.startWorkers(`wp${p}`, idsOf(p), o.concurrency, 300_000)));
-    await c.until(() => c.members.size >= o.workers, 120_000, `${o.workers} members registered (${c.members.size} so far)`);
+    await c.until(() => c.members.size >= o.workers, 120_000, () => `${o.workers} members registered (${c.members.size} so far)`);
     o.report.add(`${fmt(o.workers)} workers in ${procs} processes join (spawn → last member node)`, 'ms', [now() - t0]);
 
     const phase = async (ms: number | (() => Promise<void>)): Promise<Phase> => {

@@ -171,7 +171,7 @@ export async function millionSection(o: MillionOptions): Promise<{ dispatchRatio
       await big.startWorkers('drain', ['drain1', 'drain2'], 64);
       const ticker = setInterval(() => o.say(`  ${fmt(backlog.queued())} queued, ${fmt(big.doneCount)} finished`), 30_000);
       try {
-        await big.until(() => backlog.queued() === 0, 3 * 3600_000, `the million drained (${backlog.queued()} still queued)`);
+        await big.until(() => backlog.queued() === 0, 3 * 3600_000, () => `the million drained (${backlog.queued()} still queued)`);
       } finally {
         clearInterval(ticker);
       }

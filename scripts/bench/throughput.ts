@@ -2,6 +2,7 @@
 // master, 2 workers × 64 slots, each a separate process; the submitter is the bench process.
 import { diffCounts, type ZkCounts } from './counters.js';
 import type { BenchCluster } from './cluster.js';
+import type { Line } from './procs.js';
 import { now } from './zk-probe.js';
 import { percentile } from './stats.js';
 
@@ -24,7 +25,7 @@ function allDone(c: BenchCluster, ids: string[], timeoutMs: number): Promise<num
   const off = c.onDone((id, t) => {
     if (left.delete(id)) last = t;
   });
-  return c.until(() => left.size === 0 && last, timeoutMs, `${ids.length} outcomes (${left.size} still missing)`).finally(off);
+  return c.until(() => left.size === 0 && last, timeoutMs, () => `${ids.length} outcomes (${left.size} still missing)`).finally(off);
 }
 
 export async function throughputRun(c: BenchCluster, run: number, n: number): Promise<ThroughputRun> {
@@ -86,10 +87,14 @@ export async function latencyRun(c: BenchCluster, run: number, samples: number):
     const t0 = now();
     await c.client.submit({ type: 'mark', id, payload: {} });
     const tDone = await done;
-    // Its stdout line may be read after the observer's notification: wait for it (bounded).
-    const started = await Promise.any(c.workers.map((w, k) => w.waitLine((l) => l.ev === 'start' && l.id === id, 5000, `start of ${id}`, from[k]))).catch(() => {
-      throw new Error(`bench: task ${id} finished but no worker said it started`);
-    });
+    // Its stdout line is almost always read before the observer's notification; if not, wait (bounded).
+    const isStart = (l: Line) => l.ev === 'start' && l.id === id;
+    const seen = c.workers.flatMap((w, k) => w.lines.slice(from[k]).filter(isStart));
+    const started =
+      seen[0] ??
+      (await Promise.any(c.workers.map((w, k) => w.waitLine(isStart, 5000, `start of ${id}`, from[k]))).catch(() => {
+        throw new Error(`bench: task ${id} finished but no worker said it started`);
+      }));
     starts.push(started.t - t0);
     outcomes.push(tDone - t0);
   }
