@@ -40,6 +40,8 @@ export class Assigner {
     private readonly observer: MembershipObserver,
     private readonly reconciler: Reconciler,
     private readonly queue: QueueIndex,
+    /** False while the picture may miss what happened during a cut: a round then places nothing. */
+    private readonly mayPlace: () => boolean = () => true,
   ) {}
 
   stop(): void {
@@ -73,6 +75,9 @@ export class Assigner {
     // From the whole waiting set, not from the entries this round happens to look at.
     this.armDueTimer(this.queue.nextDueAt());
 
+    // Refreshed, overdue taken back, but nothing placed on a picture that may be stale: the
+    // resets' reads kick a round once they are applied.
+    if (!this.mayPlace()) return;
     // Loads as the mirror has them plus this round's own placements: taken again after every
     // read, whose reply follows every event of the requests sent before it (an assign whose
     // outcome we did not learn, applied late, shows up there as unread assignments).
@@ -106,6 +111,8 @@ export class Assigner {
       if (entries.length === 0) break;
       reads += entries.length;
       const ready = await this.readQueued(entries);
+      // The connection may have dropped while the read was out (and the read been retried after).
+      if (!this.mayPlace()) return this.releaseAll(placed);
       slots = reloaded();
       const got = slots > 0 ? planAssignments(ready, workers) : [];
       for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
@@ -116,10 +123,15 @@ export class Assigner {
       await gate.update(workers);
       await yieldToIo();
     }
+    if (!this.mayPlace()) return this.releaseAll(placed);
     await this.commitPlacements(placed.map((p) => ({ entry: p.task.entry, cur: p.task.cur, worker: p.worker })));
     // More may fit (bigger queue than one round, capacity freed meanwhile, or unread entries
     // left when the read budget ran out).
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
+  }
+
+  private releaseAll(placed: ReadonlyArray<Placement<ReadyTask>>): void {
+    for (const p of placed) this.queue.release(p.task.entry);
   }
 
   /** Reads the records behind queue entries (many per request); repairs what is malformed, missing or stale. */

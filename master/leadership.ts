@@ -39,9 +39,23 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private _stopped = false;
   /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
   private ready = false;
+  /**
+   * Resets of the member view: expected (the connection dropped: its events are being missed)
+   * and applied (a full view read since). Rounds place nothing in between, nor while the
+   * reconciler's reset is pending: a worker that died during a cut is still in both.
+   */
+  private readonly viewResets = { expected: 0, applied: 0 };
   private readonly onSessionState = (s: string) => {
-    if (s !== 'connected') return;
+    if (s !== 'connected') {
+      this.viewResets.expected++;
+      this.reconciler.expectReset();
+      return;
+    }
     this._connectedSince = Date.now();
+    this.kick();
+  };
+  private readonly onViewRead = () => {
+    this.viewResets.applied = this.viewResets.expected;
     this.kick();
   };
 
@@ -59,7 +73,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.queue = new QueueIndex(paths.shardNames);
     this.mirror = new QueueMirror(session, paths, this.queue, log.child({ component: 'queue' }), () => this.kick());
     this.reconciler = new Reconciler(this, this.observer);
-    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue);
+    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, () => this.mayPlace());
     this.retention = new Retention(this, (err) => this.onRoundError(err));
     this.status = new LeaderStatusPublisher(this, this.queue);
     this.rounds = new Coalescer(
@@ -79,9 +93,18 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     return this.handle.fence();
   }
 
+  /** Whether the picture covers what happened while the connection was down (see viewResets). */
+  private mayPlace(): boolean {
+    return this.session.state === 'connected' && this.viewResets.applied === this.viewResets.expected && !this.reconciler.resetPending;
+  }
+
   /** Rebuilds the picture, then lets rounds run. A stop() meanwhile ends it early, with nothing left running. */
   async start(): Promise<void> {
     const t0 = Date.now();
+    if (this._stopped) return;
+    // From the start (a cut during the rebuild counts too); stop() takes it off.
+    this.session.on('state', this.onSessionState);
+    this.observer.on('change', this.onViewRead);
     this.observer.on('join', (m) => {
       this.reconciler.markDirty(m.name);
       this.kick();
@@ -104,7 +127,6 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     await armed;
     // stop() may have come during any await above: it has run already, and removes nothing added after it.
     if (this._stopped) return;
-    this.session.on('state', this.onSessionState);
     this.log.info(
       {
         ms: Date.now() - t0,

@@ -19,6 +19,8 @@ export class Reconciler {
   private readonly dirty = new Set<string>();
   /** Events may have been missed (first arm, reconnect, new session): read assign/ whole. */
   private needsResync = false;
+  /** Resets: expected (the connection dropped), seen (onReset since), applied (a resync after it done). */
+  private readonly resets = { expected: 0, seen: 0, applied: 0 };
   private watch?: TreeWatch;
   private closed = false;
   private armed!: () => void;
@@ -89,8 +91,18 @@ export class Reconciler {
     await this.watch?.close().catch(() => undefined);
   }
 
+  /** The connection dropped: events are being missed, and a reset (then a resync) is to come. */
+  expectReset(): void {
+    this.resets.expected++;
+  }
+  /** Between a dropped connection and the resync after its reset: the picture may miss what happened meanwhile. */
+  get resetPending(): boolean {
+    return this.resets.applied < this.resets.expected;
+  }
+
   private onReset(): void {
     if (this.closed) return;
+    this.resets.seen = this.resets.expected;
     this.needsResync = true;
     this.armed();
     this.ctx.kick();
@@ -152,12 +164,14 @@ export class Reconciler {
     let alive = new Map<string, boolean>();
     if (this.needsResync) {
       this.needsResync = false;
+      const gen = this.resets.seen;
       try {
         alive = await resyncAssignments(this.deps);
       } catch (err) {
         this.needsResync = true;
         throw err;
       }
+      this.resets.applied = Math.max(this.resets.applied, gen);
       for (const m of alive.keys()) this.dirty.add(m);
     }
     if (this.closed) return;
