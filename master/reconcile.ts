@@ -30,8 +30,9 @@ export class Reconciler {
   /** Members whose node was seen deleted: gone for good (the name holds the session), no check needed. */
   private readonly gone = new Set<string>();
   private readonly onGone = (member: string) => {
-    // Seen in the view or not (it may have died before it was read).
-    if (this.closed || !this.index.has(member)) return;
+    // Seen in the view or not (it may have died before it was read), its directory known or
+    // not (a resync may be about to bring it in): judgeOne forgets it if it has none.
+    if (this.closed) return;
     this.gone.add(member);
     this.dirty.add(member);
     this.ctx.kick();
