@@ -5,20 +5,21 @@
 // that finish meanwhile (finish-batcher.ts). It never decides who runs what; it obeys znodes.
 import PQueue from 'p-queue';
 import type { Logger } from '../shared/log.js';
-import { Paths } from '../shared/protocol/paths.js';
+import type { Paths } from '../shared/protocol/paths.js';
 import type { SizeLimits } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
-import { holdsAttempt, type HeldAttempt } from '../shared/protocol/transitions.js';
+import type { HeldAttempt } from '../shared/protocol/transitions.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { RETRY_LEFT_MS, newAttempt, settledWithin, type Attempt } from './attempt.js';
+import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
 import type { HandlerMap } from './handlers.js';
 import { markStarted } from './start-batch.js';
 import { AssignmentDir } from './assignment-dir.js';
-import { readBurst, type BurstEntry } from './burst-reads.js';
+import { readBurst } from './burst-reads.js';
+import { newEntries, takeBurst, type Intake } from './burst-intake.js';
 import { FinishBatcher } from './finish-batcher.js';
 import { SeenAssignments } from './seen-assignments.js';
 import { VerifyReads } from './verify-reads.js';
@@ -159,45 +160,22 @@ export class AttemptRunner {
     this.seen.prune(listed);
     if (!this.accepting) return;
 
-    const entries: BurstEntry[] = [];
-    for (const [key, name] of listed) {
-      if (this.attempts.has(key) || this.seen.isIgnored(key)) continue;
-      const parsed = Paths.parseAssignment(name);
-      if (parsed) entries.push({ key, ...parsed });
-      else {
-        this.log.warn({ assignment: key }, 'unparseable assignment name; ignored');
-        this.seen.ignore(key);
-      }
-    }
+    const intake: Intake = {
+      session,
+      member,
+      log: this.log,
+      maxProgressBytes: this.opts.limits.maxResultBytes,
+      attempts: this.attempts,
+      seen: this.seen,
+      malformed: (held, reason, version, log) => void this.failMalformed(held, reason, version, log),
+    };
+    const entries = newEntries(intake, listed);
     if (entries.length === 0) return;
     // One multiRead for the burst's assignment nodes, then their records packed by size.
     const burst = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
     if (stale() || !this.accepting) return;
-    const toStart: Attempt[] = [];
-    const toRun: Attempt[] = [];
-    for (const { key, taskId, attempt, assignment, read } of burst.reads) {
-      if (this.attempts.has(key) || this.seen.isIgnored(key)) continue;
-      const alog = this.log.child({ taskId, attempt });
-      if (read.kind === 'missing') {
-        alog.warn('assignment for a missing task record; stale, left to the leader');
-        this.seen.ignore(key);
-      } else if (read.kind === 'malformed') {
-        this.seen.ignore(key);
-        void this.failMalformed({ assignment: key, member, taskId, attempt }, read.reason, read.version, alog);
-      } else {
-        const rec = read.record;
-        if (!holdsAttempt(rec, member, attempt)) {
-          alog.info({ state: rec.state, recordAttempt: rec.attempt, recordWorker: rec.worker }, 'stale assignment ignored (left to the leader)');
-          this.seen.ignore(key);
-          continue;
-        }
-        const a = newAttempt(session, key, member, { record: rec, version: read.version }, { taskId, attempt }, this.opts.limits.maxResultBytes, alog, assignment);
-        this.attempts.set(key, a);
-        this.seen.markHeld(key);
-        alog.info({ type: rec.type, state: rec.state }, 'assignment received');
-        (rec.state === 'assigned' ? toStart : toRun).push(a);
-      }
-    }
+    const { toStart, toRun } = takeBurst(intake, burst.reads);
+    for (const a of [...toStart, ...toRun]) this.attempts.set(a.key, a);
     for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
     // What a failed request was to read is neither held nor seen: read again soon (onError).
     if (burst.failed !== undefined) throw burst.failed;
