@@ -102,7 +102,11 @@ export async function readUnread(d: ResyncDeps): Promise<void> {
   if (items.length === 0) return;
   const touched = index.track();
   try {
-    const data = await readAssignments(session, items.map((f) => paths.assignmentAt(f.member, f.name)));
+    const data = await readAssignments(
+      session,
+      items.map((f) => paths.assignmentAt(f.member, f.name)),
+      (i) => index.isPristine(items[i]!.member, items[i]!.name),
+    );
     const now = Date.now();
     items.forEach((f, i) => {
       const r = data[i]!;

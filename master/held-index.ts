@@ -33,6 +33,8 @@ export class HeldIndex {
    * write whose outcome we did not learn). Never a name `dirs` holds: load() adds the two.
    */
   readonly unread = new Map<string, Set<string>>();
+  /** Unread assignments seen created and not changed since (no progress written over them): read as small. */
+  private readonly pristine = new Set<string>();
   /** Directories that appeared for a member the view did not hold then: judged once the view has settled. */
   readonly unseen = new Set<string>();
   /** Deletions the mirror could not match: an assign whose reply we handle after its finish must not come back. */
@@ -84,6 +86,7 @@ export class HeldIndex {
   }
   dropDir(member: string): void {
     this.dirs.delete(member);
+    for (const name of this.unread.get(member) ?? []) this.pristine.delete(keyOf(member, name));
     this.unread.delete(member);
   }
 
@@ -101,8 +104,14 @@ export class HeldIndex {
   }
 
   onEvent(e: TreeEvent): void {
+    // A data change is a progress write (up to 4/s per running attempt): nothing held changes;
+    // it only tells that an unread node may be big now. Dropped before any parsing otherwise.
+    if (e.type === 'changed') {
+      if (this.pristine.size > 0) this.pristine.delete(e.path.slice(this.assignRoot.length + 1));
+      return;
+    }
     const p = parseAssignPath(this.assignRoot, e.path);
-    if (!p || e.type === 'changed') return; // a data change is a progress write: nothing held changes
+    if (!p) return;
     for (const t of this.trackers) t.add(HeldIndex.key(p.member, p.name));
     const { member, name } = p;
     if (name === undefined) {
@@ -118,6 +127,7 @@ export class HeldIndex {
       // (A name that is no assignment is never read: nothing could parse it.)
       if (this.ensure(member).has(name) || !Paths.parseAssignment(name)) return;
       this.addUnread(member, name);
+      this.pristine.add(keyOf(member, name));
       this.changed();
       return;
     }
@@ -165,6 +175,14 @@ export class HeldIndex {
     this.dirs.get(h.member)?.delete(name);
     this.addUnread(h.member, name);
   }
+  /** Known to hold what a leader wrote: seen created, never changed since (while connected). */
+  isPristine(member: string, name: string): boolean {
+    return this.pristine.has(keyOf(member, name));
+  }
+  /** The connection dropped: changes may go unseen, so no node is known small any more. */
+  forgetSizes(): void {
+    this.pristine.clear();
+  }
   isUnread(member: string, name: string): boolean {
     return this.unread.get(member)?.has(name) ?? false;
   }
@@ -172,6 +190,7 @@ export class HeldIndex {
   dropUnread(member: string, name: string): boolean {
     const u = this.unread.get(member);
     if (!u?.delete(name)) return false;
+    this.pristine.delete(keyOf(member, name));
     if (u.size === 0) this.unread.delete(member);
     return true;
   }

@@ -3,13 +3,17 @@
 // 512 KiB by what is known of sizes before reading:
 // - a directory listing: names are at most ~210 bytes (a task id is at most 200 characters),
 //   and a member holds about its capacity (or what the mirror last saw);
-// - an assignment node is ~200 bytes, unless its worker wrote progress over it (capped like a
-//   result, so it can be tens of KiB): requests are sized from the largest node read so far
-//   (a first small request, then waves), so one big node shrinks the requests after it;
+// - an assignment node is ~200 bytes as a leader writes it, but its worker may write progress
+//   over it, capped like a result (a worker's default cap, 64 KiB): a node not known to be
+//   unwritten is counted at that cap, so a request holds at most 6 of them whatever they
+//   hold (nothing sized from what earlier replies happened to hold; a worker configured with
+//   a bigger result cap can still exceed it: member nodes do not say their cap). Nodes the
+//   mirror saw created and never changed are counted small. Many such requests go out at
+//   once while replies come back small, few once one is big;
 // - a record is packed by the size it had when assigned (`recordBytes` in the assignment);
 //   one of unknown size (an older leader's assignment) is read alone.
 import type { Paths } from '../shared/protocol/paths.js';
-import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
+import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
@@ -22,10 +26,13 @@ const CHILD_NAME_BYTES = 214;
 const DIRS_PER_REQUEST = 50;
 /** Children a directory is taken to hold when nothing is known of it. */
 export const UNKNOWN_LOAD = 64;
-/** An assignment node with its stat and framing before any has been read. */
-const ASSIGNMENT_GUESS_BYTES = 320;
+/** An assignment node as a leader writes it (~120 bytes of JSON), with its stat and framing. */
+const ASSIGNMENT_SMALL_BYTES = 512;
+/** One its worker may have written progress over (capped like a result: the default cap), with its stat and framing. */
+export const ASSIGNMENT_MAX_BYTES = DEFAULT_LIMITS.maxResultBytes + 512;
 const ASSIGNMENTS_PER_REQUEST = 1000;
-const FIRST_ASSIGNMENT_REQUEST = 128;
+/** Assignment requests in flight while every reply so far was small; IN_FLIGHT once one was not. */
+const ASSIGNMENT_LANES = 32;
 /**
  * Requests in flight at once. Each reply is up to ~450 KiB: a deeper pipeline only queues
  * replies behind each other (the server answers a session's requests in order), and the last
@@ -95,25 +102,31 @@ export async function listAssignDirs(
   return out;
 }
 
-/** Assignment nodes' data, in order (not ok: the node is gone), requests sized by the largest seen. */
-export async function readAssignments(session: ZkSession, nodes: readonly string[]): Promise<DataRead[]> {
-  const out: DataRead[] = [];
-  let largest = ASSIGNMENT_GUESS_BYTES;
-  let at = 0;
-  for (let wave = 0; at < nodes.length; wave++) {
-    const per = Math.max(1, Math.min(wave === 0 ? FIRST_ASSIGNMENT_REQUEST : ASSIGNMENTS_PER_REQUEST, Math.floor(REPLY_BUDGET_BYTES / largest)));
-    const chunks: string[][] = [];
-    for (let k = 0; k < (wave === 0 ? 1 : IN_FLIGHT) && at < nodes.length; k++, at += per) chunks.push(nodes.slice(at, at + per));
-    const got = await Promise.all(chunks.map((c) => session.retrying(() => session.getDataMany(c, { maxPerRequest: c.length }))));
-    got.forEach((rs, ci) =>
-      rs.forEach((r, i) => {
-        if (!r.ok && r.code !== NO_NODE) throw failed(r.code, 'getDataMany', chunks[ci]![i]!);
-        // Half again the largest node so far, with its stat: a worker writing progress tends to write it on many.
-        if (r.ok) largest = Math.max(largest, Math.ceil((r.data.length + 100) * 1.5));
-        out.push(r);
-      }),
-    );
-  }
+/**
+ * Assignment nodes' data, in order (not ok: the node is gone). `small(i)`: node i is known to
+ * hold what a leader wrote (never changed since): counted small; every other node at the cap.
+ */
+export async function readAssignments(session: ZkSession, nodes: readonly string[], small: (i: number) => boolean = () => false): Promise<DataRead[]> {
+  const out = new Array<DataRead>(nodes.length);
+  const groups = packBySize(nodes.map((_, i) => i), (i) => (small(i) ? ASSIGNMENT_SMALL_BYTES : ASSIGNMENT_MAX_BYTES), REPLY_BUDGET_BYTES, ASSIGNMENTS_PER_REQUEST);
+  // Deep while replies are small (they do not queue up behind each other), shallow once one was big.
+  let bigReply = false;
+  let next = 0;
+  const lane = async (k: number): Promise<void> => {
+    while (next < groups.length && (k < IN_FLIGHT || !bigReply)) {
+      const g = groups[next++]!;
+      const paths = g.map((i) => nodes[i]!);
+      const got = await session.retrying(() => session.getDataMany(paths, { maxPerRequest: g.length }));
+      let bytes = 0;
+      got.forEach((r, j) => {
+        if (!r.ok && r.code !== NO_NODE) throw failed(r.code, 'getDataMany', paths[j]!);
+        if (r.ok) bytes += r.data.length + 100;
+        out[g[j]!] = r;
+      });
+      if (bytes > REPLY_BUDGET_BYTES / IN_FLIGHT) bigReply = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ASSIGNMENT_LANES, groups.length) }, (_, k) => lane(k)));
   return out;
 }
 

@@ -95,6 +95,7 @@ export class Reconciler {
   /** The connection dropped: events are being missed, and a reset (then a resync) is to come. */
   expectReset(): void {
     this.resets.expected++;
+    this.index.forgetSizes();
   }
   /** Between a dropped connection and the resync after its reset: the picture may miss what happened meanwhile. */
   get resetPending(): boolean {
