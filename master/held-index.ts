@@ -8,6 +8,7 @@
 // diffed in by applySnapshot; events that came meanwhile win.
 import { Paths } from '../shared/protocol/paths.js';
 import type { TreeEvent } from '../shared/zk/session.js';
+import { HeldDeadlines } from './held-deadlines.js';
 import type { Held } from './leader-context.js';
 
 /** How long a deletion we could not match is kept (an assign's reply handled after its finish). */
@@ -41,6 +42,8 @@ export class HeldIndex {
   private readonly tombstones = new Map<string, number>();
   /** Sets collecting what events touch (`member`, `member/name`) while a read is out. */
   private readonly trackers = new Set<Set<string>>();
+  /** What it holds, by deadline. */
+  readonly deadlines = new HeldDeadlines((h) => this.dirs.get(h.member)?.get(Paths.assignmentName(h.taskId, h.attempt)) === h);
 
   constructor(
     private readonly assignRoot: string,
@@ -82,9 +85,11 @@ export class HeldIndex {
   }
   /** An assignment we removed (its deletion event may come before or after). */
   remove(h: Held): void {
-    this.dirs.get(h.member)?.delete(Paths.assignmentName(h.taskId, h.attempt));
+    const d = this.dirs.get(h.member);
+    if (d) this.del(d, Paths.assignmentName(h.taskId, h.attempt));
   }
   dropDir(member: string): void {
+    for (const h of this.dirs.get(member)?.values() ?? []) this.deadlines.removed(h);
     this.dirs.delete(member);
     for (const name of this.unread.get(member) ?? []) this.pristine.delete(keyOf(member, name));
     this.unread.delete(member);
@@ -131,7 +136,8 @@ export class HeldIndex {
       this.changed();
       return;
     }
-    if (this.dirs.get(member)?.delete(name)) return this.changed();
+    const d = this.dirs.get(member);
+    if (d && this.del(d, name)) return this.changed();
     // Not mirrored (maybe unread): our own assign's reply may still come, after its finish.
     this.tombstones.set(keyOf(member, name), Date.now());
     if (this.dropUnread(member, name)) this.changed();
@@ -151,7 +157,7 @@ export class HeldIndex {
       }
       const d = this.ensure(member);
       const present = new Set(names);
-      for (const n of [...d.keys()]) if (!present.has(n) && !touched.has(keyOf(member, n))) d.delete(n);
+      for (const n of [...d.keys()]) if (!present.has(n) && !touched.has(keyOf(member, n))) this.del(d, n);
       for (const n of [...(this.unread.get(member) ?? [])]) if (!present.has(n) && !touched.has(keyOf(member, n))) this.dropUnread(member, n);
       for (const n of names) {
         const k = keyOf(member, n);
@@ -172,7 +178,8 @@ export class HeldIndex {
   /** Out of the mirror and unread again: the node is still there, what it holds is to be read again. */
   unreadAgain(h: Held): void {
     const name = Paths.assignmentName(h.taskId, h.attempt);
-    this.dirs.get(h.member)?.delete(name);
+    const d = this.dirs.get(h.member);
+    if (d) this.del(d, name);
     this.addUnread(h.member, name);
   }
   /** Known to hold what a leader wrote: seen created, never changed since (while connected). */
@@ -201,7 +208,17 @@ export class HeldIndex {
 
   private set(member: string, name: string, h: Held): void {
     this.dropUnread(member, name);
-    this.ensure(member).set(name, h);
+    const d = this.ensure(member);
+    this.del(d, name);
+    d.set(name, h);
+    this.deadlines.added(h);
+  }
+  private del(d: Map<string, Held>, name: string): boolean {
+    const h = d.get(name);
+    if (!h) return false;
+    d.delete(name);
+    this.deadlines.removed(h);
+    return true;
   }
   private addUnread(member: string, name: string): void {
     let s = this.unread.get(member);

@@ -138,9 +138,7 @@ export class Reconciler {
   }
 
   earliestDeadline(): number | null {
-    let earliest: number | null = null;
-    for (const h of this.index.all()) if (h.deadline !== null && (earliest === null || h.deadline < earliest)) earliest = h.deadline;
-    return earliest;
+    return this.index.deadlines.earliest();
   }
 
   private isLive(member: string): boolean {

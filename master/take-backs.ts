@@ -39,17 +39,22 @@ export class TakeBacks {
    * going; the take-back would otherwise race that and use up an attempt.
    */
   async reclaimOverdue(now: number): Promise<void> {
+    // From the deadline heap: nothing is looked at when nothing is due.
     const overdue: Held[] = [];
     const since = this.ctx.connectedSince;
     let pushed = 0;
-    for (const h of this.index.all()) {
-      if (h.deadline === null || h.deadline > now) continue;
+    for (const h of this.index.deadlines.due(now)) {
       if (this.pushedPastCut(h, since)) pushed++;
       else overdue.push(h);
     }
     if (pushed > 0) this.ctx.log.info({ count: pushed, graceMs: this.ctx.opts.timeoutGraceMs }, 'deadlines passed while cut off from ZooKeeper: their take-backs wait a grace');
-    for (const h of overdue) {
-      await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false, true);
+    try {
+      for (const h of overdue) {
+        await this.reclaim(h, { kind: 'timeout', message: `attempt ${h.attempt} passed its deadline on ${h.member}; taken back by the leader`, retryable: true }, false, true);
+      }
+    } finally {
+      // Those still held (a reclaim that failed or gave up) are due again next round.
+      for (const h of overdue) this.index.deadlines.stillDue(h, now);
     }
   }
 
@@ -59,7 +64,7 @@ export class TakeBacks {
    */
   private pushedPastCut(h: Held, since = this.ctx.connectedSince): boolean {
     if (h.deadline === null || h.deadline >= since) return false;
-    h.deadline = Date.now() + this.ctx.opts.timeoutGraceMs;
+    this.index.deadlines.move(h, Date.now() + this.ctx.opts.timeoutGraceMs);
     this.ctx.log.debug({ taskId: h.taskId, attempt: h.attempt, member: h.member }, 'deadline passed while cut off: take-back postponed by the grace');
     return true;
   }
