@@ -19,8 +19,9 @@
 //
 // Listings and events race (a listing's reply can be older than an event diffed after it),
 // so a reset is a generation: a listed or created entry is stamped with it, an entry deleted
-// while the reset runs is remembered (a tombstone: an older listing must not bring it back),
-// and once every shard of the generation is listed, entries stamped older are gone.
+// while its shard's listing is still to be applied is remembered (a tombstone: an older
+// listing must not bring it back; a shard is listed once a reset, so its tombstones end
+// there), and once every shard of the generation is listed, entries stamped older are gone.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import { Heap } from './heap.js';
@@ -84,8 +85,10 @@ export class QueueIndex {
   private resetting = false;
   /** A reset has finished once: every entry of the queue has been indexed at least once. */
   private listedOnce = false;
-  /** Names deleted while the current reset runs: an older listing must not bring them back. */
+  /** Names deleted while the current reset runs, in shards not listed yet: an older listing must not bring them back. */
   private readonly tombstones = new Set<string>();
+  /** Shards (by index) whose listing of the current reset has been applied. */
+  private readonly listedShards = new Set<number>();
   /** Which classes a free worker takes (class-gate.ts). */
   readonly gate = this.classes.gate;
   /** Work done, for tests and logs: entries handed to rounds, names diffed from listings. */
@@ -110,9 +113,12 @@ export class QueueIndex {
   get complete(): boolean {
     return this.listedOnce;
   }
-  /** Whether an entry of this name is indexed (tests). */
+  /** Whether an entry of this name is indexed; tombstones held (tests). */
   has(name: string): boolean {
     return this.slots.has(name);
+  }
+  get tombstoneCount(): number {
+    return this.tombstones.size;
   }
   /** A reset's listings are running: what is indexed may lack entries, and queue order holds only among those indexed. */
   get listing(): boolean {
@@ -134,9 +140,9 @@ export class QueueIndex {
   }
 
   /** An entry was deleted (a tree-watch event). */
-  deleted(name: string): void {
+  deleted(name: string, shard?: string): void {
     this.stats.deleted++;
-    this.forget(name);
+    this.forget(name, shard === undefined ? undefined : this.shardIndex.get(shard));
   }
 
   /** A reset begins (the watch was (re)armed): every shard is listed again under a new generation. */
@@ -144,6 +150,7 @@ export class QueueIndex {
     this.gen++;
     this.resetting = true;
     this.tombstones.clear();
+    this.listedShards.clear();
     return this.gen;
   }
 
@@ -158,6 +165,8 @@ export class QueueIndex {
       this.stats.listedNames++;
       if ((i + 1) % CHUNK === 0) await yieldToIo();
     }
+    const s = this.shardIndex.get(shard);
+    if (gen === this.gen && s !== undefined) this.listedShards.add(s);
   }
 
   /** Every shard of reset `gen` is listed: what neither a listing nor an event of it saw is gone. Returns how many. */
@@ -176,6 +185,7 @@ export class QueueIndex {
     this.resetting = false;
     this.listedOnce = true;
     this.tombstones.clear();
+    this.listedShards.clear();
     this.stats.swept += removed;
     return removed;
   }
@@ -189,10 +199,11 @@ export class QueueIndex {
     return true;
   }
 
-  /** Forgets an entry by name (gone from ZooKeeper); remembered as deleted while a reset runs. */
-  private forget(name: string): void {
-    if (this.resetting) this.tombstones.add(name);
+  /** Forgets an entry by name (gone from ZooKeeper); remembered while its shard's listing is to come. */
+  private forget(name: string, shard?: number): void {
     const slot = this.slots.get(name);
+    const s = slot?.shard ?? shard;
+    if (this.resetting && (s === undefined || !this.listedShards.has(s))) this.tombstones.add(name);
     if (slot) this.remove(slot);
   }
 
@@ -299,6 +310,6 @@ export class QueueIndex {
 
   /** Forgets an entry that is gone from ZooKeeper (assigned or removed by us). */
   drop(e: QueueEntry): void {
-    this.forget(e.name);
+    this.forget(e.name, this.shardIndex.get(e.shard));
   }
 }

@@ -18,8 +18,10 @@ const PARALLEL_LISTINGS = 4;
 const REPLY_BUDGET = 256 * 1024;
 /** Shards in one multiRead at most (small shards: a handful of requests list them all). */
 const MAX_SHARDS_PER_REQUEST = 50;
-/** Pause before listing a shard again after a failure (the session retries within a request first). */
+/** Pause before listing a shard again after a failure (the session retries within a request first), doubled per failure up to MAX_RETRY_MS. */
 const RETRY_MS = 250;
+const MAX_RETRY_MS = 30_000;
+const NO_NODE = -101;
 
 export interface ListingProgress {
   /** Resets (watch arms) so far. */
@@ -83,7 +85,7 @@ export class QueueMirror {
     if (this.stopped || e.type === 'changed') return;
     const at = this.paths.parseQueuePath(e.path);
     if (!at) return; // the queue directory or a shard directory
-    if (e.type === 'deleted') this.index.deleted(at.name);
+    if (e.type === 'deleted') this.index.deleted(at.name, at.shard);
     else if (this.index.created(at.shard, at.name)) this.onChange();
   }
 
@@ -133,29 +135,52 @@ export class QueueMirror {
     this.onChange();
   }
 
-  /** Lists `shards` in one multiRead and diffs each; their reply sizes, or null when the reset is over. Retries until it lists them. */
+  /**
+   * Lists `shards` in one multiRead and diffs each; the reply sizes of those listed, or null
+   * when the reset is over. A shard directory that is missing holds nothing (listed empty).
+   * Shards whose listing failed (a failed item, or the whole request) are listed again, and
+   * only they (each is applied once a reset: its tombstones end there), after a pause that
+   * doubles with each failure: a shard that cannot be listed costs a request every 30 s.
+   */
   private async listShards(shards: string[], gen: number): Promise<number[] | null> {
-    for (;;) {
+    const sizes: number[] = [];
+    let todo = shards;
+    for (let failures = 0; ; ) {
+      const failed: string[] = [];
+      let why = '';
+      let at = 0;
       try {
-        const got = await this.session.retrying(() => this.session.getChildrenMany(shards.map((s) => this.paths.queueShard(s)), { maxPerRequest: shards.length }));
-        const sizes: number[] = [];
-        for (const [i, r] of got.entries()) {
-          if (!r.ok) throw new Error(`listing ${this.paths.queueShard(shards[i]!)} failed with ZooKeeper error ${r.code}`);
+        const got = await this.session.retrying(() => this.session.getChildrenMany(todo.map((s) => this.paths.queueShard(s)), { maxPerRequest: todo.length }));
+        for (; at < got.length; at++) {
+          const r = got[at]!;
+          const shard = todo[at]!;
           if (!this.current(gen)) return null;
-          await this.index.listed(shards[i]!, r.children, gen);
+          if (!r.ok && r.code !== NO_NODE) {
+            failed.push(shard);
+            why = `listing ${this.paths.queueShard(shard)} failed with ZooKeeper error ${r.code}`;
+            continue;
+          }
+          if (!r.ok) this.log.warn({ shard }, 'queue shard directory missing: nothing queued there');
+          const children = r.ok ? r.children : [];
+          await this.index.listed(shard, children, gen);
           this.progress.shardsListed++;
           let bytes = 0;
-          for (const name of r.children) bytes += 4 + name.length;
+          for (const name of children) bytes += 4 + name.length;
           sizes.push(bytes);
-          if (r.children.length > 0) this.onChange();
+          if (children.length > 0) this.onChange();
         }
-        return sizes;
       } catch (err) {
         // A reconnect brings a new reset (and this one ends); a closed session, the end.
         if (!this.current(gen) || err instanceof SessionClosedError) return null;
-        this.log.warn({ shards: shards.length, err: (err as Error).message }, 'queue shard listing failed; listing again');
-        await sleep(RETRY_MS, this.abort.signal);
+        failed.push(...todo.slice(at));
+        why = (err as Error).message;
       }
+      if (failed.length === 0) return sizes;
+      const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** failures++);
+      this.log.warn({ shards: failed.length, err: why, retryInMs: delay }, 'queue shard listing failed; listing again');
+      await sleep(delay, this.abort.signal);
+      if (!this.current(gen)) return null;
+      todo = failed;
     }
   }
 }

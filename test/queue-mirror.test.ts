@@ -2,10 +2,12 @@
 // tree watch alone (no listing per change), and after a cut (same session, reconnected) or an
 // expiry (a new session) the listing in the background puts the index right: entries created
 // and removed while the leader could not hear are picked up, with nothing missed or extra.
+import zookeeper from 'node-zookeeper-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueIndex } from '../master/queue-index.js';
 import { QueueMirror } from '../master/queue-mirror.js';
 import { Paths } from '../shared/protocol/paths.js';
+import type { RawClient } from '../shared/zk/raw-client.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { waitFor } from './harness/wait-for.js';
@@ -95,4 +97,37 @@ describe('queue mirror', () => {
     await t.create(t.ids('z', 3));
     await waitFor(t.inSync, { message: 'events in the new session' });
   }, 30_000);
+
+  it('a missing shard directory is listed empty: the listing finishes', async () => {
+    const t = await setUp(4000);
+    const gone = t.paths.shardNames[3]!;
+    await t.admin.remove(t.paths.queueShard(gone));
+    const ids = t.ids('m', 40).filter((id) => t.paths.shard(id) !== gone);
+    await t.create(ids);
+    await t.mirror.start();
+    await waitFor(() => t.mirror.progress.firstListedAt !== null && t.inSync(), { message: 'the first listing done' });
+  });
+
+  it("a shard that cannot be listed: the others are indexed, and deletions in them keep no tombstone while the reset waits for it", async () => {
+    const t = await setUp(4000);
+    // Re-created readable by nobody (the server answers NOAUTH to its listing).
+    const bad = t.paths.shardNames[5]!;
+    await t.admin.remove(t.paths.queueShard(bad));
+    const perms = zookeeper.Permission.WRITE | zookeeper.Permission.CREATE | zookeeper.Permission.DELETE | zookeeper.Permission.ADMIN;
+    const raw = (t.admin as unknown as { client: RawClient }).client;
+    await new Promise<void>((res, rej) =>
+      raw.create(t.paths.queueShard(bad), Buffer.alloc(0), [new zookeeper.ACL(perms, new zookeeper.Id('world', 'anyone'))], zookeeper.CreateMode.PERSISTENT, (e: unknown) => (e ? rej(e) : res())),
+    );
+    cleanups.push(() => t.admin.remove(t.paths.queueShard(bad)).catch(() => undefined));
+    const ids = t.ids('g', 60).filter((id) => t.paths.shard(id) !== bad);
+    await t.create(ids);
+    await t.mirror.start();
+    await waitFor(() => t.mirror.progress.shardsListed === t.paths.shardNames.length - 1 && t.index.size === ids.length, { message: 'every other shard listed' });
+    expect(t.index.listing).toBe(true);
+    // Entries of listed shards go: the events alone keep the index right, nothing is remembered.
+    await t.remove(ids.slice(0, 30));
+    await waitFor(() => t.index.size === ids.length - 30, { message: 'deletions through events' });
+    expect(t.index.tombstoneCount).toBe(0);
+    expect(t.index.listing).toBe(true);
+  });
 });
