@@ -182,6 +182,12 @@ export class HeldIndex {
     if (d) this.del(d, name);
     this.addUnread(h.member, name);
   }
+  /** An assignment found by a listing, not in the mirror: unread (read at the next refresh). True when it was not known. */
+  foundUnread(member: string, name: string): boolean {
+    if (this.dirs.get(member)?.has(name) || this.isUnread(member, name)) return false;
+    this.addUnread(member, name);
+    return true;
+  }
   /** Known to hold what a leader wrote: seen created, never changed since (while connected). */
   isPristine(member: string, name: string): boolean {
     return this.pristine.has(keyOf(member, name));

@@ -29,6 +29,8 @@ export class Reconciler {
   private readonly takeBacks: TakeBacks;
   /** Members whose node was seen deleted: gone for good (the name holds the session), no check needed. */
   private readonly gone = new Set<string>();
+  /** Gone members whose directory stayed non-empty, and how many times so far (backs off). */
+  private readonly stuck = new Map<string, number>();
   private readonly onGone = (member: string) => {
     // Seen in the view or not (it may have died before it was read), its directory known or
     // not (a resync may be about to bring it in): judgeOne forgets it if it has none.
@@ -229,18 +231,32 @@ export class Reconciler {
     const v = notDeposed(this.ctx, await removeMemberDir(this.ctx, member));
     if (v.kind === 'unknown') throw v.error;
     if (v.kind === 'committed') {
+      this.stuck.delete(member);
       this.index.dropDir(member);
       this.gone.delete(member);
       this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } else if (v.code === 'NOT_EMPTY') {
-      // An assignment raced in (or a node we cannot parse sits there): go again, but not at
-      // once, so a directory that stays non-empty costs a round a second, not a busy loop.
-      this.dirty.add(member);
-      setTimeout(() => this.ctx.kick(), 1000).unref();
+      // An assignment raced in, or a node that is none sits there: see what it holds (the
+      // assignments are taken back next, a stray node removed) and go again; a directory
+      // that stays non-empty anyway is tried again later and later (1 s, doubling to a minute).
+      if (await this.takeBacks.clearDir(member)) {
+        this.dirty.add(member);
+        return void this.ctx.kick();
+      }
+      const n = this.stuck.get(member) ?? 0;
+      this.stuck.set(member, n + 1);
+      // Not dirty meanwhile: other rounds do not try it again before its time.
+      setTimeout(() => {
+        if (this.closed) return;
+        this.dirty.add(member);
+        this.ctx.kick();
+      }, Math.min(60_000, 1000 * 2 ** n)).unref();
+      return;
     } else if (v.code === 'NO_NODE') {
       this.index.dropDir(member);
       this.gone.delete(member);
     } else throw v.error;
+    this.stuck.delete(member);
   }
 
   /** Takes back every attempt past its deadline (take-backs.ts: only deadlines watched pass while connected). */

@@ -2,9 +2,11 @@
 // is removed, one past its deadline (watched pass while connected) or of a gone member is
 // reclaimed through the protocol's fenced multi, one whose record does not parse is failed.
 // Each keeps the mirror (HeldIndex) in step with what it removed.
+import { Paths } from '../shared/protocol/paths.js';
 import type { TaskError } from '../shared/protocol/task-record.js';
 import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { failMalformedAssigned, holdsAttempt, reclaim, removeStaleAssignment } from '../shared/protocol/transitions.js';
+import { NoNodeError } from '../shared/zk/errors.js';
 import type { HeldIndex } from './held-index.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 
@@ -67,6 +69,35 @@ export class TakeBacks {
     this.index.deadlines.move(h, Date.now() + this.ctx.opts.timeoutGraceMs);
     this.ctx.log.debug({ taskId: h.taskId, attempt: h.attempt, member: h.member }, 'deadline passed while cut off: take-back postponed by the grace');
     return true;
+  }
+
+  /**
+   * A gone member's directory that would not go (NOT_EMPTY), listed: an assignment the mirror
+   * lacks becomes unread (read, then taken back); a child that is no assignment (nothing
+   * would ever take it back) is removed, fenced. True when something was found to do.
+   */
+  async clearDir(member: string): Promise<boolean> {
+    const { session, paths } = this.ctx;
+    let children: string[];
+    try {
+      ({ children } = await session.retrying(() => session.getChildren(paths.assignDir(member))));
+    } catch (err) {
+      if (err instanceof NoNodeError) return true;
+      throw err;
+    }
+    let found = false;
+    for (const name of children) {
+      if (Paths.parseAssignment(name)) {
+        if (!this.index.dir(member)?.has(name)) found = this.index.foundUnread(member, name) || found;
+        continue;
+      }
+      this.ctx.log.warn({ member, name }, "not an assignment, in a gone member's directory: removing it");
+      const v = notDeposed(this.ctx, await removeStaleAssignment(this.ctx, paths.assignmentAt(member, name)));
+      if (v.kind === 'unknown') throw v.error;
+      // moved: gone already (found), or it has children of its own (the directory stays).
+      found ||= v.kind === 'committed' || v.code === 'NO_NODE';
+    }
+    return found;
   }
 
   /** Reclaims one assignment if its record still says the member holds it. */
