@@ -69,9 +69,6 @@ export class HeldIndex {
     for (const d of this.dirs.values()) n += d.size;
     return n;
   }
-  *all(): IterableIterator<Held> {
-    for (const d of this.dirs.values()) yield* d.values();
-  }
 
   /** An assignment we committed: mirrored, unless its deletion was seen first. */
   record(h: Held): void {
