@@ -19,9 +19,8 @@
 //
 // Listings and events race (a listing's reply can be older than an event diffed after it),
 // so a reset is a generation: a listed or created entry is stamped with it, an entry deleted
-// while its shard's listing is still to be applied is remembered (a tombstone: an older
-// listing must not bring it back; a shard is listed once a reset, so its tombstones end
-// there), and once every shard of the generation is listed, entries stamped older are gone.
+// before its shard's one listing of the reset is applied is remembered (a tombstone: that
+// listing must not bring it back), and once every shard is listed, older stamps are gone.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import { Heap } from './heap.js';
