@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord } from '../shared/pr
 import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { IN_FLIGHT, LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
 
 /** What one reply may add up to, by the estimates below (jute.maxbuffer is 1 MiB). */
 export const REPLY_BUDGET_BYTES = 448 * 1024;
@@ -33,32 +34,15 @@ export const ASSIGNMENT_MAX_BYTES = DEFAULT_LIMITS.maxResultBytes + 512;
 const ASSIGNMENTS_PER_REQUEST = 1000;
 /** Assignment requests in flight while every reply so far was small; IN_FLIGHT once one was not. */
 const ASSIGNMENT_LANES = 32;
-/**
- * Requests in flight at once. Each reply is up to ~450 KiB: a deeper pipeline only queues
- * replies behind each other (the server answers a session's requests in order), and the last
- * of them would wait out its deadline.
- */
-const IN_FLIGHT = 4;
 /** Per record: the stat and framing, and what it may have grown by since assigned (the start's fields). */
 const RECORD_SLACK_BYTES = 256;
 const RECORDS_PER_REQUEST = 1000;
-/** Records of unknown size (read alone, one request each: usually small) in flight at once. */
-const LONE_IN_FLIGHT = 16;
 const NO_NODE = -101;
 
 type DataRead = Awaited<ReturnType<ZkSession['getDataMany']>>[number];
 
 function failed(code: number, op: string, path: string): Error {
   return fromClientError(Object.assign(new Error(`read failed with ZooKeeper error ${code}`), { code }), { op, path });
-}
-
-/** Runs `fn` on every item, at most IN_FLIGHT at a time. */
-async function pooled<T>(items: readonly T[], fn: (t: T) => Promise<void>, lanes = IN_FLIGHT): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
 /** Splits items into groups whose estimated sizes add up to at most `budget` (a big one goes alone). */

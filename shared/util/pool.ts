@@ -1,7 +1,7 @@
 // A fixed number of lanes working through a list: bounds the requests in flight (each reply
 // of a multiRead can be ~450 KiB and the server answers a session's requests in order, so a
 // deeper pipeline only queues replies behind each other until the last waits out its
-// deadline). Copied from master/held-reads.ts (its private `pooled`), which can import it.
+// deadline). Used by the leader's held reads and the worker's burst and verify reads.
 
 /** Replies of up to ~450 KiB in flight at once. */
 export const IN_FLIGHT = 4;
