@@ -12,6 +12,8 @@ import type { Paths } from '../shared/protocol/paths.js';
 import { MalformedRecordError, decodeRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import { ConnectionLossError, NoNodeError, ZkError, fromClientError } from '../shared/zk/errors.js';
 import type { Watcher, ZkSession } from '../shared/zk/session.js';
+import { packBySize } from '../shared/util/pack.js';
+import { pooled } from '../shared/util/pool.js';
 
 export type ReadOutcome =
   /** `bytes`: the record's size as read (for the estimates). */
@@ -110,21 +112,7 @@ export class RecordSizes {
 
   /** Splits ids into groups of one request each: ≤ MAX_READS_PER_REQUEST, estimated ≤ the budget. */
   groups(ids: readonly string[]): string[][] {
-    const out: string[][] = [];
-    let cur: string[] = [];
-    let bytes = 0;
-    for (const id of ids) {
-      const e = this.estimate(id);
-      if (cur.length > 0 && (cur.length >= MAX_READS_PER_REQUEST || bytes + e > REPLY_BUDGET_BYTES)) {
-        out.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(id);
-      bytes += e;
-    }
-    if (cur.length > 0) out.push(cur);
-    return out;
+    return packBySize(ids, (id) => this.estimate(id), REPLY_BUDGET_BYTES, MAX_READS_PER_REQUEST);
   }
 }
 
@@ -148,12 +136,7 @@ export async function readMany(
     const sent = new Set(probe);
     rest = ids.filter((id) => !sent.has(id));
   }
-  const queue = sizes.groups(rest);
-  let next = 0;
-  const lane = async () => {
-    while (next < queue.length) await readGroup(session, paths, sizes, queue[next++]!, each);
-  };
-  await Promise.all(Array.from({ length: Math.min(WINDOW, queue.length) }, lane));
+  await pooled(sizes.groups(rest), (g) => readGroup(session, paths, sizes, g, each), WINDOW);
 }
 
 async function readGroup(

@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord } from '../shared/pr
 import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
 import { fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { packBySize } from '../shared/util/pack.js';
 import { IN_FLIGHT, LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
 
 /** What one reply may add up to, by the estimates below (jute.maxbuffer is 1 MiB). */
@@ -43,25 +44,6 @@ type DataRead = Awaited<ReturnType<ZkSession['getDataMany']>>[number];
 
 function failed(code: number, op: string, path: string): Error {
   return fromClientError(Object.assign(new Error(`read failed with ZooKeeper error ${code}`), { code }), { op, path });
-}
-
-/** Splits items into groups whose estimated sizes add up to at most `budget` (a big one goes alone). */
-export function packBySize<T>(items: readonly T[], bytes: (t: T) => number, budget: number, maxPer: number): T[][] {
-  const groups: T[][] = [];
-  let cur: T[] = [];
-  let sum = 0;
-  for (const it of items) {
-    const b = bytes(it);
-    if (cur.length > 0 && (sum + b > budget || cur.length >= maxPer)) {
-      groups.push(cur);
-      cur = [];
-      sum = 0;
-    }
-    cur.push(it);
-    sum += b;
-  }
-  if (cur.length > 0) groups.push(cur);
-  return groups;
 }
 
 /** Children of each member's directory (null: no such directory), in few pipelined requests. */
