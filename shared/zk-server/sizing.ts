@@ -1,7 +1,11 @@
 // How big a ZooKeeper JVM we start: named sizes for what each caller keeps in it. ZooKeeper
 // holds the whole tree in its heap (about 1 KB a znode with drover's records, the index
 // entries included), so the heap follows the znodes a run creates:
-//   test     the suite and drover/testing: thousands of znodes. 256 MB, serial GC.
+//   test     drover/testing and a test's own servers: thousands of znodes. 256 MB, serial GC.
+//   suite    the one server `npm test` shares across every test file: each test keeps its own
+//            root, and together they leave a few hundred thousand znodes (and 100 000-watch
+//            tests) on it. 1 GB, serial GC: at 256 MB it ran out of heap late in the suite
+//            and exited (ExitOnOutOfMemoryError), failing every test after it.
 //   demo     `npm run demo`: 60 tasks. The test size.
 //   bench    `npm run bench`: 100 000 queued for the take-over figure (~300 000 znodes)
 //            beside the other runs' tasks. 1 GB, serial GC.
@@ -21,6 +25,7 @@ export interface ZkSizing {
 
 export const ZK_SIZES = {
   test: { heapMb: 256, gc: 'serial' },
+  suite: { heapMb: 1024, gc: 'serial' },
   demo: { heapMb: 256, gc: 'serial' },
   bench: { heapMb: 1024, gc: 'serial' },
   million: { heapMb: 4096, gc: 'g1' },

@@ -16,7 +16,7 @@ let zk: ZkProvision | undefined;
  */
 export async function setup(project: TestProject): Promise<void> {
   const t0 = Date.now();
-  zk = await provideZooKeeper({ tickTimeMs: 200, log: (m) => console.log(`[zk] ${m}`) });
+  zk = await provideZooKeeper({ tickTimeMs: 200, sizing: 'suite', log: (m) => console.log(`[zk] ${m}`) });
   console.log(`[zk] using ${zk.kind} ZooKeeper at ${zk.connectString} (ready in ${Date.now() - t0} ms)`);
   project.provide('zkConnect', zk.connectString);
 }
