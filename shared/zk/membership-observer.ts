@@ -178,7 +178,9 @@ export class TreeMembershipObserver<T extends object> extends EventEmitter<Obser
       this.emit('gone', name);
     }
     names.forEach((n, i) => this.apply(n, got[i]!));
-    this.emit('change');
+    // A reset that came while we read (another cut) may have missed a leave this read saw as
+    // present: the view is whole only after the next full read, which the reset has queued.
+    if (!this.needFull) this.emit('change');
   }
 
   private readMany(names: string[]): ReturnType<ZkSession['getDataMany']> {
