@@ -24,41 +24,13 @@
 import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import { Heap } from './heap.js';
-import { QueueClasses, type ClassQueue, type TaskClass, type WaitingClassCount } from './queue-classes.js';
+import { QueueClasses, type TaskClass, type WaitingClassCount } from './queue-classes.js';
+import { Slot, byDue, byName } from './queue-slot.js';
 
 export type { TaskClass, WaitingClassCount } from './queue-classes.js';
 
-/** One entry: the name (all else derives from it), its shard's index, the reset that last saw it. */
-class Slot {
-  cls: ClassQueue<Slot> | null = null;
-  /** The heap it is in; null while taken. */
-  home: Heap<Slot> | null = null;
-  constructor(
-    readonly name: string,
-    readonly shard: number,
-    public seen: number,
-  ) {}
-}
-
 /** Entries handled between two yields to the event loop (listings, sweeps, due entries). */
 const CHUNK = 1000;
-/** Name characters holding the not-before time (13 digits after "pppp-"). */
-const NB_FROM = 5;
-const NB_TO = 18;
-
-function byName(a: Slot, b: Slot): boolean {
-  // Names sort by priority complement, then not-before: plain string order is the queue order.
-  return a.name < b.name;
-}
-
-function byDue(a: Slot, b: Slot): boolean {
-  for (let i = NB_FROM; i < NB_TO; i++) {
-    const d = a.name.charCodeAt(i) - b.name.charCodeAt(i);
-    if (d !== 0) return d < 0;
-  }
-  return a.name < b.name;
-}
-
 interface Source {
   heap: Heap<Slot>;
   head: Slot;

@@ -57,6 +57,9 @@ export function allShards(shards: number): string[] {
   return Array.from({ length: shards }, (_, i) => i.toString(16).padStart(shardWidth(shards), '0'));
 }
 
+/** Where a queue entry's name holds its not-before time: the 13 digits after "pppp-". */
+export const QUEUE_NOT_BEFORE_CHARS = { from: 5, to: 18 } as const;
+
 export interface QueueEntry {
   name: string;
   shard: string;
@@ -216,7 +219,7 @@ export class Paths {
   }
   /** A queue entry name's not-before time (ms): its characters 5..17. */
   static queueEntryNotBefore(name: string): number {
-    return Number(name.slice(5, 18));
+    return Number(name.slice(QUEUE_NOT_BEFORE_CHARS.from, QUEUE_NOT_BEFORE_CHARS.to));
   }
   queueShard(shard: string): string {
     return `${this.queue}/${shard}`;
