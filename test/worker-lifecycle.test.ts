@@ -5,32 +5,19 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
-import type { SubmitInput } from '../shared/protocol/task-record.js';
-import type { TaskState } from '../shared/protocol/task-state.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { Worker, WorkerOptionError, type WorkerOptions } from '../worker/worker.js';
+import { Worker, WorkerOptionError } from '../worker/worker.js';
 import { loadHandlers, type TaskContext } from '../worker/handlers.js';
-import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
-import { gated, waitState as waitStateOf } from './harness/worker-helpers.js';
+import { gated, useWorkerSuite } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
 import { tempDir } from './harness/temp.js';
 
-const fx = useWorkerFixture({ gracePeriodMs: 5000 });
-const startWorker = (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts);
+const { fx, startWorker, submitAndAssign, read, waitState } = useWorkerSuite();
 let session: ZkSession;
 let paths: Paths;
 beforeEach(() => {
   ({ session, paths } = fx);
 });
-
-/** Client submit + leader assign, each one multi, as the real ones do. */
-async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
-  const [t] = await submitAndAssignTo(session, paths, w.memberName!, [input]);
-  return t!.record.id;
-}
-
-const read = (id: string) => readRecord(session, paths, id);
-const waitState = (id: string, state: TaskState) => waitStateOf(session, paths, id, state);
 
 describe('worker lifecycle', () => {
   it('a drain takes an assignment that arrives before the leader saw it draining', async () => {

@@ -7,33 +7,20 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Paths } from '../shared/protocol/paths.js';
 import { assignOps, queueEntryOf, startOps, submitOps } from '../shared/protocol/task-ops.js';
-import { newTaskRecord, type SubmitInput } from '../shared/protocol/task-record.js';
-import type { TaskState } from '../shared/protocol/task-state.js';
+import { newTaskRecord } from '../shared/protocol/task-record.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import type { Worker, WorkerOptions } from '../worker/worker.js';
 import { NonRetryableError, type TaskContext } from '../worker/handlers.js';
 import { testLog } from './harness/zk.js';
-import { readRecord, submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
-import { waitState as waitStateOf } from './harness/worker-helpers.js';
+import { useWorkerSuite } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
 
-const fx = useWorkerFixture({ gracePeriodMs: 5000 });
-const startWorker = (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts);
+const { fx, startWorker, submitAndAssign, read, waitState } = useWorkerSuite();
 let session: ZkSession;
 let paths: Paths;
 beforeEach(() => {
   ({ session, paths } = fx);
 });
-
-/** Client submit + leader assign, each one multi, as the real ones do. */
-async function submitAndAssign(w: Worker, input: SubmitInput): Promise<string> {
-  const [t] = await submitAndAssignTo(session, paths, w.memberName!, [input]);
-  return t!.record.id;
-}
-
-const read = (id: string) => readRecord(session, paths, id);
-const waitState = (id: string, state: TaskState) => waitStateOf(session, paths, id, state);
 
 describe('worker', () => {
   it('runs echo and commits its result; the assignment is gone and a done entry exists', async () => {

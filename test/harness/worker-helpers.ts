@@ -1,6 +1,7 @@
 // Helpers of the worker tests (worker*.test.ts, group-commit, burst-reads): waits on a
 // record's state, a handler the test releases by hand, a burst assigned in one multi as the
-// leader's assignBatch sends it, and a wait for a session to go quiet at its server.
+// leader's assignBatch sends it, a wait for a session to go quiet at its server, and the
+// worker test files' common set-up (useWorkerSuite).
 import type { Paths } from '../../shared/protocol/paths.js';
 import { assignOps, queueEntryOf, submitOps, type VersionedRecord } from '../../shared/protocol/task-ops.js';
 import { newTaskRecord, type SubmitInput, type TaskRecord } from '../../shared/protocol/task-record.js';
@@ -9,7 +10,8 @@ import type { ZkSession } from '../../shared/zk/session.js';
 import type { TaskContext } from '../../worker/handlers.js';
 import { lastXid } from './server-requests.js';
 import { waitFor } from './wait-for.js';
-import { readRecord } from './worker-fixture.js';
+import type { Worker, WorkerOptions } from '../../worker/worker.js';
+import { readRecord, submitAndAssignTo, useWorkerFixture } from './worker-fixture.js';
 
 export function waitState(s: ZkSession, p: Paths, id: string, state: TaskState, timeoutMs?: number): Promise<TaskRecord> {
   return waitFor(
@@ -59,4 +61,23 @@ export async function quietXid(s: ZkSession, quietMs = 400): Promise<number> {
     },
     { intervalMs: 100, message: `session 0x${s.sessionId} quiet for ${quietMs} ms` },
   ).then((r) => r.x);
+}
+
+/**
+ * The worker test files' common set-up: a fixture (a session, a layout, workers stopped after
+ * each test) and the calls every file makes against it, bound to the current test's session.
+ */
+export function useWorkerSuite(defaults: Partial<WorkerOptions> = { gracePeriodMs: 5000 }) {
+  const fx = useWorkerFixture(defaults);
+  return {
+    fx,
+    startWorker: (opts: Partial<WorkerOptions> = {}) => fx.startWorker(opts),
+    /** Client submit + leader assign, each one multi, as the real ones do. */
+    submitAndAssign: async (w: Worker, input: SubmitInput): Promise<string> => {
+      const [t] = await submitAndAssignTo(fx.session, fx.paths, w.memberName!, [input]);
+      return t!.record.id;
+    },
+    read: (id: string) => readRecord(fx.session, fx.paths, id),
+    waitState: (id: string, state: TaskState) => waitState(fx.session, fx.paths, id, state),
+  };
 }
