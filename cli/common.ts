@@ -7,6 +7,7 @@ import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
 import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
+import { createLogger, LOG_FORMATS, type LogFormat, type Logger } from '../shared/log.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export interface GlobalArgs {
@@ -146,4 +147,26 @@ export function parseLabels(s: string | undefined): Record<string, string> {
     out[part.slice(0, i)] = part.slice(i + 1);
   }
   return out;
+}
+
+export interface ServeArgs {
+  logFormat?: LogFormat;
+  logLevel: string;
+  http?: number;
+  httpHost: string;
+}
+
+/** Options of the long-running commands (master, worker): their logs and their HTTP port. */
+export function serveOptions<T>(y: Argv<T>, httpWhat: string): Argv<T & ServeArgs> {
+  return y
+    .option('log-format', { choices: LOG_FORMATS, describe: 'log lines as JSON objects or as one readable line each', defaultDescription: 'pretty on a terminal, json otherwise (json with --json)' })
+    .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'least severe log level printed', default: process.env.DROVER_LOG_LEVEL || 'info', defaultDescription: '$DROVER_LOG_LEVEL, else info' })
+    .option('http', { type: 'number', describe: `serve ${httpWhat} on this port (0: any free port; the port is logged)` })
+    .option('http-host', { type: 'string', describe: 'address the HTTP port binds to', default: '127.0.0.1' })
+    .check((a) => checkInts(a, { http: [0, 65535] })) as unknown as Argv<T & ServeArgs>;
+}
+
+/** The process's logger: --log-format wins; --json alone means JSON logs even on a terminal. */
+export function loggerFor(argv: ServeArgs & { json?: boolean }): Logger {
+  return createLogger({ level: argv.logLevel, format: argv.logFormat ?? (argv.json ? 'json' : undefined) });
 }

@@ -8,6 +8,7 @@ import { ensureLayout } from '../shared/protocol/layout.js';
 import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
 import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
 import { ZkSession } from '../shared/zk/session.js';
+import type { Registry } from '../shared/metrics/registry.js';
 import { Leadership } from './leadership.js';
 
 export type MasterState = 'initialized' | 'following' | 'leading' | 'stopping' | 'stopped' | 'failed';
@@ -34,6 +35,8 @@ export interface MasterOptions {
   /** Shards of a new layout. Default 256. */
   shards?: number;
   log?: Logger;
+  /** Where this master's drover_* metrics go; none when absent. */
+  metrics?: Registry;
 }
 
 export interface MasterEvents {
@@ -55,7 +58,7 @@ export class Master extends EventEmitter<MasterEvents> {
   private election?: LeaderElection;
   private leadership?: Leadership;
   private stopping?: Promise<void>;
-  private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log'>> & Pick<MasterOptions, 'session' | 'connectString'>;
+  private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log' | 'metrics'>> & Pick<MasterOptions, 'session' | 'connectString'>;
 
   constructor(opts: MasterOptions) {
     super();

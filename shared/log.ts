@@ -3,10 +3,13 @@ import pretty from 'pino-pretty';
 
 export type { Logger };
 
+export type LogFormat = 'json' | 'pretty';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
 export interface LoggerOptions {
   level?: string;
-  /** Human-readable lines; default: when stdout is a terminal. */
-  pretty?: boolean;
+  /** 'pretty': one human-readable line per event; 'json': one JSON object per line. Default: pretty when stdout is a terminal. */
+  format?: LogFormat;
   base?: Record<string, unknown>;
 }
 
@@ -17,12 +20,13 @@ export interface LoggerOptions {
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DROVER_LOG_LEVEL ?? 'info';
-  const wantPretty = opts.pretty ?? Boolean(process.stdout.isTTY);
+  const format: LogFormat = opts.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const base = { pid: process.pid, ...opts.base };
-  if (wantPretty) {
+  if (format === 'pretty') {
     return pino(
       { level, base },
-      pretty({ sync: true, colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }),
+      // singleLine: an event is one line a person can scan, not a block of 18.
+      pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }),
     );
   }
   return pino({ level, base }, pino.destination({ dest: 1, sync: true }));

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/log.js';
 import { Paths, assertWorkerId } from '../shared/protocol/paths.js';
 import { checkLimits, type SizeLimits } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import type { Registry } from '../shared/metrics/registry.js';
 import { builtinHandlers, type HandlerMap } from './handlers.js';
 
 export interface WorkerOptions {
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   sessionTimeoutMs?: number;
   limits?: Partial<SizeLimits>;
   log?: Logger;
+  /** Where this worker's drover_* metrics go; none when absent. */
+  metrics?: Registry;
 }
 
 export class WorkerOptionError extends Error {

@@ -1,17 +1,17 @@
-import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import { DroverClient } from '../../client/drover-client.js';
+import { openDashboard, type Dashboard } from '../../master/dashboard/index.js';
 import { Master } from '../../master/master.js';
-import { createLogger } from '../../shared/log.js';
+import { healthRoute, metricsRoute, sendJson, startHttpServer, type Route, type RunningHttpServer } from '../../shared/http/server.js';
+import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { checkInts, checkMemberId, globalOptions, type GlobalArgs } from '../common.js';
+import { checkInts, checkMemberId, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
-interface MasterArgs extends GlobalArgs {
+interface MasterArgs extends GlobalArgs, ServeArgs {
   id: string;
-  http?: number;
   retention: number;
 }
 
@@ -19,34 +19,36 @@ export const command = 'master';
 export const describe = 'run a master: a candidate for leadership that assigns and recovers tasks while it leads';
 
 export function builder(y: Argv): Argv<MasterArgs> {
-  return globalOptions(y)
+  return serveOptions(globalOptions(y), 'the dashboard (GET /), /metrics, /status and /healthz')
     .option('id', { type: 'string', describe: 'name of this master', default: `${hostname()}-${process.pid}` })
-    .option('http', { type: 'number', describe: 'serve GET /status and /healthz on this port (127.0.0.1)' })
     .option('retention', { type: 'number', describe: 'ms to keep finished tasks', default: 24 * 3600_000 })
-    .check((a) => checkMemberId(a.id) && checkInts(a, { http: [0, 65535], retention: [0, 365 * 86_400_000] })) as unknown as Argv<MasterArgs>;
+    .check((a) => checkMemberId(a.id) && checkInts(a, { retention: [0, 365 * 86_400_000] })) as unknown as Argv<MasterArgs>;
 }
 
 export async function handler(argv: MasterArgs): Promise<ExitCode> {
-  const root = createLogger();
+  const root = loggerFor(argv);
   const log = root.child({ masterId: argv.id });
+  const metrics = createMetricsRegistry();
   const session = await ZkSession.open({
     connectString: argv.zk,
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
+    metrics,
   });
-  const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log: root });
-  master.on('leading', (epoch) => log.info({ epoch }, `${argv.id} is the leader`));
-  let server: Server | undefined;
+  const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log: root, metrics });
+  let http: { server: RunningHttpServer; dashboard: Dashboard; client: DroverClient } | undefined;
   try {
     await master.start();
-    if (argv.http !== undefined) server = await serveHttp(argv, session, master);
+    if (argv.http !== undefined) http = await serveHttp(argv, session, master, metrics, log);
     await onShutdown(async (signal) => {
       log.info({ signal }, 'shutting down');
-      server?.close();
+      await closeHttp(http);
+      http = undefined;
       await master.stop();
     });
   } finally {
+    await closeHttp(http);
     await master.stop();
     await session.close();
   }
@@ -54,30 +56,28 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   return EXIT.ok;
 }
 
-async function serveHttp(argv: MasterArgs, session: ZkSession, master: Master): Promise<Server> {
+async function closeHttp(http: { server: RunningHttpServer; dashboard: Dashboard; client: DroverClient } | undefined): Promise<void> {
+  if (!http) return;
+  await http.server.close();
+  await http.dashboard.close();
+  await http.client.close();
+}
+
+async function serveHttp(argv: MasterArgs, session: ZkSession, master: Master, metrics: ReturnType<typeof createMetricsRegistry>, log: ReturnType<typeof loggerFor>) {
   const client = await DroverClient.connect({ session, root: argv.root });
-  const server = createServer((req, res) => {
-    const send = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.url === '/healthz') {
-      const ok = session.state === 'connected';
-      send(ok ? 200 : 503, { zookeeper: session.state, role: master.state });
-      return;
-    }
-    if (req.url === '/status') {
-      client.status().then(
-        (s) => send(200, { ...s, self: { role: master.state } }),
-        (err) => send(503, { error: (err as Error).message }),
-      );
-      return;
-    }
-    send(404, { error: 'try /status or /healthz' });
+  const dashboard = await openDashboard({ session, root: argv.root, master, log });
+  const status: Route = (req, res, url) => {
+    if (url.pathname !== '/status' || req.method !== 'GET') return false;
+    return client.status().then(
+      (s) => (sendJson(res, 200, { ...s, self: { role: master.state } }), true),
+      (err) => (sendJson(res, 503, { error: (err as Error).message }), true),
+    );
+  };
+  const server = await startHttpServer({
+    port: argv.http!,
+    host: argv.httpHost,
+    routes: [healthRoute(() => ({ ok: session.state === 'connected', zookeeper: session.state, role: master.state })), metricsRoute(metrics), status, ...dashboard.routes],
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(argv.http, '127.0.0.1', () => resolve());
-  });
-  return server;
+  log.info({ url: `http://${server.host}:${server.port}/` }, `dashboard and metrics on http://${server.host}:${server.port}/`);
+  return { server, dashboard, client };
 }

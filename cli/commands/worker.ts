@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { createLogger } from '../../shared/log.js';
+import { healthRoute, metricsRoute, startHttpServer, type RunningHttpServer } from '../../shared/http/server.js';
+import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { Worker } from '../../worker/worker.js';
 import { loadHandlers, type HandlerMap } from '../../worker/handlers.js';
-import { checkInts, checkMemberId, globalOptions, parseLabels, type GlobalArgs } from '../common.js';
+import { checkInts, checkMemberId, globalOptions, loggerFor, parseLabels, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
-interface WorkerArgs extends GlobalArgs {
+interface WorkerArgs extends GlobalArgs, ServeArgs {
   id: string;
   concurrency: number;
   handlers?: string;
@@ -20,7 +21,7 @@ export const command = 'worker';
 export const describe = 'run a worker: registers, takes assigned tasks and runs their handlers';
 
 export function builder(y: Argv): Argv<WorkerArgs> {
-  return globalOptions(y)
+  return serveOptions(globalOptions(y), '/metrics and /healthz')
     .option('id', { type: 'string', describe: 'name of this worker', default: `${hostname()}-${process.pid}` })
     .option('concurrency', { type: 'number', describe: 'tasks run at once (its capacity)', default: 4 })
     .option('handlers', { type: 'string', describe: 'module exporting { [type]: async (payload, ctx) => result }' })
@@ -33,7 +34,8 @@ export function builder(y: Argv): Argv<WorkerArgs> {
 }
 
 export async function handler(argv: WorkerArgs): Promise<ExitCode> {
-  const root = createLogger();
+  const root = loggerFor(argv);
+  const metrics = createMetricsRegistry();
   const log = root.child({ workerId: argv.id });
   const handlers: HandlerMap = argv.handlers ? await loadHandlers(argv.handlers) : {};
   const labels = parseLabels(argv.labels);
@@ -42,6 +44,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
+    metrics,
   });
   const worker = new Worker({
     session,
@@ -53,15 +56,26 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     gracePeriodMs: argv.grace,
     sessionTimeoutMs: argv.sessionTimeout,
     log: root,
+    metrics,
   });
+  let http: RunningHttpServer | undefined;
   try {
     await worker.start();
     log.info({ member: worker.memberName, concurrency: argv.concurrency, types: worker.types }, 'worker alive');
+    if (argv.http !== undefined) {
+      http = await startHttpServer({
+        port: argv.http,
+        host: argv.httpHost,
+        routes: [healthRoute(() => ({ ok: session.state === 'connected' && worker.state === 'running', zookeeper: session.state, worker: worker.state })), metricsRoute(metrics)],
+      });
+      log.info({ url: `http://${http.host}:${http.port}/metrics` }, `metrics on http://${http.host}:${http.port}/metrics`);
+    }
     await onShutdown(async (signal) => {
       log.info({ signal }, 'draining');
       await worker.stop();
     });
   } finally {
+    await http?.close();
     await worker.stop();
     await session.close();
   }

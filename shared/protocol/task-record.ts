@@ -28,7 +28,30 @@ export interface TaskError {
   message: string;
   kind: TaskErrorKind;
   retryable: boolean;
+  /** The handler's stack, cut to MAX_STACK_CHARS (absent for errors that are not a handler's). */
+  stack?: string;
 }
+
+/** A handler error's stack is kept this long, in the record and in its attempt history. */
+export const MAX_STACK_CHARS = 2048;
+
+/** How one attempt ended, as the attempt history keeps it. */
+export type AttemptOutcome = 'succeeded' | 'failed' | 'lost' | 'cancelled';
+
+/** One attempt of a task, kept with the record (the last MAX_HISTORY of them, oldest first). */
+export interface AttemptEntry {
+  attempt: number;
+  /** Member name (workerId~incarnation) that held it; null if it was never assigned. */
+  worker: string | null;
+  assignedAt?: number;
+  startedAt?: number;
+  endedAt: number;
+  outcome: AttemptOutcome;
+  /** Why it failed or was lost: message cut to 1 024 characters, stack to MAX_STACK_CHARS. */
+  error?: TaskError;
+}
+
+export const MAX_HISTORY = 10;
 
 export interface TaskSpec {
   id: string;
@@ -67,6 +90,8 @@ export interface TaskRecord extends TaskSpec {
   notBefore?: number;
   result?: unknown;
   error?: TaskError;
+  /** Past attempts, oldest first, at most MAX_HISTORY (absent in older records). */
+  history?: AttemptEntry[];
 }
 
 export interface SizeLimits {

@@ -10,6 +10,7 @@
 //                 Also entered when disconnected for a whole session timeout: by then the
 //                 server has expired us or will, and acting as if it had is the safe side.
 // - closed:       close() was called; every call fails with SessionClosedError.
+import type { Registry } from '../metrics/registry.js';
 import type { Logger } from '../log.js';
 
 export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
@@ -18,6 +19,8 @@ export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expire
 export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 
 export interface ZkSessionOptions {
+  /** Where the session's drover_zk_* metrics go (reconnects, expiries, request latency); none when absent. */
+  metrics?: Registry;
   /** host:port[,host:port...][/chroot]; a malformed one is an InvalidConnectStringError. */
   connectString: string;
   /** Requested session timeout; the server clamps it to [2, 20] × tickTime. Default 6000 (DEFAULT_SESSION_TIMEOUT_MS). */

@@ -21,7 +21,7 @@ export function uniqueRoot(prefix = 't'): string {
   return `/${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export const testLog: Logger = createLogger({ level: process.env.DROVER_TEST_LOG ?? 'silent', pretty: false });
+export const testLog: Logger = createLogger({ level: process.env.DROVER_TEST_LOG ?? 'silent', format: 'json' });
 
 /** Tracks every session a test opens so `closeAll()` can close them. */
 export class SessionPool {
