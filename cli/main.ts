@@ -9,6 +9,8 @@ import * as get from './commands/get.js';
 import * as list from './commands/list.js';
 import * as cancel from './commands/cancel.js';
 import * as status from './commands/status.js';
+import * as wait from './commands/wait.js';
+import * as watch from './commands/watch.js';
 import { describeError, UsageError } from './common.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { forcedExit } from './signals.js';
@@ -20,7 +22,7 @@ interface CommandModule {
   handler: (argv: any) => Promise<ExitCode>;
 }
 
-const COMMANDS: CommandModule[] = [master, worker, submit, get, list, cancel, status];
+const COMMANDS: CommandModule[] = [master, worker, submit, wait, watch, get, list, cancel, status];
 
 /** The package's version, read from package.json (above dist/cli/ when built, above cli/ in sources). */
 function packageVersion(): string {
