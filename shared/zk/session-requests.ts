@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
+import type { ZkMetrics } from '../metrics/zk-metrics.js';
 import { SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
 import { emitChildrenChanged } from './client-hooks.js';
 import { validatePath } from './library.js';
@@ -44,6 +45,8 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   protected abstract readonly log: Logger;
   /** Persistent recursive watches: routed by the session's clients, re-added at each connect. */
   protected readonly trees: TreeWatches;
+  /** drover_zk_* metrics, when the session was given a registry (set by ZkSession). */
+  protected metrics?: ZkMetrics;
 
   constructor() {
     super();
@@ -82,7 +85,15 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
         new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session expired; a new one is being opened (${op} ${path})`, { op, path }),
       );
     }
-    return this.pending.run(op, path, this.client, run);
+    const p = this.pending.run(op, path, this.client, run);
+    if (!this.metrics) return p;
+    // Every request a session sends passes here: one increment and one observation each.
+    const timer = this.metrics.request(op);
+    p.then(
+      () => timer.done(),
+      (err: unknown) => timer.done(err),
+    );
+    return p;
   }
 
   create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {

@@ -36,6 +36,7 @@ import { SessionClosedError, SessionExpiredError, zkError } from './errors.js';
 import { dropSocket, type RawClient } from './raw-client.js';
 import { SessionReaper } from './reaper.js';
 import { SessionRequests } from './session-requests.js';
+import { zkMetrics } from '../metrics/zk-metrics.js';
 import { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkSessionEvents, type ZkSessionOptions } from './session-types.js';
 import { SessionWatchdog } from './watchdog.js';
 
@@ -67,6 +68,7 @@ export class ZkSession extends SessionRequests {
     this.requestTimeoutOption = opts.requestTimeoutMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(5000, this.sessionTimeoutMs);
     this.log = (opts.log ?? silentLogger).child({ component: 'zk-session' });
+    if (opts.metrics) this.metrics = zkMetrics(opts.metrics, () => this._state === 'connected');
     this.reaper = new SessionReaper(this.connectString, this.sessionTimeoutMs, this.log);
     this.watchdog = new SessionWatchdog(
       {
@@ -171,6 +173,8 @@ export class ZkSession extends SessionRequests {
     if (prev === next) return;
     this._state = next;
     if (next === 'connected') this.reaper.serversAnswer();
+    // The first connect is no reconnect; any later one (same session or a new one) is.
+    if (next === 'connected' && prev !== 'connecting') this.metrics?.reconnected();
     this.log.info({ state: next, previous: prev, sessionId: this._sessionId }, `zookeeper session ${next}`);
     // A new connection holds none of our server-side tree watches: add them again.
     if (next === 'connected') this.trees.rearm();
@@ -182,6 +186,7 @@ export class ZkSession extends SessionRequests {
     if (this._state === 'expired' || this._state === 'closed') return;
     this.log.warn({ sessionId: this._sessionId, reason }, 'zookeeper session expired');
     this.setState('expired');
+    this.metrics?.expired();
     this.pending.failAll(() => new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session ${this._sessionId} expired (${reason})`));
     const abandoned = declared
       ? { id: this.client.getSessionId(), password: this.client.getSessionPassword(), granted: this.negotiatedTimeoutMs }
@@ -236,6 +241,7 @@ export class ZkSession extends SessionRequests {
     this.watchdog.stop();
     const wasConnected = this._state === 'connected';
     this.setState('closed');
+    this.metrics?.detach();
     this.pending.failAll(() => new SessionClosedError('SESSION_CLOSED', 'session closed'));
     this.trees.closeAll();
     this.reaper.stopAll();
