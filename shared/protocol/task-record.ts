@@ -3,6 +3,7 @@
 import { assertTaskId } from './paths.js';
 import type { TaskState } from './task-state.js';
 import { TASK_STATES } from './task-state.js';
+import { historyProblem } from './attempt-history.js';
 
 export const RECORD_FORMAT = 1;
 
@@ -32,8 +33,8 @@ export interface TaskError {
   stack?: string;
 }
 
-/** A handler error's stack is kept this long, in the record and in its attempt history. */
-export const MAX_STACK_CHARS = 2048;
+// The bounds of the history (and of a kept stack) live with its rules, in attempt-history.ts.
+export { MAX_HISTORY, MAX_STACK_CHARS } from './attempt-history.js';
 
 /** How one attempt ended, as the attempt history keeps it. */
 export type AttemptOutcome = 'succeeded' | 'failed' | 'lost' | 'cancelled';
@@ -50,8 +51,6 @@ export interface AttemptEntry {
   /** Why it failed or was lost: message cut to 1 024 characters, stack to MAX_STACK_CHARS. */
   error?: TaskError;
 }
-
-export const MAX_HISTORY = 10;
 
 export interface TaskSpec {
   id: string;
@@ -107,10 +106,11 @@ export const ZK_MAX_REQUEST_BYTES = 0xfffff;
 export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
 /**
  * What a finish multi holds besides the payload and the result: the record's other fields
- * (ids, type, labels, times, an error message of up to 4 096 characters, JSON-escaped) and
- * its other operations' paths.
+ * (ids, type, labels ≤ 8 KiB, times, an error of up to 4 096 + 2 048 characters JSON-escaped:
+ * ≤ 36 KiB, the attempt history ≤ MAX_HISTORY_BYTES = 40 KiB) and its other operations'
+ * paths: 96 KiB (48 KiB before the history).
  */
-export const RECORD_ROOM_BYTES = 48 * 1024;
+export const RECORD_ROOM_BYTES = 96 * 1024;
 /** Labels are record fields: bounded so that RECORD_ROOM_BYTES holds. */
 export const MAX_LABELS_BYTES = 8 * 1024;
 export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
@@ -283,6 +283,8 @@ export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
   const bo = r.backoff as Record<string, unknown> | undefined;
   if (!bo || typeof bo.initialMs !== 'number' || typeof bo.factor !== 'number' || typeof bo.maxMs !== 'number') fail('has a bad backoff');
   if (r.labels === null || typeof r.labels !== 'object') fail('has bad labels');
+  const h = historyProblem(r.history);
+  if (h !== null) fail(`history ${h}`);
   return raw as TaskRecord;
 }
 

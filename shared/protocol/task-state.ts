@@ -3,7 +3,8 @@
 // IllegalTransitionError. They are pure: the ZooKeeper write that carries them (one fenced
 // multi) lives with the caller.
 import { cutMessage } from './messages.js';
-import type { TaskError, TaskErrorKind, TaskRecord } from './task-record.js';
+import type { AttemptOutcome, TaskError, TaskErrorKind, TaskRecord } from './task-record.js';
+import { appendHistory, attemptEntry, boundedError, endsAttempt } from './attempt-history.js';
 import { DEFAULT_MAX_LOST, backoffDelay } from './task-record.js';
 
 export const TASK_STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -36,9 +37,25 @@ export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.includes(state);
 }
 
+/**
+ * Every change of state goes through here, so the rules that follow any move live once: an
+ * error kept in the record is bounded (message as given, already cut; stack to
+ * MAX_STACK_CHARS), and a move that ends an attempt appends its entry to the history, built
+ * from the record being left (attempt-history.ts), in the same record the multi writes.
+ */
 function move(rec: TaskRecord, to: TaskState, patch: Partial<TaskRecord>, now: number): TaskRecord {
   if (!TRANSITIONS[rec.state].includes(to)) throw new IllegalTransitionError(rec.id, rec.state, to);
-  return { ...rec, ...patch, state: to, updatedAt: now };
+  const next: TaskRecord = { ...rec, ...patch, state: to, updatedAt: now };
+  if (patch.error) next.error = boundedError(patch.error, Number.MAX_SAFE_INTEGER);
+  if (endsAttempt(rec.state, to)) next.history = appendHistory(rec.history, attemptEntry(rec, outcomeOf(to, patch.error), patch.error, now));
+  return next;
+}
+
+/** How an attempt that moves to `to` with `error` ended. */
+function outcomeOf(to: TaskState, error: TaskError | undefined): AttemptOutcome {
+  if (to === 'succeeded') return 'succeeded';
+  if (to === 'cancelled') return 'cancelled';
+  return error && LOST_KINDS.includes(error.kind) ? 'lost' : 'failed';
 }
 
 /** Leader: a queued task goes to a worker as attempt+1. */
