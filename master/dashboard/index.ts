@@ -1,22 +1,88 @@
-// The live dashboard any master serves at GET / (see README "Dashboard"). Placeholder until
-// the dashboard lands: it adds no routes.
+// The live dashboard any master serves at GET / (see README "Dashboard"): a leader and a
+// follower show the same cluster, read from ZooKeeper. Parts: cluster-view.ts (masters,
+// workers, queue/finished counts sampled into a ring), task-log.ts + feed.ts (recent tasks
+// and failures, from the task feed, open only while a page is connected: live.ts), routes.ts
+// (page, JSON API, event stream), page-*.ts (the page itself, shipped as strings in dist).
+import { DroverClient } from '../../client/drover-client.js';
 import type { Logger } from '../../shared/log.js';
 import type { Route } from '../../shared/http/server.js';
+import { openLayout } from '../../shared/protocol/layout.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import type { Master } from '../master.js';
+import { ClusterView } from './cluster-view.js';
+import { LiveHub } from './live.js';
+import { SECURITY_HEADERS, WORKERS_PAGE_DEFAULT, dashboardRoutes } from './routes.js';
+import { TaskLog } from './task-log.js';
 
 export interface DashboardOptions {
   session: ZkSession;
   root: string;
   master: Master;
   log: Logger;
+  /** How often the queue and finished counts are sampled (default 2000 ms). */
+  sampleIntervalMs?: number;
 }
 
 export interface Dashboard {
   routes: Route[];
   close(): Promise<void>;
+  /** Pages connected now, whether the task feed is open, and how often it was opened/closed. */
+  stats(): { pages: number; feedOpen: boolean; feedOpened: number; feedClosed: number; samples: number };
 }
 
-export async function openDashboard(_opts: DashboardOptions): Promise<Dashboard> {
-  return { routes: [], close: async () => {} };
+export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const log = opts.log.child({ component: 'dashboard' });
+  const paths = await openLayout(opts.session, opts.root);
+  if (!paths) throw new Error(`dashboard: no drover cluster under ${opts.root}`);
+  const client = await DroverClient.connect({ session: opts.session, root: opts.root, createLayout: false });
+  const view = new ClusterView({ session: opts.session, paths, master: opts.master, log, intervalMs: opts.sampleIntervalMs });
+  const tasks = new TaskLog();
+
+  const overview = (workerOffset: number, workerLimit: number, withSeries: boolean) => {
+    const samples = view.samples();
+    const last = samples[samples.length - 1];
+    const masters = view.masterList();
+    return {
+      now: Date.now(),
+      root: paths.root || '/',
+      self: { role: opts.master.state, name: masters.find((m) => m.self)?.id ?? null },
+      leader: view.leader(),
+      masters: masters.slice(0, 50),
+      mastersTotal: masters.length,
+      ...view.workerPage(workerOffset, workerLimit),
+      workerOffset,
+      queue: { depth: last?.queued ?? null, inProgress: view.inProgress(), finished: last?.done ?? null, sampledAt: last?.at ?? null },
+      throughput: { perSecond1m: view.throughput(60_000), perSecondLast: view.throughput(view.intervalMs * 1.5) },
+      sampleIntervalMs: view.intervalMs,
+      ...(withSeries ? { series: samples } : { sample: last ?? null }),
+    };
+  };
+  const live = new LiveHub({ session: opts.session, root: opts.root, log, tasks, overview: () => overview(0, WORKERS_PAGE_DEFAULT, false), headers: SECURITY_HEADERS });
+  const kick = () => live.overviewChanged();
+  view.on('change', kick);
+  view.on('sample', kick);
+  try {
+    await view.start();
+  } catch (err) {
+    view.stop();
+    await client.close();
+    throw err;
+  }
+  const routes = dashboardRoutes(
+    { overview, workers: (offset, limit) => ({ ...view.workerPage(offset, limit), offset }) },
+    tasks,
+    live,
+    client,
+  );
+  return {
+    routes,
+    stats: () => ({ pages: live.clientCount, feedOpen: live.feedOpen, feedOpened: live.counts.opened, feedClosed: live.counts.closed, samples: view.samples().length }),
+    async close() {
+      view.off('change', kick);
+      view.off('sample', kick);
+      view.stop();
+      await live.close();
+      await client.close();
+    },
+  };
 }

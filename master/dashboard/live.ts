@@ -1,0 +1,190 @@
+// Live updates for the dashboard's pages, as server-sent events on GET /api/events. The task
+// feed (a watch over every task) is open only while at least one page is connected, and closed
+// when the last one leaves: an unwatched master costs nothing per task. Task changes are sent
+// in batches every FLUSH_MS (the last state of each task, at most BATCH_MAX a batch), so a
+// burst of thousands of tasks a second is a few messages a second to each page.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../shared/log.js';
+import type { ZkSession } from '../../shared/zk/session.js';
+import { TaskFeed, type TaskEvent } from './feed.js';
+import type { FailureEntry, TaskLog, TaskSummary } from './task-log.js';
+
+export const MAX_CLIENTS = 32;
+const FLUSH_MS = 250;
+const BATCH_MAX = 200;
+/** A page that reads slower than we write is dropped once this much waits for it. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+const RETRY_OPEN_MS = 1000;
+
+export interface LiveHubOptions {
+  session: ZkSession;
+  root: string;
+  log: Logger;
+  tasks: TaskLog;
+  /** What the `overview` event carries (computed only while pages are connected). */
+  overview: () => unknown;
+  /** Headers every response of the dashboard carries. */
+  headers: Record<string, string>;
+}
+
+export class LiveHub {
+  private readonly clients = new Set<ServerResponse>();
+  private feed?: TaskFeed;
+  private syncing?: Promise<void>;
+  private closed = false;
+  private pendingTasks = new Map<string, TaskSummary>();
+  private pendingFailures: FailureEntry[] = [];
+  private dropped = 0;
+  private flushTimer?: NodeJS.Timeout;
+  private overviewDue = false;
+  private retryTimer?: NodeJS.Timeout;
+  /** Feed opens and closes so far (for tests and the README's cost figures). */
+  readonly counts = { opened: 0, closed: 0 };
+
+  constructor(private readonly opts: LiveHubOptions) {}
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+  get feedOpen(): boolean {
+    return this.feed !== undefined;
+  }
+
+  /** GET /api/events: holds the response open and streams events to it. */
+  attach(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closed || this.clients.size >= MAX_CLIENTS) {
+      res.writeHead(503, { ...this.opts.headers, 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
+      res.end(this.closed ? 'dashboard closed\n' : `too many dashboard pages open (${MAX_CLIENTS})\n`);
+      return;
+    }
+    res.writeHead(200, { ...this.opts.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    this.clients.add(res);
+    const leave = () => {
+      if (this.clients.delete(res)) this.sync();
+    };
+    req.on('close', leave);
+    res.on('close', leave);
+    this.send(res, 'overview', this.opts.overview());
+    if (this.feed) this.send(res, 'ready', { feed: true });
+    this.sync();
+  }
+
+  /** The cluster view changed or was sampled: pages get a fresh overview within FLUSH_MS. */
+  overviewChanged(): void {
+    if (this.clients.size === 0) return;
+    this.overviewDue = true;
+    this.scheduleFlush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.retryTimer);
+    for (const c of this.clients) c.end();
+    this.clients.clear();
+    this.sync();
+    await this.syncing;
+  }
+
+  /** Brings the feed in line with the pages: open while any is connected, closed otherwise. */
+  private sync(): void {
+    if (this.syncing) return;
+    this.syncing = (async () => {
+      for (;;) {
+        const want = this.clients.size > 0 && !this.closed;
+        if (want === (this.feed !== undefined)) break;
+        if (want) {
+          if (!(await this.openFeed())) break;
+        } else {
+          const feed = this.feed!;
+          this.feed = undefined;
+          this.counts.closed++;
+          await feed.close().catch(() => undefined);
+          this.opts.log.debug('task feed closed: no dashboard page open');
+        }
+      }
+    })().finally(() => {
+      this.syncing = undefined;
+      // A page that came or went between the loop's last look and here: look again (unless
+      // an open failed: its retry timer does).
+      const want = this.clients.size > 0 && !this.closed;
+      if (want !== (this.feed !== undefined) && !(want && this.retryTimer)) this.sync();
+    });
+  }
+
+  private async openFeed(): Promise<boolean> {
+    try {
+      const feed = await TaskFeed.open({ session: this.opts.session, root: this.opts.root, log: this.opts.log });
+      feed.on('event', (e) => this.onEvent(e));
+      feed.on('error', (err) => this.opts.log.warn({ err: err.message }, 'dashboard task feed'));
+      this.feed = feed;
+      this.counts.opened++;
+      this.opts.log.debug('task feed open: a dashboard page is connected');
+      for (const c of this.clients) this.send(c, 'ready', { feed: true });
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'dashboard task feed did not open; trying again');
+      for (const c of this.clients) this.send(c, 'feed-error', { message: (err as Error).message });
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.sync();
+      }, RETRY_OPEN_MS);
+      this.retryTimer.unref();
+      return false;
+    }
+  }
+
+  private onEvent(e: TaskEvent): void {
+    const got = this.opts.tasks.add(e);
+    if (!got || this.clients.size === 0) return;
+    if (!this.pendingTasks.has(got.task.id) && this.pendingTasks.size >= BATCH_MAX) this.dropped++;
+    else {
+      this.pendingTasks.delete(got.task.id);
+      this.pendingTasks.set(got.task.id, got.task);
+    }
+    if (got.failure && this.pendingFailures.length < BATCH_MAX) this.pendingFailures.push(got.failure);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.overviewDue) {
+      this.overviewDue = false;
+      this.broadcast('overview', this.opts.overview());
+    }
+    if (this.pendingTasks.size > 0 || this.pendingFailures.length > 0) {
+      const body = { tasks: [...this.pendingTasks.values()], failures: this.pendingFailures, dropped: this.dropped };
+      this.pendingTasks = new Map();
+      this.pendingFailures = [];
+      this.dropped = 0;
+      this.broadcast('tasks', body);
+    }
+  }
+
+  private broadcast(event: string, data: unknown): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of this.clients) this.write(c, frame);
+  }
+
+  private send(res: ServerResponse, event: string, data: unknown): void {
+    this.write(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private write(res: ServerResponse, frame: string): void {
+    if (res.writableLength > MAX_BUFFERED_BYTES) {
+      this.clients.delete(res);
+      res.destroy();
+      this.sync();
+      return;
+    }
+    res.write(frame);
+  }
+}
