@@ -1,0 +1,108 @@
+// What a task feed emits for a record it read, given what it saw of that task before: pure,
+// so the rules live once (task-feed.ts and its sources only read and route). The kind follows
+// from the record itself: a queued record with attempts behind it was retried or lost (its
+// last history entry says which); phases a read skipped (a task assigned and started between
+// two reads) are filled in from the record's own times, so a reader sees them in order.
+import type { AttemptEntry, TaskRecord } from '../shared/protocol/task-record.js';
+import type { TaskState } from '../shared/protocol/task-state.js';
+import { LOST_KINDS } from '../shared/protocol/task-state.js';
+
+export type TaskEventKind = 'queued' | 'assigned' | 'started' | 'progress' | 'retried' | 'lost' | 'finished';
+
+export interface TaskEvent {
+  kind: TaskEventKind;
+  id: string;
+  type: string;
+  /** The record's state when read ('finished': succeeded | failed | cancelled). */
+  state: TaskState;
+  attempt: number;
+  /** Member name. */
+  worker: string | null;
+  /** ms epoch: the record's updatedAt (or when the progress was reported). */
+  at: number;
+  /** Kind 'progress' only. */
+  progress?: unknown;
+  /** The record as read (absent for 'progress'; for a filled-in phase, the later record that showed it). */
+  record?: TaskRecord;
+}
+
+/** What a feed remembers of one task between reads. */
+export interface Seen {
+  /** Identifies the record version last applied (state, attempt, updatedAt). */
+  key: string;
+  attempt: number;
+  /** 0 queued, 1 assigned, 2 started, 3 finished: the phase of `attempt` last emitted. */
+  phase: number;
+  type: string;
+  /** Not followed (another type than the feed's): remembered so its progress costs no read. */
+  skip?: boolean;
+  /** progressAt of the last progress emitted. */
+  progressAt?: number;
+}
+
+const PHASE: Record<TaskState, number> = { queued: 0, assigned: 1, running: 2, succeeded: 3, failed: 3, cancelled: 3 };
+
+export function recordKey(rec: TaskRecord): string {
+  return `${rec.state}/${rec.attempt}/${rec.updatedAt}`;
+}
+
+export function seenOf(rec: TaskRecord, skip = false): Seen {
+  return { key: recordKey(rec), attempt: rec.attempt, phase: PHASE[rec.state], type: rec.type, ...(skip ? { skip } : {}) };
+}
+
+/** A record back in the queue after an attempt: lost to infrastructure, or retried after a failure. */
+function requeueKind(rec: TaskRecord): TaskEventKind {
+  const last = rec.history?.at(-1);
+  if (last) return last.outcome === 'lost' ? 'lost' : 'retried';
+  return rec.error && LOST_KINDS.includes(rec.error.kind) ? 'lost' : 'retried';
+}
+
+/** The history entry of the attempt the record's last move ended, if that move ended one. */
+function endedNow(rec: TaskRecord): AttemptEntry | undefined {
+  const last = rec.history?.at(-1);
+  return last && last.attempt === rec.attempt && last.endedAt === rec.updatedAt ? last : undefined;
+}
+
+/**
+ * The events `rec` makes after `prev` (none if it is the version seen already). `fill`: emit
+ * the phases of the current attempt that no read showed (false for a first, baseline read).
+ */
+export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: boolean): TaskEvent[] {
+  if (prev && prev.key === recordKey(rec)) return [];
+  const ev = (kind: TaskEventKind, state: TaskState, at: number): TaskEvent => ({
+    kind,
+    id: rec.id,
+    type: rec.type,
+    state,
+    attempt: rec.attempt,
+    worker: rec.worker,
+    at,
+    record: rec,
+  });
+  const phase = PHASE[rec.state];
+  if (phase === 0) return [ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt)];
+  const out: TaskEvent[] = [];
+  const shown = !prev ? -1 : prev.attempt === rec.attempt ? prev.phase : prev.attempt > rec.attempt ? 9 : -1;
+  const ended = phase === 3 ? endedNow(rec) : undefined;
+  // Times of the current attempt: a running record's own, a finished one's from the entry its finish wrote.
+  const assignedAt = phase === 3 ? ended?.assignedAt : rec.assignedAt;
+  const startedAt = phase === 3 ? ended?.startedAt : undefined;
+  if (fill && shown < 1 && phase >= 2 && assignedAt !== undefined) out.push(ev('assigned', 'assigned', assignedAt));
+  if (fill && shown < 2 && phase === 3 && startedAt !== undefined) out.push(ev('started', 'running', startedAt));
+  out.push(ev(phase === 1 ? 'assigned' : phase === 2 ? 'started' : 'finished', rec.state, rec.updatedAt));
+  return out;
+}
+
+/** The progress an assignment node's data holds, as an event (null: none, or not newer than `prev`'s). */
+export function progressEvent(prev: Seen, id: string, member: string, data: Buffer): TaskEvent | null {
+  let a: { attempt?: unknown; progress?: unknown; progressAt?: unknown };
+  try {
+    a = JSON.parse(data.toString('utf8')) as typeof a;
+  } catch {
+    return null;
+  }
+  if (a === null || typeof a !== 'object' || !('progress' in a) || typeof a.progressAt !== 'number' || typeof a.attempt !== 'number') return null;
+  if (prev.progressAt !== undefined && a.progressAt <= prev.progressAt) return null;
+  prev.progressAt = a.progressAt;
+  return { kind: 'progress', id, type: prev.type, state: 'running', attempt: a.attempt, worker: member, at: a.progressAt, progress: a.progress };
+}

@@ -1,0 +1,143 @@
+// The task feed's source for given ids: one data watch per record (exists while it is
+// missing), re-set by each read, and one on the current attempt's assignment node for its
+// progress. One read per task at a time (a watch firing during it reads once more after).
+// When ZooKeeper is back (the same session, or a new one whose watches are all new) every
+// id is read again; the feed emits only what changed.
+import { NoNodeError } from '../shared/zk/errors.js';
+import type { SessionState, Watcher } from '../shared/zk/session.js';
+import { StableWatchers } from '../shared/zk/stable-watchers.js';
+import type { FeedSink } from './task-feed.js';
+import { readOne } from './record-reads.js';
+
+interface Entry {
+  reading: boolean;
+  again: boolean;
+  /** The read after this one may skip phases (false only for the first, baseline read). */
+  fill: boolean;
+  /** The current attempt's assignment node, while assigned/running. */
+  assignment?: { path: string; member: string };
+  progressReading: boolean;
+  progressAgain: boolean;
+  missing: boolean;
+}
+
+export class IdsSource {
+  private readonly entries = new Map<string, Entry>();
+  private readonly watchers: StableWatchers;
+
+  private constructor(
+    private readonly sink: FeedSink,
+    ids: readonly string[],
+  ) {
+    this.watchers = new StableWatchers(sink.session);
+    for (const id of new Set(ids)) this.entries.set(id, { reading: false, again: false, fill: false, progressReading: false, progressAgain: false, missing: false });
+    sink.session.on('state', this.onState);
+    sink.session.on('session', this.onSession);
+  }
+
+  static async open(sink: FeedSink, ids: readonly string[]): Promise<IdsSource> {
+    const s = new IdsSource(sink, ids);
+    await Promise.all([...s.entries.keys()].map((id) => s.read(id)));
+    return s;
+  }
+
+  missing(): string[] {
+    return [...this.entries].filter(([, e]) => e.missing).map(([id]) => id);
+  }
+
+  async close(): Promise<void> {
+    this.sink.session.off('state', this.onState);
+    this.sink.session.off('session', this.onSession);
+    for (const id of this.entries.keys()) {
+      const w = this.watchers.take(`r:${id}`);
+      if (w) this.sink.session.forgetDataWatch(this.sink.paths.task(id), w);
+    }
+  }
+
+  private readonly onState = (state: SessionState, previous: SessionState): void => {
+    if (state === 'connected' && previous !== 'connecting') this.readAll();
+  };
+  private readonly onSession = (): void => this.readAll();
+
+  private readAll(): void {
+    for (const id of this.entries.keys()) {
+      void this.read(id);
+      void this.readProgress(id);
+    }
+  }
+
+  private recordWatcher(id: string): Watcher {
+    return this.watchers.get(`r:${id}`, () => () => void this.read(id));
+  }
+
+  private progressWatcher(id: string): Watcher {
+    return this.watchers.get(`p:${id}`, () => () => void this.readProgress(id));
+  }
+
+  private async read(id: string): Promise<void> {
+    const e = this.entries.get(id);
+    if (!e || this.sink.closed) return;
+    if (e.reading) {
+      e.again = true;
+      return;
+    }
+    e.reading = true;
+    try {
+      do {
+        e.again = false;
+        const session = this.sink.session;
+        const o = await readOne(session, this.sink.paths, id, this.recordWatcher(id));
+        if (this.sink.closed) return;
+        if (o.kind === 'record') {
+          e.missing = false;
+          // A malformed record (rec null) is failed by the leader; that write is seen next.
+          if (!o.rec) continue;
+          this.sink.record(o.rec, e.fill);
+          e.fill = true;
+          const rec = o.rec;
+          const held = (rec.state === 'assigned' || rec.state === 'running') && rec.worker ? { path: this.sink.paths.assignment(rec.worker, id, rec.attempt), member: rec.worker } : undefined;
+          if (held?.path !== e.assignment?.path) {
+            e.assignment = held;
+            if (held) void this.readProgress(id);
+          }
+        } else if (o.kind === 'missing') {
+          e.missing = true;
+          // Watch for its creation; created meanwhile: read it again.
+          const stat = await session.exists(this.sink.paths.task(id), this.recordWatcher(id)).catch(() => null);
+          if (stat) e.again = true;
+        } else if (o.kind === 'error') {
+          this.sink.failed(o.err);
+        }
+        // 'away': read again when ZooKeeper is back (onState / onSession).
+      } while (e.again);
+    } finally {
+      e.reading = false;
+    }
+  }
+
+  private async readProgress(id: string): Promise<void> {
+    const e = this.entries.get(id);
+    if (!e || this.sink.closed || !e.assignment) return;
+    if (e.progressReading) {
+      e.progressAgain = true;
+      return;
+    }
+    e.progressReading = true;
+    try {
+      do {
+        e.progressAgain = false;
+        const held = e.assignment;
+        if (!held) return;
+        try {
+          const { data } = await this.sink.session.getData(held.path, this.progressWatcher(id));
+          if (!this.sink.closed && e.assignment?.path === held.path) this.sink.progress(id, held.member, data);
+        } catch (err) {
+          // Gone: the attempt ended (the record's watch says how). Other failures: read again when back.
+          if (!(err instanceof NoNodeError)) this.sink.log.debug({ err: (err as Error).message, id }, 'task feed: progress read failed');
+        }
+      } while (e.progressAgain);
+    } finally {
+      e.progressReading = false;
+    }
+  }
+}
