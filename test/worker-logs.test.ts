@@ -74,7 +74,7 @@ describe('worker logs', () => {
       ids.push(...batch);
     }
     await waitFor(() => w.inFlight === 0);
-    expect(lines.filter((l) => l.msg.startsWith('committed')).length).toBe(ids.length);
+    expect(lines.filter((l) => l.outcome === 'succeeded' && l.level === 30).length).toBe(ids.length);
     expect(lines.filter((l) => /withdrawn/.test(l.msg)).map((l) => `${l.taskId}: ${l.msg}`)).toEqual([]);
   });
 

@@ -14,7 +14,9 @@ import { SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
-import { AttemptAbortedError, executeAttempt, type AbortKind } from './executor.js';
+import { AttemptAbortedError, executeAttempt, type AbortKind, type ExecuteResult } from './executor.js';
+import { attemptEnded, type AttemptEnd } from './attempt-report.js';
+import type { WorkerMetrics } from './worker-metrics.js';
 import type { HandlerMap } from './handlers.js';
 import { markStarted } from './start-batch.js';
 import { AssignmentDir } from './assignment-dir.js';
@@ -29,6 +31,8 @@ export interface RunnerReport {
   started(e: { taskId: string; attempt: number }): void;
   committed(e: { taskId: string; attempt: number; state: TaskState }): void;
   fenced(e: { taskId: string; attempt: number; reason: string }): void;
+  /** An attempt ended (after the others above): its outcome, logged already. */
+  ended(e: AttemptEnd): void;
 }
 
 export interface RunnerOptions {
@@ -41,6 +45,7 @@ export interface RunnerOptions {
   /** Re-creates our assignment directory if it is gone; false when our member node is gone. */
   restoreAssignDir(): Promise<boolean>;
   report: RunnerReport;
+  metrics?: WorkerMetrics;
 }
 
 export class AttemptRunner {
@@ -175,6 +180,7 @@ export class AttemptRunner {
     const burst = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
     if (stale() || !this.accepting) return;
     const { toStart, toRun } = takeBurst(intake, burst.reads);
+    this.log.debug({ listed: listed.size, read: entries.length, toStart: toStart.length, toRun: toRun.length }, `intake: ${entries.length} new assignments read, ${toStart.length} to start`);
     for (const a of [...toStart, ...toRun]) this.attempts.set(a.key, a);
     for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
     // What a failed request was to read is neither held nor seen: read again soon (onError).
@@ -208,6 +214,8 @@ export class AttemptRunner {
     const verdicts = await markStarted({ tx: { session: this.session, paths: this.paths }, reads: this.commits.reads, log: this.log }, list);
     return list.filter((a, i) => {
       const v = verdicts[i];
+      const rec = a.cur.record;
+      if (v === 'started') this.opts.metrics?.started(rec.type, rec.createdAt, rec.startedAt ?? Date.now());
       if (v === 'unreadable') {
         this.finish(a, false);
         setTimeout(() => this.refresher.kick(), 300).unref();
@@ -236,21 +244,22 @@ export class AttemptRunner {
           log: a.log,
           progress: (v) => a.progress.report(v),
           onStart: () => {
-            a.log.info('started');
+            a.log.debug({ type: a.cur.record.type }, 'started');
             this.opts.report.started({ taskId: a.taskId, attempt: a.attempt });
           },
         }),
       );
       a.settling = true;
-      if (res.aborted) a.log.info({ reason: res.outcome.kind === 'failure' ? res.outcome.error.message : '' }, 'attempt aborted');
+      if (res.aborted) a.log.debug({ reason: res.outcome.kind === 'failure' ? res.outcome.error.message : '' }, 'attempt aborted');
       if (res.aborted === 'stopping') {
         // Not committed: the assignment stays and the leader reclaims it when our member node goes.
         this.finish(a, false);
+        this.ended(a, res, undefined);
         return;
       }
       // Its assignment is gone: a finish could only be fenced by it, so none is sent.
-      if (res.aborted === 'withdrawn') this.settled(a, await withdrawnAttempt(this.commits, a));
-      else this.settled(a, await commitAttempt(this.commits, a, res.outcome));
+      if (res.aborted === 'withdrawn') this.settled(a, res, await withdrawnAttempt(this.commits, a), false);
+      else this.settled(a, res, await commitAttempt(this.commits, a, res.outcome), true);
     })()
       .catch((err) => {
         a.log.error({ err: (err as Error).message }, `attempt failed unexpectedly; looking again in ${RETRY_LEFT_MS} ms`);
@@ -260,26 +269,34 @@ export class AttemptRunner {
       .finally(() => this.finish(a));
   }
 
-  private settled(a: Attempt, r: CommitResult): void {
+  /** `sent`: a commit was sent (a withdrawn attempt's is not: its fence is known gone). */
+  private settled(a: Attempt, res: ExecuteResult, r: CommitResult, sent: boolean): void {
     if (r.kind === 'committed') {
-      a.log.info({ state: r.state }, `committed: ${r.state}`);
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
     } else if (r.kind === 'fenced') {
-      // A user's cancel is nothing wrong; a take-back (reclaim, re-assignment) is worth a warning.
-      if (r.cancelled !== undefined) a.log.info({ reason: r.cancelled }, `attempt cancelled: ${r.cancelled}; its outcome is not stored`);
-      else a.log.warn({ reason: r.reason }, `commit fenced for task ${a.taskId} attempt ${a.attempt}: ${r.reason}`);
+      if (sent) this.opts.metrics?.fencedCommit();
       this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
     } else if (r.kind === 'left') {
       this.finish(a);
       this.lookAgainLater(a.key);
     }
+    this.ended(a, res, r);
+  }
+
+  /** The attempt's one log line, its metrics and its end event. `r` undefined: not committed (stopping). */
+  private ended(a: Attempt, res: ExecuteResult, r: CommitResult | undefined): void {
+    this.opts.report.ended(attemptEnded(a, res, r, this.opts.metrics));
   }
 
   /** A record that does not parse cannot run: fail it, fenced by our assignment like any commit. */
   private async failMalformed(held: HeldAttempt, reason: string, version: number, log: Logger): Promise<void> {
     const { assignment: key, taskId, attempt } = held;
     const r = await failMalformed(this.session, this.paths, held, reason, version, log);
-    if (r === 'committed') this.opts.report.committed({ taskId, attempt, state: 'failed' });
+    if (r === 'committed') {
+      this.opts.report.committed({ taskId, attempt, state: 'failed' });
+      // Its type is not known (the record does not parse): counted as "other".
+      this.opts.metrics?.ended('', 'failed', 0);
+    }
     else if (r === 'unknown') {
       // Read it again on the next listing.
       this.seen.unignore(key);

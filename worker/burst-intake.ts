@@ -62,7 +62,7 @@ export function takeBurst(x: Intake, reads: readonly BurstRead[]): { toStart: At
       }
       const a = newAttempt(x.session, key, member, { record: rec, version: read.version }, { taskId, attempt }, x.maxProgressBytes, alog, assignment);
       x.seen.markHeld(key);
-      alog.info({ type: rec.type, state: rec.state }, 'assignment received');
+      alog.debug({ type: rec.type, state: rec.state }, 'assignment received');
       (rec.state === 'assigned' ? toStart : toRun).push(a);
     }
   }

@@ -26,7 +26,8 @@ export interface CommitContext {
 }
 
 export type CommitResult =
-  | { kind: 'committed'; state: TaskState }
+  /** `record`: as the commit wrote it (its result, or its error as cut to fit). */
+  | { kind: 'committed'; state: TaskState; record: TaskRecord }
   /** `cancelled`: the record says the task was cancelled, with this reason. */
   | { kind: 'fenced'; reason: string; cancelled?: string }
   /** Refused again and again: look at the assignment again later. */
@@ -88,13 +89,13 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     }
     if (v.cut?.what === 'result') a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
     else if (v.cut) a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'failure too large for one ZooKeeper request; its message cut shorter');
-    if (v.kind === 'committed') return { kind: 'committed', state: v.next.state };
+    if (v.kind === 'committed') return { kind: 'committed', state: v.next.state, record: v.next };
     if (v.kind === 'fenced') return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
     const unknownOutcome = v.kind === 'unknown';
     if (!unknownOutcome && refusedAgain()) return { kind: 'left' };
     a.log.info({ err: v.error.message, ...(v.kind === 'moved' ? { part: v.part } : {}) }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
     const r = await verify(ctx, a, v.next);
-    if (r === 'committed') return { kind: 'committed', state: v.next.state };
+    if (r === 'committed') return { kind: 'committed', state: v.next.state, record: v.next };
     if (r === 'give-up') {
       a.log.warn('session closed before the commit was confirmed; left to the leader');
       return { kind: 'abandoned' };

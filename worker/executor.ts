@@ -3,7 +3,7 @@
 import type { Logger } from '../shared/log.js';
 import { cutMessage, errorMessage } from '../shared/protocol/messages.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
-import { PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
+import { MAX_STACK_CHARS, PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
 import { isRetryable, type HandlerMap } from './handlers.js';
 
 /** Why an attempt's signal aborted; `stopping` attempts are not committed (the leader reclaims them). */
@@ -38,6 +38,18 @@ export interface ExecuteResult {
   outcome: Outcome;
   /** Set when the attempt ended because its signal aborted. */
   aborted?: AbortKind;
+  /** From the handler's call to its end (or the abort we stopped awaiting it at); 0 when it never ran. */
+  durationMs: number;
+}
+
+/** A thrown Error's stack, cut to MAX_STACK_CHARS; none for a non-Error or a stack getter that throws. */
+export function errorStack(err: unknown): string | undefined {
+  try {
+    const stack: unknown = err instanceof Error ? err.stack : undefined;
+    return typeof stack === 'string' ? cutMessage(stack, MAX_STACK_CHARS) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function abortedError(reason: AttemptAbortedError): TaskError {
@@ -102,12 +114,12 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     const names = Object.keys(input.handlers).sort();
     const known = names.slice(0, KNOWN_TYPES_SHOWN).join(', ') + (names.length > KNOWN_TYPES_SHOWN ? `, … ${names.length - KNOWN_TYPES_SHOWN} more` : '');
     const message = cutMessage(`no handler for task type "${record.type}" on worker ${input.workerName} (known: ${known})`);
-    return { outcome: { kind: 'failure', error: { kind: 'unknown-type', retryable: true, message } } };
+    return { outcome: { kind: 'failure', error: { kind: 'unknown-type', retryable: true, message } }, durationMs: 0 };
   }
   // Aborted while waiting for a slot (session lost, withdrawn): do not start the handler.
   if (signal.aborted) {
     const reason = reasonOf(signal);
-    return { outcome: { kind: 'failure', error: abortedError(reason) }, aborted: reason.kind };
+    return { outcome: { kind: 'failure', error: abortedError(reason) }, aborted: reason.kind, durationMs: 0 };
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -123,8 +135,11 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     onAbort = () => res('aborted');
     signal.addEventListener('abort', onAbort, { once: true });
   });
+  let t0 = performance.now();
+  const ran = () => Math.round(performance.now() - t0);
   try {
     input.onStart?.();
+    t0 = performance.now();
     const run = Promise.resolve().then(() =>
       // A copy: a handler that changes its payload must not change the stored task.
       handler(structuredClone(record.payload), {
@@ -147,11 +162,13 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     ]);
     if (settled === 'aborted' || signal.aborted) {
       const reason = reasonOf(signal);
-      return { outcome: { kind: 'failure', error: abortedError(reason) }, aborted: reason.kind };
+      return { outcome: { kind: 'failure', error: abortedError(reason) }, aborted: reason.kind, durationMs: ran() };
     }
-    if (settled.ok) return { outcome: checkResult(record.id, settled.value, input.limits) };
+    if (settled.ok) return { outcome: checkResult(record.id, settled.value, input.limits), durationMs: ran() };
     const err = settled.err;
-    return { outcome: { kind: 'failure', error: { kind: 'handler', retryable: isRetryable(err), message: errorMessage(err) } } };
+    const stack = errorStack(err);
+    const error: TaskError = { kind: 'handler', retryable: isRetryable(err), message: errorMessage(err), ...(stack !== undefined ? { stack } : {}) };
+    return { outcome: { kind: 'failure', error }, durationMs: ran() };
   } finally {
     if (timer) clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);

@@ -96,6 +96,7 @@ export class FinishBatcher {
     const { taken: _n, ...v } = bv;
     this.stats.multis += 1;
     this.stats.items += taken.length;
+    this.log.debug({ count: taken.length, verdict: v.kind, waiting: this.waiting.length }, `finish batch: ${taken.length} in one multi (${v.kind})`);
     if (v.kind === 'committed' || v.kind === 'unknown' || taken.length === 1) {
       for (const w of taken) w.resolve(finishVerdictOf(w.prepared, asLone(v)));
       return;

@@ -47,6 +47,7 @@ export async function markStarted(ctx: StartContext, list: Attempt[]): Promise<S
     const chunk = todo.slice(0, v.taken);
     const rest = todo.slice(v.taken);
     if (v.kind === 'committed') {
+      ctx.log.debug({ count: chunk.length, left: rest.length }, `start batch: ${chunk.length} marked running in one multi`);
       chunk.forEach((i, k) => {
         list[i]!.cur = v.started[k]!;
         out[i] = 'started';

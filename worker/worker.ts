@@ -5,13 +5,17 @@ import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import type { Paths } from '../shared/protocol/paths.js';
+import type { TaskError } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { workerConfig, type WorkerConfig, type WorkerOptions } from './options.js';
 import { WorkerRegistration } from './registration.js';
+import type { AttemptEnd } from './attempt-report.js';
+import { workerMetrics, type WorkerMetrics } from './worker-metrics.js';
 
 export { WorkerOptionError, type WorkerOptions } from './options.js';
+export type { AttemptEnd, AttemptOutcomeLabel } from './attempt-report.js';
 
 export type WorkerState = 'initialized' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -29,6 +33,32 @@ export interface WorkerEvents {
   started: [{ taskId: string; attempt: number }];
   committed: [{ taskId: string; attempt: number; state: TaskState }];
   fenced: [{ taskId: string; attempt: number; reason: string }];
+  /** A success was committed (as BullMQ's `completed`). */
+  completed: [WorkerCompletedEvent];
+  /** A failure was committed: the task went back to the queue (`willRetry`) or failed for good. */
+  failed: [WorkerFailedEvent];
+  /** Any attempt ended, however (succeeded, retried, fenced, lost, ...: AttemptEnd.outcome). */
+  ended: [AttemptEnd];
+}
+
+export interface WorkerCompletedEvent {
+  id: string;
+  type: string;
+  attempt: number;
+  /** As stored in the record (what JSON kept of the handler's return value). */
+  result: unknown;
+  /** How long the handler ran. */
+  durationMs: number;
+}
+
+export interface WorkerFailedEvent {
+  id: string;
+  type: string;
+  attempt: number;
+  /** As stored in the record: message, kind, retryable, and the handler's stack (cut to MAX_STACK_CHARS). */
+  error: TaskError;
+  willRetry: boolean;
+  durationMs: number;
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -48,6 +78,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private paths?: Paths;
   private registration?: WorkerRegistration;
   private runner?: AttemptRunner;
+  private readonly registry?: WorkerOptions['metrics'];
+  private metrics?: WorkerMetrics;
   private _state: WorkerState = 'initialized';
   private readonly _stats: WorkerStats = { started: 0, committed: 0, fenced: 0 };
   private startPromise?: Promise<void>;
@@ -65,6 +97,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.ownsSession = !opts.session;
     this.rootLog = opts.log ?? silentLogger;
     this.log = this.rootLog.child({ component: 'worker', workerId: this.id });
+    this.registry = opts.metrics;
   }
 
   get state(): WorkerState {
@@ -85,7 +118,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
-    this.log.info({ state: next, previous: prev }, `worker ${next}`);
+    // Running is said once, with what it takes, by doStart ('worker alive').
+    if (next !== 'running') this.log.info({ state: next, previous: prev }, `worker ${next}`);
     this.emit('state', next, prev);
   }
 
@@ -101,12 +135,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const c = this.config;
     try {
       if (!this.session) {
-        this.session = await ZkSession.open({ connectString: c.connectString!, sessionTimeoutMs: c.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }) });
+        this.session = await ZkSession.open({ connectString: c.connectString!, sessionTimeoutMs: c.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }), metrics: this.registry });
       }
       const session = this.session;
       this.paths = await ensureLayout(session, this.root);
       this.registration = new WorkerRegistration(session, this.paths, { id: this.id, capacity: this.concurrency, labels: c.labels, types: [...this.types] }, this.rootLog);
       const registration = this.registration;
+      if (this.registry) this.metrics = workerMetrics(this.registry, { types: this.types, running: () => this.inFlight, capacity: this.concurrency });
       this.runner = new AttemptRunner({
         session,
         paths: this.paths,
@@ -115,6 +150,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         concurrency: this.concurrency,
         log: this.log,
         restoreAssignDir: () => registration.restoreAssignDir(),
+        metrics: this.metrics,
         report: {
           started: (e) => {
             this._stats.started += 1;
@@ -128,6 +164,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this._stats.fenced += 1;
             this.emit('fenced', e);
           },
+          ended: (e) => this.onEnded(e),
         },
       });
       session.on('expired', this.onExpired);
@@ -136,8 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.runner.setAccepting(true);
       await this.runner.listNow();
       await registration.setState('alive');
-      this.log.info({ member: registration.memberName, concurrency: this.concurrency, types: this.types }, `taking tasks of types ${this.types.join(', ')}`);
       this.setState('running');
+      this.log.info({ member: registration.memberName, concurrency: this.concurrency, types: this.types }, 'worker alive');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'worker failed to start');
       this.setState('failed');
@@ -189,11 +226,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Stops listening, deregisters, closes an owned session; lets pending commits give up. */
   private async release(): Promise<void> {
     this.runner?.close();
+    this.metrics?.detach();
     this.session?.off('expired', this.onExpired);
     this.registration?.off('incarnation', this.onIncarnation);
     await this.registration?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot delete member node'));
     if (this.ownsSession) await this.session?.close();
     await this.runner?.allFinished(this.session?.requestTimeoutMs ?? 1000);
+  }
+
+  private onEnded(e: AttemptEnd): void {
+    const { taskId: id, type, attempt, durationMs } = e;
+    if (e.outcome === 'succeeded') this.emit('completed', { id, type, attempt, result: e.result, durationMs });
+    else if (e.error && e.committed) this.emit('failed', { id, type, attempt, error: e.error, willRetry: e.willRetry === true, durationMs });
+    this.emit('ended', e);
   }
 
   private readonly onExpired = (): void => {

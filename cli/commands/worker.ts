@@ -61,7 +61,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   let http: RunningHttpServer | undefined;
   try {
     await worker.start();
-    log.info({ member: worker.memberName, concurrency: argv.concurrency, types: worker.types }, 'worker alive');
+    // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
     if (argv.http !== undefined) {
       http = await startHttpServer({
         port: argv.http,
@@ -79,6 +79,5 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     await worker.stop();
     await session.close();
   }
-  log.info('worker stopped');
   return EXIT.ok;
 }
