@@ -1,0 +1,129 @@
+// The task feed (client/task-feed.ts) against a real cluster: one task's events in order with
+// ids; retried and lost seen by a feed of every task; a feed across a TCP cut resumes and
+// misses no terminal state.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TaskFeed, type TaskEvent } from '../client/task-feed.js';
+import { ZkSession } from '../shared/zk/session.js';
+import { startCluster, type TestCluster } from './harness/cluster.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { testLog, waitForState, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function cluster(): Promise<TestCluster> {
+  const c = await startCluster({ masters: 1 });
+  cleanups.push(() => c.stop());
+  return c;
+}
+
+async function feedOf(c: TestCluster, opts: { ids?: string[]; type?: string; session?: ZkSession } = {}) {
+  const feed = await TaskFeed.open({ session: opts.session ?? c.admin, root: c.paths.root, log: testLog, ...opts });
+  cleanups.push(() => feed.close());
+  const events: TaskEvent[] = [];
+  feed.on('event', (e) => events.push(e));
+  return { feed, events, kinds: (id: string) => events.filter((e) => e.id === id).map((e) => e.kind) };
+}
+
+async function proxied(sessionTimeoutMs: number) {
+  const [host, port] = zkConnect().split(',')[0]!.split(':');
+  const proxy = await TcpProxy.start(host!, Number(port));
+  cleanups.push(() => proxy.stop());
+  const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs, log: testLog });
+  cleanups.push(() => session.close());
+  return { proxy, session };
+}
+
+describe('task feed', () => {
+  it('with ids: one task queued → assigned → started → progress → finished, in order', async () => {
+    const c = await cluster();
+    const { id } = await c.client.submit({ type: 'slow', payload: 7 });
+    const { events, kinds } = await feedOf(c, { ids: [id] });
+    await waitFor(() => kinds(id).length === 1, { message: 'the baseline event' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await c.addWorker({
+      id: 'w1',
+      handlers: {
+        slow: async (p: number, ctx) => {
+          ctx.progress({ step: 1, of: 2 });
+          await gate;
+          return p * 2;
+        },
+      },
+    });
+    await waitFor(() => kinds(id).includes('progress'), { message: 'the progress event' });
+    release();
+    await waitFor(() => kinds(id).includes('finished'), { message: 'the finished event' });
+    expect(kinds(id)).toEqual(['queued', 'assigned', 'started', 'progress', 'finished']);
+    const [, assigned, started, progress, finished] = events;
+    expect(assigned!.worker).toMatch(/^w1~/);
+    expect(started!.attempt).toBe(1);
+    expect(progress!.progress).toEqual({ step: 1, of: 2 });
+    expect(progress!.record).toBeUndefined();
+    expect(finished!.state).toBe('succeeded');
+    expect(finished!.record!.result).toBe(14);
+    // Times never go back within one task.
+    const ats = events.map((e) => e.at);
+    expect([...ats].sort((a, b) => a - b)).toEqual(ats);
+  });
+
+  it('every task: a retried and a lost attempt are seen as such, then finished', async () => {
+    const c = await cluster();
+    const { events, kinds } = await feedOf(c);
+    const flaky = await c.client.submit({ type: 'flaky', backoff: { initialMs: 300 } });
+    const hang = await c.client.submit({ type: 'hang' });
+    await waitFor(() => kinds(flaky.id).includes('queued') && kinds(hang.id).includes('queued'), { message: 'both queued' });
+    await c.addWorker({
+      id: 'wf',
+      handlers: {
+        flaky: (_p, ctx) => {
+          if (ctx.attempt === 1) throw new Error('boom');
+          return 'ok';
+        },
+      },
+    });
+    // The worker of `hang` sits behind a proxy: cut, its session expires, the leader takes the attempt back.
+    const { proxy, session } = await proxied(1200);
+    await c.addWorker({
+      id: 'wh',
+      session,
+      handlers: {
+        hang: (_p, ctx) => (ctx.attempt === 1 ? new Promise(() => undefined) : 'late'),
+      },
+    });
+    await waitFor(() => kinds(hang.id).includes('started'), { message: 'hang started' });
+    proxy.cut('blackhole');
+    await waitFor(() => kinds(hang.id).includes('lost'), { timeoutMs: 15_000, message: 'hang lost' });
+    proxy.heal();
+    await waitFor(() => kinds(flaky.id).includes('finished') && kinds(hang.id).includes('finished'), { timeoutMs: 15_000, message: 'both finished' });
+    expect(kinds(flaky.id)).toEqual(['queued', 'assigned', 'started', 'retried', 'assigned', 'started', 'finished']);
+    expect(kinds(hang.id)).toEqual(['queued', 'assigned', 'started', 'lost', 'assigned', 'started', 'finished']);
+    const retried = events.find((e) => e.id === flaky.id && e.kind === 'retried')!;
+    expect(retried.record!.history![0]).toMatchObject({ attempt: 1, outcome: 'failed', error: { message: 'boom', kind: 'handler' } });
+    const lost = events.find((e) => e.id === hang.id && e.kind === 'lost')!;
+    expect(lost.record!.history![0]).toMatchObject({ attempt: 1, outcome: 'lost', error: { kind: 'worker-lost' } });
+    expect(events.find((e) => e.id === hang.id && e.kind === 'finished')!.record!.result).toBe('late');
+  });
+
+  it('across a TCP cut (same session): resumes, and every task that finished in the gap is seen finished', async () => {
+    const c = await cluster();
+    const { proxy, session } = await proxied(8000);
+    const { kinds, feed } = await feedOf(c, { session });
+    const ids = (await c.client.submitMany(Array.from({ length: 5 }, (_, i) => ({ type: 'echo', payload: i })))).map((r) => r.id);
+    await waitFor(() => ids.every((id) => kinds(id).includes('queued')), { message: 'all queued' });
+    const id0 = session.sessionId;
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    await c.addWorker({ id: 'w1' });
+    for (const id of ids) await c.client.wait(id, { timeoutMs: 10_000 });
+    proxy.heal();
+    await waitFor(() => ids.every((id) => kinds(id).includes('finished')), { timeoutMs: 10_000, message: 'all finished after the cut' });
+    expect(session.sessionId).toBe(id0);
+    for (const id of ids) expect(kinds(id).filter((k) => k === 'finished')).toHaveLength(1);
+    expect(feed.closed).toBe(false);
+  });
+});
