@@ -54,6 +54,8 @@ async function run(args: string[]): Promise<ExitCode> {
     .fail((msg, err) => {
       // Throw, not just record: yargs would otherwise go on and run the command's handler
       // (a `get` without its id would try to connect before the usage error was seen).
+      // yargs wraps what a coerce function throws (a bad duration) in its YError: a usage error too.
+      if (err?.name === 'YError') throw new UsageError(err.message);
       throw err ?? new UsageError(msg);
     });
   for (const c of COMMANDS) {

@@ -24,3 +24,23 @@ export function onShutdown(stop: (signal: string) => Promise<void>): Promise<str
     process.on('SIGTERM', handler);
   });
 }
+
+/**
+ * For commands that wait (submit --wait, wait): the first SIGINT/SIGTERM calls `fn` (which
+ * says what goes on without us and ends the command with EXIT.interrupted); the returned
+ * function takes the handlers off again.
+ */
+export function onInterrupt(fn: (signal: NodeJS.Signals) => void): () => void {
+  let fired = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (fired) return;
+    fired = true;
+    fn(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

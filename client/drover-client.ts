@@ -9,19 +9,23 @@ import type { AssignmentData } from '../shared/protocol/task-ops.js';
 import { cancel, heldAt } from '../shared/protocol/transitions.js';
 import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { isTerminal, type TaskState, TASK_STATES } from '../shared/protocol/task-state.js';
-import { listCandidates, readLeader } from '../shared/zk/election.js';
-import { ConnectionLossError, NoNodeError, SessionExpiredError, ZkError } from '../shared/zk/errors.js';
-import type { MemberInfo } from '../shared/zk/membership.js';
+import { isTerminal, type TaskState } from '../shared/protocol/task-state.js';
+import { readLeader } from '../shared/zk/election.js';
+import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
 import { ZkSession } from '../shared/zk/session.js';
-import { queueWaiting, type WaitingClass, type WaitingSample } from './status-waiting.js';
-import { Submitter, type SubmitResult } from './submit.js';
-import { TaskNotFoundError, Waiters, type WaitOptions } from './waiters.js';
+import { listTasks, type ListOptions, type TaskPage } from './list.js';
+import { clusterStatus, type ClusterStatus } from './status.js';
+import { Submitter, type SubmitManyOptions } from './submit.js';
+import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TypedSubmitResult, TypeOfId, TypeOfSubmit, UntypedHandlers } from './typed.js';
+import { TaskNotFoundError, Waiters, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
-export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
-export type { SubmitResult } from './submit.js';
+export { TaskNotFoundError, WaitTimeoutError, type WaitOptions, type WaitManyOptions } from './wait-errors.js';
+export type { SubmitResult, SubmitManyOptions } from './submit.js';
 export type { WaitingClass, WaitingSample } from './status-waiting.js';
+export type { ClusterStatus, WorkerStatus, FinishedSplit } from './status.js';
+export type { ListOptions, TaskPage } from './list.js';
+export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './typed.js';
 
 export interface DroverClientOptions {
   connectString?: string;
@@ -62,26 +66,12 @@ export interface TaskView extends TaskRecord {
   progress?: unknown;
 }
 
-export interface WorkerStatus extends MemberInfo {
-  name: string;
-  load: number;
-}
-
-export interface ClusterStatus {
-  root: string;
-  leader: { id: string; host: string; pid: number; epoch: number } | null;
-  masters: Array<{ id: string; host: string; pid: number; epoch: number; leader: boolean }>;
-  workers: WorkerStatus[];
-  queue: { depth: number };
-  /** Queued tasks no live worker can take (no handler for the type, labels nobody has), by type and labels. */
-  waiting: WaitingClass[];
-  /** How many queued records `waiting` rests on: counts are scaled estimates when read < of. */
-  waitingSample: WaitingSample;
-  inProgress: number;
-  finished: number;
-}
-
-export class DroverClient {
+/**
+ * `H`: the type of the workers' handler map (`DroverClient.connect<typeof handlers>(…)`), which
+ * ties each task type to its payload and result in submit, wait and waitMany (client/typed.ts).
+ * Without it every type, payload and result is TaskRecord's own.
+ */
+export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   private readonly submitter: Submitter;
   private readonly waiters: Waiters;
 
@@ -98,7 +88,7 @@ export class DroverClient {
     this.waiters = new Waiters(session, paths, reconnectTimeoutMs, recordWatchLimit);
   }
 
-  static async connect(opts: DroverClientOptions): Promise<DroverClient> {
+  static async connect<H extends HandlerTypes<H> = UntypedHandlers>(opts: DroverClientOptions): Promise<DroverClient<H>> {
     const limits = checkLimits(opts.limits);
     const watchLimit = opts.recordWatchLimit;
     if (watchLimit !== undefined && !(watchLimit >= 0)) throw new TypeError(`client: recordWatchLimit must be a number >= 0, got ${watchLimit}`);
@@ -120,7 +110,7 @@ export class DroverClient {
       const root = opts.root ?? DEFAULT_ROOT;
       const paths = opts.createLayout === false ? await openLayout(session, root) : await ensureLayout(session, root);
       if (!paths) throw new NoClusterError(`no drover cluster under ${root} (nothing has run there; check --root)`);
-      return new DroverClient(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000, opts.recordWatchLimit);
+      return new DroverClient<H>(session, owns, paths, limits, log, opts.reconnectTimeoutMs ?? 30_000, opts.recordWatchLimit);
     } catch (err) {
       if (owns) await session.close();
       throw err;
@@ -137,14 +127,25 @@ export class DroverClient {
     if (this.ownsSession) await this.session.close();
   }
 
+  /** This client, seen through handler map H's types (the same object: no request, no state). */
+  typed<T extends HandlerTypes<T>>(): DroverClient<T> {
+    return this as unknown as DroverClient<T>;
+  }
+
   /** Submits one task: record and queue entry in one multi. Same id twice → one task. */
-  async submit(input: SubmitInput): Promise<SubmitResult> {
-    return this.submitter.submit(input);
+  async submit<I extends SubmitFor<H>>(input: I): Promise<TypedSubmitResult<H, TypeOfSubmit<H, I>>> {
+    return (await this.submitter.submit(input as SubmitInput)) as unknown as TypedSubmitResult<H, TypeOfSubmit<H, I>>;
   }
 
   /** Submits many tasks in batched multis; returns one result per input, in order. */
-  async submitMany(inputs: SubmitInput[]): Promise<SubmitResult[]> {
-    return this.submitter.submitMany(inputs);
+  async submitMany(inputs: ReadonlyArray<SubmitFor<H>>, opts: SubmitManyOptions = {}): Promise<Array<TypedSubmitResult<H>>> {
+    return (await this.submitter.submitMany(inputs as readonly SubmitInput[], opts)) as unknown as Array<TypedSubmitResult<H>>;
+  }
+
+  /** submit() then wait(): the record of the task once terminal (any wait option applies). */
+  async submitAndWait<I extends SubmitFor<H>>(input: I, opts: WaitOptions = {}): Promise<TaskRecordOf<H, TypeOfSubmit<H, I>>> {
+    const { id } = await this.submit(input);
+    return (await this.waiters.wait(id, opts)) as unknown as TaskRecordOf<H, TypeOfSubmit<H, I>>;
   }
 
   /** The whole record (null if there is no such task), with progress while running. */
@@ -170,17 +171,17 @@ export class DroverClient {
    * Resolves with the record once it is terminal (watch-driven, no polling). Many waits share
    * the client's listeners, and waits on one id share its watch (client/waiters.ts).
    */
-  async wait(id: string, opts: WaitOptions = {}): Promise<TaskRecord> {
-    return this.waiters.wait(id, opts);
+  async wait<I extends string>(id: I, opts: WaitOptions = {}): Promise<TaskRecordOf<H, TypeOfId<H, I>>> {
+    return (await this.waiters.wait(id, opts)) as unknown as TaskRecordOf<H, TypeOfId<H, I>>;
   }
 
   /**
    * Every record once terminal, in the order of `ids` (the waits of wait(), made at once: past
    * recordWatchLimit ids they share one watch on the finished index). The first failure
-   * rejects it and ends its other waits.
+   * rejects it and ends its other waits; `onEach` hears each as it ends (for progress).
    */
-  async waitMany(ids: readonly string[], opts: WaitOptions = {}): Promise<TaskRecord[]> {
-    return this.waiters.waitMany(ids, opts);
+  async waitMany<const Ids extends readonly string[]>(ids: Ids, opts: WaitManyOptions<TaskRecordOf<H>> = {}): Promise<RecordsOf<H, Ids>> {
+    return (await this.waiters.waitMany(ids, opts as WaitManyOptions)) as unknown as RecordsOf<H, Ids>;
   }
 
   /**
@@ -223,23 +224,12 @@ export class DroverClient {
     throw new Error(`task ${id} kept changing; cancel gave up after 10 tries`);
   }
 
-  /** Lists task records (reads every shard: meant for operators, bounded by `limit`). */
-  async list(opts: { state?: TaskState; limit?: number } = {}): Promise<TaskRecord[]> {
-    if (opts.state && !TASK_STATES.includes(opts.state)) throw new Error(`unknown state ${opts.state}; one of ${TASK_STATES.join(', ')}`);
-    const limit = opts.limit ?? 1000;
-    const out: TaskRecord[] = [];
-    for (const shard of this.paths.shardNames) {
-      if (out.length >= limit) break;
-      const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.taskShard(shard)));
-      const reads = await Promise.all(children.map((id) => readTask(this.session, this.paths, id)));
-      for (const r of reads) {
-        if (r.kind !== 'ok') continue;
-        if (opts.state && r.record.state !== opts.state) continue;
-        out.push(r.record);
-      }
-    }
-    out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-    return out.slice(0, limit);
+  /**
+   * A page of tasks, newest first, with the total that match (client/list.ts: names first,
+   * records for the page only; with a type or a single terminal state, records until the page is full).
+   */
+  async list(opts: ListOptions = {}): Promise<TaskPage> {
+    return listTasks(this.session, this.paths, opts);
   }
 
   /** The leading master now (null while nobody leads). */
@@ -248,51 +238,9 @@ export class DroverClient {
     return l ? { id: l.id, host: l.host, pid: l.pid, epoch: l.epoch } : null;
   }
 
-  /** Leader, masters, workers with their load, queue depth, counts (from stats), and what queued tasks wait for (a bounded sample of records). */
+  /** Leader, masters, workers (load, labels, types), queue depth, counts, and what queued tasks wait for (client/status.ts). */
   async status(): Promise<ClusterStatus> {
-    const [leader, masters, workerNames] = await Promise.all([
-      readLeader(this.session, this.paths.election),
-      listCandidates(this.session, this.paths.election),
-      this.session.retrying(() => this.session.getChildren(this.paths.workers)),
-    ]);
-    const workers = (
-      await Promise.all(
-        workerNames.children.map(async (name): Promise<WorkerStatus | null> => {
-          try {
-            const [{ data }, stat] = await Promise.all([
-              this.session.retrying(() => this.session.getData(this.paths.member(name))),
-              this.session.retrying(() => this.session.exists(this.paths.assignDir(name))),
-            ]);
-            const info = JSON.parse(data.toString('utf8')) as MemberInfo;
-            return { ...info, name, load: stat?.numChildren ?? 0 };
-          } catch (err) {
-            if (err instanceof NoNodeError || err instanceof SyntaxError) return null;
-            throw err;
-          }
-        }),
-      )
-    ).filter((w): w is WorkerStatus => w !== null);
-    const perShard = async (dir: (shard: string) => string) => {
-      const stats = await Promise.all(this.paths.shardNames.map((s) => this.session.retrying(() => this.session.exists(dir(s)))));
-      return stats.map((st, i) => ({ shard: this.paths.shardNames[i]!, entries: st?.numChildren ?? 0 }));
-    };
-    const sum = (xs: Array<{ entries: number }>) => xs.reduce((n, x) => n + x.entries, 0);
-    const [queued, done] = await Promise.all([perShard((s) => this.paths.queueShard(s)), perShard((s) => this.paths.doneShard(s))]);
-    const depth = sum(queued);
-    const finished = sum(done);
-    // What no live worker can take (type, labels): read from a bounded sample of records.
-    const { waiting, waitingSample } = await queueWaiting(this.session, this.paths, workers, queued);
-    return {
-      root: this.paths.root || '/',
-      leader: leader ? { id: leader.id, host: leader.host, pid: leader.pid, epoch: leader.epoch } : null,
-      masters: masters.map((m) => ({ id: m.id, host: m.host, pid: m.pid, epoch: m.epoch, leader: leader?.epoch === m.epoch })),
-      workers: workers.sort((a, b) => (a.name < b.name ? -1 : 1)),
-      queue: { depth },
-      waiting,
-      waitingSample,
-      inProgress: workers.reduce((n, w) => n + w.load, 0),
-      finished,
-    };
+    return clusterStatus(this.session, this.paths);
   }
 }
 

@@ -15,6 +15,11 @@ export interface SubmitResult {
   record: TaskRecord;
 }
 
+export interface SubmitManyOptions {
+  /** After each batch: how many of the inputs (the first n) are submitted so far. */
+  onSubmitted?: (n: number) => void;
+}
+
 export class Submitter {
   constructor(
     private readonly session: ZkSession,
@@ -57,7 +62,7 @@ export class Submitter {
   }
 
   /** Submits many tasks in batched multis; returns one result per input, in order. */
-  async submitMany(inputs: SubmitInput[]): Promise<SubmitResult[]> {
+  async submitMany(inputs: readonly SubmitInput[], opts: SubmitManyOptions = {}): Promise<SubmitResult[]> {
     const recs = inputs.map((i) => newTaskRecord(i, this.limits));
     const results: SubmitResult[] = new Array(recs.length);
     const tx = { session: this.session, paths: this.paths };
@@ -68,11 +73,11 @@ export class Submitter {
       i = start + v.taken;
       if (v.kind === 'committed') {
         for (let k = start; k < i; k++) results[k] = { id: recs[k]!.id, created: true, record: recs[k]! };
-        continue;
       }
       // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
       // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
-      for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, v.kind === 'unknown');
+      else for (let k = start; k < i; k++) results[k] = await this.submitRecord(recs[k]!, v.kind === 'unknown');
+      opts.onSubmitted?.(i);
     }
     return results;
   }

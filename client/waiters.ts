@@ -19,9 +19,9 @@ import { ConnectionLossError, SessionClosedError } from '../shared/zk/errors.js'
 import type { ZkSession } from '../shared/zk/session.js';
 import { SignalIndex } from './signal-index.js';
 import { TaskWatches, type Entry, type ReadOutcome } from './task-watches.js';
-import { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
+import { TaskNotFoundError, WaitTimeoutError, type WaitManyOptions, type WaitOptions } from './wait-errors.js';
 
-export { TaskNotFoundError, WaitTimeoutError, type WaitOptions } from './wait-errors.js';
+export { TaskNotFoundError, WaitTimeoutError, type WaitManyOptions, type WaitOptions } from './wait-errors.js';
 
 interface Waiter {
   entry: Entry<Waiter>;
@@ -83,10 +83,14 @@ export class Waiters {
    * Every record once terminal, in the order of `ids`. The first failure (a timeout, a
    * missing task, the signal) rejects it and ends the other waits it made.
    */
-  async waitMany(ids: readonly string[], opts: WaitOptions = {}): Promise<TaskRecord[]> {
+  async waitMany(ids: readonly string[], opts: WaitManyOptions = {}): Promise<TaskRecord[]> {
     const own = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
-    const waits = ids.map((id) => this.wait(id, { ...opts, signal }));
+    const { onEach, ...one } = opts;
+    const waits = ids.map((id, i) => {
+      const w = this.wait(id, { ...one, signal });
+      return onEach ? w.then((rec) => (onEach(rec, i), rec)) : w;
+    });
     try {
       return await Promise.all(waits);
     } finally {

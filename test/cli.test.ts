@@ -59,7 +59,7 @@ describe('drover CLI', () => {
     expect(JSON.parse((await drover('get', 'cli-lost', '--json', ...g)).stdout)).toMatchObject({ maxLost: 3, maxAttempts: 2, lost: 0 });
     expect((await drover('get', 'cli-lost', ...g)).stdout).toContain('attempt:   1 (1 of 2 used, 0 of 3 lost to infrastructure)');
     const list = await drover('list', '--state', 'succeeded', '--json', ...g);
-    const tasks = JSON.parse(list.stdout) as Array<{ id: string; state: string }>;
+    const { tasks } = JSON.parse(list.stdout) as { tasks: Array<{ id: string; state: string }> };
     expect(tasks.map((t) => t.id)).toContain('cli-1');
     expect(tasks.every((t) => t.state === 'succeeded')).toBe(true);
     const status = JSON.parse((await drover('status', '--json', ...g)).stdout);

@@ -1,35 +1,49 @@
 import type { Argv } from 'yargs';
-import { TASK_STATES, type TaskState } from '../../shared/protocol/task-state.js';
-import { checkInts, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
+import { TASK_STATES, attemptsUsed, type TaskState } from '../../shared/protocol/task-state.js';
+import { MAX_PAGE } from '../../client/list.js';
+import { checkInts, globalOptions, parseSince, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { attemptsUsed } from '../../shared/protocol/task-state.js';
 
 interface ListArgs extends GlobalArgs {
   state?: TaskState;
+  type?: string;
+  since?: number;
   limit: number;
+  offset: number;
 }
 
 export const command = 'list';
-export const describe = 'list tasks, optionally in one state';
+export const describe = 'list tasks newest first, a page at a time, with the total that match';
 
 export function builder(y: Argv): Argv<ListArgs> {
   return globalOptions(y)
     .option('state', { type: 'string', choices: TASK_STATES as unknown as string[], describe: 'only tasks in this state' })
-    .option('limit', { type: 'number', default: 1000, describe: 'at most this many' })
-    .check((a) => checkInts(a, { limit: [1, 1_000_000] })) as unknown as Argv<ListArgs>;
+    .option('type', { type: 'string', describe: 'only tasks of this type' })
+    .option('since', { type: 'string', describe: 'only tasks queued or finished since then: a duration back from now (15m, 2h) or an ISO date; running tasks always', coerce: (v: unknown) => parseSince(v, 'since') })
+    .option('limit', { type: 'number', default: 100, describe: `tasks per page (1..${MAX_PAGE})` })
+    .option('offset', { type: 'number', default: 0, describe: 'skip this many (the next page: --offset LIMIT)' })
+    .check((a) => checkInts(a, { limit: [1, MAX_PAGE], offset: [0, 1_000_000_000] })) as unknown as Argv<ListArgs>;
 }
+
+const n = (x: number) => x.toLocaleString('en-US');
 
 export async function handler(argv: ListArgs): Promise<ExitCode> {
   return withClient(argv, async (client) => {
-    const tasks = await client.list({ state: argv.state, limit: argv.limit });
+    const page = await client.list({ state: argv.state, type: argv.type, since: argv.since, limit: argv.limit, offset: argv.offset });
     if (argv.json) {
-      printJson(tasks);
+      printJson(page);
       return EXIT.ok;
     }
-    for (const t of tasks) {
-      process.stdout.write(`${t.id}\t${t.type}\t${t.state}\tattempt ${t.attempt} (${attemptsUsed(t)}/${t.maxAttempts} used, ${t.lost ?? 0} lost)\t${t.worker ?? '-'}\n`);
+    for (const t of page.tasks) {
+      const when = new Date(t.finishedAt ?? t.createdAt).toISOString();
+      process.stdout.write(`${t.id}\t${t.type}\t${t.state}\t${when}\tattempt ${t.attempt} (${attemptsUsed(t)}/${t.maxAttempts} used, ${t.lost ?? 0} lost)\t${t.worker ?? '-'}\n`);
     }
-    process.stdout.write(`${tasks.length} task(s)\n`);
+    // "4 of 275" on the first page, "101-200 of 275" on later ones.
+    const shown = page.offset === 0 || page.tasks.length === 0 ? n(page.tasks.length) : `${n(page.offset + 1)}-${n(page.offset + page.tasks.length)}`;
+    const of = page.exact
+      ? n(page.total)
+      : `at least ${n(page.total)} (${n(page.recordsRead)} of ${n(page.candidates)} records read: a --type or single-state filter reads records newest first until the page is full)`;
+    process.stdout.write(`${shown} of ${of}\n`);
     return EXIT.ok;
   }, { readOnly: true });
 }

@@ -22,17 +22,33 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
     out.push(`leader:      ${s.leader ? `${s.leader.id} (epoch ${s.leader.epoch}, ${s.leader.host} pid ${s.leader.pid})` : 'none'}`);
     out.push(`masters:     ${s.masters.map((m) => (m.leader ? `${m.id}*` : m.id)).join(', ') || 'none'}`);
     out.push(`workers:     ${s.workers.length}`);
-    for (const w of s.workers) out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\t${w.host} pid ${w.pid}\t${w.name}`);
+    for (const w of s.workers) {
+      const labels = Object.entries(w.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+      // A worker older than the types field advertises none: it may run any type.
+      const types = w.types ? w.types.join(',') || '-' : 'any (not advertised)';
+      out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\tlabels ${labels}\ttypes ${types}\t${w.host} pid ${w.pid}\t${w.name}`);
+    }
     out.push(`queued:      ${s.queue.depth}`);
     out.push(...waitingLines(s.waiting, s.waitingSample));
     out.push(`in progress: ${s.inProgress}`);
-    out.push(`finished:    ${s.finished} (kept until retention)`);
+    out.push(`finished:    ${finishedLine(s)}`);
     process.stdout.write(out.join('\n') + '\n');
+    // Said on stderr too, so that it is seen when stdout goes to a file or a pipe.
+    const stuck = s.waiting.reduce((t, w) => t + w.count, 0) + (s.waitingSample.omitted?.tasks ?? 0);
+    if (stuck > 0) process.stderr.write(`drover: warning: ${n(stuck)} queued tasks no live worker can take (${s.waiting.map((w) => `${w.type}: ${w.reason}`).slice(0, 3).join('; ')}${s.waiting.length > 3 ? '; …' : ''})\n`);
     return EXIT.ok;
   }, { readOnly: true });
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
+
+/** Finished tasks split by outcome; an estimate says what it rests on. */
+function finishedLine(s: ClusterStatus): string {
+  const f = s.finishedBy;
+  const split = `${n(f.succeeded)} succeeded, ${n(f.failed)} failed, ${n(f.cancelled)} cancelled`;
+  const how = f.sample.read < f.sample.of ? `; split estimated from ${n(f.sample.read)} of ${n(f.sample.of)} records` : '';
+  return `${n(s.finished)} (${split}${how}; kept until the retention)`;
+}
 
 /** What the queue waits for, and on how much of it that rests: never silent about a sample that missed things. */
 function waitingLines(waiting: ClusterStatus['waiting'], sample: ClusterStatus['waitingSample']): string[] {

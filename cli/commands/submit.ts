@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
-import { newTaskRecord, TaskValidationError, type SubmitInput, type TaskRecord } from '../../shared/protocol/task-record.js';
-import { WaitTimeoutError } from '../../client/drover-client.js';
-import { ConnectionLossError, SessionExpiredError } from '../../shared/zk/errors.js';
-import { checkInts, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
+import { newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
+import { awaitTasks, goesOnLine } from '../await-tasks.js';
+import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { createProgress, NO_PROGRESS } from '../progress.js';
+import { onInterrupt } from '../signals.js';
+import { readPayload, readTaskLines, validateAll } from '../task-input.js';
 
 interface SubmitArgs extends GlobalArgs {
   type?: string;
@@ -18,6 +19,7 @@ interface SubmitArgs extends GlobalArgs {
   file?: string;
   wait: boolean;
   waitTimeout?: number;
+  progress: boolean;
 }
 
 export const command = 'submit [type]';
@@ -26,75 +28,33 @@ export const describe = 'submit a task (or --file TASKS.jsonl for many); --wait 
 export function builder(y: Argv): Argv<SubmitArgs> {
   return globalOptions(y)
     .positional('type', { type: 'string', describe: 'task type (a handler name on the workers)' })
-    .option('payload', { type: 'string', describe: 'JSON payload' })
+    .option('payload', { type: 'string', describe: 'JSON payload; @FILE reads it from a file, - from stdin' })
     .option('id', { type: 'string', describe: 'task id (makes the submission idempotent)' })
     .option('priority', { type: 'number', describe: '0..9999, higher runs first' })
     .option('max-attempts', { type: 'number', describe: 'attempts (failing on their own merits) before the task fails' })
     .option('max-lost', { type: 'number', describe: 'attempts lost to infrastructure (not counted above) before the task fails' })
-    .option('timeout', { type: 'number', describe: 'per-attempt time limit, ms' })
+    .option('timeout', durationOption('timeout', 'per-attempt time limit'))
     .option('labels', { type: 'string', describe: 'only workers with these labels: k=v,...' })
-    .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line' })
+    .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line (- reads stdin)' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
-    .option('wait-timeout', { type: 'number', describe: 'with --wait: give up after this many ms' })
+    .option('wait-timeout', durationOption('wait-timeout', 'with --wait: give up after this long'))
+    .option('progress', { type: 'boolean', default: true, describe: 'with --file --wait: progress on stderr (a bar on a terminal, lines otherwise); --no-progress for none' })
     .check((a) => {
       if (!a.type && !a.file) throw new UsageError('give a task type or --file');
       if (a.type && a.file) throw new UsageError('give a task type or --file, not both');
-      return checkInts(a, { 'wait-timeout': [0, 2_147_483_647] });
+      if (a.payload === '-' && a.file === '-') throw new UsageError('--payload - and --file - cannot both read stdin');
+      return checkInts(a, { 'wait-timeout': [0, 2_147_483_647], timeout: [0, 7 * 86_400_000] });
     }) as unknown as Argv<SubmitArgs>;
 }
 
-function parseJson(what: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${what} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-async function readJsonl(file: string): Promise<{ inputs: SubmitInput[]; lines: number[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const inputs: SubmitInput[] = [];
-  const lines: number[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const v = parseJson(`${file} line ${i + 1}`, line);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file} line ${i + 1}: expected an object`);
-    inputs.push(v as SubmitInput);
-    lines.push(i + 1);
-  });
-  if (inputs.length === 0) throw new Error(`${file} holds no tasks`);
-  return { inputs, lines };
-}
-
-/** Every task is checked before connecting: bad input is refused whole, with its line. */
-function validateAll(inputs: SubmitInput[], where: (i: number) => string): void {
-  inputs.forEach((input, i) => {
-    try {
-      newTaskRecord(input);
-    } catch (err) {
-      if (err instanceof TaskValidationError) throw new TaskValidationError(err.field, `${where(i)}${err.message}`);
-      throw err;
-    }
-  });
-}
-
-function outcomeCode(rec: TaskRecord): ExitCode {
-  return rec.state === 'succeeded' ? EXIT.ok : rec.state === 'cancelled' ? EXIT.taskCancelled : EXIT.taskFailed;
-}
-
 export async function handler(argv: SubmitArgs): Promise<ExitCode> {
-  const fromFile = argv.file ? await readJsonl(argv.file) : undefined;
+  const fromFile = argv.file ? await readTaskLines(argv.file) : undefined;
   const inputs: SubmitInput[] = fromFile
     ? fromFile.inputs
     : [
         {
           type: argv.type!,
-          payload: argv.payload === undefined ? null : parseJson('--payload', argv.payload),
+          payload: await readPayload(argv.payload),
           id: argv.id,
           priority: argv.priority,
           maxAttempts: argv.maxAttempts,
@@ -103,54 +63,44 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
           labels: parseLabels(argv.labels),
         },
       ];
-  validateAll(inputs, (i) => (fromFile ? `${argv.file} line ${fromFile.lines[i]}: ` : ''));
+  validateAll(inputs, (i) => (fromFile ? `${argv.file === '-' ? 'stdin' : argv.file} line ${fromFile.lines[i]}: ` : ''));
+  // Ids known before anything is sent: a Ctrl-C during the submission can name what went in.
+  for (const input of inputs) input.id ??= newTaskId();
+  const many = Boolean(argv.file);
+  const progress = many && argv.wait && argv.progress && inputs.length > 1 ? createProgress({ total: inputs.length }) : NO_PROGRESS;
   return withClient(argv, async (client) => {
-    const results = inputs.length === 1 && !argv.file ? [await client.submit(inputs[0]!)] : await client.submitMany(inputs);
+    let submitted = 0;
+    // A Ctrl-C during the submission ends the command at once (what went in goes on).
+    let interrupt!: () => void;
+    const stopped = new Promise<null>((resolve) => (interrupt = () => resolve(null)));
+    const off = onInterrupt((signal) => {
+      progress.stop();
+      const ids = inputs.slice(0, submitted).map((t) => t.id!);
+      const what = `interrupted (${signal}) while submitting: ${submitted} of ${inputs.length} submitted (a batch in flight may be too)`;
+      process.stderr.write(ids.length > 0 ? goesOnLine(what, ids) : `drover: ${what}\n`);
+      interrupt();
+    });
+    let results;
+    try {
+      const submitting = many
+        ? client.submitMany(inputs, {
+            onSubmitted: (n) => {
+              submitted = n;
+              progress.submitted(n);
+            },
+          })
+        : client.submit(inputs[0]!).then((r) => [r]);
+      submitting.catch(() => undefined); // a failure after an interrupt is nobody's answer
+      results = await Promise.race([submitting, stopped]);
+    } finally {
+      off();
+    }
+    if (results === null) return EXIT.interrupted;
     if (!argv.wait) {
-      if (argv.json) printJson(argv.file ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
+      if (argv.json) printJson(many ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
       else for (const r of results) process.stdout.write(r.created ? `${r.id}\n` : `${r.id} (already submitted; not added again)\n`);
       return EXIT.ok;
     }
-    let worst: ExitCode = EXIT.ok;
-    const outcomes: TaskRecord[] = [];
-    // One deadline for the whole command, however many tasks it waits for.
-    const timeoutMs = argv.waitTimeout;
-    // Every task is waited on at once: the client's waits share its listeners and one watch
-    // per task. Outcomes are still printed in input order.
-    const settled = new Set<string>();
-    const waits = results.map((r) =>
-      client.wait(r.id, { timeoutMs }).then((rec) => {
-        settled.add(r.id);
-        return rec;
-      }),
-    );
-    for (const w of waits) w.catch(() => undefined); // answered in order below
-    try {
-      for (const w of waits) {
-        const rec = await w;
-        outcomes.push(rec);
-        const code = outcomeCode(rec);
-        if (code !== EXIT.ok) worst = code;
-        if (!argv.json) {
-          if (rec.state === 'succeeded') process.stdout.write(`${rec.id} succeeded: ${JSON.stringify(rec.result)}\n`);
-          else process.stdout.write(`${rec.id} ${rec.state} after ${rec.attempt} attempt(s): ${rec.error?.message ?? ''}\n`);
-        }
-      }
-    } catch (err) {
-      if (err instanceof WaitTimeoutError) {
-        process.stderr.write(`drover: ${err.message} after ${argv.waitTimeout} ms\n`);
-        return EXIT.waitTimeout;
-      }
-      if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
-        // The tasks are in ZooKeeper and go on without us: say so, and which.
-        const pending = results.map((r) => r.id).filter((id) => !settled.has(id));
-        const which = pending.length === 1 ? `task ${pending[0]}` : `${pending.length} tasks (${pending[0]}, …)`;
-        process.stderr.write(`drover: ZooKeeper unavailable while waiting for ${which}, which stays submitted: ${err.message}\n`);
-        return EXIT.unavailable;
-      }
-      throw err;
-    }
-    if (argv.json) printJson(argv.file ? outcomes : outcomes[0]);
-    return worst;
+    return awaitTasks(client, results.map((r) => r.id), { json: argv.json, single: !many, timeoutMs: argv.waitTimeout, progress });
   });
 }

@@ -1,16 +1,44 @@
-// Placeholder: `drover wait` lands with issue 13.
+// `drover wait ID...`: re-attach to submitted tasks (after an interrupted `submit --wait`, or
+// one that lost ZooKeeper) and wait until every one is terminal; outcomes and exit codes as
+// `submit --wait` prints them. `-` reads the ids from stdin (whitespace-separated).
 import type { Argv } from 'yargs';
-import { globalOptions, type GlobalArgs } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { awaitTasks } from '../await-tasks.js';
+import { checkInts, checkTaskId, durationOption, globalOptions, UsageError, withClient, type GlobalArgs } from '../common.js';
+import type { ExitCode } from '../exit-codes.js';
+import { createProgress, NO_PROGRESS } from '../progress.js';
+import { readStdin } from '../task-input.js';
 
-export const command = 'wait';
-export const describe = '(not yet built)';
-
-export function builder(y: Argv): Argv<GlobalArgs> {
-  return globalOptions(y);
+interface WaitArgs extends GlobalArgs {
+  ids: string[];
+  timeout?: number;
+  progress: boolean;
 }
 
-export async function handler(_argv: GlobalArgs): Promise<ExitCode> {
-  process.stderr.write('drover: wait is not built yet\n');
-  return EXIT.error;
+export const command = 'wait <ids..>';
+export const describe = 'wait for submitted tasks to finish and print their outcomes (- reads ids from stdin)';
+
+export function builder(y: Argv): Argv<WaitArgs> {
+  return globalOptions(y)
+    .positional('ids', { type: 'string', array: true, describe: 'task ids, or - to read them from stdin' })
+    .option('timeout', durationOption('timeout', 'give up after this long (exit 7)'))
+    .option('progress', { type: 'boolean', default: true, describe: 'for many ids: progress on stderr (a bar on a terminal, lines otherwise); --no-progress for none' })
+    .check((a) => {
+      const ids = (a.ids as unknown[]).map(String);
+      if (ids.includes('-') && ids.length > 1) throw new UsageError('wait: give ids, or - to read them from stdin, not both');
+      for (const id of ids) if (id !== '-') checkTaskId(id);
+      return checkInts(a, { timeout: [0, 2_147_483_647] });
+    }) as unknown as Argv<WaitArgs>;
+}
+
+export async function handler(argv: WaitArgs): Promise<ExitCode> {
+  let ids = argv.ids.map(String);
+  if (ids[0] === '-') {
+    ids = (await readStdin('wait')).split(/\s+/).filter(Boolean);
+    if (ids.length === 0) throw new UsageError('wait -: stdin holds no task ids');
+    for (const id of ids) checkTaskId(id);
+  }
+  // The same id twice is one task: waited on and printed once.
+  ids = [...new Set(ids)];
+  const progress = argv.progress && ids.length > 1 ? createProgress({ total: ids.length }) : NO_PROGRESS;
+  return withClient(argv, (client) => awaitTasks(client, ids, { json: argv.json, single: ids.length === 1 && argv.ids[0] !== '-', timeoutMs: argv.timeout, progress }), { readOnly: true });
 }

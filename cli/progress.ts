@@ -1,0 +1,158 @@
+// Progress of long CLI work (submit --file --wait, wait of many ids), always on stderr so that
+// stdout (--json included) never holds any of it: a cli-progress bar when stderr is a
+// terminal, plain lines otherwise — one each time another tenth is done, and one every
+// PLAIN_EVERY_MS while nothing else was printed (so a log shows the command is alive).
+import cliProgress from 'cli-progress';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
+
+export const PLAIN_EVERY_MS = 5000;
+
+export interface ProgressOptions {
+  /** Tasks in all. */
+  total: number;
+  /** Where it goes (stderr); a terminal gets a bar. */
+  stream?: NodeJS.WriteStream;
+  /** Force a mode (tests); default: bar when `stream.isTTY`. */
+  tty?: boolean;
+  /** ms between plain lines while nothing else was printed. */
+  everyMs?: number;
+}
+
+type Phase = 'submitted' | 'finished';
+
+export interface Progress {
+  /** `n` of `total` tasks are submitted so far. */
+  submitted(n: number): void;
+  /** One more task reached a terminal state. */
+  finished(rec: Pick<TaskRecord, 'state'>): void;
+  /** Ends the bar (or prints the last plain line); idempotent. */
+  stop(): void;
+}
+
+/** A progress that shows nothing (one task, or --no-progress). */
+export const NO_PROGRESS: Progress = { submitted: () => undefined, finished: () => undefined, stop: () => undefined };
+
+export function createProgress(opts: ProgressOptions): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const tty = opts.tty ?? Boolean(stream.isTTY);
+  return tty ? new BarProgress(opts.total, stream) : new PlainProgress(opts.total, stream, opts.everyMs ?? PLAIN_EVERY_MS);
+}
+
+/** Counts of finished tasks by how they ended, and the text both modes print. */
+class Counts {
+  done = 0;
+  succeeded = 0;
+  failed = 0;
+  cancelled = 0;
+  add(state: string): void {
+    this.done++;
+    if (state === 'succeeded') this.succeeded++;
+    else if (state === 'cancelled') this.cancelled++;
+    else this.failed++;
+  }
+  text(): string {
+    return `${this.succeeded} succeeded, ${this.failed} failed${this.cancelled ? `, ${this.cancelled} cancelled` : ''}`;
+  }
+}
+
+class PlainProgress implements Progress {
+  private readonly counts = new Counts();
+  private phase: Phase = 'submitted';
+  private value = 0;
+  private lastTenth = -1;
+  private lastLine = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream,
+    everyMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastLine >= everyMs) this.print();
+    }, Math.max(50, Math.floor(everyMs / 5)));
+    this.timer.unref();
+  }
+
+  submitted(n: number): void {
+    this.step('submitted', n);
+  }
+
+  finished(rec: Pick<TaskRecord, 'state'>): void {
+    this.counts.add(rec.state);
+    this.step('finished', this.counts.done);
+  }
+
+  private step(phase: Phase, value: number): void {
+    if (this.stopped) return;
+    if (phase !== this.phase) {
+      this.phase = phase;
+      this.lastTenth = -1;
+    }
+    this.value = value;
+    const tenth = Math.floor((value * 10) / Math.max(1, this.total));
+    if (tenth > this.lastTenth) {
+      this.lastTenth = tenth;
+      this.print();
+    }
+  }
+
+  private print(): void {
+    const tail = this.phase === 'finished' ? ` (${this.counts.text()})` : '';
+    this.stream.write(`drover: ${this.phase} ${this.value}/${this.total}${tail}\n`);
+    this.lastLine = Date.now();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+}
+
+class BarProgress implements Progress {
+  private readonly counts = new Counts();
+  private readonly bar: cliProgress.SingleBar;
+  private phase: Phase | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly total: number,
+    stream: NodeJS.WriteStream,
+  ) {
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: '{phase} [{bar}] {value}/{total} {counts}',
+        hideCursor: true,
+        fps: 10,
+        barsize: 30,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  submitted(n: number): void {
+    this.show('submitted', n);
+  }
+
+  finished(rec: Pick<TaskRecord, 'state'>): void {
+    this.counts.add(rec.state);
+    this.show('finished', this.counts.done);
+  }
+
+  private show(phase: Phase, value: number): void {
+    if (this.stopped) return;
+    const payload = { phase: phase.padEnd(9), counts: phase === 'finished' ? this.counts.text() : '' };
+    if (this.phase === undefined) this.bar.start(this.total, value, payload);
+    else this.bar.update(value, payload);
+    this.phase = phase;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.phase !== undefined) this.bar.stop();
+  }
+}
