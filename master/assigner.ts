@@ -12,7 +12,6 @@ import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
 
-/** Multis stay far below jute.maxbuffer (1 MiB): the server drops the connection near it. */
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
 /** Records handled between two yields to the event loop once read. */
@@ -20,6 +19,15 @@ const YIELD_EVERY = 100;
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+
+/** Workers named in a round's debug line (the others are counted). */
+const ROUND_LOG_WORKERS = 20;
+
+/** What a round did, for its debug line: queue entries it took to read, tasks committed per worker. */
+interface RoundReport {
+  considered: number;
+  placedOn: Map<string, number>;
+}
 
 interface ReadyTask {
   entry: QueueEntry;
@@ -62,8 +70,37 @@ export class Assigner {
     }));
   }
 
-  /** One round: refresh what changed, take back what is overdue, place what fits. */
+  /** One round (timed, and logged at debug when it looked at the queue). */
   async round(): Promise<void> {
+    const t0 = performance.now();
+    const r: RoundReport = { considered: 0, placedOn: new Map() };
+    try {
+      await this.doRound(r);
+    } finally {
+      const seconds = (performance.now() - t0) / 1000;
+      this.ctx.metrics?.round(seconds);
+      if (r.considered > 0) this.logRound(r, seconds);
+    }
+  }
+
+  private logRound(r: RoundReport, seconds: number): void {
+    if (!this.ctx.log.isLevelEnabled('debug')) return;
+    let placed = 0;
+    const perWorker: Record<string, number> = {};
+    let shown = 0;
+    for (const [w, n] of r.placedOn) {
+      placed += n;
+      // A debug line, not a table: the first ROUND_LOG_WORKERS workers placed on, the rest counted.
+      if (shown++ < ROUND_LOG_WORKERS) perWorker[w] = n;
+    }
+    this.ctx.log.debug(
+      { considered: r.considered, placed, workers: r.placedOn.size, perWorker, ms: Math.round(seconds * 1e4) / 10 },
+      'assignment round',
+    );
+  }
+
+  /** Refresh what changed, take back what is overdue, place what fits. */
+  private async doRound(report: RoundReport): Promise<void> {
     this.stats.rounds++;
     this.queue.resetTaken();
     await this.observer.settled();
@@ -82,6 +119,7 @@ export class Assigner {
     // read, whose reply follows every event of the requests sent before it (an assign whose
     // outcome we did not learn, applied late, shows up there as unread assignments).
     const workers = this.workersForPolicy();
+    // This round's placements per worker (until committed: the report keeps those that were).
     const placedOn = new Map<string, number>();
     const reloaded = () => {
       for (const w of workers) {
@@ -110,6 +148,7 @@ export class Assigner {
       const entries = this.queue.take(Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
       if (entries.length === 0) break;
       reads += entries.length;
+      report.considered = reads;
       const ready = await this.readQueued(entries);
       // The connection may have dropped while the read was out (and the read been retried after).
       if (!this.mayPlace()) return this.releaseAll(placed);
@@ -124,7 +163,10 @@ export class Assigner {
       await yieldToIo();
     }
     if (!this.mayPlace()) return this.releaseAll(placed);
-    await this.commitPlacements(placed.map((p) => ({ entry: p.task.entry, cur: p.task.cur, worker: p.worker })));
+    await this.commitPlacements(
+      placed.map((p) => ({ entry: p.task.entry, cur: p.task.cur, worker: p.worker })),
+      report.placedOn,
+    );
     // More may fit (bigger queue than one round, capacity freed meanwhile, or unread entries
     // left when the read budget ran out).
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
@@ -174,7 +216,8 @@ export class Assigner {
     this.deadlineTimer.unref();
   }
 
-  private async commitPlacements(items: AssignItem[]): Promise<void> {
+  /** Commits the placements; `placedOn` counts, per worker, those committed. */
+  private async commitPlacements(items: AssignItem[], placedOn: Map<string, number>): Promise<void> {
     const { opts, handle } = this.ctx;
     const limits = { maxItems: opts.assignBatch, maxBytes: BATCH_LIMITS.maxBytes, epoch: handle.epoch, graceMs: opts.timeoutGraceMs };
     // One multi at a time, as many as fit under the op and byte budget, behind one fence.
@@ -205,11 +248,12 @@ export class Assigner {
       }
       v.assigned.forEach((a, k) => {
         const item = items[i + k]!;
+        placedOn.set(item.worker, (placedOn.get(item.worker) ?? 0) + 1);
         this.queue.drop(item.entry);
         this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline, recordBytes: a.recordBytes });
       });
       this.stats.assigned += v.taken;
-      this.ctx.log.debug({ count: v.taken }, 'assigned');
+      this.ctx.metrics?.assigned(v.taken);
       this.ctx.emit('assigned', v.taken);
       i += v.taken;
     }

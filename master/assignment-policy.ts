@@ -101,18 +101,30 @@ export function freeSlots(workers: readonly PolicyWorker[]): number {
   return n;
 }
 
+/** Why queued tasks of a class wait (bounded: the `reason` label of drover_queue_unplaceable_tasks). */
+export type WaitingKind = 'no-worker' | 'labels' | 'type';
+
 /**
  * Why no live worker could ever take tasks of this type and labels (load aside), or null
- * when one could: what `status` shows for tasks that wait for a handler or for labels.
+ * when one could: the kind (no live worker at all; none carries its labels, whatever its
+ * type; some carry them but none of those handles its type) and the text `status` shows.
  */
-export function waitingReason(task: { type: string; labels: Readonly<Record<string, string>> }, workers: readonly Pick<PolicyWorker, 'types' | 'labels' | 'state'>[]): string | null {
+export function waitingCause(
+  task: { type: string; labels: Readonly<Record<string, string>> },
+  workers: readonly Pick<PolicyWorker, 'types' | 'labels' | 'state'>[],
+): { kind: WaitingKind; text: string } | null {
   const alive = workers.filter((w) => w.state === 'alive');
   if (alive.some((w) => accepts(w, task))) return null;
-  if (alive.length === 0) return 'no live worker';
+  if (alive.length === 0) return { kind: 'no-worker', text: 'no live worker' };
   const wanted = Object.entries(task.labels).map(([k, v]) => `${k}=${v}`).join(',');
   const typed = alive.some((w) => handlesType(w, task.type));
   const labelled = alive.some((w) => labelsMatch(task.labels, w.labels));
-  if (!typed && !labelled) return `no worker handles type ${task.type}; none has labels ${wanted}`;
-  if (!labelled) return `no worker has labels ${wanted}`;
-  return wanted ? `no worker with labels ${wanted} handles type ${task.type}` : `no worker handles type ${task.type}`;
+  if (!typed && !labelled) return { kind: 'labels', text: `no worker handles type ${task.type}; none has labels ${wanted}` };
+  if (!labelled) return { kind: 'labels', text: `no worker has labels ${wanted}` };
+  return { kind: 'type', text: wanted ? `no worker with labels ${wanted} handles type ${task.type}` : `no worker handles type ${task.type}` };
+}
+
+/** The text of waitingCause, or null: what `status` shows for tasks that wait for a handler or for labels. */
+export function waitingReason(task: { type: string; labels: Readonly<Record<string, string>> }, workers: readonly Pick<PolicyWorker, 'types' | 'labels' | 'state'>[]): string | null {
+  return waitingCause(task, workers)?.text ?? null;
 }

@@ -15,7 +15,7 @@
 // So a round never touches a class no free worker can take (the group of no acceptors is
 // never opened), however many there are; and free capacity changing (workers filling up,
 // freeing) costs nothing per class.
-import { accepts, profileKey, waitingReason, type PolicyWorker } from './assignment-policy.js';
+import { accepts, profileKey, waitingCause, type PolicyWorker, type WaitingKind } from './assignment-policy.js';
 
 interface Profile {
   readonly id: number;
@@ -37,7 +37,7 @@ export interface ClassVerdict {
   readonly typed: Set<Profile>;
   readonly typeless: Set<Profile>;
   group: Group<unknown> | null;
-  reason?: { version: number; text: string | null };
+  reason?: { version: number; cause: { kind: WaitingKind; text: string } | null };
 }
 
 export interface GateClass {
@@ -144,14 +144,15 @@ export class ClassGate<C extends GateClass> {
   }
 
   /** Classes no live worker can take, with why (the reason cached until the profiles change). */
-  *waiting(): Generator<{ cls: C; reason: string }> {
+  *waiting(): Generator<{ cls: C; reason: string; kind: WaitingKind }> {
     const none = this.groups.get(NONE);
     if (!none) return;
     const live = [...this.profiles.values()].map((p) => ({ types: p.types, labels: p.labels, state: 'alive' }));
     for (const c of none.classes) {
       const v = c.verdict!;
-      if (v.reason?.version !== this.version) v.reason = { version: this.version, text: waitingReason(c, live) };
-      if (v.reason.text) yield { cls: c, reason: v.reason.text };
+      if (v.reason?.version !== this.version) v.reason = { version: this.version, cause: waitingCause(c, live) };
+      const cause = v.reason.cause;
+      if (cause) yield { cls: c, reason: cause.text, kind: cause.kind };
     }
   }
 

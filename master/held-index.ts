@@ -69,6 +69,12 @@ export class HeldIndex {
     for (const d of this.dirs.values()) n += d.size;
     return n;
   }
+  /** count() plus the unread ones. */
+  total(): number {
+    let n = this.count();
+    for (const u of this.unread.values()) n += u.size;
+    return n;
+  }
 
   /** An assignment we committed: mirrored, unless its deletion was seen first. */
   record(h: Held): void {

@@ -6,6 +6,7 @@ import type { Paths } from '../shared/protocol/paths.js';
 import type { Fenced, LeaderTx, Verdict } from '../shared/protocol/transitions.js';
 import type { LeaderHandle } from '../shared/zk/election.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
+import type { LeaderMetrics } from './master-metrics.js';
 
 export interface LeadershipOptions {
   /** Finished tasks are deleted this long after they finish. */
@@ -47,6 +48,8 @@ export interface LeaderContext extends LeaderTx {
   readonly handle: LeaderHandle;
   readonly opts: LeadershipOptions;
   readonly log: Logger;
+  /** Counters of what the parts do (none when the master has no registry). */
+  readonly metrics?: LeaderMetrics;
   /** True once the leadership is being dropped. */
   readonly stopped: boolean;
   /**

@@ -18,6 +18,9 @@ import { Coalescer } from '../shared/util/coalescer.js';
 import { Assigner } from './assigner.js';
 import { DeposedError, type LeaderContext, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 import { LeaderStatusPublisher } from './leader-status.js';
+import type { LeaderMetrics, LeaderPicture, WorkerStateLabel } from './master-metrics.js';
+import { CachedRead, countFinished } from './master-sources.js';
+import { MemberLog } from './member-log.js';
 import { QueueIndex } from './queue-index.js';
 import { QueueMirror, type ListingProgress } from './queue-mirror.js';
 import { Reconciler } from './reconcile.js';
@@ -25,8 +28,23 @@ import { Retention } from './retention.js';
 
 export { DeposedError, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 
+/** What a new leader found when its picture was rebuilt (its 'elected leader' line). */
+export interface TakeoverFigures {
+  ms: number;
+  membersMs: number;
+  rebuiltMs: number;
+  workers: number;
+  queuedSoFar: number;
+  listing: boolean;
+  held: number;
+}
+
 export class Leadership extends EventEmitter<LeadershipEvents> implements LeaderContext {
   readonly log: Logger;
+  /** Set once start() has rebuilt the picture. */
+  takeover?: TakeoverFigures;
+  private readonly finished: CachedRead<number>;
+  private pictureCache?: { at: number; picture: LeaderPicture };
   private readonly observer: MembershipObserver;
   private readonly queue: QueueIndex;
   private readonly mirror: QueueMirror;
@@ -65,6 +83,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     readonly handle: LeaderHandle,
     readonly opts: LeadershipOptions,
     log: Logger,
+    readonly metrics?: LeaderMetrics,
   ) {
     super();
     this.log = log.child({ component: 'leader', epoch: handle.epoch });
@@ -76,6 +95,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, () => this.mayPlace());
     this.retention = new Retention(this, (err) => this.onRoundError(err));
     this.status = new LeaderStatusPublisher(this, this.queue);
+    new MemberLog(this.observer, log.child({ component: 'members' }), (m) => this.reconciler.load(m));
+    this.finished = new CachedRead(() => countFinished(session, paths));
     this.rounds = new Coalescer(
       () => this.round(),
       (err) => this.onRoundError(err),
@@ -127,18 +148,16 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     await armed;
     // stop() may have come during any await above: it has run already, and removes nothing added after it.
     if (this._stopped) return;
-    this.log.info(
-      {
-        ms: Date.now() - t0,
-        membersMs,
-        rebuiltMs,
-        workers: this.observer.members().length,
-        queuedSoFar: this.queue.size,
-        listing: this.queue.listing,
-        held: this.reconciler.heldCount(),
-      },
-      'leader picture rebuilt from ZooKeeper (the queue listing goes on in the background)',
-    );
+    // Logged by the master, in its one line for this leadership ('elected leader').
+    this.takeover = {
+      ms: Date.now() - t0,
+      membersMs,
+      rebuiltMs,
+      workers: this.observer.members().length,
+      queuedSoFar: this.queue.size,
+      listing: this.queue.listing,
+      held: this.reconciler.heldCount(),
+    };
     this.retention.start();
     this.ready = true;
     this.kick();
@@ -172,6 +191,38 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     return this.retention.purgeFinished(now);
   }
 
+  /** What the metrics show, from memory (O(members) plus O(classes waiting)); taken once per scrape. */
+  picture(): LeaderPicture {
+    const now = Date.now();
+    if (this.pictureCache && now - this.pictureCache.at < 250) return this.pictureCache.picture;
+    const workers: Record<WorkerStateLabel, number> = { init: 0, alive: 0, draining: 0 };
+    let capacity = 0;
+    let load = 0;
+    for (const m of this.observer.members()) {
+      if (m.state in workers) workers[m.state as WorkerStateLabel]++;
+      if (m.state !== 'alive') continue;
+      capacity += m.capacity;
+      load += this.reconciler.load(m.name);
+    }
+    const picture: LeaderPicture = {
+      queueByBand: this.queue.byBand(),
+      unplaceable: this.queue.waitingByKind(),
+      unclassified: this.queue.unclassified,
+      queued: this.queue.size,
+      assigned: this.reconciler.heldTotal(),
+      workers,
+      capacity,
+      load,
+    };
+    this.pictureCache = { at: now, picture };
+    return picture;
+  }
+
+  /** Finished tasks (done entries), read at most every 10 s, when asked. */
+  finishedCount(): Promise<number | null> {
+    return this.finished.get();
+  }
+
   private async round(): Promise<void> {
     if (this._stopped || !this.ready || this.session.state !== 'connected') return;
     try {
@@ -187,8 +238,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private onRoundError(err: unknown): void {
     if (this._stopped) return;
     if (err instanceof DeposedError) {
-      this.log.warn({ reason: err.message }, 'fence refused a write: no longer leader');
-      this.emit('deposed', err.message);
+      // The master logs the step-down, once, with this reason.
+      this.emit('deposed', `fence refused a write: ${err.message}`);
       return;
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // election reports it

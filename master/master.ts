@@ -10,6 +10,8 @@ import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
 import { ZkSession } from '../shared/zk/session.js';
 import type { Registry } from '../shared/metrics/registry.js';
 import { Leadership } from './leadership.js';
+import { masterMetrics, NO_MASTER_METRICS, type MasterMetrics } from './master-metrics.js';
+import { CachedRead, readLeaderEpoch } from './master-sources.js';
 
 export type MasterState = 'initialized' | 'following' | 'leading' | 'stopping' | 'stopped' | 'failed';
 
@@ -58,6 +60,7 @@ export class Master extends EventEmitter<MasterEvents> {
   private election?: LeaderElection;
   private leadership?: Leadership;
   private stopping?: Promise<void>;
+  private readonly metrics: MasterMetrics;
   private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log' | 'metrics'>> & Pick<MasterOptions, 'session' | 'connectString'>;
 
   constructor(opts: MasterOptions) {
@@ -79,6 +82,7 @@ export class Master extends EventEmitter<MasterEvents> {
     if (!(this.opts.assignBatch >= 1 && this.opts.assignBatch <= 1000)) throw new Error(`master: assignBatch must be 1..1000, got ${opts.assignBatch}`);
     this.baseLog = (opts.log ?? silentLogger).child({ masterId: opts.id });
     this.log = this.baseLog.child({ component: 'master' });
+    this.metrics = opts.metrics ? masterMetrics(opts.metrics) : NO_MASTER_METRICS;
   }
 
   get state(): MasterState {
@@ -102,7 +106,8 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this._state === next) return;
     const prev = this._state;
     this._state = next;
-    this.log.info({ state: next, previous: prev }, `master ${next}`);
+    // Debug: the lines a person reads are 'elected leader', 'master following' and 'stepped down'.
+    this.log.debug({ state: next, previous: prev }, 'master state');
     this.emit('state', next);
   }
 
@@ -116,6 +121,7 @@ export class Master extends EventEmitter<MasterEvents> {
         this.ownsSession = true;
       }
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);
+      this.attachMetrics(this.session, this.paths);
       this.setState('following');
       this.joinElection();
     } catch (err) {
@@ -138,6 +144,7 @@ export class Master extends EventEmitter<MasterEvents> {
         assignBatch: this.opts.assignBatch,
       },
       this.baseLog,
+      this.metrics,
     );
     this.leadership = leadership;
     leadership.on('deposed', (reason) => {
@@ -148,14 +155,16 @@ export class Master extends EventEmitter<MasterEvents> {
       await leadership.start();
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not rebuild the picture; stepping down to try again');
-      await this.unlead('rebuild failed');
+      await this.unlead('rebuild failed', true);
       await this.election?.stop();
       await this.rejoin();
       return;
     }
     if (this.leadership !== leadership) return; // deposed meanwhile
     this.setState('leading');
-    this.log.info({ epoch: handle.epoch }, 'leading');
+    this.metrics.leaderSeen(handle.epoch);
+    // The one line of this leadership, with what the rebuild found.
+    this.log.info({ epoch: handle.epoch, ...leadership.takeover }, 'elected leader');
     this.emit('leading', handle.epoch);
   }
 
@@ -173,26 +182,55 @@ export class Master extends EventEmitter<MasterEvents> {
     this.election.on('role', (role) => {
       if (role !== 'follower' || this._state === 'stopping' || this._state === 'stopped') return;
       this.setState('following');
+      // One line per following, naming the leader (null: none yet, or it could not be read).
       void this.election?.currentLeader().then(
-        (l) => this.log.info({ leader: l?.id ?? null, leaderEpoch: l?.epoch ?? null }, l ? `following; ${l.id} leads` : 'following; nobody leads yet'),
-        () => undefined,
+        (l) => {
+          if (l) this.metrics.leaderSeen(l.epoch);
+          this.log.info({ leader: l?.id ?? null, leaderEpoch: l?.epoch ?? null }, 'master following');
+        },
+        (err: Error) => this.log.info({ leader: null, err: err.message }, 'master following'),
       );
     });
     this.election.start();
   }
 
-  private async unlead(reason: string): Promise<void> {
+  /** Drops the leadership; `quiet`: the caller has logged why already. */
+  private async unlead(reason: string, quiet = false): Promise<void> {
     const l = this.leadership;
     if (!l) return;
     this.leadership = undefined;
-    // Say so before awaiting the stop: a new leadership may start (and set 'leading') while
+    const leading = this._state === 'leading';
+    // Once per leadership: a stop is no fault (info); anything else deposed us (warn), also
+    // while the picture was still being rebuilt (no 'elected leader' line yet).
+    if (!quiet) this.log[reason === 'stopping' ? 'info' : 'warn']({ reason, ...(leading ? {} : { rebuilt: false }) }, 'stepped down');
+    // Said before awaiting the stop: a new leadership may start (and set 'leading') while
     // the old one winds down, and must not be reported as stepped down.
-    if (this._state === 'leading') {
-      this.log.warn({ reason }, 'stepped down');
+    if (leading) {
       this.emit('deposed', reason);
       this.setState('following');
     }
     await l.stop();
+  }
+
+
+  /** Counts this master in its registry's gauges (collected at scrape time). */
+  private attachMetrics(session: ZkSession, paths: Paths): void {
+    if (this.metrics === NO_MASTER_METRICS) return;
+    // A follower's look at who leads, for the epoch gauge (at most every 10 s, when scraped).
+    const read = new CachedRead(async () => {
+      const epoch = await readLeaderEpoch(session, paths.election);
+      if (epoch !== null) this.metrics.leaderSeen(epoch);
+      return epoch;
+    });
+    this.metrics.attach({
+      leading: () => this.isLeader,
+      leaderEpoch: async () => {
+        if (!this.isLeader) await read.get();
+        return this.metrics.knownEpoch();
+      },
+      picture: () => (this.isLeader ? (this.leadership?.picture() ?? null) : null),
+      finished: () => (this.isLeader && this.leadership ? this.leadership.finishedCount() : Promise.resolve(null)),
+    });
   }
 
   /** Runs retention now (tests and operators); returns how many tasks were purged. */
@@ -210,6 +248,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.setState('stopping');
     await this.unlead('stopping');
     await this.election?.stop();
+    this.metrics.detach();
     if (this.ownsSession) await this.session?.close();
     this.setState('stopped');
   }

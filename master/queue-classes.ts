@@ -4,7 +4,7 @@
 // worker takes; this registry adds a class to it when its first entry is classified and takes
 // it out when its last one goes, and says which classes nobody can take (for leader-status).
 import { yieldToIo } from '../shared/util/coalescer.js';
-import { classKey } from './assignment-policy.js';
+import { classKey, type WaitingKind } from './assignment-policy.js';
 import { ClassGate, type GateClass } from './class-gate.js';
 import type { Heap } from './heap.js';
 
@@ -71,5 +71,12 @@ export class QueueClasses<T> {
       if (top.length > max) top.pop();
     }
     return { classes: top, total, tasks };
+  }
+
+  /** Tasks no live worker can take, by why (for metrics): O(classes waiting), nothing per task. */
+  waitingByKind(): Record<WaitingKind, number> {
+    const out: Record<WaitingKind, number> = { 'no-worker': 0, labels: 0, type: 0 };
+    for (const { cls, kind } of this.gate.waiting()) out[kind] += cls.members;
+    return out;
   }
 }

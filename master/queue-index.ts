@@ -25,12 +25,13 @@ import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import { Heap } from './heap.js';
 import { QueueClasses, type TaskClass, type WaitingClassCount } from './queue-classes.js';
-import { Slot, byDue, byName } from './queue-slot.js';
+import { Slot, bandOf, byDue, byName, type PriorityBand } from './queue-slot.js';
 
 export type { TaskClass, WaitingClassCount } from './queue-classes.js';
 
 /** Entries handled between two yields to the event loop (listings, sweeps, due entries). */
 const CHUNK = 1000;
+
 interface Source {
   heap: Heap<Slot>;
   head: Slot;
@@ -51,6 +52,8 @@ export class QueueIndex {
   private readonly taken = new Set<Slot>();
   /** Entries whose class is known. */
   private classified = 0;
+  /** Entries per priority band (PRIORITY_BANDS order), kept with every add and remove. */
+  private readonly bands = [0, 0, 0];
   /** The current reset's generation; `resetting` while its listings run. */
   private gen = 0;
   private resetting = false;
@@ -79,6 +82,14 @@ export class QueueIndex {
   /** Entries whose record has not been read yet (their class is unknown). */
   get unclassified(): number {
     return this.slots.size - this.classified;
+  }
+  /** Entries by priority band (high ≥ 7000, normal 3000..6999, low < 3000). */
+  byBand(): Record<PriorityBand, number> {
+    return { high: this.bands[0]!, normal: this.bands[1]!, low: this.bands[2]! };
+  }
+  /** Classified entries no live worker can take, by why (metrics). */
+  waitingByKind(): ReturnType<QueueClasses<Slot>['waitingByKind']> {
+    return this.classes.waitingByKind();
   }
   /** Whether the whole queue has been listed once (before that, counts cover part of it). */
   get complete(): boolean {
@@ -166,6 +177,7 @@ export class QueueIndex {
     if (s === undefined || !Paths.isQueueEntryName(name)) return false;
     const slot = new Slot(name, s, this.gen);
     this.slots.set(name, slot);
+    this.bands[bandOf(name)]!++;
     this.place(slot, Date.now());
     return true;
   }
@@ -190,6 +202,7 @@ export class QueueIndex {
     slot.home = null;
     this.taken.delete(slot);
     this.slots.delete(slot.name);
+    this.bands[bandOf(slot.name)]!--;
     if (!slot.cls) return;
     this.classified--;
     this.classes.leave(slot.cls);

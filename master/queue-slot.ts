@@ -33,3 +33,13 @@ export function byDue(a: Slot, b: Slot): boolean {
   }
   return a.name < b.name;
 }
+
+/** Priority bands of drover_queue_depth: high ≥ 7000, normal 3000..6999, low < 3000. */
+export const PRIORITY_BANDS = ['high', 'normal', 'low'] as const;
+export type PriorityBand = (typeof PRIORITY_BANDS)[number];
+
+/** A name's band (its index in PRIORITY_BANDS) from its first character, the priority complement's thousands (0-2: high, 3-6: normal, 7-9: low): no parse. */
+export function bandOf(name: string): number {
+  const d = name.charCodeAt(0) - 48;
+  return d <= 2 ? 0 : d <= 6 ? 1 : 2;
+}

@@ -133,6 +133,10 @@ export class Reconciler {
   heldCount(): number {
     return this.index.count();
   }
+  /** Every assignment known, read or known by its event only (metrics). */
+  heldTotal(): number {
+    return this.index.total();
+  }
 
   /** Records an assignment we just made. */
   recordAssigned(h: Held): void {
@@ -234,7 +238,8 @@ export class Reconciler {
       this.stuck.delete(member);
       this.index.dropDir(member);
       this.gone.delete(member);
-      this.ctx.log.info({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
+      // (Its leave was logged at info with what it held: member-log.ts.)
+      this.ctx.log.debug({ member, reclaimed: held.length }, 'worker gone: its tasks are back in the queue');
     } else if (v.code === 'NOT_EMPTY') {
       // An assignment raced in, or a node that is none sits there: see what it holds (the
       // assignments are taken back next, a stray node removed) and go again; a directory

@@ -123,6 +123,7 @@ export class TakeBacks {
         // The worker committed (or someone cancelled) first: nothing to take back.
       } else {
         this.ctx.log.info({ taskId: h.taskId, attempt: h.attempt, member: h.member, reason: error.kind, next: v.next.state }, 'assignment reclaimed');
+        this.ctx.metrics?.reclaimed(deadline ? 'deadline' : 'worker-gone', (v.next.lost ?? 0) > (r.record.lost ?? 0));
         this.ctx.emit('reclaimed', h.taskId, error.kind);
       }
       this.index.remove(h);

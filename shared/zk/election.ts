@@ -157,7 +157,8 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     if (this._role === 'leader') {
       this._handle = null;
       this.setRole('candidate');
-      this.log.warn({ reason }, 'stepped down: no longer leader');
+      // Debug: the role that leads (drover's Master) logs its step-down once, at warn.
+      this.log.debug({ reason }, 'election lost');
       this.emit('deposed', reason);
     } else if (this._role === 'follower') {
       this.setRole('candidate');
@@ -225,7 +226,8 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
         };
         this._handle = handle;
         this.setRole('leader');
-        this.log.info({ epoch: handle.epoch }, 'elected leader');
+        // Debug: the role that leads logs its leadership once (drover's Master: 'elected leader').
+        this.log.debug({ epoch: handle.epoch }, 'election won');
         this.emit('leader', handle);
       }
       // Notice our own node being deleted (by an operator, say) while we lead; gone already

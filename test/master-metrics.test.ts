@@ -1,0 +1,132 @@
+// The master's /metrics scraped over HTTP from two real `drover master --http 0` processes:
+// after a known sequence of tasks the leader's gauges and counters hold the expected counts
+// and the follower's say it follows; kill -9 of the leader moves the follower's leader gauges;
+// kill -9 of a worker holding tasks makes the new leader's reclaims and lost attempts grow by
+// what it held.
+import { afterAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
+import { ProcessPool, type DroverProcess } from './harness/processes.js';
+import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
+import { waitFor } from './harness/wait-for.js';
+import { httpUrlOf, scrape, type Scrape } from './harness/metrics-scrape.js';
+
+const pool = new SessionPool();
+const procs = new ProcessPool();
+const clients: DroverClient[] = [];
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  await procs.killAll();
+  await pool.closeAll();
+});
+
+const K = 5;
+
+/** Scrapes until `ok` holds (the leader's picture follows events; done counts are cached 10 s). */
+async function scrapeUntil(url: string, ok: (s: Scrape) => boolean, message: string): Promise<Scrape> {
+  let last: Scrape | undefined;
+  try {
+    return await waitFor(async () => ((last = await scrape(url)), ok(last) ? last : undefined), { timeoutMs: 15_000, intervalMs: 100, message });
+  } catch (err) {
+    console.log(`[last scrape] ${[...(last?.samples ?? [])].filter(([k]) => k.startsWith('drover_')).map(([k, v]) => `${k} ${v}`).join('\n')}`);
+    throw err;
+  }
+}
+
+describe('master metrics over HTTP', () => {
+  it('leader and follower gauges, counters of assignments and reclaims, and a failover', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const g = ['--zk', zkConnect(), '--root', paths.root, '--session-timeout', String(TEST_SESSION_MS)];
+    const master = (id: string) => procs.spawn(id, ['master', '--id', id, '--http', '0', ...g]);
+    const worker = (id: string, more: string[]) => procs.spawn(id, ['worker', '--id', id, ...more, ...g]);
+    const alive = (p: DroverProcess) => p.waitForLine((l) => l.msg === 'worker alive', 15_000, `${p.name} alive`);
+
+    const m1 = master('mm1');
+    const elected = await m1.waitForLine((l) => l.msg === 'elected leader');
+    const m2 = master('mm2');
+    const following = await m2.waitForLine((l) => l.msg === 'master following');
+    expect(following.leader).toBe('mm1');
+    const [u1, u2] = await Promise.all([httpUrlOf(m1), httpUrlOf(m2)]);
+    const w1 = worker('mw1', ['--concurrency', '4']);
+    await alive(w1);
+
+    const client = await DroverClient.connect({ connectString: zkConnect(), root: paths.root });
+    clients.push(client);
+    // K that run; K no worker can take: 3 asking for labels nobody has (high band), 2 of a type nobody handles (normal band).
+    const ran = await client.submitMany(Array.from({ length: K }, (_, i) => ({ type: 'echo', payload: i, id: `ok-${i}` })));
+    for (const r of ran) expect((await client.wait(r.id, { timeoutMs: 15_000 })).state).toBe('succeeded');
+    await client.submitMany([
+      ...Array.from({ length: 3 }, (_, i) => ({ type: 'echo', payload: i, id: `gpu-${i}`, labels: { gpu: 'yes' }, priority: 8000 })),
+      ...Array.from({ length: 2 }, (_, i) => ({ type: 'resize', payload: i, id: `resize-${i}`, priority: 5000 })),
+    ]);
+
+    const lead = await scrapeUntil(
+      u1,
+      (x) => x.get('drover_queue_unplaceable_tasks', { reason: 'labels' }) === 3 && x.get('drover_queue_unplaceable_tasks', { reason: 'type' }) === 2,
+      'the leader classified the queued tasks',
+    );
+    expect(lead.get('drover_master_leader')).toBe(1);
+    expect(lead.get('drover_master_leader_epoch')).toBe(elected.epoch);
+    expect(lead.get('drover_master_leader_changes_total')).toBe(1);
+    expect(lead.get('drover_queue_depth', { band: 'high' })).toBe(3);
+    expect(lead.get('drover_queue_depth', { band: 'normal' })).toBe(2);
+    expect(lead.get('drover_queue_depth', { band: 'low' })).toBe(0);
+    expect(lead.get('drover_queue_unplaceable_tasks', { reason: 'no-worker' })).toBe(0);
+    expect(lead.get('drover_queue_unclassified_tasks')).toBe(0);
+    expect(lead.get('drover_tasks', { state: 'queued' })).toBe(5);
+    expect(lead.get('drover_tasks', { state: 'assigned' })).toBe(0);
+    expect(lead.get('drover_tasks', { state: 'finished' })).toBe(K);
+    expect(lead.get('drover_assignments_total')).toBeGreaterThanOrEqual(K);
+    expect(lead.get('drover_workers', { state: 'alive' })).toBe(1);
+    expect(lead.get('drover_workers', { state: 'draining' })).toBe(0);
+    expect(lead.get('drover_cluster_capacity')).toBe(4);
+    expect(lead.get('drover_cluster_load')).toBe(0);
+    expect(lead.get('drover_assign_round_duration_seconds_count')).toBeGreaterThan(0);
+    expect(lead.get('drover_reclaims_total', { reason: 'worker-gone' })).toBe(0);
+    // The session's metrics are in the same registry.
+    expect(lead.has('drover_zk_requests_total')).toBe(true);
+
+    const follow = await scrape(u2);
+    expect(follow.get('drover_master_leader')).toBe(0);
+    expect(follow.get('drover_master_leader_epoch')).toBe(elected.epoch);
+    expect(follow.get('drover_master_leader_changes_total')).toBe(1);
+    expect(follow.has('drover_queue_depth')).toBe(false);
+    expect(follow.has('drover_tasks')).toBe(false);
+    expect(follow.get('drover_cluster_capacity')).toBe(0);
+    expect(follow.get('drover_assignments_total')).toBe(0);
+
+    // A worker holding 3 long tasks (its own label), then the leader killed.
+    const w2 = worker('mw2', ['--concurrency', '3', '--labels', 'pool=b']);
+    await alive(w2);
+    const held = await client.submitMany(Array.from({ length: 3 }, (_, i) => ({ type: 'sleep', payload: { ms: 60_000 }, id: `held-${i}`, labels: { pool: 'b' } })));
+    await waitFor(async () => (await Promise.all(held.map((h) => client.get(h.id)))).every((r) => r?.state === 'running'), { timeoutMs: 15_000, message: 'held tasks running' });
+    const before = await scrapeUntil(u1, (x) => x.get('drover_cluster_load') === 3, 'the leader sees 3 held');
+    expect(before.get('drover_assignments_total')).toBeGreaterThanOrEqual(K + 3);
+    expect(before.get('drover_cluster_capacity')).toBe(7);
+
+    m1.kill9();
+    const next = await m2.waitForLine((l) => l.msg === 'elected leader', TEST_SESSION_MS + 10_000);
+    expect(next.epoch as number).toBeGreaterThan(elected.epoch as number);
+    const took = await scrapeUntil(u2, (x) => x.get('drover_master_leader') === 1 && x.get('drover_cluster_load') === 3, 'the follower leads');
+    expect(took.get('drover_master_leader_changes_total')).toBe(2);
+    expect(took.get('drover_master_leader_epoch')).toBe(next.epoch);
+    expect(took.get('drover_tasks', { state: 'assigned' })).toBe(3);
+    expect(took.get('drover_workers', { state: 'alive' })).toBe(2);
+    expect(took.get('drover_reclaims_total', { reason: 'worker-gone' })).toBe(0);
+    expect(took.get('drover_lost_attempts_total')).toBe(0);
+
+    w2.kill9();
+    const after = await scrapeUntil(
+      u2,
+      (x) => x.get('drover_reclaims_total', { reason: 'worker-gone' }) === 3 && x.get('drover_queue_unplaceable_tasks', { reason: 'labels' }) === 6,
+      'the killed worker’s tasks taken back',
+    );
+    expect(after.get('drover_lost_attempts_total')).toBe(3);
+    expect(after.get('drover_reclaims_total', { reason: 'deadline' })).toBe(0);
+    expect(after.get('drover_workers', { state: 'alive' })).toBe(1);
+    expect(after.get('drover_cluster_load')).toBe(0);
+    expect(after.get('drover_tasks', { state: 'queued' })).toBe(8);
+    // Unchanged by the failover and the reclaims: the finished count.
+    expect(after.get('drover_tasks', { state: 'finished' })).toBe(K);
+  }, 60_000);
+});
