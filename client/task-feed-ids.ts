@@ -126,7 +126,7 @@ export class IdsSource {
     try {
       do {
         e.progressAgain = false;
-        const held = e.assignment;
+        const held: Entry['assignment'] = e.assignment;
         if (!held) return;
         try {
           const { data } = await this.sink.session.getData(held.path, this.progressWatcher(id));

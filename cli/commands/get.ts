@@ -4,13 +4,14 @@ import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } fr
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';
 import { DEFAULT_MAX_LOST } from '../../shared/protocol/task-record.js';
+import { attemptLine } from '../task-lines.js';
 
 interface GetArgs extends GlobalArgs {
   id: string;
 }
 
 export const command = 'get <id>';
-export const describe = 'show a task: state, attempt, worker, result or error';
+export const describe = 'show a task: state, attempt, worker, result or error, and its attempts';
 
 export function builder(y: Argv): Argv<GetArgs> {
   return globalOptions(y)
@@ -41,6 +42,8 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
     lines.push(`payload:   ${JSON.stringify(t.payload)}`);
     if (t.state === 'succeeded') lines.push(`result:    ${JSON.stringify(t.result)}`);
     if (t.error) lines.push(`error:     [${t.error.kind}] ${t.error.message}`);
+    // The attempt history (oldest first; bounded, so the first attempts of a long story may be gone).
+    if (t.history?.length) lines.push(`attempts:`, ...t.history.map((a) => `  ${attemptLine(a)}`));
     process.stdout.write(lines.join('\n') + '\n');
     return EXIT.ok;
   }, { readOnly: true });

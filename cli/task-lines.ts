@@ -1,0 +1,70 @@
+// One-line renderings of task events (drover watch) and of attempt history entries (drover
+// get), for people: a value shown (progress, result) is JSON, cut to keep the line a line.
+import type { TaskEvent } from '../client/task-feed.js';
+import type { AttemptEntry, TaskError } from '../shared/protocol/task-record.js';
+import { formatDuration } from './common.js';
+
+const MAX_VALUE_CHARS = 200;
+
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? 'undefined';
+  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
+}
+
+/** A message on one line: newlines (a stack pasted into a message, say) become spaces. */
+function oneLine(m: string): string {
+  return m.replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+export function errorText(e: TaskError | undefined): string {
+  return e ? `[${e.kind}] ${oneLine(e.message)}` : '';
+}
+
+/** HH:MM:SS.mmm, local time. */
+export function clock(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** `12:00:01.234 t1 echo started attempt 1 on w1~x`: one event. */
+export function eventLine(e: TaskEvent): string {
+  const head = `${clock(e.at)} ${e.id} ${e.type}`;
+  const on = e.worker ? ` on ${e.worker}` : '';
+  const rec = e.record;
+  switch (e.kind) {
+    case 'queued':
+      return `${head} queued`;
+    case 'assigned':
+      return `${head} assigned attempt ${e.attempt} to ${e.worker ?? '-'}`;
+    case 'started':
+      return `${head} started attempt ${e.attempt}${on}`;
+    case 'progress':
+      return `${head} progress ${shown(e.progress)}`;
+    case 'retried':
+    case 'lost':
+      return `${head} ${e.kind} attempt ${e.attempt}${on}: ${errorText(rec?.history?.at(-1)?.error ?? rec?.error)}`;
+    case 'finished':
+      return e.state === 'succeeded' ? `${head} succeeded attempt ${e.attempt}${on}: ${shown(rec?.result)}` : `${head} ${e.state} attempt ${e.attempt}${on}: ${errorText(rec?.error)}`;
+  }
+}
+
+/** The event for --json: what the line says, without the record (its payload may be large). */
+export function eventJson(e: TaskEvent): Record<string, unknown> {
+  const { record, ...rest } = e;
+  const out: Record<string, unknown> = { ...rest };
+  if (e.kind === 'finished' && e.state === 'succeeded') out.result = record?.result;
+  else if (e.kind === 'finished' || e.kind === 'retried' || e.kind === 'lost') {
+    const err = e.kind === 'finished' ? record?.error : (record?.history?.at(-1)?.error ?? record?.error);
+    if (err) out.error = err;
+  }
+  return out;
+}
+
+/** `#2  w1~x  2024-…Z → 2024-…Z  1s200ms  failed  [handler] boom`: one attempt of `drover get`. */
+export function attemptLine(a: AttemptEntry): string {
+  const start = a.startedAt ?? a.assignedAt;
+  const when = start !== undefined ? `${new Date(start).toISOString()} → ${new Date(a.endedAt).toISOString()}  ${formatDuration(a.endedAt - start)}` : `ended ${new Date(a.endedAt).toISOString()}`;
+  const why = a.error ? `  ${errorText(a.error)}` : '';
+  return `#${a.attempt}  ${a.worker ?? '-'}  ${when}  ${a.outcome}${why}`;
+}
