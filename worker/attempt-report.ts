@@ -110,7 +110,7 @@ export function attemptEnded(a: Attempt, res: ExecuteResult, r: CommitResult | u
     type,
     attempt: a.attempt,
     outcome: outcomeOf(res.outcome, res.aborted, r),
-    durationMs: res.durationMs,
+    durationMs: Math.round(res.durationMs),
     ...(rec ? { committed: rec.state } : {}),
     ...(rec?.state === 'succeeded' ? { result: rec.result ?? null } : {}),
     ...(rec && rec.state !== 'succeeded' && rec.error ? { error: rec.error, willRetry: rec.state === 'queued' } : {}),
@@ -118,7 +118,7 @@ export function attemptEnded(a: Attempt, res: ExecuteResult, r: CommitResult | u
   };
   logAttemptEnd(a.log, e);
   if (metrics) {
-    metrics.ended(type, e.outcome, e.durationMs);
+    metrics.ended(type, e.outcome, res.durationMs);
     if (rec && (rec.state === 'succeeded' || rec.state === 'failed')) metrics.finished(type, rec.createdAt, rec.finishedAt ?? Date.now());
   }
   return e;

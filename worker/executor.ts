@@ -38,7 +38,7 @@ export interface ExecuteResult {
   outcome: Outcome;
   /** Set when the attempt ended because its signal aborted. */
   aborted?: AbortKind;
-  /** From the handler's call to its end (or the abort we stopped awaiting it at); 0 when it never ran. */
+  /** From the handler's call to its end (or the abort we stopped awaiting it at), in fractional ms; 0 when it never ran. */
   durationMs: number;
 }
 
@@ -136,7 +136,7 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     signal.addEventListener('abort', onAbort, { once: true });
   });
   let t0 = performance.now();
-  const ran = () => Math.round(performance.now() - t0);
+  const ran = () => performance.now() - t0;
   try {
     input.onStart?.();
     t0 = performance.now();

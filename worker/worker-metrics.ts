@@ -6,8 +6,8 @@ import { counter, gauge, histogram, perRegistry } from '../shared/metrics/get-or
 import type { Registry } from '../shared/metrics/registry.js';
 import type { AttemptOutcomeLabel } from './attempt-report.js';
 
-/** Task latencies: 5 ms to an hour (a queue's wait, a long handler). */
-export const TASK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** Task latencies: 1 ms (a quick handler) to an hour (a queue's wait, a long handler). */
+export const TASK_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /** One attached worker, as the load gauges sum it at scrape time. */
 interface Load {
