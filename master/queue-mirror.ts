@@ -22,6 +22,8 @@ const MAX_SHARDS_PER_REQUEST = 50;
 const RETRY_MS = 250;
 const MAX_RETRY_MS = 30_000;
 const NO_NODE = -101;
+/** A listing this long is worth an info line. */
+const SLOW_LISTING_MS = 1000;
 
 export interface ListingProgress {
   /** Resets (watch arms) so far. */
@@ -131,7 +133,10 @@ export class QueueMirror {
     const ms = Date.now() - t0;
     this.progress.lastListingMs = ms;
     this.progress.firstListedAt ??= Date.now();
-    this.log.info({ ms, queued: this.index.size, swept, shards: this.paths.shardNames.length }, 'queue listed: strict queue order holds across every entry');
+    // Info only when a person would want to know: a long listing (a big queue), or one that
+    // found entries the watch had missed; otherwise every takeover and reconnect adds a line.
+    const level = ms >= SLOW_LISTING_MS || swept > 0 ? 'info' : 'debug';
+    this.log[level]({ ms, queued: this.index.size, swept, shards: this.paths.shardNames.length }, 'queue listed: strict queue order holds across every entry');
     this.onChange();
   }
 
