@@ -39,10 +39,22 @@ export function main(args: string[]): Promise<ExitCode> {
   return Promise.race([run(args), forcedExit]);
 }
 
+/** Options whose value may be `-` (stdin): yargs would take a lone `-` for a positional. */
+const STDIN_OPTIONS = new Set(['--file', '--payload']);
+
+function joinStdinValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (STDIN_OPTIONS.has(args[i]!) && args[i + 1] === '-') out.push(`${args[i++]}=-`);
+    else out.push(args[i]!);
+  }
+  return out;
+}
+
 async function run(args: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
-  const cli = yargs(args)
+  const cli = yargs(joinStdinValues(args))
     .scriptName('drover')
     .usage('$0 <command> [options]')
     .strict()
