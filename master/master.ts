@@ -61,6 +61,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private leadership?: Leadership;
   private stopping?: Promise<void>;
   private readonly metrics: MasterMetrics;
+  /** The caller's registry: also the session's, when the master opens its own. */
+  private readonly registry?: Registry;
   private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log' | 'metrics'>> & Pick<MasterOptions, 'session' | 'connectString'>;
 
   constructor(opts: MasterOptions) {
@@ -82,6 +84,7 @@ export class Master extends EventEmitter<MasterEvents> {
     if (!(this.opts.assignBatch >= 1 && this.opts.assignBatch <= 1000)) throw new Error(`master: assignBatch must be 1..1000, got ${opts.assignBatch}`);
     this.baseLog = (opts.log ?? silentLogger).child({ masterId: opts.id });
     this.log = this.baseLog.child({ component: 'master' });
+    this.registry = opts.metrics;
     this.metrics = opts.metrics ? masterMetrics(opts.metrics) : NO_MASTER_METRICS;
   }
 
@@ -117,7 +120,7 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.opts.session) {
         this.session = this.opts.session;
       } else {
-        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog });
+        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog, metrics: this.registry });
         this.ownsSession = true;
       }
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);

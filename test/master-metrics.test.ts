@@ -8,7 +8,9 @@ import { DroverClient } from '../client/drover-client.js';
 import { ProcessPool, type DroverProcess } from './harness/processes.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
-import { httpUrlOf, scrape, type Scrape } from './harness/metrics-scrape.js';
+import { httpUrlOf, parseMetrics, scrape, type Scrape } from './harness/metrics-scrape.js';
+import { Master } from '../master/master.js';
+import { createMetricsRegistry } from '../shared/metrics/registry.js';
 
 const pool = new SessionPool();
 const procs = new ProcessPool();
@@ -129,4 +131,32 @@ describe('master metrics over HTTP', () => {
     // Unchanged by the failover and the reclaims: the finished count.
     expect(after.get('drover_tasks', { state: 'finished' })).toBe(K);
   }, 60_000);
+
+  it('two masters of one process share a registry: registered once, gauges summed, the epoch the newest known', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const registry = createMetricsRegistry();
+    const a = new Master({ connectString: zkConnect(), root: paths.root, id: 'reg-a', sessionTimeoutMs: TEST_SESSION_MS, metrics: registry });
+    const b = new Master({ connectString: zkConnect(), root: paths.root, id: 'reg-b', sessionTimeoutMs: TEST_SESSION_MS, metrics: registry });
+    try {
+      await a.start();
+      await waitFor(() => a.isLeader, { message: 'a leads' });
+      await b.start();
+      await waitFor(() => b.state === 'following', { message: 'b follows' });
+      const m = parseMetrics(await registry.metrics());
+      expect(m.get('drover_master_leader')).toBe(1);
+      expect(m.get('drover_master_leader_epoch')).toBe(a.epoch);
+      expect(m.get('drover_tasks', { state: 'queued' })).toBe(0);
+      // Both sessions' requests land in the one registry.
+      expect(m.get('drover_zk_connected')).toBe(2);
+      await a.stop();
+      await waitFor(() => b.isLeader, { message: 'b leads' });
+      const after = parseMetrics(await registry.metrics());
+      expect(after.get('drover_master_leader')).toBe(1);
+      expect(after.get('drover_master_leader_epoch')).toBe(b.epoch);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
 });
