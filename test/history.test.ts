@@ -115,18 +115,19 @@ describe('attempt history', () => {
     const c = { admin, paths: await freshLayout(admin) };
     const maxPayloadBytes = 512 * 1024;
     const limits = checkLimits({ maxPayloadBytes, maxResultBytes: MAX_REQUEST_BYTES - RECORD_ROOM_BYTES - maxPayloadBytes });
-    const labels: Record<string, string> = { big: 'l'.repeat(8 * 1024 - 20) };
+    const labels: Record<string, string> = { big: 'l'.repeat(8 * 1024 - 10) }; // 8 KiB as JSON: the cap
     const payload = 'p'.repeat(maxPayloadBytes - 2);
     const input = { type: 'x', payload, labels, maxAttempts: 1000 };
     const curs = await submitAndAssignTo(c.admin, c.paths, 'w-size~1', [input, input], limits);
     const tx = { session: c.admin, paths: c.paths };
     const withFullHistory = async (cur: (typeof curs)[number]) => {
-      // A full history of the worst entries, as earlier attempts would have left it (the byte bound keeps two).
-      const worst = failAttempt(startTask(cur.record, 2), worstError(), 3).history![0]!;
+      // A full history, as earlier attempts would have left it: ten entries of ~3.9 KB, near MAX_HISTORY_BYTES.
+      const entry = failAttempt(startTask(cur.record, 2), { kind: 'handler', retryable: true, message: 'm'.repeat(2000), stack: '\u0001'.repeat(450) }, 3).history![0]!;
       let history: AttemptEntry[] = [];
-      for (let k = 1; k <= MAX_HISTORY; k++) history = appendHistory(history, { ...worst, attempt: k });
+      for (let k = 1; k <= MAX_HISTORY; k++) history = appendHistory(history, { ...entry, attempt: k });
       const full = { ...cur.record, history };
-      expect(jsonBytes(full.history)).toBeGreaterThan(MAX_HISTORY_BYTES * 0.85);
+      expect(full.history).toHaveLength(MAX_HISTORY);
+      expect(jsonBytes(full.history)).toBeGreaterThan(MAX_HISTORY_BYTES * 0.95);
       const stat = await c.admin.setData(c.paths.task(full.id), encodeRecord(full), cur.version);
       return { record: full, version: stat.version };
     };

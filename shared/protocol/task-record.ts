@@ -106,11 +106,12 @@ export const ZK_MAX_REQUEST_BYTES = 0xfffff;
 export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
 /**
  * What a finish multi holds besides the payload and the result: the record's other fields
- * (ids, type, labels ≤ 8 KiB, times, an error of up to 4 096 + 2 048 characters JSON-escaped:
- * ≤ 36 KiB, the attempt history ≤ MAX_HISTORY_BYTES = 40 KiB) and its other operations'
- * paths: 96 KiB (48 KiB before the history).
+ * (ids, type, labels ≤ 8 KiB, times, the attempt history ≤ MAX_HISTORY_BYTES = 40 KiB) and
+ * its other operations' paths: 64 KiB (48 before the history). A failure's error (4 096 +
+ * 2 048 characters, JSON-escaped ≤ 36 KiB) takes the place of the result, which a failed
+ * record does not hold, and its payload is at most HARD_SIZE_CAP: it always fits.
  */
-export const RECORD_ROOM_BYTES = 96 * 1024;
+export const RECORD_ROOM_BYTES = 64 * 1024;
 /** Labels are record fields: bounded so that RECORD_ROOM_BYTES holds. */
 export const MAX_LABELS_BYTES = 8 * 1024;
 export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
