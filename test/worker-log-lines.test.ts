@@ -119,7 +119,7 @@ describe('worker log lines', () => {
     const sizes = (re: RegExp) => debug.filter((l) => re.test(l.msg)).map((l) => l.count ?? l.read);
     // All six arrived in one assignment multi: most likely one intake and one start batch;
     // a listing may see them in more pieces, never more than six in all.
-    const intake = sizes(/^intake: \d+ new assignments read/) as number[];
+    const intake = sizes(/^intake: \d+ new assignments? read, \d+ to start$/) as number[];
     const started = sizes(/^start batch: \d+ marked running in one multi$/) as number[];
     const finished = sizes(/^finish batch: \d+ in one multi \(committed\)$/) as number[];
     expect(intake.reduce((a, b) => a + b, 0)).toBe(6);

@@ -180,7 +180,7 @@ export class AttemptRunner {
     const burst = await readBurst(session, paths, entries, (k) => this.seen.wasHeld(k));
     if (stale() || !this.accepting) return;
     const { toStart, toRun } = takeBurst(intake, burst.reads);
-    this.log.debug({ listed: listed.size, read: entries.length, toStart: toStart.length, toRun: toRun.length }, `intake: ${entries.length} new assignments read, ${toStart.length} to start`);
+    this.log.debug({ listed: listed.size, read: entries.length, toStart: toStart.length, toRun: toRun.length }, `intake: ${entries.length} new assignment${entries.length === 1 ? '' : 's'} read, ${toStart.length} to start`);
     for (const a of [...toStart, ...toRun]) this.attempts.set(a.key, a);
     for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
     // What a failed request was to read is neither held nor seen: read again soon (onError).
@@ -254,7 +254,7 @@ export class AttemptRunner {
       if (res.aborted === 'stopping') {
         // Not committed: the assignment stays and the leader reclaims it when our member node goes.
         this.finish(a, false);
-        this.ended(a, res, undefined);
+        this.opts.report.ended(attemptEnded(a, res, undefined, this.opts.metrics));
         return;
       }
       // Its assignment is gone: a finish could only be fenced by it, so none is sent.
@@ -280,11 +280,7 @@ export class AttemptRunner {
       this.finish(a);
       this.lookAgainLater(a.key);
     }
-    this.ended(a, res, r);
-  }
-
-  /** The attempt's one log line, its metrics and its end event. `r` undefined: not committed (stopping). */
-  private ended(a: Attempt, res: ExecuteResult, r: CommitResult | undefined): void {
+    // Its one log line, its metrics, its end event.
     this.opts.report.ended(attemptEnded(a, res, r, this.opts.metrics));
   }
 
