@@ -75,7 +75,8 @@ describe('worker', () => {
     const rec = await waitState(id, 'queued');
     expect(rec.attempt).toBe(1);
     expect(rec.notBefore).toBeGreaterThan(0);
-    expect(rec.error).toEqual({ kind: 'handler', retryable: true, message: 'boom' });
+    expect(rec.error).toMatchObject({ kind: 'handler', retryable: true, message: 'boom' });
+    expect(rec.error?.stack).toMatch(/^Error: boom\n/);
     expect(await session.exists(queueEntryOf(paths, rec))).not.toBeNull();
     expect(await session.exists(paths.assignment(w.memberName!, id, 1))).toBeNull();
   });
@@ -84,7 +85,7 @@ describe('worker', () => {
     const w = await startWorker();
     const id = await submitAndAssign(w, { type: 'fail', payload: { retryable: false, message: 'no way' }, maxAttempts: 3 });
     const rec = await waitState(id, 'failed');
-    expect(rec.error).toEqual({ kind: 'handler', retryable: false, message: 'no way' });
+    expect(rec.error).toMatchObject({ kind: 'handler', retryable: false, message: 'no way' });
   });
 
   it('an unknown type goes back to the queue as a lost attempt (not a used one), with a clear message; the worker keeps running', async () => {
@@ -117,9 +118,9 @@ describe('worker', () => {
     const plain = await submitAndAssign(w, { type: 'plain', maxAttempts: 1 });
     const flagged = await submitAndAssign(w, { type: 'flagged', maxAttempts: 3 });
     const classed = await submitAndAssign(w, { type: 'classed', maxAttempts: 3 });
-    expect((await waitState(plain, 'failed')).error).toEqual({ kind: 'handler', retryable: true, message: 'plain bug' });
-    expect((await waitState(flagged, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'flagged bad input' });
-    expect((await waitState(classed, 'failed')).error).toEqual({ kind: 'handler', retryable: false, message: 'classed bad input' });
+    expect((await waitState(plain, 'failed')).error).toMatchObject({ kind: 'handler', retryable: true, message: 'plain bug' });
+    expect((await waitState(flagged, 'failed')).error).toMatchObject({ kind: 'handler', retryable: false, message: 'flagged bad input' });
+    expect((await waitState(classed, 'failed')).error).toMatchObject({ kind: 'handler', retryable: false, message: 'classed bad input' });
   });
 
   it('whatever a handler throws becomes a bounded message; a changed payload is not stored', async () => {
@@ -141,7 +142,7 @@ describe('worker', () => {
     });
     const bare = await submitAndAssign(w, { type: 'bare', maxAttempts: 1 });
     const huge = await submitAndAssign(w, { type: 'huge', maxAttempts: 1 });
-    expect((await waitState(bare, 'failed')).error).toEqual({ kind: 'handler', retryable: true, message: '[object Object]' });
+    expect((await waitState(bare, 'failed')).error).toMatchObject({ kind: 'handler', retryable: true, message: '[object Object]' });
     const hugeErr = (await waitState(huge, 'failed')).error!;
     expect(hugeErr.message.length).toBeLessThan(5000);
     expect(hugeErr.message).toContain('(2000000 characters, cut)');

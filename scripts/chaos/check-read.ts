@@ -10,7 +10,8 @@ import { execKey } from './exec-log.js';
 import { processLogFiles, readLogLines } from './logs.js';
 import { sleep } from './util.js';
 
-const TERMINAL_COMMIT = /^committed: (succeeded|failed|cancelled)$/;
+/** A worker's one line per finished attempt carries the state it committed (field `committed`). */
+const TERMINAL_STATES = new Set(['succeeded', 'failed', 'cancelled']);
 
 export async function doneEntries(session: ZkSession, paths: Paths): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -91,8 +92,10 @@ export function readProcessLogs(logDir: string): ProcessLogFacts {
       const attempt = typeof l.attempt === 'number' ? l.attempt : undefined;
       if (taskId && attempt !== undefined) {
         if (msg.startsWith('commit fenced')) fenced.add(execKey(taskId, attempt, l.pid));
-        else if (TERMINAL_COMMIT.test(msg)) terminalCommits.set(taskId, (terminalCommits.get(taskId) ?? 0) + 1);
-        else if (msg.startsWith('committed: ')) requeuedBy.add(execKey(taskId, attempt, l.pid));
+        else if (typeof l.committed === 'string') {
+          if (TERMINAL_STATES.has(l.committed)) terminalCommits.set(taskId, (terminalCommits.get(taskId) ?? 0) + 1);
+          else requeuedBy.add(execKey(taskId, attempt, l.pid));
+        }
       }
       if (l.level >= 50) errorsLogged[msg] = (errorsLogged[msg] ?? 0) + 1;
     }
