@@ -1,11 +1,13 @@
 // `npm run demo`: a local drover cluster on an embedded ZooKeeper. Two masters and three
 // workers as real `drover` processes, a stream of sample tasks, a kill -9 of the leader and of
-// a worker midway, and a summary showing every task finished exactly once.
+// a worker midway, and a summary showing every task finished exactly once. Each master serves
+// the dashboard; `npm run demo -- --keep` leaves the cluster running afterwards to look at it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DroverClient } from '../client/drover-client.js';
+import { freePorts } from '../shared/zk-server/free-port.js';
 import { guardChild, provideZooKeeper } from '../shared/zk-server/launcher.js';
 import { isTerminal } from '../shared/protocol/task-state.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
@@ -15,6 +17,7 @@ const BIN = join(ROOT, 'bin', 'drover.js');
 const LOGS = join(ROOT, '.drover', 'demo');
 const TASKS = Number(process.env.DEMO_TASKS ?? 60);
 const SESSION_MS = 3000;
+const KEEP = process.argv.includes('--keep');
 
 const say = (m: string) => console.log(`[demo] ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,9 +59,11 @@ async function main(): Promise<number> {
   }
 
   try {
-    const masters = ['m1', 'm2'].map((id) => start(id, ['master', '--id', id]));
+    const ports = await freePorts(2);
+    const masters = ['m1', 'm2'].map((id, i) => start(id, ['master', '--id', id, '--http', String(ports[i])]));
     const workers = ['w1', 'w2', 'w3'].map((id) => start(id, ['worker', '--id', id, '--concurrency', '3']));
     say(`started masters m1, m2 and workers w1, w2, w3 (logs in ${LOGS})`);
+    say(`dashboard: http://127.0.0.1:${ports[0]}/ (m1) and http://127.0.0.1:${ports[1]}/ (m2): either shows the whole cluster`);
     const client = await DroverClient.connect({ connectString: zk.connectString, root });
     const leaderOf = async () => (await client.leader())?.id;
     let leader: string | undefined;
@@ -128,6 +133,11 @@ async function main(): Promise<number> {
     await client.close();
     const ok = byState.get('succeeded') === TASKS && status.finished === TASKS;
     say(ok ? 'every task finished exactly once' : 'SOMETHING IS WRONG: see the counts above');
+    if (KEEP) {
+      const live = masters.filter((m) => m.alive).map((m) => `http://127.0.0.1:${ports[masters.indexOf(m)]}/`);
+      say(`--keep: the cluster runs on; dashboard at ${live.join(' and ')}; ZooKeeper at ${zk.connectString}, root ${root}. Ctrl-C stops it.`);
+      await new Promise(() => {}); // until a signal: the handlers above stop everything
+    }
     return ok ? 0 : 1;
   } finally {
     await stopAll();
