@@ -113,7 +113,34 @@ function ensureZooKeeper() {
   );
 }
 
-// (c) Build: when dist/ is missing or any source is newer than the last build's stamp.
+// (c) Chromium, for the dashboard's browser test (--local only: the demo and the bench do
+// not need it): Debian's `chromium` package, driven by playwright-core, which downloads no
+// browser. Same paths as test/harness/browser.ts's findChromium.
+const CHROMIUM_PATHS = () => [process.env.DROVER_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
+function ensureChromium() {
+  if (!needLocal) return;
+  const found = CHROMIUM_PATHS().find((p) => isFile(p));
+  if (found) return say(`Chromium: ${found} (for the dashboard's browser test)`);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && hasCommand('apt-get') && process.env.DROVER_CHROMIUM_INSTALL !== 'none') {
+    say('no Chromium found: installing the Debian package `chromium` with apt-get (the dashboard\'s browser test runs it headless)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!run('apt-get', ['update'], { env })) fail('apt-get update failed');
+    if (!run('apt-get', ['install', '-y', 'chromium'], { env })) fail('apt-get install -y chromium failed');
+    const now = CHROMIUM_PATHS().find((p) => isFile(p));
+    if (now) return say(`Chromium: installed ${now}`);
+    fail('apt-get finished but no chromium was found at /usr/bin/chromium');
+  }
+  fail(
+    [
+      `no Chromium found (looked at ${CHROMIUM_PATHS().join(', ')}): the dashboard's browser test needs one. Get one of:`,
+      '  - Debian, as root: apt-get update && apt-get install -y chromium   (Ubuntu: a chromium that is not a snap)',
+      '  - any Chromium or Chrome binary: export DROVER_CHROMIUM=/path/to/chromium',
+    ].join('\n'),
+  );
+}
+
+// (d) Build: when dist/ is missing or any source is newer than the last build's stamp.
 const STAMP = path.join(root, 'dist', '.build-stamp');
 function newestSource() {
   let newest = Math.max(...['index.ts', 'testing.ts', 'tsconfig.json'].map((f) => mtime(path.join(root, f))));
@@ -151,4 +178,5 @@ function ensureBuild() {
 
 ensurePackages();
 ensureZooKeeper();
+ensureChromium();
 ensureBuild();

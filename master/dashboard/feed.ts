@@ -1,3 +1,3 @@
-// The one place the dashboard picks its task feed: the stand-in until client/task-feed.ts
-// (same contract, feed-contract.md) is on main, then that.
-export { TaskFeed, type TaskEvent, type TaskEventKind, type TaskFeedOptions } from './feed-standin.js';
+// The one place the dashboard picks its task feed (client/task-feed.ts, of feed-contract.md):
+// every task, on the feed's tree watches, opened by live.ts only while a page is connected.
+export { TaskFeed, type TaskEvent, type TaskEventKind, type TaskFeedOptions } from '../../client/task-feed.js';

@@ -8,6 +8,8 @@ h2{font-size:14px;margin:0 0 8px}
 main{padding:12px 16px;display:flex;flex-direction:column;gap:12px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media (max-width:900px){.grid{grid-template-columns:1fr}}
+.scroll{max-height:380px;overflow:auto}
+.scroll.short{max-height:240px}
 .card,#detail{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 8px 3px 0;border-bottom:1px solid var(--line);vertical-align:top;white-space:nowrap}

@@ -45,11 +45,11 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section class="card">
     <h2>Recent tasks <span id="recent-note" class="muted"></span></h2>
-    <table><thead><tr><th>id</th><th>type</th><th>state</th><th>attempt</th><th>worker</th><th>duration</th><th>updated</th></tr></thead><tbody id="recent"></tbody></table>
+    <div class="scroll"><table><thead><tr><th>id</th><th>type</th><th>state</th><th>attempt</th><th>worker</th><th>duration</th><th>updated</th></tr></thead><tbody id="recent"></tbody></table></div>
   </section>
   <section class="card">
     <h2>Recent failures</h2>
-    <table><thead><tr><th>when</th><th>id</th><th>type</th><th>attempt</th><th>outcome</th><th>kind</th><th>reason</th></tr></thead><tbody id="failures"></tbody></table>
+    <div class="scroll short"><table><thead><tr><th>when</th><th>id</th><th>type</th><th>attempt</th><th>outcome</th><th>kind</th><th>reason</th></tr></thead><tbody id="failures"></tbody></table></div>
   </section>
 </main>
 </body>

@@ -87,7 +87,9 @@ export const PAGE_JS = String.raw`'use strict';
   }
 
   function renderChart(intervalMs) {
-    var W = 600, H = 140, P = 18, span = SERIES_MAX * (intervalMs || 2000), t1 = now(), t0 = t1 - span, s = st.series;
+    // The time axis spans the samples held (up to the ring's 10 minutes), at least a minute.
+    var W = 600, H = 140, P = 18, s = st.series, t1 = now(), full = SERIES_MAX * (intervalMs || 2000);
+    var span = Math.min(full, Math.max(60000, s.length ? t1 - s[0].at : 0)), t0 = t1 - span;
     var maxQ = 1, rates = [], maxR = 0;
     s.forEach(function (p, i) {
       maxQ = Math.max(maxQ, p.queued);
@@ -95,14 +97,14 @@ export const PAGE_JS = String.raw`'use strict';
     });
     var x = function (t) { return (P + ((t - t0) / span) * (W - 2 * P)).toFixed(1); };
     var y = function (v, max) { return (H - P - (v / max) * (H - 2 * P)).toFixed(1); };
-    var g = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'queue depth, last 10 minutes' });
+    var g = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'queue depth and finished per second, last ' + fmtDur(span) });
     g.appendChild(svg('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, class: 'axis' }));
     g.appendChild(svg('line', { x1: P, y1: P, x2: P, y2: H - P, class: 'axis' }));
     g.appendChild(svg('polyline', { class: 'depth', points: s.map(function (p) { return x(p.at) + ',' + y(p.queued, maxQ); }).join(' ') }));
     if (maxR > 0) g.appendChild(svg('polyline', { class: 'rate', points: rates.map(function (p) { return x(p[0]) + ',' + y(p[1], maxR); }).join(' ') }));
     g.appendChild(svg('text', { x: P + 4, y: P - 4 }, 'queued (max ' + maxQ + ')'));
     g.appendChild(svg('text', { x: W - P, y: P - 4, 'text-anchor': 'end' }, 'finished/s, dashed (max ' + maxR.toFixed(1) + ')'));
-    g.appendChild(svg('text', { x: P, y: H - 4 }, '10 min ago'));
+    g.appendChild(svg('text', { x: P, y: H - 4 }, fmtDur(span) + ' ago'));
     g.appendChild(svg('text', { x: W - P, y: H - 4, 'text-anchor': 'end' }, 'now'));
     put($('chart'), [g]);
   }
