@@ -73,6 +73,7 @@ export async function awaitTasks(client: DroverClient, ids: readonly string[], o
     stop.abort(new Error(`interrupted by ${signal}`));
   });
   try {
+    opts.progress.waiting();
     await client.waitMany(ids, {
       timeoutMs: opts.timeoutMs,
       signal: stop.signal,

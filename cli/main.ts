@@ -42,10 +42,12 @@ export function main(args: string[]): Promise<ExitCode> {
 /** Options whose value may be `-` (stdin): yargs would take a lone `-` for a positional. */
 const STDIN_OPTIONS = new Set(['--file', '--payload']);
 
+/** `--file -`, `--payload -` as `--file=-`; `wait -` as `wait --stdin` (yargs drops a lone - positional). */
 function joinStdinValues(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (STDIN_OPTIONS.has(args[i]!) && args[i + 1] === '-') out.push(`${args[i++]}=-`);
+    else if (args[i] === '-' && args[0] === 'wait') out.push('--stdin');
     else out.push(args[i]!);
   }
   return out;

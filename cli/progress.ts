@@ -23,6 +23,8 @@ type Phase = 'submitted' | 'finished';
 export interface Progress {
   /** `n` of `total` tasks are submitted so far. */
   submitted(n: number): void;
+  /** Waiting begins (finished 0/N; after the interrupt handlers are on). */
+  waiting(): void;
   /** One more task reached a terminal state. */
   finished(rec: Pick<TaskRecord, 'state'>): void;
   /** Ends the bar (or prints the last plain line); idempotent. */
@@ -30,7 +32,15 @@ export interface Progress {
 }
 
 /** A progress that shows nothing (one task, or --no-progress). */
-export const NO_PROGRESS: Progress = { submitted: () => undefined, finished: () => undefined, stop: () => undefined };
+export const NO_PROGRESS: Progress = { submitted: () => undefined, waiting: () => undefined, finished: () => undefined, stop: () => undefined };
+
+/** Fewer tasks than this show no progress: their outcome lines come soon enough. */
+export const PROGRESS_MIN_TASKS = 10;
+
+/** The progress a command shows for `total` tasks: none when few, or when not wanted (--no-progress). */
+export function progressFor(total: number, wanted: boolean): Progress {
+  return wanted && total >= PROGRESS_MIN_TASKS ? createProgress({ total }) : NO_PROGRESS;
+}
 
 export function createProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
@@ -77,6 +87,10 @@ class PlainProgress implements Progress {
 
   submitted(n: number): void {
     this.step('submitted', n);
+  }
+
+  waiting(): void {
+    this.step('finished', this.counts.done);
   }
 
   finished(rec: Pick<TaskRecord, 'state'>): void {
@@ -135,6 +149,10 @@ class BarProgress implements Progress {
 
   submitted(n: number): void {
     this.show('submitted', n);
+  }
+
+  waiting(): void {
+    this.show('finished', this.counts.done);
   }
 
   finished(rec: Pick<TaskRecord, 'state'>): void {

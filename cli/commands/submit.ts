@@ -3,7 +3,7 @@ import { newTaskId, type SubmitInput } from '../../shared/protocol/task-record.j
 import { awaitTasks, goesOnLine } from '../await-tasks.js';
 import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { createProgress, NO_PROGRESS } from '../progress.js';
+import { NO_PROGRESS, progressFor } from '../progress.js';
 import { onInterrupt } from '../signals.js';
 import { readPayload, readTaskLines, validateAll } from '../task-input.js';
 
@@ -67,7 +67,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
   // Ids known before anything is sent: a Ctrl-C during the submission can name what went in.
   for (const input of inputs) input.id ??= newTaskId();
   const many = Boolean(argv.file);
-  const progress = many && argv.wait && argv.progress && inputs.length > 1 ? createProgress({ total: inputs.length }) : NO_PROGRESS;
+  const progress = many && argv.wait ? progressFor(inputs.length, argv.progress) : NO_PROGRESS;
   return withClient(argv, async (client) => {
     let submitted = 0;
     // A Ctrl-C during the submission ends the command at once (what went in goes on).
