@@ -132,8 +132,11 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   const tasks: TaskRecord[] = [];
   let matched = 0;
   let read = 0;
-  for (let i = 0; i < sorted.length && tasks.length < limit; i += READ_CHUNK) {
-    const ids = sorted.slice(i, i + READ_CHUNK).map((c) => c.id);
+  for (let i = 0; i < sorted.length && tasks.length < limit; ) {
+    // Twice what the page still needs (a filter may match one in two), 20..READ_CHUNK.
+    const chunk = Math.min(READ_CHUNK, Math.max(20, 2 * (offset + limit - matched)));
+    const ids = sorted.slice(i, i + chunk).map((c) => c.id);
+    i += ids.length;
     const recs = await readRecords(session, paths, sizes, ids);
     read += ids.length;
     for (const r of recs) {
