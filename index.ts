@@ -3,7 +3,11 @@ export { DroverClient, NoClusterError, TaskNotFoundError, WaitTimeoutError } fro
 export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, ClusterStatus, WorkerStatus, FinishedSplit, WaitOptions, WaitManyOptions, ListOptions, TaskPage } from './client/drover-client.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
-export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents } from './worker/worker.js';
+export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
+export { TaskFeed } from './client/task-feed.js';
+export type { TaskEvent, TaskEventKind, TaskFeedOptions } from './client/task-feed.js';
+export { createMetricsRegistry } from './shared/metrics/registry.js';
+export type { AttemptEntry, AttemptOutcome } from './shared/protocol/task-record.js';
 export { NonRetryableError, builtinHandlers, loadHandlers } from './worker/handlers.js';
 export type { TaskContext, TaskHandler, HandlerMap } from './worker/handlers.js';
 export { Master } from './master/master.js';

@@ -6,7 +6,7 @@ import { Master } from '../../master/master.js';
 import { healthRoute, metricsRoute, sendJson, startHttpServer, type Route, type RunningHttpServer } from '../../shared/http/server.js';
 import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { checkInts, checkMemberId, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
+import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -21,7 +21,7 @@ export const describe = 'run a master: a candidate for leadership that assigns a
 export function builder(y: Argv): Argv<MasterArgs> {
   return serveOptions(globalOptions(y), 'the dashboard (GET /), /metrics, /status and /healthz')
     .option('id', { type: 'string', describe: 'name of this master', default: `${hostname()}-${process.pid}` })
-    .option('retention', { type: 'number', describe: 'ms to keep finished tasks', default: 24 * 3600_000 })
+    .option('retention', durationOption('retention', 'how long finished tasks are kept', 24 * 3600_000))
     .check((a) => checkMemberId(a.id) && checkInts(a, { retention: [0, 365 * 86_400_000] })) as unknown as Argv<MasterArgs>;
 }
 

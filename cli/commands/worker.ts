@@ -5,7 +5,7 @@ import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { Worker } from '../../worker/worker.js';
 import { loadHandlers, type HandlerMap } from '../../worker/handlers.js';
-import { checkInts, checkMemberId, globalOptions, loggerFor, parseLabels, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
+import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -26,7 +26,7 @@ export function builder(y: Argv): Argv<WorkerArgs> {
     .option('concurrency', { type: 'number', describe: 'tasks run at once (its capacity)', default: 4 })
     .option('handlers', { type: 'string', describe: 'module exporting { [type]: async (payload, ctx) => result }' })
     .option('labels', { type: 'string', describe: 'labels tasks can require: k=v,...' })
-    .option('grace', { type: 'number', describe: 'ms a drain waits for running tasks', default: 30_000 })
+    .option('grace', durationOption('grace', 'how long a drain waits for running tasks', 30_000))
     .check((a) => {
       checkMemberId(a.id);
       return checkInts(a, { concurrency: [1, 1000], grace: [0, 86_400_000] });
