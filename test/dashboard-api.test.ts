@@ -153,4 +153,20 @@ describe('dashboard over HTTP', () => {
     expect(sent).toBeLessThanOrEqual(Math.ceil(ticks(elapsed)) + 1);
     expect(sent).toBeGreaterThanOrEqual(Math.floor(ticks(elapsed) / 2));
   });
+
+  it('the leader and since when: its candidacy bounds it until a take-over is seen, then exact', async () => {
+    const first = (await getJson<any>('/api/overview')).body.leader;
+    // Leading before the dashboard looked: only its candidate node's creation bounds it.
+    expect(first).toMatchObject({ sinceExact: false });
+    expect(first.since).toBeLessThanOrEqual(Date.now());
+    const t0 = Date.now();
+    await c.leader()!.stop();
+    const next = await waitFor(async () => {
+      const l = (await getJson<any>('/api/overview')).body.leader;
+      return l && l.epoch !== first.epoch && l;
+    }, { message: 'the other master leads' });
+    expect(next).toMatchObject({ sinceExact: true, self: true });
+    expect(next.since).toBeGreaterThanOrEqual(t0);
+    expect(next.since).toBeLessThanOrEqual(Date.now());
+  });
 });

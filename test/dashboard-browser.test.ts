@@ -55,6 +55,7 @@ afterAll(async () => {
 async function busyCluster(page: TestBrowser['page']): Promise<void> {
   const g = procs.spawn('dash-w3', ['worker', '--id', 'dash-w3', '--concurrency', '4', '--labels', 'gpu=yes', '--zk', zkConnect(), '--root', client.paths.root, '--log-format', 'json']);
   await page.waitForSelector('tr[data-worker^="dash-w3~"]', WAIT);
+  await page.fill('#search-id', '');
   const until = Date.now() + 60_000;
   for (let i = 0; Date.now() < until; i++) {
     const burst = i % 20 < 8 ? 10 : 1; // bursts past the workers' capacity (6), then a lull: the queue fills and drains

@@ -164,8 +164,10 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     if (!first) return void (this.seen = undefined);
     if (this.seen?.name === first.name) return;
     if (first.self && this.selfLeadingSince !== undefined) this.seen = { name: first.name, since: this.selfLeadingSince, exact: true, needCtime: false };
-    // Seen taking over (we knew its predecessor): it leads from now, to the watch's delay.
-    else if (this.seen) this.seen = { name: first.name, since: Date.now(), exact: true, needCtime: false };
+    // Seen taking over (the leader we knew left): it leads from now, to the watch's delay. A
+    // lower candidate appearing while ours stays is no take-over (a new candidate always
+    // lines up last): the view was being filled in.
+    else if (this.seen && !this.masters.get(this.seen.name)) this.seen = { name: first.name, since: Date.now(), exact: true, needCtime: false };
     // Leading before we looked: no znode says since when; its candidacy's creation bounds it.
     else this.seen = { name: first.name, since: first.since, exact: false, needCtime: true };
   }
