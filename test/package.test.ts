@@ -167,6 +167,43 @@ describe('the packed package', () => {
     expect(fs.existsSync(out.dir)).toBe(false);
   }, 90_000);
 
+  it('the installed bin serves the dashboard page, its script and /metrics (prom-client travels as a dependency)', async () => {
+    // A master of the installed package on a fresh root: its page and metrics come from the
+    // package alone (no build step, nothing of this checkout).
+    const r = await inProject(
+      'serve.mjs',
+      `import { spawn } from 'node:child_process';
+      import { createRequire } from 'node:module';
+      const bin = createRequire(import.meta.url).resolve('drover/package.json').replace(/package\\.json$/, 'bin/drover.js');
+      const root = '/pkg-dash-' + process.pid;
+      const child = spawn(process.execPath, [bin, 'master', '--id', 'pkg-m1', '--zk', process.argv[2], '--root', root, '--http', '0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let buf = '';
+      const url = await new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no url logged: ' + buf)), 20000);
+        child.stdout.on('data', (d) => {
+          buf += d;
+          for (const line of buf.split('\\n')) { try { const l = JSON.parse(line); if (l.url) { clearTimeout(t); resolve(l.url); } } catch {} }
+        });
+      });
+      try {
+        const get = async (p) => { const res = await fetch(new URL(p, url)); return { code: res.status, type: res.headers.get('content-type'), csp: res.headers.get('content-security-policy'), body: await res.text() }; };
+        const page = await get('/'), js = await get('/dashboard.js'), metrics = await get('/metrics');
+        console.log(JSON.stringify({ page: { code: page.code, csp: page.csp, hasScript: page.body.includes('/dashboard.js') }, js: { code: js.code, type: js.type, bytes: js.body.length }, metrics: { code: metrics.code, leaderGauge: /^drover_master_leader [01]$/m.test(metrics.body), zkGauge: /^drover_zk_connected 1$/m.test(metrics.body) } }));
+      } finally {
+        child.kill('SIGKILL');
+      }`,
+      [zkConnect()],
+      40_000,
+    );
+    const out = lastJson<{ page: { code: number; csp: string | null; hasScript: boolean }; js: { code: number; type: string | null; bytes: number }; metrics: { code: number; leaderGauge: boolean; zkGauge: boolean } }>(r);
+    expect(out.page).toMatchObject({ code: 200, hasScript: true });
+    expect(out.page.csp).toContain("script-src 'self'");
+    expect(out.js.code).toBe(200);
+    expect(out.js.type).toMatch(/javascript/);
+    expect(out.js.bytes).toBeGreaterThan(1000);
+    expect(out.metrics).toEqual({ code: 200, leaderGauge: true, zkGauge: true });
+  }, 60_000);
+
   it('exports every name the README documents', async () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const imported = (from: string) =>
