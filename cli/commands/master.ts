@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { DroverClient } from '../../client/drover-client.js';
 import { openDashboard, type Dashboard } from '../../master/dashboard/index.js';
 import { Master } from '../../master/master.js';
-import { healthRoute, metricsRoute, sendJson, startHttpServer, type Route, type RunningHttpServer } from '../../shared/http/server.js';
+import { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer, type Route, type RunningHttpServer } from '../../shared/http/server.js';
 import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
@@ -39,8 +39,9 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log: root, metrics });
   let http: { server: RunningHttpServer; dashboard: Dashboard; client: DroverClient } | undefined;
   try {
-    await master.start();
+    // The port first: a port in use is refused before this master joins the election.
     if (argv.http !== undefined) http = await serveHttp(argv, session, master, metrics, log);
+    await master.start();
     await onShutdown(async (signal) => {
       log.info({ signal }, 'shutting down');
       await closeHttp(http);
@@ -78,6 +79,6 @@ async function serveHttp(argv: MasterArgs, session: ZkSession, master: Master, m
     host: argv.httpHost,
     routes: [healthRoute(() => ({ ok: session.state === 'connected', zookeeper: session.state, role: master.state })), metricsRoute(metrics), status, ...dashboard.routes],
   });
-  log.info({ url: `http://${server.host}:${server.port}/` }, `dashboard and metrics on http://${server.host}:${server.port}/`);
+  log.info({ url: baseUrl(server) }, `dashboard and metrics on ${baseUrl(server)}`);
   return { server, dashboard, client };
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { healthRoute, metricsRoute, startHttpServer, type RunningHttpServer } from '../../shared/http/server.js';
+import { baseUrl, healthRoute, metricsRoute, startHttpServer, type RunningHttpServer } from '../../shared/http/server.js';
 import { createMetricsRegistry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { Worker } from '../../worker/worker.js';
@@ -59,24 +59,27 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     metrics,
   });
   let http: RunningHttpServer | undefined;
+  let started = false;
   try {
-    await worker.start();
-    // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
+    // The port first: a port in use is refused before this worker registers and takes tasks.
     if (argv.http !== undefined) {
       http = await startHttpServer({
         port: argv.http,
         host: argv.httpHost,
         routes: [healthRoute(() => ({ ok: session.state === 'connected' && worker.state === 'running', zookeeper: session.state, worker: worker.state })), metricsRoute(metrics)],
       });
-      log.info({ url: `http://${http.host}:${http.port}/metrics` }, `metrics on http://${http.host}:${http.port}/metrics`);
+      log.info({ url: `${baseUrl(http)}metrics` }, `metrics on ${baseUrl(http)}metrics`);
     }
+    started = true;
+    await worker.start();
+    // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
     await onShutdown(async (signal) => {
       log.info({ signal }, 'draining');
       await worker.stop();
     });
   } finally {
     await http?.close();
-    await worker.stop();
+    if (started) await worker.stop();
     await session.close();
   }
   return EXIT.ok;

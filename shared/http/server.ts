@@ -13,6 +13,11 @@ export interface HttpServerOptions {
   routes: Route[];
 }
 
+/** The server's base URL (an IPv6 address in brackets). */
+export function baseUrl(s: Pick<RunningHttpServer, 'host' | 'port'>): string {
+  return `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}/`;
+}
+
 export interface RunningHttpServer {
   server: Server;
   /** The port bound (the one asked for, or the one the OS chose for 0). */
@@ -29,7 +34,7 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const host = opts.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    void handle(opts.routes, req, res);
+    handle(opts.routes, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -53,8 +58,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
   try {
+    // A request target that is not a path (`GET http://x:99999/`) makes URL throw: inside the
+    // try, so it is a 400 and never an unhandled rejection that would end the process.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendJson(res, 400, { error: 'malformed request target' });
+      return;
+    }
     for (const route of routes) if (await route(req, res, url)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') sendJson(res, 405, { error: `method ${req.method} not allowed` });
     else sendJson(res, 404, { error: `no such path: ${url.pathname}` });
@@ -67,10 +80,10 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
 /** GET /metrics in the Prometheus text format. */
 export function metricsRoute(registry: Registry): Route {
   return async (req, res, url) => {
-    if (url.pathname !== '/metrics' || req.method !== 'GET') return false;
+    if (url.pathname !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const body = await registry.metrics();
     res.writeHead(200, { 'content-type': registry.contentType });
-    res.end(body);
+    res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   };
 }
