@@ -37,7 +37,7 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
     metrics,
   });
   const master = new Master({ session, root: argv.root, id: argv.id, sessionTimeoutMs: argv.sessionTimeout, retentionMs: argv.retention, log: root, metrics });
-  let http: { server: RunningHttpServer; dashboard: Dashboard; client: DroverClient } | undefined;
+  let http: HttpSide | undefined;
   try {
     // The port first: a port in use is refused before this master joins the election.
     if (argv.http !== undefined) http = await serveHttp(argv, session, master, metrics, log);
@@ -57,14 +57,31 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   return EXIT.ok;
 }
 
-async function closeHttp(http: { server: RunningHttpServer; dashboard: Dashboard; client: DroverClient } | undefined): Promise<void> {
+interface HttpSide {
+  server: RunningHttpServer;
+  dashboard: Dashboard;
+  client: DroverClient;
+  session: ZkSession;
+}
+
+async function closeHttp(http: HttpSide | undefined): Promise<void> {
   if (!http) return;
   await http.server.close();
   await http.dashboard.close();
   await http.client.close();
+  await http.session.close();
 }
 
-async function serveHttp(argv: MasterArgs, session: ZkSession, master: Master, metrics: ReturnType<typeof createMetricsRegistry>, log: ReturnType<typeof loggerFor>) {
+async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: ReturnType<typeof createMetricsRegistry>, log: ReturnType<typeof loggerFor>): Promise<HttpSide> {
+  // The dashboard and /status read on a session of their own: a page's reads (the task feed,
+  // the record of a detail view) never queue behind, or in front of, the leader's assignments,
+  // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
+  const session = await ZkSession.open({
+    connectString: argv.zk,
+    sessionTimeoutMs: argv.sessionTimeout,
+    connectTimeoutMs: argv.connectTimeout,
+    log: log.child({ component: 'http' }),
+  });
   const client = await DroverClient.connect({ session, root: argv.root });
   const dashboard = await openDashboard({ session, root: argv.root, master, log });
   const status: Route = (req, res, url) => {
@@ -77,8 +94,8 @@ async function serveHttp(argv: MasterArgs, session: ZkSession, master: Master, m
   const server = await startHttpServer({
     port: argv.http!,
     host: argv.httpHost,
-    routes: [healthRoute(() => ({ ok: session.state === 'connected', zookeeper: session.state, role: master.state })), metricsRoute(metrics), status, ...dashboard.routes],
+    routes: [healthRoute(() => ({ ok: roleSession.state === 'connected', zookeeper: roleSession.state, role: master.state })), metricsRoute(metrics), status, ...dashboard.routes],
   });
   log.info({ url: baseUrl(server) }, `dashboard and metrics on ${baseUrl(server)}`);
-  return { server, dashboard, client };
+  return { server, dashboard, client, session };
 }
