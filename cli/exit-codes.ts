@@ -19,3 +19,16 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * The exit code of a wait on tasks that ended in these states (the one rule for submit --wait,
+ * wait and watch): any failed → 5, else any cancelled → 6, else 0. Order does not matter.
+ */
+export function exitForOutcomes(states: Iterable<string>): ExitCode {
+  let cancelled = false;
+  for (const s of states) {
+    if (s === 'failed') return EXIT.taskFailed;
+    if (s === 'cancelled') cancelled = true;
+  }
+  return cancelled ? EXIT.taskCancelled : EXIT.ok;
+}

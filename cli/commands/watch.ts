@@ -10,7 +10,7 @@ import { isTerminal, type TaskState } from '../../shared/protocol/task-state.js'
 import { ZkSession, type SessionState } from '../../shared/zk/session.js';
 import { ConnectionLossError } from '../../shared/zk/errors.js';
 import { checkTaskId, globalOptions, printJson, type GlobalArgs } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, exitForOutcomes, type ExitCode } from '../exit-codes.js';
 import { onInterrupt, onShutdown } from '../signals.js';
 import { eventJson, eventLine } from '../task-lines.js';
 
@@ -27,13 +27,6 @@ export function builder(y: Argv): Argv<WatchArgs> {
     .positional('id', { type: 'string', array: true, describe: 'tasks to follow (default: every task)' })
     .option('type', { type: 'string', describe: 'only tasks of this type' })
     .check((a) => (a.id ?? []).every((id) => checkTaskId(String(id)))) as unknown as Argv<WatchArgs>;
-}
-
-function exitOf(states: Iterable<TaskState>): ExitCode {
-  const all = [...states];
-  if (all.includes('failed')) return EXIT.taskFailed;
-  if (all.includes('cancelled')) return EXIT.taskCancelled;
-  return EXIT.ok;
 }
 
 export async function handler(argv: WatchArgs): Promise<ExitCode> {
@@ -60,7 +53,7 @@ export async function handler(argv: WatchArgs): Promise<ExitCode> {
         print(e);
         if (!ids || e.kind !== 'finished' || !isTerminal(e.state)) return;
         ended.set(e.id, e.state);
-        if (ended.size === new Set(ids).size) resolve(exitOf(ended.values()));
+        if (ended.size === new Set(ids).size) resolve(exitForOutcomes(ended.values()));
       });
       f.on('error', (err) => process.stderr.write(`drover: ${err.message.split('\n')[0]}\n`));
       // Away (disconnected, expired) for --connect-timeout: give up rather than hang.
