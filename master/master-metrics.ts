@@ -63,7 +63,7 @@ export interface MasterMetricsSource {
 export interface MasterMetrics extends LeaderMetrics {
   /** A leader epoch this master learned of (its own win, or another's, read): a change when newer than any it knew. */
   leaderSeen(epoch: number): void;
-  /** The newest leader epoch this master knows of, or null. */
+  /** The newest leader epoch the masters of this registry know of, or null. */
   knownEpoch(): number | null;
   /** Counts this master in the registry's gauges. */
   attach(source: MasterMetricsSource): void;
@@ -74,6 +74,11 @@ export interface MasterMetrics extends LeaderMetrics {
 export const NO_MASTER_METRICS: MasterMetrics = { assigned() {}, reclaimed() {}, round() {}, leaderSeen() {}, knownEpoch: () => null, attach() {}, detach() {} };
 
 const sourcesOf = perRegistry<Set<MasterMetricsSource>>(() => new Set());
+/**
+ * The newest leader epoch known, once per registry like the counter it guards: two masters of
+ * one process (one cluster) learning of one election count one change, not one each.
+ */
+const epochOf = perRegistry<{ known: number | null }>(() => ({ known: null }));
 
 /** The picture of each leading master attached (one per process in practice), taken once per scrape. */
 function pictures(sources: Set<MasterMetricsSource>): LeaderPicture[] {
@@ -95,7 +100,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
   const sources = sourcesOf(registry);
   const changes = counter(registry, {
     name: 'drover_master_leader_changes_total',
-    help: 'New leader epochs this master learned of: its own election, the leader it finds when it starts following, and the leader it reads at a scrape while following (at most every 10 s)',
+    help: 'New leader epochs the masters of this process learned of (each counted once, however many masters learned it): an own election, the leader found when following starts, and the leader read at a scrape while following (at most every 10 s)',
   });
   const assignments = counter(registry, { name: 'drover_assignments_total', help: 'Tasks assigned to workers by this master while it led' });
   const reclaims = counter(registry, {
@@ -192,7 +197,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
     },
   });
 
-  let known: number | null = null;
+  const epoch = epochOf(registry);
   let attached: MasterMetricsSource | undefined;
   return {
     assigned: (n) => assignments.inc(n),
@@ -201,13 +206,13 @@ export function masterMetrics(registry: Registry): MasterMetrics {
       if (wasLost) lost.inc();
     },
     round: (s) => rounds.observe(s),
-    leaderSeen(epoch) {
+    leaderSeen(seen) {
       // Epochs are sequence numbers of one directory: a lower one is an older leader (a stale read).
-      if (known !== null && epoch <= known) return;
-      known = epoch;
+      if (epoch.known !== null && seen <= epoch.known) return;
+      epoch.known = seen;
       changes.inc();
     },
-    knownEpoch: () => known,
+    knownEpoch: () => epoch.known,
     attach(source) {
       attached = source;
       sources.add(source);

@@ -143,9 +143,13 @@ describe('master metrics over HTTP', () => {
       await waitFor(() => a.isLeader, { message: 'a leads' });
       await b.start();
       await waitFor(() => b.state === 'following', { message: 'b follows' });
+      // The follower's scrape-time read of the leader (learning a's epoch again) is done once
+      // this scrape is; the next one counts what both learned: one election, one change.
+      await registry.metrics();
       const m = parseMetrics(await registry.metrics());
       expect(m.get('drover_master_leader')).toBe(1);
       expect(m.get('drover_master_leader_epoch')).toBe(a.epoch);
+      expect(m.get('drover_master_leader_changes_total')).toBe(1);
       expect(m.get('drover_tasks', { state: 'queued' })).toBe(0);
       // Both sessions' requests land in the one registry.
       expect(m.get('drover_zk_connected')).toBe(2);
@@ -154,6 +158,7 @@ describe('master metrics over HTTP', () => {
       const after = parseMetrics(await registry.metrics());
       expect(after.get('drover_master_leader')).toBe(1);
       expect(after.get('drover_master_leader_epoch')).toBe(b.epoch);
+      expect(after.get('drover_master_leader_changes_total')).toBe(2);
     } finally {
       await a.stop();
       await b.stop();
