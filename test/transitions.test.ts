@@ -7,6 +7,7 @@ import type { Paths, QueueEntry } from '../shared/protocol/paths.js';
 import { Paths as P } from '../shared/protocol/paths.js';
 import { newTaskRecord, malformedStandIn, type TaskRecord } from '../shared/protocol/task-record.js';
 import { TRANSITIONS, rejectMalformed } from '../shared/protocol/task-state.js';
+import { MAX_ERROR_MESSAGE_CHARS } from '../shared/protocol/messages.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { queueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import * as tr from '../shared/protocol/transitions.js';
@@ -128,6 +129,13 @@ describe('leader transitions', () => {
     expect(TRANSITIONS.queued).toContain('failed');
     expect(TRANSITIONS.assigned).toContain('failed');
     expect(rejectMalformed(malformedStandIn('m', 5, { worker: MEMBER, attempt: 2 }), 'bad', 6)).toMatchObject({ state: 'failed', attempt: 2, worker: MEMBER, finishedAt: 6, error: { kind: 'malformed', message: 'bad' } });
+    // A queued stand-in never ran: no attempt entry (no fake "attempt #0"); an assigned one's attempt ended.
+    expect(rejectMalformed(malformedStandIn('m', 5), 'bad', 6).history).toBeUndefined();
+    expect(rejectMalformed(malformedStandIn('m', 5, { worker: MEMBER, attempt: 2 }), 'bad', 6).history).toMatchObject([{ attempt: 2, outcome: 'failed', error: { kind: 'malformed' } }]);
+    // The reason quotes stored bytes: cut like any message, so the failMalformed multi stays sized.
+    const long = rejectMalformed(malformedStandIn('m', 5), `has unknown state "${'x'.repeat(100_000)}"`, 6);
+    expect(long.error!.message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_CHARS);
+    expect(long.error!.message).toMatch(/cut\)$/);
 
     const [q] = await submitted(1, 'mq');
     await session.setData(paths.task(q!.id), Buffer.from('garbage'));

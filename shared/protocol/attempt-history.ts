@@ -32,11 +32,11 @@ export function boundedError(e: TaskError, messageChars: number): TaskError {
 
 /**
  * Whether moving `from` → `to` ends an attempt: leaving assigned/running for anything but
- * running, or a rejection (queued → failed: a malformed record's stand-in, attempt 0).
+ * running. A queued record failed (a malformed record's stand-in) ends none: nothing ran, and
+ * the attempt it came back from, if any, has its entry already.
  */
 export function endsAttempt(from: TaskState, to: TaskState): boolean {
-  if (from === 'assigned' || from === 'running') return to !== 'running';
-  return from === 'queued' && to === 'failed';
+  return (from === 'assigned' || from === 'running') && to !== 'running';
 }
 
 /** The entry of the attempt `left` (the record being left) ends as `outcome`, with `next`'s error. */
@@ -61,21 +61,28 @@ export function appendHistory(history: readonly AttemptEntry[] | undefined, entr
 
 const optNumber = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
 
-/** Why a stored history is malformed, or null if it is fine (absent: written by an older drover). */
-export function historyProblem(h: unknown): string | null {
-  if (h === undefined) return null;
-  if (!Array.isArray(h)) return 'is not a list';
-  for (let i = 0; i < h.length; i++) {
-    const e = h[i] as Record<string, unknown> | null;
-    const bad = (what: string) => `entry ${i} ${what}`;
-    if (e === null || typeof e !== 'object' || Array.isArray(e)) return bad('is not an object');
-    if (typeof e.attempt !== 'number' || !Number.isInteger(e.attempt) || e.attempt < 0) return bad('has a bad attempt');
-    if (e.worker !== null && typeof e.worker !== 'string') return bad('has a bad worker');
-    if (typeof e.endedAt !== 'number' || !Number.isFinite(e.endedAt)) return bad('has a bad endedAt');
-    if (!optNumber(e.assignedAt) || !optNumber(e.startedAt)) return bad('has a bad start time');
-    if (!ATTEMPT_OUTCOMES.includes(e.outcome as AttemptOutcome)) return bad(`has unknown outcome ${JSON.stringify(e.outcome)}`);
-    const err = e.error as Record<string, unknown> | undefined | null;
-    if (err !== undefined && (err === null || typeof err !== 'object' || typeof err.message !== 'string' || typeof err.kind !== 'string')) return bad('has a bad error');
-  }
+/** Why a stored history entry cannot be read, or null if it can. */
+export function entryProblem(e: unknown): string | null {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) return 'is not an object';
+  const r = e as Record<string, unknown>;
+  if (typeof r.attempt !== 'number' || !Number.isInteger(r.attempt) || r.attempt < 0) return 'has a bad attempt';
+  if (r.worker !== null && typeof r.worker !== 'string') return 'has a bad worker';
+  if (typeof r.endedAt !== 'number' || !Number.isFinite(r.endedAt)) return 'has a bad endedAt';
+  if (!optNumber(r.assignedAt) || !optNumber(r.startedAt)) return 'has a bad start time';
+  if (!ATTEMPT_OUTCOMES.includes(r.outcome as AttemptOutcome)) return 'has an unknown outcome';
+  const err = r.error as Record<string, unknown> | undefined | null;
+  if (err !== undefined && (err === null || typeof err !== 'object' || typeof err.message !== 'string' || typeof err.kind !== 'string')) return 'has a bad error';
   return null;
+}
+
+/**
+ * The entries of a stored history that can be read (absent: written by an older drover, or
+ * nothing readable). The history only tells what happened: an entry this drover cannot read
+ * (an outcome from a later drover, say) is dropped, never a reason to refuse the record, and
+ * the record decoded without it is what a later write stores.
+ */
+export function readableHistory(h: unknown): AttemptEntry[] | undefined {
+  if (!Array.isArray(h)) return undefined;
+  const ok = h.filter((e) => entryProblem(e) === null) as AttemptEntry[];
+  return ok.length > 0 ? ok : undefined;
 }

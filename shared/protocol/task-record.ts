@@ -3,7 +3,7 @@
 import { assertTaskId } from './paths.js';
 import type { TaskState } from './task-state.js';
 import { TASK_STATES } from './task-state.js';
-import { historyProblem } from './attempt-history.js';
+import { readableHistory } from './attempt-history.js';
 
 export const RECORD_FORMAT = 1;
 
@@ -284,8 +284,12 @@ export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
   const bo = r.backoff as Record<string, unknown> | undefined;
   if (!bo || typeof bo.initialMs !== 'number' || typeof bo.factor !== 'number' || typeof bo.maxMs !== 'number') fail('has a bad backoff');
   if (r.labels === null || typeof r.labels !== 'object') fail('has bad labels');
-  const h = historyProblem(r.history);
-  if (h !== null) fail(`history ${h}`);
+  // An unreadable history is dropped, not the record (attempt-history.ts readableHistory).
+  if ('history' in r) {
+    const h = readableHistory(r.history);
+    if (h) r.history = h;
+    else delete r.history;
+  }
   return raw as TaskRecord;
 }
 

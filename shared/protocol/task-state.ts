@@ -149,5 +149,6 @@ export function rejectTask(rec: TaskRecord, error: TaskError, now: number): Task
  * failed with the reason, a legal move queued → failed or assigned → failed.
  */
 export function rejectMalformed(standIn: TaskRecord, reason: string, now: number): TaskRecord {
-  return rejectTask(standIn, { kind: 'malformed', message: reason, retryable: false }, now);
+  // Cut like any message in a record: a reason quotes stored bytes (an unknown state, say).
+  return rejectTask(standIn, { kind: 'malformed', message: cutMessage(reason), retryable: false }, now);
 }
