@@ -9,7 +9,7 @@ import type { DroverClient } from '../client/drover-client.js';
 import { WaitTimeoutError } from '../client/wait-errors.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
-import { formatDuration, printJson } from './common.js';
+import { formatDuration } from './common.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import type { Progress } from './progress.js';
 import { onInterrupt } from './signals.js';
@@ -23,10 +23,6 @@ export interface AwaitOptions {
   single: boolean;
   timeoutMs?: number;
   progress: Progress;
-}
-
-export function outcomeCode(rec: TaskRecord): ExitCode {
-  return rec.state === 'succeeded' ? EXIT.ok : rec.state === 'cancelled' ? EXIT.taskCancelled : EXIT.taskFailed;
 }
 
 export function outcomeLine(rec: TaskRecord): string {
@@ -54,18 +50,67 @@ export function goesOnLine(what: string, pending: readonly string[]): string {
   return `drover: ${what}; ${which(pending)} not finished yet: ${they}. Re-attach with: ${reattachHint(pending)}\n`;
 }
 
+/**
+ * Outcomes as they become printable: in the order of `ids`, each as soon as those before it
+ * are printed; held (not printed) while an earlier one is unfinished. With --json a single
+ * task is one record, many are a JSON array streamed one element a line (`[{…}` then `,{…}`,
+ * then `]`), never one string of them all. `rest()` prints what is known but held (a Ctrl-C,
+ * a timeout or a lost ZooKeeper: what finished is printed, in the order of `ids`, the
+ * unfinished ones left out) and closes the array.
+ */
+class OutcomePrinter {
+  private readonly held: Array<TaskRecord | undefined>;
+  private readonly known: Uint8Array;
+  private next = 0;
+  private opened = false;
+  failed = false;
+  cancelled = false;
+
+  constructor(
+    private readonly ids: readonly string[],
+    private readonly opts: Pick<AwaitOptions, 'json' | 'single'>,
+  ) {
+    this.held = new Array(ids.length);
+    this.known = new Uint8Array(ids.length);
+  }
+
+  add(rec: TaskRecord, i: number): void {
+    if (this.known[i]) return;
+    this.known[i] = 1;
+    this.held[i] = rec;
+    if (rec.state === 'cancelled') this.cancelled = true;
+    else if (rec.state !== 'succeeded') this.failed = true;
+    while (this.next < this.ids.length && this.known[this.next]) this.emit(this.next++);
+  }
+
+  /** The ids with no outcome yet. */
+  pending(): string[] {
+    return this.ids.filter((_, i) => !this.known[i]);
+  }
+
+  /** Prints every known outcome not printed yet, and ends the --json output. */
+  rest(): void {
+    for (let i = this.next; i < this.ids.length; i++) if (this.known[i]) this.emit(i);
+    this.next = this.ids.length;
+    if (this.opts.json && !this.opts.single) process.stdout.write(this.opened ? ']\n' : '[]\n');
+  }
+
+  private emit(i: number): void {
+    const rec = this.held[i];
+    if (!rec) return;
+    this.held[i] = undefined;
+    if (!this.opts.json) process.stdout.write(outcomeLine(rec) + '\n');
+    else if (this.opts.single) process.stdout.write(JSON.stringify(rec) + '\n');
+    else {
+      process.stdout.write((this.opened ? ',' : '[') + JSON.stringify(rec) + '\n');
+      this.opened = true;
+    }
+  }
+}
+
 /** Waits for every id, prints outcomes in the order of `ids`, and returns the exit code. */
 export async function awaitTasks(client: DroverClient, ids: readonly string[], opts: AwaitOptions): Promise<ExitCode> {
-  const outcomes: Array<TaskRecord | undefined> = new Array(ids.length);
-  let printed = 0;
-  const flush = () => {
-    // Outcomes are printed in input order as soon as each one's turn has come.
-    while (printed < ids.length && outcomes[printed]) {
-      if (!opts.json) process.stdout.write(outcomeLine(outcomes[printed]!) + '\n');
-      printed++;
-    }
-  };
-  const pending = () => ids.filter((_, i) => !outcomes[i]);
+  const out = new OutcomePrinter(ids, opts);
   const stop = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const off = onInterrupt((signal) => {
@@ -78,39 +123,32 @@ export async function awaitTasks(client: DroverClient, ids: readonly string[], o
       timeoutMs: opts.timeoutMs,
       signal: stop.signal,
       onEach: (rec, i) => {
-        outcomes[i] = rec;
+        out.add(rec, i);
         opts.progress.finished(rec);
-        flush();
       },
     });
   } catch (err) {
     opts.progress.stop();
+    const known = err instanceof WaitTimeoutError || err instanceof ConnectionLossError || err instanceof SessionExpiredError;
+    if (!interrupted && !known) throw err;
+    // What did finish is printed; the hint names only the ids that did not.
+    out.rest();
+    const rest = out.pending();
     if (interrupted) {
-      process.stderr.write(goesOnLine(`interrupted (${interrupted})`, pending()));
+      process.stderr.write(goesOnLine(`interrupted (${interrupted})`, rest));
       return EXIT.interrupted;
     }
     if (err instanceof WaitTimeoutError) {
-      const rest = pending();
       process.stderr.write(`drover: ${err.message} after ${formatDuration(opts.timeoutMs ?? 0)}${rest.length > 1 ? ` (${rest.length} tasks not finished)` : ''}; re-attach with: ${reattachHint(rest)}\n`);
       return EXIT.waitTimeout;
     }
-    if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) {
-      const rest = pending();
-      const what = rest.length === 1 ? `task ${rest[0]}, which stays submitted` : `${rest.length} tasks (${rest[0]}, …), which stay submitted`;
-      process.stderr.write(`drover: ZooKeeper unavailable while waiting for ${what}: ${err.message}; re-attach with: ${reattachHint(rest)}\n`);
-      return EXIT.unavailable;
-    }
-    throw err;
+    const what = rest.length === 1 ? `task ${rest[0]}, which stays submitted` : `${rest.length} tasks (${rest[0]}, …), which stay submitted`;
+    process.stderr.write(`drover: ZooKeeper unavailable while waiting for ${what}: ${(err as Error).message}; re-attach with: ${reattachHint(rest)}\n`);
+    return EXIT.unavailable;
   } finally {
     off();
     opts.progress.stop();
   }
-  const all = outcomes as TaskRecord[];
-  if (opts.json) printJson(opts.single ? all[0] : all);
-  let worst: ExitCode = EXIT.ok;
-  for (const rec of all) {
-    const code = outcomeCode(rec);
-    if (code !== EXIT.ok) worst = code;
-  }
-  return worst;
+  out.rest();
+  return out.failed ? EXIT.taskFailed : out.cancelled ? EXIT.taskCancelled : EXIT.ok;
 }

@@ -1,7 +1,9 @@
 // Progress of long CLI work (submit --file --wait, wait of many ids), always on stderr so that
 // stdout (--json included) never holds any of it: a cli-progress bar when stderr is a
-// terminal, plain lines otherwise — one each time another tenth is done, and one every
-// PLAIN_EVERY_MS while nothing else was printed (so a log shows the command is alive).
+// terminal and stdout is not (outcome lines on the same terminal would glue to the bar, be
+// cut by its wrap-off, and be overwritten when it restores the cursor), plain lines
+// otherwise — one each time another tenth is done, and one every PLAIN_EVERY_MS while
+// nothing else was printed (so a log shows the command is alive).
 import cliProgress from 'cli-progress';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 
@@ -12,7 +14,7 @@ export interface ProgressOptions {
   total: number;
   /** Where it goes (stderr); a terminal gets a bar. */
   stream?: NodeJS.WriteStream;
-  /** Force a mode (tests); default: bar when `stream.isTTY`. */
+  /** Force a mode (tests); default: bar when `stream.isTTY` and stdout is not a terminal (`barAllowed`). */
   tty?: boolean;
   /** ms between plain lines while nothing else was printed. */
   everyMs?: number;
@@ -42,9 +44,14 @@ export function progressFor(total: number, wanted: boolean): Progress {
   return wanted && total >= PROGRESS_MIN_TASKS ? createProgress({ total }) : NO_PROGRESS;
 }
 
+/** A bar on `stream` only when it is a terminal that stdout's lines do not share. */
+export function barAllowed(stream: NodeJS.WriteStream, stdout: { isTTY?: boolean } = process.stdout): boolean {
+  return Boolean(stream.isTTY) && !stdout.isTTY;
+}
+
 export function createProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
-  const tty = opts.tty ?? Boolean(stream.isTTY);
+  const tty = opts.tty ?? barAllowed(stream);
   return tty ? new BarProgress(opts.total, stream) : new PlainProgress(opts.total, stream, opts.everyMs ?? PLAIN_EVERY_MS);
 }
 

@@ -1,7 +1,7 @@
 // `drover wait ID...` re-attaching to tasks, Ctrl-C of `submit --wait` (the tasks go on, and
 // the line says how to come back), and progress on stderr: plain lines when stderr is a pipe,
 // a bar under a real pseudo-terminal; --json stdout never mixed with either.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
@@ -82,10 +82,49 @@ describe('drover wait', () => {
       const m = /Re-attach with: drover wait - < (\S+) \(30 ids\)\n$/.exec(r.stderr);
       expect(m, r.stderr).not.toBeNull();
       expect(readFileSync(m![1]!, 'utf8').trim().split('\n')).toEqual(Array.from({ length: 30 }, (_, i) => `many-${i}`));
+      unlinkSync(m![1]!);
     } finally {
       p.kill();
     }
     await Promise.all(Array.from({ length: 30 }, (_, i) => cluster!.client.cancel(`many-${i}`)));
+  });
+
+  it('a timeout prints the outcomes that did come, even behind an unfinished one; the hint names only the rest', async () => {
+    await cluster!.client.submit({ type: 'sleep', id: 'to-1', payload: { ms: 60_000 } });
+    await cluster!.client.submit({ type: 'fail', id: 'to-2', payload: { retryable: false, message: 'broke' } });
+    await waitFor(async () => (await state('to-2')) === 'failed', { message: 'to-2 failed' });
+    const r = await runCli(['wait', 'to-1', 'to-2', '--timeout', '300ms', ...g]);
+    expect(r.code).toBe(EXIT.waitTimeout);
+    expect(r.stdout).toBe('to-2 failed after 1 attempt(s): broke\n');
+    expect(r.stderr).toMatch(/re-attach with: drover wait to-1\n$/);
+    const j = await runCli(['wait', 'to-1', 'to-2', '--timeout', '300ms', '--json', ...g]);
+    expect(j.code).toBe(EXIT.waitTimeout);
+    expect((JSON.parse(j.stdout) as Array<{ id: string }>).map((x) => x.id)).toEqual(['to-2']);
+    await cluster!.client.cancel('to-1');
+  });
+
+  it('Ctrl-C prints what finished behind an unfinished first task (text and --json), and the hint names the unfinished one', async () => {
+    await cluster!.client.submit({ type: 'sleep', id: 'ci-0', payload: { ms: 60_000 } });
+    const rest = Array.from({ length: 9 }, (_, i) => `ci-${i + 1}`);
+    for (const id of rest) await cluster!.client.submit({ type: 'echo', id, payload: id });
+    await cluster!.client.waitMany(rest);
+    for (const json of [false, true]) {
+      const p = startCli(['wait', 'ci-0', ...rest, ...(json ? ['--json'] : []), ...g]);
+      try {
+        // The first progress line comes once the interrupt handlers are on.
+        await waitFor(() => p.stderr().includes('drover: finished 9/10'), { message: 'wait saw the nine' });
+        expect(p.stdout()).toBe(''); // held behind ci-0
+        p.child.kill('SIGINT');
+        const r = await p.done;
+        expect(r.code).toBe(EXIT.interrupted);
+        expect(r.stderr).toMatch(/task ci-0 not finished yet: it stays submitted and goes on\. Re-attach with: drover wait ci-0\n$/);
+        if (json) expect((JSON.parse(r.stdout) as Array<{ id: string }>).map((x) => x.id)).toEqual(rest);
+        else expect(r.stdout).toBe(rest.map((id) => `${id} succeeded: ${JSON.stringify(id)}\n`).join(''));
+      } finally {
+        p.kill();
+      }
+    }
+    await cluster!.client.cancel('ci-0');
   });
 });
 
@@ -112,12 +151,25 @@ describe('progress', () => {
     expect((await runCli(['wait', 'pp-0', 'pp-1', ...g])).stderr).toBe('');
   });
 
-  it('with stderr a terminal (a real pseudo-terminal): a cli-progress bar', async () => {
+  it('with stderr a terminal and stdout not (a real pseudo-terminal, stdout to a file): a cli-progress bar', async () => {
     const file = tasksFile('tty', 20);
-    const r = await runInTerminal(['submit', '--file', file, '--wait', ...g]);
+    const out = join(tempDir('drover-tty-'), 'out.txt');
+    const r = await runInTerminal(['submit', '--file', file, '--wait', ...g], { stdoutFile: out });
     expect(r.code, r.output).toBe(EXIT.ok);
     expect(r.output).toMatch(/finished +\[[\u2588\u2591]+\] 20\/20 20 succeeded, 0 failed/);
-    expect(r.output).not.toContain('drover: finished'); // no plain lines on a terminal
-    expect(r.output).toContain('tty-19 succeeded: 19');
+    expect(r.output).not.toContain('drover: finished'); // no plain lines beside a bar
+    expect(r.output).not.toContain('succeeded: '); // the outcomes went to the file
+    expect(readFileSync(out, 'utf8').split('\n')).toContain('tty-19 succeeded: 19');
+  });
+
+  it('with stdout and stderr the same terminal: plain lines, no bar, no outcome line sharing a line with progress', async () => {
+    const file = tasksFile('tt2', 20);
+    const r = await runInTerminal(['submit', '--file', file, '--wait', ...g]);
+    expect(r.code, r.output).toBe(EXIT.ok);
+    expect(r.output).not.toContain('\x1b'); // no cursor hiding, no wrap-off, no redraw
+    const lines = r.output.split(/\r?\n/).filter(Boolean);
+    expect(lines.filter((l) => /succeeded: /.test(l))).toHaveLength(20);
+    for (const l of lines) expect(l, JSON.stringify(r.output)).toMatch(/^(drover: (submitted|finished) \d+\/20.*|tt2-\d+ succeeded: \d+)$/);
+    expect(lines.at(-1)).toBe('drover: finished 20/20 (20 succeeded, 0 failed)');
   });
 });

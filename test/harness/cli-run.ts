@@ -56,9 +56,11 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /**
  * Runs `drover args...` with stdin, stdout and stderr on a pseudo-terminal (`script -qec`):
  * what a person at a terminal sees, escape sequences included, all in one stream.
+ * `stdoutFile`: stdout goes to that file instead (`drover … > FILE` at a terminal).
  */
-export async function runInTerminal(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
-  const cmd = [process.execPath, DROVER_BIN, ...args].map(shellQuote).join(' ');
+export async function runInTerminal(args: string[], opts: { timeoutMs?: number; stdoutFile?: string } = {}): Promise<{ code: number | null; output: string }> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const cmd = [process.execPath, DROVER_BIN, ...args].map(shellQuote).join(' ') + (opts.stdoutFile ? ` > ${shellQuote(opts.stdoutFile)}` : '');
   const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COLUMNS: '120', LINES: '40' } });
   if (child.pid !== undefined) guardChild(child.pid);
   let output = '';
