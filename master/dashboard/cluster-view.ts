@@ -1,17 +1,21 @@
 // What the dashboard shows of the cluster, kept current from ZooKeeper by any master (leader
 // or follower alike): the masters (a tree watch on election/), the workers (a tree watch on
 // workers/, the membership observer), and every `intervalMs` ONE multiRead of the stats of
-// the queue/ and done/ shard directories and of each live worker's assign/ directory
-// (numChildren: queue depth, finished count, loads), kept in a ring of the last `ringMs`.
-// Cost: a member or master joining/leaving/changing is O(1) reads; a tick is one request
-// whatever the backlog (its reply is ~80 bytes a directory); nothing here is per task.
+// the queue/ and done/ shard directories (numChildren: queue depth, finished count; always,
+// for the ring), and, only while a page is connected (`wantLoads`), of each live worker's
+// assign/ directory (its load), packed so a request's paths stay within LOAD_REQUEST_BYTES.
+// Cost: a member or master joining/leaving/changing is O(1) reads; a tick is one request for
+// the shards (client/shard-listing.ts childCounts) plus, with a page open, ⌈bytes of the M
+// assign/ paths / 512 KiB⌉ (1 for any realistic M); nothing here is per task.
 import { EventEmitter } from 'node:events';
+import { childCounts } from '../../client/shard-listing.js';
 import type { Logger } from '../../shared/log.js';
 import type { Paths } from '../../shared/protocol/paths.js';
 import { candidateSeq, type CandidateInfo } from '../../shared/zk/election.js';
 import { TreeMembershipObserver } from '../../shared/zk/membership-observer.js';
 import { MembershipObserver, type MemberInfo } from '../../shared/zk/membership.js';
-import type { ZkSession } from '../../shared/zk/session.js';
+import { packBySize } from '../../shared/util/pack.js';
+import type { SessionState, ZkSession } from '../../shared/zk/session.js';
 import type { Master } from '../master.js';
 
 export interface Sample {
@@ -47,10 +51,14 @@ export interface ClusterViewOptions {
   log: Logger;
   intervalMs?: number;
   ringMs?: number;
+  /** Whether workers' loads are worth reading now (a page is connected); default always. */
+  wantLoads?: () => boolean;
 }
 
-/** Paths a multiRead request carries at most: ~80 bytes of reply each keeps it far below 1 MB. */
-const STATS_PER_REQUEST = 4000;
+/** A load read's request is packed by path bytes to at most this (its reply: ~80 bytes a path). */
+export const LOAD_REQUEST_BYTES = 512 * 1024;
+/** Per path in a multiRead request beside the path itself: op header and length fields. */
+const PATH_OVERHEAD_BYTES = 16;
 
 function parseCandidate(name: string, data: Buffer): CandidateInfo & { epoch: number } {
   let info: Partial<CandidateInfo> = {};
@@ -70,6 +78,13 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
   private readonly workers: MembershipObserver;
   private readonly masters: TreeMembershipObserver<CandidateInfo & { epoch: number }>;
   private readonly loads = new Map<string, number>();
+  /** Whether `loads` was read at the last tick (not while no page wanted it). */
+  private loadsRead = false;
+  /** Since when the session is not connected (null while it is): a stale view says so. */
+  private downSince: number | null = null;
+  /** When the session left `connected`, until the masters view is whole again: a leave seen
+   *  in between comes from a reset's full read, not a live delete. Null otherwise. */
+  private mastersResetFrom: number | null = null;
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private stopped = false;
@@ -81,6 +96,17 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
   };
   private readonly onChange = () => {
     this.trackLeader();
+    this.emit('change');
+  };
+  private readonly onMastersWhole = () => {
+    this.mastersResetFrom = null;
+  };
+  private readonly onSessionState = (s: SessionState) => {
+    if (s === 'connected') this.downSince = null;
+    else {
+      this.downSince ??= Date.now();
+      this.mastersResetFrom ??= this.downSince;
+    }
     this.emit('change');
   };
 
@@ -97,6 +123,8 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     for (const o of [this.workers, this.masters] as const) {
       for (const e of ['join', 'leave', 'update', 'change'] as const) o.on(e, this.onChange);
     }
+    this.masters.on('change', this.onMastersWhole); // after onChange: the last leave is seen first
+    this.opts.session.on('state', this.onSessionState);
     await Promise.all([this.workers.start(), this.masters.start()]);
     this.trackLeader();
     await this.tick();
@@ -108,8 +136,14 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     this.stopped = true;
     clearInterval(this.timer);
     this.opts.master.off('state', this.onMasterState);
+    this.opts.session.off('state', this.onSessionState);
     this.workers.stop();
     this.masters.stop();
+  }
+
+  /** The dashboard session's state, and since when it is not connected (null while it is). */
+  zookeeper(): { state: SessionState; downSince: number | null } {
+    return { state: this.opts.session.state, downSince: this.downSince };
   }
 
   samples(): readonly Sample[] {
@@ -148,12 +182,13 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     const byState: Record<string, number> = { init: 0, alive: 0, draining: 0 };
     for (const w of all) byState[w.state] = (byState[w.state] ?? 0) + 1;
     all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const workers = all.slice(offset, offset + limit).map((w) => ({ ...w, load: this.loads.get(w.name) ?? null }));
+    const workers = all.slice(offset, offset + limit).map((w) => ({ ...w, load: this.loadsRead ? (this.loads.get(w.name) ?? null) : null }));
     return { workers, total: all.length, byState };
   }
 
-  /** Assignments held by live workers at the last tick. */
-  inProgress(): number {
+  /** Assignments held by live workers at the last tick; null when loads were not read. */
+  inProgress(): number | null {
+    if (!this.loadsRead) return null;
     let n = 0;
     for (const v of this.loads.values()) n += v;
     return n;
@@ -164,10 +199,15 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     if (!first) return void (this.seen = undefined);
     if (this.seen?.name === first.name) return;
     if (first.self && this.selfLeadingSince !== undefined) this.seen = { name: first.name, since: this.selfLeadingSince, exact: true, needCtime: false };
-    // Seen taking over (the leader we knew left): it leads from now, to the watch's delay. A
-    // lower candidate appearing while ours stays is no take-over (a new candidate always
-    // lines up last): the view was being filled in.
-    else if (this.seen && !this.masters.get(this.seen.name)) this.seen = { name: first.name, since: Date.now(), exact: true, needCtime: false };
+    // Seen taking over (the leader we knew left, a live delete): it leads from now, to the
+    // watch's delay. A leave found by a reset's full read happened at some time while we
+    // were away: it leads since then at the earliest. A lower candidate appearing while ours
+    // stays is no take-over (a new candidate always lines up last): the view was being filled in.
+    else if (this.seen && !this.masters.get(this.seen.name)) {
+      this.seen = this.mastersResetFrom !== null
+        ? { name: first.name, since: Math.max(first.since, this.mastersResetFrom), exact: false, needCtime: false }
+        : { name: first.name, since: Date.now(), exact: true, needCtime: false };
+    }
     // Leading before we looked: no znode says since when; its candidacy's creation bounds it.
     else this.seen = { name: first.name, since: first.since, exact: false, needCtime: true };
   }
@@ -178,26 +218,25 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     this.ticking = true;
     try {
       const shards = paths.shardNames;
-      const members = this.workers.members().map((w) => w.name);
+      const counts = await childCounts(session, [...shards.map((s) => paths.queueShard(s)), ...shards.map((s) => paths.doneShard(s))]);
+      const sum = (from: number, to: number) => counts.slice(from, to).reduce((a, b) => a + b, 0);
+      const sample: Sample = { at: Date.now(), queued: sum(0, shards.length), done: sum(shards.length, 2 * shards.length) };
+      // Loads (only while a page looks) and the leader's candidacy ctime (once): stats packed
+      // by path bytes, so no request nears 1 MB whatever the member ids and the root.
       const seen = this.seen?.needCtime ? this.seen : undefined;
-      const want = [...shards.map((s) => paths.queueShard(s)), ...shards.map((s) => paths.doneShard(s)), ...members.map((m) => paths.assignDir(m))];
-      if (seen) want.push(`${paths.election}/${seen.name}`);
-      const got = await session.getDataMany(want, { maxPerRequest: STATS_PER_REQUEST });
-      const count = (from: number, to: number) => {
-        let n = 0;
-        for (let i = from; i < to; i++) {
-          const r = got[i]!;
-          if (r.ok) n += r.stat.numChildren;
-        }
-        return n;
-      };
-      const sample: Sample = { at: Date.now(), queued: count(0, shards.length), done: count(shards.length, 2 * shards.length) };
+      const members = this.opts.wantLoads?.() === false ? null : this.workers.members().map((w) => w.name);
+      const extra = [...(members ?? []).map((m) => paths.assignDir(m)), ...(seen ? [`${paths.election}/${seen.name}`] : [])];
+      const got: Awaited<ReturnType<ZkSession['getDataMany']>> = [];
+      for (const g of packBySize(extra, (p) => Buffer.byteLength(p) + PATH_OVERHEAD_BYTES, LOAD_REQUEST_BYTES, Number.MAX_SAFE_INTEGER)) {
+        got.push(...(await session.getDataMany(g, { maxPerRequest: g.length })));
+      }
       this.loads.clear();
-      members.forEach((m, i) => {
-        const r = got[2 * shards.length + i]!;
+      this.loadsRead = members !== null;
+      members?.forEach((m, i) => {
+        const r = got[i]!;
         this.loads.set(m, r.ok ? r.stat.numChildren : 0);
       });
-      const c = seen ? got[want.length - 1] : undefined;
+      const c = seen ? got[extra.length - 1] : undefined;
       if (seen && c?.ok && this.seen === seen) Object.assign(seen, { since: c.stat.ctime, needCtime: false });
       this.ring.push(sample);
       if (this.ring.length > this.ringSize) this.ring.shift();

@@ -21,6 +21,10 @@ export interface DashboardOptions {
   log: Logger;
   /** How often the queue and finished counts are sampled (default 2000 ms). */
   sampleIntervalMs?: number;
+  /** Pages connected at once at most (default live.ts MAX_CLIENTS). */
+  maxPages?: number;
+  /** Tasks one live batch carries at most (default live.ts BATCH_MAX); tests lower it. */
+  batchMax?: number;
 }
 
 export interface Dashboard {
@@ -35,7 +39,9 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
   const paths = await openLayout(opts.session, opts.root);
   if (!paths) throw new Error(`dashboard: no drover cluster under ${opts.root}`);
   const client = await DroverClient.connect({ session: opts.session, root: opts.root, createLayout: false });
-  const view = new ClusterView({ session: opts.session, paths, master: opts.master, log, intervalMs: opts.sampleIntervalMs });
+  // Workers' loads are read only while a page is connected (`live` is set before the first tick).
+  let live: LiveHub | undefined;
+  const view = new ClusterView({ session: opts.session, paths, master: opts.master, log, intervalMs: opts.sampleIntervalMs, wantLoads: () => (live?.clientCount ?? 0) > 0 });
   const tasks = new TaskLog();
 
   const overview = (workerOffset: number, workerLimit: number, withSeries: boolean) => {
@@ -51,14 +57,27 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
       mastersTotal: masters.length,
       ...view.workerPage(workerOffset, workerLimit),
       workerOffset,
+      // A stale view says so: the page shows "ZooKeeper disconnected — sampled N s ago".
+      zookeeper: { ...view.zookeeper(), sampledAt: last?.at ?? null },
       queue: { depth: last?.queued ?? null, inProgress: view.inProgress(), finished: last?.done ?? null, sampledAt: last?.at ?? null },
       throughput: { perSecond1m: view.throughput(60_000), perSecondLast: view.throughput(view.intervalMs * 1.5) },
       sampleIntervalMs: view.intervalMs,
       ...(withSeries ? { series: samples } : { sample: last ?? null }),
     };
   };
-  const live = new LiveHub({ session: opts.session, root: opts.root, log, tasks, overview: () => overview(0, WORKERS_PAGE_DEFAULT, false), headers: SECURITY_HEADERS });
-  const kick = () => live.overviewChanged();
+  const hub = new LiveHub({
+    session: opts.session,
+    root: opts.root,
+    paths,
+    log,
+    tasks,
+    overview: () => overview(0, WORKERS_PAGE_DEFAULT, false),
+    headers: SECURITY_HEADERS,
+    maxPages: opts.maxPages,
+    batchMax: opts.batchMax,
+  });
+  live = hub;
+  const kick = () => hub.overviewChanged();
   view.on('change', kick);
   view.on('sample', kick);
   try {
@@ -71,17 +90,17 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
   const routes = dashboardRoutes(
     { overview, workers: (offset, limit) => ({ ...view.workerPage(offset, limit), offset }) },
     tasks,
-    live,
+    hub,
     client,
   );
   return {
     routes,
-    stats: () => ({ pages: live.clientCount, feedOpen: live.feedOpen, feedOpened: live.counts.opened, feedClosed: live.counts.closed, samples: view.samples().length }),
+    stats: () => ({ pages: hub.clientCount, feedOpen: hub.feedOpen, feedOpened: hub.counts.opened, feedClosed: hub.counts.closed, samples: view.samples().length }),
     async close() {
       view.off('change', kick);
       view.off('sample', kick);
       view.stop();
-      await live.close();
+      await hub.close();
       await client.close();
     },
   };

@@ -2,16 +2,23 @@
 // feed (a watch over every task) is open only while at least one page is connected, and closed
 // when the last one leaves: an unwatched master costs nothing per task. Task changes are sent
 // in batches every FLUSH_MS (the last state of each task, at most BATCH_MAX a batch), so a
-// burst of thousands of tasks a second is a few messages a second to each page.
+// burst of thousands of tasks a second is a few messages a second to each page; a batch that
+// had to drop tasks says how many (`dropped`), and the page then re-reads /api/tasks/recent.
+// When the feed opens, the recent list is seeded once from a listing (client/list.ts, the
+// SEED_TASKS newest), so a page opened on a busy cluster does not start empty.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
+import { listTasks } from '../../client/list.js';
+import type { Paths } from '../../shared/protocol/paths.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import { TaskFeed, type TaskEvent } from './feed.js';
 import type { FailureEntry, TaskLog, TaskSummary } from './task-log.js';
 
 export const MAX_CLIENTS = 32;
 const FLUSH_MS = 250;
-const BATCH_MAX = 200;
+export const BATCH_MAX = 200;
+/** Tasks the recent list is seeded with when the feed opens. */
+export const SEED_TASKS = 50;
 /** A page that reads slower than we write is dropped once this much waits for it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const RETRY_OPEN_MS = 1000;
@@ -19,7 +26,12 @@ const RETRY_OPEN_MS = 1000;
 export interface LiveHubOptions {
   session: ZkSession;
   root: string;
+  paths: Paths;
   log: Logger;
+  /** Pages connected at most (default MAX_CLIENTS); more get a 503. */
+  maxPages?: number;
+  /** Tasks a batch carries at most (default BATCH_MAX); more in one window are counted as dropped. */
+  batchMax?: number;
   tasks: TaskLog;
   /** What the `overview` event carries (computed only while pages are connected). */
   overview: () => unknown;
@@ -41,7 +53,13 @@ export class LiveHub {
   /** Feed opens and closes so far (for tests and the README's cost figures). */
   readonly counts = { opened: 0, closed: 0 };
 
-  constructor(private readonly opts: LiveHubOptions) {}
+  private readonly maxPages: number;
+  private readonly batchMax: number;
+
+  constructor(private readonly opts: LiveHubOptions) {
+    this.maxPages = opts.maxPages ?? MAX_CLIENTS;
+    this.batchMax = opts.batchMax ?? BATCH_MAX;
+  }
 
   get clientCount(): number {
     return this.clients.size;
@@ -52,9 +70,10 @@ export class LiveHub {
 
   /** GET /api/events: holds the response open and streams events to it. */
   attach(req: IncomingMessage, res: ServerResponse): void {
-    if (this.closed || this.clients.size >= MAX_CLIENTS) {
+    // A non-200 ends an EventSource for good: the page itself tries again after ~5 s.
+    if (this.closed || this.clients.size >= this.maxPages) {
       res.writeHead(503, { ...this.opts.headers, 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
-      res.end(this.closed ? 'dashboard closed\n' : `too many dashboard pages open (${MAX_CLIENTS})\n`);
+      res.end(this.closed ? 'dashboard closed\n' : `too many dashboard pages open (${this.maxPages})\n`);
       return;
     }
     res.writeHead(200, { ...this.opts.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -122,8 +141,10 @@ export class LiveHub {
       this.counts.opened++;
       this.opts.log.debug('task feed open: a dashboard page is connected');
       for (const c of this.clients) this.send(c, 'ready', { feed: true });
+      void this.seed(feed);
       return true;
     } catch (err) {
+      if (this.closed) return false;
       this.opts.log.warn({ err: (err as Error).message }, 'dashboard task feed did not open; trying again');
       for (const c of this.clients) this.send(c, 'feed-error', { message: (err as Error).message });
       clearTimeout(this.retryTimer);
@@ -136,15 +157,40 @@ export class LiveHub {
     }
   }
 
+  /**
+   * The newest SEED_TASKS tasks, once per feed opening (after it opened: a change while we
+   * list comes as an event, and the log keeps the newer of the two). Cost: one listing
+   * (client/list.ts: the shard stats, the assign/ listing, the queue/ and done/ names, the
+   * records of the page), whatever the pages do next.
+   */
+  private async seed(feed: TaskFeed): Promise<void> {
+    try {
+      const page = await listTasks(this.opts.session, this.opts.paths, { limit: SEED_TASKS });
+      if (this.feed !== feed) return;
+      for (const r of page.tasks) this.queueTask(this.opts.tasks.seed(r));
+      this.scheduleFlush();
+    } catch (err) {
+      this.opts.log.debug({ err: (err as Error).message }, 'dashboard: seeding recent tasks failed; the feed fills them in');
+    }
+  }
+
+  private queueTask(task: TaskSummary | null): void {
+    if (!task || this.clients.size === 0) return;
+    if (!this.pendingTasks.has(task.id) && this.pendingTasks.size >= this.batchMax) this.dropped++;
+    else {
+      this.pendingTasks.delete(task.id);
+      this.pendingTasks.set(task.id, task);
+    }
+  }
+
   private onEvent(e: TaskEvent): void {
     const got = this.opts.tasks.add(e);
     if (!got || this.clients.size === 0) return;
-    if (!this.pendingTasks.has(got.task.id) && this.pendingTasks.size >= BATCH_MAX) this.dropped++;
-    else {
-      this.pendingTasks.delete(got.task.id);
-      this.pendingTasks.set(got.task.id, got.task);
+    this.queueTask(got.task);
+    for (const f of got.failures) {
+      if (this.pendingFailures.length < this.batchMax) this.pendingFailures.push(f);
+      else this.dropped++;
     }
-    if (got.failure && this.pendingFailures.length < BATCH_MAX) this.pendingFailures.push(got.failure);
     this.scheduleFlush();
   }
 

@@ -1,8 +1,13 @@
 // The dashboard's HTTP routes: the page (HTML, its script and its style at their own paths, so
 // the Content-Security-Policy allows no inline script or style at all), the JSON API, and the
-// event stream. Every list the API returns is bounded by a limit with a ceiling; nothing here
-// reads ZooKeeper except /api/task/:id (one record, and its assignment for progress).
-import type { ServerResponse } from 'node:http';
+// event stream. Every list the API returns is bounded by a limit with a ceiling. Reads of
+// ZooKeeper: /api/task/:id reads one record (and its assignment for progress); the overview,
+// workers and lists answer from memory (cluster-view.ts, task-log.ts, kept by watches and
+// ticks); /api/events opens the task feed while any page listens (live.ts). A request that
+// reaches a server bound to a loopback address must name a loopback Host: a page of another
+// origin whose name was rebound to 127.0.0.1 (DNS rebinding) gets a 421, not the cluster.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:net';
 import type { DroverClient } from '../../client/drover-client.js';
 import { sendJson, type Route } from '../../shared/http/server.js';
 import { InvalidIdError, assertTaskId } from '../../shared/protocol/paths.js';
@@ -15,7 +20,7 @@ import { FAILURES_MAX, RECENT_MAX, type TaskLog } from './task-log.js';
 
 /** The page loads only its own script, style and API: no inline code, no other origin, no framing. */
 export const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CSP,
@@ -51,7 +56,38 @@ function json(res: ServerResponse, code: number, body: unknown): true {
   return true;
 }
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether the connection came in on a loopback address (127/8, ::1, IPv4-mapped 127/8). */
+export function isLoopbackAddress(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const v4 = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return v4 === '::1' || /^127\.\d+\.\d+\.\d+$/.test(v4);
+}
+
+/** A loopback Host header: localhost, 127.0.0.1 or [::1], with any port (or none). */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(host.trim().toLowerCase());
+  return m !== null && LOOPBACK_HOSTS.has(m[1]!);
+}
+
+/** The address the server listens on (`socket.server`, set by net for accepted sockets), else the connection's own. */
+function boundAddress(req: IncomingMessage): string | undefined {
+  const bound = (req.socket as { server?: Server }).server?.address();
+  return bound && typeof bound === 'object' ? bound.address : req.socket.localAddress;
+}
+
+/** Refuses (421) a request to a loopback-bound server whose Host is not a loopback name. */
+export function hostGuard(req: IncomingMessage, res: ServerResponse): boolean {
+  if (!isLoopbackAddress(boundAddress(req)) || isLoopbackHost(req.headers.host)) return false;
+  res.writeHead(421, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+  res.end('this dashboard answers to localhost, 127.0.0.1 or [::1] only\n');
+  return true;
+}
+
 export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub, client: DroverClient): Route[] {
+  const guard: Route = (req, res) => hostGuard(req, res);
   const page: Route = (req, res, url) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     switch (url.pathname) {
@@ -108,5 +144,5 @@ export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub
     }
     return json(res, 404, { error: `no such path: ${path}` });
   };
-  return [page, apiRoute];
+  return [guard, page, apiRoute];
 }

@@ -1,8 +1,10 @@
 // Recent tasks and recent failures as the dashboard shows them, from the task feed's events:
 // a summary per task (never its payload or result: those are read on demand, one task at a
 // time), bounded (the last RECENT_MAX tasks to change, the last FAILURES_MAX failures),
-// whatever the backlog.
-import type { TaskRecord } from '../../shared/protocol/task-record.js';
+// whatever the backlog. Failures come from the record's attempt history (every attempt that
+// ended failed or lost, each with its own error), the entries newer than those already seen
+// of that task: an attempt whose event we never saw (events coalesce) still appears, once.
+import type { AttemptEntry, TaskRecord } from '../../shared/protocol/task-record.js';
 import type { TaskState } from '../../shared/protocol/task-state.js';
 import type { TaskEvent, TaskEventKind } from './feed.js';
 
@@ -43,7 +45,7 @@ export interface FailureEntry {
 
 const cut = (s: string) => (s.length > MESSAGE_CHARS ? `${s.slice(0, MESSAGE_CHARS)}…` : s);
 
-export function summarize(ev: TaskEvent, r: TaskRecord): TaskSummary {
+export function summarize(ev: Pick<TaskEvent, 'kind'>, r: TaskRecord): TaskSummary {
   const began = r.startedAt ?? r.assignedAt;
   return {
     id: r.id,
@@ -63,37 +65,79 @@ export function summarize(ev: TaskEvent, r: TaskRecord): TaskSummary {
   };
 }
 
-function failureOf(ev: TaskEvent, s: TaskSummary): FailureEntry | null {
-  if (!s.error) return null;
+const sameEntry = (a: AttemptEntry, b: AttemptEntry) => a.attempt === b.attempt && a.endedAt === b.endedAt && a.outcome === b.outcome && a.worker === b.worker;
+const newerEntry = (a: AttemptEntry, b: AttemptEntry) => a.attempt > b.attempt || (a.attempt === b.attempt && a.endedAt > b.endedAt);
+
+/** History entries after `seen` (the last one taken before); all of them when none was. */
+function entriesAfter(history: readonly AttemptEntry[], seen: AttemptEntry | undefined): readonly AttemptEntry[] {
+  if (!seen) return history;
+  for (let i = history.length - 1; i >= 0; i--) if (sameEntry(history[i]!, seen)) return history.slice(i + 1);
+  // Shifted out of the bounded history: what is newer than it.
+  return history.filter((a) => newerEntry(a, seen));
+}
+
+function failureOf(r: TaskRecord, a: AttemptEntry, last: boolean): FailureEntry | null {
   let outcome: FailureEntry['outcome'];
-  if (ev.kind === 'finished' && s.state === 'failed') outcome = 'failed';
-  else if (ev.kind === 'retried') outcome = 'retried';
-  else if (ev.kind === 'lost') outcome = 'lost';
+  if (a.outcome === 'lost') outcome = 'lost';
+  else if (a.outcome === 'failed') outcome = last && r.state === 'failed' ? 'failed' : 'retried';
   else return null;
-  return { at: s.updatedAt, id: s.id, type: s.type, attempt: s.attempt, worker: ev.worker, outcome, kind: s.error.kind, message: s.error.message };
+  const err = a.error ?? (last ? r.error : undefined);
+  return { at: a.endedAt, id: r.id, type: r.type, attempt: a.attempt, worker: a.worker, outcome, kind: err?.kind ?? outcome, message: cut(String(err?.message ?? '')) };
+}
+
+/** How a record's state reads as an event kind (for a record read by a listing, not the feed). */
+export function kindOf(r: TaskRecord): TaskEventKind {
+  if (r.state === 'queued') return 'queued';
+  if (r.state === 'assigned') return 'assigned';
+  if (r.state === 'running') return 'started';
+  return 'finished';
 }
 
 export class TaskLog {
   /** In order of last change (a Map keeps insertion order: re-inserted on each change). */
   private readonly recent = new Map<string, TaskSummary>();
   private readonly failures: FailureEntry[] = [];
+  /** Per task held in `recent`: the last history entry taken (failures are those after it). */
+  private readonly lastEntry = new Map<string, AttemptEntry>();
 
-  /** Takes one feed event; returns what changed (the summary, and a failure if it is one). */
-  add(ev: TaskEvent): { task: TaskSummary; failure: FailureEntry | null } | null {
+  /** Takes one feed event; returns what changed (the summary, and the failures it shows). */
+  add(ev: TaskEvent): { task: TaskSummary; failures: FailureEntry[] } | null {
     if (!ev.record) return null; // progress: not shown in the lists
-    const prev = this.recent.get(ev.id);
+    return this.take(ev.kind, ev.record, true);
+  }
+
+  /** A record read by a listing (the seed when a feed opens): its failures so far are not news. */
+  seed(r: TaskRecord): TaskSummary | null {
+    return this.take(kindOf(r), r, false)?.task ?? null;
+  }
+
+  private take(kind: TaskEventKind, r: TaskRecord, news: boolean): { task: TaskSummary; failures: FailureEntry[] } | null {
+    const prev = this.recent.get(r.id);
     // Events of a task come in record order; one older than what we hold is a late duplicate.
-    if (prev && prev.updatedAt > ev.record.updatedAt) return null;
-    const task = summarize(ev, ev.record);
-    this.recent.delete(ev.id);
-    this.recent.set(ev.id, task);
-    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-    const failure = failureOf(ev, task);
-    if (failure) {
-      this.failures.push(failure);
+    if (prev && prev.updatedAt > r.updatedAt) return null;
+    const task = summarize({ kind }, r);
+    this.recent.delete(r.id);
+    this.recent.set(r.id, task);
+    if (this.recent.size > RECENT_MAX) {
+      const oldest = this.recent.keys().next().value!;
+      this.recent.delete(oldest);
+      this.lastEntry.delete(oldest);
+    }
+    const history = r.history ?? [];
+    const fresh = entriesAfter(history, this.lastEntry.get(r.id));
+    if (history.length > 0) this.lastEntry.set(r.id, history[history.length - 1]!);
+    const failures: FailureEntry[] = [];
+    if (news) {
+      for (const a of fresh) {
+        const f = failureOf(r, a, a === history[history.length - 1]);
+        if (f) failures.push(f);
+      }
+    }
+    for (const f of failures) {
+      this.failures.push(f);
       if (this.failures.length > FAILURES_MAX) this.failures.shift();
     }
-    return { task, failure };
+    return { task, failures };
   }
 
   /** Newest change first. */
