@@ -22,7 +22,9 @@ import type { WorkerMetrics } from './worker-metrics.js';
  *   its grace period (not committed: the leader reclaims it);
  * - fenced: its commit was refused, or not sent, because its assignment is gone (reclaimed);
  * - cancelled: likewise, and the record says a user cancelled the task;
- * - abandoned: its commit was never confirmed (refused again and again, or the worker stopped first).
+ * - abandoned: its commit was never confirmed: the worker stopped (or its session closed) first.
+ * A commit refused again and again ('left') is no end: the assignment is run again later and
+ * that run reports. An attempt that never started (start-batch verdicts) reports nothing.
  */
 export type AttemptOutcomeLabel = 'succeeded' | 'retried' | 'failed' | 'timeout' | 'too-large' | 'unknown-type' | 'lost' | 'fenced' | 'cancelled' | 'abandoned';
 
@@ -41,7 +43,7 @@ export interface AttemptEnd {
   error?: TaskError;
   /** A committed failure sent the task back to the queue. */
   willRetry?: boolean;
-  /** Fenced or cancelled: why. */
+  /** Fenced, cancelled or abandoned: why. */
   reason?: string;
 }
 
@@ -92,6 +94,7 @@ export function logAttemptEnd(log: Logger, e: AttemptEnd): void {
   if (e.outcome === 'succeeded') return log.info(fields, head);
   if (e.outcome === 'cancelled') return log.info({ ...fields, reason: e.reason }, `attempt cancelled: ${e.reason}; its outcome is not stored`);
   if (e.outcome === 'fenced') return log.warn({ ...fields, reason: e.reason }, `commit fenced for task ${e.taskId} attempt ${e.attempt}: ${e.reason}`);
+  if (e.outcome === 'abandoned') return log.warn({ ...fields, reason: e.reason }, `${head}: ${e.reason}`);
   if (!e.error) return log.warn(fields, head);
   const then = e.willRetry ? 'will retry' : 'will not retry';
   const err = { message: e.error.message, kind: e.error.kind, ...(e.error.stack !== undefined ? { stack: e.error.stack } : {}) };
@@ -115,6 +118,7 @@ export function attemptEnded(a: Attempt, res: ExecuteResult, r: CommitResult | u
     ...(rec?.state === 'succeeded' ? { result: rec.result ?? null } : {}),
     ...(rec && rec.state !== 'succeeded' && rec.error ? { error: rec.error, willRetry: rec.state === 'queued' } : {}),
     ...(r?.kind === 'fenced' ? { reason: r.cancelled ?? r.reason } : {}),
+    ...(r?.kind === 'abandoned' ? { reason: r.reason } : {}),
   };
   logAttemptEnd(a.log, e);
   if (metrics) {

@@ -158,7 +158,8 @@ export class AttemptRunner {
     }
     for (const a of this.attempts.values()) {
       if (a.member === member && !listed.has(a.key) && !a.controller.signal.aborted && !a.settling) {
-        a.log.info('assignment withdrawn; aborting the attempt');
+        // Said once, by the attempt's end line (fenced or cancelled).
+        a.log.debug('assignment withdrawn; aborting the attempt');
         a.controller.abort(new AttemptAbortedError('withdrawn', 'assignment withdrawn: cancelled or reclaimed'));
       }
     }
@@ -210,6 +211,11 @@ export class AttemptRunner {
 
   // ---- start -------------------------------------------------------------------------------
 
+  /**
+   * Marks a burst running. An attempt that does not start (verdict stale: the assignment went
+   * or moved; stuck; unreadable) never ran: it gets no attempt line, no metric, no event (stuck
+   * warns; the others are routine races with the leader, read again or let go).
+   */
   private async startAll(list: Attempt[]): Promise<Attempt[]> {
     const verdicts = await markStarted({ tx: { session: this.session, paths: this.paths }, reads: this.commits.reads, log: this.log }, list);
     return list.filter((a, i) => {
@@ -271,17 +277,21 @@ export class AttemptRunner {
 
   /** `sent`: a commit was sent (a withdrawn attempt's is not: its fence is known gone). */
   private settled(a: Attempt, res: ExecuteResult, r: CommitResult, sent: boolean): void {
+    if (r.kind === 'left') {
+      // Not over: the assignment is read and run again later, and that run reports the attempt.
+      this.finish(a);
+      this.lookAgainLater(a.key);
+      return;
+    }
+    // Its one log line and its metrics first: no listener of the events below can hide them.
+    const end = attemptEnded(a, res, r, this.opts.metrics);
     if (r.kind === 'committed') {
       this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
     } else if (r.kind === 'fenced') {
       if (sent) this.opts.metrics?.fencedCommit();
       this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
-    } else if (r.kind === 'left') {
-      this.finish(a);
-      this.lookAgainLater(a.key);
     }
-    // Its one log line, its metrics, its end event.
-    this.opts.report.ended(attemptEnded(a, res, r, this.opts.metrics));
+    this.opts.report.ended(end);
   }
 
   /** A record that does not parse cannot run: fail it, fenced by our assignment like any commit. */

@@ -32,10 +32,13 @@ export type CommitResult =
   | { kind: 'fenced'; reason: string; cancelled?: string }
   /** Refused again and again: look at the assignment again later. */
   | { kind: 'left' }
-  /** The worker stopped (or its session closed) before the commit was confirmed. */
-  | { kind: 'abandoned' };
+  /** The worker stopped (or its session closed) before the commit was confirmed: `reason` says which (the attempt's end line tells it). */
+  | { kind: 'abandoned'; reason: string };
 
 type Verdict = 'committed' | 'retry' | 'give-up' | { fenced: string };
+
+const STOPPED = 'the worker stopped before the commit was confirmed; left to the leader';
+const SESSION_CLOSED = 'the session closed before the commit was confirmed; left to the leader';
 
 export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
   const r = await tryCommit(ctx, a, outcome);
@@ -48,7 +51,7 @@ export async function commitAttempt(ctx: CommitContext, a: Attempt, outcome: Out
  * the batched reads) says whether a cancel was why.
  */
 export function withdrawnAttempt(ctx: CommitContext, a: Attempt): Promise<CommitResult> {
-  return withCancelReason(ctx, a, { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' });
+  return withCancelReason(ctx, a, { kind: 'fenced', reason: 'assignment withdrawn while it ran (taken back); no commit sent' });
 }
 
 async function withCancelReason(ctx: CommitContext, a: Attempt, r: CommitResult & { kind: 'fenced' }): Promise<CommitResult> {
@@ -64,10 +67,7 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     return true;
   };
   for (;;) {
-    if (ctx.stopping()) {
-      a.log.warn('worker stopped before the commit was confirmed; left to the leader');
-      return { kind: 'abandoned' };
-    }
+    if (ctx.stopping()) return { kind: 'abandoned', reason: STOPPED };
     let v: FinishVerdict;
     try {
       v = await ctx.send(a.cur, outcome, Date.now());
@@ -79,12 +79,10 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
       }
       // Neither applied nor refused by a node of the task (the session closed under us, say).
       if (!(err instanceof ZkError)) throw err;
-      if (ctx.session.state === 'closed') {
-        a.log.warn('session closed before the commit was confirmed; left to the leader');
-        return { kind: 'abandoned' };
-      }
+      if (ctx.session.state === 'closed') return { kind: 'abandoned', reason: SESSION_CLOSED };
       if (refusedAgain()) return { kind: 'left' };
-      a.log.info({ err: err.message }, 'commit failed; trying again');
+      // Each try at debug: the attempt's end line (or the error above) says how it came out.
+      a.log.debug({ err: err.message }, 'commit failed; trying again');
       continue;
     }
     if (v.cut?.what === 'result') a.log.warn({ bytes: v.cut.bytes, limit: MAX_REQUEST_BYTES }, 'outcome too large for one ZooKeeper request; failing the task as too-large');
@@ -93,13 +91,10 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     if (v.kind === 'fenced') return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
     const unknownOutcome = v.kind === 'unknown';
     if (!unknownOutcome && refusedAgain()) return { kind: 'left' };
-    a.log.info({ err: v.error.message, ...(v.kind === 'moved' ? { part: v.part } : {}) }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
+    a.log.debug({ err: v.error.message, ...(v.kind === 'moved' ? { part: v.part } : {}) }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
     const r = await verify(ctx, a, v.next);
     if (r === 'committed') return { kind: 'committed', state: v.next.state, record: v.next };
-    if (r === 'give-up') {
-      a.log.warn('session closed before the commit was confirmed; left to the leader');
-      return { kind: 'abandoned' };
-    }
+    if (r === 'give-up') return { kind: 'abandoned', reason: ctx.stopping() ? STOPPED : SESSION_CLOSED };
     if (r !== 'retry') return { kind: 'fenced', reason: r.fenced };
   }
 }

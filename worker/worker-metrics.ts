@@ -46,7 +46,7 @@ export function workerMetrics(registry: Registry, opts: { types: readonly string
   });
   const latency = histogram(registry, {
     name: 'drover_task_latency_seconds',
-    help: "Submit to the task's committed final outcome (succeeded or failed), by task type",
+    help: "Submit to a final outcome (succeeded or failed) this worker committed, by task type; tasks the leader failed (attempts used up by reclaims, malformed records) or a user cancelled are not in it",
     labelNames: ['type'],
     buckets: TASK_SECONDS_BUCKETS,
   });

@@ -120,7 +120,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this._state = next;
     // Running is said once, with what it takes, by doStart ('worker alive').
     if (next !== 'running') this.log.info({ state: next, previous: prev }, `worker ${next}`);
-    this.emit('state', next, prev);
+    this.tell('state', next, prev);
   }
 
   start(): Promise<void> {
@@ -154,15 +154,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         report: {
           started: (e) => {
             this._stats.started += 1;
-            this.emit('started', e);
+            this.tell('started', e);
           },
           committed: (e) => {
             this._stats.committed += 1;
-            this.emit('committed', e);
+            this.tell('committed', e);
           },
           fenced: (e) => {
             this._stats.fenced += 1;
-            this.emit('fenced', e);
+            this.tell('fenced', e);
           },
           ended: (e) => this.onEnded(e),
         },
@@ -234,11 +234,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.runner?.allFinished(this.session?.requestTimeoutMs ?? 1000);
   }
 
+  /**
+   * Emits to each listener on its own: a user's listener that throws is logged once, at error,
+   * and changes nothing else (the other listeners still hear it; the attempt, its line and its
+   * metrics are done already).
+   */
+  private tell<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void {
+    for (const listener of this.rawListeners(event) as ((...a: WorkerEvents[K]) => unknown)[]) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        const e = err as Error;
+        this.log.error({ event, err: e?.message ?? String(err), ...(e?.stack ? { stack: e.stack } : {}) }, `a '${event}' listener threw; ignored`);
+      }
+    }
+  }
+
   private onEnded(e: AttemptEnd): void {
     const { taskId: id, type, attempt, durationMs } = e;
-    if (e.outcome === 'succeeded') this.emit('completed', { id, type, attempt, result: e.result, durationMs });
-    else if (e.error && e.committed) this.emit('failed', { id, type, attempt, error: e.error, willRetry: e.willRetry === true, durationMs });
-    this.emit('ended', e);
+    if (e.outcome === 'succeeded') this.tell('completed', { id, type, attempt, result: e.result, durationMs });
+    else if (e.error && e.committed) this.tell('failed', { id, type, attempt, error: e.error, willRetry: e.willRetry === true, durationMs });
+    this.tell('ended', e);
   }
 
   private readonly onExpired = (): void => {
