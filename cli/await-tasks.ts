@@ -30,16 +30,22 @@ export function outcomeLine(rec: TaskRecord): string {
   return `${rec.id} ${rec.state} after ${rec.attempt} attempt(s): ${rec.error?.message ?? ''}`;
 }
 
-/** `drover wait ...` for these ids: listed when few, else written to a file read from stdin. */
-export function reattachHint(ids: readonly string[]): string {
-  if (ids.length <= HINT_IDS) return `drover wait ${ids.join(' ')}`;
-  const file = join(tmpdir(), `drover-wait-${process.pid}-${Date.now()}.txt`);
+/** These ids for a person: listed when few, else written to a file (`- < FILE`, for `drover wait`). */
+export function idList(ids: readonly string[]): { listed: string; file?: string } {
+  if (ids.length <= HINT_IDS) return { listed: ids.join(' ') };
+  const file = join(tmpdir(), `drover-wait-${process.pid}-${Date.now()}-${files++}.txt`);
   try {
     writeFileSync(file, ids.join('\n') + '\n');
-    return `drover wait - < ${file} (${ids.length} ids)`;
+    return { listed: `- < ${file} (${ids.length} ids)`, file };
   } catch {
-    return `drover wait ${ids.slice(0, HINT_IDS).join(' ')} … (${ids.length} ids; the rest could not be written to ${file})`;
+    return { listed: `${ids.slice(0, HINT_IDS).join(' ')} … (${ids.length} ids; the rest could not be written to ${file})` };
   }
+}
+let files = 0;
+
+/** `drover wait ...` for these ids: listed when few, else written to a file read from stdin. */
+export function reattachHint(ids: readonly string[]): string {
+  return `drover wait ${idList(ids).listed}`;
 }
 
 const which = (ids: readonly string[]) => (ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`);

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
-import { awaitTasks, goesOnLine } from '../await-tasks.js';
+import { BATCH_LIMITS } from '../../shared/protocol/task-ops.js';
+import { awaitTasks, goesOnLine, idList } from '../await-tasks.js';
 import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { NO_PROGRESS, progressFor } from '../progress.js';
@@ -75,32 +76,53 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
     const stopped = new Promise<null>((resolve) => (interrupt = () => resolve(null)));
     const off = onInterrupt((signal) => {
       progress.stop();
-      const ids = inputs.slice(0, submitted).map((t) => t.id!);
-      const what = `interrupted (${signal}) while submitting: ${submitted} of ${inputs.length} submitted (a batch in flight may be too)`;
-      process.stderr.write(ids.length > 0 ? goesOnLine(what, ids) : `drover: ${what}\n`);
+      process.stderr.write(interruptedLines(signal, inputs, submitted, many));
       interrupt();
     });
     let results;
+    // The bar hides the cursor and turns line wrap off: whatever ends the command restores them.
     try {
-      const submitting = many
-        ? client.submitMany(inputs, {
-            onSubmitted: (n) => {
-              submitted = n;
-              progress.submitted(n);
-            },
-          })
-        : client.submit(inputs[0]!).then((r) => [r]);
-      submitting.catch(() => undefined); // a failure after an interrupt is nobody's answer
-      results = await Promise.race([submitting, stopped]);
+      try {
+        const submitting = many
+          ? client.submitMany(inputs, {
+              onSubmitted: (n) => {
+                submitted = n;
+                progress.submitted(n);
+              },
+            })
+          : client.submit(inputs[0]!).then((r) => [r]);
+        submitting.catch(() => undefined); // a failure after an interrupt is nobody's answer
+        results = await Promise.race([submitting, stopped]);
+      } finally {
+        off();
+      }
+      if (results === null) return EXIT.interrupted;
+      if (!argv.wait) {
+        if (argv.json) printJson(many ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
+        else for (const r of results) process.stdout.write(r.created ? `${r.id}\n` : `${r.id} (already submitted; not added again)\n`);
+        return EXIT.ok;
+      }
+      return await awaitTasks(client, results.map((r) => r.id), { json: argv.json, single: !many, timeoutMs: argv.waitTimeout, progress });
     } finally {
-      off();
+      progress.stop();
     }
-    if (results === null) return EXIT.interrupted;
-    if (!argv.wait) {
-      if (argv.json) printJson(many ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
-      else for (const r of results) process.stdout.write(r.created ? `${r.id}\n` : `${r.id} (already submitted; not added again)\n`);
-      return EXIT.ok;
-    }
-    return awaitTasks(client, results.map((r) => r.id), { json: argv.json, single: !many, timeoutMs: argv.waitTimeout, progress });
   });
+}
+
+/**
+ * What a Ctrl-C during the submission leaves: the confirmed tasks (they go on; how to
+ * re-attach), and those of the batch in flight, which may or may not have gone in (one
+ * batched multi holds at most BATCH_LIMITS.maxItems tasks; a single submit: its own id).
+ */
+export function interruptedLines(signal: string, inputs: readonly SubmitInput[], submitted: number, many: boolean): string {
+  const ids = inputs.slice(0, submitted).map((t) => t.id!);
+  const inFlight = inputs.slice(submitted, many ? submitted + BATCH_LIMITS.maxItems : 1).map((t) => t.id!);
+  const what = `interrupted (${signal}) while submitting: ${submitted} of ${inputs.length} submitted`;
+  let out = ids.length > 0 ? goesOnLine(what, ids) : `drover: ${what}\n`;
+  if (inFlight.length > 0) {
+    const l = idList(inFlight);
+    const these = inFlight.length === 1 ? 'task in flight may have been submitted' : `${inFlight.length} tasks in flight may have been submitted`;
+    out += `drover: ${these} (drover get ID tells): ${l.file ? `ids in ${l.file}` : l.listed}\n`;
+  }
+  return out;
 }
