@@ -13,7 +13,8 @@ import type { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { lastXid } from './harness/server-requests.js';
 import { waitFor } from './harness/wait-for.js';
-import { SessionPool, testLog } from './harness/zk.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
+import { SessionPool, testLog, zkConnect } from './harness/zk.js';
 
 const TICK_MS = 500;
 let c: TestCluster;
@@ -22,9 +23,16 @@ let http: RunningHttpServer;
 let session: ZkSession;
 const pool = new SessionPool();
 let base = '';
+/** The third attempt of a `flaky` task waits for this, so a page can open in the middle. */
+let releaseFlaky!: () => void;
+const flakyGate = new Promise<void>((r) => (releaseFlaky = r));
+const flaky = async (_p: unknown, ctx: { attempt: number }) => {
+  if (ctx.attempt >= 3) await flakyGate;
+  throw new Error(`flaky attempt ${ctx.attempt}`);
+};
 
 beforeAll(async () => {
-  c = await startCluster({ masters: 2, workers: [{ id: 'w1', concurrency: 8, handlers: { echo: async (p: unknown) => p } }] });
+  c = await startCluster({ masters: 2, workers: [{ id: 'w1', concurrency: 8, handlers: { echo: async (p: unknown) => p, flaky } }] });
   const follower = c.masters.find((m) => !m.isLeader)!;
   session = await pool.open();
   dash = await openDashboard({ session, root: c.paths.root, master: follower, log: testLog, sampleIntervalMs: TICK_MS });
@@ -38,28 +46,42 @@ afterAll(async () => {
   await c?.stop();
 });
 
-const get = async (path: string) => {
-  const r = await fetch(base + path);
+const get = async (path: string, at = base) => {
+  const r = await fetch(at + path);
   return { status: r.status, headers: r.headers, text: await r.text() };
 };
-const getJson = async <T = Record<string, unknown>>(path: string) => {
-  const r = await get(path);
+const getJson = async <T = Record<string, unknown>>(path: string, at = base) => {
+  const r = await get(path, at);
   expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
   return { status: r.status, body: JSON.parse(r.text) as T, headers: r.headers };
 };
 
+interface EventsPage {
+  res: IncomingMessage;
+  events: string[];
+  frames: Array<{ event: string; data: any }>;
+  close: () => void;
+}
+
 /** Opens the event stream as a page does; resolves once the `ready` event (the feed is open) came. */
-function openEvents(): Promise<{ res: IncomingMessage; events: string[]; close: () => void }> {
+function openEvents(at = base): Promise<EventsPage> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/api/events`, (res) => {
-      const events: string[] = [];
+    const req = request(`${at}/api/events`, (res) => {
+      const page: EventsPage = { res, events: [], frames: [], close: () => req.destroy() };
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         buf += d;
-        for (const m of buf.matchAll(/^event: (\S+)$/gm)) events.push(m[1]!);
-        buf = buf.slice(buf.lastIndexOf('\n\n') + 1);
-        if (events.includes('ready')) resolve({ res, events, close: () => req.destroy() });
+        const done = buf.split('\n\n');
+        buf = done.pop()!;
+        for (const f of done) {
+          const ev = /^event: (\S+)$/m.exec(f)?.[1];
+          const data = /^data: (.*)$/m.exec(f)?.[1];
+          if (!ev) continue;
+          page.events.push(ev);
+          page.frames.push({ event: ev, data: data === undefined ? undefined : JSON.parse(data) });
+        }
+        if (page.events.includes('ready')) resolve(page);
       });
       res.on('error', () => undefined);
     });
@@ -101,6 +123,30 @@ describe('dashboard over HTTP', () => {
     expect(body.workers[0]).toMatchObject({ id: 'w1', state: 'alive', capacity: 8 });
     expect(body.series.length).toBeGreaterThanOrEqual(1);
     expect(body.queue.depth).toBe(0);
+    expect(body.zookeeper).toMatchObject({ state: 'connected', downSince: null, sampledAt: expect.any(Number) });
+    // No page connected: the workers' loads are not read (only the shard stats, for the ring).
+    expect(body.workers[0].load).toBeNull();
+    expect(body.queue.inProgress).toBeNull();
+  });
+
+  it('a request whose Host is not a loopback name is refused (DNS rebinding); loopback names with any port pass', async () => {
+    const withHost = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${base}/api/overview`, { headers: { host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const evil of ['evil.example', `evil.example:${http.port}`, `127.0.0.1.evil.example:${http.port}`, `localhost.evil.example`]) {
+      const r = await withHost(evil);
+      expect(r.status, evil).toBe(421);
+      expect(r.body).not.toContain('"leader"');
+    }
+    for (const ok of [`localhost:${http.port}`, 'localhost', `127.0.0.1:${http.port}`, `[::1]:${http.port}`, 'LOCALHOST:80']) expect((await withHost(ok)).status, ok).toBe(200);
   });
 
   it('task detail: 200 with the record, 404 for an unknown id, 400 for a malformed one', async () => {
@@ -140,6 +186,45 @@ describe('dashboard over HTTP', () => {
     expect(dash.stats()).toMatchObject({ pages: 0, feedOpened: 1, feedClosed: 1 });
   });
 
+  it('a page opened late: recent tasks seeded by a listing, every failed attempt from the history with its own error, loads read', async () => {
+    expect(dash.stats().feedOpen).toBe(false);
+    const seeds = await c.client.submitMany(Array.from({ length: 5 }, (_, i) => ({ type: 'echo', payload: i, id: `seed-${i}` })));
+    await c.client.waitMany(seeds.map((x) => x.id), { timeoutMs: 10_000 });
+    await c.client.submit({ type: 'flaky', id: 'flaky-1', maxAttempts: 3, backoff: { initialMs: 10, factor: 1, maxMs: 10 } });
+    await waitFor(async () => {
+      const r = await c.client.get('flaky-1');
+      return r?.state === 'running' && r.attempt === 3;
+    }, { message: 'flaky-1 in its third attempt' });
+    const page = await openEvents();
+    // Seeded: the tasks finished while no page was open, and the one running now.
+    await waitFor(async () => {
+      const ids = new Set((await getJson<any>('/api/tasks/recent?limit=200')).body.tasks.map((t: { id: string }) => t.id));
+      return [...seeds.map((x) => x.id), 'flaky-1'].every((id) => ids.has(id));
+    }, { message: 'recent tasks seeded' });
+    // A page is connected: loads are read (flaky-1 holds one assignment).
+    await waitFor(async () => (await getJson<any>('/api/overview')).body.workers[0].load === 1, { message: 'w1 load 1' });
+    releaseFlaky();
+    expect((await c.client.wait('flaky-1', { timeoutMs: 10_000 })).state).toBe('failed');
+    const want = [
+      [1, 'retried', 'flaky attempt 1'],
+      [2, 'retried', 'flaky attempt 2'],
+      [3, 'failed', 'flaky attempt 3'],
+    ];
+    const mine = (fs: Array<{ id: string; attempt: number; outcome: string; message: string }>) => fs.filter((f) => f.id === 'flaky-1').map((f) => [f.attempt, f.outcome, f.message]);
+    const listed = await waitFor(async () => {
+      const got = mine((await getJson<any>('/api/failures?limit=50')).body.failures);
+      return got.length >= 3 && got;
+    }, { message: 'three failures of flaky-1' });
+    expect(listed.reverse()).toEqual(want); // newest first, each attempt once with its own error
+    const pushed = await waitFor(() => {
+      const got = mine(page.frames.filter((f) => f.event === 'tasks').flatMap((f) => f.data.failures));
+      return got.length >= 3 && got;
+    }, { message: 'the page got them too' });
+    expect(pushed.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
+    page.close();
+    await waitFor(() => !dash.stats().feedOpen, { message: 'feed closed' });
+  });
+
   it('with no page open the dashboard costs one request a tick, none per task', async () => {
     const ticks = (ms: number) => ms / TICK_MS;
     const before = await lastXid(session);
@@ -168,5 +253,48 @@ describe('dashboard over HTTP', () => {
     expect(next).toMatchObject({ sinceExact: true, self: true });
     expect(next.since).toBeGreaterThanOrEqual(t0);
     expect(next.since).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('a ZooKeeper cut under the dashboard: pushed to the page at once, then a take-over found by the reset read is not exact', async () => {
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    // m3 takes over; the dashboard is m4's (its own master's leadership it would know exactly).
+    const m3 = await c.addMaster();
+    const m4 = await c.addMaster();
+    const ps = await pool.open({ connectString: proxy.connectString });
+    const d2 = await openDashboard({ session: ps, root: c.paths.root, master: m4, log: testLog, sampleIntervalMs: TICK_MS });
+    const h2 = await startHttpServer({ port: 0, routes: d2.routes });
+    const b2 = `http://127.0.0.1:${h2.port}`;
+    try {
+      const page = await openEvents(b2);
+      const first = (await getJson<any>('/api/overview', b2)).body;
+      expect(first.zookeeper).toMatchObject({ state: 'connected', downSince: null });
+      const oldLeader = c.leader()!;
+      expect(first.leader.epoch).toBe(oldLeader.epoch);
+      const cutAt = Date.now();
+      proxy.cut('close');
+      // Pushed on the session's state change (no tick runs while it is down).
+      const pushed = await waitFor(() => page.frames.find((f) => f.event === 'overview' && f.data.zookeeper.state !== 'connected'), { message: 'overview: zookeeper down' });
+      expect(pushed.data.zookeeper.downSince).toBeGreaterThanOrEqual(cutAt);
+      expect(pushed.data.zookeeper.sampledAt).toBeLessThanOrEqual(cutAt);
+      // The leader leaves while the dashboard cannot see it.
+      await oldLeader.stop();
+      await waitFor(() => m3.isLeader, { message: 'm3 leads' });
+      const healedAt = Date.now();
+      proxy.heal();
+      const after = await waitFor(async () => {
+        const o = (await getJson<any>('/api/overview', b2)).body;
+        return o.zookeeper.state === 'connected' && o.leader?.epoch === m3.epoch && o.zookeeper.sampledAt > healedAt && o;
+      }, { timeoutMs: 20_000, message: 'reconnected, m3 leading, sampled again' });
+      expect(after.zookeeper.downSince).toBeNull();
+      // Found by the full read after the reset: it leads since the cut at the earliest, not "exactly now".
+      expect(after.leader).toMatchObject({ sinceExact: false });
+      expect(after.leader.since).toBeLessThan(healedAt);
+      page.close();
+    } finally {
+      await h2.close();
+      await d2.close();
+      await proxy.stop();
+    }
   });
 });

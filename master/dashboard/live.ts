@@ -12,7 +12,7 @@ import { listTasks } from '../../client/list.js';
 import type { Paths } from '../../shared/protocol/paths.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import { TaskFeed, type TaskEvent } from './feed.js';
-import type { FailureEntry, TaskLog, TaskSummary } from './task-log.js';
+import type { FailureEntry, Taken, TaskLog, TaskSummary } from './task-log.js';
 
 export const MAX_CLIENTS = 32;
 const FLUSH_MS = 250;
@@ -167,30 +167,30 @@ export class LiveHub {
     try {
       const page = await listTasks(this.opts.session, this.opts.paths, { limit: SEED_TASKS });
       if (this.feed !== feed) return;
-      for (const r of page.tasks) this.queueTask(this.opts.tasks.seed(r));
+      for (const r of page.tasks) this.queue(this.opts.tasks.seed(r));
       this.scheduleFlush();
     } catch (err) {
       this.opts.log.debug({ err: (err as Error).message }, 'dashboard: seeding recent tasks failed; the feed fills them in');
     }
   }
 
-  private queueTask(task: TaskSummary | null): void {
-    if (!task || this.clients.size === 0) return;
+  /** Into the next batch; past batchMax it is counted in `dropped` (the page re-reads the lists). */
+  private queue(got: Taken | null): void {
+    if (!got || this.clients.size === 0) return;
+    const { task } = got;
     if (!this.pendingTasks.has(task.id) && this.pendingTasks.size >= this.batchMax) this.dropped++;
     else {
       this.pendingTasks.delete(task.id);
       this.pendingTasks.set(task.id, task);
     }
-  }
-
-  private onEvent(e: TaskEvent): void {
-    const got = this.opts.tasks.add(e);
-    if (!got || this.clients.size === 0) return;
-    this.queueTask(got.task);
     for (const f of got.failures) {
       if (this.pendingFailures.length < this.batchMax) this.pendingFailures.push(f);
       else this.dropped++;
     }
+  }
+
+  private onEvent(e: TaskEvent): void {
+    this.queue(this.opts.tasks.add(e));
     this.scheduleFlush();
   }
 

@@ -22,7 +22,7 @@ pre{background:var(--bg);border:1px solid var(--line);padding:8px;overflow:auto;
 #search input{width:220px;padding:3px 6px}
 #live{padding:2px 8px;border-radius:10px;background:var(--line)}
 #live[data-state=live]{background:#dcf3e2;color:var(--ok)}
-#live[data-state=down]{background:#fde2e2;color:var(--bad)}
+#live[data-state=down],#live[data-state=stale]{background:#fde2e2;color:var(--bad)}
 .numbers{display:flex;gap:18px;margin-bottom:6px;flex-wrap:wrap}
 .numbers b{display:block;font-size:18px}
 .chart svg{width:100%;height:140px;display:block}

@@ -30,7 +30,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="card">
       <h2>Masters</h2>
       <p id="leader"></p>
-      <table><thead><tr><th>id</th><th>host</th><th>pid</th><th>epoch</th><th>role</th></tr></thead><tbody id="masters"></tbody></table>
+      <table><thead><tr><th>id</th><th>host</th><th>pid</th><th>epoch</th><th>role</th><th>page</th></tr></thead><tbody id="masters"></tbody></table>
     </div>
     <div class="card">
       <h2>Queue</h2>

@@ -7,7 +7,9 @@ export const PAGE_JS = String.raw`'use strict';
 (function () {
   var SVGNS = 'http://www.w3.org/2000/svg';
   var RECENT_SHOWN = 50, RECENT_KEPT = 200, FAIL_SHOWN = 20, FAIL_KEPT = 50, SERIES_MAX = 300, RECORD_CHARS = 100000;
-  var st = { ov: null, series: [], skew: 0, recent: new Map(), failures: [], failKeys: new Set(), workerOffset: 0, workerPage: null, detailId: null };
+  var st = { ov: null, series: [], skew: 0, recent: new Map(), failures: [], failKeys: new Set(), workerOffset: 0, workerPage: null, detailId: null,
+    stream: { state: 'connecting', text: 'connecting' } };
+  var RECONNECT_MS = 5000;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -54,11 +56,23 @@ export const PAGE_JS = String.raw`'use strict';
       return r.json().then(function (body) { return { status: r.status, body: body }; });
     });
   }
-  function setLive(state, text) { var l = $('live'); l.setAttribute('data-state', state); l.textContent = text; }
+  function setLive(state, text) { st.stream = { state: state, text: text }; renderLive(); }
+  // The badge: the event stream's state, unless the master's own ZooKeeper session is not
+  // connected: then what is shown is frozen, and the badge says since when.
+  function renderLive() {
+    var l = $('live'), z = st.ov && st.ov.zookeeper, state = st.stream.state, text = st.stream.text;
+    if (state === 'live' && z && z.state !== 'connected') {
+      state = 'stale';
+      text = 'ZooKeeper ' + z.state + ' \u2014 sampled ' + (z.sampledAt ? fmtDur(Math.max(0, now() - z.sampledAt)) + ' ago' : 'never');
+    }
+    l.setAttribute('data-state', state);
+    l.textContent = text;
+  }
 
   function renderOverview(o) {
     st.ov = o;
     st.skew = o.now - Date.now();
+    renderLive();
     $('root').textContent = 'root ' + o.root;
     $('self').textContent = 'served by ' + (o.self.name || 'this master') + ' (' + o.self.role + ')';
     var L = o.leader, parts = [];
@@ -73,7 +87,7 @@ export const PAGE_JS = String.raw`'use strict';
     }));
     var n = function (label, v) { var d = el('div'); d.appendChild(el('b', null, v)); d.appendChild(el('span', 'muted', label)); return d; };
     var q = o.queue;
-    put($('numbers'), [n('queued', q.depth === null ? '\u2014' : q.depth), n('in progress', q.inProgress), n('finished (kept)', q.finished === null ? '\u2014' : q.finished),
+    put($('numbers'), [n('queued', q.depth === null ? '\u2014' : q.depth), n('in progress', q.inProgress === null ? '\u2014' : q.inProgress), n('finished (kept)', q.finished === null ? '\u2014' : q.finished),
       n('finished / s (1 min)', o.throughput.perSecond1m.toFixed(2)), n('workers alive', (o.byState.alive || 0) + ' of ' + o.total)]);
     if (o.series) st.series = o.series.slice(-SERIES_MAX);
     else if (o.sample && (!st.series.length || o.sample.at > st.series[st.series.length - 1].at)) {
@@ -216,10 +230,13 @@ export const PAGE_JS = String.raw`'use strict';
     else { st.detailId = null; $('detail').hidden = true; }
   }
 
-  function load() {
-    getJson('/api/overview').then(function (r) { if (r.status === 200) renderOverview(r.body); });
+  function loadLists() {
     getJson('/api/tasks/recent?limit=' + RECENT_KEPT).then(function (r) { if (r.status === 200) { r.body.tasks.forEach(mergeTask); renderRecent(); } });
     getJson('/api/failures?limit=' + FAIL_KEPT).then(function (r) { if (r.status === 200) { r.body.failures.forEach(addFailure); renderFailures(); } });
+  }
+  function load() {
+    getJson('/api/overview').then(function (r) { if (r.status === 200) renderOverview(r.body); });
+    loadLists();
   }
   function connect() {
     var es = new EventSource('/api/events'), down = false;
@@ -232,9 +249,19 @@ export const PAGE_JS = String.raw`'use strict';
       b.failures.forEach(addFailure);
       renderRecent();
       renderFailures();
+      // A batch that had to leave tasks out: the server's lists have them all.
+      if (b.dropped > 0) loadLists();
       if (st.detailId && b.tasks.some(function (t) { return t.id === st.detailId; })) openDetail(st.detailId);
     });
-    es.onerror = function () { down = true; setLive('down', 'reconnecting'); };
+    es.onerror = function () {
+      down = true;
+      // A non-200 answer (too many pages, dashboard closed) ends an EventSource for good:
+      // a new one, after a while. Otherwise the browser itself retries (the stream's retry:).
+      if (es.readyState === EventSource.CLOSED) {
+        setLive('down', 'disconnected; trying again in ' + RECONNECT_MS / 1000 + ' s');
+        setTimeout(function () { connect(); load(); }, RECONNECT_MS);
+      } else setLive('down', 'reconnecting');
+    };
     es.onopen = function () { if (down) { down = false; load(); } };
   }
 
@@ -251,6 +278,7 @@ export const PAGE_JS = String.raw`'use strict';
     route();
     load();
     connect();
+    setInterval(renderLive, 1000);
   });
 })();
 `;

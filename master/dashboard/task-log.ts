@@ -93,6 +93,12 @@ export function kindOf(r: TaskRecord): TaskEventKind {
   return 'finished';
 }
 
+export interface Taken {
+  task: TaskSummary;
+  /** The attempts that ended failed or lost since this task was last taken (oldest first). */
+  failures: FailureEntry[];
+}
+
 export class TaskLog {
   /** In order of last change (a Map keeps insertion order: re-inserted on each change). */
   private readonly recent = new Map<string, TaskSummary>();
@@ -101,17 +107,17 @@ export class TaskLog {
   private readonly lastEntry = new Map<string, AttemptEntry>();
 
   /** Takes one feed event; returns what changed (the summary, and the failures it shows). */
-  add(ev: TaskEvent): { task: TaskSummary; failures: FailureEntry[] } | null {
+  add(ev: TaskEvent): Taken | null {
     if (!ev.record) return null; // progress: not shown in the lists
-    return this.take(ev.kind, ev.record, true);
+    return this.take(ev.kind, ev.record);
   }
 
-  /** A record read by a listing (the seed when a feed opens): its failures so far are not news. */
-  seed(r: TaskRecord): TaskSummary | null {
-    return this.take(kindOf(r), r, false)?.task ?? null;
+  /** A record read by a listing (the seed when a feed opens), taken as an event would be. */
+  seed(r: TaskRecord): Taken | null {
+    return this.take(kindOf(r), r);
   }
 
-  private take(kind: TaskEventKind, r: TaskRecord, news: boolean): { task: TaskSummary; failures: FailureEntry[] } | null {
+  private take(kind: TaskEventKind, r: TaskRecord): Taken | null {
     const prev = this.recent.get(r.id);
     // Events of a task come in record order; one older than what we hold is a late duplicate.
     if (prev && prev.updatedAt > r.updatedAt) return null;
@@ -127,11 +133,9 @@ export class TaskLog {
     const fresh = entriesAfter(history, this.lastEntry.get(r.id));
     if (history.length > 0) this.lastEntry.set(r.id, history[history.length - 1]!);
     const failures: FailureEntry[] = [];
-    if (news) {
-      for (const a of fresh) {
-        const f = failureOf(r, a, a === history[history.length - 1]);
-        if (f) failures.push(f);
-      }
+    for (const a of fresh) {
+      const f = failureOf(r, a, a === history[history.length - 1]);
+      if (f) failures.push(f);
     }
     for (const f of failures) {
       this.failures.push(f);
@@ -150,8 +154,8 @@ export class TaskLog {
     return out;
   }
 
-  /** Newest first. */
+  /** Newest first (by when the attempt ended: a seed or a late read adds older ones). */
   recentFailures(limit: number): FailureEntry[] {
-    return this.failures.slice(-limit).reverse();
+    return [...this.failures].sort((a, b) => b.at - a.at).slice(0, limit);
   }
 }
