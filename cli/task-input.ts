@@ -2,11 +2,8 @@
 // lines (or - for stdin), every line checked, unknown fields included, before anything is
 // submitted, so bad input is refused whole, naming its line.
 import { readFile } from 'node:fs/promises';
+import { checkKnownFields } from '../client/input-fields.js';
 import { newTaskRecord, TaskValidationError, type SubmitInput } from '../shared/protocol/task-record.js';
-
-/** The fields a --file line may hold: SubmitInput's, and Backoff's inside `backoff`. */
-const INPUT_FIELDS: ReadonlySet<string> = new Set<keyof SubmitInput>(['type', 'payload', 'id', 'priority', 'maxAttempts', 'maxLost', 'backoff', 'timeoutMs', 'labels']);
-const BACKOFF_FIELDS: ReadonlySet<string> = new Set(['initialMs', 'factor', 'maxMs']);
 
 export function parseJson(what: string, text: string): unknown {
   try {
@@ -44,14 +41,6 @@ export async function readPayload(arg: string | undefined): Promise<unknown> {
   return parseJson('--payload', arg);
 }
 
-/** A line's fields no task has (a typo such as "paylod" would otherwise be dropped silently). */
-function unknownFields(v: Record<string, unknown>): string[] {
-  const bad = Object.keys(v).filter((k) => !INPUT_FIELDS.has(k));
-  const b = v.backoff;
-  if (b !== null && typeof b === 'object' && !Array.isArray(b)) bad.push(...Object.keys(b).filter((k) => !BACKOFF_FIELDS.has(k)).map((k) => `backoff.${k}`));
-  return bad;
-}
-
 /** --file: one task object a line (blank lines skipped); `-` reads stdin. Each is checked whole. */
 export async function readTaskLines(file: string): Promise<{ inputs: SubmitInput[]; lines: number[] }> {
   const name = file === '-' ? 'stdin' : file;
@@ -63,10 +52,7 @@ export async function readTaskLines(file: string): Promise<{ inputs: SubmitInput
     const where = `${name} line ${i + 1}`;
     const v = parseJson(where, line);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected an object`);
-    const bad = unknownFields(v as Record<string, unknown>);
-    if (bad.length > 0) {
-      throw new TaskValidationError(bad[0]!, `${where}: unknown field${bad.length > 1 ? 's' : ''} ${bad.map((k) => JSON.stringify(k)).join(', ')} (a task has ${[...INPUT_FIELDS].join(', ')})`);
-    }
+    checkKnownFields(v, `${where}: `);
     inputs.push(v as SubmitInput);
     lines.push(i + 1);
   });

@@ -17,7 +17,7 @@ import { ZkSession } from '../shared/zk/session.js';
 import { listTasks, type ListOptions, type TaskPage } from './list.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
-import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TypedSubmitResult, TypeOfId, TypeOfSubmit, UntypedHandlers } from './typed.js';
+import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
 import { TaskNotFoundError, Waiters, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitOptions, type WaitManyOptions } from './wait-errors.js';
@@ -132,9 +132,13 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
     return this as unknown as DroverClient<T>;
   }
 
-  /** Submits one task: record and queue entry in one multi. Same id twice → one task. */
-  async submit<I extends SubmitFor<H>>(input: I): Promise<TypedSubmitResult<H, TypeOfSubmit<H, I>>> {
-    return (await this.submitter.submit(input as SubmitInput)) as unknown as TypedSubmitResult<H, TypeOfSubmit<H, I>>;
+  /**
+   * Submits one task: record and queue entry in one multi. Same id twice → one task. T is
+   * inferred from `type`; the input is not itself a type parameter, so a field no task has
+   * (`priorty`) is a compile error — and at run time a TaskValidationError (client/submit.ts).
+   */
+  async submit<T extends TaskTypeOf<H>>(input: SubmitFor<H, T>): Promise<TypedSubmitResult<H, T>> {
+    return (await this.submitter.submit(input as SubmitInput)) as unknown as TypedSubmitResult<H, T>;
   }
 
   /** Submits many tasks in batched multis; returns one result per input, in order. */
@@ -143,9 +147,9 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   }
 
   /** submit() then wait(): the record of the task once terminal (any wait option applies). */
-  async submitAndWait<I extends SubmitFor<H>>(input: I, opts: WaitOptions = {}): Promise<TaskRecordOf<H, TypeOfSubmit<H, I>>> {
-    const { id } = await this.submit(input);
-    return (await this.waiters.wait(id, opts)) as unknown as TaskRecordOf<H, TypeOfSubmit<H, I>>;
+  async submitAndWait<T extends TaskTypeOf<H>>(input: SubmitFor<H, T>, opts: WaitOptions = {}): Promise<TaskRecordOf<H, T>> {
+    const { id } = await this.submit<T>(input);
+    return (await this.waiters.wait(id, opts)) as unknown as TaskRecordOf<H, T>;
   }
 
   /** The whole record (null if there is no such task), with progress while running. */

@@ -1,6 +1,7 @@
 // Submitting tasks: each one a record and a queue entry in one multi, many in batched
 // multis; idempotent by id, and safe to retry when a reply was lost.
 import type { Logger } from '../shared/log.js';
+import { checkKnownFields } from './input-fields.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { BATCH_LIMITS } from '../shared/protocol/task-ops.js';
@@ -20,6 +21,12 @@ export interface SubmitManyOptions {
   onSubmitted?: (n: number) => void;
 }
 
+/** The record a submission makes; a field no task has is refused first (the types refuse it too, but not JS or a cast). */
+function recordOf(input: SubmitInput, limits: SizeLimits, where = ''): TaskRecord {
+  if (input !== null && typeof input === 'object') checkKnownFields(input, where);
+  return newTaskRecord(input, limits);
+}
+
 export class Submitter {
   constructor(
     private readonly session: ZkSession,
@@ -29,7 +36,7 @@ export class Submitter {
   ) {}
 
   submit(input: SubmitInput): Promise<SubmitResult> {
-    return this.submitRecord(newTaskRecord(input, this.limits), false);
+    return this.submitRecord(recordOf(input, this.limits), false);
   }
 
   /**
@@ -63,7 +70,7 @@ export class Submitter {
 
   /** Submits many tasks in batched multis; returns one result per input, in order. */
   async submitMany(inputs: readonly SubmitInput[], opts: SubmitManyOptions = {}): Promise<SubmitResult[]> {
-    const recs = inputs.map((i) => newTaskRecord(i, this.limits));
+    const recs = inputs.map((input, i) => recordOf(input, this.limits, inputs.length > 1 ? `input ${i}: ` : ''));
     const results: SubmitResult[] = new Array(recs.length);
     const tx = { session: this.session, paths: this.paths };
     let i = 0;

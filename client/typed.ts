@@ -52,9 +52,6 @@ export interface TypedSubmitResult<H, T extends TaskTypeOf<H> = TaskTypeOf<H>> {
   record: TaskRecordOf<H, T>;
 }
 
-/** The type a submission names (its `type` literal). */
-export type TypeOfSubmit<H, I> = I extends { type: infer T extends TaskTypeOf<H> } ? T : TaskTypeOf<H>;
-
 /** The task type an id carries (any of the map's for a plain string). */
 export type TypeOfId<H, I> = I extends TaskId<infer T> ? (string extends T ? TaskTypeOf<H> : Extract<T, TaskTypeOf<H>>) : TaskTypeOf<H>;
 

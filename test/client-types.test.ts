@@ -3,7 +3,7 @@
 // `@ts-expect-error` line must be an error, or tsc fails; expectTypeOf pins the types. The
 // run-time half: the typed calls work against a real cluster, and the untyped API still compiles.
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { DroverClient, type TaskContext, type TaskId, type TaskRecord } from '../index.js';
+import { DroverClient, TaskValidationError, type SubmitInput, type TaskContext, type TaskId, type TaskRecord } from '../index.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 
 const handlers = {
@@ -33,6 +33,13 @@ async function typeChecks(client: DroverClient<Handlers>, plain: DroverClient): 
   // @ts-expect-error: the payload is required and typed
   await client.submit({ type: 'count' });
 
+  // @ts-expect-error: a typo'd field is refused, not dropped (typed client)
+  await client.submit({ type: 'echo', payload: { text: 'hi' }, priorty: 5 });
+  // @ts-expect-error: timeoutMs, not timeout
+  await client.submitAndWait({ type: 'sleep', payload: { ms: 1 }, timeout: 5 });
+  // @ts-expect-error: a typo'd field in one element of many
+  await client.submitMany([{ type: 'echo', payload: { text: 'a' } }, { type: 'count', payload: [], maxAtempts: 2 }]);
+
   const done = await client.submitAndWait({ type: 'count', payload: [1, 2, 3] });
   expectTypeOf(done.result).toEqualTypeOf<number | undefined>();
 
@@ -51,6 +58,12 @@ async function typeChecks(client: DroverClient<Handlers>, plain: DroverClient): 
 
   // Untyped: as before, any type, payload unknown, TaskRecord back.
   const u = await plain.submit({ type: 'anything', payload: { whatever: 1 } });
+  // @ts-expect-error: a typo'd field is refused (untyped client)
+  await plain.submit({ type: 'anything', payload: 1, priorty: 5 });
+  // @ts-expect-error: timeoutMs, not timeout
+  await plain.submitAndWait({ type: 'anything', payload: 1, timeout: 5 });
+  // @ts-expect-error: a typo'd field in one element of many
+  await plain.submitMany([{ type: 'a', payload: 1 }, { type: 'b', payload: 2, labls: {} }]);
   expectTypeOf(await plain.wait(u.id)).toEqualTypeOf<TaskRecord>();
   expectTypeOf(await plain.waitMany([u.id])).toEqualTypeOf<[TaskRecord]>();
   const ids: string[] = [u.id];
@@ -82,5 +95,19 @@ describe('a typed client', () => {
     expect(ra.result).toEqual({ sleptMs: 10 });
     expect(rb.result).toEqual({ echoed: 'b' });
     expect(seen.sort()).toEqual([0, 1]);
+  });
+
+  it('refuses at run time a field no task has (JavaScript, a cast), naming it; nothing is submitted', async () => {
+    const client = cluster!.client;
+    const typo = { type: 'echo', id: 'typo-1', payload: { text: 'x' }, priorty: 5 } as SubmitInput;
+    const err = await client.submit(typo).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskValidationError);
+    expect((err as TaskValidationError).field).toBe('priorty');
+    expect((err as Error).message).toMatch(/^unknown field "priorty" \(a task has type, payload, id, priority,/);
+    const many = await client.submitMany([{ type: 'echo', id: 'typo-2', payload: { text: 'x' } }, { type: 'echo', payload: 1, backoff: { initialMs: 1, maxMS: 2 } } as SubmitInput]).catch((e: unknown) => e);
+    expect((many as TaskValidationError).field).toBe('backoff.maxMS');
+    expect((many as Error).message).toMatch(/^input 1: unknown field "backoff.maxMS"/);
+    expect(await client.get('typo-1')).toBeNull();
+    expect(await client.get('typo-2')).toBeNull();
   });
 });
