@@ -24,12 +24,44 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const base = { pid: process.pid, ...opts.base };
   if (format === 'pretty') {
     return pino(
-      { level, base },
+      // pino-pretty prints the fields of `errorKey` (and `errorLikeObjectKeys`) as a block with
+      // the stack one frame a line, even with singleLine: name a key nothing logs, so `err`
+      // stays a field of the one line.
+      { level, base, errorKey: PRETTY_ERROR_KEY, formatters: { log: errorAsField } },
       // singleLine: an event is one line a person can scan, not a block of 18.
-      pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }),
+      pretty({
+        sync: true,
+        colorize: Boolean(process.stdout.isTTY),
+        singleLine: true,
+        translateTime: 'HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        errorLikeObjectKeys: [],
+        customPrettifiers: { err: oneLineError },
+      }),
     );
   }
   return pino({ level, base }, pino.destination({ dest: 1, sync: true }));
+}
+
+const PRETTY_ERROR_KEY = 'errorObject';
+
+/**
+ * Pretty only: an error as `<Type: >message [kind] at <first frame>` (where it was thrown), so
+ * its event stays one line; the JSON format keeps `err.stack` whole (as does the task record).
+ */
+function oneLineError(v: unknown): string {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return typeof v === 'string' ? v : JSON.stringify(v);
+  const { type, message, kind, stack } = v as Record<string, unknown>;
+  const at = typeof stack === 'string' ? /\n\s*(at .*)/.exec(stack)?.[1] : undefined;
+  const head = typeof type === 'string' && type !== 'Object' && type !== 'Error' ? `${type}: ` : '';
+  return `${head}${String(message)}${typeof kind === 'string' ? ` [${kind}]` : ''}${at ? ` ${at}` : ''}`;
+}
+
+/** Pretty only: an Error logged as the whole object (`log.error(err)`) becomes the `err` field. */
+function errorAsField(o: Record<string, unknown>): Record<string, unknown> {
+  if (!(PRETTY_ERROR_KEY in o)) return o;
+  const { [PRETTY_ERROR_KEY]: err, ...rest } = o;
+  return { ...rest, err };
 }
 
 /** A logger that discards everything: the default for library users who pass none. */

@@ -4,13 +4,16 @@
 // the library's events `completed` and `failed`, after the outcome was committed.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
 import { assignOps, queueEntryOf } from '../shared/protocol/task-ops.js';
 import { MAX_STACK_CHARS } from '../shared/protocol/task-record.js';
 import type { Worker, WorkerCompletedEvent, WorkerFailedEvent, WorkerOptions } from '../worker/worker.js';
 import { readRecord } from './harness/worker-fixture.js';
 import { assignBurst, useWorkerSuite } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
+import { ProcessPool } from './harness/processes.js';
+import { TEST_SESSION_MS, zkConnect } from './harness/zk.js';
 
 interface Line {
   level: number;
@@ -160,4 +163,34 @@ describe('worker log lines', () => {
     expect(failed[0]).toMatchObject({ id: ko, type: 'bad', attempt: 1, willRetry: true, error: { kind: 'handler', message: 'bad input', retryable: true } });
     expect(failed[0]!.error.stack).toMatch(/^Error: bad input\n\s+at bad /);
   });
+});
+
+const procs = new ProcessPool();
+afterAll(() => procs.killAll());
+
+describe('pretty log format', () => {
+  it('a real `drover worker --log-format pretty` prints a failure (and every other event, at debug) as one line; the stack as its first frame', async () => {
+    const g = ['--zk', zkConnect(), '--root', fx.paths.root, '--session-timeout', String(TEST_SESSION_MS)];
+    const m = procs.spawn('pm', ['master', '--id', 'pm', ...g]);
+    await m.waitForLine((l) => l.msg === 'elected leader');
+    const w = procs.spawn('pw', ['worker', '--id', 'pw', '--log-format', 'pretty', ...g]);
+    await waitFor(() => w.text.some((t) => t.includes('worker alive')), { message: 'pretty worker alive' });
+    const client = await DroverClient.connect({ session: fx.session, root: fx.paths.root });
+    try {
+      const [t] = await client.submitMany([{ type: 'fail', payload: { retryable: false, message: 'the disk is full' }, maxAttempts: 1 }]);
+      expect((await client.wait(t!.id, { timeoutMs: 15_000 })).state).toBe('failed');
+      const failure = await waitFor(() => w.text.find((x) => x.includes(`task ${t!.id} fail failed`)), { message: 'the failure line' });
+      expect(failure).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: task \S+ fail failed in \d+ ms \(attempt 1\): the disk is full; will not retry \{/);
+      expect(failure).toMatch(/"err":"the disk is full \[handler\] at fail \([^"]+\)"\}$/);
+      w.signal('SIGTERM');
+      expect(await w.waitExit()).toBe(0);
+      // Every line it printed is an event of its own: a time and a level, no continuation lines.
+      expect(w.lines).toEqual([]);
+      const strays = w.text.filter((x) => !/^\[\d\d:\d\d:\d\d\.\d{3}\] (TRACE|DEBUG|INFO|WARN|ERROR|FATAL): /.test(x));
+      expect(strays).toEqual([]);
+      expect(w.text.length).toBeGreaterThan(3);
+    } finally {
+      await client.close();
+    }
+  }, 30_000);
 });
