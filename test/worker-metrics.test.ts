@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { createMetricsRegistry, type Registry } from '../shared/metrics/registry.js';
-import { ZkSession } from '../shared/zk/session.js';
 import { ProcessPool, type DroverProcess, type LogLine } from './harness/processes.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
 import { submitAndAssignTo } from './harness/worker-fixture.js';
 import { waitFor } from './harness/wait-for.js';
+import { parseMetrics, scrape } from './harness/metrics-scrape.js';
 import { Worker } from '../worker/worker.js';
 
 const HANDLERS = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'metrics-handlers.mjs');
@@ -28,48 +28,7 @@ afterEach(async () => {
   await pool.closeAll();
 });
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The Prometheus text format's samples (comments skipped). */
-function parseMetrics(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-class Scrape {
-  constructor(readonly samples: Sample[]) {}
-  /** Sum of the samples named `name` whose labels include `labels`. */
-  value(name: string, labels: Record<string, string> = {}): number {
-    return this.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
-  }
-  /** Non-zero samples of `name`, keyed by the values of `keys` joined with '/'. */
-  by(name: string, keys: string[]): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const s of this.samples) if (s.name === name && s.value !== 0) out[keys.map((k) => s.labels[k]).join('/')] = s.value;
-    return out;
-  }
-}
-
-async function scrape(url: string): Promise<Scrape> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-  return new Scrape(parseMetrics(await res.text()));
-}
-
-const inRegistry = async (r: Registry) => new Scrape(parseMetrics(await r.metrics()));
+const inRegistry = async (r: Registry) => parseMetrics(await r.metrics());
 
 const ended = (id: string, attempt: number, outcome: string) => (l: LogLine) => l.id === id && l.attempt === attempt && l.outcome === outcome;
 
@@ -91,12 +50,12 @@ describe('worker metrics', () => {
     expect(w.lines.filter((l) => l.level >= 30 && /alive|running|taking tasks/.test(l.msg)).map((l) => l.msg)).toEqual(['worker alive']);
 
     const m0 = await scrape(url);
-    expect(m0.value('drover_worker_capacity')).toBe(2);
-    expect(m0.value('drover_worker_running')).toBe(0);
-    expect(m0.value('drover_zk_connected')).toBe(1);
-    expect(m0.value('drover_zk_reconnects_total')).toBe(0);
-    expect(m0.value('drover_zk_session_expiries_total')).toBe(0);
-    expect(m0.value('drover_zk_requests_total', { op: 'create' })).toBeGreaterThan(0);
+    expect(m0.sum('drover_worker_capacity')).toBe(2);
+    expect(m0.sum('drover_worker_running')).toBe(0);
+    expect(m0.sum('drover_zk_connected')).toBe(1);
+    expect(m0.sum('drover_zk_reconnects_total')).toBe(0);
+    expect(m0.sum('drover_zk_session_expiries_total')).toBe(0);
+    expect(m0.sum('drover_zk_requests_total', { op: 'create' })).toBeGreaterThan(0);
 
     // Five successes, a failure that a retry cures, a timeout.
     const N = 5;
@@ -110,7 +69,7 @@ describe('worker metrics', () => {
 
     const m1 = await scrape(url);
     expect(m1.by('drover_worker_attempts_total', ['type', 'outcome'])).toEqual({ 'echo/succeeded': N, 'flaky/retried': 1, 'flaky/succeeded': 1, 'sleep/timeout': 1 });
-    expect(m1.value('drover_worker_fenced_commits_total')).toBe(0);
+    expect(m1.sum('drover_worker_fenced_commits_total')).toBe(0);
 
     // A partition past the session: the master takes the attempt back, the worker's late commit is fenced.
     const held = await client.submit({ type: 'held', maxAttempts: 3 });
@@ -125,26 +84,26 @@ describe('worker metrics', () => {
     const attempts = { 'echo/succeeded': N, 'flaky/retried': 1, 'flaky/succeeded': 1, 'sleep/timeout': 1, 'held/fenced': 1, 'held/succeeded': 1 };
     expect(m2.by('drover_worker_attempts_total', ['type', 'outcome'])).toEqual(attempts);
     expect(m2.by('drover_worker_attempt_duration_seconds_count', ['type', 'outcome'])).toEqual(attempts);
-    expect(m2.value('drover_worker_fenced_commits_total')).toBe(1);
+    expect(m2.sum('drover_worker_fenced_commits_total')).toBe(1);
     // Per attempt started: echo 5, flaky 2, sleep 1, held 2 (its first attempt too).
     expect(m2.by('drover_task_start_delay_seconds_count', ['type'])).toEqual({ echo: N, flaky: 2, sleep: 1, held: 2 });
     // Per task finished (succeeded or failed for good).
     expect(m2.by('drover_task_latency_seconds_count', ['type'])).toEqual({ echo: N, flaky: 1, sleep: 1, held: 1 });
     // The timed-out attempt ran its 300 ms: not in the buckets below that, in the 0.5 s one.
     const timedOut = { type: 'sleep', outcome: 'timeout' };
-    expect(m2.value('drover_worker_attempt_duration_seconds_bucket', { ...timedOut, le: '0.25' })).toBe(0);
-    expect(m2.value('drover_worker_attempt_duration_seconds_bucket', { ...timedOut, le: '0.5' })).toBe(1);
-    expect(m2.value('drover_worker_attempt_duration_seconds_sum', timedOut)).toBeGreaterThanOrEqual(0.29);
-    expect(m2.value('drover_worker_running')).toBe(0);
-    expect(m2.value('drover_zk_session_expiries_total')).toBeGreaterThanOrEqual(1);
-    expect(m2.value('drover_zk_reconnects_total')).toBeGreaterThanOrEqual(1);
-    expect(m2.value('drover_zk_connected')).toBe(1);
+    expect(m2.sum('drover_worker_attempt_duration_seconds_bucket', { ...timedOut, le: '0.25' })).toBe(0);
+    expect(m2.sum('drover_worker_attempt_duration_seconds_bucket', { ...timedOut, le: '0.5' })).toBe(1);
+    expect(m2.sum('drover_worker_attempt_duration_seconds_sum', timedOut)).toBeGreaterThanOrEqual(0.29);
+    expect(m2.sum('drover_worker_running')).toBe(0);
+    expect(m2.sum('drover_zk_session_expiries_total')).toBeGreaterThanOrEqual(1);
+    expect(m2.sum('drover_zk_reconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(m2.sum('drover_zk_connected')).toBe(1);
     // Every multi sent was timed: starts, finishes (a group commit counts once), registration.
-    const multis = m2.value('drover_zk_requests_total', { op: 'multi' });
+    const multis = m2.sum('drover_zk_requests_total', { op: 'multi' });
     expect(multis).toBeGreaterThanOrEqual(6);
-    expect(m2.value('drover_zk_request_duration_seconds_count', { op: 'multi' })).toBe(multis);
+    expect(m2.sum('drover_zk_request_duration_seconds_count', { op: 'multi' })).toBe(multis);
     // The process's own metrics are there too.
-    expect(m2.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(m2.sum('process_cpu_seconds_total')).toBeGreaterThan(0);
   });
 
   it('in process: a type the worker has no handler for is "other"; errors by op and code; one registry for two workers and their sessions', async () => {
@@ -160,29 +119,29 @@ describe('worker metrics', () => {
     const w1 = await mk('w1', 3);
     const w2 = await mk('w2', 2);
     let m = await inRegistry(registry);
-    expect(m.value('drover_worker_capacity')).toBe(5);
-    expect(m.value('drover_zk_connected')).toBe(2);
+    expect(m.sum('drover_worker_capacity')).toBe(5);
+    expect(m.sum('drover_zk_connected')).toBe(2);
 
     await submitAndAssignTo(s, paths, w1.memberName!, [{ type: 'nope' }]);
-    await waitFor(async () => (await inRegistry(registry)).value('drover_worker_attempts_total') === 1, { message: 'unknown type ended' });
+    await waitFor(async () => (await inRegistry(registry)).sum('drover_worker_attempts_total') === 1, { message: 'unknown type ended' });
     m = await inRegistry(registry);
     expect(m.by('drover_worker_attempts_total', ['type', 'outcome'])).toEqual({ 'other/unknown-type': 1 });
 
     // A session's errors, by operation and code.
-    const own = await ZkSession.open({ connectString: zkConnect(), sessionTimeoutMs: TEST_SESSION_MS, metrics: registry });
+    const own = await pool.open({ metrics: registry });
     await expect(own.getData(`${paths.root}/no-such-node`)).rejects.toMatchObject({ code: 'NO_NODE' });
     await expect(own.create(paths.root)).rejects.toMatchObject({ code: 'NODE_EXISTS' });
     expect(await own.exists(`${paths.root}/no-such-node`)).toBeNull();
     m = await inRegistry(registry);
     expect(m.by('drover_zk_request_errors_total', ['op', 'code'])).toMatchObject({ 'getData/NO_NODE': 1, 'create/NODE_EXISTS': 1 });
-    expect(m.value('drover_zk_request_errors_total', { op: 'exists' })).toBe(0);
-    expect(m.value('drover_zk_connected')).toBe(3);
+    expect(m.sum('drover_zk_request_errors_total', { op: 'exists' })).toBe(0);
+    expect(m.sum('drover_zk_connected')).toBe(3);
     await own.close();
 
     // A stopped worker and a closed session no longer count.
     await w2.stop();
     m = await inRegistry(registry);
-    expect(m.value('drover_worker_capacity')).toBe(3);
-    expect(m.value('drover_zk_connected')).toBe(1);
+    expect(m.sum('drover_worker_capacity')).toBe(3);
+    expect(m.sum('drover_zk_connected')).toBe(1);
   });
 });

@@ -18,6 +18,26 @@ export class Scrape {
     return undefined;
   }
 
+  /** The sum of the samples of `name` whose labels include `labels` (0 when none). */
+  sum(name: string, labels: Record<string, string> = {}): number {
+    let n = 0;
+    for (const [key, v] of this.samples) {
+      const p = parseKey(key);
+      if (p.name === name && Object.entries(labels).every(([k, x]) => p.labels[k] === x)) n += v;
+    }
+    return n;
+  }
+
+  /** The non-zero samples of `name`, keyed by the values of `keys` joined with '/'. */
+  by(name: string, keys: string[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, v] of this.samples) {
+      const p = parseKey(key);
+      if (p.name === name && v !== 0) out[keys.map((k) => p.labels[k]).join('/')] = v;
+    }
+    return out;
+  }
+
   /** Whether any sample of `name` (any labels) is there. */
   has(name: string): boolean {
     for (const key of this.samples.keys()) if (parseKey(key).name === name) return true;
@@ -52,5 +72,7 @@ export async function httpUrlOf(p: DroverProcess, timeoutMs = 15_000): Promise<s
 export async function scrape(baseUrl: string): Promise<Scrape> {
   const res = await fetch(new URL('/metrics', baseUrl));
   if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+  const type = res.headers.get('content-type') ?? '';
+  if (!type.startsWith('text/plain')) throw new Error(`GET /metrics: content-type ${type}`);
   return parseMetrics(await res.text());
 }
