@@ -1,10 +1,11 @@
 // The two ZooKeeper reads a master's metrics make, each cached and bounded so a scrape never
 // waits on ZooKeeper for long nor sends a request per scrape:
-//   - the finished count (leader): ONE multiRead of the done/ shard directories (up to 1 024
-//     a request: one for the default 256 shards, ~25 KB of reply), summing their stats'
-//     numChildren, at most every 10 s;
+//   - the finished count (leader): ONE multiRead of the done/ shard directories' stats
+//     (client/shard-listing.ts childCounts: up to 1 024 a request, one for the default 256
+//     shards, ~25 KB of reply), summed, at most every 10 s;
 //   - the leader's epoch (follower): ONE getChildren of the election directory, its lowest
 //     candidate's sequence, at most every 10 s.
+import { childCounts } from '../client/shard-listing.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { candidateSeq, inLine } from '../shared/zk/election-candidates.js';
 import type { ZkSession } from '../shared/zk/session.js';
@@ -13,8 +14,6 @@ import type { ZkSession } from '../shared/zk/session.js';
 export const METRICS_READ_MAX_AGE_MS = 10_000;
 /** How long a scrape waits for a read before it answers with the last value. */
 const SCRAPE_WAIT_MS = 1000;
-/** done/ shards per multiRead: 1 024 stats stay ~100 KB of reply. */
-const SHARDS_PER_READ = 1024;
 
 /** A value read from ZooKeeper when asked and older than maxAge: one read at a time, waited on for at most SCRAPE_WAIT_MS. */
 export class CachedRead<T> {
@@ -53,14 +52,11 @@ function connected(session: ZkSession): void {
   if (session.state !== 'connected') throw new Error(`ZooKeeper session ${session.state}`);
 }
 
-/** Finished tasks: the done/ entries, counted from the shard directories' stats. */
+/** Finished tasks: the done/ entries, counted from the shard directories' stats (the reader status and the dashboard use). */
 export async function countFinished(session: ZkSession, paths: Paths): Promise<number> {
   connected(session);
-  const shards = paths.shardNames.map((s) => paths.doneShard(s));
-  const got = await session.getDataMany(shards, { maxPerRequest: SHARDS_PER_READ });
-  let n = 0;
-  for (const r of got) if (r.ok) n += r.stat.numChildren;
-  return n;
+  const counts = await childCounts(session, paths.shardNames.map((s) => paths.doneShard(s)));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** The epoch of whoever leads `dir` now (the lowest candidate), or null when nobody does. */
