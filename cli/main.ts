@@ -42,13 +42,23 @@ export function main(args: string[]): Promise<ExitCode> {
 /** Options whose value may be `-` (stdin): yargs would take a lone `-` for a positional. */
 const STDIN_OPTIONS = new Set(['--file', '--payload']);
 
-/** `--file -`, `--payload -` as `--file=-`; `wait -` as `wait --stdin` (yargs drops a lone - positional). */
+/**
+ * `--file -`, `--payload -` as `--file=-`; `wait -` as `wait --stdin` (yargs drops a lone -
+ * positional), the command being the first word that names one (`drover --zk h wait -`: a
+ * host or root named like a command is not worth the ambiguity of telling values from flags).
+ */
 function joinStdinValues(args: string[]): string[] {
+  const names = new Set(COMMANDS.map((c) => c.command.split(' ')[0]!));
   const out: string[] = [];
+  let command: string | undefined;
   for (let i = 0; i < args.length; i++) {
-    if (STDIN_OPTIONS.has(args[i]!) && args[i + 1] === '-') out.push(`${args[i++]}=-`);
-    else if (args[i] === '-' && args[0] === 'wait') out.push('--stdin');
-    else out.push(args[i]!);
+    const a = args[i]!;
+    if (STDIN_OPTIONS.has(a) && args[i + 1] === '-') out.push(`${args[i++]}=-`);
+    else if (a === '-' && command === 'wait') out.push('--stdin');
+    else {
+      if (command === undefined && names.has(a)) command = a;
+      out.push(a);
+    }
   }
   return out;
 }

@@ -12,7 +12,8 @@
 //
 // Cost (S shards, M members, N tasks in the directories that can match):
 //   stats of the S queue and/or done shards: 1 multiRead; the assign/ listing and its M
-//   directories: 1 getChildren + ⌈M/50⌉ multiReads (only when held tasks can match);
+//   directories: 1 getChildren + 1 multiRead of their stats + multiReads of their names
+//   packed by those counts (only when held tasks can match);
 //   the names: multiReads packed to ~512 KiB replies (~2,000 names each); memory for
 //   offset+limit candidates (all N only when a record filter applies: then at most
 //   RECORD_SCAN of them); records: the page's, in multiReads (record-reads.ts), or with a
@@ -34,6 +35,11 @@ export interface ListOptions {
   limit?: number;
   /** Tasks to skip, newest first (default 0). */
   offset?: number;
+  /**
+   * Records without payload, result, history and error stack (what a table of tasks shows):
+   * dropped as each reply comes, so a page of big records is never held whole.
+   */
+  summary?: boolean;
 }
 
 export interface TaskPage {
@@ -47,9 +53,15 @@ export interface TaskPage {
   candidates: number;
   /** Records read for this page. */
   recordsRead: number;
+  /** The page stopped at MAX_PAGE_BYTES of records, before `limit`: the next one starts at offset + tasks.length. */
+  cut: boolean;
 }
 
 export const MAX_PAGE = 10_000;
+/** A page holds at most this many bytes of records (as stored; at least one record): 10,000 of 60 KiB would be 600 MiB. */
+export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+/** Deepest offset: a page holds offset+limit candidates in memory (narrow with since/state instead). */
+export const MAX_OFFSET = 100_000;
 /** With a filter that needs records, at most this many are read (newest first) per page. */
 export const RECORD_SCAN = 10_000;
 const READ_CHUNK = 500;
@@ -88,7 +100,7 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   const limit = opts.limit ?? 100;
   const offset = opts.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`list: limit must be an integer in 1..${MAX_PAGE}, got ${limit}`);
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`list: offset must be an integer >= 0, got ${offset}`);
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) throw new RangeError(`list: offset must be an integer in 0..${MAX_OFFSET} (deeper: narrow with since or state), got ${offset}`);
   const wantQueued = !state || state === 'queued';
   const wantHeld = !state || state === 'assigned' || state === 'running';
   const wantDone = !state || isTerminal(state);
@@ -122,58 +134,98 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   );
   const sorted = newest.sorted();
   const sizes = new RecordSizes();
+  const project = opts.summary ? summaryOf : (r: TaskRecord) => r;
+  let bytes = 0;
+  let cut = false;
+  const full = () => (cut ||= bytes >= MAX_PAGE_BYTES);
   if (!byRecord) {
     // A task that moved between two listings (queue to a worker) can be named twice: once here.
     const page = [...new Map(sorted.slice(offset, offset + limit).map((c) => [c.id, c])).values()];
-    const recs = await readRecords(session, paths, sizes, page.map((c) => c.id));
-    return { tasks: recs.filter((r): r is TaskRecord => r !== null), offset, limit, total: newest.count, exact: true, candidates: newest.count, recordsRead: page.length };
+    const tasks: TaskRecord[] = [];
+    let read = 0;
+    for (let i = 0; i < page.length && !full(); i += READ_CHUNK) {
+      const ids = page.slice(i, i + READ_CHUNK).map((c) => c.id);
+      read += ids.length;
+      for (const r of await readRecords(session, paths, sizes, ids, project)) {
+        if (!r || full()) continue;
+        tasks.push(r.rec);
+        bytes += r.bytes;
+      }
+    }
+    return { tasks, offset, limit, total: newest.count, exact: true, candidates: newest.count, recordsRead: read, cut };
   }
   const matches = (r: TaskRecord) => (!state || r.state === state) && (type === undefined || r.type === type);
   const tasks: TaskRecord[] = [];
+  const seen = new Set<string>();
   let matched = 0;
   let read = 0;
-  for (let i = 0; i < sorted.length && tasks.length < limit; ) {
+  for (let i = 0; i < sorted.length && tasks.length < limit && !full(); ) {
     // Twice what the page still needs (a filter may match one in two), 20..READ_CHUNK.
     const chunk = Math.min(READ_CHUNK, Math.max(20, 2 * (offset + limit - matched)));
     const ids = sorted.slice(i, i + chunk).map((c) => c.id);
     i += ids.length;
-    const recs = await readRecords(session, paths, sizes, ids);
+    const recs = await readRecords(session, paths, sizes, ids, project);
     read += ids.length;
     for (const r of recs) {
-      if (!r || !matches(r)) continue;
-      if (matched++ >= offset && tasks.length < limit) tasks.push(r);
-    }
-  }
-  const exact = read >= newest.count;
-  return { tasks, offset, limit, total: matched, exact, candidates: newest.count, recordsRead: read };
-}
-
-/** The ids in every member's assignment directory (bounded by the workers' capacity). */
-async function heldTaskIds(session: ZkSession, paths: Paths): Promise<string[]> {
-  const { children: members } = await session.retrying(() => session.getChildren(paths.assign));
-  const ids = new Set<string>();
-  for (let i = 0; i < members.length; i += 50) {
-    const part = members.slice(i, i + 50);
-    const got = await session.retrying(() => session.getChildrenMany(part.map((m) => paths.assignDir(m)), { maxPerRequest: part.length }));
-    for (const r of got) {
-      if (!r.ok) continue;
-      for (const name of r.children) {
-        const a = Paths.parseAssignment(name);
-        if (a) ids.add(a.taskId);
+      // A task that moved between two listings is named twice: counted and shown once.
+      if (!r || !matches(r.rec) || seen.has(r.rec.id)) continue;
+      seen.add(r.rec.id);
+      if (matched++ >= offset && tasks.length < limit && !full()) {
+        tasks.push(r.rec);
+        bytes += r.bytes;
       }
     }
   }
+  const exact = read >= newest.count;
+  return { tasks, offset, limit, total: matched, exact, candidates: newest.count, recordsRead: read, cut };
+}
+
+/** A record as a table shows it: payload null; no result, history or stack. */
+function summaryOf(r: TaskRecord): TaskRecord {
+  const { result: _r, history: _h, ...rest } = r;
+  const s: TaskRecord = { ...rest, payload: null };
+  if (s.error) s.error = { ...s.error, stack: undefined };
+  return s;
+}
+
+/**
+ * The ids in every member's assignment directory (bounded by the workers' capacity): their
+ * child counts in one multiRead of stats, then their names packed by those counts (a reply
+ * near the budget, however many tasks each member holds).
+ */
+async function heldTaskIds(session: ZkSession, paths: Paths): Promise<string[]> {
+  const { children: members } = await session.retrying(() => session.getChildren(paths.assign));
+  const dirs = members.map((m) => paths.assignDir(m));
+  const counts = await childCounts(session, dirs);
+  const ids = new Set<string>();
+  await listDirs(
+    session,
+    dirs.map((path, i) => ({ path, count: counts[i]! })),
+    (_i, names) => {
+      for (const name of names) {
+        const a = Paths.parseAssignment(name);
+        if (a) ids.add(a.taskId);
+      }
+    },
+  );
   return [...ids];
 }
 
-/** The records of `ids`, in order (null: gone meanwhile, or unreadable). */
-async function readRecords(session: ZkSession, paths: Paths, sizes: RecordSizes, ids: readonly string[]): Promise<Array<TaskRecord | null>> {
-  const byId = new Map<string, TaskRecord | null>();
+/** The records of `ids`, in order, as `project` keeps them, with their stored size (null: gone meanwhile, or unreadable). */
+async function readRecords(
+  session: ZkSession,
+  paths: Paths,
+  sizes: RecordSizes,
+  ids: readonly string[],
+  project: (r: TaskRecord) => TaskRecord,
+): Promise<Array<{ rec: TaskRecord; bytes: number } | null>> {
+  const byId = new Map<string, { rec: TaskRecord; bytes: number }>();
   let failure: unknown;
   await readMany(session, paths, sizes, ids, (group, outcomes) => {
     outcomes.forEach((o, k) => {
-      if (o.kind === 'record') byId.set(group[k]!, o.rec);
-      else if (o.kind === 'away' || o.kind === 'error') failure ??= o.kind === 'error' ? o.err : new ConnectionLossError('CONNECTION_LOSS', `ZooKeeper ${o.what} lost while reading task records`);
+      if (o.kind === 'record') {
+        if (o.rec) byId.set(group[k]!, { rec: project(o.rec), bytes: o.bytes ?? 0 });
+      } else if (o.kind === 'away' || o.kind === 'error') failure ??= o.kind === 'error' ? o.err : new ConnectionLossError('CONNECTION_LOSS', `ZooKeeper ${o.what} lost while reading task records`);
     });
   });
   if (failure) throw failure;

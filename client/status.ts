@@ -126,16 +126,18 @@ async function finishedSplit(session: ZkSession, paths: Paths, done: ReadonlyArr
       if (e) ids.push(e.taskId);
     }
   });
-  const recs: TaskRecord[] = [];
+  // Counted as each reply comes: no record is kept.
+  let read = 0;
   await readMany(session, paths, new RecordSizes(), ids, (_g, outcomes) => {
-    for (const o of outcomes) if (o.kind === 'record' && o.rec) recs.push(o.rec);
+    for (const o of outcomes) {
+      if (o.kind !== 'record' || !o.rec) continue;
+      read++;
+      const st = o.rec.state;
+      if (st === 'succeeded') split.succeeded++;
+      else if (st === 'failed') split.failed++;
+      else if (st === 'cancelled') split.cancelled++;
+    }
   });
-  for (const r of recs) {
-    if (r.state === 'succeeded') split.succeeded++;
-    else if (r.state === 'failed') split.failed++;
-    else if (r.state === 'cancelled') split.cancelled++;
-  }
-  const read = recs.length;
   split.sample.read = read;
   if (read > 0 && read < of) {
     const scale = of / read;

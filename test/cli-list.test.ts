@@ -64,6 +64,9 @@ describe('drover list', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^busy\tsleep\trunning\t/);
     const r2 = await runCli(['list', '--limit', '4', '--offset', '4', ...g]);
     expect(r2.stdout.trim().split('\n').at(-1)).toBe('5-8 of 36');
+    const deep = await runCli(['list', '--offset', '100001', ...g]);
+    expect(deep.code).toBe(EXIT.usage);
+    expect(deep.stderr).toContain('--offset');
   });
 
   it('--state, --type and --since', async () => {

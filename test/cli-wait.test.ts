@@ -46,6 +46,8 @@ describe('drover wait', () => {
     expect(missing.stderr.trim()).toBe('drover: task no-such not found');
     const stdin = await runCli(['wait', '-', ...g], { input: 'wa-1\nwa-2 wa-1\n' });
     expect(stdin.stdout, stdin.stderr).toBe('wa-1 succeeded: {"sleptMs":300}\nwa-2 succeeded: "two"\n');
+    const optionsFirst = await runCli([...g, 'wait', '-'], { input: 'wa-2\n' });
+    expect(optionsFirst.stdout, optionsFirst.stderr).toBe('wa-2 succeeded: "two"\n');
     const usage = await runCli(['wait', 'a/b', ...g]);
     expect(usage.code).toBe(EXIT.usage);
   });

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { TASK_STATES, attemptsUsed, type TaskState } from '../../shared/protocol/task-state.js';
-import { MAX_PAGE } from '../../client/list.js';
-import { checkInts, globalOptions, parseSince, printJson, withClient, type GlobalArgs } from '../common.js';
+import { MAX_OFFSET, MAX_PAGE, MAX_PAGE_BYTES } from '../../client/list.js';
+import { checkInts, globalOptions, parseSince, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface ListArgs extends GlobalArgs {
@@ -21,17 +21,21 @@ export function builder(y: Argv): Argv<ListArgs> {
     .option('type', { type: 'string', describe: 'only tasks of this type' })
     .option('since', { type: 'string', describe: 'only tasks queued or finished since then: a duration back from now (15m, 2h) or an ISO date; running tasks always', coerce: (v: unknown) => parseSince(v, 'since') })
     .option('limit', { type: 'number', default: 100, describe: `tasks per page (1..${MAX_PAGE})` })
-    .option('offset', { type: 'number', default: 0, describe: 'skip this many (the next page: --offset LIMIT)' })
-    .check((a) => checkInts(a, { limit: [1, MAX_PAGE], offset: [0, 1_000_000_000] })) as unknown as Argv<ListArgs>;
+    .option('offset', { type: 'number', default: 0, describe: `skip this many (the next page: --offset LIMIT), at most ${MAX_OFFSET} (deeper: narrow with --since or --state)` })
+    .check((a) => checkInts(a, { limit: [1, MAX_PAGE], offset: [0, MAX_OFFSET] })) as unknown as Argv<ListArgs>;
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
 
 export async function handler(argv: ListArgs): Promise<ExitCode> {
   return withClient(argv, async (client) => {
-    const page = await client.list({ state: argv.state, type: argv.type, since: argv.since, limit: argv.limit, offset: argv.offset });
+    const page = await client.list({ state: argv.state, type: argv.type, since: argv.since, limit: argv.limit, offset: argv.offset, summary: !argv.json });
     if (argv.json) {
-      printJson(page);
+      // One record at a time: a page of big records is never one string.
+      const { tasks, ...rest } = page;
+      process.stdout.write('{"tasks":[');
+      tasks.forEach((t, i) => process.stdout.write((i ? ',' : '') + JSON.stringify(t)));
+      process.stdout.write(`],${JSON.stringify(rest).slice(1)}\n`);
       return EXIT.ok;
     }
     for (const t of page.tasks) {
@@ -43,7 +47,7 @@ export async function handler(argv: ListArgs): Promise<ExitCode> {
     const of = page.exact
       ? n(page.total)
       : `at least ${n(page.total)} (${n(page.recordsRead)} of ${n(page.candidates)} records read: a --type or single-state filter reads records newest first until the page is full)`;
-    process.stdout.write(`${shown} of ${of}\n`);
+    process.stdout.write(`${shown} of ${of}${page.cut ? ` (the page stopped at ${MAX_PAGE_BYTES / 1024 / 1024} MiB of records: the next starts at --offset ${page.offset + page.tasks.length})` : ''}\n`);
     return EXIT.ok;
   }, { readOnly: true });
 }
