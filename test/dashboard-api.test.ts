@@ -99,6 +99,7 @@ describe('dashboard over HTTP', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("img-src 'none'"); // the page has no images (its chart is inline SVG)
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     // No inline script or style: every <script> has a src, no <style>, no on* attributes.
     expect(page.text).toMatch(/<script src="\/dashboard\.js" defer><\/script>/);

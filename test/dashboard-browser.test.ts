@@ -82,6 +82,8 @@ describe('dashboard in headless Chromium', () => {
     // Who leads, seen from the follower; both masters; both workers.
     await page.waitForSelector('#leader b[data-leader="dash-m1"]', WAIT);
     await page.waitForSelector('#masters tr[data-master="dash-m2"] >> text=this page', WAIT);
+    const masterCells = await page.$$eval('#masters tr[data-master="dash-m2"] td', (tds) => tds.length);
+    expect(await page.locator('#masters').locator('xpath=..').locator('thead th').count()).toBe(masterCells); // a header per cell
     await page.waitForSelector('tr[data-worker^="dash-w1~"]', WAIT);
     await page.waitForSelector('tr[data-worker^="dash-w2~"]', WAIT);
     expect(await page.textContent('tr[data-worker^="dash-w1~"]')).toContain('zone=w1');
@@ -96,6 +98,7 @@ describe('dashboard in headless Chromium', () => {
     await client.submit({ type: 'fail', id: 'dash-fail', payload: { retryable: false, message: `boom ${XSS}` } });
     const reason = await page.waitForSelector('tr[data-failure="dash-fail"] td.reason', WAIT);
     expect(await reason.textContent()).toBe(`boom ${XSS}`);
+    expect(await reason.$$('span *')).toHaveLength(0); // the message's one span, nothing parsed inside it
 
     // A payload of markup: shown as text in the list and the detail view, nothing of it runs.
     await client.submit({ type: 'echo', id: 'dash-xss', payload: XSS });
@@ -105,8 +108,12 @@ describe('dashboard in headless Chromium', () => {
     const record = JSON.parse((await page.textContent('#detail-record'))!) as { payload: unknown; result: unknown };
     expect(record.payload).toBe(XSS);
     expect(record.result).toBe(XSS);
+    // The proof is that the markup stayed text: it is there literally, and no element was made
+    // of it (the CSP would stop the script even if it had been parsed, so __pwned alone
+    // could not fail; it stays as a second line of defence checked).
+    expect(await page.textContent('#detail-record')).toContain('<script>window.__pwned=1</script><img src=x onerror=');
+    expect(await page.locator('#detail-record *, main img, main script').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
-    expect(await page.locator('main img, main script').count()).toBe(0);
 
     // The detail view of the first task, through the search box: its one attempt, on a worker.
     await page.fill('#search-id', 'dash-ok');
