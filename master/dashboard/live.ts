@@ -5,10 +5,12 @@
 // burst of thousands of tasks a second is a few messages a second to each page; a batch that
 // had to drop tasks says how many (`dropped`), and the page then re-reads /api/tasks/recent.
 // When the feed opens, the recent list is seeded once from a listing (client/list.ts, the
-// SEED_TASKS newest), so a page opened on a busy cluster does not start empty.
+// SEED_TASKS newest), so a page opened on a cluster does not start empty; past SEED_MAX_NAMES
+// queued and kept tasks that listing would cost too much, and the list fills from events.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
 import { listTasks } from '../../client/list.js';
+import { childCounts } from '../../client/shard-listing.js';
 import type { Paths } from '../../shared/protocol/paths.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import { TaskFeed, type TaskEvent } from './feed.js';
@@ -19,6 +21,11 @@ const FLUSH_MS = 250;
 export const BATCH_MAX = 200;
 /** Tasks the recent list is seeded with when the feed opens. */
 export const SEED_TASKS = 50;
+/**
+ * Seeding lists every queue/ and done/ name (~2 000 a request): above this many it is skipped
+ * and the recent list fills from events only, so opening a page costs at most ~25 listings.
+ */
+export const SEED_MAX_NAMES = 50_000;
 /** A page that reads slower than we write is dropped once this much waits for it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const RETRY_OPEN_MS = 1000;
@@ -165,6 +172,13 @@ export class LiveHub {
    */
   private async seed(feed: TaskFeed): Promise<void> {
     try {
+      const { paths } = this.opts;
+      const dirs = paths.shardNames.flatMap((s) => [paths.queueShard(s), paths.doneShard(s)]);
+      const names = (await childCounts(this.opts.session, dirs)).reduce((a, b) => a + b, 0);
+      if (names > SEED_MAX_NAMES) {
+        this.opts.log.debug({ names }, 'dashboard: too many tasks to seed the recent list from a listing; it fills from events');
+        return;
+      }
       const page = await listTasks(this.opts.session, this.opts.paths, { limit: SEED_TASKS });
       if (this.feed !== feed) return;
       for (const r of page.tasks) this.queue(this.opts.tasks.seed(r));
