@@ -183,7 +183,7 @@ describe('group commit', () => {
     const [host, port] = zkConnect().split(',')[0]!.split(':');
     const proxy = await TcpProxy.start(host!, Number(port));
     const lines: string[] = [];
-    const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
     try {
       const N = 20;
       const h = heldHandlers();
