@@ -34,8 +34,6 @@ export interface Seen {
   /** 0 queued, 1 assigned, 2 started, 3 finished: the phase of `attempt` last emitted. */
   phase: number;
   type: string;
-  /** Not followed (another type than the feed's): remembered so its progress costs no read. */
-  skip?: boolean;
   /** progressAt of the last progress emitted. */
   progressAt?: number;
 }
@@ -46,8 +44,8 @@ export function recordKey(rec: TaskRecord): string {
   return `${rec.state}/${rec.attempt}/${rec.updatedAt}`;
 }
 
-export function seenOf(rec: TaskRecord, skip = false): Seen {
-  return { key: recordKey(rec), attempt: rec.attempt, phase: PHASE[rec.state], type: rec.type, ...(skip ? { skip } : {}) };
+export function seenOf(rec: TaskRecord): Seen {
+  return { key: recordKey(rec), attempt: rec.attempt, phase: PHASE[rec.state], type: rec.type };
 }
 
 /** A record back in the queue after an attempt: lost to infrastructure, or retried after a failure. */
@@ -64,24 +62,50 @@ function endedNow(rec: TaskRecord): AttemptEntry | undefined {
 }
 
 /**
+ * The events of attempts that ended between two reads (a task requeued, even reassigned and
+ * requeued again, before the feed read it again), from the record's history: each entry newer
+ * than what `prev` showed gives its phases not shown and its end (retried or lost). The entry
+ * of the record's own attempt is left to recordEvents (a finished record's, or a queued one's end).
+ */
+function historyEvents(prev: Seen, rec: TaskRecord, ev: (kind: TaskEventKind, state: TaskState, at: number, h?: AttemptEntry) => TaskEvent): TaskEvent[] {
+  const out: TaskEvent[] = [];
+  for (const h of rec.history ?? []) {
+    if (h.attempt < prev.attempt || h.attempt > rec.attempt) continue;
+    // prev queued after this attempt (its end shown), or finished: nothing of it left to show.
+    if (h.attempt === prev.attempt && (prev.phase === 0 || prev.phase === 3)) continue;
+    const own = h.attempt === rec.attempt;
+    if (own && PHASE[rec.state] !== 0) continue;
+    const shown = h.attempt === prev.attempt ? prev.phase : -1;
+    if (shown < 1 && h.assignedAt !== undefined) out.push(ev('assigned', 'assigned', h.assignedAt, h));
+    if (shown < 2 && h.startedAt !== undefined) out.push(ev('started', 'running', h.startedAt, h));
+    if (!own) out.push(ev(h.outcome === 'lost' ? 'lost' : 'retried', 'queued', h.endedAt, h));
+  }
+  return out;
+}
+
+/**
  * The events `rec` makes after `prev` (none if it is the version seen already). `fill`: emit
- * the phases of the current attempt that no read showed (false for a first, baseline read).
+ * the phases that no read showed, of attempts that ended since and of the current one (false
+ * for a first, baseline read).
  */
 export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: boolean): TaskEvent[] {
   if (prev && prev.key === recordKey(rec)) return [];
-  const ev = (kind: TaskEventKind, state: TaskState, at: number): TaskEvent => ({
+  const ev = (kind: TaskEventKind, state: TaskState, at: number, h?: AttemptEntry): TaskEvent => ({
     kind,
     id: rec.id,
     type: rec.type,
     state,
-    attempt: rec.attempt,
-    worker: rec.worker,
+    attempt: h ? h.attempt : rec.attempt,
+    worker: h ? h.worker : rec.worker,
     at,
     record: rec,
   });
+  const out: TaskEvent[] = fill && prev ? historyEvents(prev, rec, ev) : [];
   const phase = PHASE[rec.state];
-  if (phase === 0) return [ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt)];
-  const out: TaskEvent[] = [];
+  if (phase === 0) {
+    out.push(ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt));
+    return out;
+  }
   const shown = !prev ? -1 : prev.attempt === rec.attempt ? prev.phase : prev.attempt > rec.attempt ? 9 : -1;
   const ended = phase === 3 ? endedNow(rec) : undefined;
   // Times of the current attempt: a running record's own, a finished one's from the entry its finish wrote.

@@ -2,12 +2,14 @@
 // missing), re-set by each read, and one on the current attempt's assignment node for its
 // progress. One read per task at a time (a watch firing during it reads once more after).
 // When ZooKeeper is back (the same session, or a new one whose watches are all new) every
-// id is read again; the feed emits only what changed.
+// id is read again, once, LONE_IN_FLIGHT at a time (so at open); the feed emits only what
+// changed.
 import { NoNodeError } from '../shared/zk/errors.js';
 import type { SessionState, Watcher } from '../shared/zk/session.js';
 import { StableWatchers } from '../shared/zk/stable-watchers.js';
 import type { FeedSink } from './task-feed.js';
 import { readOne } from './record-reads.js';
+import { LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
 
 interface Entry {
   reading: boolean;
@@ -18,6 +20,8 @@ interface Entry {
   assignment?: { path: string; member: string };
   progressReading: boolean;
   progressAgain: boolean;
+  /** A progress read before the record showed the start: read again once it does. */
+  progressDeferred: boolean;
   missing: boolean;
 }
 
@@ -30,14 +34,14 @@ export class IdsSource {
     ids: readonly string[],
   ) {
     this.watchers = new StableWatchers(sink.session);
-    for (const id of new Set(ids)) this.entries.set(id, { reading: false, again: false, fill: false, progressReading: false, progressAgain: false, missing: false });
+    for (const id of new Set(ids)) this.entries.set(id, { reading: false, again: false, fill: false, progressReading: false, progressAgain: false, progressDeferred: false, missing: false });
     sink.session.on('state', this.onState);
     sink.session.on('session', this.onSession);
   }
 
   static async open(sink: FeedSink, ids: readonly string[]): Promise<IdsSource> {
     const s = new IdsSource(sink, ids);
-    await Promise.all([...s.entries.keys()].map((id) => s.read(id)));
+    await pooled([...s.entries.keys()], (id) => s.read(id), LONE_IN_FLIGHT);
     return s;
   }
 
@@ -48,22 +52,26 @@ export class IdsSource {
   async close(): Promise<void> {
     this.sink.session.off('state', this.onState);
     this.sink.session.off('session', this.onSession);
-    for (const id of this.entries.keys()) {
+    for (const [id, e] of this.entries) {
       const w = this.watchers.take(`r:${id}`);
       if (w) this.sink.session.forgetDataWatch(this.sink.paths.task(id), w);
+      const p = this.watchers.take(`p:${id}`);
+      if (p && e.assignment) this.sink.session.forgetDataWatch(e.assignment.path, p);
     }
   }
 
+  // Back on the same session (disconnected → connected): read all again. After an expiry the
+  // new session's 'session' event does it (its 'connected' comes from 'expired': not twice).
   private readonly onState = (state: SessionState, previous: SessionState): void => {
-    if (state === 'connected' && previous !== 'connecting') this.readAll();
+    if (state === 'connected' && previous === 'disconnected') this.readAll();
   };
   private readonly onSession = (): void => this.readAll();
 
   private readAll(): void {
-    for (const id of this.entries.keys()) {
-      void this.read(id);
-      void this.readProgress(id);
-    }
+    void pooled([...this.entries.keys()], async (id) => {
+      await this.read(id);
+      await this.readProgress(id);
+    }, LONE_IN_FLIGHT).catch((err) => this.sink.failed(err));
   }
 
   private recordWatcher(id: string): Watcher {
@@ -98,7 +106,11 @@ export class IdsSource {
           const held = (rec.state === 'assigned' || rec.state === 'running') && rec.worker ? { path: this.sink.paths.assignment(rec.worker, id, rec.attempt), member: rec.worker } : undefined;
           if (held?.path !== e.assignment?.path) {
             e.assignment = held;
+            e.progressDeferred = false;
             if (held) void this.readProgress(id);
+          } else if (held && e.progressDeferred && rec.state === 'running') {
+            e.progressDeferred = false;
+            void this.readProgress(id);
           }
         } else if (o.kind === 'missing') {
           e.missing = true;
@@ -130,7 +142,7 @@ export class IdsSource {
         if (!held) return;
         try {
           const { data } = await this.sink.session.getData(held.path, this.progressWatcher(id));
-          if (!this.sink.closed && e.assignment?.path === held.path) this.sink.progress(id, held.member, data);
+          if (!this.sink.closed && e.assignment?.path === held.path && this.sink.progress(id, held.member, data) !== 'done') e.progressDeferred = true;
         } catch (err) {
           // Gone: the attempt ended (the record's watch says how). Other failures: read again when back.
           if (!(err instanceof NoNodeError)) this.sink.log.debug({ err: (err as Error).message, id }, 'task feed: progress read failed');

@@ -4,14 +4,20 @@
 // multiReads sized by what was seen (record-reads.ts readMany), assignment nodes in one
 // getDataMany; a task has one read in flight at most (an event during it reads once more
 // after). After a reconnect (the watch's reset) the unfinished tasks the feed follows are read
-// again, and the tasks held in assign/ it did not know; it emits what changed.
+// again, and the tasks held in assign/ it did not know; it emits what changed. Assignment
+// nodes and directory listings are read as the leader reads them (master/held-reads.ts):
+// packed so a reply stays under ~448 KiB (a node at the result cap, a listing by the
+// directory's child count), never 50 at a time unsized.
 import { Paths } from '../shared/protocol/paths.js';
 import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
+import { listAssignDirs, readAssignments } from '../master/held-reads.js';
 import type { FeedSink } from './task-feed.js';
 import { RecordSizes, readMany } from './record-reads.js';
 
-/** Assignment reads per multiRead (small nodes: attempt, times, a progress value ≤ the result cap). */
-const ASSIGNMENTS_PER_REQUEST = 50;
+/** Directory nodes per stat read (empty znodes: a stat each). */
+const DIRS_PER_STAT_READ = 100;
+/** Children a directory may gain between its stat and its listing (a member's capacity bounds them). */
+const LISTING_SLACK = 16;
 
 export class TreeSource {
   private readonly dirty = new Set<string>();
@@ -28,8 +34,6 @@ export class TreeSource {
   private tasksWatch?: TreeWatch;
   private assignWatch?: TreeWatch;
   private resets = 0;
-  /** Requests sent (multiReads and listings), for the cost figures. */
-  requests = 0;
 
   private constructor(private readonly sink: FeedSink) {}
 
@@ -57,7 +61,8 @@ export class TreeSource {
   private readonly onTaskEvent = (e: TreeEvent): void => {
     // A removed record (retention) ends nothing the feed shows.
     if (e.type === 'deleted' || this.sink.paths.partOf(e.path) !== 'record') return;
-    this.mark(e.path.slice(e.path.lastIndexOf('/') + 1));
+    const id = e.path.slice(e.path.lastIndexOf('/') + 1);
+    if (!this.sink.skipped(id)) this.mark(id);
   };
 
   private readonly onAssignEvent = (e: TreeEvent): void => {
@@ -65,7 +70,7 @@ export class TreeSource {
     if (e.type !== 'changed' || this.sink.paths.partOf(e.path) !== 'assignment') return;
     const slash = e.path.lastIndexOf('/');
     const name = Paths.parseAssignment(e.path.slice(slash + 1));
-    if (!name) return;
+    if (!name || this.sink.skipped(name.taskId)) return;
     const dir = e.path.slice(0, slash);
     this.progressDue.set(name.taskId, { path: e.path, member: dir.slice(dir.lastIndexOf('/') + 1) });
     this.schedule();
@@ -79,18 +84,27 @@ export class TreeSource {
     void this.heldUnknown().catch((err) => this.sink.log.debug({ err: (err as Error).message }, 'task feed: listing assignments failed'));
   };
 
-  /** Tasks held in assign/ that the feed does not know (assigned in the gap): read them. */
+  /**
+   * Tasks held in assign/ that the feed does not know (assigned in the gap): read them. The
+   * directories' child counts first (their stats, tiny replies), so each listing request is
+   * packed by what it holds: 64 members × 100 long names is over 1 MB in one request.
+   */
   private async heldUnknown(): Promise<void> {
     const session = this.sink.session;
-    this.requests++;
-    const { children } = await session.retrying(() => session.getChildren(this.sink.paths.assign));
-    const lists = await session.retrying(() => session.getChildrenMany(children.map((m) => this.sink.paths.assignDir(m))));
-    this.requests += Math.ceil(children.length / 50);
-    for (const l of lists) {
-      if (!l.ok) continue;
-      for (const n of l.children) {
+    const { children: members } = await session.retrying(() => session.getChildren(this.sink.paths.assign));
+    const dirs = members.map((m) => this.sink.paths.assignDir(m));
+    const stats = await session.retrying(() => session.getDataMany(dirs, { maxPerRequest: DIRS_PER_STAT_READ }));
+    const load = new Map<string, number>();
+    members.forEach((m, i) => {
+      const r = stats[i]!;
+      load.set(m, r.ok ? r.stat.numChildren + LISTING_SLACK : 0);
+    });
+    const present = members.filter((m) => load.get(m)! > 0);
+    const lists = await listAssignDirs(session, this.sink.paths, present, (m) => load.get(m)!);
+    for (const names of lists.values()) {
+      for (const n of names ?? []) {
         const a = Paths.parseAssignment(n);
-        if (a && !this.sink.seen(a.taskId)) this.mark(a.taskId);
+        if (a && !this.sink.seen(a.taskId) && !this.sink.skipped(a.taskId)) this.mark(a.taskId);
       }
     }
   }
@@ -115,8 +129,7 @@ export class TreeSource {
     for (const id of ids) this.reading.add(id);
     if (ids.length > 0) {
       void readMany(this.sink.session, this.sink.paths, this.sizes, ids, (group, outcomes) => {
-        this.requests++;
-        group.forEach((id, i) => this.applyRecord(id, outcomes[i]!));
+            group.forEach((id, i) => this.applyRecord(id, outcomes[i]!));
       }).catch((err) => this.sink.failed(err));
     }
     const progress = [...this.progressDue];
@@ -128,8 +141,7 @@ export class TreeSource {
     this.reading.delete(id);
     if (this.sink.closed) return;
     if (o.kind === 'record' && o.rec) {
-      this.sink.record(o.rec, true);
-      if (!this.sink.seen(id)) this.sizes.forget(id);
+      for (const gone of this.sink.record(o.rec, true)) this.sizes.forget(gone);
       const later = this.progressLater.get(id);
       if (later) {
         this.progressLater.delete(id);
@@ -143,24 +155,21 @@ export class TreeSource {
   }
 
   private async readProgress(items: Array<[string, { path: string; member: string }]>): Promise<void> {
-    const session = this.sink.session;
     let results;
     try {
-      this.requests += Math.ceil(items.length / ASSIGNMENTS_PER_REQUEST);
-      results = await session.getDataMany(
-        items.map(([, a]) => a.path),
-        { maxPerRequest: ASSIGNMENTS_PER_REQUEST },
-      );
+      results = await readAssignments(this.sink.session, items.map(([, a]) => a.path));
     } catch (err) {
       this.sink.log.debug({ err: (err as Error).message }, 'task feed: progress read failed');
       return;
     }
     results.forEach((r, i) => {
       const [id, a] = items[i]!;
-      if (!r.ok || this.sink.progress(id, a.member, r.data)) return;
-      // Not known yet: its record first, then this progress.
+      if (!r?.ok) return;
+      const shown = this.sink.progress(id, a.member, r.data);
+      if (shown === 'done') return;
+      // Shown after its record: the one read (unknown) or being read (its start not shown yet).
       this.progressLater.set(id, a);
-      this.mark(id);
+      if (shown === 'unknown') this.mark(id);
     });
   }
 }

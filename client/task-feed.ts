@@ -34,11 +34,20 @@ export interface FeedSink {
   readonly paths: Paths;
   readonly session: ZkSession;
   readonly log: Logger;
-  /** A record read; `fill`: emit the phases the reads skipped (not for a baseline read). */
-  record(rec: TaskRecord, fill: boolean): void;
-  /** An assignment node's data read (its progress); false when the task is not known yet. */
-  progress(id: string, member: string, data: Buffer): boolean;
+  /**
+   * A record read; `fill`: emit the phases the reads skipped (not for a baseline read).
+   * Returns the ids the feed forgot to stay bounded (their read sizes can go too).
+   */
+  record(rec: TaskRecord, fill: boolean): string[];
+  /**
+   * An assignment node's data read (its progress): 'done' (shown, or nothing to show),
+   * 'unknown' (the task is not known: read its record first), 'later' (its start is not
+   * shown yet: shown after the record that shows it, so progress never comes before started).
+   */
+  progress(id: string, member: string, data: Buffer): 'done' | 'unknown' | 'later';
   seen(id: string): Seen | undefined;
+  /** A task known to be of another type than the feed's (no need to read it again). */
+  skipped(id: string): boolean;
   /** Ids followed and not finished (what a reset re-reads). */
   unfinished(): string[];
   /** Whether terminal tasks are forgotten (tree mode: memory follows the unfinished only). */
@@ -49,6 +58,20 @@ export interface FeedSink {
 
 /** Finished tasks remembered by a feed of every task (bounded: a late event of an older one may show it again). */
 const RECENTLY_FINISHED = 10_000;
+/**
+ * Unfinished tasks a feed of every task follows, the most recently changed (bounded: memory
+ * and a reconnect's re-reads do not grow with the backlog). One dropped is read again at its
+ * next change, and shown from there.
+ */
+export const KNOWN_MAX = 10_000;
+/** Tasks of other types than the feed's, remembered so that they are not read again (bounded). */
+const SKIPPED_MAX = 10_000;
+
+/** Adds `id` to an insertion-ordered set bounded at `max` (the oldest goes). */
+function remember(set: Set<string>, id: string, max: number): void {
+  set.add(id);
+  if (set.size > max) set.delete(set.values().next().value!);
+}
 
 interface Source {
   close(): Promise<void>;
@@ -59,6 +82,7 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
   private readonly known = new Map<string, Seen>();
   /** Tree mode: tasks finished lately (forgotten from `known`), so a late event does not show them again. */
   private readonly finished = new Set<string>();
+  private readonly others = new Set<string>();
   private source?: Source;
   private _closed = false;
   /** Events found while opening: emitted just after open() resolves, so a listener added after `await` sees them. */
@@ -113,19 +137,37 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
     await this.source?.close();
   }
 
-  record(rec: TaskRecord, fill: boolean): void {
-    if (this._closed || this.finished.has(rec.id)) return;
+  record(rec: TaskRecord, fill: boolean): string[] {
+    if (this._closed || this.finished.has(rec.id)) return [];
+    if (this.opts.type !== undefined && rec.type !== this.opts.type) {
+      // A type never changes: never shown, never read again (tree mode), whatever it does.
+      this.known.delete(rec.id);
+      remember(this.others, rec.id, SKIPPED_MAX);
+      return [rec.id];
+    }
     const prev = this.known.get(rec.id);
-    const skip = this.opts.type !== undefined && rec.type !== this.opts.type;
-    const events = skip ? [] : recordEvents(prev, rec, fill);
+    const events = recordEvents(prev, rec, fill);
+    const forgot: string[] = [];
     if (this.forgetFinished && isTerminal(rec.state)) {
       this.known.delete(rec.id);
-      this.finished.add(rec.id);
-      // Insertion order: the oldest goes first.
-      if (this.finished.size > RECENTLY_FINISHED) this.finished.delete(this.finished.values().next().value!);
+      remember(this.finished, rec.id, RECENTLY_FINISHED);
+      forgot.push(rec.id);
+    } else if (!prev || prev.key !== seenOf(rec).key) {
+      // Re-inserted: the Map's order is the order of last change, the oldest first.
+      this.known.delete(rec.id);
+      this.known.set(rec.id, { ...seenOf(rec), ...(prev?.progressAt !== undefined && prev.attempt === rec.attempt ? { progressAt: prev.progressAt } : {}) });
+      if (this.forgetFinished && this.known.size > KNOWN_MAX) {
+        const oldest = this.known.keys().next().value!;
+        this.known.delete(oldest);
+        forgot.push(oldest);
+      }
     }
-    else if (!prev || prev.key !== seenOf(rec).key) this.known.set(rec.id, { ...seenOf(rec, skip), ...(prev?.progressAt !== undefined && prev.attempt === rec.attempt ? { progressAt: prev.progressAt } : {}) });
     for (const e of events) this.send(e);
+    return forgot;
+  }
+
+  skipped(id: string): boolean {
+    return this.others.has(id);
   }
 
   private send(e: TaskEvent): void {
@@ -134,14 +176,15 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
     else this.emit('event', e);
   }
 
-  progress(id: string, member: string, data: Buffer): boolean {
-    if (this._closed || this.finished.has(id)) return true;
+  progress(id: string, member: string, data: Buffer): 'done' | 'unknown' | 'later' {
+    if (this._closed || this.finished.has(id) || this.others.has(id)) return 'done';
     const prev = this.known.get(id);
-    if (!prev) return false;
-    if (prev.skip || prev.phase === 3) return true;
+    if (!prev) return 'unknown';
+    if (prev.phase === 3) return 'done';
+    if (prev.phase < 2) return 'later';
     const e = progressEvent(prev, id, member, data);
     if (e) this.send(e);
-    return true;
+    return 'done';
   }
 
   seen(id: string): Seen | undefined {

@@ -1,8 +1,12 @@
 // The task feed (client/task-feed.ts) against a real cluster: one task's events in order with
 // ids; retried and lost seen by a feed of every task; a feed across a TCP cut resumes and
-// misses no terminal state.
+// misses no terminal state; an ids feed across a reconnect and across a session expiry;
+// attempts that ended between two reads filled in from the history; progress never before started.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskFeed, type TaskEvent } from '../client/task-feed.js';
+import { recordEvents, seenOf } from '../client/task-feed-events.js';
+import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js';
+import { assignTask, failAttempt, reclaimAttempt, startTask } from '../shared/protocol/task-state.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
@@ -125,5 +129,80 @@ describe('task feed', () => {
     expect(session.sessionId).toBe(id0);
     for (const id of ids) expect(kinds(id).filter((k) => k === 'finished')).toHaveLength(1);
     expect(feed.closed).toBe(false);
+  });
+
+  it('an ids feed across a reconnect and across a session expiry: each terminal state seen once', async () => {
+    const c = await cluster();
+    const { proxy, session } = await proxied(1500);
+    const [a, b] = (await c.client.submitMany([{ type: 'echo', payload: 1 }, { type: 'echo', payload: 2 }])).map((r) => r.id);
+    const { kinds, feed } = await feedOf(c, { session, ids: [a!, b!] });
+    await waitFor(() => kinds(a!).length === 1 && kinds(b!).length === 1, { message: 'both baselines' });
+    // Same session: cut shortly, a finishes meanwhile.
+    proxy.cut('close');
+    await waitForState(session, 'disconnected', 5000);
+    const id0 = session.sessionId;
+    const w = await c.addWorker({ id: 'w1', handlers: { echo: (p: number) => (p === 2 ? new Promise(() => undefined) : p) } });
+    await c.client.wait(a!, { timeoutMs: 10_000 });
+    proxy.heal();
+    await waitFor(() => kinds(a!).includes('finished'), { timeoutMs: 10_000, message: 'a finished after the reconnect' });
+    expect(session.sessionId).toBe(id0);
+    await waitFor(() => kinds(b!).includes('started'), { message: 'b started' });
+    // A silence past the session timeout: a new session; b is cancelled meanwhile.
+    proxy.cut('blackhole');
+    await waitForState(session, 'expired', 15_000);
+    await c.client.cancel(b!);
+    proxy.heal();
+    await waitFor(() => kinds(b!).includes('finished'), { timeoutMs: 15_000, message: 'b finished after the expiry' });
+    expect(session.sessionId).not.toBe(id0);
+    expect(kinds(a!).filter((k) => k === 'finished')).toHaveLength(1);
+    expect(kinds(b!).filter((k) => k === 'finished')).toHaveLength(1);
+    expect(feed.closed).toBe(false);
+    void w;
+  });
+
+  it('progress read before the record that shows the start: held, not shown before started', async () => {
+    const c = await cluster();
+    const { feed, kinds } = await feedOf(c);
+    const { id: q } = await c.client.submit({ type: 'never' });
+    await waitFor(() => kinds(q).includes('queued'), { message: 'queued seen' });
+    const data = Buffer.from(JSON.stringify({ attempt: 1, progress: 1, progressAt: Date.now() }));
+    expect(feed.progress(q, 'm~1', data)).toBe('later');
+    expect(feed.progress('not-known', 'm~1', data)).toBe('unknown');
+    expect(kinds(q)).toEqual(['queued']);
+  });
+
+  it('with --type: a task of another type is remembered as such and never shown', async () => {
+    const c = await cluster();
+    const { feed, kinds } = await feedOf(c, { type: 'wanted' });
+    const other = await c.client.submit({ type: 'other' });
+    const { id } = await c.client.submit({ type: 'wanted' });
+    await waitFor(() => kinds(id).includes('queued') && feed.skipped(other.id), { message: 'both read' });
+    expect(kinds(other.id)).toEqual([]);
+    expect(feed.seen(other.id)).toBeUndefined();
+  });
+});
+
+describe('task feed events (pure)', () => {
+  it('attempts that ended between two reads are filled in from the history, in order', () => {
+    let r = newTaskRecord({ type: 't', id: 'x' }, DEFAULT_LIMITS, 0);
+    r = startTask(assignTask(r, 'w~1', 1, 10), 20);
+    const seen = seenOf(r);
+    // Read again only once attempt 1 failed, attempt 2 was lost, and attempt 3 started.
+    r = failAttempt(r, { kind: 'handler', retryable: true, message: 'boom' }, 30);
+    r = startTask(assignTask(r, 'w~2', 1, 40), 50);
+    r = reclaimAttempt(r, { kind: 'worker-lost', retryable: true, message: 'gone' }, 60);
+    r = startTask(assignTask(r, 'w~3', 1, 70), 80);
+    const ev = recordEvents(seen, r, true);
+    expect(ev.map((e) => [e.kind, e.attempt, e.at])).toEqual([
+      ['retried', 1, 30],
+      ['assigned', 2, 40],
+      ['started', 2, 50],
+      ['lost', 2, 60],
+      ['assigned', 3, 70],
+      ['started', 3, 80],
+    ]);
+    expect(ev[1]!.worker).toBe('w~2');
+    // A baseline read shows only where the task is.
+    expect(recordEvents(undefined, r, false).map((e) => e.kind)).toEqual(['started']);
   });
 });
