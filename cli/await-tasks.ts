@@ -10,7 +10,7 @@ import { WaitTimeoutError } from '../client/wait-errors.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
 import { formatDuration } from './common.js';
-import { EXIT, type ExitCode } from './exit-codes.js';
+import { EXIT, exitForOutcomes, type ExitCode } from './exit-codes.js';
 import type { Progress } from './progress.js';
 import { onInterrupt } from './signals.js';
 
@@ -69,8 +69,8 @@ class OutcomePrinter {
   private readonly known: Uint8Array;
   private next = 0;
   private opened = false;
-  failed = false;
-  cancelled = false;
+  /** The states the outcomes ended in (for exitForOutcomes). */
+  readonly states = new Set<string>();
 
   constructor(
     private readonly ids: readonly string[],
@@ -84,8 +84,7 @@ class OutcomePrinter {
     if (this.known[i]) return;
     this.known[i] = 1;
     this.held[i] = rec;
-    if (rec.state === 'cancelled') this.cancelled = true;
-    else if (rec.state !== 'succeeded') this.failed = true;
+    this.states.add(rec.state);
     while (this.next < this.ids.length && this.known[this.next]) this.emit(this.next++);
   }
 
@@ -156,5 +155,5 @@ export async function awaitTasks(client: DroverClient, ids: readonly string[], o
     opts.progress.stop();
   }
   out.rest();
-  return out.failed ? EXIT.taskFailed : out.cancelled ? EXIT.taskCancelled : EXIT.ok;
+  return exitForOutcomes(out.states);
 }
