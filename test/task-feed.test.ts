@@ -9,8 +9,8 @@ import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js
 import { assignTask, failAttempt, reclaimAttempt, startTask } from '../shared/protocol/task-state.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
-import { TcpProxy } from './harness/tcp-proxy.js';
-import { testLog, waitForState, zkConnect } from './harness/zk.js';
+import { proxiedSession } from './harness/proxied-session.js';
+import { testLog, waitForState } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -32,14 +32,7 @@ async function feedOf(c: TestCluster, opts: { ids?: string[]; type?: string; ses
   return { feed, events, kinds: (id: string) => events.filter((e) => e.id === id).map((e) => e.kind) };
 }
 
-async function proxied(sessionTimeoutMs: number) {
-  const [host, port] = zkConnect().split(',')[0]!.split(':');
-  const proxy = await TcpProxy.start(host!, Number(port));
-  cleanups.push(() => proxy.stop());
-  const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs, log: testLog });
-  cleanups.push(() => session.close());
-  return { proxy, session };
-}
+const proxied = (sessionTimeoutMs: number) => proxiedSession(sessionTimeoutMs, cleanups);
 
 describe('task feed', () => {
   it('with ids: one task queued → assigned → started → progress → finished, in order', async () => {

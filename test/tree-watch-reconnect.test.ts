@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ZkSession, zkCounters } from '../shared/zk/session.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
+import { proxiedSession } from './harness/proxied-session.js';
 import { recorder, watch as watchInto, wireEvents } from './harness/tree-watch-helpers.js';
 import { SessionPool, testLog, uniqueRoot, waitForState, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
@@ -20,14 +21,7 @@ afterEach(async () => {
 const watch = (s: ZkSession, root: string) => watchInto(cleanups, s, root);
 
 describe('watchTree across reconnects', () => {
-  async function proxied(sessionTimeoutMs: number) {
-    const [host, port] = zkConnect().split(',')[0]!.split(':');
-    const proxy = await TcpProxy.start(host!, Number(port));
-    cleanups.push(() => proxy.stop());
-    const session = await ZkSession.open({ connectString: proxy.connectString, sessionTimeoutMs, log: testLog });
-    cleanups.push(() => session.close());
-    return { proxy, session };
-  }
+  const proxied = (sessionTimeoutMs: number) => proxiedSession(sessionTimeoutMs, cleanups);
 
   it('after a TCP cut (same session): re-added, onReset, and later events arrive', async () => {
     const { proxy, session } = await proxied(4000);
