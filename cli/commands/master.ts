@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { DroverClient } from '../../client/drover-client.js';
-import { openDashboard, type Dashboard } from '../../master/dashboard/index.js';
-import { Master } from '../../master/master.js';
-import { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer, type Route, type RunningHttpServer } from '../../shared/http/server.js';
-import { createMetricsRegistry } from '../../shared/metrics/registry.js';
+import type { DroverClient } from '../../client/drover-client.js';
+import type { Dashboard } from '../../master/dashboard/index.js';
+import type { Master } from '../../master/master.js';
+import type { Route, RunningHttpServer } from '../../shared/http/server.js';
+import type { Registry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -26,6 +26,8 @@ export function builder(y: Argv): Argv<MasterArgs> {
 }
 
 export async function handler(argv: MasterArgs): Promise<ExitCode> {
+  // Loaded here, not at the top: every other command starts without the master and its dashboard.
+  const [{ Master }, { createMetricsRegistry }] = await Promise.all([import('../../master/master.js'), import('../../shared/metrics/registry.js')]);
   const root = loggerFor(argv);
   const log = root.child({ masterId: argv.id });
   const metrics = createMetricsRegistry();
@@ -72,7 +74,12 @@ async function closeHttp(http: HttpSide | undefined): Promise<void> {
   await http.session.close();
 }
 
-async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: ReturnType<typeof createMetricsRegistry>, log: ReturnType<typeof loggerFor>): Promise<HttpSide> {
+async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: Registry, log: ReturnType<typeof loggerFor>): Promise<HttpSide> {
+  const [{ DroverClient }, { openDashboard }, { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer }] = await Promise.all([
+    import('../../client/drover-client.js'),
+    import('../../master/dashboard/index.js'),
+    import('../../shared/http/server.js'),
+  ]);
   // The dashboard and /status read on a session of their own: a page's reads (the task feed,
   // the record of a detail view) never queue behind, or in front of, the leader's assignments,
   // and its loss never touches the role's session. The drover_zk_* metrics are the role's.

@@ -1,10 +1,8 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { baseUrl, healthRoute, metricsRoute, startHttpServer, type RunningHttpServer } from '../../shared/http/server.js';
-import { createMetricsRegistry } from '../../shared/metrics/registry.js';
+import type { RunningHttpServer } from '../../shared/http/server.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { Worker } from '../../worker/worker.js';
-import { loadHandlers, type HandlerMap } from '../../worker/handlers.js';
+import type { HandlerMap } from '../../worker/handlers.js';
 import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
@@ -34,6 +32,13 @@ export function builder(y: Argv): Argv<WorkerArgs> {
 }
 
 export async function handler(argv: WorkerArgs): Promise<ExitCode> {
+  // Loaded here, not at the top: every other command starts without the worker.
+  const [{ Worker }, { loadHandlers }, { createMetricsRegistry }, { baseUrl, healthRoute, metricsRoute, startHttpServer }] = await Promise.all([
+    import('../../worker/worker.js'),
+    import('../../worker/handlers.js'),
+    import('../../shared/metrics/registry.js'),
+    import('../../shared/http/server.js'),
+  ]);
   const root = loggerFor(argv);
   const metrics = createMetricsRegistry();
   const log = root.child({ workerId: argv.id });
