@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
 import type { TaskPage } from '../client/list.js';
+import { zkCounters } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { runCli } from './harness/cli-run.js';
 import { waitFor } from './harness/wait-for.js';
@@ -53,7 +54,21 @@ describe('drover list', () => {
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     const page = await list('--limit', '4');
     expect(page.tasks.map((t) => t.id)).toEqual(all.tasks.slice(0, 4).map((t) => t.id));
-    expect(page.recordsRead).toBe(4); // names chose the page
+    // What the page cost in ZooKeeper: the read operations this process sent (zkCounters.reads,
+    // a multiRead's items each) while the client listed, in-process. The names cost the same
+    // for any page (an empty one past the end reads no record), so a page of 4 costs 4 record
+    // reads over that, not 36: the names chose the page. (The cluster is idle meanwhile.)
+    const reads = async (o: { limit: number; offset?: number }) => {
+      const before = zkCounters.reads;
+      const p = await cluster!.client.list(o);
+      return { ids: p.tasks.map((t) => t.id), reads: zkCounters.reads - before };
+    };
+    const names = await reads({ limit: 4, offset: 36 });
+    expect(names.ids).toEqual([]);
+    const four = await reads({ limit: 4 });
+    expect(four.ids).toEqual(page.tasks.map((t) => t.id));
+    expect(four.reads - names.reads).toBe(4);
+    expect((await reads({ limit: 100 })).reads - names.reads).toBe(36);
     const next = await list('--limit', '4', '--offset', '4');
     expect(next.tasks.map((t) => t.id)).toEqual(all.tasks.slice(4, 8).map((t) => t.id));
   });
