@@ -56,19 +56,32 @@ export function goesOnLine(what: string, pending: readonly string[]): string {
   return `drover: ${what}; ${which(pending)} not finished yet: ${they}. Re-attach with: ${reattachHint(pending)}\n`;
 }
 
+/** A JSON array on stdout one element a line (`[{…}`, then `,{…}`, then `]`): never one string of them all. */
+export class JsonArrayLines {
+  private opened = false;
+
+  item(v: unknown): void {
+    process.stdout.write((this.opened ? ',' : '[') + JSON.stringify(v) + '\n');
+    this.opened = true;
+  }
+
+  end(): void {
+    process.stdout.write(this.opened ? ']\n' : '[]\n');
+  }
+}
+
 /**
  * Outcomes as they become printable: in the order of `ids`, each as soon as those before it
  * are printed; held (not printed) while an earlier one is unfinished. With --json a single
- * task is one record, many are a JSON array streamed one element a line (`[{…}` then `,{…}`,
- * then `]`), never one string of them all. `rest()` prints what is known but held (a Ctrl-C,
- * a timeout or a lost ZooKeeper: what finished is printed, in the order of `ids`, the
- * unfinished ones left out) and closes the array.
+ * task is one record, many are a JSON array streamed one element a line (JsonArrayLines).
+ * `rest()` prints what is known but held (a Ctrl-C, a timeout or a lost ZooKeeper: what
+ * finished is printed, in the order of `ids`, the unfinished ones left out) and closes the array.
  */
 class OutcomePrinter {
   private readonly held: Array<TaskRecord | undefined>;
   private readonly known: Uint8Array;
   private next = 0;
-  private opened = false;
+  private readonly array = new JsonArrayLines();
   /** The states the outcomes ended in (for exitForOutcomes). */
   readonly states = new Set<string>();
 
@@ -97,7 +110,7 @@ class OutcomePrinter {
   rest(): void {
     for (let i = this.next; i < this.ids.length; i++) if (this.known[i]) this.emit(i);
     this.next = this.ids.length;
-    if (this.opts.json && !this.opts.single) process.stdout.write(this.opened ? ']\n' : '[]\n');
+    if (this.opts.json && !this.opts.single) this.array.end();
   }
 
   private emit(i: number): void {
@@ -106,10 +119,7 @@ class OutcomePrinter {
     this.held[i] = undefined;
     if (!this.opts.json) process.stdout.write(outcomeLine(rec) + '\n');
     else if (this.opts.single) process.stdout.write(JSON.stringify(rec) + '\n');
-    else {
-      process.stdout.write((this.opened ? ',' : '[') + JSON.stringify(rec) + '\n');
-      this.opened = true;
-    }
+    else this.array.item(rec);
   }
 }
 

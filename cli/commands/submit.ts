@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
 import { BATCH_LIMITS } from '../../shared/protocol/task-ops.js';
-import { awaitTasks, goesOnLine, idList } from '../await-tasks.js';
+import { awaitTasks, goesOnLine, idList, JsonArrayLines } from '../await-tasks.js';
 import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { NO_PROGRESS, progressFor } from '../progress.js';
@@ -98,7 +98,12 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
       }
       if (results === null) return EXIT.interrupted;
       if (!argv.wait) {
-        if (argv.json) printJson(many ? results.map((r) => ({ id: r.id, created: r.created })) : { id: results[0]!.id, created: results[0]!.created });
+        if (argv.json && many) {
+          // As --wait --json prints its outcomes: one element a line, not one string of a million.
+          const array = new JsonArrayLines();
+          for (const r of results) array.item({ id: r.id, created: r.created });
+          array.end();
+        } else if (argv.json) printJson({ id: results[0]!.id, created: results[0]!.created });
         else for (const r of results) process.stdout.write(r.created ? `${r.id}\n` : `${r.id} (already submitted; not added again)\n`);
         return EXIT.ok;
       }
