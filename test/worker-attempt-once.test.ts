@@ -95,6 +95,27 @@ describe('one report per finished attempt', () => {
     expect(m.get('drover_worker_attempts_total', { type: 'once', outcome: 'succeeded' })).toBe(1);
   }, 20_000);
 
+  it('a commit refused again and again whose re-run never comes (the worker stops) is reported once, abandoned', async () => {
+    const registry = createMetricsRegistry();
+    const w = await startWorker({ metrics: registry, handlers: { once: () => 1 } });
+    const ended: AttemptEnd[] = [];
+    w.on('ended', (e) => ended.push(e));
+    const id = 'left-2';
+    const shard = fx.paths.doneShard(fx.paths.shard(id));
+    await fx.session.remove(shard);
+    try {
+      await submitAndAssign(w, { type: 'once', id });
+      await waitFor(() => lines.some((l) => l.taskId === id && /^commit refused repeatedly/.test(l.msg)), { message: 'commit left' });
+      expect(ended).toEqual([]); // not over yet: a re-run would report it
+      await w.stop(); // before the re-run (RETRY_LEFT_MS later)
+      expect(ended.map((e) => [e.taskId, e.outcome])).toEqual([[id, 'abandoned']]);
+      const m = parseMetrics(await registry.metrics());
+      expect(m.get('drover_worker_attempts_total', { type: 'once', outcome: 'abandoned' })).toBe(1);
+    } finally {
+      await fx.session.create(shard).catch(() => undefined);
+    }
+  });
+
   it('a stop while a commit is unconfirmed is one warning saying so', async () => {
     const [host, port] = zkConnect().split(',')[0]!.split(':');
     const proxy = await TcpProxy.start(host!, Number(port));

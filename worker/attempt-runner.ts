@@ -6,8 +6,6 @@
 import PQueue from 'p-queue';
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
-import type { SizeLimits } from '../shared/protocol/task-record.js';
-import type { TaskState } from '../shared/protocol/task-state.js';
 import type { HeldAttempt } from '../shared/protocol/transitions.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { SessionExpiredError } from '../shared/zk/errors.js';
@@ -15,9 +13,9 @@ import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind, type ExecuteResult } from './executor.js';
-import { attemptEnded, type AttemptEnd } from './attempt-report.js';
-import type { WorkerMetrics } from './worker-metrics.js';
-import type { HandlerMap } from './handlers.js';
+import { attemptEnded } from './attempt-report.js';
+import type { RunnerOptions } from './runner-types.js';
+import { LeftAttempts } from './left-attempts.js';
 import { markStarted } from './start-batch.js';
 import { AssignmentDir } from './assignment-dir.js';
 import { readBurst } from './burst-reads.js';
@@ -26,27 +24,7 @@ import { FinishBatcher } from './finish-batcher.js';
 import { SeenAssignments } from './seen-assignments.js';
 import { VerifyReads } from './verify-reads.js';
 
-/** What the runner tells its worker (stats and events). */
-export interface RunnerReport {
-  started(e: { taskId: string; attempt: number }): void;
-  committed(e: { taskId: string; attempt: number; state: TaskState }): void;
-  fenced(e: { taskId: string; attempt: number; reason: string }): void;
-  /** An attempt ended (after the others above): its outcome, logged already. */
-  ended(e: AttemptEnd): void;
-}
-
-export interface RunnerOptions {
-  session: ZkSession;
-  paths: Paths;
-  handlers: HandlerMap;
-  limits: SizeLimits;
-  concurrency: number;
-  log: Logger;
-  /** Re-creates our assignment directory if it is gone; false when our member node is gone. */
-  restoreAssignDir(): Promise<boolean>;
-  report: RunnerReport;
-  metrics?: WorkerMetrics;
-}
+export type { RunnerOptions, RunnerReport } from './runner-types.js';
 
 export class AttemptRunner {
   private readonly session: ZkSession;
@@ -68,6 +46,8 @@ export class AttemptRunner {
   private accepting = false;
   /** Set when stopping: no more listings, commits stop retrying. */
   private giveUp = false;
+  /** Attempts whose commit was refused again and again, waiting for a re-run to report them. */
+  private readonly left = new LeftAttempts();
 
   constructor(private readonly opts: RunnerOptions) {
     this.session = opts.session;
@@ -102,6 +82,7 @@ export class AttemptRunner {
   watch(member: string): void {
     this.watchedMember = member;
     this.watchedGeneration = this.session.generation;
+    this.left.report(() => true);
     this.seen.clear();
     this.dir.follow(member);
     this.refresher.kick();
@@ -140,6 +121,7 @@ export class AttemptRunner {
     this.accepting = false;
     this.watchedMember = null;
     this.dir.close();
+    this.left.report(() => true);
   }
 
   // ---- listing -----------------------------------------------------------------------------
@@ -164,6 +146,7 @@ export class AttemptRunner {
       }
     }
     this.seen.prune(listed);
+    this.left.report((key) => !listed.has(key));
     if (!this.accepting) return;
 
     const intake: Intake = {
@@ -182,7 +165,10 @@ export class AttemptRunner {
     if (stale() || !this.accepting) return;
     const { toStart, toRun } = takeBurst(intake, burst.reads);
     this.log.debug({ listed: listed.size, read: entries.length, toStart: toStart.length, toRun: toRun.length }, `intake: ${entries.length} new assignment${entries.length === 1 ? '' : 's'} read, ${toStart.length} to start`);
-    for (const a of [...toStart, ...toRun]) this.attempts.set(a.key, a);
+    for (const a of [...toStart, ...toRun]) {
+      this.left.rerun(a.key);
+      this.attempts.set(a.key, a);
+    }
     for (const a of [...(await this.startAll(toStart)), ...toRun]) this.run(a);
     // What a failed request was to read is neither held nor seen: read again soon (onError).
     if (burst.failed !== undefined) throw burst.failed;
@@ -278,7 +264,9 @@ export class AttemptRunner {
   /** `sent`: a commit was sent (a withdrawn attempt's is not: its fence is known gone). */
   private settled(a: Attempt, res: ExecuteResult, r: CommitResult, sent: boolean): void {
     if (r.kind === 'left') {
-      // Not over: the assignment is read and run again later, and that run reports the attempt.
+      // Not over: the assignment is read and run again later, and that run reports the attempt;
+      // if none comes, reportLeft says it was abandoned.
+      this.left.add(a.key, () => this.opts.report.ended(attemptEnded(a, res, { kind: 'abandoned', reason: 'commit refused repeatedly; not run again here' }, this.opts.metrics)));
       this.finish(a);
       this.lookAgainLater(a.key);
       return;
