@@ -61,7 +61,12 @@ export class JsonArrayLines {
   private opened = false;
 
   item(v: unknown): void {
-    process.stdout.write((this.opened ? ',' : '[') + JSON.stringify(v) + '\n');
+    this.raw(JSON.stringify(v));
+  }
+
+  /** An element already in JSON. */
+  raw(json: string): void {
+    process.stdout.write((this.opened ? ',' : '[') + json + '\n');
     this.opened = true;
   }
 
@@ -78,7 +83,12 @@ export class JsonArrayLines {
  * finished is printed, in the order of `ids`, the unfinished ones left out) and closes the array.
  */
 class OutcomePrinter {
-  private readonly held: Array<TaskRecord | undefined>;
+  /**
+   * Outcomes known but not printed yet (an earlier one is unfinished), by index in `ids`, as
+   * the text they print as (a line, or the record's JSON): smaller than the record's objects.
+   */
+  private readonly held = new Map<number, string>();
+  /** 1 byte an id: which have an outcome. */
   private readonly known: Uint8Array;
   private next = 0;
   private readonly array = new JsonArrayLines();
@@ -89,14 +99,13 @@ class OutcomePrinter {
     private readonly ids: readonly string[],
     private readonly opts: Pick<AwaitOptions, 'json' | 'single'>,
   ) {
-    this.held = new Array(ids.length);
     this.known = new Uint8Array(ids.length);
   }
 
   add(rec: TaskRecord, i: number): void {
     if (this.known[i]) return;
     this.known[i] = 1;
-    this.held[i] = rec;
+    this.held.set(i, this.opts.json ? JSON.stringify(rec) : outcomeLine(rec));
     this.states.add(rec.state);
     while (this.next < this.ids.length && this.known[this.next]) this.emit(this.next++);
   }
@@ -114,12 +123,11 @@ class OutcomePrinter {
   }
 
   private emit(i: number): void {
-    const rec = this.held[i];
-    if (!rec) return;
-    this.held[i] = undefined;
-    if (!this.opts.json) process.stdout.write(outcomeLine(rec) + '\n');
-    else if (this.opts.single) process.stdout.write(JSON.stringify(rec) + '\n');
-    else this.array.item(rec);
+    const text = this.held.get(i);
+    if (text === undefined) return;
+    this.held.delete(i);
+    if (this.opts.json && !this.opts.single) this.array.raw(text);
+    else process.stdout.write(text + '\n');
   }
 }
 
@@ -134,7 +142,8 @@ export async function awaitTasks(client: DroverClient, ids: readonly string[], o
   });
   try {
     opts.progress.waiting();
-    await client.waitMany(ids, {
+    // No record kept by the wait: the printer holds only those that came before their turn.
+    await client.waitEach(ids, {
       timeoutMs: opts.timeoutMs,
       signal: stop.signal,
       onEach: (rec, i) => {

@@ -18,9 +18,10 @@ import { listTasks, type ListOptions, type TaskPage } from './list.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
-import { TaskNotFoundError, Waiters, type WaitManyOptions, type WaitOptions } from './waiters.js';
+import { TaskNotFoundError, Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitOptions, type WaitManyOptions } from './wait-errors.js';
+export type { WaitEachOptions } from './waiters.js';
 export type { SubmitResult, SubmitManyOptions } from './submit.js';
 export type { WaitingClass, WaitingSample } from './status-waiting.js';
 export type { ClusterStatus, WorkerStatus, FinishedSplit } from './status.js';
@@ -186,6 +187,14 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
    */
   async waitMany<const Ids extends readonly string[]>(ids: Ids, opts: WaitManyOptions<TaskRecordOf<H>> = {}): Promise<RecordsOf<H, Ids>> {
     return (await this.waiters.waitMany(ids, opts as WaitManyOptions)) as unknown as RecordsOf<H, Ids>;
+  }
+
+  /**
+   * waitMany for a caller that only wants `onEach` (a million ids): keeps no record once
+   * `onEach` has had it, and resolves to how many tasks finished. Failures as waitMany's.
+   */
+  async waitEach(ids: readonly string[], opts: Omit<WaitEachOptions<TaskRecordOf<H>>, 'keep'>): Promise<number> {
+    return this.waiters.waitMany(ids, { ...(opts as Omit<WaitEachOptions, 'keep'>), keep: false });
   }
 
   /**

@@ -23,6 +23,15 @@ import { TaskNotFoundError, WaitTimeoutError, type WaitManyOptions, type WaitOpt
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitManyOptions, type WaitOptions } from './wait-errors.js';
 
+/**
+ * waitMany for a caller that only wants `onEach` (`drover wait` of a million ids): no record
+ * is kept once `onEach` has had it, and the call resolves to how many tasks finished.
+ */
+export interface WaitEachOptions<R = TaskRecord> extends WaitOptions {
+  onEach: (rec: R, index: number) => void;
+  keep: false;
+}
+
 interface Waiter {
   entry: Entry<Waiter>;
   deadline: number;
@@ -80,10 +89,14 @@ export class Waiters {
   }
 
   /**
-   * Every record once terminal, in the order of `ids`. The first failure (a timeout, a
-   * missing task, the signal) rejects it and ends the other waits it made.
+   * Every record once terminal, in the order of `ids` (with `keep: false`: none, only
+   * `onEach`, and how many finished). The first failure (a timeout, a missing task, the
+   * signal, a throwing onEach) rejects it and ends the other waits it made.
    */
-  async waitMany(ids: readonly string[], opts: WaitManyOptions = {}): Promise<TaskRecord[]> {
+  waitMany(ids: readonly string[], opts: WaitEachOptions): Promise<number>;
+  waitMany(ids: readonly string[], opts?: WaitManyOptions): Promise<TaskRecord[]>;
+  async waitMany(ids: readonly string[], opts: WaitManyOptions | WaitEachOptions = {}): Promise<TaskRecord[] | number> {
+    if ('keep' in opts && opts.keep === false) return this.waitEach(ids, opts);
     const own = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
     const { onEach, ...one } = opts;
@@ -96,6 +109,43 @@ export class Waiters {
     } finally {
       own.abort(new Error('waitMany: another wait of the same call failed'));
       for (const w of waits) w.catch(() => undefined);
+    }
+  }
+
+  /**
+   * waitMany without keeping records: no array of results (Promise.all would hold every
+   * record to the end), each record dropped once onEach returns. Held meanwhile: the waits
+   * not yet finished (as any waitMany), and no onEach after the call failed.
+   */
+  private async waitEach(ids: readonly string[], opts: WaitEachOptions): Promise<number> {
+    const own = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
+    const { onEach, keep: _keep, ...one } = opts;
+    let left = ids.length;
+    let failed = false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        if (left === 0) return resolve();
+        const fail = (err: unknown) => {
+          if (failed) return;
+          failed = true;
+          reject(err);
+        };
+        ids.forEach((id, i) => {
+          this.wait(id, { ...one, signal }).then((rec) => {
+            if (failed) return;
+            try {
+              onEach(rec, i);
+            } catch (err) {
+              return fail(err);
+            }
+            if (--left === 0) resolve();
+          }, fail);
+        });
+      });
+      return ids.length;
+    } finally {
+      own.abort(new Error('waitMany: another wait of the same call failed'));
     }
   }
 
