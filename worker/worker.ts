@@ -241,11 +241,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private tell<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void {
     for (const listener of this.rawListeners(event) as ((...a: WorkerEvents[K]) => unknown)[]) {
-      try {
-        listener.apply(this, args);
-      } catch (err) {
+      const said = (err: unknown) => {
         const e = err as Error;
         this.log.error({ event, err: e?.message ?? String(err), ...(e?.stack ? { stack: e.stack } : {}) }, `a '${event}' listener threw; ignored`);
+      };
+      try {
+        const r = listener.apply(this, args);
+        // An async listener's rejection too: unhandled, it would end the process.
+        if (r && typeof (r as PromiseLike<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, said);
+      } catch (err) {
+        said(err);
       }
     }
   }

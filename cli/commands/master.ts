@@ -75,34 +75,44 @@ async function closeHttp(http: HttpSide | undefined): Promise<void> {
 }
 
 async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: Registry, log: ReturnType<typeof loggerFor>): Promise<HttpSide> {
-  const [{ DroverClient }, { openDashboard }, { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer }] = await Promise.all([
+  const [{ DroverClient }, { openDashboard }, { hostGuard }, { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer }] = await Promise.all([
     import('../../client/drover-client.js'),
     import('../../master/dashboard/index.js'),
+    import('../../master/dashboard/routes.js'),
     import('../../shared/http/server.js'),
   ]);
-  // The dashboard and /status read on a session of their own: a page's reads (the task feed,
-  // the record of a detail view) never queue behind, or in front of, the leader's assignments,
-  // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
-  const session = await ZkSession.open({
-    connectString: argv.zk,
-    sessionTimeoutMs: argv.sessionTimeout,
-    connectTimeoutMs: argv.connectTimeout,
-    log: log.child({ component: 'http' }),
-  });
-  const client = await DroverClient.connect({ session, root: argv.root });
-  const dashboard = await openDashboard({ session, root: argv.root, master, log });
-  const status: Route = (req, res, url) => {
-    if (url.pathname !== '/status' || req.method !== 'GET') return false;
-    return client.status().then(
-      (s) => (sendJson(res, 200, { ...s, self: { role: master.state } }), true),
-      (err) => (sendJson(res, 503, { error: (err as Error).message }), true),
-    );
-  };
-  const server = await startHttpServer({
-    port: argv.http!,
-    host: argv.httpHost,
-    routes: [healthRoute(() => ({ ok: roleSession.state === 'connected', zookeeper: roleSession.state, role: master.state })), metricsRoute(metrics), status, ...dashboard.routes],
-  });
-  log.info({ url: baseUrl(server) }, `dashboard and metrics on ${baseUrl(server)}`);
-  return { server, dashboard, client, session };
+  // The port first (a port in use stops us before anything else is opened); the routes that
+  // read ZooKeeper join once their session is open. The Host guard (DNS rebinding) goes first.
+  const routes: Route[] = [(req, res) => hostGuard(req, res), healthRoute(() => ({ ok: roleSession.state === 'connected', zookeeper: roleSession.state, role: master.state })), metricsRoute(metrics)];
+  const server = await startHttpServer({ port: argv.http!, host: argv.httpHost, routes });
+  let session: ZkSession | undefined;
+  let client: DroverClient | undefined;
+  try {
+    // The dashboard and /status read on a session of their own: a page's reads (the task feed,
+    // the record of a detail view) never queue behind, or in front of, the leader's assignments,
+    // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
+    session = await ZkSession.open({
+      connectString: argv.zk,
+      sessionTimeoutMs: argv.sessionTimeout,
+      connectTimeoutMs: argv.connectTimeout,
+      log: log.child({ component: 'http' }),
+    });
+    const c = (client = await DroverClient.connect({ session, root: argv.root }));
+    const dashboard = await openDashboard({ session, root: argv.root, master, log });
+    const status: Route = (req, res, url) => {
+      if (url.pathname !== '/status' || req.method !== 'GET') return false;
+      return c.status().then(
+        (st) => (sendJson(res, 200, { ...st, self: { role: master.state } }), true),
+        (err) => (sendJson(res, 503, { error: (err as Error).message }), true),
+      );
+    };
+    routes.push(status, ...dashboard.routes);
+    log.info({ url: baseUrl(server) }, `dashboard and metrics on ${baseUrl(server)}`);
+    return { server, dashboard, client: c, session };
+  } catch (err) {
+    await server.close();
+    await client?.close().catch(() => undefined);
+    await session?.close().catch(() => undefined);
+    throw err;
+  }
 }

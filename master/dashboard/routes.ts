@@ -67,7 +67,8 @@ export function isLoopbackAddress(addr: string | undefined): boolean {
 
 /** A loopback Host header: localhost, 127.0.0.1 or [::1], with any port (or none). */
 export function isLoopbackHost(host: string | undefined): boolean {
-  if (!host) return false;
+  // No Host at all (HTTP/1.0, a bare health probe): a rebinding browser always sends one.
+  if (host === undefined) return true;
   const m = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(host.trim().toLowerCase());
   return m !== null && LOOPBACK_HOSTS.has(m[1]!);
 }

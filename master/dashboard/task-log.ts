@@ -137,6 +137,10 @@ export class TaskLog {
       const f = failureOf(r, a, a === history[history.length - 1]);
       if (f) failures.push(f);
     }
+    // Failed without ending an attempt (a malformed record failed from the queue): no history entry.
+    if (r.state === 'failed' && history.length === 0 && prev?.state !== 'failed') {
+      failures.push({ at: r.finishedAt ?? r.updatedAt, id: r.id, type: r.type, attempt: r.attempt, worker: r.worker, outcome: 'failed', kind: r.error?.kind ?? 'failed', message: cut(String(r.error?.message ?? '')) });
+    }
     for (const f of failures) {
       this.failures.push(f);
       if (this.failures.length > FAILURES_MAX) this.failures.shift();
