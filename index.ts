@@ -1,6 +1,6 @@
 // drover's library API: `import { DroverClient, Worker, Master } from 'drover'`.
 export { DroverClient, NoClusterError, TaskNotFoundError, WaitTimeoutError } from './client/drover-client.js';
-export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, ClusterStatus, WorkerStatus, FinishedSplit, WaitOptions, WaitManyOptions, ListOptions, TaskPage } from './client/drover-client.js';
+export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, ClusterStatus, WorkerStatus, FinishedSplit, WaitOptions, WaitManyOptions, WaitEachOptions, ListOptions, TaskPage } from './client/drover-client.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';

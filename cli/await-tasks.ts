@@ -154,9 +154,10 @@ export async function awaitTasks(client: DroverClient, ids: readonly string[], o
   } catch (err) {
     opts.progress.stop();
     const known = err instanceof WaitTimeoutError || err instanceof ConnectionLossError || err instanceof SessionExpiredError;
-    if (!interrupted && !known) throw err;
-    // What did finish is printed; the hint names only the ids that did not.
+    // What did finish is printed (and a --json array closed) before any error line.
     out.rest();
+    if (!interrupted && !known) throw err;
+    // The hint names only the ids that did not finish.
     const rest = out.pending();
     if (interrupted) {
       process.stderr.write(goesOnLine(`interrupted (${interrupted})`, rest));

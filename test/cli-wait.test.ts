@@ -105,6 +105,18 @@ describe('drover wait', () => {
     await cluster!.client.cancel('to-1');
   });
 
+  it('an id with no task among finished ones: --json stdout is still one closed array, and the error one line', async () => {
+    await cluster!.client.submit({ type: 'echo', id: 'nf-1', payload: 'one' });
+    await waitFor(async () => (await state('nf-1')) === 'succeeded', { message: 'nf-1 succeeded' });
+    const r = await runCli(['wait', 'nf-1', 'nf-missing', '--json', ...g]);
+    expect(r.code).toBe(EXIT.notFound);
+    const arr = JSON.parse(r.stdout) as Array<{ id: string }>; // closed, whatever it holds
+    expect(Array.isArray(arr)).toBe(true);
+    expect(arr.every((x) => x.id === 'nf-1')).toBe(true);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/nf-missing/);
+  });
+
   it('Ctrl-C prints what finished behind an unfinished first task (text and --json), and the hint names the unfinished one', async () => {
     await cluster!.client.submit({ type: 'sleep', id: 'ci-0', payload: { ms: 60_000 } });
     const rest = Array.from({ length: 9 }, (_, i) => `ci-${i + 1}`);
