@@ -137,7 +137,10 @@ describe('many classes nobody takes', () => {
     // old pass, which tested every class against every free worker (260-490 ms a take).
     expect(Math.max(...takes)).toBeLessThan(5);
     expect(Math.max(...busyTakes)).toBeLessThan(50);
-    // Loose against scheduler noise on a loaded 2-core machine; the old pass blocked > 100 ms a take.
-    expect(ms(lag.max)).toBeLessThan(60);
+    // The old pass blocked > 100 ms in every one of the probe rounds' takes, so it shows in the
+    // p99. The max only bounds one stretch: on a loaded 2-core machine (the whole suite running)
+    // a single 103 ms gap was seen while p99 was 7 ms: the process not scheduled, not the leader.
+    expect(ms(lag.percentile(99))).toBeLessThan(30);
+    expect(ms(lag.max)).toBeLessThan(250);
   }, 180_000);
 });
