@@ -39,7 +39,7 @@ export function builder(y: Argv): Argv<SubmitArgs> {
     .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line (- reads stdin)' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
     .option('wait-timeout', durationOption('wait-timeout', 'with --wait: give up after this long'))
-    .option('progress', { type: 'boolean', default: true, describe: 'with --file --wait: progress on stderr (a bar on a terminal, lines otherwise); --no-progress for none' })
+    .option('progress', { type: 'boolean', default: true, describe: 'with --file --wait: progress on stderr (a bar when stderr is a terminal and stdout is not, lines otherwise); --no-progress for none' })
     .check((a) => {
       if (!a.type && !a.file) throw new UsageError('give a task type or --file');
       if (a.type && a.file) throw new UsageError('give a task type or --file, not both');

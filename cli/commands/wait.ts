@@ -23,7 +23,7 @@ export function builder(y: Argv): Argv<WaitArgs> {
     .positional('ids', { type: 'string', array: true, describe: 'task ids, or - to read them from stdin' })
     .option('stdin', { type: 'boolean', default: false, hidden: true, describe: 'read the ids from stdin (what - stands for)' })
     .option('timeout', durationOption('timeout', 'give up after this long (exit 7)'))
-    .option('progress', { type: 'boolean', default: true, describe: 'for many ids: progress on stderr (a bar on a terminal, lines otherwise); --no-progress for none' })
+    .option('progress', { type: 'boolean', default: true, describe: 'for many ids: progress on stderr (a bar when stderr is a terminal and stdout is not, lines otherwise); --no-progress for none' })
     .check((a) => {
       const ids = ((a.ids as unknown[] | undefined) ?? []).map(String);
       if (a.stdin && ids.length > 0) throw new UsageError('wait: give ids, or - to read them from stdin, not both');
