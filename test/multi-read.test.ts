@@ -194,19 +194,26 @@ describe('a server that does not implement a request', () => {
     const id = s.sessionId;
     const states: string[] = [];
     s.on('state', (st) => states.push(st));
-    // Reads pipelined before and after it: its answer comes ahead of theirs.
-    const before = Array.from({ length: 200 }, () => s.retrying(() => s.getData(root)));
-    const probe = unknownOp(s).catch((e: unknown) => e);
-    const after = Array.from({ length: 50 }, () => s.retrying(() => s.getData(root)));
-    const err = await probe;
-    // Without client-hooks.ts answering it out of order, a ConnectionLossError (the library
-    // dropped the socket on the xid mismatch), retried by a caller, in a loop.
+    // Reads pipelined before and after it: its answer comes ahead of theirs. Without
+    // client-hooks.ts answering it out of order, a ConnectionLossError (the library dropped
+    // the socket on the xid mismatch), retried by a caller, in a loop: every try. With them,
+    // a try can still end in connection loss when the server's close overtakes its reply on
+    // a loaded machine (seen once in a full-suite run), so up to 3 tries; every read of every
+    // try must come through (retried across the close), none left unawaited.
+    let err: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = Array.from({ length: 200 }, () => s.retrying(() => s.getData(root)));
+      const probe = unknownOp(s).catch((e: unknown) => e);
+      const after = Array.from({ length: 50 }, () => s.retrying(() => s.getData(root)));
+      err = await probe;
+      const reads = await Promise.allSettled([...before, ...after]);
+      expect(reads.filter((r) => r.status === 'fulfilled')).toHaveLength(250);
+      await s.waitConnected();
+      if (!(err instanceof ConnectionLossError)) break;
+    }
     expect(err).toBeInstanceOf(UnsupportedServerError);
     expect(err).toMatchObject({ code: 'UNSUPPORTED_SERVER', message: expect.stringMatching(/does not implement opcode 999: drover needs ZooKeeper 3\.6 or newer/) });
     expect(err).not.toBeInstanceOf(ConnectionLossError);
-    // The others come through the connection the server closed (retried: connection loss).
-    expect((await Promise.all([...before, ...after])).length).toBe(250);
-    await s.waitConnected();
     expect(s.sessionId).toBe(id);
     const drops = states.filter((st) => st === 'disconnected').length;
     // From then on refused at once, without a request: retrying() does not retry it.
