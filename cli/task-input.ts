@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { checkKnownFields } from '../client/input-fields.js';
 import { newTaskRecord, TaskValidationError, type SubmitInput } from '../shared/protocol/task-record.js';
+import { parseRunAt, RunAtError } from './run-at.js';
 
 export function parseJson(what: string, text: string): unknown {
   try {
@@ -53,7 +54,18 @@ export async function readTaskLines(file: string): Promise<{ inputs: SubmitInput
     const v = parseJson(where, line);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected an object`);
     checkKnownFields(v, `${where}: `);
-    inputs.push(v as SubmitInput);
+    const input = v as SubmitInput & { runAt?: unknown };
+    // A line's runAt: ms since the epoch or ISO text, as --run-at (the past refused); delayMs is
+    // checked with the rest by validateAll.
+    if (input.runAt !== undefined) {
+      try {
+        input.runAt = parseRunAt(input.runAt);
+      } catch (err) {
+        if (err instanceof RunAtError) throw new TaskValidationError('runAt', `${where}: runAt ${err.message}`);
+        throw err;
+      }
+    }
+    inputs.push(input);
     lines.push(i + 1);
   });
   if (inputs.length === 0) throw new Error(`${name} holds no tasks`);

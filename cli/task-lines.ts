@@ -1,7 +1,7 @@
 // One-line renderings of task events (drover watch) and of attempt history entries (drover
 // get), for people: a value shown (progress, result) is JSON, cut to keep the line a line.
 import type { TaskEvent } from '../client/task-feed.js';
-import type { AttemptEntry, TaskError } from '../shared/protocol/task-record.js';
+import type { AttemptEntry, TaskError, TaskRecord } from '../shared/protocol/task-record.js';
 import { formatDuration } from './common.js';
 
 const MAX_VALUE_CHARS = 200;
@@ -34,7 +34,7 @@ export function eventLine(e: TaskEvent): string {
   const rec = e.record;
   switch (e.kind) {
     case 'queued':
-      return `${head} queued`;
+      return `${head} queued${rec?.runAt !== undefined && rec.notBefore === rec.runAt ? `, runs at ${clock(rec.runAt)}` : ''}`;
     case 'assigned':
       return `${head} assigned attempt ${e.attempt} to ${e.worker ?? '-'}`;
     case 'started':
@@ -67,4 +67,16 @@ export function attemptLine(a: AttemptEntry): string {
   const when = start !== undefined ? `${new Date(start).toISOString()} → ${new Date(a.endedAt).toISOString()}  ${formatDuration(a.endedAt - start)}` : `ended ${new Date(a.endedAt).toISOString()}`;
   const why = a.error ? `  ${errorText(a.error)}` : '';
   return `#${a.attempt}  ${a.worker ?? '-'}  ${when}  ${a.outcome}${why}`;
+}
+
+/**
+ * When a task is held back, for `drover get`: `['runs at:', '2030-…Z (in 1m30s)']` for a delayed
+ * queued task, `not before:` for a retry in its backoff, `delayed to:` for a delayed task that
+ * has started; undefined for none. By this process's clock (the leader's decides).
+ */
+export function heldLine(t: Pick<TaskRecord, 'state' | 'notBefore' | 'runAt'>, now = Date.now()): [string, string] | undefined {
+  const at = (ms: number) => `${new Date(ms).toISOString()}${ms > now ? ` (in ${formatDuration(ms - now)})` : ' (due)'}`;
+  if (t.state === 'queued' && t.notBefore !== undefined) return [t.notBefore === t.runAt ? 'runs at:' : 'not before:', at(t.notBefore)];
+  if (t.runAt !== undefined) return ['delayed to:', new Date(t.runAt).toISOString()];
+  return undefined;
 }

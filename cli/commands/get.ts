@@ -4,7 +4,7 @@ import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } fr
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';
 import { DEFAULT_MAX_LOST } from '../../shared/protocol/task-record.js';
-import { attemptLine } from '../task-lines.js';
+import { attemptLine, heldLine } from '../task-lines.js';
 
 interface GetArgs extends GlobalArgs {
   id: string;
@@ -37,7 +37,8 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
       `created:   ${new Date(t.createdAt).toISOString()}`,
     ];
     if (t.finishedAt) lines.push(`finished:  ${new Date(t.finishedAt).toISOString()}`);
-    if (t.notBefore) lines.push(`not before: ${new Date(t.notBefore).toISOString()}`);
+    const held = heldLine(t);
+    if (held) lines.push(`${held[0].padEnd(10)} ${held[1]}`);
     if (t.progress !== undefined) lines.push(`progress:  ${JSON.stringify(t.progress)}`);
     lines.push(`payload:   ${JSON.stringify(t.payload)}`);
     if (t.state === 'succeeded') lines.push(`result:    ${JSON.stringify(t.result)}`);

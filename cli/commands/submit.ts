@@ -1,11 +1,12 @@
 import type { Argv } from 'yargs';
-import { newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
+import { MAX_DELAY_MS, newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
 import { BATCH_LIMITS } from '../../shared/protocol/task-ops.js';
 import { awaitTasks, goesOnLine, idList, JsonArrayLines } from '../await-tasks.js';
 import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { NO_PROGRESS, progressFor } from '../progress.js';
 import { onInterrupt } from '../signals.js';
+import { parseRunAt, RunAtError } from '../run-at.js';
 import { readPayload, readTaskLines, validateAll } from '../task-input.js';
 
 interface SubmitArgs extends GlobalArgs {
@@ -16,6 +17,8 @@ interface SubmitArgs extends GlobalArgs {
   maxAttempts?: number;
   maxLost?: number;
   timeout?: number;
+  delay?: number;
+  runAt?: number;
   labels?: string;
   file?: string;
   wait: boolean;
@@ -36,6 +39,12 @@ export function builder(y: Argv): Argv<SubmitArgs> {
     .option('max-lost', { type: 'number', describe: 'attempts lost to infrastructure (not counted above) before the task fails' })
     .option('timeout', durationOption('timeout', 'per-attempt time limit'))
     .option('labels', { type: 'string', describe: 'only workers with these labels: k=v,...' })
+    .option('delay', durationOption('delay', 'start no earlier than this long after the submission (at most 365d)'))
+    .option('run-at', {
+      type: 'string',
+      describe: 'start no earlier than this time: ISO 8601 with a zone (2030-05-01T12:00:00Z, …+02:00); not in the past, at most 365 days ahead',
+      coerce: runAtOption,
+    })
     .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line (- reads stdin)' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
     .option('wait-timeout', durationOption('wait-timeout', 'with --wait: give up after this long'))
@@ -44,7 +53,9 @@ export function builder(y: Argv): Argv<SubmitArgs> {
       if (!a.type && !a.file) throw new UsageError('give a task type or --file');
       if (a.type && a.file) throw new UsageError('give a task type or --file, not both');
       if (a.payload === '-' && a.file === '-') throw new UsageError('--payload - and --file - cannot both read stdin');
-      return checkInts(a, { 'wait-timeout': [0, 2_147_483_647], timeout: [0, 7 * 86_400_000] });
+      if (a.delay !== undefined && a.runAt !== undefined) throw new UsageError('give --delay or --run-at, not both');
+      if (a.file && (a.delay !== undefined || a.runAt !== undefined)) throw new UsageError('--delay and --run-at are for one task: with --file, give each line a delayMs or runAt');
+      return checkInts(a, { 'wait-timeout': [0, 2_147_483_647], timeout: [0, 7 * 86_400_000], delay: [0, MAX_DELAY_MS] });
     }) as unknown as Argv<SubmitArgs>;
 }
 
@@ -62,6 +73,9 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
           maxLost: argv.maxLost,
           timeoutMs: argv.timeout,
           labels: parseLabels(argv.labels),
+          // Computed from now when the record is made (the submitter's clock; see newTaskRecord).
+          delayMs: argv.delay,
+          runAt: argv.runAt,
         },
       ];
   validateAll(inputs, (i) => (fromFile ? `${argv.file === '-' ? 'stdin' : argv.file} line ${fromFile.lines[i]}: ` : ''));
@@ -112,6 +126,16 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
       progress.stop();
     }
   });
+}
+
+/** --run-at as ms since the epoch: a bad or past time is a usage error (yargs wraps it). */
+function runAtOption(v: unknown): number {
+  try {
+    return parseRunAt(v);
+  } catch (err) {
+    if (err instanceof RunAtError) throw new UsageError(`--run-at: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

@@ -66,6 +66,8 @@ export interface TaskSpec {
   /** A worker must carry every one of these labels (k=v) to get the task. */
   labels: Record<string, string>;
   createdAt: number;
+  /** A delayed task's asked-for start (delayMs/runAt at submit), ms since the epoch; absent = at once. */
+  runAt?: number;
 }
 
 export interface TaskRecord extends TaskSpec {
@@ -83,7 +85,7 @@ export interface TaskRecord extends TaskSpec {
   assignedAt?: number;
   startedAt?: number;
   finishedAt?: number;
-  /** Set while queued after a failure: the backoff's end. */
+  /** Set while queued and held back: a delayed task's runAt, or after a failure the backoff's end. */
   notBefore?: number;
   result?: unknown;
   error?: TaskError;
@@ -153,7 +155,15 @@ export interface SubmitInput {
   backoff?: Partial<Backoff>;
   timeoutMs?: number;
   labels?: Record<string, string>;
+  /** Start no earlier than this many ms after the submission (0..MAX_DELAY_MS). Not with runAt. */
+  delayMs?: number;
+  /** Start no earlier than this (ms since the epoch, or a Date; at most MAX_DELAY_MS ahead).
+   *  Now or in the past: the task runs at once, as without it. Not with delayMs. */
+  runAt?: number | Date;
 }
+
+/** The longest delay a submission may ask for (delayMs, or runAt from now): 365 days. */
+export const MAX_DELAY_MS = 365 * 86_400_000;
 
 /**
  * Checks each cap and the two together: a record holds its payload and its result at once,
@@ -225,6 +235,7 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
   }
   const labelBytes = jsonBytes(labels);
   if (labelBytes > MAX_LABELS_BYTES) throw new TaskValidationError('labels', `labels are ${labelBytes} bytes as JSON, over the ${MAX_LABELS_BYTES}-byte limit`);
+  const runAt = startTime(input, now);
   return {
     format: RECORD_FORMAT,
     id,
@@ -243,7 +254,36 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
     worker: null,
     epoch: null,
     updatedAt: now,
+    // Held back from the start: the queue entry's name carries notBefore, and the leader keeps
+    // such entries aside until due, woken by a timer (master/queue-index.ts), across failovers.
+    ...(runAt === undefined ? {} : { runAt, notBefore: runAt }),
   };
+}
+
+/**
+ * When a delayed submission may start (ms since the epoch), or undefined for at once.
+ * Which clock: this runs in the submitting process, by its clock; the leader holds the task
+ * until ITS clock passes the time. So the start is exact only up to the skew between the two
+ * hosts (a leader whose clock is s ms ahead starts it s ms early by the submitter's clock;
+ * one behind, late), plus the leader's wake-up and round (ms) and the worker's pick-up.
+ */
+function startTime(input: SubmitInput, now: number): number | undefined {
+  const { delayMs, runAt } = input;
+  if (delayMs !== undefined && runAt !== undefined) throw new TaskValidationError('runAt', 'give delayMs or runAt, not both');
+  if (delayMs !== undefined) {
+    const d = intIn('delayMs', delayMs, 0, MAX_DELAY_MS);
+    return d > 0 ? now + d : undefined;
+  }
+  if (runAt === undefined) return undefined;
+  const at = runAt instanceof Date ? runAt.getTime() : runAt;
+  if (typeof at !== 'number' || !Number.isFinite(at)) {
+    throw new TaskValidationError('runAt', `runAt must be ms since the epoch or a valid Date, got ${runAt instanceof Date ? 'an invalid Date' : JSON.stringify(runAt)}`);
+  }
+  if (at - now > MAX_DELAY_MS) {
+    throw new TaskValidationError('runAt', `runAt ${new Date(at).toISOString()} is more than ${MAX_DELAY_MS / 86_400_000} days ahead`);
+  }
+  // Rounded up: never earlier than asked. Now or past: at once (queued by createdAt, in order).
+  return at > now ? Math.ceil(at) : undefined;
 }
 
 function badFactor(v: unknown): never {
