@@ -23,8 +23,9 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('zk', {
       type: 'string',
       describe: 'ZooKeeper connect string (host:port,...)',
-      default: process.env.DROVER_ZK || '127.0.0.1:2181',
-      defaultDescription: '$DROVER_ZK, else 127.0.0.1:2181',
+      // $DROVER_ZK arrives as every DROVER_<OPTION> does (cli/config-file.ts), over the file.
+      default: '127.0.0.1:2181',
+      defaultDescription: '$DROVER_ZK, else the config file\'s "zk", else 127.0.0.1:2181',
     })
     .option('root', { type: 'string', describe: 'root znode of the cluster', default: DEFAULT_ROOT })
     .option('json', { type: 'boolean', describe: 'machine-readable output', default: false })
@@ -223,7 +224,7 @@ export interface ServeArgs {
 export function serveOptions<T>(y: Argv<T>, httpWhat: string): Argv<T & ServeArgs> {
   return y
     .option('log-format', { choices: LOG_FORMATS, describe: 'log lines as JSON objects or as one readable line each', defaultDescription: 'pretty on a terminal, json otherwise (json with --json)' })
-    .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'least severe log level printed', default: process.env.DROVER_LOG_LEVEL || 'info', defaultDescription: '$DROVER_LOG_LEVEL, else info' })
+    .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'least severe log level printed', default: 'info', defaultDescription: '$DROVER_LOG_LEVEL, else the config file, else info' })
     .option('http', { type: 'number', describe: `serve ${httpWhat} on this port (0: any free port; the port is logged)` })
     .option('http-host', { type: 'string', describe: 'address the HTTP port binds to', default: '127.0.0.1' })
     .check((a) => checkInts(a, { http: [0, 65535] })) as unknown as Argv<T & ServeArgs>;

@@ -12,6 +12,7 @@ import * as status from './commands/status.js';
 import * as wait from './commands/wait.js';
 import * as watch from './commands/watch.js';
 import { describeError, UsageError } from './common.js';
+import { attributeError, CONFIG_FILE, layerOptions, type Layered } from './config-file.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { forcedExit } from './signals.js';
 
@@ -63,10 +64,19 @@ function joinStdinValues(args: string[]): string[] {
   return out;
 }
 
-async function run(args: string[]): Promise<ExitCode> {
+async function run(rawArgs: string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   let usageError: string | undefined;
-  const cli = yargs(joinStdinValues(args))
+  const args = joinStdinValues(rawArgs);
+  let layered: Layered;
+  try {
+    layered = layerOptions(COMMANDS, args, process.env, process.cwd());
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`drover: ${err.message} (see drover --help)\n`);
+    return EXIT.usage;
+  }
+  const cli = yargs(args)
     .scriptName('drover')
     .usage('$0 <command> [options]')
     .strict()
@@ -75,6 +85,10 @@ async function run(args: string[]): Promise<ExitCode> {
     .help()
     .version(packageVersion())
     .wrap(Math.min(100, process.stdout.columns || 100))
+    .option('config', { type: 'string', describe: `JSON file of option values: { "zk": ..., "worker": { "concurrency": 8 } }`, defaultDescription: `$DROVER_CONFIG, else ./${CONFIG_FILE} if present` })
+    // Below the flags, above the defaults (yargs' order): the environment over the file.
+    .config(layered.values)
+    .epilogue(`Every option can also be set as DROVER_<OPTION> (DROVER_SESSION_TIMEOUT=6s) or in the config file; a flag wins over the environment, which wins over the file.`)
     .fail((msg, err) => {
       // Throw, not just record: yargs would otherwise go on and run the command's handler
       // (a `get` without its id would try to connect before the usage error was seen).
@@ -90,7 +104,7 @@ async function run(args: string[]): Promise<ExitCode> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    if (err instanceof UsageError) usageError = err.message.replace(/\s*\n\s*/g, ' ');
+    if (err instanceof UsageError) usageError = attributeError(err.message, layered.sources, args).replace(/\s*\n\s*/g, ' ');
     else {
       const { line, code: c } = describeError(err);
       process.stderr.write(`drover: ${line}\n`);
