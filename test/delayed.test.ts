@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { parseIsoTime } from '../cli/run-at.js';
+import { clock, eventLine, heldLine } from '../cli/task-lines.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { MAX_DELAY_MS, newTaskRecord, TaskValidationError } from '../shared/protocol/task-record.js';
 import { readLeader } from '../shared/zk/election.js';
@@ -68,6 +69,17 @@ describe('the record of a delayed submission', () => {
     for (const bad of ['2030-05-01T12:00:00', '2030-05-01', '2030-02-30T00:00:00Z', '2030-05-01T24:00:00Z', 'tomorrow', '1714564800000']) {
       expect(parseIsoTime(bad), bad).toBeNaN();
     }
+  });
+
+  it('drover get and watch say when it runs: "runs at" while delayed, "not before" for a backoff', () => {
+    const now = 1_700_000_000_000;
+    const rec = newTaskRecord({ type: 'echo', id: 'd1', delayMs: 90_000 }, undefined, now);
+    expect(heldLine(rec, now)).toEqual(['runs at:', `${new Date(now + 90_000).toISOString()} (in 1m30s)`]);
+    expect(heldLine({ ...rec, notBefore: now + 5000 }, now)).toEqual(['not before:', `${new Date(now + 5000).toISOString()} (in 5s)`]);
+    expect(heldLine({ ...rec, state: 'succeeded', notBefore: undefined }, now)).toEqual(['delayed to:', new Date(now + 90_000).toISOString()]);
+    expect(heldLine(newTaskRecord({ type: 'echo' }, undefined, now), now)).toBeUndefined();
+    const line = eventLine({ kind: 'queued', id: 'd1', type: 'echo', state: 'queued', attempt: 0, worker: null, at: now, record: rec });
+    expect(line).toBe(`${clock(now)} d1 echo queued, runs at ${clock(now + 90_000)}`);
   });
 });
 
