@@ -14,7 +14,7 @@ export { Master } from './master/master.js';
 export type { MasterOptions, MasterState, MasterEvents } from './master/master.js';
 export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, IllegalTransitionError } from './shared/protocol/task-state.js';
 export type { TaskState } from './shared/protocol/task-state.js';
-export { TaskValidationError, PayloadTooLargeError, MalformedRecordError } from './shared/protocol/task-record.js';
+export { TaskValidationError, PayloadTooLargeError, MalformedRecordError, MAX_DELAY_MS } from './shared/protocol/task-record.js';
 export type { TaskRecord, TaskSpec, TaskError, TaskErrorKind, SubmitInput, Backoff, SizeLimits } from './shared/protocol/task-record.js';
 export { ZkSession, zkCounters, resetZkCounters } from './shared/zk/session.js';
 export { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from './shared/defaults.js';

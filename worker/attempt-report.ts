@@ -123,7 +123,7 @@ export function attemptEnded(a: Attempt, res: ExecuteResult, r: CommitResult | u
   logAttemptEnd(a.log, e);
   if (metrics) {
     metrics.ended(type, e.outcome, res.durationMs);
-    if (rec && (rec.state === 'succeeded' || rec.state === 'failed')) metrics.finished(type, rec.createdAt, rec.finishedAt ?? Date.now());
+    if (rec && (rec.state === 'succeeded' || rec.state === 'failed')) metrics.finished(type, rec.runAt ?? rec.createdAt, rec.finishedAt ?? Date.now());
   }
   return e;
 }

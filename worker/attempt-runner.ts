@@ -207,7 +207,7 @@ export class AttemptRunner {
     return list.filter((a, i) => {
       const v = verdicts[i];
       const rec = a.cur.record;
-      if (v === 'started') this.opts.metrics?.started(rec.type, rec.createdAt, rec.startedAt ?? Date.now());
+      if (v === 'started') this.opts.metrics?.started(rec.type, rec.runAt ?? rec.createdAt, rec.startedAt ?? Date.now()); // a delayed task: from its time
       if (v === 'unreadable') {
         this.finish(a, false);
         setTimeout(() => this.refresher.kick(), 300).unref();

@@ -40,13 +40,13 @@ export function workerMetrics(registry: Registry, opts: { types: readonly string
   const fenced = counter(registry, { name: 'drover_worker_fenced_commits_total', help: 'Commits of an attempt refused by its fence (the task was reclaimed or cancelled meanwhile)' });
   const delay = histogram(registry, {
     name: 'drover_task_start_delay_seconds',
-    help: "Submit to start of an attempt (the record's createdAt to its startedAt), per attempt started, by task type",
+    help: "Submit to start of an attempt (the record's createdAt, or a delayed task's runAt, to its startedAt), per attempt started, by task type",
     labelNames: ['type'],
     buckets: TASK_SECONDS_BUCKETS,
   });
   const latency = histogram(registry, {
     name: 'drover_task_latency_seconds',
-    help: "Submit to a final outcome (succeeded or failed) this worker committed, by task type; tasks the leader failed (attempts used up by reclaims, malformed records) or a user cancelled are not in it",
+    help: "Submit (a delayed task: its runAt) to a final outcome (succeeded or failed) this worker committed, by task type; tasks the leader failed (attempts used up by reclaims, malformed records) or a user cancelled are not in it",
     labelNames: ['type'],
     buckets: TASK_SECONDS_BUCKETS,
   });
