@@ -76,6 +76,19 @@ export function commandPath(args: readonly string[], tree: Map<string, CommandNo
 /** DROVER_SESSION_TIMEOUT for session-timeout. */
 export const envName = (option: string) => `DROVER_${option.toUpperCase().replace(/-/g, '_')}`;
 
+/**
+ * Options that mean the same in every command that has them: these alone come from a plain
+ * DROVER_<OPTION> variable and from the file's top level. Any other is its command's own
+ * (`--id` is a member's name to `worker` but a task's id to `submit`; `--timeout` a wait's
+ * deadline to `wait` but an attempt's limit to `submit`): DROVER_<COMMAND>_<OPTION>
+ * (DROVER_WORKER_CONCURRENCY) and the command's section of the file, so that a variable set
+ * for one command never changes what another does.
+ */
+export const SHARED_OPTIONS: ReadonlySet<string> = new Set(['zk', 'root', 'json', 'connect-timeout', 'session-timeout', 'config', 'log-format', 'log-level', 'http', 'http-host']);
+
+/** The variable that gives `option` to the command at `path`. */
+export const envNameFor = (path: readonly string[], option: string) => (SHARED_OPTIONS.has(option) ? envName(option) : envName(`${path.join('-')}-${option}`));
+
 /** A value from the file (JSON) or the environment (text) as the option's type; `where` names it in the error. */
 function convert(spec: OptionSpec, value: unknown, where: string, fromEnv: boolean): unknown {
   const bad = (want: string) => new UsageError(`${where} must be ${want}, got ${JSON.stringify(value)}`);
@@ -183,7 +196,8 @@ export function validateConfigFile(file: ConfigFile, tree: Map<string, CommandNo
   for (const [k, v] of Object.entries(file.data)) {
     const node = tree.get(k);
     if (node && isObject(v)) section(k, node, v);
-    else if (every.has(k)) for (const s of every.get(k)!) convert(s, v, `${file.path}: "${k}"`, false);
+    else if (every.has(k) && SHARED_OPTIONS.has(k)) for (const s of every.get(k)!) convert(s, v, `${file.path}: "${k}"`, false);
+    else if (every.has(k)) throw new UsageError(`${file.path}: "${k}" belongs in a command's section (e.g. {"worker": {"${k}": …}}): at the top level it would reach every command that has it`);
     else if (node) throw new UsageError(`${file.path}: "${k}" must be an object of drover ${k}'s options, got ${JSON.stringify(v)}`);
     else throw unknownKey(file, k, [...every.keys(), ...tree.keys()], 'not an option of any command, nor a command\'s section');
   }
@@ -205,6 +219,8 @@ export function layeredValues(path: string[], node: CommandNode, file: ConfigFil
       const spec = node.options.get(k);
       // An object is no option's value: a section (validateConfigFile refused anything else).
       if (!spec || isObject(v)) continue;
+      if (prefix === '' && !SHARED_OPTIONS.has(k)) continue; // refused by validateConfigFile
+
       sources[k] = `${file!.path}: "${prefix}${k}"`;
       values[k] = convert(spec, v, sources[k], false);
     }
@@ -222,9 +238,10 @@ export function layeredValues(path: string[], node: CommandNode, file: ConfigFil
     }
   }
   for (const [k, spec] of node.options) {
-    const e = env[envName(k)];
+    const name = envNameFor(path, k);
+    const e = env[name];
     if (e === undefined || e === '') continue; // empty: unset, as DROVER_ZK= always was
-    sources[k] = envName(k);
+    sources[k] = name;
     values[k] = convert(spec, e, sources[k], true);
   }
   return { values, sources };
@@ -232,7 +249,7 @@ export function layeredValues(path: string[], node: CommandNode, file: ConfigFil
 
 /**
  * A usage error that names an option whose value came from the environment or the file (and
- * not from a flag) says where: `DROVER_CONCURRENCY: --concurrency must be an integer in 1..1000, got 0`.
+ * not from a flag) says where: `DROVER_WORKER_CONCURRENCY: --concurrency must be an integer in 1..1000, got 0`.
  */
 export function attributeError(message: string, sources: Record<string, string>, args: readonly string[]): string {
   for (const [name, source] of Object.entries(sources)) {

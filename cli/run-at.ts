@@ -3,6 +3,8 @@
 // refused), and not in the past: at the CLI, a time already gone is likelier a wrong date or
 // zone than a wish to run now (the library runs such a task at once instead).
 
+import { MAX_DELAY_MS } from '../shared/protocol/task-record.js';
+
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))$/i;
 
 /** Why a --run-at value is refused: the caller words it (a usage error, or a file line's). */
@@ -32,5 +34,7 @@ export function parseRunAt(v: unknown, now = Date.now()): number {
   if (at <= now) {
     throw new RunAtError(`${JSON.stringify(v)} is in the past (now is ${new Date(now).toISOString()}); leave it out to run the task at once`);
   }
+  // The record's own bound, here too: so `--run-at` past it is a usage error as `--delay 366d` is.
+  if (at - now > MAX_DELAY_MS) throw new RunAtError(`${JSON.stringify(v)} is more than 365 days ahead`);
   return at;
 }

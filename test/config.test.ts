@@ -18,7 +18,7 @@ const pool = new SessionPool();
 const procs = new ProcessPool();
 const dir = tempDir('drover-config-');
 // The options these tests set from files: an empty variable is unset (a CI's DROVER_ZK must not win).
-const CLEAN: NodeJS.ProcessEnv = { DROVER_ZK: '', DROVER_ROOT: '', DROVER_CONFIG: '', DROVER_CONNECT_TIMEOUT: '', DROVER_CONCURRENCY: '', DROVER_ID: '' };
+const CLEAN: NodeJS.ProcessEnv = { DROVER_ZK: '', DROVER_ROOT: '', DROVER_CONFIG: '', DROVER_CONNECT_TIMEOUT: '', DROVER_CONCURRENCY: '', DROVER_ID: '', DROVER_WORKER_CONCURRENCY: '', DROVER_WORKER_ID: '' };
 const roots: Record<'file' | 'section' | 'env' | 'flag', string> = { file: '', section: '', env: '', flag: '' };
 
 const drover = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...CLEAN, ...env }, timeoutMs: 20_000 });
@@ -93,7 +93,7 @@ describe('config file and environment', () => {
   });
 
   it('a worker takes its section: concurrency and id from "worker" over the top level, seen in status', async () => {
-    const f = config('worker.json', { zk: zkConnect(), root: roots.file, concurrency: 2, 'session-timeout': '2s', worker: { concurrency: 3, id: 'cfg-w1' } });
+    const f = config('worker.json', { zk: zkConnect(), root: roots.file, 'session-timeout': '2s', worker: { concurrency: 3, id: 'cfg-w1' } });
     const w = procs.spawn('cfg-w1', ['worker', '--config', f], CLEAN);
     await w.waitForLine((l) => l.msg === 'worker alive');
     const st = await drover(['status', '--json', '--config', f]);
@@ -116,6 +116,22 @@ describe('config file and environment', () => {
     usage(c!, other, 'unknown key "status.concurrency"');
     usage(d!, 'must hold a JSON object');
     usage(e!, 'not-json.json: not valid JSON');
+    // A command's own option at the top level would reach every command that has it (`id` is a
+    // member's name to a worker, a task's id to submit): refused, pointing to the sections.
+    const topId = config('top-id.json', { ...base, id: 'worker-1' });
+    usage(await status(topId), topId, '"id" belongs in a command\'s section');
+  });
+
+  it("a command's own option comes from DROVER_<COMMAND>_<OPTION>: DROVER_ID set for a worker does not name submit's tasks", async () => {
+    const withEnv = { DROVER_ID: 'worker-1', DROVER_TIMEOUT: '1ms' };
+    const root = `${roots.flag}-own-env`; // its own root: the other tests list theirs
+    const a = await drover(['submit', 'echo', '--json', '--zk', zkConnect(), '--root', root], withEnv);
+    expect(a.code).toBe(EXIT.ok);
+    const sub = JSON.parse(a.stdout) as { id: string };
+    expect(sub.id).not.toBe('worker-1');
+    const b = await drover(['submit', 'echo', '--json', '--zk', zkConnect(), '--root', root], { DROVER_SUBMIT_ID: 'env-named-task' });
+    expect(b.code).toBe(EXIT.ok);
+    expect((JSON.parse(b.stdout) as { id: string }).id).toBe('env-named-task');
   });
 
   it('a bad value is refused naming the key and the file (or the variable)', async () => {
@@ -130,8 +146,8 @@ describe('config file and environment', () => {
       drover(['status', '--config', type]),
       drover(['status', '--config', choice]),
       drover(['worker', '--config', range]),
-      drover(['worker', '--config', range], { DROVER_CONCURRENCY: 'many' }),
-      drover(['worker', '--config', range], { DROVER_CONCURRENCY: '0' }),
+      drover(['worker', '--config', range], { DROVER_WORKER_CONCURRENCY: 'many' }),
+      drover(['worker', '--config', range], { DROVER_WORKER_CONCURRENCY: '0' }),
       drover(['status', '--zk', '127.0.0.1:1', '--connect-timeout', '20s'], { DROVER_ROOT: 'drover' }),
       // The flag over the bad value: nothing to refuse (the worker's variable is no option of status either).
       drover(['status', '--json', '--zk', zkConnect(), '--root', roots.flag], { DROVER_ROOT: 'drover', DROVER_CONCURRENCY: 'many' }),
@@ -140,8 +156,8 @@ describe('config file and environment', () => {
     usage(b!, `${type}: "json" must be true or false, got "yes"`);
     usage(c!, `${choice}: "master.log-level" must be one of`);
     usage(d!, `${range}: "worker.concurrency": --concurrency must be an integer in 1..1000, got 0`);
-    usage(e!, 'DROVER_CONCURRENCY must be a number, got "many"');
-    usage(f!, 'DROVER_CONCURRENCY: --concurrency must be an integer in 1..1000, got 0');
+    usage(e!, 'DROVER_WORKER_CONCURRENCY must be a number, got "many"');
+    usage(f!, 'DROVER_WORKER_CONCURRENCY: --concurrency must be an integer in 1..1000, got 0');
     usage(g!, 'DROVER_ROOT: --root must be a ZooKeeper path');
     expect(ok!.code).toBe(EXIT.ok);
   });
