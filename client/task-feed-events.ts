@@ -86,9 +86,10 @@ function historyEvents(prev: Seen, rec: TaskRecord, ev: (kind: TaskEventKind, st
 /**
  * The events `rec` makes after `prev` (none if it is the version seen already). `fill`: emit
  * the phases that no read showed, of attempts that ended since and of the current one (false
- * for a first, baseline read).
+ * for a first, baseline read). `since`: when the feed opened; a task it first reads past queued
+ * but created since was queued while the feed watched, so that phase is shown too.
  */
-export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: boolean): TaskEvent[] {
+export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: boolean, since?: number): TaskEvent[] {
   if (prev && prev.key === recordKey(rec)) return [];
   const ev = (kind: TaskEventKind, state: TaskState, at: number, h?: AttemptEntry): TaskEvent => ({
     kind,
@@ -102,6 +103,7 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
   });
   const out: TaskEvent[] = fill && prev ? historyEvents(prev, rec, ev) : [];
   const phase = PHASE[rec.state];
+  if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt));
   if (phase === 0) {
     out.push(ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt));
     return out;

@@ -79,6 +79,8 @@ interface Source {
 }
 
 export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] }> implements FeedSink {
+  /** When it opened: a task created since and first read past queued was queued while it watched. */
+  private readonly openedAt = Date.now();
   private readonly known = new Map<string, Seen>();
   /** Tree mode: tasks finished lately (forgotten from `known`), so a late event does not show them again. */
   private readonly finished = new Set<string>();
@@ -146,7 +148,7 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
       return [rec.id];
     }
     const prev = this.known.get(rec.id);
-    const events = recordEvents(prev, rec, fill);
+    const events = recordEvents(prev, rec, fill, this.openedAt);
     const forgot: string[] = [];
     if (this.forgetFinished && isTerminal(rec.state)) {
       this.known.delete(rec.id);

@@ -198,4 +198,13 @@ describe('task feed events (pure)', () => {
     // A baseline read shows only where the task is.
     expect(recordEvents(undefined, r, false).map((e) => e.kind)).toEqual(['started']);
   });
+
+  it('a task first read past queued shows its queueing when it was created after the feed opened, not before', () => {
+    const rec = newTaskRecord({ type: 'echo', id: 'q-1' }, DEFAULT_LIMITS, 100);
+    const running = startTask(assignTask(rec, 'w~1', 1, 110), 120);
+    // Created at 100: a feed open since 90 watched its queueing (the read came too late to see it).
+    expect(recordEvents(undefined, running, true, 90).map((e) => [e.kind, e.at])).toEqual([['queued', 100], ['assigned', 110], ['started', 120]]);
+    // A feed open since 105 did not: only what it could have watched.
+    expect(recordEvents(undefined, running, true, 105).map((e) => e.kind)).toEqual(['assigned', 'started']);
+  });
 });
