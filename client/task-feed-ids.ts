@@ -10,16 +10,17 @@ import { StableWatchers } from '../shared/zk/stable-watchers.js';
 import type { FeedSink } from './task-feed.js';
 import { readOne } from './record-reads.js';
 import { LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
+import { Coalescer } from '../shared/util/coalescer.js';
 
 interface Entry {
-  reading: boolean;
-  again: boolean;
+  /** Reads the record one at a time; a watch firing during a read makes one more after it. */
+  reader: Coalescer;
   /** The read after this one may skip phases (false only for the first, baseline read). */
   fill: boolean;
   /** The current attempt's assignment node, while assigned/running. */
   assignment?: { path: string; member: string };
-  progressReading: boolean;
-  progressAgain: boolean;
+  /** The same for the assignment node's progress. */
+  progressReader: Coalescer;
   /** A progress read before the record showed the start: read again once it does. */
   progressDeferred: boolean;
   missing: boolean;
@@ -34,7 +35,16 @@ export class IdsSource {
     ids: readonly string[],
   ) {
     this.watchers = new StableWatchers(sink.session);
-    for (const id of new Set(ids)) this.entries.set(id, { reading: false, again: false, fill: false, progressReading: false, progressAgain: false, progressDeferred: false, missing: false });
+    const failed = (err: unknown) => sink.failed(err);
+    for (const id of new Set(ids)) {
+      this.entries.set(id, {
+        reader: new Coalescer(() => this.readOnce(id), failed),
+        progressReader: new Coalescer(() => this.readProgressOnce(id), failed),
+        fill: false,
+        progressDeferred: false,
+        missing: false,
+      });
+    }
     sink.session.on('state', this.onState);
     sink.session.on('session', this.onSession);
   }
@@ -82,74 +92,64 @@ export class IdsSource {
     return this.watchers.get(`p:${id}`, () => () => void this.readProgress(id));
   }
 
-  private async read(id: string): Promise<void> {
+  /** Reads the record (again, once, if a read is in flight); resolves when no read is. */
+  private read(id: string): Promise<void> {
     const e = this.entries.get(id);
-    if (!e || this.sink.closed) return;
-    if (e.reading) {
-      e.again = true;
-      return;
-    }
-    e.reading = true;
-    try {
-      do {
-        e.again = false;
-        const session = this.sink.session;
-        const o = await readOne(session, this.sink.paths, id, this.recordWatcher(id));
-        if (this.sink.closed) return;
-        if (o.kind === 'record') {
-          e.missing = false;
-          // A malformed record (rec null) is failed by the leader; that write is seen next.
-          if (!o.rec) continue;
-          this.sink.record(o.rec, e.fill);
-          e.fill = true;
-          const rec = o.rec;
-          const held = (rec.state === 'assigned' || rec.state === 'running') && rec.worker ? { path: this.sink.paths.assignment(rec.worker, id, rec.attempt), member: rec.worker } : undefined;
-          if (held?.path !== e.assignment?.path) {
-            e.assignment = held;
-            e.progressDeferred = false;
-            if (held) void this.readProgress(id);
-          } else if (held && e.progressDeferred && rec.state === 'running') {
-            e.progressDeferred = false;
-            void this.readProgress(id);
-          }
-        } else if (o.kind === 'missing') {
-          e.missing = true;
-          // Watch for its creation; created meanwhile: read it again.
-          const stat = await session.exists(this.sink.paths.task(id), this.recordWatcher(id)).catch(() => null);
-          if (stat) e.again = true;
-        } else if (o.kind === 'error') {
-          this.sink.failed(o.err);
-        }
-        // 'away': read again when ZooKeeper is back (onState / onSession).
-      } while (e.again);
-    } finally {
-      e.reading = false;
-    }
+    if (!e || this.sink.closed) return Promise.resolve();
+    e.reader.kick();
+    return e.reader.settled();
   }
 
-  private async readProgress(id: string): Promise<void> {
+  private async readOnce(id: string): Promise<void> {
     const e = this.entries.get(id);
-    if (!e || this.sink.closed || !e.assignment) return;
-    if (e.progressReading) {
-      e.progressAgain = true;
-      return;
+    if (!e || this.sink.closed) return;
+    const session = this.sink.session;
+    const o = await readOne(session, this.sink.paths, id, this.recordWatcher(id));
+    if (this.sink.closed) return;
+    if (o.kind === 'record') {
+      e.missing = false;
+      // A malformed record (rec null) is failed by the leader; that write is seen next.
+      if (!o.rec) return;
+      this.sink.record(o.rec, e.fill);
+      e.fill = true;
+      const rec = o.rec;
+      const held = (rec.state === 'assigned' || rec.state === 'running') && rec.worker ? { path: this.sink.paths.assignment(rec.worker, id, rec.attempt), member: rec.worker } : undefined;
+      if (held?.path !== e.assignment?.path) {
+        e.assignment = held;
+        e.progressDeferred = false;
+        if (held) void this.readProgress(id);
+      } else if (held && e.progressDeferred && rec.state === 'running') {
+        e.progressDeferred = false;
+        void this.readProgress(id);
+      }
+    } else if (o.kind === 'missing') {
+      e.missing = true;
+      // Watch for its creation; created meanwhile: read it again.
+      const stat = await session.exists(this.sink.paths.task(id), this.recordWatcher(id)).catch(() => null);
+      if (stat) e.reader.kick();
+    } else if (o.kind === 'error') {
+      this.sink.failed(o.err);
     }
-    e.progressReading = true;
+    // 'away': read again when ZooKeeper is back (onState / onSession).
+  }
+
+  private readProgress(id: string): Promise<void> {
+    const e = this.entries.get(id);
+    if (!e || this.sink.closed || !e.assignment) return Promise.resolve();
+    e.progressReader.kick();
+    return e.progressReader.settled();
+  }
+
+  private async readProgressOnce(id: string): Promise<void> {
+    const e = this.entries.get(id);
+    const held: Entry['assignment'] = e?.assignment;
+    if (!e || !held || this.sink.closed) return;
     try {
-      do {
-        e.progressAgain = false;
-        const held: Entry['assignment'] = e.assignment;
-        if (!held) return;
-        try {
-          const { data } = await this.sink.session.getData(held.path, this.progressWatcher(id));
-          if (!this.sink.closed && e.assignment?.path === held.path && this.sink.progress(id, held.member, data) !== 'done') e.progressDeferred = true;
-        } catch (err) {
-          // Gone: the attempt ended (the record's watch says how). Other failures: read again when back.
-          if (!(err instanceof NoNodeError)) this.sink.log.debug({ err: (err as Error).message, id }, 'task feed: progress read failed');
-        }
-      } while (e.progressAgain);
-    } finally {
-      e.progressReading = false;
+      const { data } = await this.sink.session.getData(held.path, this.progressWatcher(id));
+      if (!this.sink.closed && e.assignment?.path === held.path && this.sink.progress(id, held.member, data) !== 'done') e.progressDeferred = true;
+    } catch (err) {
+      // Gone: the attempt ended (the record's watch says how). Other failures: read again when back.
+      if (!(err instanceof NoNodeError)) this.sink.log.debug({ err: (err as Error).message, id }, 'task feed: progress read failed');
     }
   }
 }
