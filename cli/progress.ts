@@ -72,40 +72,48 @@ class Counts {
   }
 }
 
-class PlainProgress implements Progress {
-  private readonly counts = new Counts();
+/** What both modes share: the counts, and the three steps mapped onto one `show(phase, value)`. */
+abstract class CountingProgress implements Progress {
+  protected readonly counts = new Counts();
+  protected stopped = false;
+
+  submitted(n: number): void {
+    this.show('submitted', n);
+  }
+
+  waiting(): void {
+    this.show('finished', this.counts.done);
+  }
+
+  finished(rec: Pick<TaskRecord, 'state'>): void {
+    this.counts.add(rec.state);
+    this.show('finished', this.counts.done);
+  }
+
+  protected abstract show(phase: Phase, value: number): void;
+  abstract stop(): void;
+}
+
+class PlainProgress extends CountingProgress {
   private phase: Phase = 'submitted';
   private value = 0;
   private lastTenth = -1;
   private lastLine = Date.now();
   private readonly timer: NodeJS.Timeout;
-  private stopped = false;
 
   constructor(
     private readonly total: number,
     private readonly stream: NodeJS.WriteStream,
     everyMs: number,
   ) {
+    super();
     this.timer = setInterval(() => {
       if (Date.now() - this.lastLine >= everyMs) this.print();
     }, Math.max(50, Math.floor(everyMs / 5)));
     this.timer.unref();
   }
 
-  submitted(n: number): void {
-    this.step('submitted', n);
-  }
-
-  waiting(): void {
-    this.step('finished', this.counts.done);
-  }
-
-  finished(rec: Pick<TaskRecord, 'state'>): void {
-    this.counts.add(rec.state);
-    this.step('finished', this.counts.done);
-  }
-
-  private step(phase: Phase, value: number): void {
+  protected show(phase: Phase, value: number): void {
     if (this.stopped) return;
     if (phase !== this.phase) {
       this.phase = phase;
@@ -132,16 +140,15 @@ class PlainProgress implements Progress {
   }
 }
 
-class BarProgress implements Progress {
-  private readonly counts = new Counts();
+class BarProgress extends CountingProgress {
   private readonly bar: cliProgress.SingleBar;
   private phase: Phase | undefined;
-  private stopped = false;
 
   constructor(
     private readonly total: number,
     stream: NodeJS.WriteStream,
   ) {
+    super();
     this.bar = new cliProgress.SingleBar(
       {
         stream,
@@ -154,20 +161,7 @@ class BarProgress implements Progress {
     );
   }
 
-  submitted(n: number): void {
-    this.show('submitted', n);
-  }
-
-  waiting(): void {
-    this.show('finished', this.counts.done);
-  }
-
-  finished(rec: Pick<TaskRecord, 'state'>): void {
-    this.counts.add(rec.state);
-    this.show('finished', this.counts.done);
-  }
-
-  private show(phase: Phase, value: number): void {
+  protected show(phase: Phase, value: number): void {
     if (this.stopped) return;
     const payload = { phase: phase.padEnd(9), counts: phase === 'finished' ? this.counts.text() : '' };
     if (this.phase === undefined) this.bar.start(this.total, value, payload);
