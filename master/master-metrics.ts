@@ -130,26 +130,26 @@ export function masterMetrics(registry: Registry): MasterMetrics {
       this.set(e);
     },
   });
-  gauge(registry, {
-    name: 'drover_queue_depth',
-    help: 'Queued tasks by priority band (high >= 7000, normal 3000..6999, low < 3000); on the leader only',
-    labelNames: ['band'],
-    collect() {
-      this.reset();
-      const ps = pictures(sources);
-      if (ps.length > 0) for (const band of PRIORITY_BANDS) this.set({ band }, sum(ps, (p) => p.queueByBand[band]));
-    },
-  });
-  gauge(registry, {
-    name: 'drover_queue_unplaceable_tasks',
-    help: 'Queued tasks no live worker can take, by why: labels (none carries them), type (none of those that do handles it), no-worker (no live worker); over the records the leader has read; on the leader only',
-    labelNames: ['reason'],
-    collect() {
-      this.reset();
-      const ps = pictures(sources);
-      if (ps.length > 0) for (const reason of WAITING_KINDS) this.set({ reason }, sum(ps, (p) => p.unplaceable[reason]));
-    },
-  });
+  /** A gauge with one label, summed over the leaders' pictures; absent (no series) on followers. */
+  const leaderGauge = <V extends string>(name: string, help: string, label: string, values: readonly V[], pick: (p: LeaderPicture, v: V) => number) =>
+    gauge(registry, {
+      name,
+      help,
+      labelNames: [label],
+      collect() {
+        this.reset();
+        const ps = pictures(sources);
+        if (ps.length > 0) for (const v of values) this.set({ [label]: v }, sum(ps, (p) => pick(p, v)));
+      },
+    });
+  leaderGauge('drover_queue_depth', 'Queued tasks by priority band (high >= 7000, normal 3000..6999, low < 3000); on the leader only', 'band', PRIORITY_BANDS, (p, band) => p.queueByBand[band]);
+  leaderGauge(
+    'drover_queue_unplaceable_tasks',
+    'Queued tasks no live worker can take, by why: labels (none carries them), type (none of those that do handles it), no-worker (no live worker); over the records the leader has read; on the leader only',
+    'reason',
+    WAITING_KINDS,
+    (p, reason) => p.unplaceable[reason],
+  );
   gauge(registry, {
     name: 'drover_queue_unclassified_tasks',
     help: 'Queued tasks whose record the leader has not read yet (neither placeable nor unplaceable as far as it knows); 0 on followers',
@@ -172,16 +172,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
       if (known.length > 0) this.set({ state: 'finished' }, known.reduce((a, b) => a + b, 0));
     },
   });
-  gauge(registry, {
-    name: 'drover_workers',
-    help: 'Live workers by state (init, alive, draining), from the leader’s members view; on the leader only',
-    labelNames: ['state'],
-    collect() {
-      this.reset();
-      const ps = pictures(sources);
-      if (ps.length > 0) for (const state of WORKER_STATES) this.set({ state }, sum(ps, (p) => p.workers[state]));
-    },
-  });
+  leaderGauge('drover_workers', 'Live workers by state (init, alive, draining), from the leader’s members view; on the leader only', 'state', WORKER_STATES, (p, state) => p.workers[state]);
   gauge(registry, {
     name: 'drover_cluster_capacity',
     help: 'Task slots of the workers in state alive, as the leader sees them; 0 on followers',
