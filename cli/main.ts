@@ -11,6 +11,12 @@ import * as cancel from './commands/cancel.js';
 import * as status from './commands/status.js';
 import * as wait from './commands/wait.js';
 import * as watch from './commands/watch.js';
+import * as init from './commands/init.js';
+import * as admin from './commands/admin.js';
+import * as drain from './commands/drain.js';
+import * as pause from './commands/pause.js';
+import * as resume from './commands/resume.js';
+import * as retry from './commands/retry.js';
 import { describeError, UsageError } from './common.js';
 import { attributeError, CONFIG_FILE, layerOptions, type Layered } from './config-file.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -23,7 +29,7 @@ interface CommandModule {
   handler: (argv: any) => Promise<ExitCode>;
 }
 
-const COMMANDS: CommandModule[] = [master, worker, submit, wait, watch, get, list, cancel, status];
+const COMMANDS: CommandModule[] = [master, worker, submit, wait, watch, get, list, cancel, retry, status, drain, pause, resume, init, admin];
 
 /** The package's version, read from package.json (above dist/cli/ when built, above cli/ in sources). */
 function packageVersion(): string {

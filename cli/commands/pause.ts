@@ -1,0 +1,16 @@
+// Placeholder registered by the lead's seam commit; its owner replaces it whole.
+import type { Argv } from 'yargs';
+import { globalOptions } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+
+export const command = 'pause';
+export const describe = 'stop the leader assigning (all tasks, or one --type); running tasks finish';
+
+export function builder(y: Argv): Argv {
+  return globalOptions(y) as unknown as Argv;
+}
+
+export async function handler(): Promise<ExitCode> {
+  process.stderr.write('drover: pause is not built yet\n');
+  return EXIT.error;
+}
