@@ -13,7 +13,7 @@ import { isTerminal, type TaskState } from '../shared/protocol/task-state.js';
 import { readLeader } from '../shared/zk/election.js';
 import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
-import { ZkSession } from '../shared/zk/session.js';
+import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import { listTasks, type ListOptions, type TaskPage } from './list.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
@@ -32,6 +32,8 @@ export interface DroverClientOptions {
   connectString?: string;
   /** Use this session (not closed by the client). */
   session?: ZkSession;
+  /** ZooKeeper identities for the session it opens (ignored when `session` is given). */
+  auth?: readonly ZkAuth[];
   root?: string;
   sessionTimeoutMs?: number;
   /** How long connect() waits for ZooKeeper. */
@@ -102,6 +104,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
       parseConnectString(opts.connectString);
       session = await ZkSession.open({
         connectString: opts.connectString,
+        auth: opts.auth,
         sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
         connectTimeoutMs: opts.connectTimeoutMs,
         log,

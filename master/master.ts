@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
 import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
 import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
-import { ZkSession } from '../shared/zk/session.js';
+import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import type { Registry } from '../shared/metrics/registry.js';
 import { Leadership } from './leadership.js';
 import { masterMetrics, NO_MASTER_METRICS, type MasterMetrics } from './master-metrics.js';
@@ -20,6 +20,8 @@ export interface MasterOptions {
   connectString?: string;
   /** A session to use (not closed by the master). */
   session?: ZkSession;
+  /** ZooKeeper identities for the session it opens (ignored when `session` is given). */
+  auth?: readonly ZkAuth[];
   /** Root znode of the cluster. Default '/drover' (DEFAULT_ROOT). */
   root?: string;
   /** Name of this master (logs, status). */
@@ -63,7 +65,7 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly metrics: MasterMetrics;
   /** The caller's registry: also the session's, when the master opens its own. */
   private readonly registry?: Registry;
-  private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'log' | 'metrics'>> & Pick<MasterOptions, 'session' | 'connectString'>;
+  private readonly opts: Required<Omit<MasterOptions, 'session' | 'connectString' | 'auth' | 'log' | 'metrics'>> & Pick<MasterOptions, 'session' | 'connectString' | 'auth'>;
 
   constructor(opts: MasterOptions) {
     super();
@@ -120,7 +122,7 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.opts.session) {
         this.session = this.opts.session;
       } else {
-        this.session = await ZkSession.open({ connectString: this.opts.connectString!, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog, metrics: this.registry });
+        this.session = await ZkSession.open({ connectString: this.opts.connectString!, auth: this.opts.auth, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog, metrics: this.registry });
         this.ownsSession = true;
       }
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);

@@ -4,13 +4,15 @@ import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js'
 import type { Logger } from '../shared/log.js';
 import { Paths, assertWorkerId } from '../shared/protocol/paths.js';
 import { checkLimits, type SizeLimits } from '../shared/protocol/task-record.js';
-import type { ZkSession } from '../shared/zk/session.js';
+import type { ZkAuth, ZkSession } from '../shared/zk/session.js';
 import type { Registry } from '../shared/metrics/registry.js';
 import { builtinHandlers, type HandlerMap } from './handlers.js';
 
 export interface WorkerOptions {
   /** ZooKeeper host:port list; needed unless `session` is given. */
   connectString?: string;
+  /** ZooKeeper identities for the session it opens (ignored when `session` is given). */
+  auth?: readonly ZkAuth[];
   /** A session to share; the worker never closes it. */
   session?: ZkSession;
   /** drover root znode. Default '/drover' (DEFAULT_ROOT). */
@@ -47,6 +49,7 @@ export interface WorkerConfig {
   id: string;
   root: string;
   connectString?: string;
+  auth?: readonly ZkAuth[];
   concurrency: number;
   gracePeriodMs: number;
   sessionTimeoutMs: number;
@@ -98,6 +101,7 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
     id: opts.id,
     root,
     connectString: opts.connectString,
+    auth: opts.auth,
     concurrency,
     gracePeriodMs,
     sessionTimeoutMs,

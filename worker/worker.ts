@@ -135,7 +135,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const c = this.config;
     try {
       if (!this.session) {
-        this.session = await ZkSession.open({ connectString: c.connectString!, sessionTimeoutMs: c.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }), metrics: this.registry });
+        this.session = await ZkSession.open({ connectString: c.connectString!, auth: c.auth, sessionTimeoutMs: c.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }), metrics: this.registry });
       }
       const session = this.session;
       this.paths = await ensureLayout(session, this.root);

@@ -18,7 +18,15 @@ export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expire
 /** The session timeout when none is given: the failure detector's delay (README, Heartbeats). */
 export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 
+/** One identity the session adds to its connection (ZooKeeper's addAuth), e.g. {scheme: 'digest', credentials: 'user:password'}. */
+export interface ZkAuth {
+  scheme: string;
+  credentials: string;
+}
+
 export interface ZkSessionOptions {
+  /** Identities sent at every connect (digest user:password); none: an anonymous session. */
+  auth?: readonly ZkAuth[];
   /** Where the session's drover_zk_* metrics go (reconnects, expiries, request latency); none when absent. */
   metrics?: Registry;
   /** host:port[,host:port...][/chroot]; a malformed one is an InvalidConnectStringError. */

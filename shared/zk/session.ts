@@ -44,7 +44,7 @@ export type { CreateMode, Op, OpResult, WatchEvent, WatchEventType, Watcher, ZkS
 export type { ChildrenResult, ReadResult } from './multi-read.js';
 export type { TreeEvent, TreeWatch } from './tree-watch.js';
 export { resetZkCounters, zkCounters } from './counters.js';
-export { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkSessionEvents, type ZkSessionOptions } from './session-types.js';
+export { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkAuth, type ZkSessionEvents, type ZkSessionOptions } from './session-types.js';
 
 export class ZkSession extends SessionRequests {
   readonly connectString: string;
