@@ -15,6 +15,7 @@ import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js
 import { parseConnectString } from '../shared/zk/connect-string.js';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import { listTasks, type ListOptions, type TaskPage } from './list.js';
+import { retryMany, retryOne, type RetryManyOptions, type RetryManyResult, type RetryResult } from './retry.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
@@ -26,6 +27,7 @@ export type { SubmitResult, SubmitManyOptions } from './submit.js';
 export type { WaitingClass, WaitingSample } from './status-waiting.js';
 export type { ClusterStatus, WorkerStatus, FinishedSplit } from './status.js';
 export type { ListOptions, TaskPage } from './list.js';
+export type { RetryManyOptions, RetryManyResult, RetryResult } from './retry.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './typed.js';
 
 export interface DroverClientOptions {
@@ -238,6 +240,19 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
       } else if (v.kind === 'fenced') throw v.error;
     }
     throw new Error(`task ${id} kept changing; cancel gave up after 10 tries`);
+  }
+
+  /**
+   * Queues a failed or cancelled task again with a fresh attempt budget, its history kept
+   * (client/retry.ts). `retried` false: it is in another state (`state` says which).
+   */
+  async retry(id: string): Promise<RetryResult> {
+    return retryOne({ session: this.session, paths: this.paths }, id);
+  }
+
+  /** Retries every task of a state (and type) found in the finished index, up to `limit`. */
+  async retryMany(opts: RetryManyOptions): Promise<RetryManyResult> {
+    return retryMany({ session: this.session, paths: this.paths }, opts);
   }
 
   /**

@@ -28,6 +28,8 @@ import { childCounts, listDirs } from './shard-listing.js';
 
 export interface ListOptions {
   state?: TaskState;
+  /** The dead-letter view: the failed tasks (state failed; with `state`, it must be failed). */
+  deadLetter?: boolean;
   type?: string;
   /** Only tasks whose index time is at or after this (ms since the epoch); held tasks always. */
   since?: number;
@@ -95,7 +97,9 @@ class Newest {
 }
 
 export async function listTasks(session: ZkSession, paths: Paths, opts: ListOptions = {}): Promise<TaskPage> {
-  const { state, type, since } = opts;
+  if (opts.deadLetter && opts.state !== undefined && opts.state !== 'failed') throw new Error(`list: the dead letter holds failed tasks, not ${opts.state}`);
+  const { type, since } = opts;
+  const state = opts.deadLetter ? 'failed' : opts.state;
   if (state && !TASK_STATES.includes(state)) throw new Error(`unknown state ${state}; one of ${TASK_STATES.join(', ')}`);
   const limit = opts.limit ?? 100;
   const offset = opts.offset ?? 0;

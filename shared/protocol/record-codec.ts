@@ -30,10 +30,13 @@ export function decodeRecord(data: Buffer, expectedId?: string): TaskRecord {
   for (const k of ['priority', 'maxAttempts', 'timeoutMs', 'createdAt', 'attempt', 'updatedAt']) {
     if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) fail(`field ${k} is not a number`);
   }
-  // Optional: records written before they existed have neither.
-  for (const k of ['lost', 'maxLost']) {
+  // Optional: records written before they existed have none of them (a drover older than
+  // retry ignores attemptBase/retries: it only counts the retried task's budget as spent).
+  for (const k of ['lost', 'maxLost', 'attemptBase', 'retries']) {
     if (r[k] !== undefined && (typeof r[k] !== 'number' || !Number.isInteger(r[k]) || (r[k] as number) < 0)) fail(`field ${k} is not a count`);
   }
+  if (typeof r.attemptBase === 'number' && r.attemptBase > (r.attempt as number)) fail('field attemptBase is past its attempt');
+  if (r.retriedAt !== undefined && (typeof r.retriedAt !== 'number' || !Number.isFinite(r.retriedAt))) fail('field retriedAt is not a number');
   const bo = r.backoff as Record<string, unknown> | undefined;
   if (!bo || typeof bo.initialMs !== 'number' || typeof bo.factor !== 'number' || typeof bo.maxMs !== 'number') fail('has a bad backoff');
   if (r.labels === null || typeof r.labels !== 'object') fail('has bad labels');

@@ -77,6 +77,11 @@ export interface TaskRecord extends TaskSpec {
   attempt: number;
   /** How many of those attempts were lost to infrastructure (absent = 0, as in older records). */
   lost?: number;
+  /** `attempt` when the task was last retried (retryTask): the budget counts from there (absent = 0). */
+  attemptBase?: number;
+  /** Times it was queued again by a retry, and when last (absent: never). */
+  retries?: number;
+  retriedAt?: number;
   /** Member name (workerId~incarnation) holding or last holding the task. */
   worker: string | null;
   /** Election sequence of the leader that made the current/last assignment. */
@@ -291,9 +296,9 @@ function badFactor(v: unknown): never {
 }
 
 /** Delay after the n-th counted attempt failed (lost attempts do not grow it). */
-export function backoffDelay(rec: Pick<TaskRecord, 'backoff' | 'attempt' | 'lost'>): number {
+export function backoffDelay(rec: Pick<TaskRecord, 'backoff' | 'attempt' | 'lost' | 'attemptBase'>): number {
   const { initialMs, factor, maxMs } = rec.backoff;
-  return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, rec.attempt - (rec.lost ?? 0) - 1)));
+  return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, rec.attempt - (rec.lost ?? 0) - (rec.attemptBase ?? 0) - 1)));
 }
 
 // The stored bytes of a record (and its stand-in when they cannot be read) live in record-codec.ts.

@@ -12,15 +12,22 @@ export type TaskState = (typeof TASK_STATES)[number];
 
 export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled'];
 
-/** Allowed moves. assigned → succeeded/failed covers a worker that finishes before it marked the start. */
+/**
+ * Allowed moves. assigned → succeeded/failed covers a worker that finishes before it marked
+ * the start. failed/cancelled → queued is a retry (retryTask) and nothing else: a terminal
+ * state means "ended for now", left only by an operator's retry.
+ */
 export const TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
   queued: ['assigned', 'cancelled', 'failed'],
   assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled'],
   running: ['succeeded', 'failed', 'queued', 'cancelled'],
   succeeded: [],
-  failed: [],
-  cancelled: [],
+  failed: ['queued'],
+  cancelled: ['queued'],
 };
+
+/** The states a retry takes a task from. */
+export const RETRYABLE_STATES: readonly TaskState[] = ['failed', 'cancelled'];
 
 export class IllegalTransitionError extends Error {
   override name = 'IllegalTransitionError';
@@ -43,8 +50,9 @@ export function isTerminal(state: TaskState): boolean {
  * MAX_STACK_CHARS), and a move that ends an attempt appends its entry to the history, built
  * from the record being left (attempt-history.ts), in the same record the multi writes.
  */
-function move(rec: TaskRecord, to: TaskState, patch: Partial<TaskRecord>, now: number): TaskRecord {
-  if (!TRANSITIONS[rec.state].includes(to)) throw new IllegalTransitionError(rec.id, rec.state, to);
+function move(rec: TaskRecord, to: TaskState, patch: Partial<TaskRecord>, now: number, retry = false): TaskRecord {
+  // Out of a terminal state only by retryTask: a late failAttempt on a failed record stays illegal.
+  if (!TRANSITIONS[rec.state].includes(to) || (isTerminal(rec.state) && !retry)) throw new IllegalTransitionError(rec.id, rec.state, to);
   const next: TaskRecord = { ...rec, ...patch, state: to, updatedAt: now };
   if (patch.error) next.error = boundedError(patch.error, Number.MAX_SAFE_INTEGER);
   if (endsAttempt(rec.state, to)) next.history = appendHistory(rec.history, attemptEntry(rec, outcomeOf(to, patch.error), patch.error, now));
@@ -83,9 +91,12 @@ export function succeedTask(rec: TaskRecord, result: unknown, now: number): Task
  */
 export const LOST_KINDS: readonly TaskErrorKind[] = ['worker-lost', 'unknown-type'];
 
-/** Attempts that counted against maxAttempts: every assignment minus those lost to infrastructure. */
-export function attemptsUsed(rec: Pick<TaskRecord, 'attempt' | 'lost'>): number {
-  return rec.attempt - (rec.lost ?? 0);
+/**
+ * Attempts that counted against maxAttempts: every assignment since the last retry
+ * (attemptBase) minus those lost to infrastructure since then.
+ */
+export function attemptsUsed(rec: Pick<TaskRecord, 'attempt' | 'lost' | 'attemptBase'>): number {
+  return rec.attempt - (rec.lost ?? 0) - (rec.attemptBase ?? 0);
 }
 
 /** Bounds of the wait after an unknown-type loss (unknownTypeBackoff). */
@@ -137,6 +148,22 @@ export function reclaimAttempt(rec: TaskRecord, error: TaskError, now: number): 
 /** Cancelled with `reason`, cut like any message in a record (cutMessage). */
 export function cancelTask(rec: TaskRecord, reason: string, now: number): TaskRecord {
   return move(rec, 'cancelled', { error: { kind: 'cancelled', message: cutMessage(String(reason)), retryable: false }, finishedAt: now }, now);
+}
+
+/**
+ * An operator queues a failed or cancelled task again with a fresh budget: maxAttempts and
+ * maxLost count from here (attemptBase = attempt, lost = 0), while `attempt` keeps counting
+ * up, so the next assignment's name is new (ABA). The history stays; the outcome of the
+ * ended run (error, result, finishedAt) goes; it is due at once.
+ */
+export function retryTask(rec: TaskRecord, now: number): TaskRecord {
+  if (!RETRYABLE_STATES.includes(rec.state)) throw new IllegalTransitionError(rec.id, rec.state, 'queued');
+  const r = move(rec, 'queued', { attemptBase: rec.attempt, lost: 0, retries: (rec.retries ?? 0) + 1, retriedAt: now, notBefore: now }, now, true);
+  delete r.error;
+  delete r.result;
+  delete r.finishedAt;
+  delete r.startedAt;
+  return r;
 }
 
 /** Failed without running (a malformed record, say): from queued, or from assigned (never started). */
