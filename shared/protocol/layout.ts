@@ -1,6 +1,10 @@
 // Creates (once) and reads the znode layout of a drover root. Every process calls it on
 // start; the shard count is fixed when the layout is first written and read back after.
+// A root's ACL is its cluster's: read here once (getACL), the session then creates every
+// znode under the root with it. A root this creates gets "creator all" when the session has
+// credentials (--zk-auth), else OPEN_ACL_UNSAFE (anonymous clusters, as before ACLs).
 import type { ZkSession } from '../zk/session.js';
+import { CREATOR_ALL_ACL, OPEN_ACL, type Acl } from '../zk/acl.js';
 import { NodeExistsError, NoNodeError } from '../zk/errors.js';
 import { DEFAULT_SHARDS, LAYOUT_FORMAT, Paths } from './paths.js';
 
@@ -28,12 +32,40 @@ async function readLayout(session: ZkSession, paths: Paths): Promise<LayoutInfo 
   }
 }
 
-/** Reads the layout of `root`, creating it if absent. Idempotent and safe to race. */
-export async function ensureLayout(session: ZkSession, root: string, shards = DEFAULT_SHARDS): Promise<Paths> {
+/** Reads the root's ACL (one getACL) and makes the session create under the root with it. */
+export async function adoptRootAcl(session: ZkSession, paths: Paths): Promise<Acl> {
+  const root = paths.root || '/';
+  const { acl } = await session.retrying(() => session.getACL(root));
+  session.useRootAcl(root, acl);
+  return acl;
+}
+
+/** The root itself with `acl` (its parents as before: open), if absent. */
+export async function createRoot(session: ZkSession, paths: Paths, acl: Acl): Promise<void> {
+  if (!paths.root) return;
+  const parent = paths.root.slice(0, paths.root.lastIndexOf('/'));
+  if (parent) await session.mkdirp(parent);
+  try {
+    await session.retrying(() => session.create(paths.root, undefined, 'persistent', acl));
+  } catch (err) {
+    if (!(err instanceof NodeExistsError)) throw err;
+  }
+}
+
+/**
+ * Reads the layout of `root`, creating it if absent. Idempotent and safe to race. `acl`: the
+ * ACL of a root this creates (default: creator-all with credentials, else open).
+ */
+export async function ensureLayout(session: ZkSession, root: string, shards = DEFAULT_SHARDS, acl?: Acl): Promise<Paths> {
   const probe = new Paths(root, shards);
   const existing = await readLayout(session, probe);
-  if (existing) return new Paths(root, existing.shards);
-  if (probe.root) await session.mkdirp(probe.root);
+  if (existing) {
+    const paths = new Paths(root, existing.shards);
+    await adoptRootAcl(session, paths);
+    return paths;
+  }
+  await createRoot(session, probe, acl ?? (session.hasAuth ? CREATOR_ALL_ACL : OPEN_ACL));
+  await adoptRootAcl(session, probe);
   // Pipelined creates: the directories are independent once the top level exists.
   const dirs = probe.layoutDirs().filter((d) => d !== probe.root);
   const top = dirs.filter((d) => d.split('/').length === probe.root.split('/').length + 1);
@@ -64,5 +96,8 @@ export async function ensureLayout(session: ZkSession, root: string, shards = DE
 /** Reads the layout without creating it (for read-only commands). Null when absent. */
 export async function openLayout(session: ZkSession, root: string): Promise<Paths | null> {
   const info = await readLayout(session, new Paths(root));
-  return info ? new Paths(root, info.shards) : null;
+  if (!info) return null;
+  const paths = new Paths(root, info.shards);
+  await adoptRootAcl(session, paths);
+  return paths;
 }

@@ -5,10 +5,17 @@
 import type { Logger } from '../log.js';
 import { ConnectionLossError, SessionClosedError } from './errors.js';
 import { createRawClient, dropSocket, guardSocketData, type RawClient } from './raw-client.js';
+import type { ZkAuth } from './session-types.js';
 
 export interface ConnectOptions {
   connectString: string;
   sessionTimeoutMs: number;
+  /**
+   * Identities (addAuth). Given to the client before it connects: the library then sends them
+   * at each TCP connect, and client-hooks.ts primeFirst puts them ahead of every request that
+   * waited in the queue, so no request of ours runs unauthenticated after a reconnect.
+   */
+  auth?: readonly ZkAuth[];
   /** How long to wait for the session (the handshake's reply). */
   timeoutMs: number;
   log: Logger;
@@ -24,6 +31,7 @@ export interface ConnectOptions {
  */
 export function connectClient(o: ConnectOptions): Promise<RawClient> {
   const client = createRawClient(o.connectString, { sessionTimeoutMs: o.sessionTimeoutMs });
+  for (const a of o.auth ?? []) client.addAuthInfo(a.scheme, Buffer.from(a.credentials, 'utf8'));
   o.created(client);
   guardSocketData(client, o.log, () => o.heard(client));
   return new Promise<RawClient>((resolve, reject) => {

@@ -12,6 +12,9 @@ export type ZkErrorCode =
   | 'SESSION_CLOSED'
   | 'NO_CHILDREN_FOR_EPHEMERALS'
   | 'UNSUPPORTED_SERVER'
+  | 'NO_AUTH'
+  | 'AUTH_FAILED'
+  | 'INVALID_ACL'
   | 'ZK_ERROR';
 
 export interface ZkErrorDetails {
@@ -81,6 +84,19 @@ export class UnsupportedServerError extends ZkError {
   override name = 'UnsupportedServerError';
 }
 
+/**
+ * NO_AUTH (-102): the node's ACL does not grant this client the permission the request needs.
+ * Never retried (the same identity gets the same answer); the session words its message
+ * (permission, node, identity: auth-errors.ts).
+ */
+export class NoAuthError extends ZkError {
+  override name = 'NoAuthError';
+}
+/** AUTH_FAILED (-115): the server refused the credentials (an unknown scheme); the session closes, never reconnects with them. */
+export class AuthFailedError extends ZkError {
+  override name = 'AuthFailedError';
+}
+
 /** ZooKeeper's UNIMPLEMENTED: the server's answer to an opcode it does not know (then it closes the connection). */
 export const UNIMPLEMENTED = -6;
 
@@ -93,6 +109,9 @@ const NUMERIC: Record<number, ZkErrorCode> = {
   [-7]: 'REQUEST_TIMEOUT',
   [-112]: 'SESSION_EXPIRED',
   [-108]: 'NO_CHILDREN_FOR_EPHEMERALS',
+  [-102]: 'NO_AUTH',
+  [-115]: 'AUTH_FAILED',
+  [-114]: 'INVALID_ACL',
 };
 
 export function zkError(code: ZkErrorCode, message: string, details: ZkErrorDetails = {}): ZkError {
@@ -115,6 +134,10 @@ export function zkError(code: ZkErrorCode, message: string, details: ZkErrorDeta
       return new SessionClosedError(code, message, details);
     case 'UNSUPPORTED_SERVER':
       return new UnsupportedServerError(code, message, details);
+    case 'NO_AUTH':
+      return new NoAuthError(code, message, details);
+    case 'AUTH_FAILED':
+      return new AuthFailedError(code, message, details);
     default:
       return new ZkError(code, message, details);
   }

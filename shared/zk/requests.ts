@@ -1,6 +1,7 @@
 // Request plumbing of the session: the public request types, the table of pending calls
 // (each with a deadline, failed by the session itself on expiry or close, since the library
-// may never call them back), watcher wrappers and the translation of a multi.
+// may never call them back), watcher wrappers and the translation of a multi (each create
+// with the ACL of its root: aclOf).
 import zookeeper from 'node-zookeeper-client';
 import { RequestTimeoutError, type ZkError, fromClientError } from './errors.js';
 import type { RawClient } from './raw-client.js';
@@ -180,13 +181,18 @@ type RawResult = { type: number; err?: number; path?: string; stat?: zookeeper.S
  * Sends `ops` as one transaction. On refusal `done` gets the typed error of the refused
  * operation, with `opIndex` naming it.
  */
-export function commitMulti(client: RawClient, ops: Op[], done: (err: unknown, results?: OpResult[]) => void): void {
+export function commitMulti(
+  client: RawClient,
+  ops: Op[],
+  aclOf: (path: string) => InstanceType<typeof zookeeper.ACL>[],
+  done: (err: unknown, results?: OpResult[]) => void,
+): void {
   const first = ops[0]!.path;
   const tx = client.transaction();
   for (const o of ops) {
     switch (o.op) {
       case 'create':
-        tx.create(o.path, o.data ?? EMPTY, MODES[o.mode ?? 'persistent']);
+        tx.create(o.path, o.data ?? EMPTY, aclOf(o.path), MODES[o.mode ?? 'persistent']);
         break;
       case 'remove':
         tx.remove(o.path, o.version ?? -1);

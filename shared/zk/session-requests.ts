@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 import type { ZkMetrics } from '../metrics/zk-metrics.js';
-import { SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
+import { NoAuthError, SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
+import { AclTable, aclBytes, fromLibAcl, identityText, isMasked, toLibAcl, type Acl } from './acl.js';
+import { permissionDenied } from './auth-errors.js';
 import { emitChildrenChanged } from './client-hooks.js';
 import { validatePath } from './library.js';
 import { mkdirp, retrying } from './helpers.js';
@@ -29,7 +31,7 @@ import {
   type Watcher,
   type ZkStat,
 } from './requests.js';
-import type { SessionState, ZkSessionEvents } from './session-types.js';
+import type { SessionState, ZkAuth, ZkSessionEvents } from './session-types.js';
 import { TreeWatches, type TreeEvent, type TreeWatch } from './tree-watch.js';
 import { sendAddWatch, sendMultiRead, sendRemoveWatches, sendSetOneShot } from './wire.js';
 
@@ -47,6 +49,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   protected readonly trees: TreeWatches;
   /** drover_zk_* metrics, when the session was given a registry (set by ZkSession). */
   protected metrics?: ZkMetrics;
+  /** Identities sent at every connect (set by ZkSession); named, without secrets, in permission errors. */
+  protected auth: readonly ZkAuth[] = [];
+  /** Each opened root's ACL: every create under it carries it (acl.ts). */
+  private readonly acls = new AclTable();
 
   constructor() {
     super();
@@ -85,7 +91,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
         new SessionExpiredError('SESSION_EXPIRED', `ZooKeeper session expired; a new one is being opened (${op} ${path})`, { op, path }),
       );
     }
-    const p = this.pending.run(op, path, this.client, run);
+    const p = this.pending.run(op, path, this.client, run).catch((err: unknown) => {
+      // NO_AUTH: one line naming the permission (never retried: the same identity gets the same answer).
+      throw err instanceof NoAuthError ? permissionDenied(err, identityText(this.auth)) : err;
+    });
     if (!this.metrics) return p;
     // Every request a session sends passes here: one increment and one observation each.
     const timer = this.metrics.request(op);
@@ -96,8 +105,60 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     return p;
   }
 
-  create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent'): Promise<string> {
-    return this.call<string>('create', path, (c, done) => c.create(path, data, MODES[mode], done));
+  create(path: string, data: Buffer = EMPTY, mode: CreateMode = 'persistent', acl?: Acl): Promise<string> {
+    let acls;
+    try {
+      acls = toLibAcl(acl ?? this.aclFor(path));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.call<string>('create', path, (c, done) => c.create(path, data, acls, MODES[mode], done));
+  }
+
+  /**
+   * Makes every create under `root` carry `acl` (read from the root when its layout is opened:
+   * shared/protocol/layout.ts); the deepest registered root holding a path wins.
+   */
+  useRootAcl(root: string, acl: Acl): void {
+    this.acls.set(root, acl);
+  }
+
+  /** True when the session sends credentials (--zk-auth). */
+  get hasAuth(): boolean {
+    return this.auth.length > 0;
+  }
+
+  /** Who this session is, without its secret (`digest:viewer`, `anonymous`). */
+  get identity(): string {
+    return identityText(this.auth);
+  }
+
+  /**
+   * The ACL a create of `path` carries. Throws a NoAuthError when this identity could only read
+   * a masked copy of its root's ACL (no ADMIN there): creating with it would lock everyone out.
+   */
+  aclFor(path: string): Acl {
+    const { root, acl } = this.acls.forPath(path);
+    if (acl.some(isMasked)) {
+      throw new NoAuthError('NO_AUTH', `permission denied: create ${path} needs the ACL of ${root}, readable only with ADMIN on ${root} (this client: ${identityText(this.auth)}; check --zk-auth)`, { op: 'create', path });
+    }
+    return acl;
+  }
+
+  /** Bytes of the ACL a create of `path` carries (for a multi's byte bounds). */
+  aclBytesFor(path: string): number {
+    return aclBytes(this.acls.forPath(path).acl);
+  }
+
+  getACL(path: string): Promise<{ acl: Acl; stat: ZkStat }> {
+    return this.call<{ acl: Acl; stat: ZkStat }>('getACL', path, (c, done) =>
+      c.getACL(path, (err, acls, stat) => (err ? done(err) : done(null, { acl: fromLibAcl(acls), stat: toStat(stat) }))),
+    );
+  }
+
+  setACL(path: string, acl: Acl, version = -1): Promise<ZkStat> {
+    const acls = toLibAcl(acl);
+    return this.call<zookeeper.Stat>('setACL', path, (c, done) => c.setACL(path, acls, version, done)).then(toStat);
   }
 
   remove(path: string, version = -1): Promise<void> {
@@ -151,7 +212,14 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
    */
   multi(ops: Op[]): Promise<OpResult[]> {
     if (ops.length === 0) return Promise.resolve([]);
-    return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, done));
+    let aclOf;
+    try {
+      for (const o of ops) if (o.op === 'create') this.aclFor(o.path);
+      aclOf = (path: string) => toLibAcl(this.aclFor(path));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.call<OpResult[]>('multi', ops[0]!.path, (c, done) => commitMulti(c, ops, aclOf, done));
   }
 
   /** Reads many znodes' data in multiReads of `maxPerRequest` (default 100) paths, pipelined; no watches. */

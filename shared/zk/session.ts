@@ -32,7 +32,8 @@ import './version-zero-fix.js';
 import './wire-patches.js';
 import { interceptNotifications } from './client-hooks.js';
 import { closeClient, connectClient, retryUntilConnected, untilConnected } from './connect.js';
-import { SessionClosedError, SessionExpiredError, zkError } from './errors.js';
+import { AuthFailedError, SessionClosedError, SessionExpiredError, zkError } from './errors.js';
+import { identityText } from './acl.js';
 import { dropSocket, type RawClient } from './raw-client.js';
 import { SessionReaper } from './reaper.js';
 import { SessionRequests } from './session-requests.js';
@@ -68,6 +69,7 @@ export class ZkSession extends SessionRequests {
     this.requestTimeoutOption = opts.requestTimeoutMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(5000, this.sessionTimeoutMs);
     this.log = (opts.log ?? silentLogger).child({ component: 'zk-session' });
+    this.auth = opts.auth ?? [];
     if (opts.metrics) this.metrics = zkMetrics(opts.metrics, () => this._state === 'connected');
     this.reaper = new SessionReaper(this.connectString, this.sessionTimeoutMs, this.log);
     this.watchdog = new SessionWatchdog(
@@ -93,6 +95,9 @@ export class ZkSession extends SessionRequests {
     const s = new ZkSession(opts);
     try {
       await s.connectNewClient(s.connectTimeoutMs);
+      // The connect reply comes before the auth packets' replies: one request queued behind
+      // them fails with AUTH_FAILED if the server refused them, so open() says so itself.
+      if (s.auth.length > 0) await s.exists('/');
     } catch (err) {
       await s.close();
       throw err;
@@ -129,6 +134,7 @@ export class ZkSession extends SessionRequests {
       connectString: this.connectString,
       sessionTimeoutMs: this.sessionTimeoutMs,
       timeoutMs,
+      auth: this.auth,
       log: this.log,
       created: (c) => {
         this.client = c;
@@ -165,6 +171,15 @@ export class ZkSession extends SessionRequests {
     client.on('expired', () => {
       if (client !== this.client) return;
       this.onExpired('server reported the session expired', false);
+    });
+    // The server refused our credentials (an unknown scheme) and closes the connection; the
+    // library will not reconnect, and neither do we: the same credentials get the same answer.
+    client.on('authenticationFailed', () => {
+      if (client !== this.client || this._state === 'closed') return;
+      const line = `ZooKeeper refused the credentials of ${identityText(this.auth)} (AUTH_FAILED: no such scheme on the server?); check --zk-auth`;
+      this.log.error({ sessionId: this._sessionId }, line);
+      this.pending.failAll(() => new AuthFailedError('AUTH_FAILED', line));
+      void this.close();
     });
   }
 

@@ -1,0 +1,150 @@
+// ZooKeeper ACLs as drover uses them: the entries (perms, scheme, id), their text form
+// (`digest:USER:PASSWORD:PERMS`, `world:anyone:r`), ZooKeeper's digest of a password, their
+// encoded size (for the byte bounds of a multi), and the table of each root's ACL a session
+// creates its znodes with (a root's ACL is its cluster's: read once when a layout is opened).
+import { createHash } from 'node:crypto';
+import zookeeper from 'node-zookeeper-client';
+import type { ZkAuth } from './session-types.js';
+
+export interface AclEntry {
+  /** ZooKeeper's bits: READ 1, WRITE 2, CREATE 4, DELETE 8, ADMIN 16. */
+  perms: number;
+  scheme: string;
+  id: string;
+}
+export type Acl = readonly AclEntry[];
+
+export const PERMS = { r: 1, w: 2, c: 4, d: 8, a: 16 } as const;
+export const ALL_PERMS = 31;
+const PERM_NAMES: Record<string, string> = { c: 'CREATE', d: 'DELETE', r: 'READ', w: 'WRITE', a: 'ADMIN' };
+
+/** Today's ACL when nobody asked for one (every anonymous cluster). */
+export const OPEN_ACL: Acl = [{ perms: ALL_PERMS, scheme: 'world', id: 'anyone' }];
+/** "The identities of the creating connection, all rights" (ZooKeeper's CREATOR_ALL_ACL). */
+export const CREATOR_ALL_ACL: Acl = [{ perms: ALL_PERMS, scheme: 'auth', id: '' }];
+/** At most this many entries in a root's ACL (drover init): bounds the bytes every create carries. */
+export const MAX_ACL_ENTRIES = 8;
+
+/** `cdrwa` order, e.g. 31 → "cdrwa", 1 → "r". */
+export function permsText(perms: number): string {
+  return 'cdrwa'.split('').filter((p) => perms & PERMS[p as keyof typeof PERMS]).join('');
+}
+
+/** "cdrwa" → 31; throws on a letter that is no permission, or none. */
+export function parsePerms(text: string): number {
+  if (!/^[cdrwa]+$/.test(text)) throw new Error(`permissions must be letters of cdrwa, got ${JSON.stringify(text)}`);
+  let n = 0;
+  for (const ch of text) n |= PERMS[ch as keyof typeof PERMS];
+  return n;
+}
+
+/** The permission's name for a bit (CREATE...). */
+export function permName(bit: number): string {
+  const letter = Object.entries(PERMS).find(([, b]) => b === bit)?.[0];
+  return letter ? PERM_NAMES[letter]! : String(bit);
+}
+
+/** base64(sha1("user:password")): the id ZooKeeper's DigestAuthenticationProvider gives `user:password`. */
+export function digestOf(user: string, password: string): string {
+  return createHash('sha1').update(`${user}:${password}`, 'utf8').digest('base64');
+}
+
+/**
+ * One ACL spec: `digest:USER:PASSWORD:PERMS` (hashed here, the password never stored) or
+ * `world:anyone:PERMS`. Errors never repeat the password.
+ */
+export function parseAclSpec(spec: string): AclEntry & { user?: string } {
+  const parts = spec.split(':');
+  if (parts[0] === 'digest') {
+    if (parts.length < 4 || !parts[1] || parts.slice(2, -1).join(':') === '') {
+      throw new Error('an ACL of scheme digest is digest:USER:PASSWORD:PERMS');
+    }
+    const user = parts[1];
+    const password = parts.slice(2, -1).join(':');
+    return { perms: parsePerms(parts[parts.length - 1]!), scheme: 'digest', id: `${user}:${digestOf(user, password)}`, user };
+  }
+  if (parts[0] === 'world') {
+    if (parts.length !== 3 || parts[1] !== 'anyone') throw new Error(`an ACL of scheme world is world:anyone:PERMS, got ${JSON.stringify(spec)}`);
+    return { perms: parsePerms(parts[2]!), scheme: 'world', id: 'anyone' };
+  }
+  throw new Error(`an ACL is digest:USER:PASSWORD:PERMS or world:anyone:PERMS, got scheme ${JSON.stringify(parts[0])}`);
+}
+
+/** `scheme:credentials`, e.g. digest:user:password; errors never repeat the credentials. */
+export function parseZkAuth(text: string): ZkAuth {
+  const i = text.indexOf(':');
+  const scheme = i > 0 ? text.slice(0, i) : '';
+  const credentials = i > 0 ? text.slice(i + 1) : '';
+  if (!/^[a-z][a-z0-9_-]*$/i.test(scheme) || credentials === '') throw new Error('must be SCHEME:CREDENTIALS, e.g. digest:USER:PASSWORD');
+  if (scheme === 'digest' && !/^[^:]+:.+$/.test(credentials)) throw new Error('digest credentials are USER:PASSWORD');
+  return { scheme, credentials };
+}
+
+/** Who a session is, without its secret: `digest:viewer`, `anonymous`. */
+export function identityText(auth: readonly ZkAuth[] | undefined): string {
+  if (!auth || auth.length === 0) return 'anonymous';
+  return auth.map((a) => (a.scheme === 'digest' ? `digest:${a.credentials.split(':')[0]}` : a.scheme)).join(', ');
+}
+
+/** The digest ids (`user:hash`) a session's credentials give it on the server. */
+export function digestIds(auth: readonly ZkAuth[] | undefined): string[] {
+  return (auth ?? []).filter((a) => a.scheme === 'digest').map((a) => {
+    const i = a.credentials.indexOf(':');
+    return `${a.credentials.slice(0, i)}:${digestOf(a.credentials.slice(0, i), a.credentials.slice(i + 1))}`;
+  });
+}
+
+/** The permissions `acl` grants a session with `auth` (world:anyone to everyone, digest ids to their holders). */
+export function permsOf(acl: Acl, auth: readonly ZkAuth[] | undefined): number {
+  const ids = new Set(digestIds(auth));
+  let n = 0;
+  for (const e of acl) if ((e.scheme === 'world' && e.id === 'anyone') || (e.scheme === 'digest' && ids.has(e.id))) n |= e.perms;
+  return n;
+}
+
+/** `digest:alice:cdrwa, world:anyone:r` (the hash left out). */
+export function aclText(acl: Acl): string {
+  return acl.map((e) => `${e.scheme}:${e.scheme === 'digest' ? e.id.split(':')[0] : e.id}:${permsText(e.perms)}`).join(', ');
+}
+
+const ustringBytes = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
+/** Bytes of the ACL vector a create carries (count, then perms + scheme + id per entry). */
+export function aclBytes(acl: Acl): number {
+  return 4 + acl.reduce((n, e) => n + 4 + ustringBytes(e.scheme) + ustringBytes(e.id), 0);
+}
+
+/** A digest id as a reader without ADMIN sees it (ZooKeeper masks the hash: `user:x`). */
+export const isMasked = (e: AclEntry): boolean => e.scheme === 'digest' && e.id.endsWith(':x');
+
+type LibAcl = InstanceType<typeof zookeeper.ACL>;
+export function toLibAcl(acl: Acl): LibAcl[] {
+  return acl.map((e) => new zookeeper.ACL(e.perms, new zookeeper.Id(e.scheme, e.id)));
+}
+export function fromLibAcl(acls: LibAcl[] | undefined): AclEntry[] {
+  return (acls ?? []).map((a) => {
+    const x = a as unknown as { permission: number; id: { scheme: string; id: string } };
+    return { perms: x.permission, scheme: x.id.scheme, id: x.id.id };
+  });
+}
+
+/**
+ * Each root's ACL, picked by path prefix (one session may serve two roots); a path under no
+ * root gets OPEN_ACL (what every create carried before ACLs: anonymous clusters unchanged).
+ */
+export class AclTable {
+  private readonly roots = new Map<string, Acl>();
+
+  set(root: string, acl: Acl): void {
+    this.roots.set(root, acl);
+  }
+
+  /** The ACL of the deepest registered root holding `path`. */
+  forPath(path: string): { root?: string; acl: Acl } {
+    let best: string | undefined;
+    for (const r of this.roots.keys()) {
+      const under = r === '/' || path === r || path.startsWith(r + '/');
+      if (under && (best === undefined || r.length > best.length)) best = r;
+    }
+    return best === undefined ? { acl: OPEN_ACL } : { root: best, acl: this.roots.get(best)! };
+  }
+}
