@@ -1,16 +1,76 @@
-// Placeholder registered by the lead's seam commit; its owner replaces it whole.
+// `drover admin roots` and `drover admin destroy`: the roots on the ensemble, and removing one.
+// yargs runs only a subcommand's handler (main.ts never sees its return value), so these
+// handlers end in the ways main.ts turns into an exit code: a normal return is 0, a
+// UsageError 2, a refusal (DestroyRefusedError) 1, ZooKeeper unreachable 3.
 import type { Argv } from 'yargs';
-import { globalOptions } from '../common.js';
+import { findRoots, type RootInfo } from '../../client/admin-roots.js';
+import { destroyRoot } from '../../client/admin-destroy.js';
+import { ZkSession } from '../../shared/zk/session.js';
+import { globalOptions, printJson, UsageError, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 export const command = 'admin <command>';
 export const describe = 'list or remove cluster roots on the ensemble';
 
-export function builder(y: Argv): Argv {
-  return globalOptions(y) as unknown as Argv;
+interface DestroyArgs extends GlobalArgs {
+  yes: boolean;
 }
 
+export function builder(y: Argv): Argv {
+  return y
+    .command('roots', 'list the drover roots on the ensemble (a walk from /, bounded: depth 8, 10 000 znodes)', (s: Argv) => globalOptions(s), roots)
+    .command(
+      'destroy',
+      'remove a root and everything under it (refused while a master or worker is alive)',
+      (s: Argv) =>
+        globalOptions(s)
+          .option('yes', { type: 'boolean', default: false, describe: 'really remove it (without: say what would go, remove nothing)' })
+          .check((a) => {
+            if (!a.yes) throw new UsageError(`admin destroy removes ${a.root} and every znode under it (tasks, queue, history, layout); nothing removed: add --yes to do it`);
+            return true;
+          }),
+      destroy,
+    )
+    .demandCommand(1, 'name an admin command: roots or destroy') as unknown as Argv;
+}
+
+/** Never runs: yargs runs the subcommand's handler instead (an unknown one is a usage error). */
 export async function handler(): Promise<ExitCode> {
-  process.stderr.write('drover: admin is not built yet\n');
-  return EXIT.error;
+  return EXIT.usage;
+}
+
+/** A plain session: the admin commands work on the ensemble, not on one root's layout. */
+async function withSession<T>(argv: GlobalArgs, fn: (s: ZkSession) => Promise<T>): Promise<T> {
+  const session = await ZkSession.open({ connectString: argv.zk, sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+async function roots(argv: GlobalArgs): Promise<void> {
+  const found = await withSession(argv, (s) => findRoots(s));
+  const cut = found.stopped ? `(search stopped after ${n(found.visited)} znodes)` : undefined;
+  if (argv.json) {
+    printJson(found.roots);
+    if (cut) process.stderr.write(`drover: ${cut}\n`);
+    return;
+  }
+  const out = [['ROOT', 'SHARDS', 'CREATED', 'MASTERS', 'WORKERS', 'TASKS', 'QUEUED'], ...found.roots.map(row)];
+  const widths = out[0]!.map((_, c) => Math.max(...out.map((r) => r[c]!.length)));
+  const lines = out.map((r) => r.map((v, c) => (c === 0 || c === 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd());
+  if (found.roots.length === 0) lines.push('no drover roots found');
+  if (cut) lines.push(cut);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const row = (r: RootInfo): string[] => [r.root, String(r.shards), new Date(r.createdAt).toISOString(), n(r.masters), n(r.workers), n(r.tasks), n(r.queued)];
+
+async function destroy(argv: DestroyArgs): Promise<void> {
+  const r = await withSession(argv, (s) => destroyRoot(s, argv.root));
+  if (argv.json) return printJson({ root: r.root, removed: r.removed, tasks: r.before.tasks });
+  process.stdout.write(`removed ${r.root}: ${n(r.removed)} znodes (${n(r.before.tasks)} tasks)\n`);
 }
