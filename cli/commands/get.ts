@@ -37,6 +37,8 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
       `created:   ${new Date(t.createdAt).toISOString()}`,
     ];
     if (t.finishedAt) lines.push(`finished:  ${new Date(t.finishedAt).toISOString()}`);
+    // A retry gave it a fresh budget from attempt attemptBase+1; the history keeps the earlier ones.
+    if (t.retries) lines.push(`retried:   ${t.retries} time${t.retries === 1 ? '' : 's'}, last ${new Date(t.retriedAt ?? t.updatedAt).toISOString()} (budget from attempt ${(t.attemptBase ?? 0) + 1})`);
     const held = heldLine(t);
     if (held) lines.push(`${held[0].padEnd(10)} ${held[1]}`);
     if (t.progress !== undefined) lines.push(`progress:  ${JSON.stringify(t.progress)}`);

@@ -13,6 +13,7 @@ import { ClusterView } from './cluster-view.js';
 import { LiveHub } from './live.js';
 import { SECURITY_HEADERS, WORKERS_PAGE_DEFAULT, dashboardRoutes } from './routes.js';
 import { TaskLog } from './task-log.js';
+import { DeadLetter } from './dead-letter.js';
 
 export interface DashboardOptions {
   session: ZkSession;
@@ -43,6 +44,7 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
   let live: LiveHub | undefined;
   const view = new ClusterView({ session: opts.session, paths, master: opts.master, log, intervalMs: opts.sampleIntervalMs, wantLoads: () => (live?.clientCount ?? 0) > 0 });
   const tasks = new TaskLog();
+  const deadLetter = new DeadLetter();
 
   const overview = (workerOffset: number, workerLimit: number, withSeries: boolean) => {
     const samples = view.samples();
@@ -71,6 +73,7 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
     paths,
     log,
     tasks,
+    deadLetter,
     overview: () => overview(0, WORKERS_PAGE_DEFAULT, false),
     headers: SECURITY_HEADERS,
     maxPages: opts.maxPages,
@@ -92,6 +95,7 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
     tasks,
     hub,
     client,
+    deadLetter,
   );
   return {
     routes,

@@ -15,6 +15,7 @@ import type { Paths } from '../../shared/protocol/paths.js';
 import type { ZkSession } from '../../shared/zk/session.js';
 import { TaskFeed, type TaskEvent } from './feed.js';
 import type { FailureEntry, Taken, TaskLog, TaskSummary } from './task-log.js';
+import { DEAD_LETTER_MAX, type DeadLetter } from './dead-letter.js';
 
 export const MAX_CLIENTS = 32;
 const FLUSH_MS = 250;
@@ -40,6 +41,8 @@ export interface LiveHubOptions {
   /** Tasks a batch carries at most (default BATCH_MAX); more in one window are counted as dropped. */
   batchMax?: number;
   tasks: TaskLog;
+  /** The failed tasks (dead-letter.ts): cleared and seeded when the feed opens, kept by its events. */
+  deadLetter: DeadLetter;
   /** What the `overview` event carries (computed only while pages are connected). */
   overview: () => unknown;
   /** Headers every response of the dashboard carries. */
@@ -56,6 +59,7 @@ export class LiveHub {
   private dropped = 0;
   private flushTimer?: NodeJS.Timeout;
   private overviewDue = false;
+  private deadLetterDue = false;
   private retryTimer?: NodeJS.Timeout;
   /** Feed opens and closes so far (for tests and the README's cost figures). */
   readonly counts = { opened: 0, closed: 0 };
@@ -92,7 +96,10 @@ export class LiveHub {
     req.on('close', leave);
     res.on('close', leave);
     this.send(res, 'overview', this.opts.overview());
-    if (this.feed) this.send(res, 'ready', { feed: true });
+    if (this.feed) {
+      this.send(res, 'ready', { feed: true });
+      this.send(res, 'dead-letter', this.deadLetterBody());
+    }
     this.sync();
   }
 
@@ -142,6 +149,8 @@ export class LiveHub {
   private async openFeed(): Promise<boolean> {
     try {
       const feed = await TaskFeed.open({ session: this.opts.session, root: this.opts.root, log: this.opts.log });
+      // What it held was kept by a feed now gone (tasks retried meanwhile): from the seed again.
+      this.opts.deadLetter.clear();
       feed.on('event', (e) => this.onEvent(e));
       feed.on('error', (err) => this.opts.log.warn({ err: err.message }, 'dashboard task feed'));
       this.feed = feed;
@@ -182,6 +191,11 @@ export class LiveHub {
       const page = await listTasks(this.opts.session, this.opts.paths, { limit: SEED_TASKS });
       if (this.feed !== feed) return;
       for (const r of page.tasks) this.queue(this.opts.tasks.seed(r));
+      // The dead letter: the newest failed tasks, records read newest first (list.ts RECORD_SCAN at most).
+      const failed = await listTasks(this.opts.session, this.opts.paths, { deadLetter: true, limit: DEAD_LETTER_MAX, summary: true });
+      if (this.feed !== feed) return;
+      for (const r of failed.tasks) this.opts.deadLetter.take(r);
+      this.deadLetterDue = true;
       this.scheduleFlush();
     } catch (err) {
       this.opts.log.debug({ err: (err as Error).message }, 'dashboard: seeding recent tasks failed; the feed fills them in');
@@ -205,6 +219,7 @@ export class LiveHub {
 
   private onEvent(e: TaskEvent): void {
     this.queue(this.opts.tasks.add(e));
+    if (e.record && this.opts.deadLetter.take(e.record)) this.deadLetterDue = true;
     this.scheduleFlush();
   }
 
@@ -220,6 +235,10 @@ export class LiveHub {
       this.overviewDue = false;
       this.broadcast('overview', this.opts.overview());
     }
+    if (this.deadLetterDue) {
+      this.deadLetterDue = false;
+      this.broadcast('dead-letter', this.deadLetterBody());
+    }
     if (this.pendingTasks.size > 0 || this.pendingFailures.length > 0) {
       const body = { tasks: [...this.pendingTasks.values()], failures: this.pendingFailures, dropped: this.dropped };
       this.pendingTasks = new Map();
@@ -227,6 +246,11 @@ export class LiveHub {
       this.dropped = 0;
       this.broadcast('tasks', body);
     }
+  }
+
+  /** The whole (bounded) dead letter: the page replaces its panel with it. */
+  private deadLetterBody(): unknown {
+    return { tasks: this.opts.deadLetter.list(), max: DEAD_LETTER_MAX };
   }
 
   private broadcast(event: string, data: unknown): void {

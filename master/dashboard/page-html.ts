@@ -51,6 +51,10 @@ export const PAGE_HTML = `<!doctype html>
     <h2>Recent failures</h2>
     <div class="scroll short"><table><thead><tr><th>when</th><th>id</th><th>type</th><th>attempt</th><th>outcome</th><th>kind</th><th>reason</th></tr></thead><tbody id="failures"></tbody></table></div>
   </section>
+  <section class="card" id="dead-letter-card">
+    <h2>Dead letter <span id="dead-letter-note" class="muted"></span></h2>
+    <div class="scroll short"><table><thead><tr><th>failed</th><th>id</th><th>type</th><th>kind</th><th>error</th><th>attempts</th><th>to retry</th></tr></thead><tbody id="dead-letter"></tbody></table></div>
+  </section>
 </main>
 </body>
 </html>

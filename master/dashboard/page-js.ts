@@ -177,13 +177,23 @@ export const PAGE_JS = String.raw`'use strict';
     }));
   }
 
+  // The dead letter: the server's whole (bounded) list each time; the page shows the retry command, it never posts.
+  function renderDeadLetter(b) {
+    put($('dead-letter'), b.tasks.map(function (d) {
+      var att = d.attemptsUsed + ' / ' + d.maxAttempts + (d.lost ? ' (' + d.lost + ' lost)' : '') + (d.retries ? ', retried ' + d.retries + 'x' : '');
+      return row([fmtTime(d.finishedAt), cell(taskLink(d.id)), d.type, d.kind, cell(el('span', null, d.message), 'wrap reason'), att, cell(el('code', null, d.retry))], 'data-dead', d.id);
+    }));
+    $('dead-letter-note').textContent = b.tasks.length ? '(newest ' + b.tasks.length + '; all: drover list --dead-letter)' : '(no failed tasks)';
+  }
+
   function kv(pairs) {
     var t = el('table');
     pairs.forEach(function (p) { if (p[1] !== undefined) t.appendChild(row([el('th', null, p[0]), cell(p[1] instanceof Node ? p[1] : el('span', null, p[1]), 'wrap')])); });
     return t;
   }
   function renderDetail(t) {
-    var parts = [kv([['state', badge(t.state)], ['type', t.type], ['attempt', t.attempt + ' of ' + t.maxAttempts + ' (' + (t.lost || 0) + ' lost to infrastructure)'],
+    var parts = [kv([['state', badge(t.state)], ['type', t.type], ['attempt', t.attempt + ' (' + (t.attempt - (t.lost || 0) - (t.attemptBase || 0)) + ' of ' + t.maxAttempts + ' used, ' + (t.lost || 0) + ' lost to infrastructure)'],
+      ['retried', t.retries ? t.retries + ' times, last ' + fmtTime(t.retriedAt) : undefined],
       ['worker', t.worker || '\u2014'], ['priority', String(t.priority)], ['labels', fmtLabels(t.labels)], ['timeout', t.timeoutMs ? fmtDur(t.timeoutMs) : 'none'],
       ['created', fmtTime(t.createdAt)], ['assigned', t.assignedAt ? fmtTime(t.assignedAt) : undefined], ['started', t.startedAt ? fmtTime(t.startedAt) : undefined],
       ['finished', t.finishedAt ? fmtTime(t.finishedAt) : undefined], ['error', t.error ? t.error.kind + ': ' + t.error.message : undefined]])];
@@ -233,6 +243,7 @@ export const PAGE_JS = String.raw`'use strict';
   function loadLists() {
     getJson('/api/tasks/recent?limit=' + RECENT_KEPT).then(function (r) { if (r.status === 200) { r.body.tasks.forEach(mergeTask); renderRecent(); } });
     getJson('/api/failures?limit=' + FAIL_KEPT).then(function (r) { if (r.status === 200) { r.body.failures.forEach(addFailure); renderFailures(); } });
+    getJson('/api/dead-letter?limit=200').then(function (r) { if (r.status === 200 && r.body.feed) renderDeadLetter(r.body); });
   }
   function load() {
     getJson('/api/overview').then(function (r) { if (r.status === 200) renderOverview(r.body); });
@@ -242,6 +253,7 @@ export const PAGE_JS = String.raw`'use strict';
     var es = new EventSource('/api/events'), down = false;
     es.addEventListener('overview', function (e) { renderOverview(JSON.parse(e.data)); });
     es.addEventListener('ready', function () { setLive('live', 'live'); });
+    es.addEventListener('dead-letter', function (e) { renderDeadLetter(JSON.parse(e.data)); });
     es.addEventListener('feed-error', function (e) { setLive('down', 'task feed: ' + JSON.parse(e.data).message); });
     es.addEventListener('tasks', function (e) {
       var b = JSON.parse(e.data);

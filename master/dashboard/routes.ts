@@ -17,6 +17,7 @@ import { PAGE_CSS } from './page-css.js';
 import { PAGE_HTML } from './page-html.js';
 import { PAGE_JS } from './page-js.js';
 import { FAILURES_MAX, RECENT_MAX, type TaskLog } from './task-log.js';
+import { DEAD_LETTER_MAX, type DeadLetter } from './dead-letter.js';
 
 /** The page loads only its own script, style and API: no inline code, no other origin, no framing. */
 export const CSP =
@@ -87,7 +88,7 @@ export function hostGuard(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub, client: DroverClient): Route[] {
+export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub, client: DroverClient, deadLetter: DeadLetter): Route[] {
   const guard: Route = (req, res) => hostGuard(req, res);
   const page: Route = (req, res, url) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -126,6 +127,11 @@ export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub
     if (path === '/api/failures') {
       const limit = intParam(url, 'limit', 20, 1, FAILURES_MAX);
       return json(res, 200, { failures: tasks.recentFailures(limit), limit, max: FAILURES_MAX });
+    }
+    if (path === '/api/dead-letter') {
+      // From memory: kept while a page's feed is open (live.ts), empty before one opened.
+      const limit = intParam(url, 'limit', 50, 1, DEAD_LETTER_MAX);
+      return json(res, 200, { tasks: deadLetter.list(limit), limit, max: DEAD_LETTER_MAX, feed: live.feedOpen });
     }
     if (path.startsWith('/api/task/')) {
       let id: string;
