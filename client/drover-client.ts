@@ -17,6 +17,7 @@ import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import { listTasks, type ListOptions, type TaskPage } from './list.js';
 import { retryMany, retryOne, type RetryManyOptions, type RetryManyResult, type RetryResult } from './retry.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
+import * as controls from './control.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
 import { TaskNotFoundError, Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
@@ -26,6 +27,7 @@ export type { WaitEachOptions } from './waiters.js';
 export type { SubmitResult, SubmitManyOptions } from './submit.js';
 export type { WaitingClass, WaitingSample } from './status-waiting.js';
 export type { ClusterStatus, WorkerStatus, FinishedSplit } from './status.js';
+export { ControlError, WorkerNotFoundError, type ControlState, type DrainRequest, type PausedScopes } from './control.js';
 export type { ListOptions, TaskPage } from './list.js';
 export type { RetryManyOptions, RetryManyResult, RetryResult } from './retry.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './typed.js';
@@ -272,6 +274,36 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   /** Leader, masters, workers (load, labels, types), queue depth, counts, and what queued tasks wait for (client/status.ts). */
   async status(): Promise<ClusterStatus> {
     return clusterStatus(this.session, this.paths);
+  }
+
+  /** Pauses all task types, or one: the leader assigns nothing of it; running tasks finish (client/control.ts). */
+  pause(opts: { type?: string } = {}): Promise<controls.PausedScopes> {
+    return controls.pause(this.session, this.paths, opts);
+  }
+
+  /** Resumes everything (no type), or one type (refused with a ControlError while all types are paused). */
+  resume(opts: { type?: string } = {}): Promise<controls.PausedScopes> {
+    return controls.resume(this.session, this.paths, opts);
+  }
+
+  /** What is paused, since when, and which workers are asked to drain. */
+  control(): Promise<controls.ControlState> {
+    return controls.control(this.session, this.paths);
+  }
+
+  /** Asks a live worker to finish what it runs, take no more and leave (WorkerNotFoundError if none is alive). */
+  drain(workerId: string): Promise<{ requested: boolean; members: string[] }> {
+    return controls.drain(this.session, this.paths, workerId);
+  }
+
+  /** Takes a pending drain request back; false when there was none. */
+  cancelDrain(workerId: string): Promise<boolean> {
+    return controls.cancelDrain(this.session, this.paths, workerId);
+  }
+
+  /** Resolves once no member of this worker id is alive (after a drain, say). */
+  waitWorkerGone(workerId: string, signal?: AbortSignal): Promise<void> {
+    return controls.waitWorkerGone(this.session, this.paths, workerId, signal);
   }
 }
 

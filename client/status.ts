@@ -1,17 +1,19 @@
 // The cluster at a glance: who leads, the masters, each worker (state, load, labels, types),
 // queue depth, tasks in progress, finished tasks split by how they ended, and the queued tasks
-// no live worker can take (status-waiting.ts).
+// no live worker can take (status-waiting.ts), what is paused and who drains (control/).
 //
 // Requests: the election (1 getChildren + 1 getData), workers/ (1 getChildren) and every
 // member's data with its assign/ directory's stat (1 multiRead per 50 members), every queue
 // and done shard's stat (1 multiRead for up to 512 shards: numChildren is the count), what the
-// queue waits for (1 getData of leader-status, or its sample), and the finished split.
+// queue waits for (1 getData of leader-status, or its sample), the finished split, and control
+// (1 getData of control/paused, 1 getChildren of control/drain, 1 multiRead if it has requests).
 //
 // The finished split: a done entry's name says when a task ended, not how, so the split is
 // read from records: FINISHED_SAMPLE of them at most, taken from whole done shards in order
 // (the hash spreads tasks evenly over shards, so the first shards are a fair sample), in
 // multiReads. Below FINISHED_SAMPLE finished tasks the counts are exact; above it they are
 // scaled and say so (`finishedSample.read < of`): ≤ 1 listing and ~10 multiReads at any size.
+import { readControl, type PausedScopes } from '../shared/protocol/control.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
@@ -49,6 +51,18 @@ export interface ClusterStatus {
   finished: number;
   /** How they ended (from a bounded sample of their records). */
   finishedBy: FinishedSplit;
+  /** Scopes the leader assigns nothing of (control/paused), since when. */
+  paused: PausedScopes;
+  /** Workers draining: asked to (control/drain: requestedAt), or whose member state says so (null). */
+  draining: DrainingWorker[];
+}
+
+export interface DrainingWorker {
+  workerId: string;
+  /** When `drover drain` asked (null: no request, the member drains on its own, e.g. on SIGTERM). */
+  requestedAt: number | null;
+  /** Its live members (workerId~incarnation) and their states. */
+  members: Array<{ name: string; state: string }>;
 }
 
 /** Finished records status reads at most to split them by outcome. */
@@ -56,10 +70,11 @@ export const FINISHED_SAMPLE = 1000;
 const MEMBERS_PER_REQUEST = 50;
 
 export async function clusterStatus(session: ZkSession, paths: Paths): Promise<ClusterStatus> {
-  const [leader, masters, workerNames] = await Promise.all([
+  const [leader, masters, workerNames, control] = await Promise.all([
     readLeader(session, paths.election),
     listCandidates(session, paths.election),
     session.retrying(() => session.getChildren(paths.workers)),
+    readControl(session, paths),
   ]);
   const shards = paths.shardNames;
   const [workers, counts] = await Promise.all([
@@ -81,7 +96,20 @@ export async function clusterStatus(session: ZkSession, paths: Paths): Promise<C
     inProgress: workers.reduce((n, w) => n + w.load, 0),
     finished: sum(done),
     finishedBy,
+    paused: control.paused,
+    draining: drainingWorkers(control.drains, workers),
   };
+}
+
+function drainingWorkers(drains: ReadonlyArray<{ workerId: string; requestedAt: number }>, workers: readonly WorkerStatus[]): DrainingWorker[] {
+  const out = new Map<string, DrainingWorker>();
+  for (const d of drains) out.set(d.workerId, { workerId: d.workerId, requestedAt: d.requestedAt, members: [] });
+  for (const w of workers) {
+    let e = out.get(w.id);
+    if (!e && w.state === 'draining') out.set(w.id, (e = { workerId: w.id, requestedAt: null, members: [] }));
+    e?.members.push({ name: w.name, state: w.state });
+  }
+  return [...out.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1));
 }
 
 /** Every member's data and its assignment directory's child count, in multiReads. */

@@ -50,6 +50,8 @@ export class Assigner {
     private readonly queue: QueueIndex,
     /** False while the picture may miss what happened during a cut: a round then places nothing. */
     private readonly mayPlace: () => boolean = () => true,
+    /** Members asked to drain (control/drain): given nothing, as if their state said 'draining'. */
+    private readonly draining: (member: string) => boolean = () => false,
   ) {}
 
   stop(): void {
@@ -66,7 +68,7 @@ export class Assigner {
       labels: m.labels,
       // Workers of an older version advertise no types: used only when no typed worker takes a task.
       types: m.types,
-      state: m.state,
+      state: this.draining(m.name) ? 'draining' : m.state,
     }));
   }
 
@@ -115,6 +117,9 @@ export class Assigner {
     // Refreshed, overdue taken back, but nothing placed on a picture that may be stale: the
     // resets' reads kick a round once they are applied.
     if (!this.mayPlace()) return;
+    // Everything paused (control/paused): nothing read, nothing placed.
+    const gate = this.queue.gate;
+    if (gate.pausedAll) return;
     // Loads as the mirror has them plus this round's own placements: taken again after every
     // read, whose reply follows every event of the requests sent before it (an assign whose
     // outcome we did not learn, applied late, shows up there as unread assignments).
@@ -130,7 +135,6 @@ export class Assigner {
       return freeSlots(workers);
     };
     // Which classes a free worker takes: decided per worker profile, cached per class.
-    const gate = this.queue.gate;
     await gate.update(workers);
     let slots = freeSlots(workers);
     // Nothing placeable: the round ends here, having touched nothing of the queue.
@@ -153,7 +157,8 @@ export class Assigner {
       // The connection may have dropped while the read was out (and the read been retried after).
       if (!this.mayPlace()) return this.releaseAll(placed);
       slots = reloaded();
-      const got = slots > 0 ? planAssignments(ready, workers) : [];
+      // Unread entries of a paused type are read (classified) once, then wait in their closed class.
+      const got = slots > 0 ? planAssignments(ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
       for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
       placed.push(...got);
       slots = reloaded();

@@ -15,6 +15,11 @@
 // So a round never touches a class no free worker can take (the group of no acceptors is
 // never opened), however many there are; and free capacity changing (workers filling up,
 // freeing) costs nothing per class.
+//
+// Paused scopes (control/paused, master/control-watch.ts) close classes too: a class of a
+// paused type is never opened (a check per class of an open group, nothing per task), and
+// shows as waiting for `paused` instead of any other cause.
+import type { PausedScopes } from '../shared/protocol/control.js';
 import { accepts, profileKey, waitingCause, type PolicyWorker, type WaitingKind } from './assignment-policy.js';
 
 interface Profile {
@@ -58,12 +63,37 @@ export class ClassGate<C extends GateClass> {
   /** Bumped whenever the set of live profiles changes (cached reasons depend on it). */
   private version = 0;
   private nextId = 0;
+  private allPaused = false;
+  private readonly pausedTypes = new Set<string>();
 
   constructor(private readonly pause: () => Promise<void> = () => Promise.resolve()) {}
 
   /** Profiles decided against (for tests and logs). */
   get profileCount(): number {
     return this.profiles.size;
+  }
+
+  /** What control/paused says now: applied from the next openClasses() on. */
+  setPaused(p: PausedScopes): void {
+    this.allPaused = p.all !== null;
+    this.pausedTypes.clear();
+    for (const t of p.types) this.pausedTypes.add(t.type);
+  }
+
+  /** Whether the leader may assign nothing of this type now. */
+  isPaused(type: string): boolean {
+    return this.allPaused || this.pausedTypes.has(type);
+  }
+
+  /** Every type is paused: a round places nothing (and reads nothing). */
+  get pausedAll(): boolean {
+    return this.allPaused;
+  }
+
+  /** Classes of a paused type (O(classes)): what status shows as waiting for `paused`. */
+  *pausedClasses(): Generator<C> {
+    if (!this.allPaused && this.pausedTypes.size === 0) return;
+    for (const c of this.all) if (this.isPaused(c.type)) yield c;
   }
 
   /** A new class: decided against every live profile, once. */
@@ -130,9 +160,12 @@ export class ClassGate<C extends GateClass> {
 
   /** Classes some free worker accepts now (groups with a free acceptor), any order. */
   *openClasses(): Generator<C> {
+    if (this.allPaused) return;
+    const someTypes = this.pausedTypes.size > 0;
     for (const g of this.groups.values()) {
       if (g.key === NONE || !g.acceptors.some((p) => p.free > 0)) continue;
-      yield* g.classes;
+      if (!someTypes) yield* g.classes;
+      else for (const c of g.classes) if (!this.pausedTypes.has(c.type)) yield c;
     }
   }
 
@@ -143,12 +176,13 @@ export class ClassGate<C extends GateClass> {
     return n;
   }
 
-  /** Classes no live worker can take, with why (the reason cached until the profiles change). */
+  /** Classes no live worker can take, with why (the reason cached until the profiles change); paused ones are pausedClasses(). */
   *waiting(): Generator<{ cls: C; reason: string; kind: WaitingKind }> {
     const none = this.groups.get(NONE);
     if (!none) return;
     const live = [...this.profiles.values()].map((p) => ({ types: p.types, labels: p.labels, state: 'alive' }));
     for (const c of none.classes) {
+      if (this.isPaused(c.type)) continue;
       const v = c.verdict!;
       if (v.reason?.version !== this.version) v.reason = { version: this.version, cause: waitingCause(c, live) };
       const cause = v.reason.cause;

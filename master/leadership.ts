@@ -16,6 +16,7 @@ import { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { Assigner } from './assigner.js';
+import { ControlWatch } from './control-watch.js';
 import { DeposedError, type LeaderContext, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 import { LeaderStatusPublisher } from './leader-status.js';
 import type { LeaderMetrics, LeaderPicture, WorkerStateLabel } from './master-metrics.js';
@@ -52,6 +53,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private readonly assigner: Assigner;
   private readonly retention: Retention;
   private readonly status: LeaderStatusPublisher;
+  /** Pause and drain requests (control/): read before the first round, watched after. */
+  private readonly control: ControlWatch;
   private readonly rounds: Coalescer;
   private _connectedSince = Date.now();
   private _stopped = false;
@@ -92,7 +95,12 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.queue = new QueueIndex(paths.shardNames);
     this.mirror = new QueueMirror(session, paths, this.queue, log.child({ component: 'queue' }), () => this.kick());
     this.reconciler = new Reconciler(this, this.observer);
-    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, () => this.mayPlace());
+    this.control = new ControlWatch(session, paths, this.log, () => {
+      this.queue.gate.setPaused(this.control.paused);
+      this.kick();
+      this.status.schedule();
+    });
+    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, () => this.mayPlace(), (m) => this.control.draining(m));
     this.retention = new Retention(this, (err) => this.onRoundError(err));
     this.status = new LeaderStatusPublisher(this, this.queue);
     new MemberLog(this.observer, log.child({ component: 'members' }), (m) => this.reconciler.load(m));
@@ -116,7 +124,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   /** Whether the picture covers what happened while the connection was down (see viewResets). */
   private mayPlace(): boolean {
-    return this.session.state === 'connected' && this.viewResets.applied === this.viewResets.expected && !this.reconciler.resetPending;
+    return this.session.state === 'connected' && this.viewResets.applied === this.viewResets.expected && !this.reconciler.resetPending && this.control.current;
   }
 
   /** Rebuilds the picture, then lets rounds run. A stop() meanwhile ends it early, with nothing left running. */
@@ -139,6 +147,9 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     // assignments are read, and rounds start from what is indexed so far once those are known.
     const armed = this.mirror.start();
     armed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // What is paused or draining, read before the first round (control-watch.ts).
+    const control = this.control.start();
+    control.catch(() => undefined);
     await this.observer.start();
     if (this._stopped) return;
     const membersMs = Date.now() - t0;
@@ -146,6 +157,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     if (this._stopped) return;
     const rebuiltMs = Date.now() - t0;
     await armed;
+    await control;
     // stop() may have come during any await above: it has run already, and removes nothing added after it.
     if (this._stopped) return;
     // Logged by the master, in its one line for this leadership ('elected leader').
@@ -168,6 +180,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     if (this._stopped) return;
     this._stopped = true;
     this.observer.stop();
+    await this.control.stop();
     await this.mirror.stop();
     await this.reconciler.stop();
     this.session.off('state', this.onSessionState);

@@ -242,7 +242,8 @@ export class QueueIndex {
       const head = heap.peek();
       if (head && left > 0) merge.push({ heap, head, left });
     };
-    add(this.unread, Infinity);
+    // All paused: nothing at all (the round ends before it asks, too).
+    if (!this.gate.pausedAll) add(this.unread, Infinity);
     for (const c of this.gate.openClasses()) add(c.ready, this.gate.quota(c));
     const out: QueueEntry[] = [];
     while (out.length < limit) {
@@ -262,9 +263,14 @@ export class QueueIndex {
     return out;
   }
 
-  /** Classes no live worker can take, biggest first (at most `max`), and how many in all. */
+  /** Classes no live worker can take or of a paused type (reason `paused`), biggest first (at most `max`), and how many in all. */
   waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
-    return this.classes.waiting(max);
+    const w = this.classes.waiting(max);
+    const paused: WaitingClassCount[] = [];
+    for (const c of this.gate.pausedClasses()) paused.push({ type: c.type, labels: c.labels, count: c.members, reason: 'paused' });
+    if (paused.length === 0) return w;
+    const classes = [...paused, ...w.classes].sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)).slice(0, max);
+    return { classes, total: w.total + paused.length, tasks: w.tasks + paused.reduce((n, c) => n + c.count, 0) };
   }
 
   /** Records what an entry's task asks of a worker, once its record has been read. */

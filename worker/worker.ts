@@ -1,6 +1,7 @@
 // The worker's lifecycle: opens (or borrows) a session, registers as a member, lets its
 // attempt runner (attempt-runner.ts) take what the leader assigns, and drains on stop. It
-// never decides who runs what; it only obeys znodes.
+// never decides who runs what; it only obeys znodes. `drover drain <id>` (drain-watch.ts) runs
+// the same stop as a signal would, and the worker removes the request as it leaves.
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
@@ -9,6 +10,7 @@ import type { TaskError } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { AttemptRunner } from './attempt-runner.js';
+import { DrainWatch } from './drain-watch.js';
 import { workerConfig, type WorkerConfig, type WorkerOptions } from './options.js';
 import { WorkerRegistration } from './registration.js';
 import type { AttemptEnd } from './attempt-report.js';
@@ -84,6 +86,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly _stats: WorkerStats = { started: 0, committed: 0, fenced: 0 };
   private startPromise?: Promise<void>;
   private stopPromise?: Promise<void>;
+  private drainWatch?: DrainWatch;
+  private resolveStopped!: () => void;
+  /** Resolves once the worker has stopped, however (stop(), or a drain request: `drover drain`). */
+  readonly whenStopped: Promise<void> = new Promise((r) => (this.resolveStopped = r));
 
   constructor(opts: WorkerOptions) {
     super();
@@ -121,6 +127,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Running is said once, with what it takes, by doStart ('worker alive').
     if (next !== 'running') this.log.info({ state: next, previous: prev }, `worker ${next}`);
     this.tell('state', next, prev);
+    if (next === 'stopped') this.resolveStopped();
   }
 
   start(): Promise<void> {
@@ -172,6 +179,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await registration.register();
       this.runner.setAccepting(true);
       await this.runner.listNow();
+      // Asked to drain (now, or before it started): the same stop as a signal's.
+      this.drainWatch = new DrainWatch(session, this.paths, this.id, this.log, () => {
+        this.stop().catch((err) => this.log.error({ err: (err as Error).message }, 'drain failed'));
+      });
+      await this.drainWatch.start();
       await registration.setState('alive');
       this.setState('running');
       this.log.info({ member: registration.memberName, concurrency: this.concurrency, types: this.types }, 'worker alive');
@@ -225,6 +237,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Stops listening, deregisters, closes an owned session; lets pending commits give up. */
   private async release(): Promise<void> {
+    // Before the member node goes (its state says draining meanwhile): a restart of this id runs normally.
+    await this.drainWatch?.finish();
     this.runner?.close();
     this.metrics?.detach();
     this.session?.off('expired', this.onExpired);

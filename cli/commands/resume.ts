@@ -1,16 +1,24 @@
-// Placeholder registered by the lead's seam commit; its owner replaces it whole.
+// drover resume [--type T]: undoes pause (client/control.ts).
 import type { Argv } from 'yargs';
-import { globalOptions } from '../common.js';
+import { globalOptions, printJson, withClient } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { pausedLine, type ScopeArgs } from './pause.js';
 
 export const command = 'resume';
-export const describe = 'undo pause (all, or one --type)';
+export const describe = 'let the leader assign again: without --type everything paused resumes (all, and every type)';
 
-export function builder(y: Argv): Argv {
-  return globalOptions(y) as unknown as Argv;
+export function builder(y: Argv): Argv<ScopeArgs> {
+  return globalOptions(y).option('type', {
+    type: 'string',
+    describe: 'resume only this type (refused while all types are paused: resume all, then pause what should stay paused)',
+  }) as unknown as Argv<ScopeArgs>;
 }
 
-export async function handler(): Promise<ExitCode> {
-  process.stderr.write('drover: resume is not built yet\n');
-  return EXIT.error;
+export async function handler(argv: ScopeArgs): Promise<ExitCode> {
+  return withClient(argv, async (client) => {
+    const p = await client.resume(argv.type === undefined ? {} : { type: argv.type });
+    if (argv.json) printJson(p);
+    else process.stdout.write(`${pausedLine(p)}\n`);
+    return EXIT.ok;
+  }, { readOnly: true });
 }

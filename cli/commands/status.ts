@@ -28,19 +28,39 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
       const types = w.types ? w.types.join(',') || '-' : 'any (not advertised)';
       out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\tlabels ${labels}\ttypes ${types}\t${w.host} pid ${w.pid}\t${w.name}`);
     }
+    out.push(...controlLines(s));
     out.push(`queued:      ${s.queue.depth}`);
     out.push(...waitingLines(s.waiting, s.waitingSample));
     out.push(`in progress: ${s.inProgress}`);
     out.push(`finished:    ${finishedLine(s)}`);
     process.stdout.write(out.join('\n') + '\n');
     // Said on stderr too, so that it is seen when stdout goes to a file or a pipe.
-    const stuck = s.waiting.reduce((t, w) => t + w.count, 0) + (s.waitingSample.omitted?.tasks ?? 0);
-    if (stuck > 0) process.stderr.write(`drover: warning: ${n(stuck)} queued tasks no live worker can take (${s.waiting.map((w) => `${w.type}: ${w.reason}`).slice(0, 3).join('; ')}${s.waiting.length > 3 ? '; …' : ''})\n`);
+    // Paused ones wait as an operator asked: no warning for them.
+    const stuckClasses = s.waiting.filter((w) => w.reason !== PAUSED);
+    const stuck = stuckClasses.reduce((t, w) => t + w.count, 0) + (s.waitingSample.omitted?.tasks ?? 0);
+    if (stuck > 0) process.stderr.write(`drover: warning: ${n(stuck)} queued tasks no live worker can take (${stuckClasses.map((w) => `${w.type}: ${w.reason}`).slice(0, 3).join('; ')}${stuckClasses.length > 3 ? '; …' : ''})\n`);
     return EXIT.ok;
   }, { readOnly: true });
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
+/** The reason the leader gives queued tasks of a paused type (master/queue-index.ts). */
+const PAUSED = 'paused';
+const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : '?');
+
+/** What is paused (since when) and which workers drain; nothing when neither. */
+function controlLines(s: ClusterStatus): string[] {
+  const out: string[] = [];
+  const scopes = [...(s.paused.all ? [`all types (since ${iso(s.paused.all.since)})`] : []), ...s.paused.types.map((t) => `${t.type} (since ${iso(t.since)})`)];
+  if (scopes.length > 0) out.push(`paused:      ${scopes.join(', ')}`);
+  if (s.draining.length > 0) out.push(`draining:    ${s.draining.length}`);
+  for (const d of s.draining) {
+    const asked = d.requestedAt === null ? 'not requested (stopping)' : `requested ${iso(d.requestedAt)}`;
+    const members = d.members.map((m) => `${m.name} ${m.state}`).join(', ') || 'no live member (gone; its request stays until it starts again)';
+    out.push(`  ${d.workerId}\t${asked}\t${members}`);
+  }
+  return out;
+}
 
 /** Finished tasks split by outcome; an estimate says what it rests on. */
 function finishedLine(s: ClusterStatus): string {
@@ -62,7 +82,8 @@ function waitingLines(waiting: ClusterStatus['waiting'], sample: ClusterStatus['
   const omitted = sample.omitted ?? { classes: 0, tasks: 0 };
   const total = waiting.reduce((t, w) => t + w.count, 0) + omitted.tasks;
   const how = !partial ? '' : leader ? ` (the leader has read ${basis})` : ` (estimated from ${basis})`;
-  const out = [`waiting:     ${n(total)} queued tasks no live worker can take${how}`];
+  const what = waiting.some((w) => w.reason === PAUSED) ? 'queued tasks waiting (paused, or no live worker can take them)' : 'queued tasks no live worker can take';
+  const out = [`waiting:     ${n(total)} ${what}${how}`];
   for (const w of waiting) {
     const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
     out.push(`  ${w.type}\tlabels ${labels}\t${w.count}\t${w.reason}`);

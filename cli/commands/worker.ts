@@ -78,10 +78,14 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     started = true;
     await worker.start();
     // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
-    await onShutdown(async (signal) => {
-      log.info({ signal }, 'draining');
-      await worker.stop();
-    });
+    // Until a signal, or a drain request (`drover drain`) that stopped the worker by itself: exit 0 either way.
+    await Promise.race([
+      onShutdown(async (signal) => {
+        log.info({ signal }, 'draining');
+        await worker.stop();
+      }),
+      worker.whenStopped,
+    ]);
   } finally {
     await http?.close();
     if (started) await worker.stop();

@@ -9,6 +9,9 @@
 //                                               ~b: the record is big (over 16 KiB), read alone
 // <root>/done/<shard>/<finishedAt>-<taskId>     persistent: finished index, for retention
 // <root>/leader-status                          persistent: what the leader sees the queue wait for (small, capped)
+// <root>/control/paused                         persistent: the paused scopes, JSON {all, types} (control.ts); absent: none
+// <root>/control/drain/<workerId>               persistent: a drain request {requestedAt}, removed by the worker as it leaves
+//                                               (control/ is made on first use: roots of older drovers lack it)
 //
 // Directories that grow with the number of tasks are sharded by a hash of the task id, so a
 // million tasks means ~4k children a directory with the default 256 shards, far below the
@@ -139,6 +142,21 @@ export class Paths {
   /** The leader's published account of queued tasks no live worker can take (written fenced, throttled). */
   get leaderStatus(): string {
     return `${this.root}/leader-status`;
+  }
+
+  // ---- cluster control (shared/protocol/control.ts): not part of layoutDirs, made on first use ----
+  get control(): string {
+    return `${this.root}/control`;
+  }
+  get controlPaused(): string {
+    return `${this.control}/paused`;
+  }
+  get controlDrain(): string {
+    return `${this.control}/drain`;
+  }
+  drainRequest(workerId: string): string {
+    assertWorkerId(workerId);
+    return `${this.controlDrain}/${workerId}`;
   }
 
   /** Every persistent directory the layout needs, parents first. */

@@ -1,0 +1,103 @@
+// The leader's view of cluster control (shared/protocol/control.ts): what is paused and who is
+// asked to drain. One persistent recursive watch on <root>/control (it may not exist yet: the
+// watch fires when it is made), and on any event under it, or a reset after a (re)connect, one
+// re-read (control/paused's data, control/drain's listing and a multiRead of its requests),
+// coalesced. Nothing per task: requests per control change, not per round.
+//
+// `current` is false from a connection's loss until the re-read after it: the leader places
+// nothing meanwhile (a pause written during the cut must hold from its next round), and a new
+// leader reads it before its first round (Leadership.start).
+import type { Logger } from '../shared/log.js';
+import { NOTHING_PAUSED, readControl, type PausedScopes } from '../shared/protocol/control.js';
+import { Paths } from '../shared/protocol/paths.js';
+import { Coalescer } from '../shared/util/coalescer.js';
+import type { TreeWatch, ZkSession } from '../shared/zk/session.js';
+import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
+
+export class ControlWatch {
+  paused: PausedScopes = NOTHING_PAUSED;
+  /** Worker ids with a drain request. */
+  readonly drains = new Set<string>();
+  /** Re-reads done (tests). */
+  reads = 0;
+  private _current = false;
+  private stopped = false;
+  private watch?: TreeWatch;
+  private readonly coalescer: Coalescer;
+  /** Bumped at every loss of the connection: a read begun before one does not make the view current. */
+  private cuts = 0;
+  private readonly onState = (s: string) => {
+    if (s === 'connected') return;
+    this.cuts++;
+    this._current = false;
+  };
+
+  constructor(
+    private readonly session: ZkSession,
+    private readonly paths: Paths,
+    private readonly log: Logger,
+    /** Called after every re-read that applied. */
+    private readonly onChange: () => void,
+  ) {
+    this.coalescer = new Coalescer(
+      () => this.read(),
+      (err) => this.onError(err),
+    );
+  }
+
+  /** Read since the connection last came back: rounds may go by it. */
+  get current(): boolean {
+    return this._current;
+  }
+
+  /** Whether a member (workerId~incarnation) is asked to drain. */
+  draining(member: string): boolean {
+    if (this.drains.size === 0) return false;
+    const m = Paths.parseMember(member);
+    return m !== null && this.drains.has(m.workerId);
+  }
+
+  /** Arms the watch and reads once (a failed read leaves `current` false and is tried again). */
+  async start(): Promise<void> {
+    this.session.on('state', this.onState);
+    this.watch = await this.session.watchTree(
+      this.paths.control,
+      () => this.coalescer.kick(),
+      () => this.coalescer.kick(),
+    );
+    this.coalescer.kick();
+    await this.coalescer.settled();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.session.off('state', this.onState);
+    await this.watch?.close().catch(() => undefined);
+    await this.coalescer.settled();
+  }
+
+  private async read(): Promise<void> {
+    if (this.stopped) return;
+    const cuts = this.cuts;
+    const connected = this.session.state === 'connected';
+    const c = await readControl(this.session, this.paths);
+    if (this.stopped) return;
+    this.reads++;
+    const before = JSON.stringify([this.paused, [...this.drains]]);
+    this.paused = c.paused;
+    this.drains.clear();
+    for (const d of c.drains) this.drains.add(d.workerId);
+    // Current only if no cut came between the read's start and now (its reset re-reads).
+    if (connected && cuts === this.cuts) this._current = true;
+    if (JSON.stringify([this.paused, [...this.drains]]) !== before) {
+      this.log.info({ pausedAll: this.paused.all !== null, pausedTypes: this.paused.types.length, draining: this.drains.size }, 'cluster control changed');
+    }
+    this.onChange();
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped || err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
+    this.log.warn({ err: (err as Error).message }, 'cannot read cluster control; retrying');
+    setTimeout(() => this.coalescer.kick(), 250).unref();
+  }
+}

@@ -1,0 +1,74 @@
+// A worker's ear for `drover drain <its id>`: a persistent recursive watch on its own
+// control/drain/<workerId> (which need not exist: the watch fires on its creation) and one
+// exists() at start and after every (re)connect (events in a cut are lost). A request found at
+// start counts: the worker was asked to leave, so it drains at once. As the worker leaves it
+// removes the request (finish()), so a later start of the same id runs normally.
+//
+// Requests: 1 addWatch and 1 exists at start and per reconnect; none per task.
+import type { Logger } from '../shared/log.js';
+import { removeDrain } from '../shared/protocol/control.js';
+import type { Paths } from '../shared/protocol/paths.js';
+import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
+import type { TreeWatch, ZkSession } from '../shared/zk/session.js';
+
+export class DrainWatch {
+  private watch?: TreeWatch;
+  private _requested = false;
+  private closed = false;
+  private readonly path: string;
+
+  constructor(
+    private readonly session: ZkSession,
+    private readonly paths: Paths,
+    private readonly workerId: string,
+    private readonly log: Logger,
+    /** Called once, when a request is seen. */
+    private readonly onDrain: () => void,
+  ) {
+    this.path = paths.drainRequest(workerId);
+  }
+
+  /** A request has been seen (and not yet removed by finish()). */
+  get requested(): boolean {
+    return this._requested;
+  }
+
+  async start(): Promise<void> {
+    this.watch = await this.session.watchTree(
+      this.path,
+      (e) => {
+        if (e.path === this.path && e.type === 'created') this.fire();
+      },
+      () => void this.check(),
+    );
+    await this.check();
+  }
+
+  /** Stops listening; removes the request when one was seen (this worker is leaving as asked). */
+  async finish(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this._requested) {
+      await removeDrain(this.session, this.paths, this.workerId).catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot remove the drain request'));
+    }
+    await this.watch?.close().catch(() => undefined);
+  }
+
+  private async check(): Promise<void> {
+    if (this.closed || this._requested) return;
+    try {
+      if (await this.session.retrying(() => this.session.exists(this.path))) this.fire();
+    } catch (err) {
+      if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
+      // The next reset (after the reconnect that must come) looks again.
+      this.log.warn({ err: (err as Error).message }, 'cannot look for a drain request');
+    }
+  }
+
+  private fire(): void {
+    if (this.closed || this._requested) return;
+    this._requested = true;
+    this.log.info({ request: this.path }, 'drain requested');
+    this.onDrain();
+  }
+}
