@@ -5,6 +5,10 @@ export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
 export { TaskFeed } from './client/task-feed.js';
+export { findRoots, readRoot, parseLayout, ROOTS_MAX_DEPTH, ROOTS_MAX_VISITED } from './client/admin-roots.js';
+export type { RootInfo, RootSearch, RootSearchOptions } from './client/admin-roots.js';
+export { destroyRoot, checkDestroyable, DestroyRefusedError } from './client/admin-destroy.js';
+export type { DestroyResult } from './client/admin-destroy.js';
 export type { TaskEvent, TaskEventKind, TaskFeedOptions } from './client/task-feed.js';
 export { createMetricsRegistry } from './shared/metrics/registry.js';
 export type { AttemptEntry, AttemptOutcome } from './shared/protocol/task-record.js';
