@@ -1,0 +1,136 @@
+// Retrying failed and cancelled tasks (issue 14 part 3): `drover retry ID` queues one again
+// with a fresh attempt budget and its history kept; `drover retry --state S --type T` every
+// one of a state and type; refusals in one line with their exit codes. Real CLI processes
+// against an in-process cluster on the suite's ZooKeeper; handlers fail until told not to.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../cli/exit-codes.js';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
+import { NonRetryableError } from '../worker/handlers.js';
+import { startCluster, type TestCluster } from './harness/cluster.js';
+import { runCli } from './harness/cli-run.js';
+import { waitFor } from './harness/wait-for.js';
+import { zkConnect } from './harness/zk.js';
+
+/** Keys whose tasks succeed; every other one fails (retryable unless the payload says not). */
+const healthy = new Set<string>();
+const gate = (p: { key: string; retryable?: boolean }) => {
+  if (healthy.has(p.key)) return { ok: p.key };
+  throw p.retryable === false ? new NonRetryableError(`${p.key} is down\nsecond line`) : new Error(`${p.key} is down`);
+};
+let c: TestCluster;
+let g: string[] = [];
+beforeAll(async () => {
+  c = await startCluster({ workers: [{ id: 'retry-w1', concurrency: 8, handlers: { gate, 'gate-a': gate, 'gate-b': gate } }] });
+  g = ['--zk', zkConnect(), '--root', c.paths.root, '--session-timeout', '2s'];
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const NO_BACKOFF = { initialMs: 0, maxMs: 0 };
+const get = async (id: string) => (await c.client.get(id)) as TaskRecord;
+const ended = (id: string) => c.client.wait(id);
+/** Waits until the record is terminal again after a retry (wait() would return a terminal record at once). */
+const endedAgain = (id: string, retries: number) =>
+  waitFor(async () => {
+    const r = await get(id);
+    return r.retries === retries && ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : null;
+  }, { timeoutMs: 10_000, message: `${id} finished after retry ${retries}` });
+
+describe('drover retry ID', () => {
+  it('a task that used up its attempts runs again with a full budget, then succeeds; its history keeps every attempt', async () => {
+    await c.client.submit({ type: 'gate', id: 'used-up', payload: { key: 'used-up' }, maxAttempts: 2, backoff: NO_BACKOFF });
+    expect(await ended('used-up')).toMatchObject({ state: 'failed', attempt: 2 });
+    // Still down: the retry gets maxAttempts (2) more tries, not one.
+    let r = await runCli(['retry', 'used-up', ...g]);
+    expect(r, r.stderr).toMatchObject({ code: EXIT.ok, stdout: 'used-up queued again\n' });
+    const again = await endedAgain('used-up', 1);
+    expect(again).toMatchObject({ state: 'failed', attempt: 4, attemptBase: 2, lost: 0 });
+    expect(again.history!.map((h) => [h.attempt, h.outcome])).toEqual([[1, 'failed'], [2, 'failed'], [3, 'failed'], [4, 'failed']]);
+    healthy.add('used-up');
+    r = await runCli(['retry', 'used-up', ...g]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const done = await endedAgain('used-up', 2);
+    expect(done).toMatchObject({ state: 'succeeded', attempt: 5, attemptBase: 4, result: { ok: 'used-up' } });
+    expect(done.error).toBeUndefined();
+    expect(done.history!.map((h) => h.outcome)).toEqual(['failed', 'failed', 'failed', 'failed', 'succeeded']);
+    const shown = await runCli(['get', 'used-up', ...g]);
+    expect(shown.stdout).toMatch(/^attempt: {3}5 \(1 of 2 used, 0 of 10 lost to infrastructure\)$/m);
+    expect(shown.stdout).toMatch(/^retried: {3}2 times, last \d{4}-.*Z \(budget from attempt 5\)$/m);
+    expect(shown.stdout).toMatch(/^ {2}#4 .*failed/m);
+  });
+
+  it('a task failed by a non-retryable error is retried too', async () => {
+    await c.client.submit({ type: 'gate', id: 'fatal', payload: { key: 'fatal', retryable: false }, maxAttempts: 3, backoff: NO_BACKOFF });
+    expect(await ended('fatal')).toMatchObject({ state: 'failed', attempt: 1 });
+    healthy.add('fatal');
+    expect((await c.client.retry('fatal'))).toEqual({ retried: true, state: 'queued' });
+    expect(await endedAgain('fatal', 1)).toMatchObject({ state: 'succeeded', attempt: 2 });
+  });
+
+  it('a cancelled task likewise: a delayed one cancelled before it ran is queued to run now', async () => {
+    healthy.add('cancelled');
+    await c.client.submit({ type: 'gate', id: 'cancelled', payload: { key: 'cancelled' }, delayMs: 3_600_000 });
+    await c.client.cancel('cancelled');
+    const r = await runCli(['retry', 'cancelled', '--json', ...g]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(r.stdout)).toEqual({ id: 'cancelled', retried: true, state: 'queued' });
+    expect(await endedAgain('cancelled', 1)).toMatchObject({ state: 'succeeded', attempt: 1 });
+  });
+
+  it('a succeeded, running or queued task is refused in one line (exit 1); an unknown id is exit 4', async () => {
+    let r = await runCli(['retry', 'used-up', ...g]);
+    expect(r).toMatchObject({ code: EXIT.error, stdout: '', stderr: 'drover: task used-up is succeeded: only failed or cancelled tasks can be retried\n' });
+    await c.client.submit({ type: 'sleep', id: 'busy', payload: { ms: 60_000 } });
+    await waitFor(async () => (await get('busy')).state === 'running', { message: 'busy running' });
+    r = await runCli(['retry', 'busy', ...g]);
+    expect(r).toMatchObject({ code: EXIT.error, stderr: 'drover: task busy is running: only failed or cancelled tasks can be retried\n' });
+    await c.client.cancel('busy');
+    // Retried twice: the second finds it queued (labels nobody has: it stays queued).
+    await c.client.submit({ type: 'gate', id: 'parked', payload: { key: 'parked' }, labels: { gpu: 'none' } });
+    await c.client.cancel('parked');
+    expect((await runCli(['retry', 'parked', ...g])).code).toBe(EXIT.ok);
+    r = await runCli(['retry', 'parked', ...g]);
+    expect(r).toMatchObject({ code: EXIT.error, stderr: 'drover: task parked is already queued: only failed or cancelled tasks can be retried\n' });
+    r = await runCli(['retry', 'no-such-task', ...g]);
+    expect(r).toMatchObject({ code: EXIT.notFound, stderr: 'drover: task no-such-task not found\n' });
+    expect((await runCli(['retry', ...g])).code).toBe(EXIT.usage);
+    expect((await runCli(['retry', 'x', '--state', 'failed', ...g])).code).toBe(EXIT.usage);
+    expect((await runCli(['retry', '--state', 'succeeded', ...g])).code).toBe(EXIT.usage);
+  });
+});
+
+describe('drover retry --state', () => {
+  it('retries exactly the failed tasks of the type (a dry run without --yes); the others are untouched', async () => {
+    const a = ['a1', 'a2', 'a3'];
+    const b = ['b1', 'b2'];
+    await c.client.submitMany([
+      ...a.map((id) => ({ type: 'gate-a', id, payload: { key: id, retryable: false } })),
+      ...b.map((id) => ({ type: 'gate-b', id, payload: { key: id, retryable: false } })),
+    ]);
+    await c.client.submit({ type: 'gate-a', id: 'a-ok', payload: { key: 'a-ok' } });
+    healthy.add('a-ok');
+    await c.client.waitMany([...a, ...b, 'a-ok']).catch(() => undefined);
+    await waitFor(async () => (await Promise.all([...a, ...b].map(get))).every((r) => r.state === 'failed'), { message: 'all failed' });
+    for (const id of [...a, ...b]) healthy.add(id);
+
+    let r = await runCli(['retry', '--state', 'failed', '--type', 'gate-a', ...g]);
+    expect(r).toMatchObject({ code: EXIT.ok, stdout: '3 failed tasks of type gate-a would be queued again (dry run: add --yes to retry them)\n' });
+    expect((await get('a1')).state).toBe('failed');
+    r = await runCli(['retry', '--state', 'failed', '--type', 'gate-a', '--yes', '--json', ...g]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'failed', type: 'gate-a', dryRun: false, matched: 3, retried: 3, changed: 0 });
+    for (const id of a) expect(await endedAgain(id, 1)).toMatchObject({ state: 'succeeded', attempt: 2 });
+    for (const id of b) {
+      const rec = await get(id);
+      expect(rec).toMatchObject({ state: 'failed', attempt: 1 });
+      expect(rec.retries).toBeUndefined();
+    }
+    const ok = await get('a-ok');
+    expect([ok.state, ok.retries]).toEqual(['succeeded', undefined]);
+    // --limit: at most that many.
+    r = await runCli(['retry', '--state', 'failed', '--type', 'gate-b', '--limit', '1', '--yes', ...g]);
+    expect(r).toMatchObject({ code: EXIT.ok, stdout: '1 failed task of type gate-b queued again\n' });
+    expect((await Promise.all(b.map(get))).filter((x) => x.retries === 1)).toHaveLength(1);
+  });
+});
