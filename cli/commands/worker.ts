@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { RunningHttpServer } from '../../shared/http/server.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import type { HandlerMap } from '../../worker/handlers.js';
-import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
+import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -46,6 +46,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   const labels = parseLabels(argv.labels);
   const session = await ZkSession.open({
     connectString: argv.zk,
+    auth: zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
