@@ -2,7 +2,10 @@
 // error into one line that names the problem plus a meaningful exit code (never a stack).
 import type { Argv } from 'yargs';
 import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
-import { ConnectionLossError, SessionExpiredError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
+import { readFileSync } from 'node:fs';
+import { AuthFailedError, ConnectionLossError, NoAuthError, SessionExpiredError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
+import { parseZkAuth } from '../shared/zk/acl.js';
+import type { ZkAuth } from '../shared/zk/session-types.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
@@ -16,6 +19,8 @@ export interface GlobalArgs {
   json: boolean;
   connectTimeout: number;
   sessionTimeout: number;
+  zkAuth?: string;
+  zkAuthFile?: string;
 }
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
@@ -31,7 +36,37 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('json', { type: 'boolean', describe: 'machine-readable output', default: false })
     .option('connect-timeout', durationOption('connect-timeout', 'how long to wait for ZooKeeper (at start, and to come back once a waiting command lost its session)', 5000))
     .option('session-timeout', durationOption('session-timeout', 'ZooKeeper session timeout', DEFAULT_SESSION_TIMEOUT_MS))
-    .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] })) as unknown as Argv<T & GlobalArgs>;
+    .option('zk-auth', { type: 'string', describe: 'ZooKeeper identity SCHEME:CREDENTIALS (digest:USER:PASSWORD); prefer $DROVER_ZK_AUTH or --zk-auth-file (out of ps)' })
+    .option('zk-auth-file', { type: 'string', describe: 'file holding the --zk-auth value on one line' })
+    .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] }) && (zkAuthOf(a as { zkAuth?: unknown; zkAuthFile?: unknown }), true)) as unknown as Argv<T & GlobalArgs>;
+}
+
+/**
+ * The identity --zk-auth or --zk-auth-file give (the file's one line), none: anonymous. A bad
+ * form is a UsageError (exit 2, before connecting) that never repeats the secret.
+ */
+export function zkAuthOf(argv: { zkAuth?: unknown; zkAuthFile?: unknown }): ZkAuth[] | undefined {
+  const { zkAuth, zkAuthFile } = argv;
+  if (zkAuth !== undefined && zkAuthFile !== undefined) throw new UsageError('--zk-auth and --zk-auth-file: give one of them');
+  let text: string;
+  let from: string;
+  if (zkAuthFile !== undefined) {
+    from = `--zk-auth-file ${String(zkAuthFile)}`;
+    try {
+      text = readFileSync(String(zkAuthFile), 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(`${from}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (/[\r\n]/.test(text)) throw new UsageError(`${from}: must hold SCHEME:CREDENTIALS on one line`);
+  } else if (zkAuth !== undefined) {
+    from = '--zk-auth';
+    text = String(zkAuth);
+  } else return undefined;
+  try {
+    return [parseZkAuth(text.trim())];
+  } catch (err) {
+    throw new UsageError(`${from}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -170,6 +205,7 @@ export function checkMemberId(id: unknown): true {
 export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
   const client = await DroverClient.connect({
     connectString: argv.zk,
+    auth: zkAuthOf(argv),
     root: argv.root,
     createLayout: !opts.readOnly,
     connectTimeoutMs: argv.connectTimeout,
@@ -192,6 +228,8 @@ export function describeError(err: unknown): { line: string; code: ExitCode } {
     return { line: `ZooKeeper unavailable: ${err.message}`, code: EXIT.unavailable };
   }
   if (err instanceof UnsupportedServerError) return { line: err.message, code: EXIT.error };
+  // Already one line naming the permission, the node and the identity (shared/zk/auth-errors.ts).
+  if (err instanceof NoAuthError || err instanceof AuthFailedError) return { line: err.message, code: EXIT.error };
   if (err instanceof ZkError) return { line: `ZooKeeper refused: ${err.message}`, code: EXIT.error };
   if (err instanceof Error) return { line: err.message.split('\n')[0]!, code: EXIT.error };
   return { line: String(err), code: EXIT.error };

@@ -84,7 +84,7 @@ export const envName = (option: string) => `DROVER_${option.toUpperCase().replac
  * (DROVER_WORKER_CONCURRENCY) and the command's section of the file, so that a variable set
  * for one command never changes what another does.
  */
-export const SHARED_OPTIONS: ReadonlySet<string> = new Set(['zk', 'root', 'json', 'connect-timeout', 'session-timeout', 'config', 'log-format', 'log-level', 'http', 'http-host']);
+export const SHARED_OPTIONS: ReadonlySet<string> = new Set(['zk', 'root', 'json', 'connect-timeout', 'session-timeout', 'config', 'log-format', 'log-level', 'http', 'http-host', 'zk-auth', 'zk-auth-file']);
 
 /** The variable that gives `option` to the command at `path`. */
 export const envNameFor = (path: readonly string[], option: string) => (SHARED_OPTIONS.has(option) ? envName(option) : envName(`${path.join('-')}-${option}`));

@@ -6,7 +6,7 @@ import type { Master } from '../../master/master.js';
 import type { Route, RunningHttpServer } from '../../shared/http/server.js';
 import type { Registry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, type GlobalArgs, type ServeArgs } from '../common.js';
+import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -33,6 +33,7 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   const metrics = createMetricsRegistry();
   const session = await ZkSession.open({
     connectString: argv.zk,
+    auth: zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
@@ -93,6 +94,7 @@ async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Maste
     // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
     session = await ZkSession.open({
       connectString: argv.zk,
+      auth: zkAuthOf(argv),
       sessionTimeoutMs: argv.sessionTimeout,
       connectTimeoutMs: argv.connectTimeout,
       log: log.child({ component: 'http' }),

@@ -11,7 +11,7 @@ import { TaskFeed, type TaskEvent } from '../../client/task-feed.js';
 import { isTerminal, type TaskState } from '../../shared/protocol/task-state.js';
 import { ZkSession, type SessionState } from '../../shared/zk/session.js';
 import { ConnectionLossError } from '../../shared/zk/errors.js';
-import { UsageError, checkTaskId, globalOptions, printJson, type GlobalArgs } from '../common.js';
+import { UsageError, checkTaskId, globalOptions, printJson, zkAuthOf, type GlobalArgs } from '../common.js';
 import { EXIT, exitForOutcomes, type ExitCode } from '../exit-codes.js';
 import { onInterrupt, onShutdown } from '../signals.js';
 import { eventJson, eventLine } from '../task-lines.js';
@@ -51,7 +51,7 @@ export async function handler(argv: WatchArgs): Promise<ExitCode> {
   // The reader went away (`watch | head -1`): nothing more to say to anyone; not an error.
   const onStdoutError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? end.resolve(EXIT.ok) : end.reject(err));
   process.stdout.on('error', onStdoutError);
-  const session = await ZkSession.open({ connectString: argv.zk, connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
+  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
   let feed: TaskFeed | undefined;
   let stopInterrupt = () => {};
   let awayTimer: NodeJS.Timeout | undefined;

@@ -140,6 +140,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
   aclFor(path: string): Acl {
     const { root, acl } = this.acls.forPath(path);
     if (acl.some(isMasked)) {
+      // Masked digests still name their users: an identity granted no CREATE there is told so.
+      const users = new Set(this.auth.filter((a) => a.scheme === 'digest').map((a) => a.credentials.split(':')[0]));
+      const mine = acl.reduce((n, e) => (e.scheme === 'world' || (e.scheme === 'digest' && users.has(e.id.split(':')[0])) ? n | e.perms : n), 0);
+      if (!(mine & 4)) throw permissionDenied(new NoAuthError('NO_AUTH', 'no CREATE', { op: 'create', path }), identityText(this.auth));
       throw new NoAuthError('NO_AUTH', `permission denied: create ${path} needs the ACL of ${root}, readable only with ADMIN on ${root} (this client: ${identityText(this.auth)}; check --zk-auth)`, { op: 'create', path });
     }
     return acl;
