@@ -1,0 +1,112 @@
+// The dead-letter view: `drover list --dead-letter` (the failed tasks newest first, error kind,
+// the message's first line, attempts used, how to retry) and the dashboard's "Dead letter"
+// panel in a real headless Chromium (textContent only: a message of markup stays text), kept
+// live from the task feed: a new failure appears, a retried task leaves. An idle page costs no
+// ZooKeeper request per failed task. In-process cluster and dashboard on the suite's ZooKeeper.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../cli/exit-codes.js';
+import type { TaskPage } from '../client/list.js';
+import { openDashboard, type Dashboard } from '../master/dashboard/index.js';
+import { startHttpServer, type RunningHttpServer } from '../shared/http/server.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { NonRetryableError } from '../worker/handlers.js';
+import { launchBrowser, type TestBrowser } from './harness/browser.js';
+import { startCluster, type TestCluster } from './harness/cluster.js';
+import { runCli } from './harness/cli-run.js';
+import { lastXid } from './harness/server-requests.js';
+import { waitFor } from './harness/wait-for.js';
+import { SessionPool, testLog, zkConnect } from './harness/zk.js';
+
+const XSS = '<img src=x onerror="window.__pwned=1">';
+const WAIT = { timeout: 15_000 };
+const TICK_MS = 500;
+const healthy = new Set<string>();
+const gate = (p: { key: string; message?: string }) => {
+  if (healthy.has(p.key)) return 'ok';
+  throw new NonRetryableError(p.message ?? `${p.key} is down`);
+};
+
+const pool = new SessionPool();
+let c: TestCluster;
+let dash: Dashboard;
+let http: RunningHttpServer;
+let session: ZkSession;
+let browser: TestBrowser | undefined;
+let g: string[] = [];
+beforeAll(async () => {
+  c = await startCluster({ workers: [{ id: 'dl-w1', concurrency: 4, handlers: { gate } }] });
+  g = ['--zk', zkConnect(), '--root', c.paths.root, '--session-timeout', '2s'];
+  session = await pool.open();
+  [dash, browser] = await Promise.all([openDashboard({ session, root: c.paths.root, master: c.masters[0]!, log: testLog, sampleIntervalMs: TICK_MS }), launchBrowser()]);
+  http = await startHttpServer({ port: 0, routes: dash.routes });
+  await c.client.submit({ type: 'gate', id: 'ok-1', payload: { key: 'ok' } });
+  healthy.add('ok');
+  await c.client.wait('ok-1');
+  for (const [id, message] of [['dl-1', 'upstream 503\n  at fetch (x.js:1)'], ['dl-2', `bad input ${XSS}`]] as const) {
+    await c.client.submit({ type: 'gate', id, payload: { key: id, message }, maxAttempts: 2 });
+    await c.client.wait(id).catch(() => undefined);
+  }
+});
+afterAll(async () => {
+  await browser?.close();
+  await http?.close();
+  await dash?.close();
+  await pool.closeAll();
+  await c?.stop();
+});
+
+describe('drover list --dead-letter', () => {
+  it('the failed tasks newest first: error kind and first line, attempts used, the retry hint', async () => {
+    const r = await runCli(['list', '--dead-letter', ...g]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^dl-2\tgate\t\\d{4}-.*Z\t\\[handler\\] bad input ${XSS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\t1/2 attempts used, 0 lost$`));
+    expect(lines[1]).toMatch(/^dl-1\tgate\t\d{4}-.*Z\t\[handler\] upstream 503\t1\/2 attempts used, 0 lost$/);
+    expect(lines[2]).toBe('2 of 2 failed tasks (retry one: drover retry ID; all of a type: drover retry --state failed --type T --yes)');
+    const json = await runCli(['list', '--dead-letter', '--json', ...g]);
+    const page = JSON.parse(json.stdout) as TaskPage;
+    expect(page.tasks.map((t) => [t.id, t.state])).toEqual([['dl-2', 'failed'], ['dl-1', 'failed']]);
+    const bad = await runCli(['list', '--dead-letter', '--state', 'succeeded', ...g]);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('--dead-letter lists failed tasks');
+  });
+});
+
+describe('the dashboard\'s Dead letter panel', () => {
+  it('shows the failed tasks with error and attempts and the retry command; a new failure appears, a retried one leaves', async () => {
+    const page = browser!.page;
+    await page.goto(`http://127.0.0.1:${http.port}/`);
+    await page.waitForSelector('#live[data-state="live"]', WAIT);
+    const row = await page.waitForSelector('tr[data-dead="dl-1"]', WAIT);
+    const cells = await row.$$eval('td', (tds) => tds.map((td) => td.textContent));
+    expect(cells.slice(1)).toEqual(['dl-1', 'gate', 'handler', 'upstream 503', '1 / 2', 'drover retry dl-1']);
+    // Markup in a message is text: there literally, no element made of it.
+    const reason = await page.waitForSelector('tr[data-dead="dl-2"] td.reason', WAIT);
+    expect(await reason.textContent()).toBe(`bad input ${XSS}`);
+    expect(await page.locator('#dead-letter img').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.$$eval('#dead-letter tr', (trs) => trs.map((tr) => tr.getAttribute('data-dead')))).toEqual(['dl-2', 'dl-1']);
+
+    // Idle (nothing changes): the dashboard's session sends its ticks' reads, nothing per failed task.
+    const before = await lastXid(session);
+    const t0 = Date.now();
+    await waitFor(() => Date.now() - t0 >= 2000, { intervalMs: 100, message: '2 s' });
+    const sent = (await lastXid(session)) - before;
+    // Per tick: the sample's multiRead and the workers' loads (wantLoads while a page is open).
+    expect(sent).toBeLessThanOrEqual(2 * (Math.ceil((Date.now() - t0) / TICK_MS) + 1));
+
+    // Live: a new failure comes in on top; a retried one (now healthy) leaves.
+    await c.client.submit({ type: 'gate', id: 'dl-3', payload: { key: 'dl-3' } });
+    await page.waitForSelector('#dead-letter tr[data-dead="dl-3"]:first-child', WAIT);
+    healthy.add('dl-1');
+    expect(await c.client.retry('dl-1')).toEqual({ retried: true, state: 'queued' });
+    await page.waitForSelector('tr[data-dead="dl-1"]', { state: 'detached', timeout: 15_000 });
+    await waitFor(async () => (await c.client.get('dl-1'))?.state === 'succeeded', { message: 'dl-1 succeeded' });
+    expect(await page.$$eval('#dead-letter tr', (trs) => trs.map((tr) => tr.getAttribute('data-dead')))).toEqual(['dl-3', 'dl-2']);
+    // The API says the same (from memory).
+    const api = (await (await fetch(`http://127.0.0.1:${http.port}/api/dead-letter`)).json()) as { tasks: Array<{ id: string; retry: string }> };
+    expect(api.tasks.map((t) => [t.id, t.retry])).toEqual([['dl-3', 'drover retry dl-3'], ['dl-2', 'drover retry dl-2']]);
+    expect(browser!.console.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+  });
+});
