@@ -2,6 +2,8 @@
 // walk starts at `/`, where the suite's shared server holds every other file's roots): which
 // znodes count as roots, the walk's bounds, and destroy's refusals, its removal of everything
 // under a root (and nothing beside it), in bounded batches.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRoots, readRoot, type RootInfo } from '../client/admin-roots.js';
 import { destroyRoot, REMOVE_BATCH } from '../client/admin-destroy.js';
@@ -13,6 +15,7 @@ import { freePort, startLocalServer, type LocalZkServer } from '../shared/zk-ser
 import { zkCounters, ZkSession } from '../shared/zk/session.js';
 import { runCli } from './harness/cli-run.js';
 import { ProcessPool } from './harness/processes.js';
+import { tempDir } from './harness/temp.js';
 import { TEST_SESSION_MS, testLog } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -90,6 +93,7 @@ describe('drover admin roots', () => {
       expect(roots.map((r) => r.root)).toEqual(['/team-a', '/team-b', '/apps/x/team-c']);
       expect(stderr).toMatch(/^drover: \(search stopped after \d+ znodes\)\n$/);
       const table = await runCli(['admin', 'roots', ...zk()]);
+      expect(table.code, table.stderr).toBe(EXIT.ok);
       expect(table.stdout.trim().split('\n').at(-1)).toMatch(/^\(search stopped after \d+ znodes\)$/);
       // Deep enough to reach it: found.
       expect((await findRoots(s, { maxDepth: 10 })).roots.map((r) => r.root)).toContain(`${deep}/hidden`);
@@ -120,6 +124,14 @@ describe('drover admin destroy', () => {
     const noYes = await destroy('/team-a');
     expect(noYes.code).toBe(EXIT.usage);
     expect(noYes.stderr).toMatch(/^drover: admin destroy removes \/team-a and every znode under it .*add --yes/);
+    // The confirmation is typed: a config file or DROVER_* variable does not give it.
+    const file = join(tempDir('admin-'), 'c.json');
+    writeFileSync(file, JSON.stringify({ admin: { destroy: { yes: true } } }));
+    const fromFile = await destroy('/team-a', '--config', file);
+    expect(fromFile.code).toBe(EXIT.usage);
+    expect(fromFile.stderr).toMatch(/unknown key "admin\.destroy\.yes"/);
+    const fromEnv = await runCli(['admin', 'destroy', '--root', '/team-a', ...zk()], { env: { DROVER_ADMIN_DESTROY_YES: 'true' } });
+    expect(fromEnv.code).toBe(EXIT.usage);
     const live = await destroy('/team-a', '--yes');
     expect(live.code).toBe(EXIT.error);
     expect(live.stderr).toBe('drover: /team-a is live: 0 masters and 1 worker alive; stop them first (nothing removed)\n');

@@ -21,10 +21,12 @@ export function builder(y: Argv): Argv {
     .command('roots', 'list the drover roots on the ensemble (a walk from /, bounded: depth 8, 10 000 znodes)', (s: Argv) => globalOptions(s), roots)
     .command(
       'destroy',
-      'remove a root and everything under it (refused while a master or worker is alive)',
+      'remove a root and everything under it: needs --yes (on the command line); refused while a master or worker is alive',
       (s: Argv) =>
         globalOptions(s)
-          .option('yes', { type: 'boolean', default: false, describe: 'really remove it (without: say what would go, remove nothing)' })
+          // Hidden: the config layer (cli/config-file.ts) then never takes it from a file or
+          // DROVER_* variable, so the confirmation is always typed.
+          .option('yes', { type: 'boolean', default: false, hidden: true })
           .check((a) => {
             if (!a.yes) throw new UsageError(`admin destroy removes ${a.root} and every znode under it (tasks, queue, history, layout); nothing removed: add --yes to do it`);
             return true;
