@@ -2,6 +2,7 @@
 export { DroverClient, NoClusterError, TaskNotFoundError, WaitTimeoutError } from './client/drover-client.js';
 export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, ClusterStatus, WorkerStatus, FinishedSplit, WaitOptions, WaitManyOptions, WaitEachOptions, ListOptions, TaskPage } from './client/drover-client.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './client/drover-client.js';
+export type { RetryManyOptions, RetryManyResult, RetryResult } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
 export { TaskFeed } from './client/task-feed.js';
@@ -16,7 +17,7 @@ export { NonRetryableError, builtinHandlers, loadHandlers } from './worker/handl
 export type { TaskContext, TaskHandler, HandlerMap } from './worker/handlers.js';
 export { Master } from './master/master.js';
 export type { MasterOptions, MasterState, MasterEvents } from './master/master.js';
-export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, IllegalTransitionError } from './shared/protocol/task-state.js';
+export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, RETRYABLE_STATES, IllegalTransitionError } from './shared/protocol/task-state.js';
 export type { TaskState } from './shared/protocol/task-state.js';
 export { TaskValidationError, PayloadTooLargeError, MalformedRecordError, MAX_DELAY_MS } from './shared/protocol/task-record.js';
 export type { TaskRecord, TaskSpec, TaskError, TaskErrorKind, SubmitInput, Backoff, SizeLimits } from './shared/protocol/task-record.js';
