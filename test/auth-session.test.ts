@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import { AuthFailedError, NoAuthError } from '../shared/zk/errors.js';
-import { digestOf, type Acl } from '../shared/zk/acl.js';
+import { aclBytes, digestOf, largestAclBytes, type Acl } from '../shared/zk/acl.js';
+import { opsBytes } from '../shared/protocol/task-ops.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
@@ -70,6 +71,21 @@ describe('ACLs from the root', () => {
     await ensureLayout(admin, b, 4);
     expect((await admin.getACL(`${a}/tasks`)).acl).toEqual([{ perms: 31, scheme: 'digest', id: adminId }]);
     expect((await admin.getACL(`${b}/tasks`)).acl).toEqual(ROOT_ACL);
+  });
+});
+
+describe('request sizes', () => {
+  it("a create's size in a multi counts the longest root ACL in use, not OPEN_ACL_UNSAFE", async () => {
+    const op = { op: 'create' as const, path: '/r/x', data: Buffer.alloc(10) };
+    const before = opsBytes([op]);
+    const largest = largestAclBytes(); // other tests of this file made roots with longer ACLs already
+    const admin = await open([ADMIN]);
+    const big: Acl = Array.from({ length: 8 }, (_, i) => ({ perms: i === 0 ? 31 : 1, scheme: 'digest', id: i === 0 ? adminId : `user-with-a-long-name-${i}:${digestOf(`u${i}`, 'p')}` }));
+    const root = uniqueRoot('big-acl');
+    await admin.create(root, undefined, 'persistent', big);
+    await ensureLayout(admin, root, 4);
+    expect(aclBytes(big)).toBeGreaterThan(largest);
+    expect(opsBytes([op]) - before).toBe(aclBytes(big) - largest);
   });
 });
 

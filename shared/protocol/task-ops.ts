@@ -15,6 +15,7 @@
 // holds the attempt: a reclaimed or cancelled task lost that node, and a later assignment of
 // the same task, even to the same worker name, has another attempt and so another name.
 import type { Op } from '../zk/session.js';
+import { largestAclBytes } from '../zk/acl.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
 import { MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
@@ -216,15 +217,15 @@ export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, ve
 const ustringBytes = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
 const REQUEST_HEADER_BYTES = 4 + 4; // xid, type
 const MULTI_HEADER_BYTES = 4 + 1 + 4; // type, done, err: before every op and once at the end
-/** The ACL every create carries (OPEN_ACL_UNSAFE): a vector of one {perms, {scheme, id}}. */
-const OPEN_ACL_BYTES = 4 + 4 + ustringBytes('world') + ustringBytes('anyone');
 
 /** The size of a multi's request (exact for paths without a chroot; a chroot adds its length per op). */
 export function opsBytes(ops: Op[]): number {
   let n = REQUEST_HEADER_BYTES + MULTI_HEADER_BYTES;
   for (const o of ops) {
     n += MULTI_HEADER_BYTES + ustringBytes(o.path);
-    if (o.op === 'create') n += 4 + (o.data?.length ?? 0) + OPEN_ACL_BYTES + 4; // data, acl, flags
+    // data, acl, flags; the acl as the largest a session of this process creates with (a root's
+    // ACL from drover init, at most MAX_ACL_ENTRIES entries; OPEN_ACL_UNSAFE on an anonymous root).
+    if (o.op === 'create') n += 4 + (o.data?.length ?? 0) + largestAclBytes() + 4;
     else if (o.op === 'setData') n += 4 + o.data.length + 4; // data, version
     else n += 4; // version
   }

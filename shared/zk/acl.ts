@@ -113,6 +113,17 @@ export function aclBytes(acl: Acl): number {
   return 4 + acl.reduce((n, e) => n + 4 + ustringBytes(e.scheme) + ustringBytes(e.id), 0);
 }
 
+/**
+ * The largest ACL (bytes) any session of this process creates with: the byte bounds of a multi
+ * (shared/protocol/task-ops.ts opsBytes) count it for every create, so a longer ACL than
+ * OPEN_ACL never pushes a batch past its bound. Only grows (over-counting is safe).
+ */
+let largestAcl = aclBytes(OPEN_ACL);
+export function noteAcl(acl: Acl): void {
+  largestAcl = Math.max(largestAcl, aclBytes(acl));
+}
+export const largestAclBytes = (): number => largestAcl;
+
 /** A digest id as a reader without ADMIN sees it (ZooKeeper masks the hash: `user:x`). */
 export const isMasked = (e: AclEntry): boolean => e.scheme === 'digest' && e.id.endsWith(':x');
 
@@ -135,6 +146,7 @@ export class AclTable {
   private readonly roots = new Map<string, Acl>();
 
   set(root: string, acl: Acl): void {
+    noteAcl(acl);
     this.roots.set(root, acl);
   }
 
