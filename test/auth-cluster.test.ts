@@ -104,4 +104,13 @@ describe('an authenticated cluster', () => {
     expect(said.length, [...w.text, ...w.lines.map((l) => JSON.stringify(l))].join('\n')).toBeGreaterThanOrEqual(1);
     expect(said[0]).toMatch(/^drover: permission denied: \w+ \S+ needs (READ|CREATE) on \S+ \(this client: anonymous; check --zk-auth\)$/);
   });
+
+  it('an anonymous master and a read-only (viewer) worker cannot start either: exit 1, the one line', async () => {
+    const m = procs.spawn('anon-m', ['master', '--id', 'anon-m', ...common()], { DROVER_ZK_AUTH: undefined } as unknown as NodeJS.ProcessEnv);
+    const w = procs.spawn('viewer-w', ['worker', '--id', 'viewer-w', ...common()], { DROVER_ZK_AUTH: 'digest:viewer:pw' });
+    expect(await m.waitExit(15_000)).toBe(1);
+    expect(await w.waitExit(15_000)).toBe(1);
+    expect(m.text.join('\n')).toMatch(/^drover: permission denied: getData \S+ needs READ on \S+ \(this client: anonymous; check --zk-auth\)$/m);
+    expect(w.text.join('\n')).toMatch(/^drover: permission denied: create \S+ needs CREATE on \S+ \(this client: digest:viewer; check --zk-auth\)$/m);
+  });
 });

@@ -4,7 +4,9 @@
 // reconnect loop, and re-authentication after a reconnect and after an expiry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
-import { AuthFailedError, NoAuthError } from '../shared/zk/errors.js';
+import { AuthFailedError, NoAuthError, ConnectionLossError } from '../shared/zk/errors.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
+import { pino } from 'pino';
 import { aclBytes, digestOf, largestAclBytes, type Acl } from '../shared/zk/acl.js';
 import { opsBytes } from '../shared/protocol/task-ops.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
@@ -121,6 +123,19 @@ describe('refused requests', () => {
     expect(await openLayout(viewer, root)).not.toBeNull();
     expect(() => viewer.aclFor(`${t2}x`)).toThrow(/needs CREATE on .*digest:viewer/);
     expect((await admin.getData(`${t1}`)).data.toString()).toBe('{"payload":1}');
+  });
+
+  it('a loop refused mid-run backs off (1 s doubling to 60 s) and logs each distinct refusal once', () => {
+    const logged: string[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => void logged.push(l) });
+    const b = new NoAuthBackoff(log);
+    const refused = new NoAuthError('NO_AUTH', 'permission denied: create /r/x needs CREATE on /r (this client: anonymous; check --zk-auth)');
+    expect(b.delayAfter(new ConnectionLossError('CONNECTION_LOSS', 'lost'), 250)).toBe(250);
+    const delays = Array.from({ length: 9 }, () => b.delayAfter(refused, 250));
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    b.succeeded();
+    expect(b.delayAfter(refused, 250)).toBe(1000);
+    expect(logged.filter((l) => l.includes('needs CREATE')).length).toBe(1);
   });
 
   it('AUTH_FAILED (a scheme the server lacks): open() rejects in one line, no reconnect loop', async () => {
