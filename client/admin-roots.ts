@@ -27,6 +27,8 @@ export interface RootSearch {
   visited: number;
   /** The walk was cut (depth, znode budget, or a directory too big to list): roots may be missing. */
   stopped: boolean;
+  /** Znodes whose `layout` child this identity may not read (NO_AUTH): roots locked by their ACL, not descended into. */
+  unreadable: string[];
 }
 
 export interface RootSearchOptions {
@@ -44,6 +46,7 @@ export const ROOTS_MAX_VISITED = 10_000;
 const LIST_MAX = 2000;
 /** Stats per multiRead: a foreign znode's data comes with its stat (multiRead has no stat-only read), so few at a time. */
 const STATS_PER_REQUEST = 50;
+const NO_AUTH = -102;
 
 const child = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 
@@ -71,6 +74,7 @@ export async function findRoots(session: ZkSession, opts: RootSearchOptions = {}
   let visited = 0;
   let stopped = false;
   const found: Array<{ root: string; layout: LayoutInfo }> = [];
+  const unreadable: string[] = [];
   for (let depth = 0; frontier.length > 0; depth++) {
     if (visited + frontier.length > maxVisited) {
       frontier = frontier.slice(0, maxVisited - visited);
@@ -84,6 +88,7 @@ export async function findRoots(session: ZkSession, opts: RootSearchOptions = {}
       const l = layouts[i]!;
       const layout = l.ok ? parseLayout(path, l.data) : null;
       if (layout) return void found.push({ root: path, layout });
+      if (!l.ok && l.code === NO_AUTH) return void unreadable.push(path);
       const s = selves[i]!;
       if (!s.ok || s.stat.numChildren === 0) return;
       if (depth >= maxDepth || s.stat.numChildren > LIST_MAX) stopped = true;
@@ -96,13 +101,15 @@ export async function findRoots(session: ZkSession, opts: RootSearchOptions = {}
     });
     frontier = next;
   }
-  return { roots: await describeRoots(session, found), visited, stopped };
+  return { roots: await describeRoots(session, found), visited, stopped, unreadable };
 }
 
 /** One root's figures, or null when `root` is not a drover root (no layout node, or not one this drover reads). */
 export async function readRoot(session: ZkSession, root: string): Promise<RootInfo | null> {
   const paths = new Paths(root);
   const [l] = await session.retrying(() => session.getDataMany([paths.layout]));
+  // Refused by its ACL: the plain read throws the session's one-line permission error.
+  if (!l!.ok && l!.code === NO_AUTH) await session.getData(paths.layout);
   const layout = l!.ok ? parseLayout(root, l!.data) : null;
   if (!layout) return null;
   const [info] = await describeRoots(session, [{ root, layout }]);

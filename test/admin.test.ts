@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRoots, readRoot, type RootInfo } from '../client/admin-roots.js';
-import { destroyRoot, REMOVE_BATCH } from '../client/admin-destroy.js';
+import { checkDestroyable, DestroyRefusedError, destroyRoot, REMOVE_BATCH } from '../client/admin-destroy.js';
 import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
@@ -137,16 +137,14 @@ describe('drover admin destroy', () => {
     expect(live.stderr).toBe('drover: /team-a is live: 0 masters and 1 worker alive; stop them first (nothing removed)\n');
     const liveB = await destroy('/team-b', '--yes');
     expect(liveB.stderr).toMatch(/1 master and 0 workers alive/);
-    for (const path of ['/other/fake', '/apps']) {
-      const r = await destroy(path, '--yes');
-      expect(r.code).toBe(EXIT.error);
-      expect(r.stderr).toBe(`drover: ${path} is not a drover root (no readable ${path}/layout): nothing removed\n`);
-    }
-    for (const path of ['/', '/zookeeper/quota']) {
-      const r = await destroy(path, '--yes');
-      expect(r.code).toBe(EXIT.error);
-      expect(r.stderr).toMatch(/^drover: refusing to destroy/);
-    }
+    const fake = await destroy('/other/fake', '--yes');
+    expect(fake.code).toBe(EXIT.error);
+    expect(fake.stderr).toBe(`drover: /other/fake is not a drover root (no readable /other/fake/layout): nothing removed\n`);
+    await expect(checkDestroyable(s, '/apps')).rejects.toThrow(DestroyRefusedError);
+    const zoo = await destroy('/zookeeper', '--yes');
+    expect(zoo.code).toBe(EXIT.error);
+    expect(zoo.stderr).toBe("drover: refusing to destroy /zookeeper: ZooKeeper's own znodes\n");
+    for (const path of ['/', '/zookeeper/quota']) await expect(checkDestroyable(s, path)).rejects.toThrow(/^refusing to destroy/);
     expect(await countTree('/')).toBe(before);
   });
 
@@ -165,7 +163,7 @@ describe('drover admin destroy', () => {
   });
 
   it('a root with thousands of tasks a shard: multis of ≤ REMOVE_BATCH removes, a shard listed at a time', async () => {
-    const count = 3000; // 2 shards: ~1500 records, queue entries each
+    const count = 1200; // 2 shards: ~600 records, queue entries each (over REMOVE_BATCH)
     await submit('/bulk', 2, count);
     const size = await countTree('/bulk');
     const before = { ...zkCounters.byKind };
@@ -175,9 +173,29 @@ describe('drover admin destroy', () => {
     const sent = (k: string) => (zkCounters.byKind[k] ?? 0) - (before[k] ?? 0);
     expect(r.removed).toBe(size);
     expect(await s.exists('/bulk')).toBeNull();
-    // tasks/ and queue/ each 2 shards of ~1500 names: 3 or 4 multis a shard; plus the few refused ones over directories.
+    // tasks/ and queue/ each 2 shards of ~600 names: 2 or 3 multis a shard; plus the few refused ones over directories.
     expect(sent('multi')).toBeLessThanOrEqual(Math.ceil((2 * count) / REMOVE_BATCH) + 4 + 8);
     expect(sent('multi')).toBeGreaterThanOrEqual(Math.ceil((2 * count) / REMOVE_BATCH));
     testLog.info({ size, ms, multi: sent('multi'), getChildren: sent('getChildren'), delete: sent('delete') }, 'bulk destroy');
   }, 30_000);
+
+  it('a root locked by its ACL: roots says it cannot read it, destroy names the permission; its identity does both', async () => {
+    const ADMIN = ['--zk-auth', 'digest:admin:s3cret'];
+    const env = { DROVER_ZK_AUTH: undefined, DROVER_ZK_AUTH_FILE: undefined } as unknown as NodeJS.ProcessEnv;
+    const init = await runCli(['init', '--root', '/locked', ...ADMIN, '--acl', 'digest:admin:s3cret:cdrwa', ...zk()], { env });
+    expect(init.code, init.stderr).toBe(EXIT.ok);
+    const anon = await runCli(['admin', 'roots', '--json', ...zk()], { env });
+    expect(anon.code, anon.stderr).toBe(EXIT.ok);
+    expect((JSON.parse(anon.stdout) as RootInfo[]).map((r) => r.root)).not.toContain('/locked');
+    expect(anon.stderr).toBe('drover: (1 not readable with this identity, their layout refused by ACL: /locked)\n');
+    const admin = await runCli(['admin', 'roots', '--json', ...ADMIN, ...zk()], { env });
+    expect((JSON.parse(admin.stdout) as RootInfo[]).map((r) => r.root)).toContain('/locked');
+    expect(admin.stderr).toBe('');
+    const refused = await destroy('/locked', '--yes');
+    expect(refused.code).toBe(EXIT.error);
+    expect(refused.stderr).toMatch(/^drover: permission denied: getData \/locked\/layout needs READ on \/locked\/layout .*\n$/);
+    const ok = await runCli(['admin', 'destroy', '--root', '/locked', '--yes', ...ADMIN, ...zk()], { env });
+    expect(ok.code, ok.stderr).toBe(EXIT.ok);
+    expect(await s.exists('/locked')).toBeNull();
+  });
 });

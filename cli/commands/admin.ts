@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { findRoots, type RootInfo } from '../../client/admin-roots.js';
 import { destroyRoot } from '../../client/admin-destroy.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { globalOptions, printJson, UsageError, type GlobalArgs } from '../common.js';
+import { globalOptions, printJson, UsageError, zkAuthOf, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 export const command = 'admin <command>';
@@ -43,7 +43,7 @@ export async function handler(): Promise<ExitCode> {
 
 /** A plain session: the admin commands work on the ensemble, not on one root's layout. */
 async function withSession<T>(argv: GlobalArgs, fn: (s: ZkSession) => Promise<T>): Promise<T> {
-  const session = await ZkSession.open({ connectString: argv.zk, sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
+  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
   try {
     return await fn(session);
   } finally {
@@ -56,16 +56,17 @@ const n = (x: number) => x.toLocaleString('en-US');
 async function roots(argv: GlobalArgs): Promise<void> {
   const found = await withSession(argv, (s) => findRoots(s));
   const cut = found.stopped ? `(search stopped after ${n(found.visited)} znodes)` : undefined;
+  const locked = found.unreadable.length ? `(${found.unreadable.length} not readable with this identity, their layout refused by ACL: ${found.unreadable.slice(0, 5).join(', ')}${found.unreadable.length > 5 ? ', …' : ''})` : undefined;
   if (argv.json) {
     printJson(found.roots);
-    if (cut) process.stderr.write(`drover: ${cut}\n`);
+    for (const note of [cut, locked]) if (note) process.stderr.write(`drover: ${note}\n`);
     return;
   }
   const out = [['ROOT', 'SHARDS', 'CREATED', 'MASTERS', 'WORKERS', 'TASKS', 'QUEUED'], ...found.roots.map(row)];
   const widths = out[0]!.map((_, c) => Math.max(...out.map((r) => r[c]!.length)));
   const lines = out.map((r) => r.map((v, c) => (c === 0 || c === 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd());
   if (found.roots.length === 0) lines.push('no drover roots found');
-  if (cut) lines.push(cut);
+  for (const note of [cut, locked]) if (note) lines.push(note);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
