@@ -162,7 +162,7 @@ describe('drover admin destroy', () => {
     expect((await rootsJson()).roots.map((x) => x.root)).toEqual(['/team-b', '/apps/x/team-c']);
   });
 
-  it('a root with thousands of tasks a shard: multis of ≤ REMOVE_BATCH removes, a shard listed at a time', async () => {
+  it('a root with more names a shard than REMOVE_BATCH: multis of ≤ REMOVE_BATCH removes, a shard listed at a time', async () => {
     const count = 1200; // 2 shards: ~600 records, queue entries each (over REMOVE_BATCH)
     await submit('/bulk', 2, count);
     const size = await countTree('/bulk');
