@@ -61,11 +61,15 @@ describe('a locked root', () => {
     expect(sub.stderr).toMatch(/^drover: permission denied: create \S+ needs CREATE on \S+ \(this client: digest:viewer; check --zk-auth\)\n$/);
   });
 
-  it('--zk-auth-file gives the identity out of ps; a bad form is a usage error that never repeats the secret', async () => {
+  it('--zk-auth-file (out of ps) and the config file (zk-auth) give the identity; a bad form is a usage error that never repeats the secret', async () => {
     const file = join(dir, 'auth');
     writeFileSync(file, `${ADMIN}\n`);
     const get = await runCli(['get', 'secret-1', ...g, '--zk-auth-file', file], { env });
     expect(get.code, get.stderr).toBe(0);
+    const config = join(dir, 'drover.config.json');
+    writeFileSync(config, JSON.stringify({ 'zk-auth': ADMIN }));
+    const fromFile = await runCli(['get', 'secret-1', ...g, '--config', config], { env });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
     const bad = await runCli(['status', ...g, '--zk-auth', 'digest:onlyuser-no-secret'], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--zk-auth: digest credentials are USER:PASSWORD/);
