@@ -31,10 +31,11 @@ export function permissionDenied(err: ZkError, identity: string): NoAuthError {
   const path = err.path ?? '?';
   const { perm, on } = needs(op, path);
   const what = m ? `${op} ${path} (op ${m[1]} of a multi)` : `${op} ${path}`;
-  return new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
+  const denied = new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
     op: err.op,
     path: err.path,
-    opIndex: err.opIndex,
     cause: err,
   });
+  if (err.opIndex !== undefined) denied.multiOpIndex = err.opIndex;
+  return denied;
 }
