@@ -26,6 +26,8 @@ export { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from './shared/defaults.js';
 export type { ZkSessionOptions, SessionState, Op, OpResult, ZkStat, Watcher, WatchEvent, CreateMode, ReadResult, ChildrenResult, TreeEvent, TreeWatch } from './shared/zk/session.js';
 export { InvalidConnectStringError, parseConnectString } from './shared/zk/connect-string.js';
 export { LibraryMismatchError } from './shared/zk/version-zero-fix.js';
+export type { ZkAuth } from './shared/zk/session-types.js';
+export { parseAclSpec, parseZkAuth, digestOf, type Acl, type AclEntry } from './shared/zk/acl.js';
 export * from './shared/zk/errors.js';
 export { createLogger } from './shared/log.js';
 export type { Logger, LoggerOptions } from './shared/log.js';
