@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { LeaderHandle } from '../shared/zk/election.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import { MembershipObserver } from '../shared/zk/membership.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
@@ -56,6 +57,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   /** Pause and drain requests (control/): read before the first round, watched after. */
   private readonly control: ControlWatch;
   private readonly rounds: Coalescer;
+  /** A refused round (NO_AUTH) is logged once and retried 1 s doubling to 60 s, not every 250 ms. */
+  private readonly refusals: NoAuthBackoff;
+  /** Until then rounds wait (events kick rounds too: they must not undo the back-off). */
+  private refusedUntil = 0;
   private _connectedSince = Date.now();
   private _stopped = false;
   /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
@@ -90,6 +95,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   ) {
     super();
     this.log = log.child({ component: 'leader', epoch: handle.epoch });
+    this.refusals = new NoAuthBackoff(this.log);
     // The observer and the queue index take the caller's logger: pino would repeat `component`.
     this.observer = new MembershipObserver(session, paths, log);
     this.queue = new QueueIndex(paths.shardNames);
@@ -238,8 +244,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   private async round(): Promise<void> {
     if (this._stopped || !this.ready || this.session.state !== 'connected') return;
+    if (Date.now() < this.refusedUntil) return; // the back-off's timer kicks the next one
     try {
       await this.assigner.round();
+      this.refusals.succeeded();
     } finally {
       // The first round is done: the queue listing may take the whole connection now.
       this.mirror.widen();
@@ -256,10 +264,15 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       return;
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // election reports it
-    this.log.warn({ err: (err as Error).message }, 'leader round failed; retrying');
+    const ms = this.refusals.delayAfter(err, 250);
+    if (NoAuthBackoff.is(err)) {
+      // Logged once per distinct refusal by the back-off; each try at debug only.
+      this.log.debug({ err: err.message, retryInMs: ms }, 'leader round refused; backing off');
+      this.refusedUntil = Date.now() + ms;
+    } else this.log.warn({ err: (err as Error).message }, 'leader round failed; retrying');
     // Outcome unknown: re-read who holds what. The queue index needs nothing: the tree watch
     // reports what a write did, and a reconnect lists the queue again (queue-mirror.ts).
     this.reconciler.markAllDirty();
-    setTimeout(() => this.kick(), 250).unref();
+    setTimeout(() => this.kick(), ms).unref();
   }
 }
