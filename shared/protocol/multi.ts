@@ -10,8 +10,8 @@
 //   unknown    connection loss, request timeout or session expiry: the server may or may not
 //              have applied it; the caller verifies by reading back
 //
-// Any other error (the session closed by its owner, a library fault) is thrown as it came.
-import { ConnectionLossError, SessionExpiredError, ZkError, type ZkErrorCode } from '../zk/errors.js';
+// Any other error (NO_AUTH, the session closed by its owner, a library fault) is thrown as it came.
+import { ConnectionLossError, NoAuthError, SessionExpiredError, ZkError, type ZkErrorCode } from '../zk/errors.js';
 import type { Op, OpResult, ZkSession } from '../zk/session.js';
 import type { Part, Paths } from './paths.js';
 import { opsBytes } from './task-ops.js';
@@ -111,6 +111,8 @@ export class Multi {
   refusal(err: unknown): Refusal {
     if (!(err instanceof ZkError)) throw err;
     if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) return { kind: 'unknown', error: err };
+    // A refusal (NO_AUTH) names its op too, but nothing moved: the same request gets the same answer.
+    if (err instanceof NoAuthError) throw err;
     const i = err.opIndex;
     const tag = i === undefined ? undefined : this.tags[i];
     if (i === undefined || !tag) throw err;

@@ -31,11 +31,10 @@ export function permissionDenied(err: ZkError, identity: string): NoAuthError {
   const path = err.path ?? '?';
   const { perm, on } = needs(op, path);
   const what = m ? `${op} ${path} (op ${m[1]} of a multi)` : `${op} ${path}`;
-  const denied = new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
+  return new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
     op: err.op,
     path: err.path,
+    opIndex: err.opIndex,
     cause: err,
   });
-  if (err.opIndex !== undefined) denied.multiOpIndex = err.opIndex;
-  return denied;
 }

@@ -91,12 +91,6 @@ export class UnsupportedServerError extends ZkError {
  */
 export class NoAuthError extends ZkError {
   override name = 'NoAuthError';
-  /**
-   * In a refused multi: the index of the op refused. Kept off `opIndex` on purpose: the
-   * protocol reads an opIndex as "that node moved" (shared/protocol/multi.ts) and re-reads and
-   * tries again, in a loop; with none, a refusal is thrown as it came, never retried.
-   */
-  multiOpIndex?: number;
 }
 /** AUTH_FAILED (-115): the server refused the credentials (an unknown scheme); the session closes, never reconnects with them. */
 export class AuthFailedError extends ZkError {
