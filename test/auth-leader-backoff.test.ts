@@ -54,12 +54,15 @@ describe('a leader refused by ZooKeeper (NO_AUTH)', () => {
 
     const tries = () => m.lines.filter((l) => l.msg === 'leader round refused; backing off');
     // (Or more than one loud line: a leader that spins says so at once.)
-    await waitFor(() => tries().length >= 3 || m.lines.filter(refusedAt).length > 3, { timeoutMs: 15_000, message: 'three refused rounds' });
+    const said = () => m.lines.filter((l) => l.level >= WARN || l.msg === 'leader round refused; backing off').map((l) => JSON.stringify(l)).join('\n');
+    await waitFor(() => tries().length >= 3 || m.lines.filter(refusedAt).length > 3, { timeoutMs: 15_000, message: 'three refused rounds' }).catch((err: Error) => {
+      throw new Error(`${err.message}; the leader said:\n${said()}`);
+    });
     const loud = m.lines.filter(refusedAt);
     expect(loud.length, loud.map((l) => JSON.stringify(l)).join('\n')).toBe(1);
     const t = tries();
     // 1 s then 2 s between tries (not 250 ms), and one line at warn or above for all of them.
-    expect(t.map((l) => l.retryInMs)).toEqual([1000, 2000, 4000]);
+    expect(t.map((l) => l.retryInMs), said()).toEqual([1000, 2000, 4000]);
     expect(t[2]!.time - t[0]!.time).toBeGreaterThanOrEqual(2900);
     expect(m.lines.filter(refusedAt).length).toBe(1);
     expect(String(loud[0]!.msg)).toMatch(/^permission denied: (create|remove|setData) \S+ (\(op \d+ of a multi\) )?needs (CREATE|DELETE|WRITE) on \S+ \(this client: digest:admin; check --zk-auth\)$/);
@@ -68,8 +71,14 @@ describe('a leader refused by ZooKeeper (NO_AUTH)', () => {
 
     // Fixed: the next try (the back-off's, within 4 s) places it, and it runs.
     await setAcl(OPS, [`${OPS}:cdrwa`, `${ADMIN}:cdrwa`]);
-    const r = await client.wait(task.id, { timeoutMs: 15_000 });
+    const r = await client.wait(task.id, { timeoutMs: 15_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}; the leader said:\n${said()}`);
+    });
     expect(r.state).toBe('succeeded');
-    expect(m.lines.filter(refusedAt).length).toBe(1);
+    // A try while --update was half way may meet another refusal (another node): logged once too.
+    const end = m.lines.filter(refusedAt);
+    expect(new Set(end.map((l) => l.msg)).size, said()).toBe(end.length);
+    expect(end.length, said()).toBeLessThanOrEqual(3);
+    expect(m.lines.filter((l) => l.msg === 'leader round failed; retrying')).toEqual([]);
   });
 });
