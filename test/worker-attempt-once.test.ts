@@ -82,7 +82,9 @@ describe('one report per finished attempt', () => {
     const shard = fx.paths.doneShard(fx.paths.shard(id));
     await fx.session.remove(shard);
     await submitAndAssign(w, { type: 'once', id });
-    await waitFor(() => lines.some((l) => l.taskId === id && /^commit refused repeatedly/.test(l.msg)), { message: 'commit left' });
+    const left = await waitFor(() => lines.find((l) => l.taskId === id && /^commit refused repeatedly/.test(l.msg)), { message: 'commit left' });
+    // The line says why: the last refusal's message (the missing shard, under the done entry's path).
+    expect(left.err).toEqual(expect.stringContaining(shard));
     await fx.session.create(shard);
     await waitState(id, 'succeeded');
     await waitFor(() => ended.length === 1, { timeoutMs: RETRY_LEFT_MS + 5000, message: 'ended' });

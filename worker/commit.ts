@@ -61,9 +61,9 @@ async function withCancelReason(ctx: CommitContext, a: Attempt, r: CommitResult 
 
 async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Promise<CommitResult> {
   let refusals = 0;
-  const refusedAgain = () => {
+  const refusedAgain = (err: Error) => {
     if (++refusals <= 5) return false;
-    a.log.error(`commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
+    a.log.error({ err: err.message }, `commit refused repeatedly; looking again in ${RETRY_LEFT_MS} ms`);
     return true;
   };
   for (;;) {
@@ -80,7 +80,7 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
       // Neither applied nor refused by a node of the task (the session closed under us, say).
       if (!(err instanceof ZkError)) throw err;
       if (ctx.session.state === 'closed') return { kind: 'abandoned', reason: SESSION_CLOSED };
-      if (refusedAgain()) return { kind: 'left' };
+      if (refusedAgain(err)) return { kind: 'left' };
       // Each try at debug: the attempt's end line (or the error above) says how it came out.
       a.log.debug({ err: err.message }, 'commit failed; trying again');
       continue;
@@ -90,7 +90,7 @@ async function tryCommit(ctx: CommitContext, a: Attempt, outcome: Outcome): Prom
     if (v.kind === 'committed') return { kind: 'committed', state: v.next.state, record: v.next };
     if (v.kind === 'fenced') return { kind: 'fenced', reason: 'assignment gone (cancelled or reclaimed)' };
     const unknownOutcome = v.kind === 'unknown';
-    if (!unknownOutcome && refusedAgain()) return { kind: 'left' };
+    if (!unknownOutcome && refusedAgain(v.error)) return { kind: 'left' };
     a.log.debug({ err: v.error.message, ...(v.kind === 'moved' ? { part: v.part } : {}) }, unknownOutcome ? 'commit outcome unknown; checking' : 'commit refused; checking');
     const r = await verify(ctx, a, v.next);
     if (r === 'committed') return { kind: 'committed', state: v.next.state, record: v.next };
