@@ -10,6 +10,7 @@
 // events) is ignored, so the old incarnation's directory is never listed on the new session.
 import type { Logger } from '../shared/log.js';
 import type { Paths } from '../shared/protocol/paths.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import { NoNodeError } from '../shared/zk/errors.js';
 import type { TreeEvent, TreeWatch, ZkSession } from '../shared/zk/session.js';
 
@@ -32,6 +33,8 @@ export class AssignmentDir {
   private closed = false;
   /** A change notice is due at the end of this turn (the events of one multi come in one turn). */
   private noticeDue = false;
+  /** A watch refused (NO_AUTH) is logged once and tried again 1 s doubling to 60 s, not every 300 ms. */
+  private readonly refusals: NoAuthBackoff;
 
   constructor(
     private readonly session: ZkSession,
@@ -41,7 +44,9 @@ export class AssignmentDir {
     /** Something changed in `member`'s directory (or it must be listed again). */
     private readonly changed: (member: string) => void,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.refusals = new NoAuthBackoff(log);
+  }
 
   /** Tells of a change once per turn, so a burst assigned in one multi is taken as one. */
   private onChange(member: string): void {
@@ -85,15 +90,17 @@ export class AssignmentDir {
   private async arm(member: string): Promise<void> {
     try {
       const tree = await this.session.watchTree(this.paths.assignDir(member), (e) => this.onEvent(member, e), () => this.onReset(member));
+      this.refusals.succeeded();
       if (this.member === member) this.tree = tree;
       else await tree.close();
     } catch (err) {
       if (this.member !== member || this.session.state === 'closed') return;
       // Not armed (the connection dropped meanwhile, say): listings go on; try again soon.
-      this.log.warn({ err: (err as Error).message }, 'cannot watch our assignment directory; trying again');
+      const ms = this.refusals.delayAfter(err, 300);
+      if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'cannot watch our assignment directory; trying again');
       setTimeout(() => {
         if (this.current(member)) void this.arm(member);
-      }, 300).unref();
+      }, ms).unref();
       this.onChange(member);
     }
   }
