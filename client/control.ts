@@ -3,10 +3,13 @@
 // workers learn of each through their watches; these calls return once the request is written.
 //
 // Requests: pause/resume 1 getData + 1 setData (create on first use; again on a race);
-// drain 1 getChildren of workers/ + 1 create; control() 1 getData + 1 getChildren (+ 1
-// multiRead when some worker is asked to drain).
+// drain 1 getChildren of workers/ + 1 create; cancelDrain 1 delete + 1 getChildren (+ 1
+// multiRead of its members' data); control() 1 getData + 1 getChildren (+ 1 multiRead when
+// some worker is asked to drain); waitWorkerGone 1 getChildren per change of workers/.
 import { readControl, removeDrain, requestDrain, updatePaused, withPause, withResume, type ControlState, type PausedScopes } from '../shared/protocol/control.js';
 import { assertWorkerId, Paths } from '../shared/protocol/paths.js';
+import { ConnectionLossError, SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
+import { parseMemberInfo } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 
 export { ControlError, type ControlState, type DrainRequest, type PausedScopes } from '../shared/protocol/control.js';
@@ -47,26 +50,95 @@ export async function drain(session: ZkSession, paths: Paths, workerId: string):
   return { requested: await requestDrain(session, paths, workerId), members };
 }
 
-/** Takes a pending drain request back; false when there was none. */
-export function cancelDrain(session: ZkSession, paths: Paths, workerId: string): Promise<boolean> {
+/**
+ * Takes a pending drain request back. `removed`: false when there was none. `draining`: its
+ * members already draining (they saw it, or a signal stopped them): their stop cannot be
+ * undone, they leave anyway. Removed first, then the states read: a member that saw the
+ * request has its state 'draining' written by then, but for one still writing it.
+ */
+export async function cancelDrain(session: ZkSession, paths: Paths, workerId: string): Promise<{ removed: boolean; draining: string[] }> {
   assertWorkerId(workerId);
-  return removeDrain(session, paths, workerId);
+  const removed = await session.retrying(() => removeDrain(session, paths, workerId));
+  const members = await membersOf(session, paths, workerId);
+  if (members.length === 0) return { removed, draining: [] };
+  const got = await session.retrying(() => session.getDataMany(members.map((m) => paths.member(m))));
+  const draining = members.filter((m, i) => {
+    const r = got[i]!;
+    return r.ok && parseMemberInfo(m, r.data).state === 'draining';
+  });
+  return { removed, draining };
 }
 
-/** Resolves once no member of `workerId` is alive (a child watch on workers/, re-set after each change). */
-export async function waitWorkerGone(session: ZkSession, paths: Paths, workerId: string, signal?: AbortSignal): Promise<void> {
-  for (;;) {
-    if (signal?.aborted) throw signal.reason;
-    let changed!: () => void;
-    const next = new Promise<void>((r) => (changed = r));
-    if ((await membersOf(session, paths, workerId, () => changed())).length === 0) return;
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal!.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void next.then(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
-  }
+export interface WaitGoneOptions {
+  /** The members (workerId~incarnation) to wait for; default: those of the worker id alive at the first listing (a later start of the id is not waited for). */
+  members?: readonly string[];
+  signal?: AbortSignal;
+  /** ZooKeeper away (disconnected, or its session lost) this long: rejects with ConnectionLossError. */
+  reconnectTimeoutMs: number;
+}
+
+/**
+ * Resolves once none of the members is alive. One child watch on workers/, re-set after each
+ * change; and (the rule of client/waiters.ts) ZooKeeper away is no answer: the listing is
+ * done again at 'connected' (the same session, or a new one after an expiry), and a loss
+ * lasting reconnectTimeoutMs from its start rejects with ConnectionLossError.
+ * Requests: 1 getChildren per change of workers/ and per reconnect.
+ */
+export function waitWorkerGone(session: ZkSession, paths: Paths, workerId: string, opts: WaitGoneOptions): Promise<void> {
+  assertWorkerId(workerId);
+  const { signal, reconnectTimeoutMs: ms } = opts;
+  return new Promise<void>((resolve, reject) => {
+    let wanted: Set<string> | null = opts.members ? new Set(opts.members) : null;
+    let done = false;
+    let lostTimer: NodeJS.Timeout | undefined;
+    /** Bumped per listing: a watch or reply of an older one is ignored. */
+    let gen = 0;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      clearTimeout(lostTimer);
+      session.off('state', onState);
+      signal?.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const away = () => {
+      if (lostTimer || done) return;
+      lostTimer = setTimeout(() => {
+        if (session.state !== 'connected') finish(new ConnectionLossError('CONNECTION_LOSS', `not connected to ZooKeeper within ${ms} ms`));
+        lostTimer = undefined;
+      }, ms);
+    };
+    const list = async () => {
+      if (done) return;
+      const mine = ++gen;
+      try {
+        const { children } = await session.getChildren(paths.workers, () => mine === gen && void list());
+        if (done || mine !== gen) return;
+        if (!wanted) wanted = new Set(children.filter((n) => Paths.parseMember(n)?.workerId === workerId));
+        if (!children.some((n) => wanted!.has(n))) finish();
+      } catch (err) {
+        if (done) return;
+        // Away: the listing is done again once ZooKeeper is back (onState).
+        if (!(err instanceof ConnectionLossError || err instanceof SessionExpiredError)) return finish(err);
+        // Back already (its 'connected' came before this reply): list again shortly.
+        if (session.state === 'connected') setTimeout(() => mine === gen && void list(), 250);
+        else away();
+      }
+    };
+    const onState = (s: string) => {
+      if (s === 'connected') {
+        clearTimeout(lostTimer);
+        lostTimer = undefined;
+        void list();
+      } else if (s === 'closed') finish(new SessionClosedError('SESSION_CLOSED', 'session closed while waiting'));
+      else away();
+    };
+    const onAbort = () => finish(signal!.reason);
+    if (signal?.aborted) return finish(signal.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    session.on('state', onState);
+    if (session.state !== 'connected') away();
+    void list();
+  });
 }

@@ -88,7 +88,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
     readonly paths: Paths,
     readonly limits: SizeLimits,
     log: Logger,
-    reconnectTimeoutMs: number,
+    private readonly reconnectTimeoutMs: number,
     recordWatchLimit?: number,
   ) {
     this.submitter = new Submitter(session, paths, limits, log);
@@ -296,14 +296,17 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
     return controls.drain(this.session, this.paths, workerId);
   }
 
-  /** Takes a pending drain request back; false when there was none. */
-  cancelDrain(workerId: string): Promise<boolean> {
+  /** Takes a pending drain request back (`removed` false: there was none); `draining`: members already leaving, which cannot be undone. */
+  cancelDrain(workerId: string): Promise<{ removed: boolean; draining: string[] }> {
     return controls.cancelDrain(this.session, this.paths, workerId);
   }
 
-  /** Resolves once no member of this worker id is alive (after a drain, say). */
-  waitWorkerGone(workerId: string, signal?: AbortSignal): Promise<void> {
-    return controls.waitWorkerGone(this.session, this.paths, workerId, signal);
+  /**
+   * Resolves once the given members of this worker id (default: those alive now) are gone, after
+   * a drain say; ZooKeeper away for reconnectTimeoutMs rejects with ConnectionLossError.
+   */
+  waitWorkerGone(workerId: string, opts: { members?: readonly string[]; signal?: AbortSignal } = {}): Promise<void> {
+    return controls.waitWorkerGone(this.session, this.paths, workerId, { ...opts, reconnectTimeoutMs: this.reconnectTimeoutMs });
   }
 }
 

@@ -12,6 +12,7 @@ import type { ZkSession } from '../shared/zk/session.js';
 import { Worker } from '../worker/worker.js';
 import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
 import { ProcessPool } from './harness/processes.js';
+import { TcpProxy } from './harness/tcp-proxy.js';
 import { waitFor } from './harness/wait-for.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
 
@@ -201,5 +202,46 @@ describe('pause and resume on a running cluster', () => {
     expect(c.code, c.stderr).toBe(EXIT.ok);
     expect(c.stdout).toBe('drain of cw6 cancelled\n');
     expect(await s.exists(paths.drainRequest('cw6'))).toBeNull();
+  });
+
+  it('drain --wait with ZooKeeper gone (TCP cut): exit 3 within about --connect-timeout, one line; it waits for the members asked, not the id', async () => {
+    let release!: () => void;
+    const held = new Promise<string>((r) => (release = () => r('held')));
+    const w7 = new Worker({ session: await pool.open(), root: paths.root, id: 'cw7', sessionTimeoutMs: TEST_SESSION_MS, gracePeriodMs: 60_000, log: testLog, handlers: { hold7: () => held } });
+    await w7.start();
+    const { id } = await client.submit({ type: 'hold7' });
+    await waitFor(async () => (await client.get(id))?.state === 'running', { message: 'hold7 running' });
+    const [host, port] = zkConnect().split(',')[0]!.split(':');
+    const proxy = await TcpProxy.start(host!, Number(port));
+    try {
+      const p = procs.spawn('drain-cut', ['drain', 'cw7', '--wait', '--zk', proxy.connectString, '--root', paths.root, '--connect-timeout', '1000', '--session-timeout', String(TEST_SESSION_MS)]);
+      await waitFor(() => p.text.includes('cw7 asked to drain'), { message: 'drain asked' });
+      await waitFor(() => w7.state === 'draining', { message: 'cw7 draining (its task held)' });
+      const t0 = Date.now();
+      proxy.cut('close');
+      expect(await p.waitExit()).toBe(EXIT.unavailable);
+      expect(Date.now() - t0).toBeLessThan(1000 + 3000);
+      expect(p.text.slice(1)).toHaveLength(1);
+      expect(p.text[1]).toMatch(/^drover: ZooKeeper unavailable: not connected to ZooKeeper within 1000 ms/);
+    } finally {
+      await proxy.stop();
+    }
+    // Members, not the id: a member name not alive is gone at once while cw7 lives on.
+    await client.waitWorkerGone('cw7', { members: ['cw7~not-this-one'] });
+    // --cancel once it saw the request: its stop cannot be undone; exit 1, one line.
+    const c = await procs.run(['drain', '--cancel', 'cw7', ...g]);
+    expect(c.code).toBe(EXIT.error);
+    expect(c.stderr).toBe('drover: cw7 is already draining; it will leave\n');
+    release();
+    await w7.whenStopped;
+    expect((await client.wait(id, { timeoutMs: 5000 })).state).toBe('succeeded');
+  });
+
+  it('usage errors exit 2 before connecting: drain of an invalid id, drain --wait --cancel', async () => {
+    const dead = ['--zk', '127.0.0.1:1', '--root', paths.root, '--connect-timeout', '60000'];
+    for (const args of [['drain', 'bad id!'], ['drain', 'cw1', '--wait', '--cancel']]) {
+      const r = await procs.run([...args, ...dead]);
+      expect(r.code, r.stderr).toBe(EXIT.usage);
+    }
   });
 });
