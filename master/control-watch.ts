@@ -12,6 +12,7 @@ import { NOTHING_PAUSED, readControl, type PausedScopes } from '../shared/protoc
 import { Paths } from '../shared/protocol/paths.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import type { TreeWatch, ZkSession } from '../shared/zk/session.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 
 export class ControlWatch {
@@ -24,6 +25,8 @@ export class ControlWatch {
   private stopped = false;
   private watch?: TreeWatch;
   private readonly coalescer: Coalescer;
+  /** A read refused (NO_AUTH) is tried again 1 s doubling to 60 s, not every 250 ms. */
+  private readonly backoff: NoAuthBackoff;
   /** Bumped at every loss of the connection: a read begun before one does not make the view current. */
   private cuts = 0;
   private readonly onState = (s: string) => {
@@ -39,6 +42,7 @@ export class ControlWatch {
     /** Called after every re-read that applied. */
     private readonly onChange: () => void,
   ) {
+    this.backoff = new NoAuthBackoff(log);
     this.coalescer = new Coalescer(
       () => this.read(),
       (err) => this.onError(err),
@@ -60,11 +64,14 @@ export class ControlWatch {
   /** Arms the watch and reads once (a failed read leaves `current` false and is tried again). */
   async start(): Promise<void> {
     this.session.on('state', this.onState);
-    this.watch = await this.session.watchTree(
+    const w = await this.session.watchTree(
       this.paths.control,
       () => this.coalescer.kick(),
       () => this.coalescer.kick(),
     );
+    // stop() came while the watch was being added: it saw none to close.
+    if (this.stopped) return void (await w.close().catch(() => undefined));
+    this.watch = w;
     this.coalescer.kick();
     await this.coalescer.settled();
   }
@@ -82,6 +89,7 @@ export class ControlWatch {
     const connected = this.session.state === 'connected';
     const c = await readControl(this.session, this.paths);
     if (this.stopped) return;
+    this.backoff.succeeded();
     this.reads++;
     const before = JSON.stringify([this.paused, [...this.drains]]);
     this.paused = c.paused;
@@ -97,7 +105,9 @@ export class ControlWatch {
 
   private onError(err: unknown): void {
     if (this.stopped || err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
-    this.log.warn({ err: (err as Error).message }, 'cannot read cluster control; retrying');
-    setTimeout(() => this.coalescer.kick(), 250).unref();
+    const ms = this.backoff.delayAfter(err, 250);
+    // A refusal (NO_AUTH) is logged by the backoff, once per distinct message.
+    if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'cannot read cluster control; retrying');
+    setTimeout(() => this.coalescer.kick(), ms).unref();
   }
 }

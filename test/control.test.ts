@@ -9,6 +9,7 @@ import { EXIT } from '../cli/exit-codes.js';
 import { decodePaused, encodePaused, MAX_PAUSED_TYPES, NOTHING_PAUSED, requestDrain, withPause, withResume, ControlError } from '../shared/protocol/control.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { ControlWatch } from '../master/control-watch.js';
 import { Worker } from '../worker/worker.js';
 import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
 import { ProcessPool } from './harness/processes.js';
@@ -89,6 +90,16 @@ describe('the rules of control/paused', () => {
     expect((await client.control()).paused.types.map((t) => t.type).sort()).toEqual(['race1', 'race2', 'race3']);
     await client.resume();
     expect((await client.control()).paused).toEqual(NOTHING_PAUSED);
+  });
+
+  it("the leader's control watch stopped while its addWatch is in flight leaves no tree watch behind", async () => {
+    const s2 = await pool.open();
+    const cw = new ControlWatch(s2, paths, testLog, () => undefined);
+    const started = cw.start();
+    await cw.stop();
+    await started;
+    const roots = (s2 as unknown as { trees: { roots: Map<string, unknown> } }).trees.roots;
+    expect([...roots.keys()]).not.toContain(paths.control);
   });
 });
 
