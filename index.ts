@@ -3,6 +3,8 @@ export { DroverClient, NoClusterError, TaskNotFoundError, WaitTimeoutError } fro
 export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, ClusterStatus, WorkerStatus, FinishedSplit, WaitOptions, WaitManyOptions, WaitEachOptions, ListOptions, TaskPage } from './client/drover-client.js';
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './client/drover-client.js';
 export type { RetryManyOptions, RetryManyResult, RetryResult } from './client/drover-client.js';
+export { ControlError, WorkerNotFoundError } from './client/drover-client.js';
+export type { ControlState, DrainRequest, PausedScopes } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
 export { TaskFeed } from './client/task-feed.js';
