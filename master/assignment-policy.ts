@@ -101,8 +101,8 @@ export function freeSlots(workers: readonly PolicyWorker[]): number {
   return n;
 }
 
-/** Why queued tasks of a class wait (bounded: the `reason` label of drover_queue_unplaceable_tasks). */
-export type WaitingKind = 'no-worker' | 'labels' | 'type';
+/** Why queued tasks of a class wait (bounded: the `reason` label of drover_queue_unplaceable_tasks); `paused`: drover pause holds its type. */
+export type WaitingKind = 'no-worker' | 'labels' | 'type' | 'paused';
 
 /**
  * Why no live worker could ever take tasks of this type and labels (load aside), or null

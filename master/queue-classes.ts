@@ -73,10 +73,12 @@ export class QueueClasses<T> {
     return { classes: top, total, tasks };
   }
 
-  /** Tasks no live worker can take, by why (for metrics): O(classes waiting), nothing per task. */
+  /** Tasks no live worker can take, by why, and those paused (for metrics): O(classes waiting; all classes while a pause holds), nothing per task. */
   waitingByKind(): Record<WaitingKind, number> {
-    const out: Record<WaitingKind, number> = { 'no-worker': 0, labels: 0, type: 0 };
+    const out: Record<WaitingKind, number> = { 'no-worker': 0, labels: 0, type: 0, paused: 0 };
     for (const { cls, kind } of this.gate.waiting()) out[kind] += cls.members;
+    // Paused classes are not in waiting() (placeable or not, a pause holds them).
+    for (const cls of this.gate.pausedClasses()) out.paused += cls.members;
     return out;
   }
 }

@@ -88,6 +88,18 @@ describe('master metrics over HTTP', () => {
     // The session's metrics are in the same registry.
     expect(lead.has('drover_zk_requests_total')).toBe(true);
 
+    // A paused type's tasks wait for the pause, not for a worker: reason="paused" while it holds.
+    await client.pause({ type: 'resize' });
+    const paused = await scrapeUntil(u1, (x) => x.get('drover_queue_unplaceable_tasks', { reason: 'paused' }) === 2, 'the paused type counted');
+    expect(paused.get('drover_queue_unplaceable_tasks', { reason: 'type' })).toBe(0);
+    expect(paused.get('drover_queue_unplaceable_tasks', { reason: 'labels' })).toBe(3);
+    await client.resume({ type: 'resize' });
+    await scrapeUntil(
+      u1,
+      (x) => x.get('drover_queue_unplaceable_tasks', { reason: 'paused' }) === 0 && x.get('drover_queue_unplaceable_tasks', { reason: 'type' }) === 2,
+      'resumed: waiting for its type again',
+    );
+
     const follow = await scrape(u2);
     expect(follow.get('drover_master_leader')).toBe(0);
     expect(follow.get('drover_master_leader_epoch')).toBe(elected.epoch);
