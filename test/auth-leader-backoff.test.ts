@@ -20,7 +20,7 @@ let client: DroverClient;
 let root: string;
 const common = () => ['--zk', server.connectString, '--root', root, '--session-timeout', String(TEST_SESSION_MS)];
 const setAcl = async (as: string, acl: string[]) => {
-  const r = await runCli(['init', '--zk', server.connectString, '--root', root, '--update', ...acl.flatMap((a) => ['--acl', a])], { env: { DROVER_ZK_AUTH: as } });
+  const r = await runCli(['init', '--zk', server.connectString, '--root', root, '--update', '--force', ...acl.flatMap((a) => ['--acl', a])], { env: { DROVER_ZK_AUTH: as } });
   expect(r.code, r.stderr).toBe(0);
 };
 
