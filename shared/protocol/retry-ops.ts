@@ -8,16 +8,13 @@
 // and purge removes the record: one wins; a purged task is `moved` NO_NODE on the record).
 import type { Op } from '../zk/session.js';
 import type { Paths } from './paths.js';
-import { assertFits, queueEntryOf, type Transition, type VersionedRecord } from './task-ops.js';
+import { assertFits, doneEntryOf, queueEntryOf, type Transition, type VersionedRecord } from './task-ops.js';
 import { encodeRecord, type TaskRecord } from './task-record.js';
 import { retryTask } from './task-state.js';
 import { Multi, type BatchVerdict, type Tx, type Verdict } from './multi.js';
 import type { BatchLimits } from './client-transitions.js';
 
-/** Where a finished record's done entry is (the name indexOps in task-ops.ts gives it). */
-export function doneEntryOf(paths: Paths, rec: TaskRecord): string {
-  return paths.doneEntry(rec.id, rec.finishedAt ?? rec.updatedAt);
-}
+export { doneEntryOf } from './task-ops.js';
 
 /**
  * The retry of a failed or cancelled record read at `cur.version` (IllegalTransitionError

@@ -16,6 +16,7 @@
 // the same task, even to the same worker name, has another attempt and so another name.
 import type { Op } from '../zk/session.js';
 import { largestAclBytes } from '../zk/acl.js';
+import { ustringBytes } from '../zk/wire.js';
 import { Paths } from './paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
 import { MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
@@ -77,10 +78,15 @@ export function assignmentOf(paths: Paths, rec: TaskRecord): string {
   return paths.assignment(rec.worker, rec.id, rec.attempt);
 }
 
+/** Where a finished record's done entry is: named by when it finished (updatedAt for a record that has no finishedAt). */
+export function doneEntryOf(paths: Paths, rec: TaskRecord): string {
+  return paths.doneEntry(rec.id, rec.finishedAt ?? rec.updatedAt);
+}
+
 /** The index op that follows a record into its new state (`bytes`: the record as written). */
 function indexOps(paths: Paths, next: TaskRecord, bytes: Buffer): Op[] {
   if (next.state === 'queued') return [{ op: 'create', path: queueEntryOf(paths, next, bytes.length) }];
-  if (isTerminal(next.state)) return [{ op: 'create', path: paths.doneEntry(next.id, next.finishedAt ?? next.updatedAt) }];
+  if (isTerminal(next.state)) return [{ op: 'create', path: doneEntryOf(paths, next) }];
   return [];
 }
 
@@ -214,7 +220,6 @@ export function purgeOps(paths: Paths, taskId: string, doneEntryPath: string, ve
 
 // Sizes of the jute encoding of a multi request, as the server counts it against
 // jute.maxbuffer (the request header and body; not the 4-byte length before them).
-const ustringBytes = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
 const REQUEST_HEADER_BYTES = 4 + 4; // xid, type
 const MULTI_HEADER_BYTES = 4 + 1 + 4; // type, done, err: before every op and once at the end
 
