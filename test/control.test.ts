@@ -208,7 +208,9 @@ describe('pause and resume on a running cluster', () => {
     expect(again.state).toBe('running');
     await again.stop();
 
+    // A request no live worker holds (its worker killed -9 after it was asked): pending, and --cancel is the way out.
     expect(await requestDrain(s, paths, 'cw6')).toBe(true);
+    expect((await procs.run(['status', ...g])).stdout).toMatch(/^ {2}cw6\trequested \d{4}-.*Z\tpending \(no live worker; .*drover drain --cancel cw6/m);
     const c = await procs.run(['drain', '--cancel', 'cw6', ...g]);
     expect(c.code, c.stderr).toBe(EXIT.ok);
     expect(c.stdout).toBe('drain of cw6 cancelled\n');

@@ -1,10 +1,12 @@
 // A worker's ear for `drover drain <its id>`: a persistent recursive watch on its own
 // control/drain/<workerId> (which need not exist: the watch fires on its creation) and one
 // exists() at start and after every (re)connect (events in a cut are lost). A request found at
-// start counts: the worker was asked to leave, so it drains at once. As the worker leaves it
-// removes the request (finish()), so a later start of the same id runs normally.
+// start counts: the worker was asked to leave, so it drains at once. Once the worker has left
+// (its member node deleted) it removes any request for its id (removeRequest(): a leaving
+// process has fulfilled it, seen or not), so a later start of the same id runs normally.
 //
-// Requests: 1 addWatch and 1 exists at start and per reconnect; none per task.
+// Requests: 1 addWatch and 1 exists at start and per reconnect (the watch's first reset is
+// skipped: start() looks itself, awaited); 1 delete as it leaves; none per task.
 import type { Logger } from '../shared/log.js';
 import { removeDrain } from '../shared/protocol/control.js';
 import type { Paths } from '../shared/protocol/paths.js';
@@ -28,7 +30,7 @@ export class DrainWatch {
     this.path = paths.drainRequest(workerId);
   }
 
-  /** A request has been seen (and not yet removed by finish()). */
+  /** A request has been seen. */
   get requested(): boolean {
     return this._requested;
   }
@@ -39,19 +41,30 @@ export class DrainWatch {
       (e) => {
         if (e.path === this.path && e.type === 'created') this.fire();
       },
-      () => void this.check(),
+      // The first reset runs inside watchTree (this.watch unset yet): start() looks just below.
+      () => this.watch && void this.check(),
     );
     await this.check();
   }
 
-  /** Stops listening; removes the request when one was seen (this worker is leaving as asked). */
+  /** Stops listening (the request, if any, stays until removeRequest()). */
   async finish(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this._requested) {
-      await removeDrain(this.session, this.paths, this.workerId).catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot remove the drain request'));
-    }
     await this.watch?.close().catch(() => undefined);
+  }
+
+  /**
+   * Removes a drain request for this id, seen or not: called once the member node is gone (a
+   * request made meanwhile is fulfilled too). Retried across a connection loss; none is fine.
+   */
+  async removeRequest(): Promise<void> {
+    try {
+      await this.session.retrying(() => removeDrain(this.session, this.paths, this.workerId));
+    } catch (err) {
+      if (err instanceof SessionClosedError) return; // a borrowed session closed by its owner first
+      this.log.warn({ err: (err as Error).message }, 'cannot remove the drain request (`drover drain --cancel` removes it)');
+    }
   }
 
   private async check(): Promise<void> {

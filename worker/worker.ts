@@ -237,13 +237,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Stops listening, deregisters, closes an owned session; lets pending commits give up. */
   private async release(): Promise<void> {
-    // Before the member node goes (its state says draining meanwhile): a restart of this id runs normally.
     await this.drainWatch?.finish();
     this.runner?.close();
     this.metrics?.detach();
     this.session?.off('expired', this.onExpired);
     this.registration?.off('incarnation', this.onIncarnation);
     await this.registration?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot delete member node'));
+    // Gone now: any drain request for this id is fulfilled, so a restart of it runs normally.
+    await this.drainWatch?.removeRequest();
     if (this.ownsSession) await this.session?.close();
     await this.runner?.allFinished(this.session?.requestTimeoutMs ?? 1000);
   }

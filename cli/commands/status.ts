@@ -56,7 +56,8 @@ function controlLines(s: ClusterStatus): string[] {
   if (s.draining.length > 0) out.push(`draining:    ${s.draining.length}`);
   for (const d of s.draining) {
     const asked = d.requestedAt === null ? 'not requested (stopping)' : `requested ${iso(d.requestedAt)}`;
-    const members = d.members.map((m) => `${m.name} ${m.state}`).join(', ') || 'no live member (gone; its request stays until it starts again)';
+    // A request no live worker holds (one killed -9 before it left): its next start drains at once.
+    const members = d.members.map((m) => `${m.name} ${m.state}`).join(', ') || `pending (no live worker; its next start leaves at once; \`drover drain --cancel ${d.workerId}\` takes it back)`;
     out.push(`  ${d.workerId}\t${asked}\t${members}`);
   }
   return out;
