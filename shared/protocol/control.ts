@@ -14,12 +14,11 @@
 import { BadVersionError, ConnectionLossError, NoNodeError, NodeExistsError } from '../zk/errors.js';
 import type { ZkSession } from '../zk/session.js';
 import { assertWorkerId, type Paths } from './paths.js';
+import { TASK_TYPE_RE } from './task-record.js';
 
 export const CONTROL_FORMAT = 1;
 /** Types paused one by one at most: keeps control/paused ~130 KB at worst (types are ≤ 100 characters). */
 export const MAX_PAUSED_TYPES = 1000;
-/** What newTaskRecord accepts as a type (task-record.ts). */
-const TYPE_RE = /^[A-Za-z0-9_.:/-]{1,100}$/;
 
 export interface PausedScopes {
   /** Every type is paused, since then (ms). */
@@ -47,7 +46,7 @@ export class ControlError extends Error {
 export const NOTHING_PAUSED: PausedScopes = Object.freeze({ all: null, types: [] }) as PausedScopes;
 
 export function assertTaskType(type: unknown): asserts type is string {
-  if (typeof type !== 'string' || !TYPE_RE.test(type)) throw new ControlError(`invalid task type ${JSON.stringify(type)}: use 1-100 characters of A-Z a-z 0-9 _ . : / -`);
+  if (typeof type !== 'string' || !TASK_TYPE_RE.test(type)) throw new ControlError(`invalid task type ${JSON.stringify(type)}: use 1-100 characters of A-Z a-z 0-9 _ . : / -`);
 }
 
 export function encodePaused(p: PausedScopes): Buffer {
@@ -68,7 +67,7 @@ export function decodePaused(data: Buffer | undefined): PausedScopes {
   const types: PausedScopes['types'] = [];
   if (Array.isArray(v.types)) {
     for (const t of v.types as Array<{ type?: unknown; since?: unknown }>) {
-      if (t && typeof t.type === 'string' && TYPE_RE.test(t.type)) types.push({ type: t.type, since: since(t.since) });
+      if (t && typeof t.type === 'string' && TASK_TYPE_RE.test(t.type)) types.push({ type: t.type, since: since(t.since) });
     }
   }
   return { all, types };

@@ -212,12 +212,15 @@ export function newTaskId(now = Date.now()): string {
   return `t${now.toString(36)}${process.pid.toString(36)}${idCounter.toString(36).padStart(4, '0')}${rnd.toString(36).padStart(4, '0')}`;
 }
 
+/** What a task type may be: 1-100 characters of A-Z a-z 0-9 _ . : / - (submissions, pause --type). */
+export const TASK_TYPE_RE = /^[A-Za-z0-9_.:/-]{1,100}$/;
+
 /** Validates a submission and returns the record to create (state queued). */
 export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_LIMITS, now = Date.now()): TaskRecord {
   if (input === null || typeof input !== 'object') throw new TaskValidationError('task', 'a task must be an object');
   const id = input.id ?? newTaskId(now);
   assertTaskId(id);
-  if (typeof input.type !== 'string' || !/^[A-Za-z0-9_.:/-]{1,100}$/.test(input.type)) {
+  if (typeof input.type !== 'string' || !TASK_TYPE_RE.test(input.type)) {
     throw new TaskValidationError('type', `type must be 1-100 characters of A-Z a-z 0-9 _ . : / -, got ${JSON.stringify(input.type)}`);
   }
   const payload = input.payload === undefined ? null : input.payload;
