@@ -9,6 +9,7 @@ import type { Paths } from '../shared/protocol/paths.js';
 import type { HeldAttempt } from '../shared/protocol/transitions.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { SessionExpiredError } from '../shared/zk/errors.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
@@ -32,6 +33,8 @@ export class AttemptRunner {
   private readonly log: Logger;
   private readonly queue: PQueue;
   private readonly refresher: Coalescer;
+  /** A refused listing (NO_AUTH) is logged once and retried 1 s doubling, not every 300 ms. */
+  private readonly refusals: NoAuthBackoff;
   /** Commits go in group commits (finish-batcher.ts); unknown ones are verified by batched reads. */
   private readonly commits: CommitContext;
   /** In-flight attempts by assignment path (from first sight to commit/fence/give-up). */
@@ -62,14 +65,16 @@ export class AttemptRunner {
     const batcher = new FinishBatcher({ session: opts.session, paths: opts.paths }, opts.log);
     const reads = new VerifyReads(opts.session, opts.paths);
     this.commits = { session: opts.session, paths: opts.paths, stopping: () => this.giveUp, send: (...args) => batcher.finish(...args), reads };
+    this.refusals = new NoAuthBackoff(opts.log);
     this.refresher = new Coalescer(
-      () => this.refresh(),
+      () => (this.refusals.waiting ? Promise.resolve() : this.refresh().then(() => this.refusals.succeeded())),
       (err) => {
         if (this.giveUp) return;
         // Expiry is handled by the new incarnation's listing; anything else: look again soon.
         if (err instanceof SessionExpiredError) return;
-        this.log.warn({ err: (err as Error).message }, 'reading assignments failed; retrying');
-        setTimeout(() => this.refresher.kick(), 300).unref();
+        const ms = this.refusals.delayAfter(err, 300);
+        if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'reading assignments failed; retrying');
+        setTimeout(() => this.refresher.kick(), ms).unref();
       },
     );
   }

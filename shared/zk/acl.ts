@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { ZkAuth } from './session-types.js';
+import { ustringBytes } from './wire.js';
 
 export interface AclEntry {
   /** ZooKeeper's bits: READ 1, WRITE 2, CREATE 4, DELETE 8, ADMIN 16. */
@@ -16,7 +17,6 @@ export type Acl = readonly AclEntry[];
 
 export const PERMS = { r: 1, w: 2, c: 4, d: 8, a: 16 } as const;
 export const ALL_PERMS = 31;
-const PERM_NAMES: Record<string, string> = { c: 'CREATE', d: 'DELETE', r: 'READ', w: 'WRITE', a: 'ADMIN' };
 
 /** Today's ACL when nobody asked for one (every anonymous cluster). */
 export const OPEN_ACL: Acl = [{ perms: ALL_PERMS, scheme: 'world', id: 'anyone' }];
@@ -36,12 +36,6 @@ export function parsePerms(text: string): number {
   let n = 0;
   for (const ch of text) n |= PERMS[ch as keyof typeof PERMS];
   return n;
-}
-
-/** The permission's name for a bit (CREATE...). */
-export function permName(bit: number): string {
-  const letter = Object.entries(PERMS).find(([, b]) => b === bit)?.[0];
-  return letter ? PERM_NAMES[letter]! : String(bit);
 }
 
 /** base64(sha1("user:password")): the id ZooKeeper's DigestAuthenticationProvider gives `user:password`. */
@@ -94,12 +88,15 @@ export function digestIds(auth: readonly ZkAuth[] | undefined): string[] {
   });
 }
 
-/** The permissions `acl` grants a session with `auth` (world:anyone to everyone, digest ids to their holders). */
+/**
+ * The permissions `acl` grants a session with `auth` (world:anyone to everyone, digest ids to
+ * their holders; a masked digest, `user:x`, to the session holding that user).
+ */
 export function permsOf(acl: Acl, auth: readonly ZkAuth[] | undefined): number {
   const ids = new Set(digestIds(auth));
-  let n = 0;
-  for (const e of acl) if ((e.scheme === 'world' && e.id === 'anyone') || (e.scheme === 'digest' && ids.has(e.id))) n |= e.perms;
-  return n;
+  const users = new Set([...ids].map((id) => id.split(':')[0]));
+  const mine = (e: AclEntry) => (e.scheme === 'world' && e.id === 'anyone') || (e.scheme === 'digest' && (ids.has(e.id) || (isMasked(e) && users.has(e.id.split(':')[0]!))));
+  return acl.reduce((n, e) => (mine(e) ? n | e.perms : n), 0);
 }
 
 /** `digest:alice:cdrwa, world:anyone:r` (the hash left out). */
@@ -107,7 +104,6 @@ export function aclText(acl: Acl): string {
   return acl.map((e) => `${e.scheme}:${e.scheme === 'digest' ? e.id.split(':')[0] : e.id}:${permsText(e.perms)}`).join(', ');
 }
 
-const ustringBytes = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
 /** Bytes of the ACL vector a create carries (count, then perms + scheme + id per entry). */
 export function aclBytes(acl: Acl): number {
   return 4 + acl.reduce((n, e) => n + 4 + ustringBytes(e.scheme) + ustringBytes(e.id), 0);

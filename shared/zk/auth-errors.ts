@@ -23,18 +23,30 @@ function needs(op: string, path: string): { perm: string; on: string } {
   }
 }
 
-/** A NoAuthError worded for people; `identity` as acl.ts identityText gives it. */
-export function permissionDenied(err: ZkError, identity: string): NoAuthError {
+/** `/drover/tasks` for /drover/tasks/0a under root /drover: the kind of node, not the node. */
+function kindOf(on: string, root: string | undefined): string {
+  if (!root || root === '/' || !(on === root || on.startsWith(`${root}/`))) return on;
+  const below = on.slice(root.length + 1).split('/')[0];
+  return below ? `${root}/${below}` : root;
+}
+
+/**
+ * A NoAuthError worded for people; `identity` as acl.ts identityText gives it; `root` (the root
+ * holding the node, if known) names the kind of node in its `refusal`.
+ */
+export function permissionDenied(err: ZkError, identity: string, root?: string): NoAuthError {
   // A multi's error names its refused op as `multi[i] create` (requests.ts commitMulti).
   const m = /^multi\[(\d+)\] (\w+)$/.exec(err.op ?? '');
   const op = m ? m[2]! : (err.op ?? 'request');
   const path = err.path ?? '?';
   const { perm, on } = needs(op, path);
   const what = m ? `${op} ${path} (op ${m[1]} of a multi)` : `${op} ${path}`;
-  return new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
+  const e = new NoAuthError('NO_AUTH', `permission denied: ${what} needs ${perm} on ${on} (this client: ${identity}; check --zk-auth)`, {
     op: err.op,
     path: err.path,
     opIndex: err.opIndex,
     cause: err,
   });
+  e.refusal = `${perm} on ${kindOf(on, root)} for ${identity}`;
+  return e;
 }

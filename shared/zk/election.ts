@@ -18,6 +18,7 @@ import { silentLogger } from '../log.js';
 import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { Op, ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
+import { NoAuthBackoff } from './auth-backoff.js';
 import { StableWatchers } from './stable-watchers.js';
 import { candidatePrefix, candidateSeq, candidateSession, inLine, readLeader, type CandidateInfo } from './election-candidates.js';
 
@@ -52,6 +53,8 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   private nodeGeneration = -1;
   private _handle: LeaderHandle | null = null;
   private readonly checker: Coalescer;
+  /** A refused check (NO_AUTH) is logged once and retried 1 s doubling, not every 200 ms. */
+  private readonly refusals: NoAuthBackoff;
   /** Predecessor watches that fired, for the no-herd test and for status. */
   watchEvents = 0;
   private readonly watchers: StableWatchers;
@@ -70,12 +73,18 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     this.info = { id, host: hostname(), pid: process.pid, since: Date.now() };
     this.log = log.child({ component: 'election' });
     this.watchers = new StableWatchers(session);
+    this.refusals = new NoAuthBackoff(this.log);
     this.checker = new Coalescer(
-      () => this.check(),
+      async () => {
+        if (this.refusals.waiting) return; // the back-off's timer kicks the next one
+        await this.check();
+        this.refusals.succeeded();
+      },
       (err) => {
         if (this._role === 'stopped') return;
-        this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
-        setTimeout(() => this.checker.kick(), 200).unref();
+        const ms = this.refusals.delayAfter(err, 200);
+        if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
+        setTimeout(() => this.checker.kick(), ms).unref();
       },
     );
   }

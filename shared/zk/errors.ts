@@ -91,6 +91,8 @@ export class UnsupportedServerError extends ZkError {
  */
 export class NoAuthError extends ZkError {
   override name = 'NoAuthError';
+  /** What was refused without the node's own name (`CREATE on /drover/tasks for digest:viewer`): one line per kind in a loop's log (auth-backoff.ts). */
+  refusal?: string;
 }
 /** AUTH_FAILED (-115): the server refused the credentials (an unknown scheme); the session closes, never reconnects with them. */
 export class AuthFailedError extends ZkError {

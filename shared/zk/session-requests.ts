@@ -8,7 +8,7 @@ import type zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../log.js';
 import type { ZkMetrics } from '../metrics/zk-metrics.js';
 import { NoAuthError, SessionClosedError, SessionExpiredError, ZkError } from './errors.js';
-import { AclTable, aclBytes, fromLibAcl, identityText, isMasked, toLibAcl, type Acl } from './acl.js';
+import { AclTable, PERMS, aclBytes, fromLibAcl, identityText, isMasked, permsOf, toLibAcl, type Acl } from './acl.js';
 import { permissionDenied } from './auth-errors.js';
 import { emitChildrenChanged } from './client-hooks.js';
 import { validatePath } from './library.js';
@@ -93,7 +93,7 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     }
     const p = this.pending.run(op, path, this.client, run).catch((err: unknown) => {
       // NO_AUTH: one line naming the permission (never retried: the same identity gets the same answer).
-      throw err instanceof NoAuthError ? permissionDenied(err, identityText(this.auth)) : err;
+      throw err instanceof NoAuthError ? permissionDenied(err, identityText(this.auth), this.acls.forPath(err.path ?? path).root) : err;
     });
     if (!this.metrics) return p;
     // Every request a session sends passes here: one increment and one observation each.
@@ -128,11 +128,6 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     return this.auth.length > 0;
   }
 
-  /** Who this session is, without its secret (`digest:viewer`, `anonymous`). */
-  get identity(): string {
-    return identityText(this.auth);
-  }
-
   /**
    * The ACL a create of `path` carries. Throws a NoAuthError when this identity could only read
    * a masked copy of its root's ACL (no ADMIN there): creating with it would lock everyone out.
@@ -141,17 +136,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     const { root, acl } = this.acls.forPath(path);
     if (acl.some(isMasked)) {
       // Masked digests still name their users: an identity granted no CREATE there is told so.
-      const users = new Set(this.auth.filter((a) => a.scheme === 'digest').map((a) => a.credentials.split(':')[0]));
-      const mine = acl.reduce((n, e) => (e.scheme === 'world' || (e.scheme === 'digest' && users.has(e.id.split(':')[0])) ? n | e.perms : n), 0);
-      if (!(mine & 4)) throw permissionDenied(new NoAuthError('NO_AUTH', 'no CREATE', { op: 'create', path }), identityText(this.auth));
+      if (!(permsOf(acl, this.auth) & PERMS.c)) throw permissionDenied(new NoAuthError('NO_AUTH', 'no CREATE', { op: 'create', path }), identityText(this.auth), root);
       throw new NoAuthError('NO_AUTH', `permission denied: create ${path} needs the ACL of ${root}, readable only with ADMIN on ${root} (this client: ${identityText(this.auth)}; check --zk-auth)`, { op: 'create', path });
     }
     return acl;
-  }
-
-  /** Bytes of the ACL a create of `path` carries (for a multi's byte bounds). */
-  aclBytesFor(path: string): number {
-    return aclBytes(this.acls.forPath(path).acl);
   }
 
   getACL(path: string): Promise<{ acl: Acl; stat: ZkStat }> {
