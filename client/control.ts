@@ -6,7 +6,7 @@
 // drain 1 getChildren of workers/ + 1 create; cancelDrain 1 delete + 1 getChildren (+ 1
 // multiRead of its members' data); control() 1 getData + 1 getChildren (+ 1 multiRead when
 // some worker is asked to drain); waitWorkerGone 1 getChildren per change of workers/.
-import { readControl, removeDrain, requestDrain, updatePaused, withPause, withResume, type ControlState, type PausedScopes } from '../shared/protocol/control.js';
+import { assertTaskType, ControlError, readControl, removeDrain, requestDrain, updatePaused, withPause, withResume, type ControlState, type PausedScopes } from '../shared/protocol/control.js';
 import { assertWorkerId, Paths } from '../shared/protocol/paths.js';
 import { ConnectionLossError, SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import { parseMemberInfo } from '../shared/zk/membership.js';
@@ -22,14 +22,26 @@ export class WorkerNotFoundError extends Error {
   }
 }
 
-export function pause(session: ZkSession, paths: Paths, opts: { type?: string } = {}): Promise<PausedScopes> {
+/** `type`: one type or several (all paused in one write); none: pause all. */
+export function pause(session: ZkSession, paths: Paths, opts: { type?: string | readonly string[] } = {}): Promise<PausedScopes> {
   const now = Date.now();
-  return updatePaused(session, paths, (p) => withPause(p, opts.type, now));
+  const types = typesOf(opts.type);
+  return updatePaused(session, paths, (p) => (types ? types.reduce((q, t) => withPause(q, t, now), p) : withPause(p, undefined, now)));
 }
 
-/** Without a type: everything resumes (all and every type). With one while all is paused: a ControlError. */
-export function resume(session: ZkSession, paths: Paths, opts: { type?: string } = {}): Promise<PausedScopes> {
-  return updatePaused(session, paths, (p) => withResume(p, opts.type));
+/** Without a type: everything resumes (all and every type). With types while all is paused: a ControlError. */
+export function resume(session: ZkSession, paths: Paths, opts: { type?: string | readonly string[] } = {}): Promise<PausedScopes> {
+  const types = typesOf(opts.type);
+  return updatePaused(session, paths, (p) => (types ? types.reduce((q, t) => withResume(q, t), p) : withResume(p, undefined)));
+}
+
+/** undefined: no type given (all); else the types, each checked (a ControlError names a bad one). */
+function typesOf(type: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (type === undefined) return undefined;
+  const types = typeof type === 'string' ? [type] : type;
+  if (types.length === 0) throw new ControlError('no task type given');
+  for (const t of types) assertTaskType(t);
+  return types;
 }
 
 export function control(session: ZkSession, paths: Paths): Promise<ControlState> {

@@ -277,12 +277,12 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   }
 
   /** Pauses all task types, or one: the leader assigns nothing of it; running tasks finish (client/control.ts). */
-  pause(opts: { type?: string } = {}): Promise<controls.PausedScopes> {
+  pause(opts: { type?: string | readonly string[] } = {}): Promise<controls.PausedScopes> {
     return controls.pause(this.session, this.paths, opts);
   }
 
   /** Resumes everything (no type), or one type (refused with a ControlError while all types are paused). */
-  resume(opts: { type?: string } = {}): Promise<controls.PausedScopes> {
+  resume(opts: { type?: string | readonly string[] } = {}): Promise<controls.PausedScopes> {
     return controls.resume(this.session, this.paths, opts);
   }
 

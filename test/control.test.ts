@@ -250,9 +250,14 @@ describe('pause and resume on a running cluster', () => {
     expect((await client.wait(id, { timeoutMs: 5000 })).state).toBe('succeeded');
   });
 
-  it('usage errors exit 2 before connecting: drain of an invalid id, drain --wait --cancel', async () => {
+  it('pause --type a --type b pauses both (one write), resume the same way', async () => {
+    expect((await procs.run(['pause', '--type', 'x1', '--type', 'x2', ...g])).stdout).toBe('paused: x1, x2\n');
+    expect((await procs.run(['resume', '--type', 'x1', '--type', 'x2', ...g])).stdout).toBe('nothing paused\n');
+  });
+
+  it('usage errors exit 2 before connecting: drain of an invalid id, drain --wait --cancel, a bad --type', async () => {
     const dead = ['--zk', '127.0.0.1:1', '--root', paths.root, '--connect-timeout', '60000'];
-    for (const args of [['drain', 'bad id!'], ['drain', 'cw1', '--wait', '--cancel']]) {
+    for (const args of [['drain', 'bad id!'], ['drain', 'cw1', '--wait', '--cancel'], ['pause', '--type', 'ok', '--type', 'bad type!'], ['resume', '--type', '']]) {
       const r = await procs.run([...args, ...dead]);
       expect(r.code, r.stderr).toBe(EXIT.usage);
     }
