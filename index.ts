@@ -8,7 +8,8 @@ export type { ControlState, DrainRequest, PausedScopes } from './client/drover-c
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
 export { TaskFeed } from './client/task-feed.js';
-export { findRoots, readRoot, parseLayout, ROOTS_MAX_DEPTH, ROOTS_MAX_VISITED } from './client/admin-roots.js';
+export { findRoots, readRoot, ROOTS_MAX_DEPTH, ROOTS_MAX_VISITED } from './client/admin-roots.js';
+export { parseLayout } from './shared/protocol/layout.js';
 export type { RootInfo, RootSearch, RootSearchOptions } from './client/admin-roots.js';
 export { destroyRoot, checkDestroyable, DestroyRefusedError } from './client/admin-destroy.js';
 export type { DestroyResult } from './client/admin-destroy.js';

@@ -2,8 +2,8 @@
 // level at a time in multiReads, never descends into a root it found (a root may hold millions
 // of znodes), and is bounded in depth and in znodes visited. A drover root is a znode whose
 // child `layout` parses as a layout of this drover's format (shared/protocol/layout.ts).
-import type { LayoutInfo } from '../shared/protocol/layout.js';
-import { LAYOUT_FORMAT, Paths } from '../shared/protocol/paths.js';
+import { parseLayout, type LayoutInfo } from '../shared/protocol/layout.js';
+import { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { childCounts, listDirs } from './shard-listing.js';
 
@@ -49,18 +49,6 @@ const STATS_PER_REQUEST = 50;
 const NO_AUTH = -102;
 
 const child = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
-
-/** A layout node's data as a layout this drover reads, or null (not JSON, another format, a bad shard count). */
-export function parseLayout(root: string, data: Buffer): LayoutInfo | null {
-  try {
-    const info = JSON.parse(data.toString('utf8')) as Partial<LayoutInfo> | null;
-    if (!info || info.format !== LAYOUT_FORMAT || typeof info.createdAt !== 'number') return null;
-    new Paths(root, info.shards); // the one check of a shard count
-    return info as LayoutInfo;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The drover roots under `opts.from`. Requests: per level, ⌈2·F/50⌉ multiReads for the stats

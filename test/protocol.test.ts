@@ -26,6 +26,7 @@ import {
 import { reclaimOps } from '../shared/protocol/task-ops.js';
 import { planAssignments } from '../master/assignment-policy.js';
 import { candidateSeq } from '../shared/zk/election.js';
+import { checkLayout, parseLayout } from '../shared/protocol/layout.js';
 
 describe('paths', () => {
   const p = new Paths('/drover', 256);
@@ -58,6 +59,19 @@ describe('paths', () => {
   });
   it('rejects ids that would break a path', () => {
     for (const bad of ['', 'a/b', '..', 'a~b', 'x'.repeat(201)]) expect(() => p.task(bad) && newTaskRecord({ type: 'echo', id: bad })).toThrow(InvalidIdError);
+  });
+});
+
+describe('layout node', () => {
+  it('one check for every reader: its layout, or what is wrong with it', () => {
+    const b = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+    expect(checkLayout('/r', b({ format: 1, shards: 8, createdAt: 5 }))).toEqual({ layout: { format: 1, shards: 8, createdAt: 5 } });
+    expect(checkLayout('/r', b({ format: 2, shards: 8, createdAt: 5 }))).toEqual({ problem: 'has layout format 2; this drover reads format 1' });
+    expect(checkLayout('/r', b('{nope'))).toEqual({ problem: 'is not JSON' });
+    expect(checkLayout('/r', b('null'))).toEqual({ problem: 'is not a layout' });
+    expect(checkLayout('/r', b({ format: 1 }))).toEqual({ problem: 'has no createdAt' });
+    expect(checkLayout('/r', b({ format: 1, shards: 0, createdAt: 5 }))).toHaveProperty('problem');
+    expect(parseLayout('/r', b({ format: 1, shards: 0, createdAt: 5 }))).toBeNull();
   });
 });
 

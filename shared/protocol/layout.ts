@@ -18,18 +18,45 @@ export class LayoutError extends Error {
   override name = 'LayoutError';
 }
 
-async function readLayout(session: ZkSession, paths: Paths): Promise<LayoutInfo | null> {
+/**
+ * The one check of a layout node's data (`root`'s): its layout, or what is wrong with it for
+ * this drover (not JSON, another format, no creation time, a bad shard count).
+ */
+export function checkLayout(root: string, data: Buffer): { layout: LayoutInfo } | { problem: string } {
+  let info: Partial<LayoutInfo> | null;
   try {
-    const { data } = await session.retrying(() => session.getData(paths.layout));
-    const info = JSON.parse(data.toString('utf8')) as LayoutInfo;
-    if (info.format !== LAYOUT_FORMAT) {
-      throw new LayoutError(`${paths.layout} has layout format ${info.format}; this drover reads format ${LAYOUT_FORMAT}`);
-    }
-    return info;
+    info = JSON.parse(data.toString('utf8')) as Partial<LayoutInfo> | null;
+  } catch {
+    return { problem: 'is not JSON' };
+  }
+  if (!info || typeof info !== 'object') return { problem: 'is not a layout' };
+  if (info.format !== LAYOUT_FORMAT) return { problem: `has layout format ${info.format}; this drover reads format ${LAYOUT_FORMAT}` };
+  if (typeof info.createdAt !== 'number') return { problem: 'has no createdAt' };
+  try {
+    new Paths(root, info.shards); // the one check of a shard count
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  return { layout: info as LayoutInfo };
+}
+
+/** A layout node's data as a layout this drover reads, or null (checkLayout says why not). */
+export function parseLayout(root: string, data: Buffer): LayoutInfo | null {
+  const r = checkLayout(root, data);
+  return 'layout' in r ? r.layout : null;
+}
+
+async function readLayout(session: ZkSession, paths: Paths): Promise<LayoutInfo | null> {
+  let data: Buffer;
+  try {
+    ({ data } = await session.retrying(() => session.getData(paths.layout)));
   } catch (err) {
     if (err instanceof NoNodeError) return null;
     throw err;
   }
+  const r = checkLayout(paths.root, data);
+  if ('problem' in r) throw new LayoutError(`${paths.layout} ${r.problem}`);
+  return r.layout;
 }
 
 /** Reads the root's ACL (one getACL) and makes the session create under the root with it. */
