@@ -25,6 +25,7 @@ import { yieldToIo } from '../shared/util/coalescer.js';
 import { Paths, type QueueEntry } from '../shared/protocol/paths.js';
 import { Heap } from './heap.js';
 import { QueueClasses, type TaskClass, type WaitingClassCount } from './queue-classes.js';
+import { TopWaiting } from './top-waiting.js';
 import { Slot, bandOf, byDue, byName, type PriorityBand } from './queue-slot.js';
 
 export type { TaskClass, WaitingClassCount } from './queue-classes.js';
@@ -263,14 +264,15 @@ export class QueueIndex {
     return out;
   }
 
-  /** Classes no live worker can take or of a paused type (reason `paused`), biggest first (at most `max`), and how many in all. */
+  /**
+   * Classes no live worker can take or of a paused type (reason `paused`), biggest first (at
+   * most `max`), and how many in all: both streamed into one bounded top-k (top-waiting.ts).
+   */
   waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
-    const w = this.classes.waiting(max);
-    const paused: WaitingClassCount[] = [];
-    for (const c of this.gate.pausedClasses()) paused.push({ type: c.type, labels: c.labels, count: c.members, reason: 'paused' });
-    if (paused.length === 0) return w;
-    const classes = [...paused, ...w.classes].sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)).slice(0, max);
-    return { classes, total: w.total + paused.length, tasks: w.tasks + paused.reduce((n, c) => n + c.count, 0) };
+    const top = new TopWaiting(max);
+    for (const { cls, reason } of this.gate.waiting()) top.add({ type: cls.type, labels: cls.labels, count: cls.members, reason });
+    for (const c of this.gate.pausedClasses()) top.add({ type: c.type, labels: c.labels, count: c.members, reason: 'paused' });
+    return { classes: top.classes, total: top.total, tasks: top.tasks };
   }
 
   /** Records what an entry's task asks of a worker, once its record has been read. */
