@@ -14,7 +14,20 @@ export const CONFIG_FILE = 'drover.config.json';
 export interface OptionSpec {
   type: 'boolean' | 'number' | 'string' | 'array';
   choices?: readonly unknown[];
+  /** A credential: an error about its value never quotes it. */
+  secret?: boolean;
 }
+
+/** Options whose value is a credential. */
+const SECRET_OPTIONS: ReadonlySet<string> = new Set(['zk-auth']);
+
+/**
+ * Options that say one thing two ways (give one): the nearest layer giving any of a group gives
+ * the whole group, so a flag --zk-auth-file beats DROVER_ZK_AUTH (as a flag beats the
+ * environment) and DROVER_ZK_AUTH_FILE beats the file's "zk-auth"; both from one layer remain
+ * a usage error (cli/common.ts zkAuthOf).
+ */
+const ONE_OF: readonly (readonly string[])[] = [['zk-auth', 'zk-auth-file']];
 
 /** A command's options (its own and its ancestors', yargs options being global) and its subcommands. */
 export interface CommandNode {
@@ -50,7 +63,7 @@ export function optionTree(commands: readonly CommandLike[], inherited = new Map
     for (const name of Object.keys(o.key)) {
       if (NOT_LAYERED.has(name) || positionals.has(name) || o.hiddenOptions.includes(name)) continue;
       const type = o.boolean.includes(name) ? 'boolean' : o.number.includes(name) ? 'number' : o.array.includes(name) ? 'array' : 'string';
-      options.set(name, { type, ...(o.choices[name] ? { choices: o.choices[name] } : {}) });
+      options.set(name, { type, ...(o.choices[name] ? { choices: o.choices[name] } : {}), ...(SECRET_OPTIONS.has(name) ? { secret: true } : {}) });
     }
     const handlers = (y as any).getInternalMethods().getCommandInstance().getCommandHandlers() as Record<string, { original: string; builder: unknown }>;
     const subs = optionTree(Object.values(handlers).map((h) => ({ command: h.original, builder: h.builder })), options);
@@ -91,7 +104,7 @@ export const envNameFor = (path: readonly string[], option: string) => (SHARED_O
 
 /** A value from the file (JSON) or the environment (text) as the option's type; `where` names it in the error. */
 function convert(spec: OptionSpec, value: unknown, where: string, fromEnv: boolean): unknown {
-  const bad = (want: string) => new UsageError(`${where} must be ${want}, got ${JSON.stringify(value)}`);
+  const bad = (want: string) => new UsageError(`${where} must be ${want}${spec.secret ? ` (its value not shown: a credential)` : `, got ${JSON.stringify(value)}`}`);
   let v: unknown;
   if (spec.type === 'boolean') {
     if (typeof value === 'boolean') v = value;
@@ -244,8 +257,24 @@ export function layeredValues(path: string[], node: CommandNode, file: ConfigFil
     sources[k] = name;
     values[k] = convert(spec, e, sources[k], true);
   }
+  // The environment gives a group (ONE_OF): the file's values of that group go.
+  for (const group of ONE_OF) {
+    if (!group.some((k) => sources[k]?.startsWith('DROVER_'))) continue;
+    for (const k of group) if (sources[k] !== undefined && !sources[k]!.startsWith('DROVER_')) dropLayered({ values, sources }, k);
+  }
   return { values, sources };
 }
+
+function dropLayered(l: Layered, k: string): void {
+  delete l.values[k];
+  delete l.sources[k];
+}
+
+/** Whether the command line `args` gives `option` (kebab or camel case, `--x v` or `--x=v`). */
+const onCommandLine = (args: readonly string[], option: string): boolean => {
+  const camel = option.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  return args.some((a) => [option, camel].some((n) => a === `--${n}` || a.startsWith(`--${n}=`)));
+};
 
 /**
  * A usage error that names an option whose value came from the environment or the file (and
@@ -266,5 +295,8 @@ export function layerOptions(commands: readonly CommandLike[], args: readonly st
   const file = readConfigFile(args, env, cwd);
   if (file) validateConfigFile(file, tree);
   const at = commandPath(args, tree);
-  return at ? layeredValues(at.path, at.node, file, env) : { values: {}, sources: {} };
+  const l = at ? layeredValues(at.path, at.node, file, env) : { values: {}, sources: {} };
+  // A flag gives a group (ONE_OF): the environment's and the file's values of that group go.
+  for (const group of ONE_OF) if (group.some((k) => onCommandLine(args, k))) for (const k of group) dropLayered(l, k);
+  return l;
 }

@@ -74,9 +74,6 @@ describe('a locked root', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--zk-auth: digest credentials are USER:PASSWORD/);
     expect(bad.stderr).not.toContain('onlyuser-no-secret');
-    const both = await runCli(['status', ...g, '--zk-auth-file', file], { env: { ...env, DROVER_ZK_AUTH: ADMIN } });
-    expect(both.code).toBe(2);
-    expect(both.stderr).not.toContain('s3cret');
   });
 
   it('a scheme the server lacks: AUTH_FAILED in one line, exit 1, no reconnect loop', async () => {

@@ -30,9 +30,13 @@ export function permsText(perms: number): string {
   return 'cdrwa'.split('').filter((p) => perms & PERMS[p as keyof typeof PERMS]).join('');
 }
 
-/** "cdrwa" → 31; throws on a letter that is no permission, or none. */
+/**
+ * "cdrwa" → 31; throws on a letter that is no permission, or none. The error never quotes the
+ * text: in `digest:alice:hunter:2secret` (a password holding a colon, PERMS forgotten) it is a
+ * piece of the password.
+ */
 export function parsePerms(text: string): number {
-  if (!/^[cdrwa]+$/.test(text)) throw new Error(`permissions must be letters of cdrwa, got ${JSON.stringify(text)}`);
+  if (!/^[cdrwa]+$/.test(text)) throw new Error('permissions (the last part) must be letters of cdrwa');
   let n = 0;
   for (const ch of text) n |= PERMS[ch as keyof typeof PERMS];
   return n;
