@@ -63,7 +63,7 @@ export function zkAuthOf(argv: { zkAuth?: unknown; zkAuthFile?: unknown }): ZkAu
     text = String(zkAuth);
   } else return undefined;
   try {
-    return [parseZkAuth(text.trim())];
+    return [parseZkAuth(text)]; // not trimmed: a password may begin or end with a space
   } catch (err) {
     throw new UsageError(`${from}: ${(err as Error).message}`);
   }
@@ -217,6 +217,16 @@ export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => P
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Rejects with the AuthFailedError of the first of `sessions` the server refuses mid-run (it is
+ * closed then): a long-running command races it, and exits 1 with its line, not idle forever.
+ */
+export function authFailure(...sessions: Array<{ whenAuthFailed: Promise<AuthFailedError> } | undefined>): Promise<never> {
+  return Promise.race(sessions.filter((s) => s !== undefined).map((s) => s.whenAuthFailed)).then((err) => {
+    throw err;
+  });
 }
 
 /** One line for stderr and the exit code, for any error a command can meet. */

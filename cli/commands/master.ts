@@ -6,7 +6,7 @@ import type { Master } from '../../master/master.js';
 import type { Route, RunningHttpServer } from '../../shared/http/server.js';
 import type { Registry } from '../../shared/metrics/registry.js';
 import { ZkSession } from '../../shared/zk/session.js';
-import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
+import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -44,13 +44,19 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   try {
     // The port first: a port in use is refused before this master joins the election.
     if (argv.http !== undefined) http = await serveHttp(argv, session, master, metrics, log);
-    await master.start();
-    await onShutdown(async (signal) => {
-      log.info({ signal }, 'shutting down');
-      await closeHttp(http);
-      http = undefined;
-      await master.stop();
-    });
+    // ZooKeeper refusing our credentials mid-run (a reconnect to a server without the scheme)
+    // closes the session: exit 1 with its line rather than stay up doing nothing.
+    const refused = authFailure(session, http?.session);
+    await Promise.race([master.start(), refused]);
+    await Promise.race([
+      onShutdown(async (signal) => {
+        log.info({ signal }, 'shutting down');
+        await closeHttp(http);
+        http = undefined;
+        await master.stop();
+      }),
+      refused,
+    ]);
   } finally {
     await closeHttp(http);
     await master.stop();

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { RunningHttpServer } from '../../shared/http/server.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import type { HandlerMap } from '../../worker/handlers.js';
-import { checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
+import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
 
@@ -77,7 +77,9 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
       log.info({ url: `${baseUrl(http)}metrics` }, `metrics on ${baseUrl(http)}metrics`);
     }
     started = true;
-    await worker.start();
+    // ZooKeeper refusing our credentials mid-run closes the session: exit 1 with its line.
+    const refused = authFailure(session);
+    await Promise.race([worker.start(), refused]);
     // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
     // Until a signal, or a drain request (`drover drain`) that stopped the worker by itself: exit 0 either way.
     await Promise.race([
@@ -86,6 +88,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
         await worker.stop();
       }),
       worker.whenStopped,
+      refused,
     ]);
   } finally {
     await http?.close();

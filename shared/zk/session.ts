@@ -59,6 +59,13 @@ export class ZkSession extends SessionRequests {
   /** Closes sessions we gave up ourselves, so their ephemerals go at once. */
   private readonly reaper: SessionReaper;
   private _sessionId = '';
+  private authFailedWith?: (err: AuthFailedError) => void;
+  /**
+   * Resolves with the error when the server refuses the credentials mid-run (AUTH_FAILED on a
+   * reconnect, e.g. to a server lacking the scheme): the session is closed then, and its owner
+   * would stay up doing nothing; a process races this to exit. Never resolves otherwise.
+   */
+  readonly whenAuthFailed: Promise<AuthFailedError> = new Promise((resolve) => (this.authFailedWith = resolve));
   private closing?: Promise<void>;
   private reopening = false;
 
@@ -180,6 +187,7 @@ export class ZkSession extends SessionRequests {
       this.log.error({ sessionId: this._sessionId }, line);
       this.pending.failAll(() => new AuthFailedError('AUTH_FAILED', line));
       void this.close();
+      this.authFailedWith?.(new AuthFailedError('AUTH_FAILED', line));
     });
   }
 
