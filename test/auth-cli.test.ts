@@ -94,7 +94,7 @@ describe('drover init', () => {
     expect(lock.stderr).toMatch(/digest:admin \(running init\) would not keep cdrwa/);
     const bad = await runCli(['init', '--zk', server.connectString, '--root', r2, '--acl', 'digest:x:pw:rq'], { env });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/permissions must be letters of cdrwa/);
+    expect(bad.stderr).toMatch(/permissions \(the last part\) must be letters of cdrwa/);
     const nine = await runCli(['init', '--zk', server.connectString, '--root', r2, ...Array.from({ length: 9 }, (_, i) => ['--acl', `digest:u${i}:p:cdrwa`]).flat()], { env });
     expect(nine.code).toBe(2);
     const s = await ZkSession.open({ connectString: server.connectString, log: testLog });
