@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import type { ClusterStatus } from '../client/status.js';
 import { EXIT } from '../cli/exit-codes.js';
-import { decodePaused, encodePaused, MAX_PAUSED_TYPES, NOTHING_PAUSED, requestDrain, withPause, withResume, ControlError } from '../shared/protocol/control.js';
+import { decodePaused, encodePaused, MAX_PAUSED_TYPES, NOTHING_PAUSED, removeDrain, requestDrain, withPause, withResume, ControlError } from '../shared/protocol/control.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { ControlWatch } from '../master/control-watch.js';
 import { TopWaiting } from '../master/top-waiting.js';
+import { WorkerRegistration } from '../worker/registration.js';
 import { Worker } from '../worker/worker.js';
 import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
 import { ProcessPool } from './harness/processes.js';
@@ -59,6 +60,21 @@ afterAll(async () => {
 
 const oneLine = (stderr: string) => expect(stderr.trim().split('\n')).toHaveLength(1);
 const rounds = () => leader.leadership.queueState().rounds.rounds;
+let kicks = 0;
+/**
+ * A round that started after now has finished. A control write kicks a round (the leader's
+ * control watch); rounds run one at a time, so the start of the second one means the first ended.
+ * Leaves two kick types paused (resume() clears them).
+ */
+async function roundFinished(): Promise<void> {
+  const from = rounds();
+  kicks++;
+  await client.pause({ type: `kick-${kicks}a` });
+  await waitFor(() => rounds() > from, { message: 'a round after now' });
+  const started = rounds();
+  await client.pause({ type: `kick-${kicks}b` });
+  await waitFor(() => rounds() > started, { message: 'the next round' });
+}
 /** Some rounds have run since now (each kicked by the tasks and events it waits on). */
 async function roundsPass(n = 2): Promise<void> {
   const from = rounds();
@@ -164,11 +180,10 @@ describe('pause and resume on a running cluster', () => {
     expect((await procs.run(['pause', ...g])).stdout).toBe('paused: all types, a, gated\n');
     await waitFor(() => (leader.leadership as unknown as { control: { paused: { all: unknown } } }).control.paused.all, { message: 'the leader has pause-all' });
     const { id: b2 } = await client.submit({ type: 'b' });
-    // b2 indexed, then a round kicked by a later entry: that round saw b2 and placed nothing.
+    // b2 indexed, then a round that started after that has finished: it placed nothing.
     await waitFor(() => leader.leadership.queueState().size >= 202, { message: 'b2 indexed' });
-    const from = rounds();
     const { id: b3 } = await client.submit({ type: 'b' });
-    await waitFor(() => rounds() > from, { message: 'a round after b2' });
+    await roundFinished();
     expect((await client.get(b2))!.state).toBe('queued');
     const refused = await procs.run(['resume', '--type', 'a', ...g]);
     expect(refused.code).toBe(EXIT.error);
@@ -258,6 +273,32 @@ describe('pause and resume on a running cluster', () => {
     release();
     await w7.whenStopped;
     expect((await client.wait(id, { timeoutMs: 5000 })).state).toBe('succeeded');
+  });
+
+  it("the leader's own check: a member asked to drain whose state still says alive (no drain watch of its own) is given nothing; once the request goes, it is", async () => {
+    // A bare member (no Worker: nothing of it watches control/drain), alive, taking type z9.
+    const reg = new WorkerRegistration(await pool.open(), paths, { id: 'cw9', capacity: 2, types: ['z9'] }, testLog);
+    await reg.register();
+    await reg.setState('alive');
+    const control = (leader.leadership as unknown as { control: ControlWatch }).control;
+    try {
+      expect(await requestDrain(s, paths, 'cw9')).toBe(true);
+      await waitFor(() => control.drains.has('cw9'), { message: 'the leader has the request' });
+      const size = leader.leadership.queueState().size;
+      const { id } = await client.submit({ type: 'z9' });
+      await waitFor(() => leader.leadership.queueState().size > size, { message: 'z9 indexed' });
+      // A round that began after it was indexed has read it and placed it nowhere.
+      await roundFinished();
+      expect((await client.get(id))!.state).toBe('queued');
+      expect((await s.getChildren(paths.assignDir(reg.memberName!))).children).toEqual([]);
+      // The positive control: without the request the same member gets it.
+      expect(await removeDrain(s, paths, 'cw9')).toBe(true);
+      await waitFor(async () => (await client.get(id))?.state === 'assigned', { message: 'z9 assigned to cw9' });
+      await client.cancel(id);
+    } finally {
+      await reg.close();
+      await client.resume();
+    }
   });
 
   it('pause --type a --type b pauses both (one write), resume the same way', async () => {
