@@ -132,6 +132,17 @@ describe('drover admin destroy', () => {
     expect(fromFile.stderr).toMatch(/unknown key "admin\.destroy\.yes"/);
     const fromEnv = await runCli(['admin', 'destroy', '--root', '/team-a', ...zk()], { env: { DROVER_ADMIN_DESTROY_YES: 'true' } });
     expect(fromEnv.code).toBe(EXIT.usage);
+    // What is destroyed is typed too: --root from DROVER_ROOT or the config file does not choose it.
+    const rootFile = join(tempDir('admin-'), 'r.json');
+    writeFileSync(rootFile, JSON.stringify({ root: '/team-a' }));
+    for (const noRoot of [
+      await runCli(['admin', 'destroy', '--yes', ...zk()], { env: { DROVER_ROOT: '/team-a' } }),
+      await runCli(['admin', 'destroy', '--yes', '--config', rootFile, ...zk()]),
+      await runCli(['admin', 'destroy', '--yes', ...zk()]),
+    ]) {
+      expect(noRoot.code, noRoot.stderr).toBe(EXIT.usage);
+      expect(noRoot.stderr).toMatch(/^drover: admin destroy takes its root only from the command line: give --root R /);
+    }
     const live = await destroy('/team-a', '--yes');
     expect(live.code).toBe(EXIT.error);
     expect(live.stderr).toBe('drover: /team-a is live: 0 masters and 1 worker alive; stop them first (nothing removed)\n');

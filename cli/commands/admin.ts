@@ -21,16 +21,22 @@ export function builder(y: Argv): Argv {
     .command('roots', 'list the drover roots on the ensemble (a walk from /, bounded: depth 8, 10 000 znodes)', (s: Argv) => globalOptions(s), roots)
     .command(
       'destroy',
-      'remove a root and everything under it: needs --yes (on the command line); refused while a master or worker is alive',
+      'remove a root and everything under it: needs --root R and --yes, both on the command line; refused while a master or worker is alive',
       (s: Argv) =>
         globalOptions(s)
-          // Hidden: the config layer (cli/config-file.ts) then never takes it from a file or
-          // DROVER_* variable, so the confirmation is always typed.
+          .usage('$0 admin destroy --root R --yes\n\nremove the root R and everything under it; refused while a master or worker is alive')
+          // Hidden: the config layer (cli/config-file.ts) then never takes them from a file or
+          // DROVER_* variable, so what is destroyed, and the confirmation, are always typed.
+          .option('root', { type: 'string', default: undefined, hidden: true })
           .option('yes', { type: 'boolean', default: false, hidden: true })
+          // Before the checks (globalOptions' would refuse the missing root less clearly).
+          .middleware((a) => {
+            if (a.root === undefined) throw new UsageError('admin destroy takes its root only from the command line: give --root R (DROVER_ROOT and the config file do not choose what is destroyed)');
+          }, true)
           .check((a) => {
             if (!a.yes) throw new UsageError(`admin destroy removes ${a.root} and every znode under it (tasks, queue, history, layout); nothing removed: add --yes to do it`);
             return true;
-          }),
+          }) as unknown as Argv<DestroyArgs>,
       destroy,
     )
     .demandCommand(1, 'name an admin command: roots or destroy') as unknown as Argv;
