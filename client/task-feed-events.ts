@@ -91,18 +91,22 @@ function historyEvents(prev: Seen, rec: TaskRecord, ev: (kind: TaskEventKind, st
  */
 export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: boolean, since?: number): TaskEvent[] {
   if (prev && prev.key === recordKey(rec)) return [];
-  const ev = (kind: TaskEventKind, state: TaskState, at: number, h?: AttemptEntry): TaskEvent => ({
+  const ev = (kind: TaskEventKind, state: TaskState, at: number, h?: AttemptEntry, attempt?: number): TaskEvent => ({
     kind,
     id: rec.id,
     type: rec.type,
     state,
-    attempt: h ? h.attempt : rec.attempt,
+    attempt: h ? h.attempt : (attempt ?? rec.attempt),
     worker: h ? h.worker : rec.worker,
     at,
     record: rec,
   });
-  const out: TaskEvent[] = fill && prev ? historyEvents(prev, rec, ev) : [];
   const phase = PHASE[rec.state];
+  const out: TaskEvent[] = [];
+  // Seen finished, now a later attempt: an operator's retry (the only way out of a terminal
+  // state), shown before the attempts it led to. A queued record of the same attempt says so itself.
+  if (fill && prev && prev.phase === 3 && rec.attempt > prev.attempt) out.push(ev('retried', 'queued', rec.retriedAt ?? rec.updatedAt, undefined, prev.attempt));
+  if (fill && prev) out.push(...historyEvents(prev, rec, ev));
   if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt));
   if (phase === 0) {
     out.push(ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt));

@@ -73,6 +73,13 @@ function remember(set: Set<string>, id: string, max: number): void {
   if (set.size > max) set.delete(set.values().next().value!);
 }
 
+/** Sets `id` last in an insertion-ordered map bounded at `max` (the oldest goes). */
+function rememberSeen(map: Map<string, Seen>, id: string, seen: Seen, max: number): void {
+  map.delete(id);
+  map.set(id, seen);
+  if (map.size > max) map.delete(map.keys().next().value!);
+}
+
 interface Source {
   close(): Promise<void>;
   missing(): string[];
@@ -82,8 +89,12 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
   /** When it opened: a task created since and first read past queued was queued while it watched. */
   private readonly openedAt = Date.now();
   private readonly known = new Map<string, Seen>();
-  /** Tree mode: tasks finished lately (forgotten from `known`), so a late event does not show them again. */
-  private readonly finished = new Set<string>();
+  /**
+   * Tree mode: tasks finished lately (forgotten from `known`) and what was seen of them, so a
+   * late event (the same record read again) does not show them again, and a retry (a newer
+   * record: one task's reads come back in order) is shown from where they ended.
+   */
+  private readonly finished = new Map<string, Seen>();
   private readonly others = new Set<string>();
   private source?: Source;
   private _closed = false;
@@ -140,19 +151,26 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
   }
 
   record(rec: TaskRecord, fill: boolean): string[] {
-    if (this._closed || this.finished.has(rec.id)) return [];
+    if (this._closed) return [];
+    const ended = this.finished.get(rec.id);
+    if (ended) {
+      // The version that finished, read again (a late event): nothing new.
+      if (ended.key === seenOf(rec).key) return [];
+      // A newer version (an operator's retry, maybe already re-run): shown from its end.
+      this.finished.delete(rec.id);
+    }
     if (this.opts.type !== undefined && rec.type !== this.opts.type) {
       // A type never changes: never shown, never read again (tree mode), whatever it does.
       this.known.delete(rec.id);
       remember(this.others, rec.id, SKIPPED_MAX);
       return [rec.id];
     }
-    const prev = this.known.get(rec.id);
+    const prev = this.known.get(rec.id) ?? ended;
     const events = recordEvents(prev, rec, fill, this.openedAt);
     const forgot: string[] = [];
     if (this.forgetFinished && isTerminal(rec.state)) {
       this.known.delete(rec.id);
-      remember(this.finished, rec.id, RECENTLY_FINISHED);
+      rememberSeen(this.finished, rec.id, seenOf(rec), RECENTLY_FINISHED);
       forgot.push(rec.id);
     } else if (!prev || prev.key !== seenOf(rec).key) {
       // Re-inserted: the Map's order is the order of last change, the oldest first.

@@ -107,6 +107,17 @@ describe('the dashboard\'s Dead letter panel', () => {
     // The API says the same (from memory).
     const api = (await (await fetch(`http://127.0.0.1:${http.port}/api/dead-letter`)).json()) as { tasks: Array<{ id: string; retry: string }> };
     expect(api.tasks.map((t) => [t.id, t.retry])).toEqual([['dl-3', 'drover retry dl-3'], ['dl-2', 'drover retry dl-2']]);
+    // One that failed while the page was open (the feed saw it finish) leaves too once retried,
+    // and its re-run shows in the recent list.
+    healthy.add('dl-3');
+    expect(await c.client.retry('dl-3')).toEqual({ retried: true, state: 'queued' });
+    await page.waitForSelector('tr[data-dead="dl-3"]', { state: 'detached', timeout: 15_000 });
+    await waitFor(async () => (await c.client.get('dl-3'))?.state === 'succeeded', { message: 'dl-3 succeeded' });
+    expect(await page.$$eval('#dead-letter tr', (trs) => trs.map((tr) => tr.getAttribute('data-dead')))).toEqual(['dl-2']);
+    await waitFor(async () => {
+      const r = (await (await fetch(`http://127.0.0.1:${http.port}/api/tasks/recent`)).json()) as { tasks: Array<{ id: string; state: string }> };
+      return r.tasks.find((t) => t.id === 'dl-3')?.state === 'succeeded';
+    }, { message: 'dl-3 succeeded in the recent list' });
     expect(browser!.console.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TaskFeed, type TaskEvent } from '../client/task-feed.js';
 import { recordEvents, seenOf } from '../client/task-feed-events.js';
 import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js';
-import { assignTask, failAttempt, reclaimAttempt, startTask } from '../shared/protocol/task-state.js';
+import { assignTask, failAttempt, reclaimAttempt, retryTask, startTask } from '../shared/protocol/task-state.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { proxiedSession } from './harness/proxied-session.js';
@@ -153,6 +153,21 @@ describe('task feed', () => {
     void w;
   });
 
+  it('every task: a task that failed while watched, retried, runs again and succeeds: all of it shown', async () => {
+    const c = await cluster();
+    const { events, kinds } = await feedOf(c);
+    await c.addWorker({ id: 'wr', handlers: { once: (_p, ctx) => (ctx.attempt === 1 ? Promise.reject(new Error('first')) : 'again') } });
+    const { id } = await c.client.submit({ type: 'once', maxAttempts: 1 });
+    await waitFor(() => kinds(id).includes('finished'), { message: 'the failure seen' });
+    expect(events.find((e) => e.id === id && e.kind === 'finished')!.state).toBe('failed');
+    expect(await c.client.retry(id)).toEqual({ retried: true, state: 'queued' });
+    await waitFor(() => kinds(id).filter((k) => k === 'finished').length === 2, { timeoutMs: 10_000, message: 'the re-run seen finished' });
+    expect(kinds(id)).toEqual(['queued', 'assigned', 'started', 'finished', 'retried', 'assigned', 'started', 'finished']);
+    const mine = events.filter((e) => e.id === id);
+    expect(mine.map((e) => e.attempt)).toEqual([0, 1, 1, 1, 1, 2, 2, 2]);
+    expect(mine.at(-1)!.record!.result).toBe('again');
+  });
+
   it('progress read before the record that shows the start: held, not shown before started', async () => {
     const c = await cluster();
     const { feed, kinds } = await feedOf(c);
@@ -197,6 +212,22 @@ describe('task feed events (pure)', () => {
     expect(ev[1]!.worker).toBe('w~2');
     // A baseline read shows only where the task is.
     expect(recordEvents(undefined, r, false).map((e) => e.kind)).toEqual(['started']);
+  });
+
+  it('a task seen finished, read again only once its retry ran: retried first, then the new attempt', () => {
+    let r = newTaskRecord({ type: 't', id: 'y', maxAttempts: 1 }, DEFAULT_LIMITS, 0);
+    r = failAttempt(startTask(assignTask(r, 'w~1', 1, 10), 20), { kind: 'handler', retryable: true, message: 'boom' }, 30);
+    expect(r.state).toBe('failed');
+    const seen = seenOf(r);
+    expect(recordEvents(seen, r, true)).toEqual([]);
+    const retried = retryTask(r, 40);
+    expect(recordEvents(seen, retried, true).map((e) => [e.kind, e.attempt, e.at])).toEqual([['retried', 1, 40]]);
+    const running = startTask(assignTask(retried, 'w~2', 1, 50), 60);
+    expect(recordEvents(seen, running, true).map((e) => [e.kind, e.attempt, e.at])).toEqual([
+      ['retried', 1, 40],
+      ['assigned', 2, 50],
+      ['started', 2, 60],
+    ]);
   });
 
   it('a task first read past queued shows its queueing when it was created after the feed opened, not before', () => {
