@@ -16,6 +16,7 @@
 // the status says how many records they rest on.
 import { classKey, waitingReason, type PolicyWorker } from '../master/assignment-policy.js';
 import { LEADER_STATUS_FORMAT, type LeaderStatus } from '../master/leader-status.js';
+import { isPaused, type PausedScopes } from '../shared/protocol/control.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { readLeader } from '../shared/zk/election.js';
@@ -52,12 +53,13 @@ export interface WaitingSample {
 
 type Worker = Pick<PolicyWorker, 'labels' | 'state' | 'types'>;
 
-/** `queued` is the entry count of every queue shard (from its stat), in shard order. */
+/** `queued` is the entry count of every queue shard (from its stat), in shard order; `paused` what control/paused says. */
 export async function queueWaiting(
   session: ZkSession,
   paths: Paths,
   workers: readonly Worker[],
   queued: ReadonlyArray<{ shard: string; entries: number }>,
+  paused: PausedScopes = { all: null, types: [] },
 ): Promise<{ waiting: WaitingClass[]; waitingSample: WaitingSample }> {
   const fromLeader = await leaderWaiting(session, paths);
   if (fromLeader) return fromLeader;
@@ -93,7 +95,8 @@ export async function queueWaiting(
   const scale = read > 0 && read < of ? of / read : 1;
   const waiting: WaitingClass[] = [];
   for (const c of classes.values()) {
-    const reason = waitingReason(c, workers);
+    // As the leader says it (queue-index.ts): a paused type waits for the pause, whatever else.
+    const reason = isPaused(paused, c.type) ? 'paused' : waitingReason(c, workers);
     if (reason) waiting.push({ type: c.type, labels: c.labels, count: Math.round(c.count * scale), reason });
   }
   waiting.sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));

@@ -84,7 +84,7 @@ export async function clusterStatus(session: ZkSession, paths: Paths): Promise<C
   const queued = shards.map((shard, i) => ({ shard, entries: counts[i]! }));
   const done = shards.map((shard, i) => ({ shard, entries: counts[shards.length + i]! }));
   const sum = (xs: Array<{ entries: number }>) => xs.reduce((n, x) => n + x.entries, 0);
-  const [{ waiting, waitingSample }, finishedBy] = await Promise.all([queueWaiting(session, paths, workers, queued), finishedSplit(session, paths, done)]);
+  const [{ waiting, waitingSample }, finishedBy] = await Promise.all([queueWaiting(session, paths, workers, queued, control.paused), finishedSplit(session, paths, done)]);
   return {
     root: paths.root || '/',
     leader: leader ? { id: leader.id, host: leader.host, pid: leader.pid, epoch: leader.epoch } : null,

@@ -38,6 +38,12 @@ describe('status: what the queue waits for', () => {
     expect(sampled.waiting).toEqual([]);
     expect(sampled.waitingSample).toEqual({ read: 1000, of, source: 'sample' });
     expect((await procs.run(['status', ...g])).stdout).toMatch(new RegExp(`waiting: +none found in a sample of 1,000 of ${of.toLocaleString('en-US')} queued`));
+    // A paused type waits for the pause, as the leader would say, though a worker takes it.
+    await c.client.pause({ type: 'echo' });
+    const paused = await c.client.status();
+    expect(paused.waitingSample.source).toBe('sample');
+    expect(paused.waiting.map((w) => [w.type, w.labels, w.reason])).toEqual([['echo', { zone: 'a' }, 'paused']]);
+    await c.client.resume({ type: 'echo' });
 
     // More classes than the leader lists; a worker that takes none of them; and a leader (it
     // reads records only while some worker has a free slot).
