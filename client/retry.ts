@@ -3,10 +3,12 @@
 //
 // Cost of retryMany (S done shards, D done entries, F of them matching):
 //   1 multiRead of the S shards' stats; their names in multiReads packed to ~512 KiB replies,
-//   SCAN_CHUNK names at a time (memory: one chunk's ids and records, never the whole index);
+//   SCAN_CHUNK names at a time (memory: one chunk's ids, and of its records only the matching
+//   ones, at most KEPT_BUDGET_BYTES of them before they are retried: never the whole index);
 //   every one of the D records read (done names do not say how a task ended), in multiReads
 //   packed by the estimates of record-reads.ts; F retries in multis of at most BATCH_LIMITS
-//   (200 tasks, 400 KiB). Nothing watches.
+//   (200 tasks, 400 KiB). Nothing watches. Tasks are taken in the index's order (shard by
+//   shard, a shard's entries as listed), so `limit` takes the first matches of that order.
 import { Paths } from '../shared/protocol/paths.js';
 import { retry, retryBatch } from '../shared/protocol/retry-ops.js';
 import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
@@ -50,6 +52,8 @@ const TRIES = 10;
 const NO_NODE = -101;
 /** Done entries listed (and their records read) per step of retryMany. */
 const SCAN_CHUNK = 2000;
+/** Bytes of matching records held at once by retryMany before they are retried (a step ends there). */
+export const KEPT_BUDGET_BYTES = 32 * 1024 * 1024;
 
 const isAway = (err: unknown) => err instanceof ConnectionLossError || err instanceof SessionExpiredError;
 
@@ -84,7 +88,7 @@ export async function retryOne(tx: Tx, id: string): Promise<RetryResult> {
 }
 
 /** Retries every task of `opts.state` (and type) in the done index, up to `opts.limit`. */
-export async function retryMany(tx: Tx, opts: RetryManyOptions): Promise<RetryManyResult> {
+export async function retryMany(tx: Tx, opts: RetryManyOptions, keptBudgetBytes = KEPT_BUDGET_BYTES): Promise<RetryManyResult> {
   if (!RETRYABLE_STATES.includes(opts.state)) throw new Error(`retry: state must be one of ${RETRYABLE_STATES.join(', ')}, got ${String(opts.state)}`);
   const limit = opts.limit ?? Infinity;
   if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`retry: limit must be an integer >= 1, got ${limit}`);
@@ -111,11 +115,15 @@ export async function retryMany(tx: Tx, opts: RetryManyOptions): Promise<RetryMa
       }
     });
     for (let j = 0; j < ids.length && !done(); j += SCAN_CHUNK) {
-      const recs = await readVersioned(tx, sizes, ids.slice(j, j + SCAN_CHUNK));
-      out.scanned += recs.length;
-      const matching = recs.filter(wants).slice(0, limit === Infinity ? undefined : limit - (opts.dryRun ? out.matched : out.retried));
-      out.matched += matching.length;
-      if (!opts.dryRun) await retryAll(tx, matching, now, wants, out);
+      let pending: readonly string[] = ids.slice(j, j + SCAN_CHUNK);
+      while (pending.length > 0 && !done()) {
+        const step = await readVersioned(tx, sizes, pending, wants, keptBudgetBytes);
+        out.scanned += step.scanned;
+        pending = step.rest;
+        const matching = step.kept.slice(0, limit === Infinity ? undefined : limit - (opts.dryRun ? out.matched : out.retried));
+        out.matched += matching.length;
+        if (!opts.dryRun) await retryAll(tx, matching, now, wants, out);
+      }
     }
   }
   return out;
@@ -138,11 +146,13 @@ async function retryAll(tx: Tx, curs: VersionedRecord[], now: number, wants: (v:
       await tx.session.waitConnected().catch(() => undefined);
       // The batch may have gone through: read its records again; ours carry retriedAt = now.
       const batch = curs.slice(i, i + v.taken);
-      const again = new Map((await readVersioned(tx, new RecordSizes(), batch.map((c) => c.record.id))).map((c) => [c.record.id, c]));
+      const { kept } = await readVersioned(tx, new RecordSizes(), batch.map((c) => c.record.id), () => true, Infinity);
+      const again = new Map(kept.map((c) => [c.record.id, c]));
       const keep: VersionedRecord[] = [];
       for (const c of batch) {
         const a = again.get(c.record.id);
-        if (a && a.record.state === 'queued' && a.record.retriedAt === now) out.retried++;
+        // Our token: retried by this call, whatever it did since (run, even failed again).
+        if (a && a.record.retriedAt === now) out.retried++;
         else if (a && wants(a)) keep.push(a);
         else out.changed++;
       }
@@ -152,12 +162,25 @@ async function retryAll(tx: Tx, curs: VersionedRecord[], now: number, wants: (v:
 }
 
 /**
- * The records of `ids` with their versions, in multiReads packed by size as record-reads.ts
- * estimates it (a few probed first while nothing is known); gone or unreadable ones left out.
+ * The records of `ids` that `keep` takes, with their versions, read in multiReads packed by
+ * size as record-reads.ts estimates it (a few probed first while nothing is known); gone or
+ * unreadable ones left out; the others dropped as they are read (a bulk retry reads every
+ * done record, most of them succeeded: big, and not wanted). Stops once the kept records'
+ * bytes reach `budget`: `rest` are the ids not read yet.
  */
-async function readVersioned(tx: Tx, sizes: RecordSizes, ids: readonly string[]): Promise<VersionedRecord[]> {
+async function readVersioned(
+  tx: Tx,
+  sizes: RecordSizes,
+  ids: readonly string[],
+  keep: (v: VersionedRecord) => boolean,
+  budget: number,
+): Promise<{ kept: VersionedRecord[]; scanned: number; rest: string[] }> {
   const out: VersionedRecord[] = [];
+  let scanned = 0;
+  let bytes = 0;
+  const sent = new Set<string>();
   const readGroup = async (group: readonly string[]) => {
+    for (const id of group) sent.add(id);
     const paths = group.map((id) => tx.paths.task(id));
     const got = await tx.session.retrying(() => tx.session.getDataMany(paths, { maxPerRequest: group.length }));
     sizes.probed = true;
@@ -167,17 +190,26 @@ async function readVersioned(tx: Tx, sizes: RecordSizes, ids: readonly string[])
         throw fromClientError(Object.assign(new Error(`ZooKeeper error ${r.code}`), { code: r.code }), { op: 'getData', path: paths[k] });
       }
       sizes.note(group[k]!, r.data.length);
+      let v: VersionedRecord;
       try {
-        out.push({ record: decodeRecord(r.data, group[k]), version: r.stat.version });
+        v = { record: decodeRecord(r.data, group[k]), version: r.stat.version };
       } catch (err) {
         if (!(err instanceof MalformedRecordError)) throw err;
+        return;
       }
+      scanned++;
+      if (!keep(v)) return;
+      out.push(v);
+      bytes += r.data.length;
     });
   };
+  const full = () => bytes >= budget;
   const probe = sizes.probe(ids);
   if (probe.length > 0) await readGroup(probe);
-  const sent = new Set(probe);
   // Packed by what was read so far (the probe's sizes included).
-  for (const group of sizes.groups(ids.filter((id) => !sent.has(id)))) await readGroup(group);
-  return out;
+  for (const group of sizes.groups(ids.filter((id) => !sent.has(id)))) {
+    if (full()) break;
+    await readGroup(group);
+  }
+  return { kept: out, scanned, rest: full() ? ids.filter((id) => !sent.has(id)) : [] };
 }

@@ -4,6 +4,7 @@
 // against an in-process cluster on the suite's ZooKeeper; handlers fail until told not to.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
+import { retryMany } from '../client/retry.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { NonRetryableError } from '../worker/handlers.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
@@ -20,7 +21,7 @@ const gate = (p: { key: string; retryable?: boolean }) => {
 let c: TestCluster;
 let g: string[] = [];
 beforeAll(async () => {
-  c = await startCluster({ workers: [{ id: 'retry-w1', concurrency: 8, handlers: { gate, 'gate-a': gate, 'gate-b': gate } }] });
+  c = await startCluster({ workers: [{ id: 'retry-w1', concurrency: 8, handlers: { gate, 'gate-a': gate, 'gate-b': gate, 'gate-c': gate } }] });
   g = ['--zk', zkConnect(), '--root', c.paths.root, '--session-timeout', '2s'];
 });
 afterAll(async () => {
@@ -132,5 +133,34 @@ describe('drover retry --state', () => {
     r = await runCli(['retry', '--state', 'failed', '--type', 'gate-b', '--limit', '1', '--yes', ...g]);
     expect(r).toMatchObject({ code: EXIT.ok, stdout: '1 failed task of type gate-b queued again\n' });
     expect((await Promise.all(b.map(get))).filter((x) => x.retries === 1)).toHaveLength(1);
+  });
+});
+
+describe('retryMany (library)', () => {
+  it('keeps only the matching records of a step and ends a step at its byte budget: the same tasks retried', async () => {
+    // Succeeded records with big payloads (what a bulk retry reads and must not hold), failed ones between them.
+    const pad = 'x'.repeat(20_000);
+    const oks = Array.from({ length: 12 }, (_, i) => `c-ok-${i}`);
+    const bad = Array.from({ length: 6 }, (_, i) => `c-bad-${i}`);
+    for (const id of oks) healthy.add(id);
+    await c.client.submitMany([
+      ...oks.map((id) => ({ type: 'gate-c', id, payload: { key: id, pad } })),
+      ...bad.map((id) => ({ type: 'gate-c', id, payload: { key: id, retryable: false, pad: pad.slice(0, 2000) } })),
+    ]);
+    await c.client.waitMany([...oks, ...bad]).catch(() => undefined);
+    await waitFor(async () => (await Promise.all(bad.map(get))).every((r) => r.state === 'failed'), { message: 'all failed' });
+    const tx = { session: c.admin, paths: c.paths };
+    // A 1-byte budget: every read group with a match ends a step.
+    const dry = await retryMany(tx, { state: 'failed', type: 'gate-c', dryRun: true }, 1);
+    expect(dry).toMatchObject({ matched: 6, retried: 0, changed: 0 });
+    expect(dry.scanned).toBeGreaterThanOrEqual(18);
+    for (const id of bad) healthy.add(id);
+    const done = await retryMany(tx, { state: 'failed', type: 'gate-c' }, 1);
+    expect(done).toMatchObject({ matched: 6, retried: 6, changed: 0 });
+    for (const id of bad) expect(await endedAgain(id, 1)).toMatchObject({ state: 'succeeded', attempt: 2 });
+    for (const id of oks) expect((await get(id)).retries).toBeUndefined();
+    // --limit with small steps: exactly that many.
+    const none = await retryMany(tx, { state: 'failed', type: 'gate-c', limit: 2 }, 1);
+    expect(none).toMatchObject({ matched: 0, retried: 0 });
   });
 });

@@ -23,7 +23,7 @@ export function builder(y: Argv): Argv {
     .positional('id', { type: 'string', describe: 'the task to retry' })
     .option('state', { type: 'string', choices: RETRYABLE_STATES as unknown as string[], describe: 'retry every task in this state (instead of an id)' })
     .option('type', { type: 'string', describe: 'with --state: only tasks of this type' })
-    .option('limit', { type: 'number', describe: 'with --state: retry at most this many' })
+    .option('limit', { type: 'number', describe: 'with --state: retry at most this many (the first found in the done index\'s order: shard by shard, not the oldest or newest)' })
     .option('yes', { type: 'boolean', default: false, describe: 'with --state: do it (without: a dry run that counts them)' })
     .check((a) => {
       if ((a.id === undefined) === (a.state === undefined)) throw new UsageError('retry: give a task id or --state failed|cancelled');
