@@ -74,7 +74,9 @@ export async function retryOne(tx: Tx, id: string): Promise<RetryResult> {
     }
     if (r.kind === 'missing') throw new TaskNotFoundError(id);
     if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-    if (!RETRYABLE_STATES.includes(r.record.state)) return { retried: unsure && r.record.retriedAt === now, state: r.record.state };
+    // Our token after a lost reply: ours went through (the task may have run, even failed, since).
+    if (unsure && r.record.retriedAt === now) return { retried: true, state: r.record.state };
+    if (!RETRYABLE_STATES.includes(r.record.state)) return { retried: false, state: r.record.state };
     const v = await retry(tx, { record: r.record, version: r.version }, now);
     if (v.kind === 'committed') return { retried: true, state: 'queued' };
     if (v.kind === 'fenced') throw v.error;

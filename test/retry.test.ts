@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
 import { retryMany } from '../client/retry.js';
+import { DeadLetter } from '../master/dashboard/dead-letter.js';
+import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js';
+import { assignTask, failAttempt, retryTask, startTask } from '../shared/protocol/task-state.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { NonRetryableError } from '../worker/handlers.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
@@ -162,5 +165,20 @@ describe('retryMany (library)', () => {
     // --limit with small steps: exactly that many.
     const none = await retryMany(tx, { state: 'failed', type: 'gate-c', limit: 2 }, 1);
     expect(none).toMatchObject({ matched: 0, retried: 0 });
+  });
+});
+
+describe('retry times (pure)', () => {
+  it('a record that failed after the retry\'s clock read keeps its time going forward; retriedAt is the caller\'s token', () => {
+    let r = newTaskRecord({ type: 't', id: 'late', maxAttempts: 1 }, DEFAULT_LIMITS, 0);
+    r = failAttempt(startTask(assignTask(r, 'w~1', 1, 100), 200), { kind: 'handler', retryable: false, message: 'x' }, 300);
+    // A bulk retry that read its clock at 250, before this task failed at 300.
+    const q = retryTask(r, 250);
+    expect([q.state, q.updatedAt, q.retriedAt]).toEqual(['queued', 300, 250]);
+    const dl = new DeadLetter();
+    expect(dl.take(r)).toBe(true);
+    expect(dl.take(q)).toBe(true);
+    expect(dl.size).toBe(0);
+    expect(retryTask(r, 400).updatedAt).toBe(400);
   });
 });

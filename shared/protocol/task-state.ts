@@ -158,7 +158,11 @@ export function cancelTask(rec: TaskRecord, reason: string, now: number): TaskRe
  */
 export function retryTask(rec: TaskRecord, now: number): TaskRecord {
   if (!RETRYABLE_STATES.includes(rec.state)) throw new IllegalTransitionError(rec.id, rec.state, 'queued');
-  const r = move(rec, 'queued', { attemptBase: rec.attempt, lost: 0, retries: (rec.retries ?? 0) + 1, retriedAt: now, notBefore: now }, now, true);
+  // `now` is the caller's token (retriedAt: one for a whole bulk retry, which recognises its
+  // own writes by it); the record's time never goes back (a task that failed after the bulk
+  // began): readers keep the newer of two records by updatedAt.
+  const at = Math.max(now, rec.updatedAt);
+  const r = move(rec, 'queued', { attemptBase: rec.attempt, lost: 0, retries: (rec.retries ?? 0) + 1, retriedAt: now, notBefore: at }, at, true);
   delete r.error;
   delete r.result;
   delete r.finishedAt;
