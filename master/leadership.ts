@@ -59,8 +59,6 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private readonly rounds: Coalescer;
   /** A refused round (NO_AUTH) is logged once and retried 1 s doubling to 60 s, not every 250 ms. */
   private readonly refusals: NoAuthBackoff;
-  /** Until then rounds wait (events kick rounds too: they must not undo the back-off). */
-  private refusedUntil = 0;
   private _connectedSince = Date.now();
   private _stopped = false;
   /** Rounds wait for start()'s rebuild: a round racing it could count a member's load from a stale listing. */
@@ -244,7 +242,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
 
   private async round(): Promise<void> {
     if (this._stopped || !this.ready || this.session.state !== 'connected') return;
-    if (Date.now() < this.refusedUntil) return; // the back-off's timer kicks the next one
+    // Events kick rounds too: they must not undo the back-off (its timer kicks the next one).
+    if (this.refusals.waiting) return;
     try {
       await this.assigner.round();
       this.refusals.succeeded();
@@ -268,7 +267,6 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     if (NoAuthBackoff.is(err)) {
       // Logged once per distinct refusal by the back-off; each try at debug only.
       this.log.debug({ err: err.message, retryInMs: ms }, 'leader round refused; backing off');
-      this.refusedUntil = Date.now() + ms;
     } else this.log.warn({ err: (err as Error).message }, 'leader round failed; retrying');
     // Outcome unknown: re-read who holds what. The queue index needs nothing: the tree watch
     // reports what a write did, and a reconnect lists the queue again (queue-mirror.ts).
