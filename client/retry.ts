@@ -80,6 +80,7 @@ export async function retryOne(tx: Tx, id: string): Promise<RetryResult> {
     const v = await retry(tx, { record: r.record, version: r.version }, now);
     if (v.kind === 'committed') return { retried: true, state: 'queued' };
     if (v.kind === 'fenced') throw v.error;
+    if (v.kind === 'moved' && v.part === 'done-entry') throw new Error(`task ${id} is ${r.record.state} but has no done entry (the index is damaged): not retried`);
     if (v.kind === 'unknown') {
       unsure = true;
       await tx.session.waitConnected().catch(() => undefined);

@@ -8,7 +8,8 @@ import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { doneEntryOf, retry } from '../shared/protocol/retry-ops.js';
-import { purgeBatch, type LeaderTx } from '../shared/protocol/transitions.js';
+import { Multi, cancel, finish, purgeBatch, start, submit, type LeaderTx } from '../shared/protocol/transitions.js';
+import { assignOps, queueEntryOf } from '../shared/protocol/task-ops.js';
 import { encodeRecord, newTaskRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { assignTask, failAttempt } from '../shared/protocol/task-state.js';
@@ -83,9 +84,13 @@ describe('retry fencing', () => {
     const curs = await Promise.all(ids.map(read));
     const outcomes = await Promise.all(
       ids.map(async (id, i) => {
-        const both = [retry({ session: s1, paths }, curs[i]!, Date.now()), purgeBatch(leader, [{ taskId: id, doneEntry: doneEntryOf(paths, recs[i]!) }], 0, 1)] as const;
-        // Half the pairs start with the purge.
-        const [r, p] = i % 2 ? await Promise.all(both) : (await Promise.all([both[1], both[0]])).reverse();
+        const doRetry = () => retry({ session: s1, paths }, curs[i]!, Date.now());
+        const doPurge = () => purgeBatch(leader, [{ taskId: id, doneEntry: doneEntryOf(paths, recs[i]!) }], 0, 1);
+        // Half the pairs send the purge first (each call sends its multi when called).
+        let r: Awaited<ReturnType<typeof doRetry>>;
+        let p: Awaited<ReturnType<typeof doPurge>>;
+        if (i % 2) [r, p] = await Promise.all([doRetry(), doPurge()]);
+        else [p, r] = await Promise.all([doPurge(), doRetry()]);
         return { id, retried: r.kind === 'committed', purged: p.kind === 'committed' };
       }),
     );
@@ -108,6 +113,47 @@ describe('retry fencing', () => {
     expect((await retry({ session: s1, paths }, k, Date.now())).kind).toBe('committed');
     expect(await purgeBatch(leader, [{ taskId: 'kept', doneEntry: doneEntryOf(paths, k.record) }], 0, 1)).toMatchObject({ kind: 'moved', part: 'done-entry', code: 'NO_NODE' });
     expect(await indexed('kept')).toEqual({ state: 'queued', queue: 1, done: 0 });
+  });
+
+  it('a failed record whose done entry is missing (a damaged index) is not retried: no stray entry, one clear line', async () => {
+    const rec = failAttempt(assignTask(newTaskRecord({ type: 'gate', id: 'no-entry' }), 'w~1', 1, 1), { kind: 'handler', message: 'down', retryable: false }, 2);
+    await s1.create(paths.task('no-entry'), encodeRecord(rec));
+    const cur = await read('no-entry');
+    expect(await retry({ session: s1, paths }, cur, Date.now())).toMatchObject({ kind: 'moved', part: 'done-entry', code: 'NO_NODE' });
+    expect(await indexed('no-entry')).toEqual({ state: 'failed', queue: 0, done: 0 });
+    const c = await DroverClient.connect({ session: s1, root: paths.root });
+    await expect(c.retry('no-entry')).rejects.toThrow('task no-entry is failed but has no done entry (the index is damaged): not retried');
+    const cli = await runCli(['retry', 'no-entry', '--zk', zkConnect(), '--root', paths.root]);
+    expect(cli).toMatchObject({ code: EXIT.error, stderr: 'drover: task no-entry is failed but has no done entry (the index is damaged): not retried\n' });
+    expect(await indexed('no-entry')).toEqual({ state: 'failed', queue: 0, done: 0 });
+  });
+
+  it('a late commit of the attempt before a retry is fenced, even when the retry\'s run goes to the same worker', async () => {
+    const tx = { session: s1, paths };
+    const rec = newTaskRecord({ type: 'gate', id: 'late-commit' });
+    expect((await submit(tx, rec)).kind).toBe('committed');
+    const assign = async (member: string) => {
+      const cur = await read('late-commit');
+      const t = assignOps(paths, cur, queueEntryOf(paths, cur.record), member, 1, Date.now(), 0);
+      expect((await new Multi(paths).add(0, t.ops, 'assignment').send(s1)).kind).toBe('committed');
+      return read('late-commit');
+    };
+    await s1.mkdirp(paths.assignDir('w~1'));
+    const a1 = await assign('w~1');
+    const started = await start(tx, a1);
+    if (started.kind !== 'committed') throw new Error(`start: ${started.kind}`);
+    const old = started.cur; // what the worker of attempt 1 holds while its handler runs
+    // Cancelled meanwhile, retried, and given to the same worker again as attempt 2.
+    expect((await cancel(tx, old, 'operator', Date.now())).kind).toBe('committed');
+    expect((await retry(tx, await read('late-commit'), Date.now())).kind).toBe('committed');
+    const a2 = await assign('w~1');
+    expect(a2.record).toMatchObject({ state: 'assigned', attempt: 2, attemptBase: 1 });
+    // Attempt 1's commit arrives now: its assignment (the fence) is gone.
+    const v = await finish({ session: s2, paths }, old, { kind: 'success', result: 'stale' }, Date.now());
+    expect(v.kind).toBe('fenced');
+    const now = await read('late-commit');
+    expect([now.version, now.record.state, now.record.attempt, now.record.result]).toEqual([a2.version, 'assigned', 2, undefined]);
+    expect(await indexed('late-commit')).toEqual({ state: 'assigned', queue: 0, done: 0 });
   });
 
   it('two bulk retries at once: every failed task of the type is retried exactly once', async () => {

@@ -18,33 +18,31 @@ export { doneEntryOf } from './task-ops.js';
 
 /**
  * The retry of a failed or cancelled record read at `cur.version` (IllegalTransitionError
- * from any other state). `withDoneEntry` false: the same without removing a done entry that
- * is already gone (see retry()). The queue entry carries the big mark as the new record's
- * bytes say (queueEntryOf), as every queued record's does.
+ * from any other state). The queue entry carries the big mark as the new record's bytes say
+ * (queueEntryOf), as every queued record's does.
  */
-export function retryOps(paths: Paths, cur: VersionedRecord, now: number, withDoneEntry = true): Transition {
+export function retryOps(paths: Paths, cur: VersionedRecord, now: number): Transition {
   const next = retryTask(cur.record, now);
   const data = encodeRecord(next);
-  const ops: Op[] = [{ op: 'setData', path: paths.task(next.id), data, version: cur.version }];
-  if (withDoneEntry) ops.push({ op: 'remove', path: doneEntryOf(paths, cur.record) });
-  ops.push({ op: 'create', path: queueEntryOf(paths, next, data.length) });
-  // A retried record is smaller than the finished one it replaces (no error, no result).
+  const ops: Op[] = [
+    { op: 'setData', path: paths.task(next.id), data, version: cur.version },
+    { op: 'remove', path: doneEntryOf(paths, cur.record) },
+    { op: 'create', path: queueEntryOf(paths, next, data.length) },
+  ];
+  // The new record can be a little bigger than the one it replaces (retries, retriedAt,
+  // attemptBase added; error and result gone): checked like any write.
   return assertFits({ next, ops }, `the retry of task ${next.id}`);
 }
 
 /**
  * Retries one task. `moved`: part `record` BAD_VERSION (it changed: retried, say) or NO_NODE
- * (purged); part `queue-entry` NODE_EXISTS (an entry of that name is there already).
- * A record whose done entry is missing (a layout repaired by hand, say) is retried without
- * removing it: the record's version still fences that second multi, and a purge removes
- * entry and record together, so a purged task fails it on the record.
+ * (purged); part `done-entry` NO_NODE (a finished record without its done entry: the index
+ * is damaged; not retried, since a stray done entry would later make retention purge a live
+ * task); part `queue-entry` NODE_EXISTS (an entry of that name is there already).
  */
 export async function retry(tx: Tx, cur: VersionedRecord, now: number): Promise<Verdict<{ next: TaskRecord }>> {
   const t = retryOps(tx.paths, cur, now);
-  let v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
-  if (v.kind === 'moved' && v.part === 'done-entry' && v.code === 'NO_NODE') {
-    v = await new Multi(tx.paths).add(0, retryOps(tx.paths, cur, now, false).ops).send(tx.session);
-  }
+  const v = await new Multi(tx.paths).add(0, t.ops).send(tx.session);
   return v.kind === 'committed' ? { kind: 'committed', next: t.next } : v;
 }
 
