@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
 import { retryMany } from '../client/retry.js';
 import { DeadLetter } from '../master/dashboard/dead-letter.js';
-import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js';
+import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord, encodeRecord, newTaskRecord } from '../shared/protocol/task-record.js';
 import { assignTask, failAttempt, retryTask, startTask } from '../shared/protocol/task-state.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { NonRetryableError } from '../worker/handlers.js';
@@ -180,5 +180,20 @@ describe('retry times (pure)', () => {
     expect(dl.take(q)).toBe(true);
     expect(dl.size).toBe(0);
     expect(retryTask(r, 400).updatedAt).toBe(400);
+  });
+});
+
+describe('record codec: the retry fields', () => {
+  it('reads records with and without attemptBase (older drovers wrote none); refuses attemptBase past attempt', () => {
+    const failed = failAttempt(startTask(assignTask(newTaskRecord({ type: 't', id: 'codec' }, DEFAULT_LIMITS, 0), 'w~1', 1, 10), 20), { kind: 'handler', retryable: false, message: 'x' }, 30);
+    const before = decodeRecord(encodeRecord(failed), 'codec');
+    expect([before.attemptBase, before.retries, before.retriedAt]).toEqual([undefined, undefined, undefined]);
+    const retried = retryTask(failed, 40);
+    expect(decodeRecord(encodeRecord(retried), 'codec')).toMatchObject({ state: 'queued', attempt: 1, attemptBase: 1, retries: 1, retriedAt: 40 });
+    const raw = (patch: Record<string, unknown>) => Buffer.from(JSON.stringify({ ...JSON.parse(encodeRecord(retried).toString('utf8')), ...patch }));
+    expect(() => decodeRecord(raw({ attemptBase: 2 }), 'codec')).toThrow(MalformedRecordError);
+    expect(() => decodeRecord(raw({ attemptBase: 2 }), 'codec')).toThrow(/attemptBase is past its attempt/);
+    expect(() => decodeRecord(raw({ attemptBase: -1 }), 'codec')).toThrow(/attemptBase is not a count/);
+    expect(() => decodeRecord(raw({ retriedAt: 'soon' }), 'codec')).toThrow(/retriedAt is not a number/);
   });
 });
