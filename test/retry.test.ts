@@ -2,6 +2,8 @@
 // with a fresh attempt budget and its history kept; `drover retry --state S --type T` every
 // one of a state and type; refusals in one line with their exit codes. Real CLI processes
 // against an in-process cluster on the suite's ZooKeeper; handlers fail until told not to.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../cli/exit-codes.js';
 import { retryMany } from '../client/retry.js';
@@ -12,6 +14,7 @@ import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { NonRetryableError } from '../worker/handlers.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { runCli } from './harness/cli-run.js';
+import { tempDir } from './harness/temp.js';
 import { waitFor } from './harness/wait-for.js';
 import { zkConnect } from './harness/zk.js';
 
@@ -132,6 +135,16 @@ describe('drover retry --state', () => {
     }
     const ok = await get('a-ok');
     expect([ok.state, ok.retries]).toEqual(['succeeded', undefined]);
+    // --yes only from the command line: the env var alone is still a dry run, a file's key is refused.
+    r = await runCli(['retry', '--state', 'failed', '--type', 'gate-b', ...g], { env: { DROVER_RETRY_YES: 'true' } });
+    expect(r).toMatchObject({ code: EXIT.ok, stdout: '2 failed tasks of type gate-b would be queued again (dry run: add --yes to retry them)\n' });
+    const file = join(tempDir('retry-yes-'), 'drover.json');
+    writeFileSync(file, JSON.stringify({ retry: { yes: true } }));
+    r = await runCli(['retry', '--state', 'failed', '--type', 'gate-b', '--config', file, ...g]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/unknown key "retry\.yes"/);
+    expect((await Promise.all(b.map(get))).every((x) => x.state === 'failed' && x.retries === undefined)).toBe(true);
+    expect((await runCli(['retry', '--help'])).stdout).toContain('unless --yes is given on the command line');
     // --limit: at most that many.
     r = await runCli(['retry', '--state', 'failed', '--type', 'gate-b', '--limit', '1', '--yes', ...g]);
     expect(r).toMatchObject({ code: EXIT.ok, stdout: '1 failed task of type gate-b queued again\n' });

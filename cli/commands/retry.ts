@@ -1,7 +1,9 @@
 // drover retry ID | drover retry --state failed|cancelled [--type T] [--limit N] [--yes]:
 // queue failed or cancelled tasks again with a fresh attempt budget (client/retry.ts).
 // A bulk retry runs handlers again, for tasks perhaps nobody looked at: without --yes it is a
-// dry run that says how many it would queue (exit 0, nothing written).
+// dry run that says how many it would queue (exit 0, nothing written). --yes counts only on
+// the command line (hidden from the config layer, as admin destroy's: no DROVER_RETRY_YES, no
+// file key), so a setting left behind never turns a dry run into a mass retry.
 import type { Argv } from 'yargs';
 import { RETRYABLE_STATES } from '../../shared/protocol/task-state.js';
 import { UsageError, checkInts, checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
@@ -16,15 +18,17 @@ interface RetryArgs extends GlobalArgs {
 }
 
 export const command = 'retry [id]';
-export const describe = 'queue a failed or cancelled task again with a fresh attempt budget (or all of a state: --state)';
+export const describe = 'queue a failed or cancelled task again with a fresh attempt budget (or all of a state: --state, a dry run unless --yes is on the command line)';
 
 export function builder(y: Argv): Argv {
   return globalOptions(y)
     .positional('id', { type: 'string', describe: 'the task to retry' })
+    .usage('$0 retry ID\n$0 retry --state failed|cancelled [--type T] [--limit N] [--yes]\n\nqueue failed or cancelled tasks again with a fresh attempt budget; with --state, a dry run that counts them unless --yes is given on the command line (never from DROVER_RETRY_YES or a config file)')
     .option('state', { type: 'string', choices: RETRYABLE_STATES as unknown as string[], describe: 'retry every task in this state (instead of an id)' })
     .option('type', { type: 'string', describe: 'with --state: only tasks of this type' })
     .option('limit', { type: 'number', describe: 'with --state: retry at most this many (the first found in the done index\'s order: shard by shard, not the oldest or newest)' })
-    .option('yes', { type: 'boolean', default: false, describe: 'with --state: do it (without: a dry run that counts them)' })
+    // Hidden: the config layer skips hidden options (cli/config-file.ts); the usage line names it.
+    .option('yes', { type: 'boolean', default: false, hidden: true })
     .check((a) => {
       if ((a.id === undefined) === (a.state === undefined)) throw new UsageError('retry: give a task id or --state failed|cancelled');
       if (a.id !== undefined) {
