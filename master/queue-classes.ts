@@ -54,25 +54,6 @@ export class QueueClasses<T> {
     this.gate.remove(q);
   }
 
-  /** Classes no live worker can take, biggest first (at most `max`: a bounded selection, no sort of them all), and how many in all. */
-  waiting(max: number): { classes: WaitingClassCount[]; total: number; tasks: number } {
-    const top: WaitingClassCount[] = [];
-    const before = (a: WaitingClassCount, b: WaitingClassCount) => a.count > b.count || (a.count === b.count && a.type < b.type);
-    let total = 0;
-    let tasks = 0;
-    for (const { cls, reason } of this.gate.waiting()) {
-      total++;
-      tasks += cls.members;
-      const w = { type: cls.type, labels: cls.labels, count: cls.members, reason };
-      if (top.length === max && !before(w, top[max - 1]!)) continue;
-      let i = Math.min(top.length, max - 1);
-      while (i > 0 && before(w, top[i - 1]!)) i--;
-      top.splice(i, 0, w);
-      if (top.length > max) top.pop();
-    }
-    return { classes: top, total, tasks };
-  }
-
   /** Tasks no live worker can take, by why, and those paused (for metrics): O(classes waiting; all classes while a pause holds), nothing per task. */
   waitingByKind(): Record<WaitingKind, number> {
     const out: Record<WaitingKind, number> = { 'no-worker': 0, labels: 0, type: 0, paused: 0 };
