@@ -42,6 +42,8 @@ export interface ListOptions {
    * dropped as each reply comes, so a page of big records is never held whole.
    */
   summary?: boolean;
+  /** With a filter that needs records: read at most this many (default and at most RECORD_SCAN). */
+  recordScan?: number;
 }
 
 export interface TaskPage {
@@ -110,7 +112,7 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   const wantDone = !state || isTerminal(state);
   // Names cannot tell these apart: records decide (bounded by RECORD_SCAN).
   const byRecord = type !== undefined || state === 'assigned' || state === 'running' || (state !== undefined && isTerminal(state));
-  const newest = new Newest(byRecord ? RECORD_SCAN : offset + limit);
+  const newest = new Newest(byRecord ? Math.min(RECORD_SCAN, Math.max(1, opts.recordScan ?? RECORD_SCAN)) : offset + limit);
   const keep = (c: Candidate) => (since === undefined || c.time >= since) && newest.add(c);
 
   const shards = paths.shardNames;

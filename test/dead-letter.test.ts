@@ -105,8 +105,9 @@ describe('the dashboard\'s Dead letter panel', () => {
     await waitFor(async () => (await c.client.get('dl-1'))?.state === 'succeeded', { message: 'dl-1 succeeded' });
     expect(await page.$$eval('#dead-letter tr', (trs) => trs.map((tr) => tr.getAttribute('data-dead')))).toEqual(['dl-3', 'dl-2']);
     // The API says the same (from memory).
-    const api = (await (await fetch(`http://127.0.0.1:${http.port}/api/dead-letter`)).json()) as { tasks: Array<{ id: string; retry: string }> };
+    const api = (await (await fetch(`http://127.0.0.1:${http.port}/api/dead-letter`)).json()) as { tasks: Array<{ id: string; retry: string }>; seeded: boolean; complete: boolean };
     expect(api.tasks.map((t) => [t.id, t.retry])).toEqual([['dl-3', 'drover retry dl-3'], ['dl-2', 'drover retry dl-2']]);
+    expect([api.seeded, api.complete]).toEqual([true, true]);
     // One that failed while the page was open (the feed saw it finish) leaves too once retried,
     // and its re-run shows in the recent list.
     healthy.add('dl-3');
@@ -119,5 +120,26 @@ describe('the dashboard\'s Dead letter panel', () => {
       return r.tasks.find((t) => t.id === 'dl-3')?.state === 'succeeded';
     }, { message: 'dl-3 succeeded in the recent list' });
     expect(browser!.console.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+  });
+
+  it('with too many tasks to seed from a listing, the panel says it holds only the failures since the page opened', async () => {
+    const big = await openDashboard({ session, root: c.paths.root, master: c.masters[0]!, log: testLog, sampleIntervalMs: TICK_MS, seedMaxNames: 1 });
+    const server = await startHttpServer({ port: 0, routes: big.routes });
+    try {
+      const page = browser!.page;
+      await page.goto(`http://127.0.0.1:${server.port}/`);
+      await page.waitForSelector('#live[data-state="live"]', WAIT);
+      const note = '(failures since this page opened; all: drover list --dead-letter)';
+      await waitFor(async () => (await page.textContent('#dead-letter-note')) === note, { message: 'the note' });
+      expect(await page.locator('#dead-letter tr').count()).toBe(0); // dl-2 failed before: not seeded
+      const api = (await (await fetch(`http://127.0.0.1:${server.port}/api/dead-letter`)).json()) as { tasks: unknown[]; seeded: boolean };
+      expect([api.tasks.length, api.seeded]).toEqual([0, false]);
+      await c.client.submit({ type: 'gate', id: 'dl-4', payload: { key: 'dl-4' } });
+      await page.waitForSelector('#dead-letter tr[data-dead="dl-4"]', WAIT);
+      expect(await page.textContent('#dead-letter-note')).toBe(note);
+    } finally {
+      await server.close();
+      await big.close();
+    }
   });
 });

@@ -26,6 +26,8 @@ export interface DashboardOptions {
   maxPages?: number;
   /** Tasks one live batch carries at most (default live.ts BATCH_MAX); tests lower it. */
   batchMax?: number;
+  /** Queue and done names above which the feed's seed is skipped (default SEED_MAX_NAMES, live.ts). */
+  seedMaxNames?: number;
 }
 
 export interface Dashboard {
@@ -78,6 +80,7 @@ export async function openDashboard(opts: DashboardOptions): Promise<Dashboard> 
     headers: SECURITY_HEADERS,
     maxPages: opts.maxPages,
     batchMax: opts.batchMax,
+    seedMaxNames: opts.seedMaxNames,
   });
   live = hub;
   const kick = () => hub.overviewChanged();

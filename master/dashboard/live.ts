@@ -27,6 +27,13 @@ export const SEED_TASKS = 50;
  * and the recent list fills from events only, so opening a page costs at most ~25 listings.
  */
 export const SEED_MAX_NAMES = 50_000;
+/**
+ * Done records the dead-letter seed reads at most (newest first): each feed opening (each
+ * reload of a lone page) pays it, so it stays ~1 MB of summaries, not list.ts's RECORD_SCAN.
+ */
+export const DEAD_LETTER_SEED_SCAN = 2000;
+/** The dead letter is sent whole (≤ DEAD_LETTER_MAX entries, ~100 KB): at most once a this. */
+const DEAD_LETTER_EVERY_MS = 1000;
 /** A page that reads slower than we write is dropped once this much waits for it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const RETRY_OPEN_MS = 1000;
@@ -40,6 +47,8 @@ export interface LiveHubOptions {
   maxPages?: number;
   /** Tasks a batch carries at most (default BATCH_MAX); more in one window are counted as dropped. */
   batchMax?: number;
+  /** Queue and done names above which the seed is skipped (default SEED_MAX_NAMES). */
+  seedMaxNames?: number;
   tasks: TaskLog;
   /** The failed tasks (dead-letter.ts): cleared and seeded when the feed opens, kept by its events. */
   deadLetter: DeadLetter;
@@ -60,6 +69,14 @@ export class LiveHub {
   private flushTimer?: NodeJS.Timeout;
   private overviewDue = false;
   private deadLetterDue = false;
+  private deadLetterSentAt = 0;
+  private deadLetterTimer?: NodeJS.Timeout;
+  /**
+   * How the dead letter was seeded at this feed's opening: 'complete' (every done entry's
+   * record read), 'partial' (the newest DEAD_LETTER_SEED_SCAN), 'none' (not yet, skipped past
+   * SEED_MAX_NAMES, or failed: it holds the failures since the feed opened).
+   */
+  private deadLetterSeed: 'complete' | 'partial' | 'none' = 'none';
   private retryTimer?: NodeJS.Timeout;
   /** Feed opens and closes so far (for tests and the README's cost figures). */
   readonly counts = { opened: 0, closed: 0 };
@@ -114,6 +131,7 @@ export class LiveHub {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.deadLetterTimer);
     for (const c of this.clients) c.end();
     this.clients.clear();
     this.sync();
@@ -151,6 +169,7 @@ export class LiveHub {
       const feed = await TaskFeed.open({ session: this.opts.session, root: this.opts.root, log: this.opts.log });
       // What it held was kept by a feed now gone (tasks retried meanwhile): from the seed again.
       this.opts.deadLetter.clear();
+      this.deadLetterSeed = 'none';
       feed.on('event', (e) => this.onEvent(e));
       feed.on('error', (err) => this.opts.log.warn({ err: err.message }, 'dashboard task feed'));
       this.feed = feed;
@@ -184,17 +203,21 @@ export class LiveHub {
       const { paths } = this.opts;
       const dirs = paths.shardNames.flatMap((s) => [paths.queueShard(s), paths.doneShard(s)]);
       const names = (await childCounts(this.opts.session, dirs)).reduce((a, b) => a + b, 0);
-      if (names > SEED_MAX_NAMES) {
+      if (names > (this.opts.seedMaxNames ?? SEED_MAX_NAMES)) {
         this.opts.log.debug({ names }, 'dashboard: too many tasks to seed the recent list from a listing; it fills from events');
+        // The pages say the dead letter holds only the failures since the feed opened.
+        this.deadLetterDue = true;
+        this.scheduleFlush();
         return;
       }
       const page = await listTasks(this.opts.session, this.opts.paths, { limit: SEED_TASKS });
       if (this.feed !== feed) return;
       for (const r of page.tasks) this.queue(this.opts.tasks.seed(r));
-      // The dead letter: the newest failed tasks, records read newest first (list.ts RECORD_SCAN at most).
-      const failed = await listTasks(this.opts.session, this.opts.paths, { deadLetter: true, limit: DEAD_LETTER_MAX, summary: true });
+      // The dead letter: the newest failed tasks among the newest DEAD_LETTER_SEED_SCAN finished.
+      const failed = await listTasks(this.opts.session, this.opts.paths, { deadLetter: true, limit: DEAD_LETTER_MAX, summary: true, recordScan: DEAD_LETTER_SEED_SCAN });
       if (this.feed !== feed) return;
       for (const r of failed.tasks) this.opts.deadLetter.take(r);
+      this.deadLetterSeed = failed.exact ? 'complete' : 'partial';
       this.deadLetterDue = true;
       this.scheduleFlush();
     } catch (err) {
@@ -236,8 +259,17 @@ export class LiveHub {
       this.broadcast('overview', this.opts.overview());
     }
     if (this.deadLetterDue) {
-      this.deadLetterDue = false;
-      this.broadcast('dead-letter', this.deadLetterBody());
+      // The whole list each time (~100 KB at DEAD_LETTER_MAX): at most once a DEAD_LETTER_EVERY_MS.
+      const wait = this.deadLetterSentAt + DEAD_LETTER_EVERY_MS - Date.now();
+      if (wait > 0) {
+        clearTimeout(this.deadLetterTimer);
+        this.deadLetterTimer = setTimeout(() => this.scheduleFlush(), wait);
+        this.deadLetterTimer.unref();
+      } else {
+        this.deadLetterDue = false;
+        this.deadLetterSentAt = Date.now();
+        this.broadcast('dead-letter', this.deadLetterBody());
+      }
     }
     if (this.pendingTasks.size > 0 || this.pendingFailures.length > 0) {
       const body = { tasks: [...this.pendingTasks.values()], failures: this.pendingFailures, dropped: this.dropped };
@@ -248,9 +280,14 @@ export class LiveHub {
     }
   }
 
-  /** The whole (bounded) dead letter: the page replaces its panel with it. */
-  private deadLetterBody(): unknown {
-    return { tasks: this.opts.deadLetter.list(), max: DEAD_LETTER_MAX };
+  /**
+   * The whole (bounded) dead letter: the page replaces its panel with it. `seeded` false: it
+   * holds only the failures since the feed opened; `complete` false: the seed read only the
+   * newest DEAD_LETTER_SEED_SCAN finished tasks (older failures: drover list --dead-letter).
+   */
+  deadLetterBody(limit = DEAD_LETTER_MAX): { tasks: unknown[]; max: number; seeded: boolean; complete: boolean; scan: number } {
+    const seed = this.deadLetterSeed;
+    return { tasks: this.opts.deadLetter.list(limit), max: DEAD_LETTER_MAX, seeded: seed !== 'none', complete: seed === 'complete', scan: DEAD_LETTER_SEED_SCAN };
   }
 
   private broadcast(event: string, data: unknown): void {

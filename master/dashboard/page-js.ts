@@ -183,7 +183,10 @@ export const PAGE_JS = String.raw`'use strict';
       var att = d.attemptsUsed + ' / ' + d.maxAttempts + (d.lost ? ' (' + d.lost + ' lost)' : '') + (d.retries ? ', retried ' + d.retries + 'x' : '');
       return row([fmtTime(d.finishedAt), cell(taskLink(d.id)), d.type, d.kind, cell(el('span', null, d.message), 'wrap reason'), att, cell(el('code', null, d.retry))], 'data-dead', d.id);
     }));
-    $('dead-letter-note').textContent = b.tasks.length ? '(newest ' + b.tasks.length + '; all: drover list --dead-letter)' : '(no failed tasks)';
+    // seeded false: only failures since the server's feed opened; complete false: the seed read the newest b.scan finished only.
+    $('dead-letter-note').textContent = !b.seeded ? '(failures since this page opened; all: drover list --dead-letter)'
+      : b.tasks.length ? '(newest ' + b.tasks.length + '; all: drover list --dead-letter)'
+      : b.complete ? '(no failed tasks)' : '(none among the newest ' + b.scan + ' finished tasks; all: drover list --dead-letter)';
   }
 
   function kv(pairs) {

@@ -131,7 +131,7 @@ export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub
     if (path === '/api/dead-letter') {
       // From memory: kept while a page's feed is open (live.ts), empty before one opened.
       const limit = intParam(url, 'limit', 50, 1, DEAD_LETTER_MAX);
-      return json(res, 200, { tasks: deadLetter.list(limit), limit, max: DEAD_LETTER_MAX, feed: live.feedOpen });
+      return json(res, 200, { ...live.deadLetterBody(limit), limit, feed: live.feedOpen });
     }
     if (path.startsWith('/api/task/')) {
       let id: string;
