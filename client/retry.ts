@@ -14,7 +14,7 @@ import { retry, retryBatch } from '../shared/protocol/retry-ops.js';
 import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { RETRYABLE_STATES, type TaskState } from '../shared/protocol/task-state.js';
+import { RETRYABLE_STATES, retryRefusal, type TaskState } from '../shared/protocol/task-state.js';
 import type { Tx } from '../shared/protocol/multi.js';
 import { ConnectionLossError, SessionExpiredError, fromClientError } from '../shared/zk/errors.js';
 import { RecordSizes } from './record-reads.js';
@@ -48,6 +48,11 @@ export interface RetryManyResult {
   scanned: number;
 }
 
+/** A retry refused for what the record is (retryRefusal), not for its state. */
+export class RetryRefusedError extends Error {
+  override name = 'RetryRefusedError';
+}
+
 const TRIES = 10;
 const NO_NODE = -101;
 /** Done entries listed (and their records read) per step of retryMany. */
@@ -77,6 +82,8 @@ export async function retryOne(tx: Tx, id: string): Promise<RetryResult> {
     // Our token after a lost reply: ours went through (the task may have run, even failed, since).
     if (unsure && r.record.retriedAt === now) return { retried: true, state: r.record.state };
     if (!RETRYABLE_STATES.includes(r.record.state)) return { retried: false, state: r.record.state };
+    const refusal = retryRefusal(r.record);
+    if (refusal !== null) throw new RetryRefusedError(refusal);
     const v = await retry(tx, { record: r.record, version: r.version }, now);
     if (v.kind === 'committed') return { retried: true, state: 'queued' };
     if (v.kind === 'fenced') throw v.error;
@@ -101,7 +108,8 @@ export async function retryMany(tx: Tx, opts: RetryManyOptions, keptBudgetBytes 
   const sizes = new RecordSizes();
   const dirs = paths.shardNames.map((s) => paths.doneShard(s));
   const counts = await childCounts(session, dirs);
-  const wants = (v: VersionedRecord) => v.record.state === opts.state && (opts.type === undefined || v.record.type === opts.type);
+  // A malformed stand-in cannot run again (retryRefusal): never matched.
+  const wants = (v: VersionedRecord) => v.record.state === opts.state && (opts.type === undefined || v.record.type === opts.type) && retryRefusal(v.record) === null;
   const done = () => (opts.dryRun ? out.matched : out.retried) >= limit;
   // Shards a chunk at a time: at most ~SCAN_CHUNK names (or one big shard) held at once.
   for (let i = 0; i < dirs.length && !done(); ) {

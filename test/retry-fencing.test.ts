@@ -10,9 +10,9 @@ import type { Paths } from '../shared/protocol/paths.js';
 import { doneEntryOf, retry } from '../shared/protocol/retry-ops.js';
 import { Multi, cancel, finish, purgeBatch, start, submit, type LeaderTx } from '../shared/protocol/transitions.js';
 import { assignOps, queueEntryOf } from '../shared/protocol/task-ops.js';
-import { encodeRecord, newTaskRecord, type TaskRecord } from '../shared/protocol/task-record.js';
+import { encodeRecord, malformedStandIn, newTaskRecord, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { assignTask, failAttempt } from '../shared/protocol/task-state.js';
+import { assignTask, failAttempt, rejectMalformed } from '../shared/protocol/task-state.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { runCli } from './harness/cli-run.js';
 import { SessionPool, freshLayout, zkConnect } from './harness/zk.js';
@@ -126,6 +126,21 @@ describe('retry fencing', () => {
     const cli = await runCli(['retry', 'no-entry', '--zk', zkConnect(), '--root', paths.root]);
     expect(cli).toMatchObject({ code: EXIT.error, stderr: 'drover: task no-entry is failed but has no done entry (the index is damaged): not retried\n' });
     expect(await indexed('no-entry')).toEqual({ state: 'failed', queue: 0, done: 0 });
+  });
+
+  it('a task failed as malformed (its stand-in: type unknown, payload null) is refused in one line, and never matched in bulk', async () => {
+    const rec = rejectMalformed(malformedStandIn('mal-1', 1), 'record is not JSON', 2);
+    await s1.multi([
+      { op: 'create', path: paths.task('mal-1'), data: encodeRecord(rec) },
+      { op: 'create', path: doneEntryOf(paths, rec) },
+    ]);
+    const line = 'task mal-1 failed as malformed: its record could not be read (type and payload are lost), so it cannot run again; submit it anew';
+    const c = await DroverClient.connect({ session: s1, root: paths.root });
+    await expect(c.retry('mal-1')).rejects.toThrow(line);
+    const cli = await runCli(['retry', 'mal-1', '--zk', zkConnect(), '--root', paths.root]);
+    expect(cli).toMatchObject({ code: EXIT.error, stderr: `drover: ${line}\n` });
+    expect(await c.retryMany({ state: 'failed', type: 'unknown' })).toMatchObject({ matched: 0, retried: 0 });
+    expect(await indexed('mal-1')).toEqual({ state: 'failed', queue: 0, done: 1 });
   });
 
   it('a late commit of the attempt before a retry is fenced, even when the retry\'s run goes to the same worker', async () => {

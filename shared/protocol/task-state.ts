@@ -29,6 +29,15 @@ export const TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
 /** The states a retry takes a task from. */
 export const RETRYABLE_STATES: readonly TaskState[] = ['failed', 'cancelled'];
 
+/**
+ * Why a failed record cannot be retried, or null. A record failed as malformed holds the
+ * stand-in written in place of bytes nobody could read (type 'unknown', payload null):
+ * queued again it would run nothing the submitter sent.
+ */
+export function retryRefusal(rec: Pick<TaskRecord, 'id' | 'error'>): string | null {
+  return rec.error?.kind === 'malformed' ? `task ${rec.id} failed as malformed: its record could not be read (type and payload are lost), so it cannot run again; submit it anew` : null;
+}
+
 export class IllegalTransitionError extends Error {
   override name = 'IllegalTransitionError';
   constructor(
