@@ -22,6 +22,7 @@ import { waitFor } from './harness/wait-for.js';
 let server: LocalZkServer | undefined;
 let s: ZkSession;
 let master: Master | undefined;
+let masterSession: ZkSession | undefined;
 const procs = new ProcessPool();
 const zk = () => ['--zk', server!.connectString, '--session-timeout', '2s'];
 
@@ -49,7 +50,8 @@ beforeAll(async () => {
   // Not drover: a plain tree, and a `layout` child that is no layout.
   await s.mkdirp('/other/app/config', Buffer.from('{"a":1}'));
   await s.mkdirp('/other/fake/layout', Buffer.from('{"format":1}'));
-  master = new Master({ session: await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: TEST_SESSION_MS, log: testLog }), root: '/team-b', id: 'mb', sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
+  masterSession = await ZkSession.open({ connectString: server.connectString, sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
+  master = new Master({ session: masterSession, root: '/team-b', id: 'mb', sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
   await master.start();
   procs.spawn('wa', ['worker', '--id', 'wa', '--root', '/team-a', ...zk()]);
   await waitFor(async () => (await readRoot(s, '/team-a'))?.workers === 1, { message: 'worker wa up under /team-a' });
@@ -57,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await procs.killAll();
   await master?.stop().catch(() => undefined);
+  await masterSession?.close(); // a Master does not close a session it was given
   await s?.close();
   await server?.stop();
 });
@@ -72,16 +75,23 @@ describe('drover admin roots', () => {
     const { roots, stderr } = await rootsJson();
     expect(stderr).toBe('');
     expect(roots.map((r) => r.root)).toEqual(['/team-a', '/team-b', '/apps/x/team-c']); // breadth first
-    expect(roots[0]).toMatchObject({ shards: 8, masters: 0, workers: 1, tasks: 5, queued: 5 });
+    expect(roots[0]).toMatchObject({ state: 'ok', shards: 8, masters: 0, workers: 1, tasks: 5, queued: 5 });
     expect(roots[1]).toMatchObject({ shards: 8, masters: 1, workers: 0, tasks: 3, queued: 3 });
     expect(roots[2]).toMatchObject({ shards: 4, masters: 0, workers: 0, tasks: 1, queued: 1 });
     expect(Math.abs(roots[0]!.createdAt - Date.now())).toBeLessThan(60_000);
     const table = await runCli(['admin', 'roots', ...zk()]);
     expect(table.code, table.stderr).toBe(EXIT.ok);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ROOT\s+SHARDS\s+CREATED\s+MASTERS\s+WORKERS\s+TASKS\s+QUEUED$/);
-    expect(lines[1]).toMatch(/^\/team-a\s+8\s+\d{4}-\d\d-\d\dT\S+\s+0\s+1\s+5\s+5$/);
+    expect(lines[0]).toMatch(/^ROOT\s+SHARDS\s+CREATED\s+MASTERS\s+WORKERS\s+TASKS\s+QUEUED\s+STATE$/);
+    expect(lines[1]).toMatch(/^\/team-a\s+8\s+\d{4}-\d\d-\d\dT\S+\s+0\s+1\s+5\s+5\s+ok$/);
     expect(lines).toHaveLength(4);
+    // The walk is of the whole ensemble: a typed --root is refused, DROVER_ROOT not taken.
+    const withRoot = await runCli(['admin', 'roots', '--root', '/team-a', ...zk()]);
+    expect(withRoot.code).toBe(EXIT.usage);
+    expect(withRoot.stderr).toMatch(/^drover: admin roots walks the whole ensemble from \/: it takes no --root/);
+    const envRoot = await runCli(['admin', 'roots', '--json', ...zk()], { env: { DROVER_ROOT: '/team-a' } });
+    expect(envRoot.code, envRoot.stderr).toBe(EXIT.ok);
+    expect((JSON.parse(envRoot.stdout) as RootInfo[]).map((r) => r.root)).toEqual(['/team-a', '/team-b', '/apps/x/team-c']);
   });
 
   it('a walk cut by depth or by its znode budget says so', async () => {
@@ -91,19 +101,24 @@ describe('drover admin roots', () => {
     try {
       const { roots, stderr } = await rootsJson();
       expect(roots.map((r) => r.root)).toEqual(['/team-a', '/team-b', '/apps/x/team-c']);
-      expect(stderr).toMatch(/^drover: \(search stopped after \d+ znodes\)\n$/);
+      expect(stderr).toBe('drover: (search cut, roots may be missing: not walked below depth 8)\n');
       const table = await runCli(['admin', 'roots', ...zk()]);
       expect(table.code, table.stderr).toBe(EXIT.ok);
-      expect(table.stdout.trim().split('\n').at(-1)).toMatch(/^\(search stopped after \d+ znodes\)$/);
+      expect(table.stdout.trim().split('\n').at(-1)).toBe('(search cut, roots may be missing: not walked below depth 8)');
       // Deep enough to reach it: found.
       expect((await findRoots(s, { maxDepth: 10 })).roots.map((r) => r.root)).toContain(`${deep}/hidden`);
     } finally {
       await destroyRoot(s, `${deep}/hidden`);
       for (let p = deep; p !== ''; p = p.slice(0, p.lastIndexOf('/'))) await s.remove(p);
     }
-    // The budget: / and its 4 children (not /zookeeper), then 2 of the 3 below them.
+    // The budget: / (1) and its 4 children (not /zookeeper): 2 left; /apps (1 child) is listed,
+    // /other (2) would not fit, so it and the rest are only checked for being roots (found);
+    // then /apps/x (1 left: its 1 child listed), then /apps/x/team-c: 0 left, checked, a root.
     const cut = await findRoots(s, { maxVisited: 7 });
-    expect(cut).toMatchObject({ visited: 7, stopped: true });
+    expect(cut).toMatchObject({ visited: 7, stopped: true, cuts: { budget: true, depth: false, big: [] } });
+    expect(cut.roots.map((r) => r.root)).toEqual(['/team-a', '/team-b', '/apps/x/team-c']);
+    // Never more listed than the budget: at 5, / is visited and its 5 children would not fit.
+    expect(await findRoots(s, { maxVisited: 5 })).toMatchObject({ visited: 1, stopped: true, roots: [] });
     expect((await findRoots(s)).stopped).toBe(false);
   });
 
@@ -204,7 +219,7 @@ describe('drover admin destroy', () => {
     expect(admin.stderr).toBe('');
     const refused = await destroy('/locked', '--yes');
     expect(refused.code).toBe(EXIT.error);
-    expect(refused.stderr).toMatch(/^drover: permission denied: getData \/locked\/layout needs READ on \/locked\/layout .*\n$/);
+    expect(refused.stderr).toMatch(/^drover: permission denied: getChildren \/locked needs READ on \/locked .*\n$/);
     const ok = await runCli(['admin', 'destroy', '--root', '/locked', '--yes', ...ADMIN, ...zk()], { env });
     expect(ok.code, ok.stderr).toBe(EXIT.ok);
     expect(await s.exists('/locked')).toBeNull();

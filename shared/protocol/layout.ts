@@ -59,6 +59,18 @@ async function readLayout(session: ZkSession, paths: Paths): Promise<LayoutInfo 
   return r.layout;
 }
 
+/**
+ * Refuses a root whose `drover admin destroy` began (its tombstone, made as the layout went):
+ * re-creating its layout would hand a half-removed tree, maybe with another shard count, to
+ * members. One exists, only when the layout is absent.
+ */
+async function refuseDestroying(session: ZkSession, paths: Paths): Promise<void> {
+  if (await session.retrying(() => session.exists(paths.destroying))) {
+    const root = paths.root || '/';
+    throw new LayoutError(`${root} is being destroyed; finish with drover admin destroy --root ${root} --yes`);
+  }
+}
+
 /** Reads the root's ACL (one getACL) and makes the session create under the root with it. */
 export async function adoptRootAcl(session: ZkSession, paths: Paths): Promise<Acl> {
   const root = paths.root || '/';
@@ -91,6 +103,7 @@ export async function ensureLayout(session: ZkSession, root: string, shards = DE
     await adoptRootAcl(session, paths);
     return paths;
   }
+  await refuseDestroying(session, probe);
   await createRoot(session, probe, acl ?? (session.hasAuth ? CREATOR_ALL_ACL : OPEN_ACL));
   await adoptRootAcl(session, probe);
   // Pipelined creates: the directories are independent once the top level exists.
@@ -122,8 +135,12 @@ export async function ensureLayout(session: ZkSession, root: string, shards = DE
 
 /** Reads the layout without creating it (for read-only commands). Null when absent. */
 export async function openLayout(session: ZkSession, root: string): Promise<Paths | null> {
-  const info = await readLayout(session, new Paths(root));
-  if (!info) return null;
+  const probe = new Paths(root);
+  const info = await readLayout(session, probe);
+  if (!info) {
+    await refuseDestroying(session, probe);
+    return null;
+  }
   const paths = new Paths(root, info.shards);
   await adoptRootAcl(session, paths);
   return paths;

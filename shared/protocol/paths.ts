@@ -12,6 +12,8 @@
 // <root>/control/paused                         persistent: the paused scopes, JSON {all, types} (control.ts); absent: none
 // <root>/control/drain/<workerId>               persistent: a drain request {requestedAt}, removed by the worker as it leaves
 //                                               (control/ is made on first use: roots of older drovers lack it)
+// <root>/destroying                             persistent: admin destroy's tombstone {shards, createdAt, since}, made with
+//                                               layout's removal in one multi; no process uses or re-creates such a root
 //
 // Directories that grow with the number of tasks are sharded by a hash of the task id, so a
 // million tasks means ~4k children a directory with the default 256 shards, far below the
@@ -153,6 +155,10 @@ export class Paths {
   }
   get controlDrain(): string {
     return `${this.control}/drain`;
+  }
+  /** The tombstone of a root `drover admin destroy` began removing (client/admin-destroy.ts). */
+  get destroying(): string {
+    return `${this.root}/destroying`;
   }
   drainRequest(workerId: string): string {
     assertWorkerId(workerId);
