@@ -108,6 +108,13 @@ describe('the dashboard\'s Dead letter panel', () => {
     const api = (await (await fetch(`http://127.0.0.1:${http.port}/api/dead-letter`)).json()) as { tasks: Array<{ id: string; retry: string }>; seeded: boolean; complete: boolean };
     expect(api.tasks.map((t) => [t.id, t.retry])).toEqual([['dl-3', 'drover retry dl-3'], ['dl-2', 'drover retry dl-2']]);
     expect([api.seeded, api.complete]).toEqual([true, true]);
+    // The task view's attempt budget comes from the server (attemptsUsed: since the retry, 1 of 2).
+    const one = (await (await fetch(`http://127.0.0.1:${http.port}/api/task/dl-1`)).json()) as { task: { attempt: number }; attemptsUsed: number };
+    expect([one.task.attempt, one.attemptsUsed]).toEqual([2, 1]);
+    await page.evaluate('location.hash = "#/task/dl-1"');
+    const att = await page.waitForSelector('#detail-body tr:has(th:text-is("attempt")) td', WAIT);
+    expect(await att.textContent()).toMatch(/^2 \(1 of 2 used, 0 lost/);
+    await page.evaluate('location.hash = ""');
     // One that failed while the page was open (the feed saw it finish) leaves too once retried,
     // and its re-run shows in the recent list.
     healthy.add('dl-3');

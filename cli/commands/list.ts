@@ -3,6 +3,7 @@ import { TASK_STATES, attemptsUsed, type TaskState } from '../../shared/protocol
 import { MAX_OFFSET, MAX_PAGE, MAX_PAGE_BYTES, type TaskPage } from '../../client/list.js';
 import { UsageError, checkInts, globalOptions, parseSince, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { firstLine } from '../../shared/util/first-line.js';
 
 interface ListArgs extends GlobalArgs {
   state?: TaskState;
@@ -34,16 +35,14 @@ export function builder(y: Argv): Argv<ListArgs> {
 const n = (x: number) => x.toLocaleString('en-US');
 
 /** The message's first line, cut: the dead letter's rows stay rows. */
-function firstLine(m: string | undefined): string {
-  const line = (m ?? '').split(/\r?\n/, 1)[0]!.trim();
-  return line.length > 160 ? `${line.slice(0, 159)}…` : line;
-}
+/** Characters of an error's first line a dead-letter line shows. */
+const MESSAGE_CHARS = 160;
 
 /** The dead-letter view: one failed task a line (when, error kind and first line, attempts), then how to retry. */
 function deadLetterLines(page: TaskPage): void {
   for (const t of page.tasks) {
     const when = new Date(t.finishedAt ?? t.updatedAt).toISOString();
-    const err = t.error ? `[${t.error.kind}] ${firstLine(t.error.message)}` : '-';
+    const err = t.error ? `[${t.error.kind}] ${firstLine(t.error.message, MESSAGE_CHARS)}` : '-';
     const retried = t.retries ? `, retried ${t.retries}x` : '';
     process.stdout.write(`${t.id}\t${t.type}\t${when}\t${err}\t${attemptsUsed(t)}/${t.maxAttempts} attempts used, ${t.lost ?? 0} lost${retried}\n`);
   }

@@ -6,6 +6,7 @@
 // retry); one purged by retention stays until the feed opens again (no event says so).
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';
+import { firstLine } from '../../shared/util/first-line.js';
 
 export const DEAD_LETTER_MAX = 200;
 /** Ids whose last record time is remembered (so a seed read before a retry does not bring it back). */
@@ -27,18 +28,13 @@ export interface DeadLetterEntry {
   retry: string;
 }
 
-function firstLine(m: string): string {
-  const line = m.split(/\r?\n/, 1)[0]!.trim();
-  return line.length > MESSAGE_CHARS ? `${line.slice(0, MESSAGE_CHARS)}…` : line;
-}
-
 export function deadLetterEntry(r: TaskRecord): DeadLetterEntry {
   return {
     id: r.id,
     type: r.type,
     finishedAt: r.finishedAt ?? r.updatedAt,
     kind: r.error?.kind ?? 'failed',
-    message: firstLine(String(r.error?.message ?? '')),
+    message: firstLine(String(r.error?.message ?? ''), MESSAGE_CHARS),
     attemptsUsed: attemptsUsed(r),
     maxAttempts: r.maxAttempts,
     lost: r.lost ?? 0,

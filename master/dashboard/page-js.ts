@@ -194,8 +194,8 @@ export const PAGE_JS = String.raw`'use strict';
     pairs.forEach(function (p) { if (p[1] !== undefined) t.appendChild(row([el('th', null, p[0]), cell(p[1] instanceof Node ? p[1] : el('span', null, p[1]), 'wrap')])); });
     return t;
   }
-  function renderDetail(t) {
-    var parts = [kv([['state', badge(t.state)], ['type', t.type], ['attempt', t.attempt + ' (' + (t.attempt - (t.lost || 0) - (t.attemptBase || 0)) + ' of ' + t.maxAttempts + ' used, ' + (t.lost || 0) + ' lost to infrastructure)'],
+  function renderDetail(t, used) {
+    var parts = [kv([['state', badge(t.state)], ['type', t.type], ['attempt', t.attempt + ' (' + used + ' of ' + t.maxAttempts + ' used, ' + (t.lost || 0) + ' lost to infrastructure)'],
       ['retried', t.retries ? t.retries + ' times, last ' + fmtTime(t.retriedAt) : undefined],
       ['worker', t.worker || '\u2014'], ['priority', String(t.priority)], ['labels', fmtLabels(t.labels)], ['timeout', t.timeoutMs ? fmtDur(t.timeoutMs) : 'none'],
       ['created', fmtTime(t.createdAt)], ['assigned', t.assignedAt ? fmtTime(t.assignedAt) : undefined], ['started', t.startedAt ? fmtTime(t.startedAt) : undefined],
@@ -233,7 +233,7 @@ export const PAGE_JS = String.raw`'use strict';
     $('detail-msg').textContent = 'loading\u2026';
     getJson('/api/task/' + encodeURIComponent(id)).then(function (r) {
       if (st.detailId !== id) return;
-      if (r.status === 200) { $('detail-msg').textContent = ''; renderDetail(r.body.task); }
+      if (r.status === 200) { $('detail-msg').textContent = ''; renderDetail(r.body.task, r.body.attemptsUsed); }
       else { $('detail-msg').textContent = r.body && r.body.error ? r.body.error : 'error ' + r.status; put($('detail-body'), []); }
     }, function (err) { $('detail-msg').textContent = 'could not load: ' + err.message; });
   }

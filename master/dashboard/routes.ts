@@ -18,6 +18,7 @@ import { PAGE_HTML } from './page-html.js';
 import { PAGE_JS } from './page-js.js';
 import { FAILURES_MAX, RECENT_MAX, type TaskLog } from './task-log.js';
 import { DEAD_LETTER_MAX, type DeadLetter } from './dead-letter.js';
+import { attemptsUsed } from '../../shared/protocol/task-state.js';
 
 /** The page loads only its own script, style and API: no inline code, no other origin, no framing. */
 export const CSP =
@@ -147,7 +148,8 @@ export function dashboardRoutes(api: DashboardApi, tasks: TaskLog, live: LiveHub
       } catch (err) {
         return json(res, 503, { error: (err as Error).message });
       }
-      return task ? json(res, 200, { task }) : json(res, 404, { error: `no task ${id}` });
+      // attemptsUsed: the budget rule (task-state.ts) computed here, not again in the page.
+      return task ? json(res, 200, { task, attemptsUsed: attemptsUsed(task) }) : json(res, 404, { error: `no task ${id}` });
     }
     return json(res, 404, { error: `no such path: ${path}` });
   };
