@@ -150,7 +150,14 @@ export class ClusterView extends EventEmitter<{ change: []; sample: [Sample] }> 
     return this.ring;
   }
 
-  /** Finished tasks per second over the last `windowMs` (finished-index growth; retention's purges are not counted against it). */
+  /**
+   * Finished tasks per second over the last `windowMs`, from the finished index's growth
+   * between samples. Retention's purges and bulk retries remove done entries too: a tick where
+   * they removed more than finished counts as 0, not as negative (so it is a lower bound:
+   * that tick's finishes are hidden). Exact would need a finish counter in ZooKeeper, which
+   * every commit would pay for; a lower bound that is right except around purges and bulk
+   * retries is enough for a gauge.
+   */
   throughput(windowMs = 60_000): number {
     const last = this.ring[this.ring.length - 1];
     if (!last) return 0;
