@@ -149,4 +149,36 @@ describe('the dashboard\'s Dead letter panel', () => {
       await big.close();
     }
   });
+
+  it('the whole-list dead-letter event goes at most once a second, however often failures come', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${http.port}/api/events`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+    })().catch(() => undefined);
+    try {
+      // A failure every ~150 ms for ~3 s: a flush (every 250 ms) with a failure in nearly each.
+      const t0 = Date.now();
+      for (let i = 0; Date.now() - t0 < 3000; i++) {
+        const t = Date.now();
+        await c.client.submit({ type: 'gate', id: `burst-${i}`, payload: { key: `burst-${i}` } });
+        await waitFor(() => Date.now() - t >= 150, { intervalMs: 20, message: '150 ms' });
+      }
+      await waitFor(() => /"id":"burst-\d+"/.test(text) && Date.now() - t0 >= 4000, { intervalMs: 50, message: 'the burst in a dead-letter event' });
+      const secs = (Date.now() - t0) / 1000;
+      const frames = text.split('event: dead-letter\n').length - 1;
+      expect(frames).toBeGreaterThanOrEqual(2);
+      // The one at connect, then at most one a second.
+      expect(frames).toBeLessThanOrEqual(Math.ceil(secs) + 2);
+    } finally {
+      ac.abort();
+      await reading;
+    }
+  });
 });
