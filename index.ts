@@ -4,6 +4,7 @@ export type { DroverClientOptions, SubmitResult, SubmitManyOptions, TaskView, Cl
 export type { HandlerTypes, PayloadOf, ResultOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult } from './client/drover-client.js';
 export type { RetryManyOptions, RetryManyResult, RetryResult } from './client/drover-client.js';
 export { ControlError, WorkerNotFoundError } from './client/drover-client.js';
+export { RetryRefusedError } from './client/retry.js';
 export type { ControlState, DrainRequest, PausedScopes } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
