@@ -34,8 +34,6 @@ export interface DestroyResult {
 /** For tests: run between the check and the tombstone's multi (a member registering there). */
 export interface DestroyHooks {
   beforeTombstone?: () => Promise<void>;
-  /** After each batch of removes, with the count so far (a failpoint may throw: an interrupted destroy). */
-  afterBatch?: (removed: number) => void;
 }
 
 /** Removes per multi: ~500 paths of ≤ ~300 bytes is ≤ ~150 KiB a request. */
@@ -110,7 +108,7 @@ export async function destroyRoot(session: ZkSession, root: string, hooks: Destr
   const got = await inspect(session, root);
   const before = got.info;
   const resumed = got.tombstoned;
-  const r = new Remover(session, hooks);
+  const r = new Remover(session);
   if (!got.tombstoned) {
     await hooks.beforeTombstone?.();
     // Refused as gone or already there: another destroy got there first (inspect refuses what is no root now).
@@ -161,10 +159,7 @@ async function tombstone(session: ZkSession, root: string, got: Inspected, r: Re
 class Remover {
   removed = 0;
 
-  constructor(
-    private readonly session: ZkSession,
-    private readonly hooks: DestroyHooks,
-  ) {}
+  constructor(private readonly session: ZkSession) {}
 
   /**
    * Sends `ops` as one multi (retried across connection loss), counting `removes` removed. A
@@ -223,7 +218,6 @@ class Remover {
     const parents: string[] = [];
     await pooled(batches, async (batch) => {
       parents.push(...(await this.batch(batch)));
-      this.hooks.afterBatch?.(this.removed);
     }, REMOVE_LANES);
     for (const p of parents) await this.tree(p);
   }
