@@ -3,9 +3,10 @@
 // workers learn of each through their watches; these calls return once the request is written.
 //
 // Requests: pause/resume 1 getData + 1 setData (create on first use; again on a race);
-// drain 1 getChildren of workers/ + 1 create; cancelDrain 1 delete + 1 getChildren (+ 1
+// drain 1 getChildren of workers/ + 1 multiRead of its members' data + 1 create; cancelDrain 1 delete + 1 getChildren (+ 1
 // multiRead of its members' data); control() 1 getData + 1 getChildren (+ 1 multiRead when
-// some worker is asked to drain); waitWorkerGone 1 getChildren per change of workers/.
+// some worker is asked to drain); waitWorkerGone 1 getChildren per change of workers/ (+ with
+// processes, 1 multiRead of the id's members it has not read yet).
 import { assertTaskType, ControlError, readControl, removeDrain, requestDrain, updatePaused, withPause, withResume, type ControlState, type PausedScopes } from '../shared/protocol/control.js';
 import { assertWorkerId, Paths } from '../shared/protocol/paths.js';
 import { ConnectionLossError, SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
@@ -54,12 +55,44 @@ async function membersOf(session: ZkSession, paths: Paths, workerId: string, wat
   return children.filter((n) => Paths.parseMember(n)?.workerId === workerId);
 }
 
-/** Asks a live worker to drain. `requested`: false when a request was there already (kept). */
-export async function drain(session: ZkSession, paths: Paths, workerId: string): Promise<{ requested: boolean; members: string[] }> {
+/** A member's process: its host, pid and registration time (kept across the re-registrations of an expiry). */
+export interface MemberProcess {
+  host: string;
+  pid: number;
+  since: number;
+}
+
+const processKey = (p: MemberProcess) => `${p.host}\0${p.pid}\0${p.since}`;
+
+/** What drain() asked: `requested` false when a request was there already (kept). */
+export interface DrainResult {
+  requested: boolean;
+  members: string[];
+  /** The members' processes (their member data), for waitWorkerGone. */
+  processes: MemberProcess[];
+}
+
+/** The processes of members (1 multiRead); a member gone meanwhile has none. */
+async function processesOf(session: ZkSession, paths: Paths, members: readonly string[], retry = true): Promise<Map<string, MemberProcess | null>> {
+  const out = new Map<string, MemberProcess | null>();
+  if (members.length === 0) return out;
+  const read = () => session.getDataMany(members.map((m) => paths.member(m)));
+  const got = await (retry ? session.retrying(read) : read());
+  members.forEach((m, i) => {
+    const r = got[i]!;
+    const info = r.ok ? parseMemberInfo(m, r.data) : null;
+    out.set(m, info ? { host: info.host, pid: info.pid, since: info.since } : null);
+  });
+  return out;
+}
+
+/** Asks a live worker to drain. */
+export async function drain(session: ZkSession, paths: Paths, workerId: string): Promise<DrainResult> {
   assertWorkerId(workerId);
   const members = await membersOf(session, paths, workerId);
   if (members.length === 0) throw new WorkerNotFoundError(workerId);
-  return { requested: await requestDrain(session, paths, workerId), members };
+  const processes = [...(await processesOf(session, paths, members)).values()].filter((p): p is MemberProcess => p !== null);
+  return { requested: await requestDrain(session, paths, workerId), members, processes };
 }
 
 /**
@@ -84,6 +117,11 @@ export async function cancelDrain(session: ZkSession, paths: Paths, workerId: st
 export interface WaitGoneOptions {
   /** The members (workerId~incarnation) to wait for; default: those of the worker id alive at the first listing (a later start of the id is not waited for). */
   members?: readonly string[];
+  /**
+   * Their processes (drain()'s): a member of the id registered later by one of them (after a
+   * session expiry: the same process, still draining) is waited for too.
+   */
+  processes?: readonly MemberProcess[];
   signal?: AbortSignal;
   /** ZooKeeper away (disconnected, or its session lost) this long: rejects with ConnectionLossError. */
   reconnectTimeoutMs: number;
@@ -94,13 +132,17 @@ export interface WaitGoneOptions {
  * change; and (the rule of client/waiters.ts) ZooKeeper away is no answer: the listing is
  * done again at 'connected' (the same session, or a new one after an expiry), and a loss
  * lasting reconnectTimeoutMs from its start rejects with ConnectionLossError.
- * Requests: 1 getChildren per change of workers/ and per reconnect.
+ * Requests: 1 getChildren per change of workers/ and per reconnect (+ 1 multiRead of new
+ * members of the id, with processes).
  */
 export function waitWorkerGone(session: ZkSession, paths: Paths, workerId: string, opts: WaitGoneOptions): Promise<void> {
   assertWorkerId(workerId);
   const { signal, reconnectTimeoutMs: ms } = opts;
   return new Promise<void>((resolve, reject) => {
     let wanted: Set<string> | null = opts.members ? new Set(opts.members) : null;
+    const procs = new Set((opts.processes ?? []).map(processKey));
+    /** Process key of each member name read (null: gone when read); a name is never reused. */
+    const seen = new Map<string, string | null>();
     let done = false;
     let lostTimer: NodeJS.Timeout | undefined;
     /** Bumped per listing: a watch or reply of an older one is ignored. */
@@ -127,8 +169,17 @@ export function waitWorkerGone(session: ZkSession, paths: Paths, workerId: strin
       try {
         const { children } = await session.getChildren(paths.workers, () => mine === gen && void list());
         if (done || mine !== gen) return;
-        if (!wanted) wanted = new Set(children.filter((n) => Paths.parseMember(n)?.workerId === workerId));
-        if (!children.some((n) => wanted!.has(n))) finish();
+        const ofId = children.filter((n) => Paths.parseMember(n)?.workerId === workerId);
+        if (!wanted) wanted = new Set(ofId);
+        if (ofId.some((n) => wanted!.has(n))) return;
+        if (procs.size > 0) {
+          // Members not asked by name: read once each, waited for if one of the processes made them.
+          const unread = ofId.filter((n) => !seen.has(n));
+          for (const [n, p] of await processesOf(session, paths, unread, false)) seen.set(n, p ? processKey(p) : null);
+          if (done || mine !== gen) return;
+          if (ofId.some((n) => procs.has(seen.get(n) ?? ''))) return;
+        }
+        finish();
       } catch (err) {
         if (done) return;
         // Away: the listing is done again once ZooKeeper is back (onState).

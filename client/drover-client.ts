@@ -292,7 +292,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   }
 
   /** Asks a live worker to finish what it runs, take no more and leave (WorkerNotFoundError if none is alive). */
-  drain(workerId: string): Promise<{ requested: boolean; members: string[] }> {
+  drain(workerId: string): Promise<controls.DrainResult> {
     return controls.drain(this.session, this.paths, workerId);
   }
 
@@ -305,7 +305,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
    * Resolves once the given members of this worker id (default: those alive now) are gone, after
    * a drain say; ZooKeeper away for reconnectTimeoutMs rejects with ConnectionLossError.
    */
-  waitWorkerGone(workerId: string, opts: { members?: readonly string[]; signal?: AbortSignal } = {}): Promise<void> {
+  waitWorkerGone(workerId: string, opts: Omit<controls.WaitGoneOptions, 'reconnectTimeoutMs'> = {}): Promise<void> {
     return controls.waitWorkerGone(this.session, this.paths, workerId, { ...opts, reconnectTimeoutMs: this.reconnectTimeoutMs });
   }
 }

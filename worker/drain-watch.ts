@@ -1,15 +1,17 @@
 // A worker's ear for `drover drain <its id>`: a persistent recursive watch on its own
 // control/drain/<workerId> (which need not exist: the watch fires on its creation) and one
 // exists() at start and after every (re)connect (events in a cut are lost). A request found at
-// start counts: the worker was asked to leave, so it drains at once. Once the worker has left
-// (its member node deleted) it removes any request for its id (removeRequest(): a leaving
-// process has fulfilled it, seen or not), so a later start of the same id runs normally.
+// start counts: the worker was asked to leave, so it drains at once. As the worker leaves (its
+// attempts over, its member node not yet deleted) it removes any request for its id
+// (removeRequest(): a leaving process has fulfilled it, seen or not), so a later start of the
+// same id runs normally; unless another member of the id is alive (that one removes it).
 //
 // Requests: 1 addWatch and 1 exists at start and per reconnect (the watch's first reset is
-// skipped: start() looks itself, awaited); 1 delete as it leaves; none per task.
+// skipped: start() looks itself, awaited); 1 exists as it leaves (+ 1 getChildren of workers/
+// and 1 delete when there is a request); none per task.
 import type { Logger } from '../shared/log.js';
 import { removeDrain } from '../shared/protocol/control.js';
-import type { Paths } from '../shared/protocol/paths.js';
+import { Paths } from '../shared/protocol/paths.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import type { TreeWatch, ZkSession } from '../shared/zk/session.js';
 
@@ -55,11 +57,20 @@ export class DrainWatch {
   }
 
   /**
-   * Removes a drain request for this id, seen or not: called once the member node is gone (a
-   * request made meanwhile is fulfilled too). Retried across a connection loss; none is fine.
+   * Removes a drain request for this id, seen or not: called as the worker leaves, its attempts
+   * over, its member node (`own`) still there. Kept while another member of the id lives (a
+   * second process of it, which may have missed the request's creation: it removes it when it
+   * leaves). Retried across a connection loss; none is fine.
    */
-  async removeRequest(): Promise<void> {
+  async removeRequest(own: string | null): Promise<void> {
     try {
+      if (!(await this.session.retrying(() => this.session.exists(this.path)))) return;
+      const { children } = await this.session.retrying(() => this.session.getChildren(this.paths.workers));
+      const other = children.find((n) => n !== own && Paths.parseMember(n)?.workerId === this.workerId);
+      if (other) {
+        this.log.info({ request: this.path, member: other }, 'drain request kept: another member of this id is alive');
+        return;
+      }
       await this.session.retrying(() => removeDrain(this.session, this.paths, this.workerId));
     } catch (err) {
       if (err instanceof SessionClosedError) return; // a borrowed session closed by its owner first

@@ -1,7 +1,8 @@
 // The worker's lifecycle: opens (or borrows) a session, registers as a member, lets its
 // attempt runner (attempt-runner.ts) take what the leader assigns, and drains on stop. It
 // never decides who runs what; it only obeys znodes. `drover drain <id>` (drain-watch.ts) runs
-// the same stop as a signal would, and the worker removes the request as it leaves.
+// the same stop as a signal would, and the worker removes the request as it leaves (just
+// before its member node goes; not while another member of its id lives).
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
@@ -242,9 +243,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.metrics?.detach();
     this.session?.off('expired', this.onExpired);
     this.registration?.off('incarnation', this.onIncarnation);
+    // Its attempts over: any drain request for this id is fulfilled. Removed while the member
+    // node is still there: `drover drain --wait` returns on its deletion, and a start of this
+    // id right after must not find the request and drain at once.
+    await this.drainWatch?.removeRequest(this.memberName);
     await this.registration?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot delete member node'));
-    // Gone now: any drain request for this id is fulfilled, so a restart of it runs normally.
-    await this.drainWatch?.removeRequest();
     if (this.ownsSession) await this.session?.close();
     await this.runner?.allFinished(this.session?.requestTimeoutMs ?? 1000);
   }

@@ -56,8 +56,9 @@ export async function handler(argv: DrainArgs): Promise<ExitCode> {
     const stop = new AbortController();
     const off = onInterrupt(() => stop.abort());
     try {
-      // The members asked, not the id: a supervisor's restart of it is not waited for.
-      await client.waitWorkerGone(id, { members: r.members, signal: stop.signal });
+      // The members asked, not the id: a supervisor's restart of it is not waited for; but a
+      // member one of their processes registers again (after an expiry, still draining) is.
+      await client.waitWorkerGone(id, { members: r.members, processes: r.processes, signal: stop.signal });
     } catch (err) {
       if (!stop.signal.aborted) throw err;
       process.stderr.write(`drover: interrupted; ${id} goes on draining\n`);
