@@ -103,7 +103,12 @@ export async function drain(session: ZkSession, paths: Paths, workerId: string):
  */
 export async function cancelDrain(session: ZkSession, paths: Paths, workerId: string): Promise<{ removed: boolean; draining: string[] }> {
   assertWorkerId(workerId);
-  const removed = await session.retrying(() => removeDrain(session, paths, workerId));
+  // NO_NODE on a try after the first: that first (its reply lost) may have removed it: ours.
+  let tries = 0;
+  const removed = await session.retrying(async () => {
+    tries += 1;
+    return (await removeDrain(session, paths, workerId)) || tries > 1;
+  });
   const members = await membersOf(session, paths, workerId);
   if (members.length === 0) return { removed, draining: [] };
   const got = await session.retrying(() => session.getDataMany(members.map((m) => paths.member(m))));
