@@ -55,6 +55,16 @@ function requeueKind(rec: TaskRecord): TaskEventKind {
   return rec.error && LOST_KINDS.includes(rec.error.kind) ? 'lost' : 'retried';
 }
 
+/**
+ * When the retry after attempt `attempt` was made: its token (retriedAt: one for a whole bulk
+ * retry, maybe earlier than the finish), never before that attempt's end.
+ */
+function retriedAt(rec: TaskRecord, attempt: number): number {
+  const end = rec.history?.find((h) => h.attempt === attempt)?.endedAt;
+  if (rec.retriedAt === undefined) return end ?? rec.updatedAt;
+  return Math.max(rec.retriedAt, end ?? 0);
+}
+
 /** The history entry of the attempt the record's last move ended, if that move ended one. */
 function endedNow(rec: TaskRecord): AttemptEntry | undefined {
   const last = rec.history?.at(-1);
@@ -105,11 +115,15 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
   const out: TaskEvent[] = [];
   // Seen finished, now a later attempt: an operator's retry (the only way out of a terminal
   // state), shown before the attempts it led to. A queued record of the same attempt says so itself.
-  if (fill && prev && prev.phase === 3 && rec.attempt > prev.attempt) out.push(ev('retried', 'queued', rec.retriedAt ?? rec.updatedAt, undefined, prev.attempt));
+  if (fill && prev && prev.phase === 3 && rec.attempt > prev.attempt) out.push(ev('retried', 'queued', retriedAt(rec, prev.attempt), undefined, prev.attempt));
   if (fill && prev) out.push(...historyEvents(prev, rec, ev));
   if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt));
   if (phase === 0) {
-    out.push(ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt));
+    // Queued by an operator's retry and not run since (whatever its last attempt's end was, a
+    // loss past maxLost say): retried, however the reads fell.
+    const retried = (prev?.phase === 3 && prev.attempt === rec.attempt) || (!!rec.retries && rec.attemptBase === rec.attempt);
+    if (retried) out.push(ev('retried', rec.state, Math.max(rec.retriedAt ?? 0, rec.updatedAt)));
+    else out.push(ev(rec.attempt === 0 ? 'queued' : requeueKind(rec), rec.state, rec.updatedAt));
     return out;
   }
   const shown = !prev ? -1 : prev.attempt === rec.attempt ? prev.phase : prev.attempt > rec.attempt ? 9 : -1;

@@ -230,6 +230,26 @@ describe('task feed events (pure)', () => {
     ]);
   });
 
+  it('a task failed by losses past maxLost, then retried: retried however the reads fell, at the retry (never before the finish)', () => {
+    let r = newTaskRecord({ type: 't', id: 'z', maxLost: 0 }, DEFAULT_LIMITS, 0);
+    r = reclaimAttempt(startTask(assignTask(r, 'w~1', 1, 10), 20), { kind: 'worker-lost', retryable: true, message: 'gone' }, 30);
+    expect(r.state).toBe('failed');
+    expect(r.history!.at(-1)!.outcome).toBe('lost');
+    const seen = seenOf(r);
+    // A bulk retry's token (25) from before this finish (30): the record's time does not go back.
+    const retried = retryTask(r, 25);
+    const kinds = (prev: Parameters<typeof recordEvents>[0], fill: boolean) => recordEvents(prev, retried, fill).map((e) => [e.kind, e.attempt, e.at]);
+    expect(kinds(seen, true)).toEqual([['retried', 1, 30]]);
+    // First read after the retry (a feed opened since, or one that missed the finish): the same.
+    expect(kinds(undefined, false)).toEqual([['retried', 1, 30]]);
+    const running = startTask(assignTask(retried, 'w~2', 1, 50), 60);
+    expect(recordEvents(seen, running, true).map((e) => [e.kind, e.attempt, e.at])).toEqual([
+      ['retried', 1, 30],
+      ['assigned', 2, 50],
+      ['started', 2, 60],
+    ]);
+  });
+
   it('a task first read past queued shows its queueing when it was created after the feed opened, not before', () => {
     const rec = newTaskRecord({ type: 'echo', id: 'q-1' }, DEFAULT_LIMITS, 100);
     const running = startTask(assignTask(rec, 'w~1', 1, 110), 120);
