@@ -105,9 +105,8 @@ export class ControlWatch {
 
   private onError(err: unknown): void {
     if (this.stopped || err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
-    const ms = this.backoff.delayAfter(err, 250);
     // A refusal (NO_AUTH) is logged by the backoff, once per distinct message.
     if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'cannot read cluster control; retrying');
-    setTimeout(() => this.coalescer.kick(), ms).unref();
+    this.backoff.schedule(err, 250, () => this.coalescer.kick());
   }
 }

@@ -263,7 +263,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       return;
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // election reports it
-    const ms = this.refusals.delayAfter(err, 250);
+    const ms = this.refusals.schedule(err, 250, () => this.kick());
     if (NoAuthBackoff.is(err)) {
       // Logged once per distinct refusal by the back-off; each try at debug only.
       this.log.debug({ err: err.message, retryInMs: ms }, 'leader round refused; backing off');
@@ -271,6 +271,5 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     // Outcome unknown: re-read who holds what. The queue index needs nothing: the tree watch
     // reports what a write did, and a reconnect lists the queue again (queue-mirror.ts).
     this.reconciler.markAllDirty();
-    setTimeout(() => this.kick(), ms).unref();
   }
 }

@@ -4,11 +4,8 @@
 // reconnect loop, and re-authentication after a reconnect and after an expiry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
-import { AuthFailedError, NoAuthError, ConnectionLossError } from '../shared/zk/errors.js';
-import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
-import { permissionDenied } from '../shared/zk/auth-errors.js';
+import { AuthFailedError, NoAuthError } from '../shared/zk/errors.js';
 import { AclTable, OPEN_ACL } from '../shared/zk/acl.js';
-import { pino } from 'pino';
 import { aclBytes, digestOf, largestAclBytes, type Acl } from '../shared/zk/acl.js';
 import { opsBytes } from '../shared/protocol/task-ops.js';
 import { Multi } from '../shared/protocol/multi.js';
@@ -129,20 +126,6 @@ describe('refused requests', () => {
     expect((await admin.getData(`${t1}`)).data.toString()).toBe('{"payload":1}');
   });
 
-  it('a loop refused mid-run backs off (1 s doubling to 60 s) and logs each distinct refusal once', () => {
-    const logged: string[] = [];
-    const log = pino({ level: 'error' }, { write: (l: string) => void logged.push(l) });
-    const b = new NoAuthBackoff(log);
-    const refused = new NoAuthError('NO_AUTH', 'permission denied: create /r/x needs CREATE on /r (this client: anonymous; check --zk-auth)');
-    expect(b.delayAfter(new ConnectionLossError('CONNECTION_LOSS', 'lost'), 250)).toBe(250);
-    const delays = Array.from({ length: 9 }, () => b.delayAfter(refused, 250));
-    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
-    b.succeeded();
-    expect(b.delayAfter(refused, 250)).toBe(1000);
-    expect(logged.filter((l) => l.includes('needs CREATE')).length).toBe(1);
-    expect(b.waiting).toBe(true);
-  });
-
   it("the per-root ACL table: /drover2 is not under /drover; the deepest root wins; no root: open", () => {
     const t = new AclTable();
     const a: Acl = [{ perms: 31, scheme: 'digest', id: 'a:h' }];
@@ -157,23 +140,6 @@ describe('refused requests', () => {
     expect(t.forPath('/drover22/x')).toEqual({ acl: OPEN_ACL });
     expect(t.forPath('/drover/inner/x')).toEqual({ root: '/drover/inner', acl: c });
     expect(t.forPath('/droverx')).toEqual({ acl: OPEN_ACL });
-  });
-
-  it('one line per kind of refusal (permission, kind of node, identity), not per task; the kinds remembered are bounded', () => {
-    const logged: string[] = [];
-    const b = new NoAuthBackoff(pino({ level: 'error' }, { write: (l: string) => void logged.push(l) }));
-    const refusal = (op: string, path: string, who = 'digest:viewer') => permissionDenied(new NoAuthError('NO_AUTH', 'x', { op, path }), who, '/drover');
-    for (let i = 0; i < 50; i++) b.delayAfter(refusal('create', `/drover/assignments/w1/t${i}`), 250);
-    for (let i = 0; i < 50; i++) b.delayAfter(refusal('setData', `/drover/tasks/${(i % 16).toString(16)}/t${i}`), 250);
-    expect(logged.length).toBe(2);
-    expect(refusal('create', '/drover/assignments/w1/t1').refusal).toBe('CREATE on /drover/assignments for digest:viewer');
-    b.delayAfter(refusal('create', '/drover/assignments/w1/t1', 'anonymous'), 250);
-    expect(logged.length).toBe(3);
-    // A root of its own (/drover2 is no prefix-kin of /drover): another kind.
-    b.delayAfter(permissionDenied(new NoAuthError('NO_AUTH', 'x', { op: 'create', path: '/drover2/assignments/w1/t1' }), 'digest:viewer', '/drover2'), 250);
-    expect(logged.length).toBe(4);
-    for (let i = 0; i < 200; i++) b.delayAfter(refusal('create', `/drover/x${i}/t`), 250);
-    expect((b as unknown as { seen: Set<string> }).seen.size).toBeLessThanOrEqual(64);
   });
 
   it('AUTH_FAILED (a scheme the server lacks): open() rejects in one line, no reconnect loop', async () => {

@@ -96,11 +96,10 @@ export class AssignmentDir {
     } catch (err) {
       if (this.member !== member || this.session.state === 'closed') return;
       // Not armed (the connection dropped meanwhile, say): listings go on; try again soon.
-      const ms = this.refusals.delayAfter(err, 300);
       if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'cannot watch our assignment directory; trying again');
-      setTimeout(() => {
+      this.refusals.schedule(err, 300, () => {
         if (this.current(member)) void this.arm(member);
-      }, ms).unref();
+      });
       this.onChange(member);
     }
   }

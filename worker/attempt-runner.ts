@@ -72,9 +72,8 @@ export class AttemptRunner {
         if (this.giveUp) return;
         // Expiry is handled by the new incarnation's listing; anything else: look again soon.
         if (err instanceof SessionExpiredError) return;
-        const ms = this.refusals.delayAfter(err, 300);
         if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'reading assignments failed; retrying');
-        setTimeout(() => this.refresher.kick(), ms).unref();
+        this.refusals.schedule(err, 300, () => this.refresher.kick());
       },
     );
   }

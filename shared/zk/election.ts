@@ -82,9 +82,8 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
       },
       (err) => {
         if (this._role === 'stopped') return;
-        const ms = this.refusals.delayAfter(err, 200);
         if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
-        setTimeout(() => this.checker.kick(), ms).unref();
+        this.refusals.schedule(err, 200, () => this.checker.kick());
       },
     );
   }

@@ -137,7 +137,10 @@ export abstract class SessionRequests extends EventEmitter<ZkSessionEvents> {
     if (acl.some(isMasked)) {
       // Masked digests still name their users: an identity granted no CREATE there is told so.
       if (!(permsOf(acl, this.auth) & PERMS.c)) throw permissionDenied(new NoAuthError('NO_AUTH', 'no CREATE', { op: 'create', path }), identityText(this.auth), root);
-      throw new NoAuthError('NO_AUTH', `permission denied: create ${path} needs the ACL of ${root}, readable only with ADMIN on ${root} (this client: ${identityText(this.auth)}; check --zk-auth)`, { op: 'create', path });
+      const e = new NoAuthError('NO_AUTH', `permission denied: create ${path} needs the ACL of ${root}, readable only with ADMIN on ${root} (this client: ${identityText(this.auth)}; check --zk-auth)`, { op: 'create', path });
+      // One kind per root and identity (a loop's log line), not one per node.
+      e.refusal = `ADMIN on ${root} (its ACL) for ${identityText(this.auth)}`;
+      throw e;
     }
     return acl;
   }
