@@ -173,9 +173,10 @@ export async function findRoots(session: ZkSession, opts: RootSearchOptions = {}
       if (n === 0) return;
       if (depth >= maxDepth) cuts.depth = true;
       else if (n > LIST_MAX) cuts.big.push({ path, children: n });
-      else if (n > room) cuts.budget = true;
-      else return void (toList.push({ path, count: n }), (room -= n));
-      room = -1; // once one is not listed, no later one is (the walk stays breadth first)
+      else if (n > room) {
+        cuts.budget = true;
+        room = -1; // once one is over the budget, no later one is listed (the walk stays breadth first)
+      } else return void (toList.push({ path, count: n }), (room -= n));
       probe.push(path);
     });
     const names = await listAll(session, toList);

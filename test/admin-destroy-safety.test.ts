@@ -136,4 +136,13 @@ describe('admin roots on foreign znodes', () => {
     expect((JSON.parse(r.stdout) as RootInfo[]).map((x) => x.root)).toEqual(['/drover']);
     expect(r.stderr).toBe('drover: (search cut, roots may be missing: not listed, over 2,000 children: /wide (2,001))\n');
   }, 20_000);
+
+  it('a directory not listed for its size leaves the budget to its later siblings: a root below one is found', async () => {
+    await s.mkdirp('/zz/a-wide');
+    for (let i = 0; i < 2001; i += 500) await s.multi(Array.from({ length: Math.min(500, 2001 - i) }, (_, k) => ({ op: 'create' as const, path: `/zz/a-wide/n${i + k}` })));
+    await ensureLayout(s, '/zz/b/team', 2);
+    const r = await findRoots(s, { from: '/zz' });
+    expect(r.roots.map((x) => x.root)).toEqual(['/zz/b/team']);
+    expect(r.cuts).toEqual({ budget: false, depth: false, big: [{ path: '/zz/a-wide', children: 2001 }], unlistable: [] });
+  });
 });
