@@ -139,6 +139,15 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
 
 /** The progress an assignment node's data holds, as an event (null: none, or not newer than `prev`'s). */
 export function progressEvent(prev: Seen, id: string, member: string, data: Buffer): TaskEvent | null {
+  const a = parseProgress(data);
+  if (!a) return null;
+  if (prev.progressAt !== undefined && a.progressAt <= prev.progressAt) return null;
+  prev.progressAt = a.progressAt;
+  return { kind: 'progress', id, type: prev.type, state: 'running', attempt: a.attempt, worker: member, at: a.progressAt, progress: a.progress };
+}
+
+/** An assignment node's progress, or null (none, or not readable). */
+export function parseProgress(data: Buffer): { attempt: number; progress: unknown; progressAt: number } | null {
   let a: { attempt?: unknown; progress?: unknown; progressAt?: unknown };
   try {
     a = JSON.parse(data.toString('utf8')) as typeof a;
@@ -146,7 +155,5 @@ export function progressEvent(prev: Seen, id: string, member: string, data: Buff
     return null;
   }
   if (a === null || typeof a !== 'object' || !('progress' in a) || typeof a.progressAt !== 'number' || typeof a.attempt !== 'number') return null;
-  if (prev.progressAt !== undefined && a.progressAt <= prev.progressAt) return null;
-  prev.progressAt = a.progressAt;
-  return { kind: 'progress', id, type: prev.type, state: 'running', attempt: a.attempt, worker: member, at: a.progressAt, progress: a.progress };
+  return { attempt: a.attempt, progress: a.progress, progressAt: a.progressAt };
 }

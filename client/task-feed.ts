@@ -12,7 +12,7 @@ import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { isTerminal } from '../shared/protocol/task-state.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { NoClusterError } from './drover-client.js';
-import { progressEvent, recordEvents, seenOf, type Seen, type TaskEvent } from './task-feed-events.js';
+import { parseProgress, progressEvent, recordEvents, seenOf, type Seen, type TaskEvent } from './task-feed-events.js';
 import { IdsSource } from './task-feed-ids.js';
 import { TreeSource } from './task-feed-tree.js';
 
@@ -197,7 +197,10 @@ export class TaskFeed extends EventEmitter<{ event: [TaskEvent]; error: [Error] 
   }
 
   progress(id: string, member: string, data: Buffer): 'done' | 'unknown' | 'later' {
-    if (this._closed || this.finished.has(id) || this.others.has(id)) return 'done';
+    if (this._closed || this.others.has(id)) return 'done';
+    const ended = this.finished.get(id);
+    // Progress of a later attempt than the finish seen: retried since (its record read next).
+    if (ended) return (parseProgress(data)?.attempt ?? 0) > ended.attempt ? 'unknown' : 'done';
     const prev = this.known.get(id);
     if (!prev) return 'unknown';
     if (prev.phase === 3) return 'done';

@@ -1,7 +1,8 @@
 // The task feed (client/task-feed.ts) against a real cluster: one task's events in order with
 // ids; retried and lost seen by a feed of every task; a feed across a TCP cut resumes and
 // misses no terminal state; an ids feed across a reconnect and across a session expiry;
-// attempts that ended between two reads filled in from the history; progress never before started.
+// attempts that ended between two reads filled in from the history; progress never before started;
+// progress of a retried task still remembered as finished read after its record, not dropped.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskFeed, type TaskEvent } from '../client/task-feed.js';
 import { recordEvents, seenOf } from '../client/task-feed-events.js';
@@ -10,12 +11,14 @@ import { assignTask, failAttempt, reclaimAttempt, retryTask, startTask } from '.
 import { ZkSession } from '../shared/zk/session.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { proxiedSession } from './harness/proxied-session.js';
-import { testLog, waitForState } from './harness/zk.js';
+import { SessionPool, freshLayout, testLog, waitForState } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
 
 const cleanups: Array<() => Promise<void>> = [];
+const pool = new SessionPool();
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  await pool.closeAll();
 });
 
 async function cluster(): Promise<TestCluster> {
@@ -24,8 +27,8 @@ async function cluster(): Promise<TestCluster> {
   return c;
 }
 
-async function feedOf(c: TestCluster, opts: { ids?: string[]; type?: string; session?: ZkSession } = {}) {
-  const feed = await TaskFeed.open({ session: opts.session ?? c.admin, root: c.paths.root, log: testLog, ...opts });
+async function feedOf(c: TestCluster | undefined, opts: { ids?: string[]; type?: string; session?: ZkSession; root?: string } = {}) {
+  const feed = await TaskFeed.open({ session: opts.session ?? c!.admin, root: opts.root ?? c!.paths.root, log: testLog, ...opts });
   cleanups.push(() => feed.close());
   const events: TaskEvent[] = [];
   feed.on('event', (e) => events.push(e));
@@ -248,6 +251,25 @@ describe('task feed events (pure)', () => {
       ['assigned', 2, 50],
       ['started', 2, 60],
     ]);
+  });
+
+  it('every task: progress of a retried task still remembered as finished is unknown (its record read first), not dropped', async () => {
+    const session = await pool.open();
+    const paths = await freshLayout(session);
+    const { feed, events } = await feedOf(undefined, { session, root: paths.root });
+    let r = newTaskRecord({ type: 't', id: 'p', maxAttempts: 1 }, DEFAULT_LIMITS, 0);
+    r = failAttempt(startTask(assignTask(r, 'w~1', 1, 10), 20), { kind: 'handler', retryable: true, message: 'boom' }, 30);
+    feed.record(r, false); // a baseline read: finished
+    const data = (attempt: number, at: number) => Buffer.from(JSON.stringify({ attempt, progress: { at }, progressAt: at }));
+    // The finished attempt's own progress, read late: nothing to show, nothing to read.
+    expect(feed.progress('p', 'w~1', data(1, 25))).toBe('done');
+    // Retried and running again, its progress read before the record that shows it.
+    const running = startTask(assignTask(retryTask(r, 40), 'w~2', 1, 50), 60);
+    expect(feed.progress('p', 'w~2', data(2, 70))).toBe('unknown');
+    feed.record(running, true);
+    expect(feed.progress('p', 'w~2', data(2, 70))).toBe('done');
+    await waitFor(() => events.length >= 5, { message: 'the events (held until open() returned)' });
+    expect(events.filter((e) => e.id === 'p').map((e) => e.kind)).toEqual(['finished', 'retried', 'assigned', 'started', 'progress']);
   });
 
   it('a task first read past queued shows its queueing when it was created after the feed opened, not before', () => {
