@@ -8,6 +8,9 @@ import type { Paths } from '../shared/protocol/paths.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { SessionPool, freshLayout, testLog, uniqueRoot, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
+import { pino } from 'pino';
+import { layoutGone } from '../shared/protocol/layout-gone.js';
+import { destroyRoot } from '../client/admin-destroy.js';
 
 const pool = new SessionPool();
 const cleanups: Array<() => Promise<void>> = [];
@@ -177,5 +180,38 @@ describe('a plain directory', () => {
     expect((await s.getChildren(dir)).children).toHaveLength(2);
     await a.stop();
     await waitFor(() => b.isLeader, { message: 'b leads after a' });
+  });
+});
+
+describe('a directory removed by admin destroy', () => {
+  it("a candidate that read the layout before the tombstone stops with openLayout's line, not a retry loop", async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const root = paths.root;
+    const warned: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void warned.push(l) });
+    const gone = (session: ZkSession) => {
+      const e = new LeaderElection(session, paths.election, 'm', log, { whenDirGone: () => layoutGone(session, root) });
+      cleanups.push(() => e.stop());
+      const said = new Promise<Error>((r) => e.once('gone', r));
+      e.start();
+      return { e, said };
+    };
+    // destroy's first multi, by hand: the tombstone made as the layout, election and workers go.
+    const tomb = JSON.stringify({ shards: paths.shards, createdAt: Date.now(), since: Date.now() });
+    await s.multi([
+      { op: 'create', path: paths.destroying, data: Buffer.from(tomb) },
+      { op: 'remove', path: paths.layout },
+      { op: 'remove', path: paths.election },
+      { op: 'remove', path: paths.workers },
+    ]);
+    const a = gone(s);
+    expect((await a.said).message).toBe(`${root} is being destroyed; finish with drover admin destroy --root ${root} --yes`);
+    expect(a.e.role).toBe('stopped');
+    // Destroy finished: nothing left under the root, the same candidate says so.
+    await destroyRoot(s, root);
+    const b = gone(await pool.open());
+    expect((await b.said).message).toBe(`no drover cluster under ${root} (its layout is gone)`);
+    expect(warned.filter((l) => l.includes('election check failed'))).toEqual([]);
   });
 });

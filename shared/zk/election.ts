@@ -43,6 +43,16 @@ export interface ElectionEvents {
   deposed: [reason: string];
   /** A predecessor watch fired (counted to show there is no herd). */
   watch: [];
+  /** The directory is gone and `whenDirGone` said why: the election stopped (role 'stopped'). */
+  gone: [err: Error];
+}
+
+export interface ElectionOptions {
+  /**
+   * What a missing directory means (asked on NO_NODE of it): an Error to stop with (the caller's
+   * one line, e.g. its cluster being destroyed), or null to keep trying as after any error.
+   */
+  whenDirGone?: () => Promise<Error | null>;
 }
 
 export class LeaderElection extends EventEmitter<ElectionEvents> {
@@ -68,6 +78,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
     /** Who this candidate is: stored in its node with host, pid and start time. */
     id: string,
     log: Logger = silentLogger,
+    private readonly opts: ElectionOptions = {},
   ) {
     super();
     this.info = { id, host: hostname(), pid: process.pid, since: Date.now() };
@@ -82,10 +93,40 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
       },
       (err) => {
         if (this._role === 'stopped') return;
-        if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
-        this.refusals.schedule(err, 200, () => this.checker.kick());
+        if (this.dirMissing(err)) return void this.onDirMissing(err);
+        this.retryAfter(err);
       },
     );
+  }
+
+  private retryAfter(err: unknown): void {
+    if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
+    this.refusals.schedule(err, 200, () => this.checker.kick());
+  }
+
+  /** NO_NODE of the directory itself (the listing) or of a candidate's create in it. */
+  private dirMissing(err: unknown): err is NoNodeError {
+    return err instanceof NoNodeError && this.opts.whenDirGone !== undefined && (err.path === this.dir || err.path?.slice(0, err.path.lastIndexOf('/')) === this.dir);
+  }
+
+  private async onDirMissing(err: NoNodeError): Promise<void> {
+    let why: Error | null;
+    try {
+      why = await this.opts.whenDirGone!();
+    } catch (e) {
+      return this.retryAfter(e);
+    }
+    if (this._role === 'stopped') return;
+    if (!why) return this.retryAfter(err);
+    // Stopped for good: nothing to delete (the directory went with our node, if any).
+    const wasLeader = this._role === 'leader';
+    this.session.off('expired', this.onExpired);
+    this.session.off('session', this.onSession);
+    this.nodePath = null;
+    this._handle = null;
+    this.setRole('stopped');
+    if (wasLeader) this.emit('deposed', 'election directory gone');
+    this.emit('gone', why);
   }
 
   get role(): ElectionRole {
