@@ -11,6 +11,7 @@ import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
+import { requestDrain, updatePaused } from '../shared/protocol/control.js';
 import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { runCli, startCli } from './harness/cli-run.js';
@@ -120,6 +121,18 @@ describe('admin destroy: interrupted, raced, nested', () => {
     await expect(destroyRoot(s, '/drover/team-a')).rejects.toThrow('refusing to destroy /drover/team-a: it holds 19 znodes at its top level, more than a drover root\'s own 10');
     expect(await countTree('/drover')).toBe(before + 12);
     expect((await findRoots(s)).roots.map((x) => x.root)).toEqual(['/drover']); // a root is not walked into
+  });
+});
+
+describe('a long-lived client after a destroy', () => {
+  it('pause and drain are refused in one line and make no control/ under the gone root', async () => {
+    const paths = await ensureLayout(s, '/short-lived', 2);
+    await requestDrain(s, paths, 'w1'); // control/ made on first use while the root lives
+    await destroyRoot(s, '/short-lived');
+    const gone = /^no drover cluster under \/short-lived \(its root is gone\)$/;
+    await expect(updatePaused(s, paths, (p) => ({ ...p, all: { since: 1 } }))).rejects.toThrow(gone);
+    await expect(requestDrain(s, paths, 'w2')).rejects.toThrow(gone);
+    expect(await s.exists('/short-lived')).toBeNull();
   });
 });
 

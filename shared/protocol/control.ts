@@ -139,13 +139,25 @@ export async function readControl(session: ZkSession, paths: Paths): Promise<Con
   return { paused, drains };
 }
 
-/** Creates `path` under control/, making control/ (and its parents below the root) when missing. */
-async function createControlNode(session: ZkSession, path: string, data: Buffer): Promise<void> {
+/**
+ * Creates `path` under control/, making control/ (and control/drain/) when missing with plain
+ * creates: the root must exist. A client holding paths from before a destroy must not make
+ * `<root>/control/...` again (an orphan no command sees): refused in one line.
+ */
+async function createControlNode(session: ZkSession, paths: Paths, path: string, data: Buffer): Promise<void> {
   try {
     await session.create(path, data);
   } catch (err) {
     if (!(err instanceof NoNodeError)) throw err;
-    await session.mkdirp(path.slice(0, path.lastIndexOf('/')));
+    const dirs = path.startsWith(`${paths.controlDrain}/`) ? [paths.control, paths.controlDrain] : [paths.control];
+    for (const dir of dirs) {
+      try {
+        await session.create(dir);
+      } catch (e) {
+        if (e instanceof NoNodeError) throw new ControlError(`no drover cluster under ${paths.root || '/'} (its root is gone)`);
+        if (!(e instanceof NodeExistsError)) throw e;
+      }
+    }
     await session.create(path, data);
   }
 }
@@ -160,7 +172,7 @@ export async function updatePaused(session: ZkSession, paths: Paths, change: (cu
     const next = change(paused);
     if (next === paused) return paused;
     try {
-      if (version < 0) await createControlNode(session, paths.controlPaused, encodePaused(next));
+      if (version < 0) await createControlNode(session, paths, paths.controlPaused, encodePaused(next));
       else await session.setData(paths.controlPaused, encodePaused(next), version);
       return next;
     } catch (err) {
@@ -175,7 +187,7 @@ export async function updatePaused(session: ZkSession, paths: Paths, change: (cu
 export async function requestDrain(session: ZkSession, paths: Paths, workerId: string, now = Date.now()): Promise<boolean> {
   assertWorkerId(workerId);
   try {
-    await createControlNode(session, paths.drainRequest(workerId), Buffer.from(JSON.stringify({ requestedAt: now })));
+    await createControlNode(session, paths, paths.drainRequest(workerId), Buffer.from(JSON.stringify({ requestedAt: now })));
     return true;
   } catch (err) {
     if (err instanceof NodeExistsError) return false;
