@@ -1,7 +1,7 @@
 // Removing a drover root and everything under it, for `drover admin destroy`. Refuses what is no
 // drover root (never someone else's data), `/` and /zookeeper, a root holding anything but its
 // own top-level entries (a nested root, foreign data), and a root with a live master or worker.
-// First, ONE multi makes the tombstone `destroying`, removes `layout` and the (empty) election
+// First, ONE multi makes the tombstone `destroying` (with the root's ACL), removes `layout` and the (empty) election
 // and workers directories: a member registered since the check makes it fail (nothing removed),
 // and from then on no process uses or re-creates the root (layout.ts refuses a tombstoned one),
 // so a destroy interrupted anywhere is resumed by running it again. Then the rest bottom-up: one
@@ -11,6 +11,7 @@
 // last the tombstone and the root, in one multi.
 import { NodeExistsError, NoNodeError, NotEmptyError } from '../shared/zk/errors.js';
 import { assertRoot, Paths } from '../shared/protocol/paths.js';
+import { adoptRootAcl } from '../shared/protocol/layout.js';
 import type { Op, ZkSession } from '../shared/zk/session.js';
 import { pooled } from '../shared/util/pool.js';
 import { describeRoots, parseTombstone, readRoot, type RootInfo, type Tombstone } from './admin-roots.js';
@@ -31,9 +32,10 @@ export interface DestroyResult {
   resumed: boolean;
 }
 
-/** For tests: run between the check and the tombstone's multi (a member registering there). */
+/** For tests: run between the check and the tombstone's multi (a member registering there), and right after it. */
 export interface DestroyHooks {
   beforeTombstone?: () => Promise<void>;
+  afterTombstone?: () => Promise<void>;
 }
 
 /** Removes per multi: ~500 paths of ≤ ~300 bytes is ≤ ~150 KiB a request. */
@@ -110,11 +112,14 @@ export async function destroyRoot(session: ZkSession, root: string, hooks: Destr
   const resumed = got.tombstoned;
   const r = new Remover(session);
   if (!got.tombstoned) {
+    // The tombstone is the root's: made with its ACL (as a member's creates), not open on a locked root.
+    await adoptRootAcl(session, new Paths(root));
     await hooks.beforeTombstone?.();
     // Refused as gone or already there: another destroy got there first (inspect refuses what is no root now).
     if (!(await tombstone(session, root, got, r)) && !(await inspect(session, root)).tombstoned) {
       throw new DestroyRefusedError(`${root} changed while being checked: nothing removed; run it again`);
     }
+    await hooks.afterTombstone?.();
   }
   const paths = new Paths(root);
   for (let round = 1; ; round++) {

@@ -124,6 +124,24 @@ describe('admin destroy: interrupted, raced, nested', () => {
   });
 });
 
+describe('a locked root', () => {
+  it("destroy's tombstone carries the root's ACL (init --acl), not an open one", async () => {
+    const init = await runCli(['init', ...zk(), '--root', '/locked', '--acl', 'digest:admin:s3cret:cdrwa'], { env: { DROVER_ZK_AUTH: 'digest:admin:s3cret' } });
+    expect(init.code, init.stderr).toBe(EXIT.ok);
+    const admin = await ZkSession.open({ connectString: server!.connectString, auth: [{ scheme: 'digest', credentials: 'admin:s3cret' }], sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
+    try {
+      const rootAcl = (await admin.getACL('/locked')).acl;
+      expect(rootAcl).toEqual([expect.objectContaining({ scheme: 'digest', perms: 31 })]);
+      let tombAcl: unknown;
+      await destroyRoot(admin, '/locked', { afterTombstone: async () => void (tombAcl = (await admin.getACL('/locked/destroying')).acl) });
+      expect(tombAcl).toEqual(rootAcl);
+      expect(await s.exists('/locked')).toBeNull();
+    } finally {
+      await admin.close();
+    }
+  });
+});
+
 describe('a long-lived client after a destroy', () => {
   it('pause and drain are refused in one line and make no control/ under the gone root', async () => {
     const paths = await ensureLayout(s, '/short-lived', 2);
