@@ -9,6 +9,11 @@ import type { TaskPage } from '../client/list.js';
 import { openDashboard, type Dashboard } from '../master/dashboard/index.js';
 import { startHttpServer, type RunningHttpServer } from '../shared/http/server.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { DeadLetter } from '../master/dashboard/dead-letter.js';
+import { compareVersions } from '../master/dashboard/record-order.js';
+import { TaskLog } from '../master/dashboard/task-log.js';
+import { DEFAULT_LIMITS, newTaskRecord } from '../shared/protocol/task-record.js';
+import { assignTask, failAttempt, retryTask, startTask } from '../shared/protocol/task-state.js';
 import { NonRetryableError } from '../worker/handlers.js';
 import { launchBrowser, type TestBrowser } from './harness/browser.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
@@ -150,9 +155,13 @@ describe('the dashboard\'s Dead letter panel', () => {
     }
   });
 
-  it('the whole-list dead-letter event goes at most once a second, however often failures come', async () => {
+  it('the whole-list dead-letter event goes at most once a second, however often failures come; the last one in a trailing frame', async () => {
+    // A dashboard of its own that samples once a minute: no overview tick flushes for the
+    // throttle, so only its own trailing timer can send the last failure.
+    const quiet = await openDashboard({ session, root: c.paths.root, master: c.masters[0]!, log: testLog, sampleIntervalMs: 60_000 });
+    const quietHttp = await startHttpServer({ port: 0, routes: quiet.routes });
     const ac = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${http.port}/api/events`, { signal: ac.signal });
+    const res = await fetch(`http://127.0.0.1:${quietHttp.port}/api/events`, { signal: ac.signal });
     const reader = res.body!.getReader();
     let text = '';
     const reading = (async () => {
@@ -165,20 +174,59 @@ describe('the dashboard\'s Dead letter panel', () => {
     try {
       // A failure every ~150 ms for ~3 s: a flush (every 250 ms) with a failure in nearly each.
       const t0 = Date.now();
+      let last = '';
       for (let i = 0; Date.now() - t0 < 3000; i++) {
         const t = Date.now();
-        await c.client.submit({ type: 'gate', id: `burst-${i}`, payload: { key: `burst-${i}` } });
+        last = `burst-${i}`;
+        await c.client.submit({ type: 'gate', id: last, payload: { key: last } });
         await waitFor(() => Date.now() - t >= 150, { intervalMs: 20, message: '150 ms' });
       }
-      await waitFor(() => /"id":"burst-\d+"/.test(text) && Date.now() - t0 >= 4000, { intervalMs: 50, message: 'the burst in a dead-letter event' });
+      // Whole dead-letter events only (an event ends at a blank line; 'tasks' events name ids too).
+      const frames = () => text.split('\n\n').filter((f) => f.startsWith('event: dead-letter\n'));
+      await waitFor(() => frames().at(-1)?.includes(`"id":"${last}"`) === true, { intervalMs: 50, message: `the burst's last failure (${last}) sent` });
+      // One more failure just after a frame (well within the second): nothing else comes after
+      // it, so only the throttle's trailing frame can send it.
+      const before = frames().length;
+      last = 'burst-last';
+      await c.client.submit({ type: 'gate', id: last, payload: { key: last } });
+      await c.client.wait(last).catch(() => undefined);
+      await waitFor(() => frames().at(-1)?.includes(`"id":"${last}"`) === true, { intervalMs: 50, message: `the last failure (${last}) in a trailing dead-letter frame` });
+      expect(frames().length).toBe(before + 1);
       const secs = (Date.now() - t0) / 1000;
-      const frames = text.split('event: dead-letter\n').length - 1;
-      expect(frames).toBeGreaterThanOrEqual(2);
+      expect(frames().length).toBeGreaterThanOrEqual(2);
       // The one at connect, then at most one a second.
-      expect(frames).toBeLessThanOrEqual(Math.ceil(secs) + 2);
+      expect(frames().length).toBeLessThanOrEqual(Math.ceil(secs) + 2);
     } finally {
       ac.abort();
       await reading;
+      await quietHttp.close();
+      await quiet.close();
     }
+  });
+});
+
+describe('the dashboard lists order versions by retry and attempt first (pure)', () => {
+  it('a re-run that fails before the clock of the host that retried it (ahead by 4 s) is newer, in the dead letter and the task log', () => {
+    const r = newTaskRecord({ type: 't', id: 'skew', maxAttempts: 1 }, DEFAULT_LIMITS, 0);
+    const failed1 = failAttempt(startTask(assignTask(r, 'w~1', 1, 100), 200), { kind: 'handler', retryable: false, message: 'one' }, 1000);
+    // Retried from a CLI host whose clock reads 5000; the re-run fails at 3000 by the worker's.
+    const queued = retryTask(failed1, 5000);
+    const failed2 = failAttempt(startTask(assignTask(queued, 'w~2', 1, 2000), 2500), { kind: 'handler', retryable: false, message: 'two' }, 3000);
+    expect(failed2.updatedAt).toBeLessThan(queued.updatedAt);
+    const dl = new DeadLetter();
+    expect(dl.take(failed1)).toBe(true);
+    expect(dl.take(queued)).toBe(true);
+    expect(dl.size).toBe(0);
+    expect(dl.take(failed2)).toBe(true);
+    expect(dl.list().map((e) => [e.id, e.message, e.retries])).toEqual([['skew', 'two', 1]]);
+    // An older version read late (a seed) does not bring the first failure back.
+    expect(dl.take(failed1)).toBe(false);
+    expect(dl.take(queued)).toBe(false);
+    const log = new TaskLog();
+    for (const v of [failed1, queued, failed2]) expect(log.seed(v)).not.toBeNull();
+    expect(log.recentTasks(5).map((t) => [t.state, t.attempt, t.retries])).toEqual([['failed', 2, 1]]);
+    expect(log.seed(queued)).toBeNull();
+    expect(compareVersions(failed2, queued)).toBeGreaterThan(0);
+    expect(compareVersions(failed2, failed2)).toBe(0);
   });
 });

@@ -7,6 +7,7 @@
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';
 import { firstLine } from '../../shared/util/first-line.js';
+import { compareVersions, versionOf, type RecordVersion } from './record-order.js';
 
 export const DEAD_LETTER_MAX = 200;
 /** Ids whose last record time is remembered (so a seed read before a retry does not bring it back). */
@@ -45,15 +46,15 @@ export function deadLetterEntry(r: TaskRecord): DeadLetterEntry {
 
 export class DeadLetter {
   private readonly failed = new Map<string, DeadLetterEntry>();
-  /** id → updatedAt of the newest record taken (insertion order: oldest first, for the bound). */
-  private readonly seen = new Map<string, number>();
+  /** id → version of the newest record taken (insertion order: oldest first, for the bound). */
+  private readonly seen = new Map<string, RecordVersion>();
 
   /** Takes a record (from the feed or a seed); true when the dead letter changed. */
   take(r: TaskRecord): boolean {
     const last = this.seen.get(r.id);
-    if (last !== undefined && last > r.updatedAt) return false; // older than what we had
+    if (last !== undefined && compareVersions(last, r) > 0) return false; // older than what we had
     this.seen.delete(r.id);
-    this.seen.set(r.id, r.updatedAt);
+    this.seen.set(r.id, versionOf(r));
     if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.keys().next().value!);
     if (r.state !== 'failed') return this.failed.delete(r.id);
     this.failed.set(r.id, deadLetterEntry(r));

@@ -7,6 +7,7 @@
 import type { AttemptEntry, TaskRecord } from '../../shared/protocol/task-record.js';
 import type { TaskState } from '../../shared/protocol/task-state.js';
 import type { TaskEvent, TaskEventKind } from './feed.js';
+import { compareVersions } from './record-order.js';
 
 export const RECENT_MAX = 200;
 export const FAILURES_MAX = 50;
@@ -19,6 +20,8 @@ export interface TaskSummary {
   state: TaskState;
   kind: TaskEventKind;
   attempt: number;
+  /** Operator retries (drover retry) so far. */
+  retries: number;
   lost: number;
   maxAttempts: number;
   worker: string | null;
@@ -53,6 +56,7 @@ export function summarize(ev: Pick<TaskEvent, 'kind'>, r: TaskRecord): TaskSumma
     state: r.state,
     kind: ev.kind,
     attempt: r.attempt,
+    retries: r.retries ?? 0,
     lost: r.lost ?? 0,
     maxAttempts: r.maxAttempts,
     worker: r.worker,
@@ -120,7 +124,7 @@ export class TaskLog {
   private take(kind: TaskEventKind, r: TaskRecord): Taken | null {
     const prev = this.recent.get(r.id);
     // Events of a task come in record order; one older than what we hold is a late duplicate.
-    if (prev && prev.updatedAt > r.updatedAt) return null;
+    if (prev && compareVersions(prev, r) > 0) return null;
     const task = summarize({ kind }, r);
     this.recent.delete(r.id);
     this.recent.set(r.id, task);
