@@ -11,6 +11,7 @@ import { packBySize } from '../shared/util/pack.js';
 import { fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession, ZkStat } from '../shared/zk/session.js';
 import { REPLY_BUDGET_BYTES } from './record-reads.js';
+import { LISTED_NAME_BYTES } from '../shared/zk/reply-estimates.js';
 import { childCounts } from './shard-listing.js';
 
 export interface RootInfo {
@@ -69,8 +70,6 @@ export const LIST_MAX = 2000;
 const STAT_LANES = 64;
 /** A `layout` or `destroying` node bigger than this is no drover's: not read. */
 const MARK_MAX_BYTES = 4096;
-/** Bytes a listed name is expected to take in a reply (as shard-listing.ts). */
-const NAME_BYTES = 240;
 const NO_NODE = -101;
 const NO_AUTH = -102;
 
@@ -105,7 +104,7 @@ async function statsOf(session: ZkSession, paths: readonly string[]): Promise<Ar
 /** Names of each directory (counts known), in multiReads packed by size; null: NO_AUTH (or gone: []). */
 async function listAll(session: ZkSession, dirs: ReadonlyArray<{ path: string; count: number }>): Promise<Array<string[] | null>> {
   const out = new Array<string[] | null>(dirs.length).fill([]);
-  const groups = packBySize(dirs.map((d, i) => ({ ...d, i })), (d) => d.count * NAME_BYTES, REPLY_BUDGET_BYTES, 50);
+  const groups = packBySize(dirs.map((d, i) => ({ ...d, i })), (d) => d.count * LISTED_NAME_BYTES, REPLY_BUDGET_BYTES, 50);
   for (const g of groups) {
     const got = await session.retrying(() => session.getChildrenMany(g.map((d) => d.path), { maxPerRequest: g.length }));
     got.forEach((r, k) => {

@@ -5,11 +5,10 @@ import { fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { packBySize } from '../shared/util/pack.js';
 import { REPLY_BUDGET_BYTES } from './record-reads.js';
+import { LISTED_NAME_BYTES } from '../shared/zk/reply-estimates.js';
 
 /** Stats per multiRead: an empty directory's reply item is ~80 bytes, so 1024 are ~80 KiB. */
 const STATS_PER_REQUEST = 1024;
-/** Bytes a listed name is expected to take in a reply: a length and a name of up to ~236 characters. */
-const NAME_BYTES = 240;
 const NO_NODE = -101;
 
 /** Each directory's child count (0 when it is missing), in one multiRead per STATS_PER_REQUEST. */
@@ -30,7 +29,7 @@ export async function listDirs(
   each: (index: number, names: string[]) => void,
 ): Promise<void> {
   const items = dirs.map((d, i) => ({ ...d, i })).filter((d) => d.count > 0);
-  const groups = packBySize(items, (d) => d.count * NAME_BYTES, REPLY_BUDGET_BYTES, 50);
+  const groups = packBySize(items, (d) => d.count * LISTED_NAME_BYTES, REPLY_BUDGET_BYTES, 50);
   for (const g of groups) {
     const got = await session.retrying(() => session.getChildrenMany(g.map((d) => d.path), { maxPerRequest: g.length }));
     got.forEach((r, k) => {

@@ -4,7 +4,7 @@
 // The --update walk's costs: one setACL per znode (pipelined, BATCH in flight), and a listing
 // only of znodes whose setACL stat says they have children (a leaf, i.e. nearly every znode, is
 // never listed). Directories are listed in multiReads grouped so that a reply holds at most
-// ~REPLY_BUDGET bytes of names (by numChildren times the longest name seen so far); a directory
+// ~REPLY_BUDGET bytes of names (by numChildren times LISTED_NAME_BYTES, or the longest name seen); a directory
 // too big for the budget is listed alone (ZooKeeper cannot page a listing: its reply is as big as
 // its names; drover's sharded directories stay far below 1 MB: paths.ts). Memory: a stack with,
 // per tree level, one group's listing (≤ ~REPLY_BUDGET of names, or one big directory) and the
@@ -13,6 +13,7 @@ import type { ZkSession } from '../zk/session.js';
 import type { Acl } from '../zk/acl.js';
 import { NodeExistsError, NoNodeError } from '../zk/errors.js';
 import { ensureLayout } from './layout.js';
+import { LISTED_NAME_BYTES } from '../zk/reply-estimates.js';
 
 /** setACLs in flight at once. */
 const BATCH = 500;
@@ -62,7 +63,7 @@ const child = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}
 export async function updateRootAcl(session: ZkSession, root: string, acl: Acl, onProgress?: (n: number) => void): Promise<InitResult> {
   let updated = 0;
   let listed = 0;
-  let perName = 4 + 64; // bytes one name takes in a reply (length + text), raised by what we see
+  let perName = LISTED_NAME_BYTES; // bytes one name takes in a reply (length + text), raised by a longer one seen
 
   /** setACL on each of `paths` (gone meanwhile: skipped); the non-empty ones, as a frame of directories to list. */
   const setAll = async (paths: string[]): Promise<Frame | null> => {
