@@ -49,7 +49,7 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 const base = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 /** A root's own top-level entries (paths.ts): anything else under it is not destroy's to remove. */
-const OWN = new Set(((p) => [p.layout, p.election, p.workers, p.assign, p.tasks, p.queue, p.done, p.leaderStatus, p.control, p.destroying].map(base))(new Paths('/x')));
+const OWN = new Set(new Paths('/x').topLevelNames());
 
 interface Inspected {
   info: RootInfo;

@@ -12,6 +12,7 @@ import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { requestDrain, updatePaused } from '../shared/protocol/control.js';
+import { Paths } from '../shared/protocol/paths.js';
 import { startLocalServer, type LocalZkServer } from '../shared/zk-server/launcher.js';
 import { ZkSession } from '../shared/zk/session.js';
 import { runCli, startCli } from './harness/cli-run.js';
@@ -121,6 +122,14 @@ describe('admin destroy: interrupted, raced, nested', () => {
     await expect(destroyRoot(s, '/drover/team-a')).rejects.toThrow('refusing to destroy /drover/team-a: it holds 19 znodes at its top level, more than a drover root\'s own 10');
     expect(await countTree('/drover')).toBe(before + 12);
     expect((await findRoots(s)).roots.map((x) => x.root)).toEqual(['/drover']); // a root is not walked into
+  });
+});
+
+describe("a root's own entries", () => {
+  it('Paths names every top-level entry destroy may remove, and nothing else', () => {
+    const names = ['layout', 'election', 'workers', 'assign', 'tasks', 'queue', 'done', 'leader-status', 'control', 'destroying'];
+    expect(new Paths('/a/b').topLevelNames()).toEqual(names);
+    expect(new Paths('/').topLevelNames()).toEqual(names);
   });
 });
 

@@ -165,6 +165,12 @@ export class Paths {
     return `${this.controlDrain}/${workerId}`;
   }
 
+  /** Every name a root holds at its top level (layout's, leader-status, control, the tombstone); nothing else is drover's. */
+  topLevelNames(): string[] {
+    const top = [this.layout, this.election, this.workers, this.assign, this.tasks, this.queue, this.done, this.leaderStatus, this.control, this.destroying];
+    return top.map((p) => p.slice(this.root.length + 1));
+  }
+
   /** Every persistent directory the layout needs, parents first. */
   layoutDirs(): string[] {
     const dirs = [this.root || '/', this.election, this.workers, this.assign, this.tasks, this.queue, this.done];
