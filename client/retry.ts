@@ -46,6 +46,8 @@ export interface RetryManyResult {
   changed: number;
   /** Done records read. */
   scanned: number;
+  /** Read steps: each ends at the kept records' byte budget (their retries go out then) or a chunk's end. */
+  steps: number;
 }
 
 /** A retry refused for what the record is (retryRefusal), not for its state. */
@@ -104,7 +106,7 @@ export async function retryMany(tx: Tx, opts: RetryManyOptions, keptBudgetBytes 
   if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`retry: limit must be an integer >= 1, got ${limit}`);
   const { session, paths } = tx;
   const now = Date.now();
-  const out: RetryManyResult = { matched: 0, retried: 0, changed: 0, scanned: 0 };
+  const out: RetryManyResult = { matched: 0, retried: 0, changed: 0, scanned: 0, steps: 0 };
   const sizes = new RecordSizes();
   const dirs = paths.shardNames.map((s) => paths.doneShard(s));
   const counts = await childCounts(session, dirs);
@@ -129,6 +131,7 @@ export async function retryMany(tx: Tx, opts: RetryManyOptions, keptBudgetBytes 
       let pending: readonly string[] = ids.slice(j, j + SCAN_CHUNK);
       while (pending.length > 0 && !done()) {
         const step = await readVersioned(tx, sizes, pending, wants, keptBudgetBytes);
+        out.steps++;
         out.scanned += step.scanned;
         pending = step.rest;
         const matching = step.kept.slice(0, limit === Infinity ? undefined : limit - (opts.dryRun ? out.matched : out.retried));

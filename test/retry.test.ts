@@ -9,6 +9,8 @@ import { EXIT } from '../cli/exit-codes.js';
 import { retryMany } from '../client/retry.js';
 import { DeadLetter } from '../master/dashboard/dead-letter.js';
 import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord, encodeRecord, newTaskRecord } from '../shared/protocol/task-record.js';
+import { cancel, submit } from '../shared/protocol/client-transitions.js';
+import { readTask } from '../shared/protocol/task-store.js';
 import { assignTask, failAttempt, retryTask, startTask } from '../shared/protocol/task-state.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { NonRetryableError } from '../worker/handlers.js';
@@ -16,7 +18,7 @@ import { startCluster, type TestCluster } from './harness/cluster.js';
 import { runCli } from './harness/cli-run.js';
 import { tempDir } from './harness/temp.js';
 import { waitFor } from './harness/wait-for.js';
-import { zkConnect } from './harness/zk.js';
+import { freshLayout, zkConnect } from './harness/zk.js';
 
 /** Keys whose tasks succeed; every other one fails (retryable unless the payload says not). */
 const healthy = new Set<string>();
@@ -153,31 +155,44 @@ describe('drover retry --state', () => {
 });
 
 describe('retryMany (library)', () => {
-  it('keeps only the matching records of a step and ends a step at its byte budget: the same tasks retried', async () => {
-    // Succeeded records with big payloads (what a bulk retry reads and must not hold), failed ones between them.
+  it('keeps only the matching records of a step and ends a step at its byte budget: more steps, the same tasks retried; --limit takes that many', async () => {
+    // A root of its own (no leader: retried tasks stay queued), so this test alone decides the
+    // scan order: the matches (cancelled gate-c) are all in the first shard scanned, the other
+    // records (cancelled gate-z, big payloads a bulk retry reads and must not hold) after them.
+    const paths = await freshLayout(c.admin);
+    const tx = { session: c.admin, paths };
+    const first = paths.shardNames[0]!;
+    const named = (prefix: string, n: number, inFirst: boolean) => {
+      const out: string[] = [];
+      for (let i = 0; out.length < n; i++) if ((paths.shard(`${prefix}-${i}`) === first) === inFirst) out.push(`${prefix}-${i}`);
+      return out;
+    };
+    const others = named('c-other', 12, false);
+    const wanted = named('c-want', 6, true);
     const pad = 'x'.repeat(20_000);
-    const oks = Array.from({ length: 12 }, (_, i) => `c-ok-${i}`);
-    const bad = Array.from({ length: 6 }, (_, i) => `c-bad-${i}`);
-    for (const id of oks) healthy.add(id);
-    await c.client.submitMany([
-      ...oks.map((id) => ({ type: 'gate-c', id, payload: { key: id, pad } })),
-      ...bad.map((id) => ({ type: 'gate-c', id, payload: { key: id, retryable: false, pad: pad.slice(0, 2000) } })),
-    ]);
-    await c.client.waitMany([...oks, ...bad]).catch(() => undefined);
-    await waitFor(async () => (await Promise.all(bad.map(get))).every((r) => r.state === 'failed'), { message: 'all failed' });
-    const tx = { session: c.admin, paths: c.paths };
-    // A 1-byte budget: every read group with a match ends a step.
-    const dry = await retryMany(tx, { state: 'failed', type: 'gate-c', dryRun: true }, 1);
-    expect(dry).toMatchObject({ matched: 6, retried: 0, changed: 0 });
-    expect(dry.scanned).toBeGreaterThanOrEqual(18);
-    for (const id of bad) healthy.add(id);
-    const done = await retryMany(tx, { state: 'failed', type: 'gate-c' }, 1);
-    expect(done).toMatchObject({ matched: 6, retried: 6, changed: 0 });
-    for (const id of bad) expect(await endedAgain(id, 1)).toMatchObject({ state: 'succeeded', attempt: 2 });
-    for (const id of oks) expect((await get(id)).retries).toBeUndefined();
-    // --limit with small steps: exactly that many.
-    const none = await retryMany(tx, { state: 'failed', type: 'gate-c', limit: 2 }, 1);
-    expect(none).toMatchObject({ matched: 0, retried: 0 });
+    for (const [id, type, payload] of [...others.map((id) => [id, 'gate-z', { pad }] as const), ...wanted.map((id) => [id, 'gate-c', { pad: pad.slice(0, 2000) }] as const)]) {
+      expect((await submit(tx, newTaskRecord({ type, id, payload }, DEFAULT_LIMITS, Date.now()))).kind).toBe('committed');
+      const cur = await readTask(c.admin, paths, id);
+      if (cur.kind !== 'ok') throw new Error(`${id}: ${cur.kind}`);
+      expect((await cancel(tx, cur, 'operator', Date.now())).kind).toBe('committed');
+    }
+    const read = async (id: string) => {
+      const r = await readTask(c.admin, paths, id);
+      if (r.kind !== 'ok') throw new Error(`${id}: ${r.kind}`);
+      return r.record;
+    };
+    // The default budget: one step. A 1-byte budget: every read group with a match ends one.
+    const whole = await retryMany(tx, { state: 'cancelled', type: 'gate-c', dryRun: true });
+    expect(whole).toMatchObject({ matched: 6, retried: 0, changed: 0, scanned: 18, steps: 1 });
+    const dry = await retryMany(tx, { state: 'cancelled', type: 'gate-c', dryRun: true }, 1);
+    expect(dry).toMatchObject({ matched: 6, retried: 0, changed: 0, scanned: 18 });
+    expect(dry.steps).toBeGreaterThan(1);
+    // --limit with small steps: exactly that many, of the 6 that match; then the rest.
+    expect(await retryMany(tx, { state: 'cancelled', type: 'gate-c', limit: 2 }, 1)).toMatchObject({ matched: 2, retried: 2, changed: 0 });
+    expect((await Promise.all(wanted.map(read))).filter((r) => r.retries === 1)).toHaveLength(2);
+    expect(await retryMany(tx, { state: 'cancelled', type: 'gate-c' }, 1)).toMatchObject({ matched: 4, retried: 4, changed: 0 });
+    expect((await Promise.all(wanted.map(read))).every((r) => r.state === 'queued' && r.retries === 1)).toBe(true);
+    expect((await Promise.all(others.map(read))).every((r) => r.state === 'cancelled' && r.retries === undefined)).toBe(true);
   });
 });
 
