@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
+import { layoutGone } from '../shared/protocol/layout-gone.js';
 import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
 import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
@@ -58,6 +59,16 @@ export class Master extends EventEmitter<MasterEvents> {
   private _state: MasterState = 'initialized';
   private session?: ZkSession;
   private ownsSession = false;
+  private goneWith?: (err: Error) => void;
+  /**
+   * Rejects when the master cannot go on: its root was destroyed under it (the election
+   * directory went with the layout). The CLI races it, so the process ends with that one line.
+   */
+  readonly whenGone: Promise<never> = new Promise<never>((_, reject) => {
+    this.goneWith = reject;
+  });
+  // Handled here too: a library user who never awaits it must not get an unhandled rejection.
+  private readonly _goneHandled = this.whenGone.catch(() => undefined);
   private paths?: Paths;
   private election?: LeaderElection;
   private leadership?: Leadership;
@@ -181,7 +192,18 @@ export class Master extends EventEmitter<MasterEvents> {
   /** A fresh candidacy (a deposed leader rejoins at the back of the line). */
   private joinElection(): void {
     this.election?.removeAllListeners();
-    this.election = new LeaderElection(this.session!, this.paths!.election, this.opts.id, this.baseLog);
+    // NO_NODE on the election directory: the root is being destroyed or gone (layout-gone.ts).
+    this.election = new LeaderElection(this.session!, this.paths!.election, this.opts.id, this.baseLog, {
+      whenDirGone: () => layoutGone(this.session!, this.opts.root),
+    });
+    this.election.on('gone', (err: Error) => {
+      if (this._state === 'stopping' || this._state === 'stopped') return;
+      this.log.debug({ err: err.message }, 'master: the root is gone');
+      void this.unlead(err.message).then(() => {
+        this.setState('failed');
+        this.goneWith?.(err);
+      });
+    });
     this.election.on('leader', (h) => void this.lead(h));
     this.election.on('deposed', (reason) => void this.unlead(reason));
     this.election.on('role', (role) => {

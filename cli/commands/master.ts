@@ -47,7 +47,8 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
     // ZooKeeper refusing our credentials mid-run (a reconnect to a server without the scheme)
     // closes the session: exit 1 with its line rather than stay up doing nothing.
     const refused = authFailure(session, http?.session);
-    await Promise.race([master.start(), refused]);
+    const gone = master.whenGone;
+    await Promise.race([master.start(), refused, gone]);
     await Promise.race([
       onShutdown(async (signal) => {
         log.info({ signal }, 'shutting down');
@@ -56,6 +57,7 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
         await master.stop();
       }),
       refused,
+      gone,
     ]);
   } finally {
     await closeHttp(http);
