@@ -10,7 +10,6 @@ import { decodePaused, encodePaused, MAX_PAUSED_TYPES, NOTHING_PAUSED, removeDra
 import type { Paths } from '../shared/protocol/paths.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { ControlWatch } from '../master/control-watch.js';
-import { TopWaiting } from '../master/top-waiting.js';
 import { WorkerRegistration } from '../worker/registration.js';
 import { Worker } from '../worker/worker.js';
 import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
@@ -99,15 +98,6 @@ describe('the rules of control/paused', () => {
     for (let i = 0; i < MAX_PAUSED_TYPES; i++) many = withPause(many, `t${i}`, i);
     expect(encodePaused(many).length).toBeLessThan(64 * 1024);
     expect(() => withPause(many, 'one-more', 0)).toThrow(/1000 types are paused/);
-  });
-
-  it('the waiting classes status shows (paused ones too) are a bounded top-k: the same as a full sort, without one', () => {
-    const all = Array.from({ length: 5000 }, (_, i) => ({ type: `t${i % 97}`, labels: { n: String(i) }, count: (i * 7919) % 301, reason: i % 2 ? 'paused' : 'no worker' }));
-    const top = new TopWaiting(10);
-    for (const w of all) top.add(w);
-    const sorted = [...all].sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
-    expect(top.classes.map((w) => [w.count, w.type])).toEqual(sorted.slice(0, 10).map((w) => [w.count, w.type]));
-    expect([top.total, top.tasks]).toEqual([5000, all.reduce((n, w) => n + w.count, 0)]);
   });
 
   it('two pauses at once both land (versioned setData, again on a race)', async () => {
