@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('a root destroyed under a running master', () => {
-  it('the master exits 1 with the "being destroyed" line', async () => {
+  it("the master exits 1 with the \"being destroyed\" line; a worker started then is refused in one line", async () => {
     session = await ZkSession.open({ connectString: zkConnect(), sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
     const paths = await freshLayout(session);
     const root = paths.root;
@@ -40,5 +40,15 @@ describe('a root destroyed under a running master', () => {
     expect(r!.stderr).toContain(`drover: ${root} is being destroyed; finish with drover admin destroy --root ${root} --yes`);
     // No retry loop before it gave up.
     expect(r!.stdout.split('\n').filter((l) => l.includes('election check failed')).length).toBeLessThanOrEqual(1);
+
+    // A worker started on that root now: refused in one line, not a log line saying it again.
+    const w = startCli(['worker', '--zk', zkConnect(), '--root', root, '--id', 'gone-w', '--session-timeout', '2s', '--log-format', 'json']);
+    running.push(w);
+    const wr = await Promise.race([w.done, new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
+    expect(wr, `the worker did not exit; stderr: ${w.stderr().slice(-2000)}`).not.toBeNull();
+    expect(wr!.code).toBe(1);
+    const said = `${root} is being destroyed; finish with drover admin destroy --root ${root} --yes`;
+    expect(wr!.stderr.trim()).toBe(`drover: ${said}`);
+    expect(wr!.stdout).not.toContain(said);
   });
 });

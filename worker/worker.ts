@@ -5,7 +5,9 @@
 // before its member node goes; not while another member of its id lives).
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { ensureLayout } from '../shared/protocol/layout.js';
+import { ensureLayout, LayoutError } from '../shared/protocol/layout.js';
+import { layoutGone } from '../shared/protocol/layout-gone.js';
+import { NoNodeError } from '../shared/zk/errors.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { TaskError } from '../shared/protocol/task-record.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
@@ -188,8 +190,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await registration.setState('alive');
       this.setState('running');
       this.log.info({ member: registration.memberName, concurrency: this.concurrency, types: this.types }, 'worker alive');
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'worker failed to start');
+    } catch (caught) {
+      // NO_NODE while registering: the root went (a destroy) after the layout was read; said in
+      // openLayout's words ("being destroyed", "no drover cluster") rather than as a raw NO_NODE.
+      let err = caught;
+      if (caught instanceof NoNodeError && this.session) err = (await layoutGone(this.session, this.root).catch(() => null)) ?? caught;
+      // A LayoutError is the CLI's own one line: logging it too would print it twice.
+      if (err instanceof LayoutError) this.log.debug({ err: err.message }, 'worker failed to start');
+      else this.log.error({ err: (err as Error).message }, 'worker failed to start');
       this.setState('failed');
       await this.release();
       throw err;
