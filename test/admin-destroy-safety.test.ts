@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRoots, readRoot, type RootInfo } from '../client/admin-roots.js';
 import { DestroyRefusedError, destroyRoot } from '../client/admin-destroy.js';
-import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
@@ -18,25 +17,15 @@ import { ZkSession } from '../shared/zk/session.js';
 import { runCli, startCli } from './harness/cli-run.js';
 import { TEST_SESSION_MS, testLog } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
+import { countTree as countTreeOf, fillRoot } from './harness/root-tree.js';
 
 let server: LocalZkServer | undefined;
 let s: ZkSession;
 let other: ZkSession;
 const zk = () => ['--zk', server!.connectString, '--session-timeout', '2s'];
 
-async function countTree(path: string): Promise<number> {
-  const { children } = await s.getChildren(path);
-  let n = 1;
-  for (const c of children) n += await countTree(`${path === '/' ? '' : path}/${c}`);
-  return n;
-}
-
-async function submit(root: string, shards: number, count: number): Promise<void> {
-  await ensureLayout(s, root, shards);
-  const c = await DroverClient.connect({ session: s, root });
-  for (let i = 0; i < count; i += 1000) await c.submitMany(Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ type: 'echo', id: `t-${i + k}` })));
-  await c.close();
-}
+const countTree = (path: string) => countTreeOf(s, path);
+const submit = (root: string, shards: number, count: number) => fillRoot(s, root, shards, count);
 
 beforeAll(async () => {
   server = await startLocalServer({ tickTimeMs: 200 });

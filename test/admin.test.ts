@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRoots, readRoot, type RootInfo } from '../client/admin-roots.js';
 import { checkDestroyable, DestroyRefusedError, destroyRoot, REMOVE_BATCH } from '../client/admin-destroy.js';
-import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
 import { ensureLayout } from '../shared/protocol/layout.js';
@@ -18,6 +17,7 @@ import { ProcessPool } from './harness/processes.js';
 import { tempDir } from './harness/temp.js';
 import { TEST_SESSION_MS, testLog } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
+import { countTree as countTreeOf, fillRoot } from './harness/root-tree.js';
 
 let server: LocalZkServer | undefined;
 let s: ZkSession;
@@ -26,20 +26,8 @@ let masterSession: ZkSession | undefined;
 const procs = new ProcessPool();
 const zk = () => ['--zk', server!.connectString, '--session-timeout', '2s'];
 
-/** Every znode at and under `path` (a test-sized tree). */
-async function countTree(path: string): Promise<number> {
-  const { children } = await s.getChildren(path);
-  let n = 1;
-  for (const c of children) n += await countTree(`${path === '/' ? '' : path}/${c}`);
-  return n;
-}
-
-async function submit(root: string, shards: number, count: number): Promise<void> {
-  await ensureLayout(s, root, shards);
-  const c = await DroverClient.connect({ session: s, root });
-  await c.submitMany(Array.from({ length: count }, (_, i) => ({ type: 'echo', id: `t-${i}` })));
-  await c.close();
-}
+const countTree = (path: string) => countTreeOf(s, path);
+const submit = (root: string, shards: number, count: number) => fillRoot(s, root, shards, count);
 
 beforeAll(async () => {
   server = await startLocalServer({ tickTimeMs: 200 });
