@@ -3,13 +3,17 @@
 // textContent or an attribute set by setAttribute: a payload or an error message is data,
 // never markup (no innerHTML anywhere). Live updates: server-sent events on /api/events.
 // (Kept free of backquotes and dollar-brace so it can live in this template string as is.)
-export const PAGE_JS = String.raw`'use strict';
+import { compareVersions } from './record-order.js';
+
+// The server's rule for which version of a task is newer (record-order.ts), put in as its source.
+const PAGE_JS_SOURCE = String.raw`'use strict';
 (function () {
   var SVGNS = 'http://www.w3.org/2000/svg';
   var RECENT_SHOWN = 50, RECENT_KEPT = 200, FAIL_SHOWN = 20, FAIL_KEPT = 50, SERIES_MAX = 300, RECORD_CHARS = 100000;
   var st = { ov: null, series: [], skew: 0, recent: new Map(), failures: [], failKeys: new Set(), workerOffset: 0, workerPage: null, detailId: null,
     stream: { state: 'connecting', text: 'connecting' } };
   var RECONNECT_MS = 5000;
+  /*COMPARE_VERSIONS*/
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -146,7 +150,7 @@ export const PAGE_JS = String.raw`'use strict';
 
   function mergeTask(t) {
     var prev = st.recent.get(t.id);
-    if (prev && prev.updatedAt > t.updatedAt) return;
+    if (prev && compareVersions(prev, t) > 0) return;
     st.recent.set(t.id, t);
     if (st.recent.size > 2 * RECENT_KEPT) {
       var keep = Array.from(st.recent.values()).sort(function (a, b) { return b.updatedAt - a.updatedAt; }).slice(0, RECENT_KEPT);
@@ -297,3 +301,5 @@ export const PAGE_JS = String.raw`'use strict';
   });
 })();
 `;
+
+export const PAGE_JS = PAGE_JS_SOURCE.replace('/*COMPARE_VERSIONS*/', `var compareVersions = ${compareVersions.toString()};`);
