@@ -16,6 +16,9 @@ import type { ZkSession } from '../../shared/zk/session.js';
 import { TaskFeed, type TaskEvent } from './feed.js';
 import type { FailureEntry, Taken, TaskLog, TaskSummary } from './task-log.js';
 import { DEAD_LETTER_MAX, type DeadLetter } from './dead-letter.js';
+import { DeadLetterStream, type DeadLetterBody } from './dead-letter-stream.js';
+
+export { DEAD_LETTER_SEED_SCAN } from './dead-letter-stream.js';
 
 export const MAX_CLIENTS = 32;
 const FLUSH_MS = 250;
@@ -27,13 +30,6 @@ export const SEED_TASKS = 50;
  * and the recent list fills from events only, so opening a page costs at most ~25 listings.
  */
 export const SEED_MAX_NAMES = 50_000;
-/**
- * Done records the dead-letter seed reads at most (newest first): each feed opening (each
- * reload of a lone page) pays it, so it stays ~1 MB of summaries, not list.ts's RECORD_SCAN.
- */
-export const DEAD_LETTER_SEED_SCAN = 2000;
-/** The dead letter is sent whole (≤ DEAD_LETTER_MAX entries, ~100 KB): at most once a this. */
-const DEAD_LETTER_EVERY_MS = 1000;
 /** A page that reads slower than we write is dropped once this much waits for it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const RETRY_OPEN_MS = 1000;
@@ -68,15 +64,8 @@ export class LiveHub {
   private dropped = 0;
   private flushTimer?: NodeJS.Timeout;
   private overviewDue = false;
-  private deadLetterDue = false;
-  private deadLetterSentAt = 0;
-  private deadLetterTimer?: NodeJS.Timeout;
-  /**
-   * How the dead letter was seeded at this feed's opening: 'complete' (every done entry's
-   * record read), 'partial' (the newest DEAD_LETTER_SEED_SCAN), 'none' (not yet, skipped past
-   * SEED_MAX_NAMES, or failed: it holds the failures since the feed opened).
-   */
-  private deadLetterSeed: 'complete' | 'partial' | 'none' = 'none';
+  /** The dead letter's seed state and throttled event (dead-letter-stream.ts). */
+  private readonly deadLetter: DeadLetterStream;
   private retryTimer?: NodeJS.Timeout;
   /** Feed opens and closes so far (for tests and the README's cost figures). */
   readonly counts = { opened: 0, closed: 0 };
@@ -87,6 +76,7 @@ export class LiveHub {
   constructor(private readonly opts: LiveHubOptions) {
     this.maxPages = opts.maxPages ?? MAX_CLIENTS;
     this.batchMax = opts.batchMax ?? BATCH_MAX;
+    this.deadLetter = new DeadLetterStream(opts.deadLetter);
   }
 
   get clientCount(): number {
@@ -131,7 +121,7 @@ export class LiveHub {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.retryTimer);
-    clearTimeout(this.deadLetterTimer);
+    this.deadLetter.close();
     for (const c of this.clients) c.end();
     this.clients.clear();
     this.sync();
@@ -168,8 +158,7 @@ export class LiveHub {
     try {
       const feed = await TaskFeed.open({ session: this.opts.session, root: this.opts.root, log: this.opts.log });
       // What it held was kept by a feed now gone (tasks retried meanwhile): from the seed again.
-      this.opts.deadLetter.clear();
-      this.deadLetterSeed = 'none';
+      this.deadLetter.reset();
       feed.on('event', (e) => this.onEvent(e));
       feed.on('error', (err) => this.opts.log.warn({ err: err.message }, 'dashboard task feed'));
       this.feed = feed;
@@ -206,7 +195,7 @@ export class LiveHub {
       if (names > (this.opts.seedMaxNames ?? SEED_MAX_NAMES)) {
         this.opts.log.debug({ names }, 'dashboard: too many tasks to seed the recent list from a listing; it fills from events');
         // The pages say the dead letter holds only the failures since the feed opened.
-        this.deadLetterDue = true;
+        this.deadLetter.markDue();
         this.scheduleFlush();
         return;
       }
@@ -214,11 +203,7 @@ export class LiveHub {
       if (this.feed !== feed) return;
       for (const r of page.tasks) this.queue(this.opts.tasks.seed(r));
       // The dead letter: the newest failed tasks among the newest DEAD_LETTER_SEED_SCAN finished.
-      const failed = await listTasks(this.opts.session, this.opts.paths, { deadLetter: true, limit: DEAD_LETTER_MAX, summary: true, recordScan: DEAD_LETTER_SEED_SCAN });
-      if (this.feed !== feed) return;
-      for (const r of failed.tasks) this.opts.deadLetter.take(r);
-      this.deadLetterSeed = failed.exact ? 'complete' : 'partial';
-      this.deadLetterDue = true;
+      if (!(await this.deadLetter.seed(this.opts.session, this.opts.paths, () => this.feed === feed))) return;
       this.scheduleFlush();
     } catch (err) {
       this.opts.log.debug({ err: (err as Error).message }, 'dashboard: seeding recent tasks failed; the feed fills them in');
@@ -242,7 +227,7 @@ export class LiveHub {
 
   private onEvent(e: TaskEvent): void {
     this.queue(this.opts.tasks.add(e));
-    if (e.record && this.opts.deadLetter.take(e.record)) this.deadLetterDue = true;
+    if (e.record) this.deadLetter.take(e.record);
     this.scheduleFlush();
   }
 
@@ -258,19 +243,7 @@ export class LiveHub {
       this.overviewDue = false;
       this.broadcast('overview', this.opts.overview());
     }
-    if (this.deadLetterDue) {
-      // The whole list each time (~100 KB at DEAD_LETTER_MAX): at most once a DEAD_LETTER_EVERY_MS.
-      const wait = this.deadLetterSentAt + DEAD_LETTER_EVERY_MS - Date.now();
-      if (wait > 0) {
-        clearTimeout(this.deadLetterTimer);
-        this.deadLetterTimer = setTimeout(() => this.scheduleFlush(), wait);
-        this.deadLetterTimer.unref();
-      } else {
-        this.deadLetterDue = false;
-        this.deadLetterSentAt = Date.now();
-        this.broadcast('dead-letter', this.deadLetterBody());
-      }
-    }
+    this.deadLetter.flush((body) => this.broadcast('dead-letter', body), () => this.scheduleFlush());
     if (this.pendingTasks.size > 0 || this.pendingFailures.length > 0) {
       const body = { tasks: [...this.pendingTasks.values()], failures: this.pendingFailures, dropped: this.dropped };
       this.pendingTasks = new Map();
@@ -280,14 +253,9 @@ export class LiveHub {
     }
   }
 
-  /**
-   * The whole (bounded) dead letter: the page replaces its panel with it. `seeded` false: it
-   * holds only the failures since the feed opened; `complete` false: the seed read only the
-   * newest DEAD_LETTER_SEED_SCAN finished tasks (older failures: drover list --dead-letter).
-   */
-  deadLetterBody(limit = DEAD_LETTER_MAX): { tasks: unknown[]; max: number; seeded: boolean; complete: boolean; scan: number } {
-    const seed = this.deadLetterSeed;
-    return { tasks: this.opts.deadLetter.list(limit), max: DEAD_LETTER_MAX, seeded: seed !== 'none', complete: seed === 'complete', scan: DEAD_LETTER_SEED_SCAN };
+  /** The whole (bounded) dead letter (dead-letter-stream.ts's body: seeded, complete, scan). */
+  deadLetterBody(limit = DEAD_LETTER_MAX): DeadLetterBody {
+    return this.deadLetter.body(limit);
   }
 
   private broadcast(event: string, data: unknown): void {
