@@ -21,28 +21,13 @@
 // assignment names keeps a restarted worker apart from its previous life, and the attempt in
 // the assignment name keeps a new assignment apart from an old one at the same task (ABA).
 
+import { InvalidIdError, assertRoot, assertTaskId, assertWorkerId } from './id-checks.js';
+
 export const LAYOUT_FORMAT = 1;
 export const DEFAULT_SHARDS = 256;
 export const MAX_PRIORITY = 9999;
 
-const ID_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
-const WORKER_ID_RE = /^[A-Za-z0-9_.:-]{1,100}$/;
-
-export class InvalidIdError extends Error {
-  override name = 'InvalidIdError';
-}
-
-export function assertTaskId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !ID_RE.test(id) || id === '.' || id === '..') {
-    throw new InvalidIdError(`invalid task id ${JSON.stringify(id)}: use 1-200 characters of A-Z a-z 0-9 _ . : -`);
-  }
-}
-
-export function assertWorkerId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !WORKER_ID_RE.test(id) || id === '.' || id === '..') {
-    throw new InvalidIdError(`invalid worker id ${JSON.stringify(id)}: use 1-100 characters of A-Z a-z 0-9 _ . : -`);
-  }
-}
+export { InvalidIdError, assertRoot, assertTaskId, assertWorkerId };
 
 /** FNV-1a, 32 bit: cheap, stable across processes and versions. */
 function shardWidth(shards: number): number {
@@ -92,19 +77,6 @@ export type Part = 'election' | 'member' | 'member-dir' | 'assignment' | 'record
 export interface MemberName {
   workerId: string;
   incarnation: string;
-}
-
-/**
- * A root is a ZooKeeper path: it starts with /, has no empty, . or .. segment (so no trailing
- * /) and no control characters. Checked here, before connecting, for every role and the CLI:
- * otherwise the server refuses it later, in its own words.
- */
-export function assertRoot(root: unknown): asserts root is string {
-  const ok =
-    typeof root === 'string' &&
-    (root === '/' ||
-      (root.startsWith('/') && root.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(seg))));
-  if (!ok) throw new InvalidIdError(`invalid root ${JSON.stringify(root)}: use a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /)`);
 }
 
 export class Paths {
