@@ -3,24 +3,23 @@
 import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
-import { cutMessage } from '../shared/protocol/messages.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { AssignmentData } from '../shared/protocol/task-ops.js';
-import { cancel, heldAt } from '../shared/protocol/transitions.js';
+import { heldAt } from '../shared/protocol/transitions.js';
 import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { isTerminal, type TaskState } from '../shared/protocol/task-state.js';
+import type { TaskState } from '../shared/protocol/task-state.js';
 import { readLeader } from '../shared/zk/election.js';
-import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import { listTasks, type ListOptions, type TaskPage } from './list.js';
 import { retryMany, retryOne, type RetryManyOptions, type RetryManyResult, type RetryResult } from './retry.js';
+import { cancelById } from './cancel.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import * as controls from './control.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
-import { TaskNotFoundError, Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
+import { Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
 export { TaskNotFoundError, WaitTimeoutError, type WaitOptions, type WaitManyOptions } from './wait-errors.js';
 export type { WaitEachOptions } from './waiters.js';
@@ -210,38 +209,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
    * a task already finished keeps its outcome.
    */
   async cancel(id: string, reason = 'cancelled by request'): Promise<{ cancelled: boolean; state: TaskState }> {
-    // One timestamp for every try: a try whose reply was lost is recognised by it, and by
-    // the reason as the record keeps it (cut like any message in a record).
-    const now = Date.now();
-    reason = cutMessage(String(reason));
-    let unsure = false;
-    for (let tries = 0; tries < 10; tries++) {
-      const r = await readTask(this.session, this.paths, id).catch((err: unknown) => {
-        if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) return null;
-        throw err;
-      });
-      if (r === null) {
-        unsure = true;
-        await this.session.waitConnected().catch(() => undefined);
-        continue;
-      }
-      if (r.kind === 'missing') throw new TaskNotFoundError(id);
-      if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-      if (isTerminal(r.record.state)) {
-        const ours = unsure && r.record.state === 'cancelled' && r.record.finishedAt === now && r.record.error?.message === reason;
-        return { cancelled: ours, state: r.record.state };
-      }
-      const v = await cancel({ session: this.session, paths: this.paths }, { record: r.record, version: r.version }, reason, now);
-      if (v.kind === 'committed') return { cancelled: true, state: 'cancelled' };
-      // moved: the task moved (assigned, finished) between read and write: look again.
-      if (v.kind === 'unknown') {
-        // The connection or the session is being re-established: the multi may have gone
-        // through; look again once connected (a cancel holds nothing in the session).
-        unsure = true;
-        await this.session.waitConnected().catch(() => undefined);
-      } else if (v.kind === 'fenced') throw v.error;
-    }
-    throw new Error(`task ${id} kept changing; cancel gave up after 10 tries`);
+    return cancelById({ session: this.session, paths: this.paths }, id, reason);
   }
 
   /**
