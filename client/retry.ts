@@ -13,13 +13,12 @@ import { Paths } from '../shared/protocol/paths.js';
 import { retry, retryBatch } from '../shared/protocol/retry-ops.js';
 import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
 import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import { RETRYABLE_STATES, retryRefusal, type TaskState } from '../shared/protocol/task-state.js';
 import type { Tx } from '../shared/protocol/multi.js';
-import { ConnectionLossError, SessionExpiredError, fromClientError } from '../shared/zk/errors.js';
+import { fromClientError } from '../shared/zk/errors.js';
 import { RecordSizes } from './record-reads.js';
 import { childCounts, listDirs } from './shard-listing.js';
-import { TaskNotFoundError } from './wait-errors.js';
+import { readForWrite } from './read-for-write.js';
 
 export interface RetryResult {
   /** This call queued it again. */
@@ -62,25 +61,17 @@ const SCAN_CHUNK = 2000;
 /** Bytes of matching records held at once by retryMany before they are retried (a step ends there). */
 export const KEPT_BUDGET_BYTES = 32 * 1024 * 1024;
 
-const isAway = (err: unknown) => err instanceof ConnectionLossError || err instanceof SessionExpiredError;
-
 /** Retries one task: failed or cancelled → queued with a fresh attempt budget. */
 export async function retryOne(tx: Tx, id: string): Promise<RetryResult> {
   // One timestamp for every try: a try whose reply was lost is recognised by it (retriedAt).
   const now = Date.now();
   let unsure = false;
   for (let tries = 0; tries < TRIES; tries++) {
-    const r = await readTask(tx.session, tx.paths, id).catch((err: unknown) => {
-      if (isAway(err)) return null;
-      throw err;
-    });
+    const r = await readForWrite(tx.session, tx.paths, id);
     if (r === null) {
       unsure = true;
-      await tx.session.waitConnected().catch(() => undefined);
       continue;
     }
-    if (r.kind === 'missing') throw new TaskNotFoundError(id);
-    if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
     // Our token after a lost reply: ours went through (the task may have run, even failed, since).
     if (unsure && r.record.retriedAt === now) return { retried: true, state: r.record.state };
     if (!RETRYABLE_STATES.includes(r.record.state)) return { retried: false, state: r.record.state };
