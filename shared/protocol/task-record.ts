@@ -1,9 +1,13 @@
 // The task record: what lives in tasks/<shard>/<id>. One JSON document with a format version,
 // the immutable spec given at submit, and the mutable part each transition rewrites.
 import { assertTaskId } from './paths.js';
+import { PayloadTooLargeError, TaskValidationError } from './record-errors.js';
 import type { TaskState } from './task-state.js';
 
 export const RECORD_FORMAT = 1;
+
+// The errors its rules throw live in record-errors.ts (no import back: no cycle).
+export { MalformedRecordError, PayloadTooLargeError, TaskValidationError } from './record-errors.js';
 
 export interface Backoff {
   /** Delay before the second attempt. */
@@ -122,32 +126,6 @@ export const MAX_LABELS_BYTES = 8 * 1024;
 export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000 };
 export const DEFAULT_MAX_LOST = 10;
-
-export class TaskValidationError extends Error {
-  override name = 'TaskValidationError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export class PayloadTooLargeError extends TaskValidationError {
-  override name = 'PayloadTooLargeError';
-  constructor(
-    field: 'payload' | 'result',
-    readonly bytes: number,
-    readonly limit: number,
-    taskId?: string,
-  ) {
-    super(field, `${field} of ${taskId ? `task ${taskId}` : 'task'} is ${bytes} bytes, over the ${limit}-byte limit`);
-  }
-}
-
-export class MalformedRecordError extends Error {
-  override name = 'MalformedRecordError';
-}
 
 export interface SubmitInput {
   type: string;
