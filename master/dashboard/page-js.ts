@@ -4,6 +4,7 @@
 // never markup (no innerHTML anywhere). Live updates: server-sent events on /api/events.
 // (Kept free of backquotes and dollar-brace so it can live in this template string as is.)
 import { compareVersions } from './record-order.js';
+import { DEAD_LETTER_PANEL_JS } from './page-js-dead-letter.js';
 
 // The server's rule for which version of a task is newer (record-order.ts), put in as its source.
 const PAGE_JS_SOURCE = String.raw`'use strict';
@@ -181,17 +182,7 @@ const PAGE_JS_SOURCE = String.raw`'use strict';
     }));
   }
 
-  // The dead letter: the server's whole (bounded) list each time; the page shows the retry command, it never posts.
-  function renderDeadLetter(b) {
-    put($('dead-letter'), b.tasks.map(function (d) {
-      var att = d.attemptsUsed + ' / ' + d.maxAttempts + (d.lost ? ' (' + d.lost + ' lost)' : '') + (d.retries ? ', retried ' + d.retries + 'x' : '');
-      return row([fmtTime(d.finishedAt), cell(taskLink(d.id)), d.type, d.kind, cell(el('span', null, d.message), 'wrap reason'), att, cell(el('code', null, d.retry))], 'data-dead', d.id);
-    }));
-    // seeded false: only failures since the server's feed opened; complete false: the seed read the newest b.scan finished only.
-    $('dead-letter-note').textContent = !b.seeded ? '(failures since this page opened; all: drover list --dead-letter)'
-      : b.tasks.length ? '(newest ' + b.tasks.length + '; all: drover list --dead-letter)'
-      : b.complete ? '(no failed tasks)' : '(none among the newest ' + b.scan + ' finished tasks; all: drover list --dead-letter)';
-  }
+  /*DEAD_LETTER_PANEL*/
 
   function kv(pairs) {
     var t = el('table');
@@ -302,4 +293,6 @@ const PAGE_JS_SOURCE = String.raw`'use strict';
 })();
 `;
 
-export const PAGE_JS = PAGE_JS_SOURCE.replace('/*COMPARE_VERSIONS*/', `var compareVersions = ${compareVersions.toString()};`);
+// The dead-letter panel (page-js-dead-letter.ts) goes in as is, in the same scope (a replacer function: a '$' in it is no pattern).
+export const PAGE_JS = PAGE_JS_SOURCE.replace('/*COMPARE_VERSIONS*/', `var compareVersions = ${compareVersions.toString()};`)
+  .replace('  /*DEAD_LETTER_PANEL*/\n', () => DEAD_LETTER_PANEL_JS);
