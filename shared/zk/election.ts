@@ -16,44 +16,15 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
-import type { Op, ZkSession } from './session.js';
+import type { ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
 import { NoAuthBackoff } from './auth-backoff.js';
 import { StableWatchers } from './stable-watchers.js';
 import { candidatePrefix, candidateSeq, candidateSession, inLine, readLeader, type CandidateInfo } from './election-candidates.js';
+import type { ElectionEvents, ElectionOptions, ElectionRole, LeaderHandle } from './election-types.js';
 
 export { candidateSeq, candidateSession, listCandidates, readLeader, type CandidateInfo } from './election-candidates.js';
-
-export type ElectionRole = 'idle' | 'candidate' | 'leader' | 'follower' | 'stopped';
-
-export interface LeaderHandle {
-  /** Our candidate znode: the fence. */
-  readonly path: string;
-  /** Its sequence number: grows with every candidacy, so it orders leaders in time. */
-  readonly epoch: number;
-  readonly sessionId: string;
-  /** The multi operation that makes a write conditional on still leading. */
-  fence(): Op;
-}
-
-export interface ElectionEvents {
-  role: [role: ElectionRole];
-  leader: [handle: LeaderHandle];
-  /** We led and no longer do (session lost, or stop()). */
-  deposed: [reason: string];
-  /** A predecessor watch fired (counted to show there is no herd). */
-  watch: [];
-  /** The directory is gone and `whenDirGone` said why: the election stopped (role 'stopped'). */
-  gone: [err: Error];
-}
-
-export interface ElectionOptions {
-  /**
-   * What a missing directory means (asked on NO_NODE of it): an Error to stop with (the caller's
-   * one line, e.g. its cluster being destroyed), or null to keep trying as after any error.
-   */
-  whenDirGone?: () => Promise<Error | null>;
-}
+export type { ElectionEvents, ElectionOptions, ElectionRole, LeaderHandle } from './election-types.js';
 
 export class LeaderElection extends EventEmitter<ElectionEvents> {
   private readonly log: Logger;
