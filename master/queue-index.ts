@@ -27,18 +27,12 @@ import { Heap } from './heap.js';
 import { QueueClasses, type TaskClass, type WaitingClassCount } from './queue-classes.js';
 import { TopWaiting } from './top-waiting.js';
 import { Slot, bandOf, byDue, byName, type PriorityBand } from './queue-slot.js';
+import { HeadMerge } from './queue-merge.js';
 
 export type { TaskClass, WaitingClassCount } from './queue-classes.js';
 
 /** Entries handled between two yields to the event loop (listings, sweeps, due entries). */
 const CHUNK = 1000;
-
-interface Source {
-  heap: Heap<Slot>;
-  head: Slot;
-  /** How many more this round may take from it. */
-  left: number;
-}
 
 export class QueueIndex {
   private readonly slots = new Map<string, Slot>();
@@ -238,28 +232,16 @@ export class QueueIndex {
    * taken until dropped, released, or the next resetTaken().
    */
   take(limit: number): QueueEntry[] {
-    const merge = new Heap<Source>((a, b) => byName(a.head, b.head), () => true);
-    const add = (heap: Heap<Slot>, left: number) => {
-      const head = heap.peek();
-      if (head && left > 0) merge.push({ heap, head, left });
-    };
+    const merge = new HeadMerge(); // queue-merge.ts
     // All paused: nothing at all (the round ends before it asks, too).
-    if (!this.gate.pausedAll) add(this.unread, Infinity);
-    for (const c of this.gate.openClasses()) add(c.ready, this.gate.quota(c));
+    if (!this.gate.pausedAll) merge.add(this.unread, Infinity);
+    for (const c of this.gate.openClasses()) merge.add(c.ready, this.gate.quota(c));
     const out: QueueEntry[] = [];
-    while (out.length < limit) {
-      const src = merge.pop();
-      if (!src) break;
-      const top = src.heap.pop()!;
+    merge.take(limit, (top) => {
       top.home = null;
       this.taken.add(top);
       out.push(this.entryOf(top));
-      const next = --src.left > 0 ? src.heap.peek() : undefined;
-      if (next) {
-        src.head = next;
-        merge.push(src);
-      }
-    }
+    });
     this.stats.taken += out.length;
     return out;
   }
