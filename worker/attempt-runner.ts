@@ -15,6 +15,7 @@ import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind, type ExecuteResult } from './executor.js';
 import { attemptEnded } from './attempt-report.js';
+import { reportSettled } from './attempt-settled.js';
 import type { RunnerOptions } from './runner-types.js';
 import { LeftAttempts } from './left-attempts.js';
 import { markStarted } from './start-batch.js';
@@ -275,15 +276,7 @@ export class AttemptRunner {
       this.lookAgainLater(a.key);
       return;
     }
-    // Its one log line and its metrics first: no listener of the events below can hide them.
-    const end = attemptEnded(a, res, r, this.opts.metrics);
-    if (r.kind === 'committed') {
-      this.opts.report.committed({ taskId: a.taskId, attempt: a.attempt, state: r.state });
-    } else if (r.kind === 'fenced') {
-      if (sent) this.opts.metrics?.fencedCommit();
-      this.opts.report.fenced({ taskId: a.taskId, attempt: a.attempt, reason: r.reason });
-    }
-    this.opts.report.ended(end);
+    reportSettled(this.opts, a, res, r, sent);
   }
 
   /** A record that does not parse cannot run: fail it, fenced by our assignment like any commit. */
