@@ -3,10 +3,8 @@
 import { cutMessage } from '../shared/protocol/messages.js';
 import type { Tx } from '../shared/protocol/multi.js';
 import { cancel } from '../shared/protocol/transitions.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import { isTerminal, type TaskState } from '../shared/protocol/task-state.js';
-import { ConnectionLossError, SessionExpiredError } from '../shared/zk/errors.js';
-import { TaskNotFoundError } from './wait-errors.js';
+import { readForWrite } from './read-for-write.js';
 
 /** `cancelled`: whether this call cancelled it (a task already finished keeps its outcome). */
 export async function cancelById(tx: Tx, id: string, reason: string): Promise<{ cancelled: boolean; state: TaskState }> {
@@ -16,17 +14,11 @@ export async function cancelById(tx: Tx, id: string, reason: string): Promise<{ 
   reason = cutMessage(String(reason));
   let unsure = false;
   for (let tries = 0; tries < 10; tries++) {
-    const r = await readTask(tx.session, tx.paths, id).catch((err: unknown) => {
-      if (err instanceof ConnectionLossError || err instanceof SessionExpiredError) return null;
-      throw err;
-    });
+    const r = await readForWrite(tx.session, tx.paths, id);
     if (r === null) {
       unsure = true;
-      await tx.session.waitConnected().catch(() => undefined);
       continue;
     }
-    if (r.kind === 'missing') throw new TaskNotFoundError(id);
-    if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
     if (isTerminal(r.record.state)) {
       const ours = unsure && r.record.state === 'cancelled' && r.record.finishedAt === now && r.record.error?.message === reason;
       return { cancelled: ours, state: r.record.state };

@@ -1,4 +1,4 @@
-// The read before a client's compare-and-set write (cancel, retry): the record at its version,
+// The read before a client's compare-and-set write (cancel.ts, retry.ts): the record at its version,
 // riding out a lost connection (null: ZooKeeper was away; the caller waited for it and reads
 // again, unsure whether its previous write went through). A missing or malformed record ends
 // the write with its error.
