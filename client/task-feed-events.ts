@@ -117,7 +117,7 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
   // state), shown before the attempts it led to. A queued record of the same attempt says so itself.
   if (fill && prev && prev.phase === 3 && rec.attempt > prev.attempt) out.push(ev('retried', 'queued', retriedAt(rec, prev.attempt), undefined, prev.attempt));
   if (fill && prev) out.push(...historyEvents(prev, rec, ev));
-  if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt));
+  if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt, undefined, 0)); // before any attempt
   if (phase === 0) {
     // Queued by an operator's retry and not run since (whatever its last attempt's end was, a
     // loss past maxLost say): retried, however the reads fell.

@@ -276,7 +276,8 @@ describe('task feed events (pure)', () => {
     const rec = newTaskRecord({ type: 'echo', id: 'q-1' }, DEFAULT_LIMITS, 100);
     const running = startTask(assignTask(rec, 'w~1', 1, 110), 120);
     // Created at 100: a feed open since 90 watched its queueing (the read came too late to see it).
-    expect(recordEvents(undefined, running, true, 90).map((e) => [e.kind, e.at])).toEqual([['queued', 100], ['assigned', 110], ['started', 120]]);
+    // The queueing came before any attempt: attempt 0, as a feed that read it queued shows it.
+    expect(recordEvents(undefined, running, true, 90).map((e) => [e.kind, e.at, e.attempt])).toEqual([['queued', 100, 0], ['assigned', 110, 1], ['started', 120, 1]]);
     // A feed open since 105 did not: only what it could have watched.
     expect(recordEvents(undefined, running, true, 105).map((e) => e.kind)).toEqual(['assigned', 'started']);
   });
