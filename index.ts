@@ -18,7 +18,7 @@ export type { TaskEvent, TaskEventKind, TaskFeedOptions } from './client/task-fe
 export { createMetricsRegistry } from './shared/metrics/registry.js';
 export type { AttemptEntry, AttemptOutcome } from './shared/protocol/task-record.js';
 export { NonRetryableError, builtinHandlers, loadHandlers } from './worker/handlers.js';
-export type { TaskContext, TaskHandler, HandlerMap } from './worker/handlers.js';
+export type { TaskContext, TaskHandler, HandlerMap, ParentOutcome } from './worker/handlers.js';
 export { Master } from './master/master.js';
 export type { MasterOptions, MasterState, MasterEvents } from './master/master.js';
 export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, RETRYABLE_STATES, IllegalTransitionError } from './shared/protocol/task-state.js';

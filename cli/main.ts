@@ -17,6 +17,8 @@ import * as drain from './commands/drain.js';
 import * as pause from './commands/pause.js';
 import * as resume from './commands/resume.js';
 import * as retry from './commands/retry.js';
+import * as schedule from './commands/schedule.js';
+import * as limit from './commands/limit.js';
 import { describeError, UsageError } from './common.js';
 import { attributeError, CONFIG_FILE, layerOptions, type Layered } from './config-file.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -29,7 +31,7 @@ interface CommandModule {
   handler: (argv: any) => Promise<ExitCode>;
 }
 
-const COMMANDS: CommandModule[] = [master, worker, submit, wait, watch, get, list, cancel, retry, status, drain, pause, resume, init, admin];
+const COMMANDS: CommandModule[] = [master, worker, submit, wait, watch, get, list, cancel, retry, status, drain, pause, resume, schedule, limit, init, admin];
 
 /** The package's version, read from package.json (above dist/cli/ when built, above cli/ in sources). */
 function packageVersion(): string {

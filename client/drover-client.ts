@@ -17,6 +17,8 @@ import { retryMany, retryOne, type RetryManyOptions, type RetryManyResult, type 
 import { cancelById } from './cancel.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
 import * as controls from './control.js';
+import { LimitApi } from './limits.js';
+import { ScheduleApi } from './schedules.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
 import { Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
@@ -243,6 +245,18 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
   async status(): Promise<ClusterStatus> {
     return clusterStatus(this.session, this.paths);
   }
+
+  /** Cron schedules: add, list, remove, pause, resume (client/schedules.ts). */
+  get schedules(): ScheduleApi {
+    return (this._schedules ??= new ScheduleApi(this.session, this.paths));
+  }
+  private _schedules?: ScheduleApi;
+
+  /** Rate limits and quotas per task type or label (client/limits.ts). */
+  get rateLimits(): LimitApi {
+    return (this._rateLimits ??= new LimitApi(this.session, this.paths));
+  }
+  private _rateLimits?: LimitApi;
 
   /** Pauses all task types, or one: the leader assigns nothing of it; running tasks finish (client/control.ts). */
   pause(opts: { type?: string | readonly string[] } = {}): Promise<controls.PausedScopes> {

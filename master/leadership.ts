@@ -27,6 +27,7 @@ import { QueueIndex } from './queue-index.js';
 import { QueueMirror, type ListingProgress } from './queue-mirror.js';
 import { Reconciler } from './reconcile.js';
 import { Retention } from './retention.js';
+import { leaderServices, startServices, stopServices, type LeaderService } from './leader-services.js';
 
 export { DeposedError, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 
@@ -57,6 +58,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   /** Pause and drain requests (control/): read before the first round, watched after. */
   private readonly control: ControlWatch;
   private readonly rounds: Coalescer;
+  /** Dependency release and schedules (leader-services.ts): started once the picture is rebuilt. */
+  private readonly services: LeaderService[];
   /** A refused round (NO_AUTH) is logged once and retried 1 s doubling to 60 s, not every 250 ms. */
   private readonly refusals: NoAuthBackoff;
   private _connectedSince = Date.now();
@@ -109,6 +112,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.status = new LeaderStatusPublisher(this, this.queue);
     new MemberLog(this.observer, log.child({ component: 'members' }), (m) => this.reconciler.load(m));
     this.finished = new CachedRead(() => countFinished(session, paths));
+    this.services = leaderServices(this);
     this.rounds = new Coalescer(
       () => this.round(),
       (err) => this.onRoundError(err),
@@ -177,6 +181,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.retention.start();
     this.ready = true;
     this.kick();
+    await startServices(this, this.services);
   }
 
   /** Drops the picture; writes in flight are fenced anyway. */
@@ -191,6 +196,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.assigner.stop();
     this.retention.stop();
     this.status.stop();
+    await stopServices(this.services);
     await this.rounds.settled();
   }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../shared/log.js';
 import { cutMessage, errorMessage } from '../shared/protocol/messages.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
 import { MAX_STACK_CHARS, PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
-import { isRetryable, type HandlerMap } from './handlers.js';
+import { isRetryable, type HandlerMap, type ParentOutcome } from './handlers.js';
 
 /** Why an attempt's signal aborted; `stopping` attempts are not committed (the leader reclaims them). */
 export type AbortKind = 'timeout' | 'withdrawn' | 'session-lost' | 'stopping';
@@ -30,6 +30,8 @@ export interface ExecuteInput {
   limits: SizeLimits;
   log: Logger;
   progress(value: unknown): void;
+  /** ctx.parents(): the outcomes of the task's dependencies, read when the handler asks (absent: none). */
+  parents?: () => Promise<ParentOutcome[]>;
   /** Called just before the handler is invoked (not for unknown types or pre-aborted attempts). */
   onStart?(): void;
 }
@@ -150,6 +152,7 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
         signal,
         log,
         progress: input.progress,
+        parents: input.parents ?? (() => Promise.resolve([])),
       }),
     );
     run.catch(() => undefined); // it may reject after we stopped listening

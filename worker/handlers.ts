@@ -15,6 +15,23 @@ export interface TaskContext {
   log: Logger;
   /** Fire-and-forget progress report, stored on the assignment node (throttled). */
   progress(value: unknown): void;
+  /**
+   * The outcomes of the tasks this one depends on (`dependsOn` at submit), read when asked
+   * (a fan-in may have thousands): [] for a task without dependencies.
+   */
+  parents(): Promise<ParentOutcome[]>;
+}
+
+/** One parent of a dependent task, as its handler sees it (ctx.parents()). */
+export interface ParentOutcome {
+  id: string;
+  type: string;
+  /** succeeded, or (with onParentFailure 'run') failed or cancelled. */
+  state: 'succeeded' | 'failed' | 'cancelled';
+  /** Its result (succeeded), else null. */
+  result: unknown;
+  /** Why it failed or was cancelled. */
+  error?: { kind: string; message: string };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

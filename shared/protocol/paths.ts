@@ -12,6 +12,10 @@
 // <root>/control/paused                         persistent: the paused scopes, JSON {all, types} (control.ts); absent: none
 // <root>/control/drain/<workerId>               persistent: a drain request {requestedAt}, removed by the worker as it leaves
 //                                               (control/ is made on first use: roots of older drovers lack it)
+// <root>/control/limits                         persistent: rate limits and quotas per task type or label, JSON (limits.ts); absent: none
+// <root>/dag/...                                persistent: task dependencies (shared/protocol/dag-*.ts says what lies below);
+//                                               made on first use
+// <root>/schedules/<name>                       persistent: a cron schedule and its cursor (shared/protocol/schedule*.ts); made on first use
 // <root>/destroying                             persistent: admin destroy's tombstone {shards, createdAt, since}, made with
 //                                               layout's removal in one multi; no process uses or re-creates such a root
 //
@@ -128,6 +132,18 @@ export class Paths {
   get controlDrain(): string {
     return `${this.control}/drain`;
   }
+  /** Rate limits and quotas (shared/protocol/limits.ts): watched by the leader with the rest of control/. */
+  get controlLimits(): string {
+    return `${this.control}/limits`;
+  }
+  /** Task dependencies: what lies below is shared/protocol/dag-*.ts's (made on first use). */
+  get dag(): string {
+    return `${this.root}/dag`;
+  }
+  /** Cron schedules, one znode each (shared/protocol/schedule*.ts; made on first use). */
+  get schedules(): string {
+    return `${this.root}/schedules`;
+  }
   /** The tombstone of a root `drover admin destroy` began removing (client/admin-destroy.ts). */
   get destroying(): string {
     return `${this.root}/destroying`;
@@ -139,7 +155,7 @@ export class Paths {
 
   /** Every name a root holds at its top level (layout's, leader-status, control, the tombstone); nothing else is drover's. */
   topLevelNames(): string[] {
-    const top = [this.layout, this.election, this.workers, this.assign, this.tasks, this.queue, this.done, this.leaderStatus, this.control, this.destroying];
+    const top = [this.layout, this.election, this.workers, this.assign, this.tasks, this.queue, this.done, this.leaderStatus, this.control, this.dag, this.schedules, this.destroying];
     return top.map((p) => p.slice(this.root.length + 1));
   }
 

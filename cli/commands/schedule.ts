@@ -1,0 +1,15 @@
+// drover schedule ... (issue 15): placeholder until built.
+import type { Argv } from 'yargs';
+import { globalOptions, UsageError, type GlobalArgs } from '../common.js';
+import type { ExitCode } from '../exit-codes.js';
+
+export const command = 'schedule';
+export const describe = 'cron schedules: add, list, remove, pause, resume';
+
+export function builder(y: Argv): Argv<GlobalArgs> {
+  return globalOptions(y) as unknown as Argv<GlobalArgs>;
+}
+
+export async function handler(_argv: GlobalArgs): Promise<ExitCode> {
+  throw new UsageError('schedule: not built yet');
+}
