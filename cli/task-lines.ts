@@ -33,6 +33,8 @@ export function eventLine(e: TaskEvent): string {
   const on = e.worker ? ` on ${e.worker}` : '';
   const rec = e.record;
   switch (e.kind) {
+    case 'waiting':
+      return `${head} waiting for ${rec?.dependsOn?.count ?? '?'} parent${rec?.dependsOn?.count === 1 ? '' : 's'}`;
     case 'queued':
       return `${head} queued${rec?.runAt !== undefined && rec.notBefore === rec.runAt ? `, runs at ${clock(rec.runAt)}` : ''}`;
     case 'assigned':

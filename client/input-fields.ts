@@ -4,7 +4,7 @@
 // protocol's task-record.ts is another owner's; it could move there beside SubmitInput.)
 import { TaskValidationError, type Backoff, type SubmitInput } from '../shared/protocol/task-record.js';
 
-const INPUT = { type: 1, payload: 1, id: 1, priority: 1, maxAttempts: 1, maxLost: 1, backoff: 1, timeoutMs: 1, labels: 1, delayMs: 1, runAt: 1 } as const satisfies Record<keyof SubmitInput, 1>;
+const INPUT = { type: 1, payload: 1, id: 1, priority: 1, maxAttempts: 1, maxLost: 1, backoff: 1, timeoutMs: 1, labels: 1, delayMs: 1, runAt: 1, dependsOn: 1, onParentFailure: 1 } as const satisfies Record<keyof SubmitInput, 1>;
 const BACKOFF = { initialMs: 1, factor: 1, maxMs: 1 } as const satisfies Record<keyof Backoff, 1>;
 
 export const INPUT_FIELDS: readonly string[] = Object.keys(INPUT);

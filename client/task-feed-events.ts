@@ -7,7 +7,7 @@ import type { AttemptEntry, TaskRecord } from '../shared/protocol/task-record.js
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { LOST_KINDS } from '../shared/protocol/task-state.js';
 
-export type TaskEventKind = 'queued' | 'assigned' | 'started' | 'progress' | 'retried' | 'lost' | 'finished';
+export type TaskEventKind = 'waiting' | 'queued' | 'assigned' | 'started' | 'progress' | 'retried' | 'lost' | 'finished';
 
 export interface TaskEvent {
   kind: TaskEventKind;
@@ -31,14 +31,14 @@ export interface Seen {
   /** Identifies the record version last applied (state, attempt, updatedAt). */
   key: string;
   attempt: number;
-  /** 0 queued, 1 assigned, 2 started, 3 finished: the phase of `attempt` last emitted. */
+  /** -1 waiting (for its parents), 0 queued, 1 assigned, 2 started, 3 finished: the phase of `attempt` last emitted. */
   phase: number;
   type: string;
   /** progressAt of the last progress emitted. */
   progressAt?: number;
 }
 
-const PHASE: Record<TaskState, number> = { queued: 0, assigned: 1, running: 2, succeeded: 3, failed: 3, cancelled: 3 };
+const PHASE: Record<TaskState, number> = { waiting: -1, queued: 0, assigned: 1, running: 2, succeeded: 3, failed: 3, cancelled: 3 };
 
 export function recordKey(rec: TaskRecord): string {
   return `${rec.state}/${rec.attempt}/${rec.updatedAt}`;
@@ -112,6 +112,8 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
     record: rec,
   });
   const phase = PHASE[rec.state];
+  // A dependent task waiting for its parents: nothing ran yet (its release shows as queued).
+  if (phase < 0) return [ev('waiting', rec.state, rec.updatedAt)];
   const out: TaskEvent[] = [];
   // Seen finished, now a later attempt: an operator's retry (the only way out of a terminal
   // state), shown before the attempts it led to. A queued record of the same attempt says so itself.

@@ -6,7 +6,8 @@
 //   start    check assignment + set task@v                          (worker)
 //   finish   remove assignment + set task@v + (queue entry | done entry)  (worker)
 //   reclaim  remove assignment + set task@v + (queue entry | done entry)  (leader)
-//   cancel   remove (queue entry | assignment) + set task@v + done entry  (anyone)
+//   cancel   remove (queue entry | assignment | waiting entry) + set task@v + done entry  (anyone)
+//   (the transitions of task dependencies: dag-ops.ts)
 //   fail-malformed  remove (queue entry | assignment) + set stand-in@v + done entry
 //   purge    remove done entry + remove task@v                      (leader: retention)
 //
@@ -16,6 +17,7 @@
 // the same task, even to the same worker name, has another attempt and so another name.
 import type { Op } from '../zk/session.js';
 import { Paths } from './paths.js';
+import { DagPaths } from './dag-paths.js';
 import type { TaskError, TaskRecord } from './task-record.js';
 import { MAX_REQUEST_BYTES, encodeRecord, jsonBytes, malformedStandIn } from './task-record.js';
 import { BATCH_LIMITS, RequestTooLargeError, assertFits, opsBytes } from './request-size.js';
@@ -178,7 +180,9 @@ export function cancelOps(paths: Paths, cur: VersionedRecord, reason: string, no
   const held: Op =
     cur.record.state === 'queued'
       ? { op: 'remove', path: queueEntryOf(paths, cur.record) }
-      : { op: 'remove', path: assignmentOf(paths, cur.record) };
+      : cur.record.state === 'waiting'
+        ? { op: 'remove', path: new DagPaths(paths).waiting(cur.record.id) }
+        : { op: 'remove', path: assignmentOf(paths, cur.record) };
   const data = encodeRecord(next);
   return {
     next,

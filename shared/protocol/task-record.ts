@@ -1,10 +1,13 @@
 // The task record: what lives in tasks/<shard>/<id>. One JSON document with a format version,
 // the immutable spec given at submit, and the mutable part each transition rewrites.
+import { checkDependsOn, type DependsOn, type OnParentFailure } from './dag-input.js';
 import { assertTaskId } from './paths.js';
 import { PayloadTooLargeError, TaskValidationError } from './record-errors.js';
 import type { TaskState } from './task-state.js';
 
 export const RECORD_FORMAT = 1;
+
+export type { DependsOn, OnParentFailure } from './dag-input.js';
 
 // The errors its rules throw live in record-errors.ts (no import back: no cycle).
 export { MalformedRecordError, PayloadTooLargeError, TaskValidationError } from './record-errors.js';
@@ -25,6 +28,7 @@ export type TaskErrorKind =
   | 'malformed' // the record in ZooKeeper could not be parsed
   | 'worker-lost' // its worker or session went, it was withdrawn or drained, or it never started
   | 'too-large' // the result exceeded the size cap
+  | 'dependency-failed' // a parent it depends on failed or was cancelled (dag-state.ts)
   | 'cancelled';
 
 export interface TaskError {
@@ -72,7 +76,11 @@ export interface TaskSpec {
   createdAt: number;
   /** A delayed task's asked-for start (delayMs/runAt at submit), ms since the epoch; absent = at once. */
   runAt?: number;
+  /** Its dependencies: how many parents, and what a parent's failure does. The ids are not here
+   *  (a fan-in of 10 000 would make every rewrite of the record ~MBs): dag/parents (dag-paths.ts). */
+  dependsOn?: DependsOn;
 }
+
 
 export interface TaskRecord extends TaskSpec {
   format: typeof RECORD_FORMAT;
@@ -143,6 +151,11 @@ export interface SubmitInput {
   /** Start no earlier than this (ms since the epoch, or a Date; at most MAX_DELAY_MS ahead).
    *  Now or in the past: the task runs at once, as without it. Not with delayMs. */
   runAt?: number | Date;
+  /** Ids of tasks (existing, or earlier in the same submitMany) that must succeed first: it waits
+   *  (state waiting) until then. At most MAX_PARENTS, no duplicates, not itself. Empty: none. */
+  dependsOn?: readonly string[];
+  /** What a parent's failure or cancel does: 'fail' (default) fails it as dependency-failed, 'run' runs it anyway. */
+  onParentFailure?: OnParentFailure;
 }
 
 /** The longest delay a submission may ask for (delayMs, or runAt from now): 365 days. */
@@ -222,6 +235,7 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
   const labelBytes = jsonBytes(labels);
   if (labelBytes > MAX_LABELS_BYTES) throw new TaskValidationError('labels', `labels are ${labelBytes} bytes as JSON, over the ${MAX_LABELS_BYTES}-byte limit`);
   const runAt = startTime(input, now);
+  const dependsOn = checkDependsOn(input, id);
   return {
     format: RECORD_FORMAT,
     id,
@@ -234,7 +248,7 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
     timeoutMs: intIn('timeoutMs', input.timeoutMs ?? 0, 0, 7 * 86_400_000),
     labels: { ...labels },
     createdAt: now,
-    state: 'queued',
+    state: dependsOn ? 'waiting' : 'queued',
     attempt: 0,
     lost: 0,
     worker: null,
@@ -242,9 +256,12 @@ export function newTaskRecord(input: SubmitInput, limits: SizeLimits = DEFAULT_L
     updatedAt: now,
     // Held back from the start: the queue entry's name carries notBefore, and the leader keeps
     // such entries aside until due, woken by a timer (master/queue-index.ts), across failovers.
-    ...(runAt === undefined ? {} : { runAt, notBefore: runAt }),
+    // A waiting task gets its notBefore when released (dag-state.ts releaseTask).
+    ...(runAt === undefined ? {} : dependsOn ? { runAt } : { runAt, notBefore: runAt }),
+    ...(dependsOn ? { dependsOn } : {}),
   };
 }
+
 
 /**
  * When a delayed submission may start (ms since the epoch), or undefined for at once.

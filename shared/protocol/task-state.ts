@@ -7,7 +7,7 @@ import type { AttemptOutcome, TaskError, TaskErrorKind, TaskRecord } from './tas
 import { appendHistory, attemptEntry, boundedError, endsAttempt } from './attempt-history.js';
 import { DEFAULT_MAX_LOST, backoffDelay } from './task-record.js';
 
-export const TASK_STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export const TASK_STATES = ['waiting', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled'];
@@ -15,9 +15,12 @@ export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'ca
 /**
  * Allowed moves. assigned → succeeded/failed covers a worker that finishes before it marked
  * the start. failed/cancelled → queued is a retry (retryTask) and nothing else: a terminal
- * state means "ended for now", left only by an operator's retry.
+ * state means "ended for now", left only by an operator's retry. waiting → queued/failed are
+ * the leader's release (dag-state.ts).
  */
 export const TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
+  // A dependent task (dependsOn) waits for its parents: released, failed by one, or cancelled (dag-state.ts).
+  waiting: ['queued', 'failed', 'cancelled'],
   queued: ['assigned', 'cancelled', 'failed'],
   assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled'],
   running: ['succeeded', 'failed', 'queued', 'cancelled'],
@@ -54,12 +57,12 @@ export function isTerminal(state: TaskState): boolean {
 }
 
 /**
- * Every change of state goes through here, so the rules that follow any move live once: an
+ * Every change of state goes through here (dag-state.ts's moves too), so the rules that follow any move live once: an
  * error kept in the record is bounded (message as given, already cut; stack to
  * MAX_STACK_CHARS), and a move that ends an attempt appends its entry to the history, built
  * from the record being left (attempt-history.ts), in the same record the multi writes.
  */
-function move(rec: TaskRecord, to: TaskState, patch: Partial<TaskRecord>, now: number, retry = false): TaskRecord {
+export function move(rec: TaskRecord, to: TaskState, patch: Partial<TaskRecord>, now: number, retry = false): TaskRecord {
   // Out of a terminal state only by retryTask: a late failAttempt on a failed record stays illegal.
   if (!TRANSITIONS[rec.state].includes(to) || (isTerminal(rec.state) && !retry)) throw new IllegalTransitionError(rec.id, rec.state, to);
   const next: TaskRecord = { ...rec, ...patch, state: to, updatedAt: now };
@@ -192,3 +195,6 @@ export function rejectMalformed(standIn: TaskRecord, reason: string, now: number
   // Cut like any message in a record: a reason quotes stored bytes (an unknown state, say).
   return rejectTask(standIn, { kind: 'malformed', message: cutMessage(reason), retryable: false }, now);
 }
+
+// The moves out of `waiting` (task dependencies) live in dag-state.ts.
+export { failDependency, releaseTask } from './dag-state.js';
