@@ -1,10 +1,251 @@
-// The leader's cron schedules (issue 15): placeholder until built.
-import type { LeaderContext } from './leader-context.js';
+// The leader's cron schedules (issue 15): every occurrence of every schedule submitted exactly
+// once, on the leader's clock. The rules of a write are shared/protocol/schedule-ops.ts (one
+// fenced multi: the task and the cursor together), which occurrences now is schedule-plan.ts.
+//
+// One persistent recursive watch on schedules/ (it may not exist yet: the watch fires when it
+// is made); at start and after a reset (a reconnect) every schedule is read (1 getChildren +
+// 1 multiRead), after an event only the one it names (1 multiRead). Our own cursor writes echo
+// back as change events: they are expected (counted before the write), so an occurrence costs
+// its one multi and no read. One timer, for the earliest next occurrence of all.
+//
+// Correctness rests on versions, not on events: a write at a stale version is refused (moved)
+// and the schedule re-read, so a missed or miscounted event costs a read, never a wrong task.
+import type { Cron } from 'croner';
+import { cronOf, nextOccurrence } from '../shared/protocol/schedule.js';
+import { planOccurrences } from '../shared/protocol/schedule-plan.js';
+import { advanceCursor, submitOccurrence, type ScheduleVerdict, type VersionedSchedule } from '../shared/protocol/schedule-ops.js';
+import { HARD_SIZE_CAP, TaskValidationError, type SizeLimits } from '../shared/protocol/task-record.js';
+import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
+import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
+import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
+import { Coalescer } from '../shared/util/coalescer.js';
+import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
+import { listSchedules, readSchedules, type ReadSchedule } from './schedule-reads.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The leader submits what clients validated with their own limits: only the hard cap applies here. */
+const LEADER_LIMITS: SizeLimits = { maxPayloadBytes: HARD_SIZE_CAP, maxResultBytes: HARD_SIZE_CAP };
+
+interface Entry {
+  vs: VersionedSchedule;
+  cron: Cron;
+  /** The next occurrence after the cursor (Infinity: paused, unusable, or none ever again). */
+  nextAt: number;
+  /** Change events our own committed writes will still cause (skipped, not re-read). */
+  echoes: number;
+}
 
 export class Scheduler implements LeaderService {
   readonly name = 'scheduler';
-  constructor(readonly ctx: LeaderContext) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  /** Occurrences submitted and skipped by this leadership (tests, logs). */
+  readonly counts = { submitted: 0, skipped: 0, reads: 0 };
+  private stopped = false;
+  private watch?: TreeWatch;
+  private timer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private readonly entries = new Map<string, Entry>();
+  /** Schedules to re-read (named by events or refused writes). */
+  private readonly dirty = new Set<string>();
+  private fullRead = true;
+  private readonly pass: Coalescer;
+  private readonly backoff: NoAuthBackoff;
+  /** Unusable schedules already logged (name@version): logged once each. */
+  private readonly warned = new Set<string>();
+
+  constructor(readonly ctx: LeaderContext) {
+    this.backoff = new NoAuthBackoff(ctx.log);
+    this.pass = new Coalescer(
+      () => this.run(),
+      (err) => this.onError(err),
+    );
+  }
+
+  async start(): Promise<void> {
+    const w = await this.ctx.session.watchTree(
+      this.ctx.paths.schedules,
+      (e) => this.onEvent(e),
+      () => {
+        this.fullRead = true;
+        this.kick();
+      },
+    );
+    // stop() came while the watch was being added: it saw none to close.
+    if (this.stopped) return void (await w.close().catch(() => undefined));
+    this.watch = w;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
+    await this.watch?.close().catch(() => undefined);
+    await this.pass.settled();
+    clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
+  }
+
+  private kick(): void {
+    if (!this.stopped) this.pass.kick();
+  }
+
+  private onEvent(e: TreeEvent): void {
+    const prefix = `${this.ctx.paths.schedules}/`;
+    if (!e.path.startsWith(prefix)) return;
+    const name = e.path.slice(prefix.length);
+    if (name.includes('/')) return;
+    const entry = this.entries.get(name);
+    if (e.type === 'changed' && entry && entry.echoes > 0) return void entry.echoes--;
+    this.dirty.add(name);
+    this.kick();
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped) return;
+    await this.refresh();
+    this.backoff.succeeded();
+    const now = Date.now();
+    for (const [name, e] of this.entries) {
+      if (this.stopped) return;
+      if (e.nextAt > now) continue;
+      try {
+        await this.step(name);
+      } catch (err) {
+        // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
+        if (!(err instanceof TaskValidationError)) throw err;
+        this.unusable(name, e.vs.version, err.message);
+      }
+    }
+    this.arm();
+  }
+
+  /** Applies the reads the watch asked for. */
+  private async refresh(): Promise<void> {
+    const { session, paths } = this.ctx;
+    if (this.fullRead) {
+      this.fullRead = false;
+      this.dirty.clear();
+      try {
+        const names = await listSchedules(session, paths);
+        const got = await readSchedules(session, paths, names);
+        this.counts.reads++;
+        this.entries.clear();
+        for (const [name, r] of got) this.apply(name, r);
+      } catch (err) {
+        this.fullRead = true;
+        throw err;
+      }
+      return;
+    }
+    if (this.dirty.size === 0) return;
+    const names = [...this.dirty];
+    this.dirty.clear();
+    try {
+      const got = await readSchedules(session, paths, names);
+      this.counts.reads++;
+      for (const [name, r] of got) this.apply(name, r);
+    } catch (err) {
+      for (const n of names) this.dirty.add(n);
+      throw err;
+    }
+  }
+
+  private apply(name: string, r: ReadSchedule): void {
+    if (r === null) return void this.entries.delete(name);
+    if ('error' in r) return this.unusable(name, r.version, r.error);
+    try {
+      const cron = cronOf(r.schedule.cron, r.schedule.tz);
+      // Echoes still due of our writes are kept (a full read cleared the map: none).
+      const entry: Entry = { vs: r, cron, nextAt: Infinity, echoes: this.entries.get(name)?.echoes ?? 0 };
+      this.entries.set(name, entry);
+      this.setNext(entry);
+    } catch (err) {
+      this.unusable(name, r.version, (err as Error).message);
+    }
+  }
+
+  private unusable(name: string, version: number, why: string): void {
+    this.entries.delete(name);
+    const key = `${name}@${version}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.ctx.log.warn({ schedule: name, err: why }, 'schedule cannot be used; left alone until changed');
+  }
+
+  private setNext(e: Entry): void {
+    const s = e.vs.schedule;
+    e.nextAt = s.paused ? Infinity : (nextOccurrence(e.cron, s.cursor) ?? Infinity);
+  }
+
+  /** Submits (or skips) what is due of one schedule, one fenced multi per occurrence. */
+  private async step(name: string): Promise<void> {
+    const e = this.entries.get(name)!;
+    const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron);
+    if (plan.fire.length === 0 && plan.skipCursor !== null) {
+      if (!(await this.write(e, name, () => advanceCursor(this.ctx, e.vs, plan.skipCursor!, plan.skipped)))) return;
+      this.counts.skipped += plan.skipped;
+      this.ctx.log.info({ schedule: name, skipped: plan.skipped }, 'missed occurrences skipped');
+    }
+    for (let i = 0; i < plan.fire.length; i++) {
+      const at = plan.fire[i]!;
+      const skipped = i === 0 ? plan.skipped : 0;
+      let created = false;
+      const ok = await this.write(e, name, async () => {
+        const v = await submitOccurrence(this.ctx, e.vs, at, skipped, Date.now(), LEADER_LIMITS);
+        if (v.kind === 'committed') created = v.created;
+        return v;
+      });
+      if (!ok) return;
+      if (created) this.counts.submitted++;
+      this.counts.skipped += skipped;
+      this.ctx.log.debug({ schedule: name, at: new Date(at).toISOString(), skipped }, 'schedule occurrence submitted');
+    }
+    this.setNext(e);
+  }
+
+  /** One write; false when it did not commit (the schedule is re-read, or retried after an unknown). */
+  private async write(e: Entry, name: string, send: () => Promise<ScheduleVerdict>): Promise<boolean> {
+    if (this.stopped) return false;
+    e.echoes++; // its event may come before its reply
+    let v: ScheduleVerdict;
+    try {
+      v = notDeposed(this.ctx, await send());
+    } catch (err) {
+      e.echoes--;
+      throw err;
+    }
+    if (v.kind === 'committed') {
+      e.vs = v.next;
+      return true;
+    }
+    e.echoes = v.kind === 'unknown' ? 0 : e.echoes - 1;
+    e.nextAt = Infinity; // until re-read
+    this.dirty.add(name);
+    if (v.kind === 'unknown') this.retryLater(v.error);
+    else this.kick();
+    return false;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    let earliest = Infinity;
+    for (const e of this.entries.values()) if (e.nextAt < earliest) earliest = e.nextAt;
+    if (earliest === Infinity) return;
+    // +2 ms: a timer may fire a little before its deadline as Date.now() sees it.
+    this.timer = setTimeout(() => this.kick(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now()) + 2));
+  }
+
+  private retryLater(err: unknown): void {
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => this.kick(), this.backoff.delayAfter(err, 250));
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped || this.ctx.stopped || err instanceof DeposedError || err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
+    if (!NoAuthBackoff.is(err)) this.ctx.log.warn({ err: (err as Error).message }, 'scheduler: cannot read or write schedules; retrying');
+    this.retryLater(err);
+  }
 }

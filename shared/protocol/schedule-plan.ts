@@ -1,0 +1,84 @@
+// Which occurrences of a schedule the leader handles now (pure). Occurrences in
+// (cursor, now − MISFIRE_GRACE_MS] were missed (no leader could act in time); those in
+// (now − grace, now] are due and fired as usual:
+//
+//   skip      no missed one is submitted: they are counted in `skipped` and the cursor moves
+//             to the last of them
+//   catch-up  the most recent `max` missed ones are submitted, oldest first (the freshest runs
+//             are the ones worth having; older ones are counted in `skipped`)
+//
+// Never an enumeration that grows with the time missed: at most ENUM_CAP occurrences are
+// walked from the cursor; past that the rest are counted from the mean interval of those walked
+// (an estimate, exact for a fixed-interval cron), and the last ones are found backwards from now.
+import type { Cron } from 'croner';
+import { cronOf, nextOccurrence, type Schedule } from './schedule.js';
+
+/** How late an occurrence may be fired and still count as on time (a timer's lateness, a busy loop). */
+export const MISFIRE_GRACE_MS = 1000;
+/** Occurrences walked at most to count the missed ones (~8 ms of croner for a per-second cron). */
+export const ENUM_CAP = 1000;
+/** Due occurrences at most fired in one pass (a 6-field cron every second fires 1–2 within the grace). */
+const MAX_DUE = 100;
+
+export interface Plan {
+  /** Missed occurrences not submitted (counted in `skipped`). */
+  skipped: number;
+  /** The cursor after the skip, when nothing is submitted (skip policy): the last missed occurrence. */
+  skipCursor: number | null;
+  /** Occurrences to submit now, oldest first: missed ones caught up, then due ones. */
+  fire: number[];
+  /** The first occurrence after now (null: none ever again). */
+  next: number | null;
+}
+
+/** Occurrences in (from, to]: their count (estimated past ENUM_CAP) and the last `keep` of them. */
+export function occurrencesBetween(c: Cron, from: number, to: number, keep: number): { count: number; last: number[] } {
+  const walked: number[] = [];
+  let t = nextOccurrence(c, from);
+  while (t !== null && t <= to && walked.length < ENUM_CAP) {
+    walked.push(t);
+    t = nextOccurrence(c, t);
+  }
+  if (t === null || t > to) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
+  // Cap reached: count the rest from the mean interval, find the last ones backwards.
+  const mean = (walked.at(-1)! - from) / walked.length;
+  const count = walked.length + Math.max(1, Math.round((to - walked.at(-1)!) / Math.max(1, mean)));
+  const last = keep > 0 ? c.previousRuns(keep, new Date(to + 1)).map((d) => d.getTime()).reverse() : [];
+  return { count: Math.max(count, last.length), last };
+}
+
+export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz)): Plan {
+  if (s.paused) return { skipped: 0, skipCursor: null, fire: [], next: null };
+  const missedEnd = now - MISFIRE_GRACE_MS;
+  let cursor = s.cursor;
+  let skipped = 0;
+  let skipCursor: number | null = null;
+  const fire: number[] = [];
+  if (cursor < missedEnd) {
+    const keep = s.misfire.policy === 'catch-up' ? s.misfire.max : 1;
+    const missed = occurrencesBetween(c, cursor, missedEnd, keep);
+    if (missed.count > 0) {
+      if (s.misfire.policy === 'catch-up') {
+        fire.push(...missed.last);
+        skipped = missed.count - missed.last.length;
+      } else {
+        skipped = missed.count;
+        skipCursor = missed.last.at(-1)!;
+      }
+      cursor = missed.last.at(-1)!;
+    }
+  }
+  let t = nextOccurrence(c, Math.max(cursor, missedEnd));
+  for (let due = 0; t !== null && t <= now && due < MAX_DUE; due++) {
+    fire.push(t);
+    t = nextOccurrence(c, t);
+  }
+  return { skipped, skipCursor: fire.length > 0 ? null : skipCursor, fire, next: t };
+}
+
+/** The cursor and skipped count of a schedule resumed at `now`: the occurrences of the pause are skipped. */
+export function resumedAt(s: Schedule, now: number): Pick<Schedule, 'cursor' | 'skipped'> {
+  if (now <= s.cursor) return { cursor: s.cursor, skipped: s.skipped };
+  const { count } = occurrencesBetween(cronOf(s.cron, s.tz), s.cursor, now, 0);
+  return { cursor: now, skipped: s.skipped + count };
+}
