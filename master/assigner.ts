@@ -40,6 +40,7 @@ interface ReadyTask {
 export class Assigner {
   private dueTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
+  private tokenTimer?: NodeJS.Timeout;
   /** Work done (tests, logs): rounds, those that ended at once for want of a free slot, tasks assigned. */
   readonly stats = { rounds: 0, noFreeSlot: 0, assigned: 0 };
 
@@ -57,6 +58,7 @@ export class Assigner {
   stop(): void {
     clearTimeout(this.dueTimer);
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.tokenTimer);
   }
 
   private workersForPolicy(): PolicyWorker[] {
@@ -120,6 +122,12 @@ export class Assigner {
     // Everything paused (control/paused): nothing read, nothing placed.
     const gate = this.queue.gate;
     if (gate.pausedAll) return;
+    // Limits (control/limits): room per scope from what is held now (master/limits.ts).
+    const limits = gate.limits;
+    if (limits.active) {
+      await this.reconciler.learnClasses();
+      limits.beginRound(this.reconciler.held(), this.reconciler.unreadCount());
+    }
     // Loads as the mirror has them plus this round's own placements: taken again after every
     // read, whose reply follows every event of the requests sent before it (an assign whose
     // outcome we did not learn, applied late, shows up there as unread assignments).
@@ -157,8 +165,8 @@ export class Assigner {
       // The connection may have dropped while the read was out (and the read been retried after).
       if (!this.mayPlace()) return this.releaseAll(placed);
       slots = reloaded();
-      // Unread entries of a paused type are read (classified) once, then wait in their closed class.
-      const got = slots > 0 ? planAssignments(ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
+      // Unread entries of a paused type (or a full limit scope) are read (classified) once, then wait in their closed class.
+      const got = slots > 0 ? this.plan(ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
       for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
       placed.push(...got);
       slots = reloaded();
@@ -175,6 +183,28 @@ export class Assigner {
     // More may fit (bigger queue than one round, capacity freed meanwhile, or unread entries
     // left when the read budget ran out).
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
+    // A class held back for want of a token: one timer for the next token (no polling loop).
+    this.armTokenTimer(limits.active ? limits.nextTokenInMs() : null);
+  }
+
+  /** planAssignments over the tasks the limits have room for: room taken per task, given back for those not placed. */
+  private plan(tasks: ReadyTask[], workers: PolicyWorker[]): Array<Placement<ReadyTask>> {
+    const limits = this.queue.gate.limits;
+    if (!limits.active) return planAssignments(tasks, workers);
+    const allowed = tasks.filter((t) => limits.reserve(limits.scopesFor(t)));
+    const got = planAssignments(allowed, workers);
+    if (got.length < allowed.length) {
+      const placed = new Set(got.map((p) => p.task));
+      for (const t of allowed) if (!placed.has(t)) limits.unreserve(limits.scopesFor(t));
+    }
+    return got;
+  }
+
+  private armTokenTimer(ms: number | null): void {
+    clearTimeout(this.tokenTimer);
+    if (ms === null || this.ctx.stopped) return;
+    this.tokenTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.ceil(ms) + 5));
+    this.tokenTimer.unref();
   }
 
   private releaseAll(placed: ReadonlyArray<Placement<ReadyTask>>): void {
@@ -255,7 +285,16 @@ export class Assigner {
         const item = items[i + k]!;
         placedOn.set(item.worker, (placedOn.get(item.worker) ?? 0) + 1);
         this.queue.drop(item.entry);
-        this.reconciler.recordAssigned({ member: item.worker, taskId: a.next.id, attempt: a.next.attempt, deadline: a.deadline, recordBytes: a.recordBytes });
+        this.reconciler.recordAssigned({
+          member: item.worker,
+          taskId: a.next.id,
+          attempt: a.next.attempt,
+          deadline: a.deadline,
+          recordBytes: a.recordBytes,
+          type: a.next.type,
+          labels: a.next.labels,
+          ...(a.next.assignedAt !== undefined ? { assignedAt: a.next.assignedAt } : {}),
+        });
       });
       this.stats.assigned += v.taken;
       this.ctx.metrics?.assigned(v.taken);

@@ -19,7 +19,13 @@
 // Paused scopes (control/paused, master/control-watch.ts) close classes too: a class of a
 // paused type is never opened (a check per class of an open group, nothing per task), and
 // shows as waiting for `paused` instead of any other cause.
+//
+// Limits (control/limits, master/limits.ts) close classes the same way: a class whose scope is
+// full (maxRunning reached, or no token in its bucket) is not opened, and its quota is at most
+// the room its scopes leave (a check per class of an open group, nothing per task).
 import type { PausedScopes } from '../shared/protocol/control.js';
+import type { Limit } from '../shared/protocol/limits.js';
+import { Limiter, type LimitCache } from './limits.js';
 import { accepts, profileKey, waitingCause, type PolicyWorker, type WaitingKind } from './assignment-policy.js';
 
 interface Profile {
@@ -48,8 +54,12 @@ export interface ClassVerdict {
 export interface GateClass {
   readonly type: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Entries of the class (what limitedTasks() counts). */
+  readonly members?: number;
   /** Set by the gate. */
   verdict?: ClassVerdict;
+  /** Its limit scopes, set by the limiter. */
+  limits?: LimitCache;
 }
 
 /** Classes tested against new profiles between two yields to the event loop. */
@@ -65,6 +75,8 @@ export class ClassGate<C extends GateClass> {
   private nextId = 0;
   private allPaused = false;
   private readonly pausedTypes = new Set<string>();
+  /** Room per limit scope (the assigner begins each round on it). */
+  readonly limits = new Limiter();
 
   constructor(private readonly pause: () => Promise<void> = () => Promise.resolve()) {}
 
@@ -78,6 +90,23 @@ export class ClassGate<C extends GateClass> {
     this.allPaused = p.all !== null;
     this.pausedTypes.clear();
     for (const t of p.types) this.pausedTypes.add(t.type);
+  }
+
+  /** What control/limits says now: applied from the next round on. */
+  setLimits(l: readonly Limit[]): void {
+    this.limits.set(l);
+  }
+
+  /** Queued tasks of classes some worker takes that a full limit scope holds back (O(classes); metrics). */
+  limitedTasks(): number {
+    if (!this.limits.active) return 0;
+    let n = 0;
+    for (const c of this.all) {
+      const g = c.verdict?.group;
+      if (!g || g.key === NONE || this.isPaused(c.type)) continue;
+      if (this.limits.room(c) <= 0) n += c.members ?? 0;
+    }
+    return n;
   }
 
   /** Whether the leader may assign nothing of this type now. */
@@ -162,10 +191,11 @@ export class ClassGate<C extends GateClass> {
   *openClasses(): Generator<C> {
     if (this.allPaused) return;
     const someTypes = this.pausedTypes.size > 0;
+    const limited = this.limits.active;
     for (const g of this.groups.values()) {
       if (g.key === NONE || !g.acceptors.some((p) => p.free > 0)) continue;
-      if (!someTypes) yield* g.classes;
-      else for (const c of g.classes) if (!this.pausedTypes.has(c.type)) yield c;
+      if (!someTypes && !limited) yield* g.classes;
+      else for (const c of g.classes) if (!this.pausedTypes.has(c.type) && (!limited || this.limits.room(c) > 0)) yield c;
     }
   }
 
@@ -173,7 +203,7 @@ export class ClassGate<C extends GateClass> {
   quota(c: C): number {
     let n = 0;
     for (const p of c.verdict?.group?.acceptors ?? []) n += p.free;
-    return n;
+    return Math.min(n, this.limits.room(c));
   }
 
   /** Classes no live worker can take, with why (the reason cached until the profiles change); paused ones are pausedClasses(). */

@@ -1,7 +1,8 @@
-// The leader's view of cluster control (shared/protocol/control.ts): what is paused and who is
-// asked to drain. One persistent recursive watch on <root>/control (it may not exist yet: the
+// The leader's view of cluster control (shared/protocol/control.ts, limits.ts): what is paused,
+// who is asked to drain, and the limits per type or label. One persistent recursive watch on <root>/control (it may not exist yet: the
 // watch fires when it is made), and on any event under it, or a reset after a (re)connect, one
-// re-read (control/paused's data, control/drain's listing and a multiRead of its requests),
+// re-read (control/paused's and control/limits' data, control/drain's listing and a multiRead of
+// its requests),
 // coalesced. Nothing per task: requests per control change, not per round.
 //
 // `current` is false from a connection's loss until the re-read after it: the leader places
@@ -9,6 +10,7 @@
 // leader reads it before its first round (Leadership.start).
 import type { Logger } from '../shared/log.js';
 import { NOTHING_PAUSED, readControl, type PausedScopes } from '../shared/protocol/control.js';
+import { readLimits, type Limit } from '../shared/protocol/limits.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import type { TreeWatch, ZkSession } from '../shared/zk/session.js';
@@ -17,6 +19,8 @@ import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js'
 
 export class ControlWatch {
   paused: PausedScopes = NOTHING_PAUSED;
+  /** control/limits as last read. */
+  limits: readonly Limit[] = [];
   /** Worker ids with a drain request. */
   readonly drains = new Set<string>();
   /** Re-reads done (tests). */
@@ -87,18 +91,19 @@ export class ControlWatch {
     if (this.stopped) return;
     const cuts = this.cuts;
     const connected = this.session.state === 'connected';
-    const c = await readControl(this.session, this.paths);
+    const [c, l] = await Promise.all([readControl(this.session, this.paths), readLimits(this.session, this.paths)]);
     if (this.stopped) return;
     this.backoff.succeeded();
     this.reads++;
-    const before = JSON.stringify([this.paused, [...this.drains]]);
+    const before = JSON.stringify([this.paused, [...this.drains], this.limits]);
     this.paused = c.paused;
+    this.limits = l.limits;
     this.drains.clear();
     for (const d of c.drains) this.drains.add(d.workerId);
     // Current only if no cut came between the read's start and now (its reset re-reads).
     if (connected && cuts === this.cuts) this._current = true;
-    if (JSON.stringify([this.paused, [...this.drains]]) !== before) {
-      this.log.info({ pausedAll: this.paused.all !== null, pausedTypes: this.paused.types.length, draining: this.drains.size }, 'cluster control changed');
+    if (JSON.stringify([this.paused, [...this.drains], this.limits]) !== before) {
+      this.log.info({ pausedAll: this.paused.all !== null, pausedTypes: this.paused.types.length, draining: this.drains.size, limits: this.limits.length }, 'cluster control changed');
     }
     this.onChange();
   }

@@ -39,6 +39,11 @@ export interface Held {
   deadline: number | null;
   /** The record's size when it was assigned (from the assignment's data): sizes batched record reads. */
   recordBytes?: number;
+  /** The task's type and labels (limits count held tasks per scope): known once assigned by us or its record read. */
+  type?: string;
+  labels?: Record<string, string>;
+  /** When the attempt was assigned (a new leader's rate buckets start from the starts it sees). */
+  assignedAt?: number;
 }
 
 /** What the parts run their transitions on (a LeaderTx: session, layout, fence). */

@@ -6,8 +6,11 @@
 // deposed leader's write is refused), at most once per interval and only when it changed.
 // `status` uses it when its epoch is the current leader's, and falls back to a sample of
 // records otherwise. A new leader publishes once its first listing of the queue is done.
+// With limits set (control/limits) it also lists each limit with its tasks assigned or running
+// as its last round counted them (exact: from its picture of assign/), and its bucket's tokens.
 import { Multi } from '../shared/protocol/transitions.js';
 import type { LeaderContext } from './leader-context.js';
+import type { LimitReport } from './limits.js';
 import type { QueueIndex, WaitingClassCount } from './queue-index.js';
 
 /** Classes listed at most (the biggest): keeps the znode a few KB. */
@@ -29,6 +32,8 @@ export interface LeaderStatus {
   /** How many such classes, and tasks in them, there are in all (also beyond the list). */
   waitingClasses: number;
   waitingTasks: number;
+  /** Each limit with its running count (absent: no limits set). */
+  limits?: LimitReport[];
 }
 
 export class LeaderStatusPublisher {
@@ -79,6 +84,7 @@ export class LeaderStatusPublisher {
       waiting: w.classes,
       waitingClasses: w.total,
       waitingTasks: w.tasks,
+      ...(this.queue.gate.limits.active ? { limits: this.queue.gate.limits.report() } : {}),
     };
     const json = JSON.stringify(body);
     if (json === this.last) return;

@@ -104,6 +104,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.reconciler = new Reconciler(this, this.observer);
     this.control = new ControlWatch(session, paths, this.log, () => {
       this.queue.gate.setPaused(this.control.paused);
+      this.queue.gate.setLimits(this.control.limits);
       this.kick();
       this.status.schedule();
     });
@@ -229,7 +230,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     }
     const picture: LeaderPicture = {
       queueByBand: this.queue.byBand(),
-      unplaceable: this.queue.waitingByKind(),
+      unplaceable: { ...this.queue.waitingByKind(), limit: this.queue.gate.limitedTasks() },
       unclassified: this.queue.unclassified,
       queued: this.queue.size,
       assigned: this.reconciler.heldTotal(),

@@ -16,7 +16,9 @@ import { PRIORITY_BANDS, type PriorityBand } from './queue-slot.js';
 /** Why the leader took an attempt back: its worker's member node went, or its deadline passed. */
 export type ReclaimReason = 'worker-gone' | 'deadline';
 export const RECLAIM_REASONS: readonly ReclaimReason[] = ['worker-gone', 'deadline'];
-export const WAITING_KINDS: readonly WaitingKind[] = ['labels', 'type', 'no-worker', 'paused'];
+/** Why queued tasks wait: no worker takes them (WaitingKind), or a full limit scope (control/limits) holds them. */
+export type UnplaceableKind = WaitingKind | 'limit';
+export const WAITING_KINDS: readonly UnplaceableKind[] = ['labels', 'type', 'no-worker', 'paused', 'limit'];
 export const WORKER_STATES = ['init', 'alive', 'draining'] as const;
 export type WorkerStateLabel = (typeof WORKER_STATES)[number];
 
@@ -37,7 +39,7 @@ export interface LeaderMetrics {
 export interface LeaderPicture {
   queueByBand: Record<PriorityBand, number>;
   /** Classified queued tasks no live worker can take, by why. */
-  unplaceable: Record<WaitingKind, number>;
+  unplaceable: Record<UnplaceableKind, number>;
   /** Queued entries whose record the leader has not read yet (not in `unplaceable` either way). */
   unclassified: number;
   queued: number;
@@ -145,7 +147,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
   leaderGauge('drover_queue_depth', 'Queued tasks by priority band (high >= 7000, normal 3000..6999, low < 3000); on the leader only', 'band', PRIORITY_BANDS, (p, band) => p.queueByBand[band]);
   leaderGauge(
     'drover_queue_unplaceable_tasks',
-    'Queued tasks no live worker can take, by why: labels (none carries them), type (none of those that do handles it), no-worker (no live worker), paused (drover pause holds its type); over the records the leader has read; on the leader only',
+    'Queued tasks no live worker can take, by why: labels (none carries them), type (none of those that do handles it), no-worker (no live worker), paused (drover pause holds its type), limit (a limit scope of it is full: maxRunning reached or no start token); over the records the leader has read; on the leader only',
     'reason',
     WAITING_KINDS,
     (p, reason) => p.unplaceable[reason],

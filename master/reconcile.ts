@@ -13,6 +13,14 @@ import { UNKNOWN_LOAD, readRecords } from './held-reads.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 import { TakeBacks } from './take-backs.js';
 
+/** What a held assignment's record says of its class and start (limits). */
+function learnClass(h: Held, r: Awaited<ReturnType<typeof readRecords>>[number]): void {
+  if (r.kind !== 'ok' || r.record.attempt !== h.attempt) return;
+  h.type = r.record.type;
+  h.labels = r.record.labels;
+  if (r.record.assignedAt !== undefined) h.assignedAt = r.record.assignedAt;
+}
+
 export class Reconciler {
   private readonly index: HeldIndex;
   /** Members to judge: gone (take back what they held, delete the directory) or alive. */
@@ -138,6 +146,29 @@ export class Reconciler {
     return this.index.total();
   }
 
+  /** Every assignment read or recorded (limits count them per scope; O(held)). */
+  *held(): Generator<Held> {
+    for (const m of this.index.members()) yield* this.index.dir(m)?.values() ?? [];
+  }
+  /** Assignments known by their event only (their task unknown yet). */
+  unreadCount(): number {
+    return this.index.total() - this.index.count();
+  }
+
+  /**
+   * Learns the type, labels and start of held assignments that lack them (not assigned by this
+   * leader): their records, read once each (packed by size). Only while limits exist.
+   */
+  async learnClasses(): Promise<void> {
+    const todo: Held[] = [];
+    for (const h of this.held()) if (h.type === undefined && !this.triedClass.has(h)) todo.push(h);
+    if (todo.length === 0) return;
+    for (const h of todo) this.triedClass.add(h);
+    const records = await readRecords(this.ctx.session, this.ctx.paths, todo);
+    todo.forEach((h, i) => learnClass(h, records[i]!));
+  }
+  private readonly triedClass = new WeakSet<Held>();
+
   /** Records an assignment we just made. */
   recordAssigned(h: Held): void {
     this.index.record(h);
@@ -220,6 +251,7 @@ export class Reconciler {
     const held: Held[] = [];
     for (const m of [...this.index.members()]) if (this.isLive(m) || alive.get(m) === true) held.push(...this.index.dir(m)!.values());
     const records = await readRecords(this.ctx.session, this.ctx.paths, held);
+    held.forEach((h, i) => learnClass(h, records[i]!));
     await Promise.all(held.map((h, i) => this.takeBacks.verifyHeld(h, records[i]!)));
   }
 
