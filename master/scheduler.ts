@@ -21,7 +21,7 @@ import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
-import { listSchedules, readSchedules, type ReadSchedule } from './schedule-reads.js';
+import { listSchedules, readSchedules, type ReadSchedule } from '../shared/protocol/schedule-reads.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The leader submits what clients validated with their own limits: only the hard cap applies here. */

@@ -7,6 +7,9 @@ import { checkLimits, type SizeLimits } from '../shared/protocol/task-record.js'
 import type { ZkAuth, ZkSession } from '../shared/zk/session.js';
 import type { Registry } from '../shared/metrics/registry.js';
 import { builtinHandlers, type HandlerMap } from './handlers.js';
+import { sandboxConfig, type SandboxConfig, type SandboxOptions } from './sandbox/config.js';
+
+export type { SandboxOptions } from './sandbox/config.js';
 
 export interface WorkerOptions {
   /** ZooKeeper host:port list; needed unless `session` is given. */
@@ -23,6 +26,12 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Merged over the built-ins (echo, sleep, fail). */
   handlers?: HandlerMap;
+  /**
+   * Runs the handlers of a module outside the worker's event loop (worker threads or child
+   * processes, at most `concurrency`, reused). Its types are learnt at start() and win over
+   * `handlers` and the built-ins, which still run in the worker's thread.
+   */
+  sandbox?: SandboxOptions;
   labels?: Record<string, string>;
   /** How long stop() waits for running attempts before aborting them. Default 30000. */
   gracePeriodMs?: number;
@@ -54,6 +63,7 @@ export interface WorkerConfig {
   gracePeriodMs: number;
   sessionTimeoutMs: number;
   handlers: HandlerMap;
+  sandbox?: SandboxConfig;
   labels: Record<string, string>;
   limits: SizeLimits;
 }
@@ -87,6 +97,9 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
   for (const [type, fn] of Object.entries(opts.handlers ?? {})) {
     if (typeof fn !== 'function') throw new WorkerOptionError(`handlers.${type}`, typeof fn, 'must be a function');
   }
+  const sandbox = opts.sandbox === undefined ? undefined : sandboxConfig(opts.sandbox, (field, value, why) => {
+    throw new WorkerOptionError(field, value, why);
+  });
   const labels = opts.labels ?? {};
   if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
     throw new WorkerOptionError('labels', labels, 'must be an object of string values');
@@ -106,6 +119,7 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
     gracePeriodMs,
     sessionTimeoutMs,
     handlers: { ...builtinHandlers, ...opts.handlers },
+    ...(sandbox ? { sandbox } : {}),
     labels: { ...labels },
     limits,
   };

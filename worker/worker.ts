@@ -16,6 +16,9 @@ import { workerConfig, type WorkerConfig, type WorkerOptions } from './options.j
 import { WorkerRegistration } from './registration.js';
 import type { AttemptEnd } from './attempt-report.js';
 import { workerMetrics, type WorkerMetrics } from './worker-metrics.js';
+import type { HandlerMap } from './handlers.js';
+import { sandboxedHandlers, type SandboxPool } from './sandbox/pool.js';
+import { SandboxLoadError } from './sandbox/sandbox.js';
 import type { WorkerEvents, WorkerState, WorkerStats } from './worker-types.js';
 
 export { WorkerOptionError, type WorkerOptions } from './options.js';
@@ -27,8 +30,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly root: string;
   readonly concurrency: number;
   readonly gracePeriodMs: number;
-  /** Task types it handles (its handlers and the built-ins), sorted: advertised in its member data. */
-  readonly types: readonly string[];
+  /** Task types it handles (its handlers and the built-ins; a sandbox module's from start()), sorted: advertised in its member data. */
+  get types(): readonly string[] {
+    return this._types;
+  }
+  private _types: readonly string[];
+  private handlers: HandlerMap;
+  private sandboxes?: SandboxPool;
   private readonly config: WorkerConfig;
   private readonly log: Logger;
   /** The caller's logger: the session and membership take their own children of it. */
@@ -57,7 +65,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.root = this.config.root;
     this.concurrency = this.config.concurrency;
     this.gracePeriodMs = this.config.gracePeriodMs;
-    this.types = Object.keys(this.config.handlers).sort();
+    this.handlers = this.config.handlers;
+    this._types = Object.keys(this.handlers).sort();
     this.session = opts.session;
     this.ownsSession = !opts.session;
     this.rootLog = opts.log ?? silentLogger;
@@ -104,6 +113,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.session = await ZkSession.open({ connectString: c.connectString!, auth: c.auth, sessionTimeoutMs: c.sessionTimeoutMs, log: this.rootLog.child({ workerId: this.id }), metrics: this.registry });
       }
       const session = this.session;
+      // Sandboxed handlers: the module's types are known once its first sandbox has loaded it.
+      if (c.sandbox) {
+        ({ handlers: this.handlers, pool: this.sandboxes } = await sandboxedHandlers(c.handlers, c.sandbox, this.concurrency, this.log));
+        this._types = Object.keys(this.handlers).sort();
+      }
       this.paths = await ensureLayout(session, this.root);
       this.registration = new WorkerRegistration(session, this.paths, { id: this.id, capacity: this.concurrency, labels: c.labels, types: [...this.types] }, this.rootLog);
       const registration = this.registration;
@@ -111,7 +125,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.runner = new AttemptRunner({
         session,
         paths: this.paths,
-        handlers: c.handlers,
+        handlers: this.handlers,
         limits: c.limits,
         concurrency: this.concurrency,
         log: this.log,
@@ -152,7 +166,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       let err = caught;
       if (caught instanceof NoNodeError && this.session) err = (await layoutGone(this.session, this.root).catch(() => null)) ?? caught;
       // A LayoutError is the CLI's own one line: logging it too would print it twice.
-      if (err instanceof LayoutError) this.log.debug({ err: err.message }, 'worker failed to start');
+      if (err instanceof LayoutError || err instanceof SandboxLoadError) this.log.debug({ err: err.message }, 'worker failed to start');
       else this.log.error({ err: (err as Error).message }, 'worker failed to start');
       this.setState('failed');
       await this.release();
@@ -214,6 +228,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.registration?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot delete member node'));
     if (this.ownsSession) await this.session?.close();
     await this.runner?.allFinished(this.session?.requestTimeoutMs ?? 1000);
+    await this.sandboxes?.close();
   }
 
   /**

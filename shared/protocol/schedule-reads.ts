@@ -1,11 +1,11 @@
 // The leader's reads of schedules/: all of them (1 getChildren + 1 multiRead, at start and
 // after a watch reset), or the few a watch event named (1 multiRead). A schedule that cannot be
 // decoded is reported, not dropped silently: the scheduler logs it and leaves it alone.
-import { decodeSchedule, SCHEDULE_NAME_RE, schedulePath } from '../shared/protocol/schedule.js';
-import type { VersionedSchedule } from '../shared/protocol/schedule-ops.js';
-import type { Paths } from '../shared/protocol/paths.js';
-import { NoNodeError } from '../shared/zk/errors.js';
-import type { ZkSession } from '../shared/zk/session.js';
+import { decodeSchedule, SCHEDULE_NAME_RE, schedulePath } from './schedule.js';
+import type { VersionedSchedule } from './schedule-ops.js';
+import type { Paths } from './paths.js';
+import { NoNodeError } from '../zk/errors.js';
+import type { ZkSession } from '../zk/session.js';
 
 const NO_NODE = -101;
 

@@ -1,0 +1,105 @@
+// Sandboxed handlers (worker/sandbox/), against a real ZooKeeper: a CPU-bound handler in a
+// worker thread or a child process leaves the worker's event loop free (its session lives);
+// a sandbox that exits, runs out of memory or ignores its abort fails that attempt alone and
+// is replaced, and the worker goes on.
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { cancelById } from '../client/cancel.js';
+import type { SessionState } from '../shared/zk/session.js';
+import { WorkerOptionError, Worker } from '../worker/worker.js';
+import { submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
+import { waitState } from './harness/worker-helpers.js';
+import { waitFor } from './harness/wait-for.js';
+import { zkConnect } from './harness/zk.js';
+
+const MODULE = join(import.meta.dirname, 'fixtures', 'sandbox-handlers.mjs');
+const fx = useWorkerFixture({ gracePeriodMs: 1000 });
+
+async function runOne(member: string, type: string, payload: unknown = null, extra: { timeoutMs?: number } = {}) {
+  const [t] = await submitAndAssignTo(fx.session, fx.paths, member, [{ type, payload, maxAttempts: 1, ...extra }]);
+  return t!.record.id;
+}
+
+describe('sandboxed handlers', () => {
+  it('a handler busy for twice the session timeout, in a thread and in a process: the worker keeps its session and the task succeeds', async () => {
+    const SESSION_MS = 2000;
+    const sides = await Promise.all(
+      (['thread', 'process'] as const).map(async (kind) => {
+        const session = await fx.openSession({ sessionTimeoutMs: SESSION_MS });
+        const states: SessionState[] = [];
+        session.on('state', (s: SessionState) => states.push(s));
+        const w = await fx.startWorker({ id: `spin-${kind}`, session, connectString: undefined, concurrency: 1, sandbox: { kind, module: MODULE } });
+        const member = w.memberName!;
+        // A watch from the observer's session: it fires if the member node ever goes.
+        const memberEvents: string[] = [];
+        expect(await fx.session.exists(fx.paths.member(member), (e) => memberEvents.push(e.type))).not.toBeNull();
+        return { kind, session, states, w, member, memberEvents, sessionId: session.sessionId };
+      }),
+    );
+    expect(sides[0]!.w.types).toEqual(['chatty', 'echo', 'exit', 'fail', 'hog', 'notAgain', 'sleep', 'spin', 'stubborn', 'where']);
+    const ids = await Promise.all(sides.map((s) => runOne(s.member, 'spin', { ms: 2 * SESSION_MS })));
+    const records = await Promise.all(ids.map((id) => waitState(fx.session, fx.paths, id, 'succeeded', 15_000)));
+    for (const [i, s] of sides.entries()) {
+      const result = records[i]!.result as { pid: number; threadId: number };
+      // It ran outside the test's (and the worker's) thread.
+      if (s.kind === 'thread') {
+        expect(result.pid).toBe(process.pid);
+        expect(result.threadId).not.toBe(threadId);
+      } else expect(result.pid).not.toBe(process.pid);
+      expect(s.session.sessionId).toBe(s.sessionId);
+      expect(s.w.memberName).toBe(s.member);
+      expect(s.states).not.toContain('expired');
+      expect(s.states).not.toContain('disconnected');
+      expect(s.memberEvents).toEqual([]);
+      expect(await fx.session.exists(fx.paths.member(s.member))).not.toBeNull();
+    }
+  });
+
+  it('process.exit in a handler fails its attempt with the code, and the next task runs on the same worker in a fresh sandbox', async () => {
+    const w = await fx.startWorker({ id: 'exits', concurrency: 1, sandbox: { kind: 'process', module: MODULE } });
+    const first = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    const crashed = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3 }), 'failed');
+    expect(crashed.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
+    const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    expect((next.result as { pid: number }).pid).not.toBe((first.result as { pid: number }).pid);
+    // A handler's own non-retryable error stays one; a sandbox reused between tasks keeps its pid.
+    const refused = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'notAgain'), 'failed');
+    expect(refused.error).toMatchObject({ kind: 'handler', retryable: false, message: 'not worth another attempt' });
+    const again = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    expect(again.result).toEqual(next.result);
+    expect(w.state).toBe('running');
+  });
+
+  it('a thread out of memory fails its attempt, and the worker goes on', async () => {
+    const w = await fx.startWorker({ id: 'hogs', concurrency: 1, sandbox: { kind: 'thread', module: MODULE, maxOldGenerationMb: 32 } });
+    const hog = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'hog'), 'failed', 15_000);
+    expect(hog.error).toMatchObject({ kind: 'handler', retryable: true, message: expect.stringMatching(/out of memory/) });
+    await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    expect(w.state).toBe('running');
+  });
+
+  it('a cancel reaches the sandbox; a handler ignoring it is terminated after the grace, and the next task runs', async () => {
+    const w = await fx.startWorker({ id: 'cancels', concurrency: 1, sandbox: { kind: 'process', module: MODULE, graceMs: 300 } });
+    const started: string[] = [];
+    const ended: string[] = [];
+    w.on('started', (e) => started.push(e.taskId));
+    w.on('ended', (e) => ended.push(e.taskId));
+    const id = await runOne(w.memberName!, 'stubborn');
+    await waitFor(() => started.includes(id), { message: 'stubborn started' });
+    const t0 = Date.now();
+    await cancelById({ session: fx.session, paths: fx.paths }, id, 'enough');
+    // The next task waits for the one sandbox (concurrency 1): it runs once the stubborn one is killed.
+    const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(ended).toContain(id);
+    expect(next.result).toMatchObject({ threadId: 0 });
+  });
+
+  it('options: a bad sandbox is refused at construction; a module that does not load fails start() with its line', async () => {
+    expect(() => new Worker({ connectString: zkConnect(), id: 'x', sandbox: { kind: 'vm' as 'thread', module: MODULE } })).toThrow(WorkerOptionError);
+    expect(() => new Worker({ connectString: zkConnect(), id: 'x', sandbox: { kind: 'process', module: MODULE, resourceLimits: {} } })).toThrow(/applies to kind 'thread' only/);
+    const missing = join(import.meta.dirname, 'fixtures', 'no-such-handlers.mjs');
+    await expect(fx.startWorker({ id: 'bad', sandbox: { kind: 'thread', module: missing } })).rejects.toThrow(`handler module not found: ${missing}`);
+  });
+});

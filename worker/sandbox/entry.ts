@@ -1,0 +1,103 @@
+// The sandbox side: runs in a worker thread or a forked child process, loads the handlers
+// module once (loadHandlers: the same shapes and the same errors as `--handlers`), then runs
+// one task at a time as the worker asks. Its ctx forwards progress, log lines and parents()
+// to the worker; an abort message aborts ctx.signal (the worker kills us if we ignore it).
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../shared/protocol/messages.js';
+import { isRetryable, loadHandlers, type HandlerMap, type ParentOutcome, type TaskContext } from '../handlers.js';
+import { SANDBOX_LOG_LEVELS, type FromSandbox, type SandboxStart, type ToSandbox } from './protocol.js';
+import type { Logger } from '../../shared/log.js';
+
+const send: (m: FromSandbox) => void = isMainThread ? (m) => process.send!(m) : (m) => parentPort!.postMessage(m);
+const start: SandboxStart = isMainThread ? (JSON.parse(process.argv[2] ?? '{}') as SandboxStart) : (workerData as SandboxStart);
+
+interface Current {
+  id: number;
+  controller: AbortController;
+  /** parents() calls not yet answered, in the order asked (the worker answers in that order). */
+  parents: { resolve(v: ParentOutcome[]): void; reject(e: Error): void }[];
+}
+let current: Current | undefined;
+
+/** A pino-shaped logger whose lines the worker writes (with the attempt's fields). */
+function sandboxLogger(id: number): Logger {
+  const log: Record<string, unknown> = { level: 'trace', child: () => log };
+  for (const level of SANDBOX_LOG_LEVELS) {
+    log[level] = (a?: unknown, b?: unknown) => {
+      const obj = a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
+      const msg = typeof a === 'string' ? a : typeof b === 'string' ? b : undefined;
+      try {
+        send({ t: 'log', id, level, obj, ...(msg !== undefined ? { msg } : {}) });
+      } catch {
+        send({ t: 'log', id, level, obj: {}, msg: `${msg ?? ''} (fields not serialisable)` });
+      }
+    };
+  }
+  return log as unknown as Logger;
+}
+
+async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { t: 'run' }>['task']): Promise<void> {
+  const controller = new AbortController();
+  const cur: Current = { id, controller, parents: [] };
+  current = cur;
+  const ctx: TaskContext = {
+    taskId: task.taskId,
+    type: task.type,
+    attempt: task.attempt,
+    maxAttempts: task.maxAttempts,
+    signal: controller.signal,
+    log: sandboxLogger(id),
+    progress: (value) => send({ t: 'progress', id, value }),
+    parents: () =>
+      new Promise((resolve, reject) => {
+        cur.parents.push({ resolve, reject });
+        send({ t: 'parents-request', id });
+      }),
+  };
+  try {
+    const value = await handlers[task.type]!(task.payload, ctx);
+    try {
+      send({ t: 'result', id, value });
+    } catch (err) {
+      send({ t: 'error', id, message: `result of task ${task.taskId} cannot leave the sandbox: ${errorMessage(err)}`, retryable: false });
+    }
+  } catch (err) {
+    const e = err as Partial<Error> | null;
+    const stack = typeof e?.stack === 'string' ? e.stack : undefined;
+    const name = typeof e?.name === 'string' ? e.name : undefined;
+    send({ t: 'error', id, message: errorMessage(err), retryable: isRetryable(err), ...(name ? { name } : {}), ...(stack ? { stack } : {}) });
+  } finally {
+    if (current === cur) current = undefined;
+  }
+}
+
+function onMessage(handlers: HandlerMap, m: ToSandbox): void {
+  if (m.t === 'run') void run(handlers, m.id, m.task);
+  else if (current?.id !== m.id) return; // a message for a run that is over
+  else if (m.t === 'abort') current.controller.abort(Object.assign(new Error(m.message), { name: 'AttemptAbortedError' }));
+  else if (m.t === 'parents') {
+    const waiter = current.parents.shift();
+    if (!waiter) return;
+    if (m.ok) waiter.resolve(m.parents);
+    else waiter.reject(new Error(m.message));
+  }
+}
+
+async function main(): Promise<void> {
+  let handlers: HandlerMap;
+  try {
+    handlers = await loadHandlers(start.module);
+  } catch (err) {
+    send({ t: 'load-error', message: errorMessage(err) });
+    return;
+  }
+  const listen = (m: unknown) => onMessage(handlers, m as ToSandbox);
+  if (isMainThread) {
+    process.on('message', listen);
+    // The worker went (killed -9 too): nothing is left to answer to.
+    process.on('disconnect', () => process.exit(0));
+  } else parentPort!.on('message', listen);
+  send({ t: 'ready', types: Object.keys(handlers) });
+}
+
+void main();

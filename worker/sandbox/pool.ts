@@ -1,0 +1,119 @@
+// The worker's sandboxes: at most `size` (its concurrency) alive, each running one task at
+// a time and reused between tasks (a start costs a thread or a process and the module's load
+// once). A sandbox that went is dropped; the next task that needs one starts a fresh one.
+// The handler map it builds is what the executor runs: nothing else in the worker changes.
+import type { Logger } from '../../shared/log.js';
+import type { HandlerMap, TaskContext } from '../handlers.js';
+import type { SandboxConfig } from './config.js';
+import { Sandbox, SandboxCrashError } from './sandbox.js';
+
+interface Waiter {
+  resolve(sb: Sandbox): void;
+  reject(e: unknown): void;
+}
+
+export class SandboxPool {
+  private readonly all = new Set<Sandbox>();
+  private readonly idle: Sandbox[] = [];
+  private readonly waiters: Waiter[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly cfg: SandboxConfig,
+    private readonly size: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the first sandbox and returns the module's handler types (it stays, for the first task). */
+  async open(): Promise<string[]> {
+    const sb = this.spawn();
+    try {
+      const types = await sb.ready;
+      this.log.info({ sandbox: this.cfg.kind, module: this.cfg.module, pid: sb.pid, types }, 'sandbox ready');
+      this.release(sb);
+      return types;
+    } catch (err) {
+      await sb.kill();
+      throw err;
+    }
+  }
+
+  /** A handler for each type that runs it in a sandbox of this pool. */
+  handlers(types: readonly string[]): HandlerMap {
+    const map: HandlerMap = {};
+    for (const type of types) map[type] = (payload: unknown, ctx: TaskContext) => this.runIn(type, payload, ctx);
+    return map;
+  }
+
+  /** Ends every sandbox at once (a run still held is told "sandbox closed"). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new SandboxCrashError('sandbox pool closed'));
+    this.idle.length = 0;
+    await Promise.all([...this.all].map((sb) => sb.kill()));
+  }
+
+  private async runIn(type: string, payload: unknown, ctx: TaskContext): Promise<unknown> {
+    const sb = await this.acquire(ctx.signal);
+    try {
+      await sb.ready;
+      return await sb.run({ taskId: ctx.taskId, type, attempt: ctx.attempt, maxAttempts: ctx.maxAttempts, payload }, ctx);
+    } finally {
+      this.release(sb);
+    }
+  }
+
+  private spawn(): Sandbox {
+    const sb = new Sandbox(this.cfg, (gone, why) => {
+      this.all.delete(gone);
+      const i = this.idle.indexOf(gone);
+      if (i >= 0) this.idle.splice(i, 1);
+      if (!this.closed) this.log.warn({ sandbox: this.cfg.kind, pid: gone.pid, why }, 'sandbox ended; a new one starts when a task needs it');
+      this.pump();
+    });
+    this.all.add(sb);
+    return sb;
+  }
+
+  private acquire(signal: AbortSignal): Promise<Sandbox> {
+    if (this.closed) return Promise.reject(new SandboxCrashError('sandbox pool closed'));
+    return new Promise<Sandbox>((resolve, reject) => {
+      // Waiting for one (another's handler is in its grace after an abort): our own abort ends the wait.
+      const onAbort = () => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      const w: Waiter = {
+        resolve: (sb) => (signal.removeEventListener('abort', onAbort), resolve(sb)),
+        reject: (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+      };
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(w);
+      this.pump();
+    });
+  }
+
+  private release(sb: Sandbox): void {
+    if (sb.ended || this.closed) return;
+    this.idle.push(sb);
+    this.pump();
+  }
+
+  /** Hands sandboxes to waiting tasks: an idle one, else a new one while under `size`. */
+  private pump(): void {
+    while (!this.closed && this.waiters.length > 0) {
+      const sb = this.idle.pop() ?? (this.all.size < this.size ? this.spawn() : undefined);
+      if (!sb) return;
+      this.waiters.shift()!.resolve(sb);
+    }
+  }
+}
+
+/** The worker's handler map with a sandbox config: `base` under the module's types, and the pool to close at stop. */
+export async function sandboxedHandlers(base: HandlerMap, cfg: SandboxConfig, size: number, log: Logger): Promise<{ handlers: HandlerMap; pool: SandboxPool }> {
+  const pool = new SandboxPool(cfg, size, log);
+  const types = await pool.open();
+  return { handlers: { ...base, ...pool.handlers(types) }, pool };
+}

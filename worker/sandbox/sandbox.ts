@@ -1,0 +1,127 @@
+// One sandbox: a thread or a child process holding the handlers module, running one task at
+// a time. A run settles when the handler ends, or when the sandbox goes (a crash, an exit,
+// out of memory, or our kill `graceMs` after an abort the handler ignored): then as a
+// retryable error saying why, and the pool replaces the sandbox.
+import type { TaskContext } from '../handlers.js';
+import { openChannel, type SandboxChannel } from './channel.js';
+import type { SandboxConfig } from './config.js';
+import { sandboxEntryPath, type FromSandbox, type SandboxTask } from './protocol.js';
+
+/** The attempt's sandbox went under it: retryable (the next attempt gets a fresh sandbox). */
+export class SandboxCrashError extends Error {
+  override name = 'SandboxCrashError';
+  readonly retryable = true;
+}
+
+interface Active {
+  id: number;
+  ctx: TaskContext;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+export class Sandbox {
+  /** The handler types the module exports; rejects if it does not load or the sandbox goes first. */
+  readonly ready: Promise<string[]>;
+  /** Set once the sandbox is gone: why. */
+  ended?: string;
+  private readonly ch: SandboxChannel;
+  private active?: Active;
+  private runs = 0;
+  private killedWhy?: string;
+
+  constructor(
+    private readonly cfg: SandboxConfig,
+    onEnd: (sb: Sandbox, why: string) => void,
+  ) {
+    this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
+    let ready!: (types: string[]) => void;
+    let failed!: (e: Error) => void;
+    this.ready = new Promise<string[]>((res, rej) => ((ready = res), (failed = rej)));
+    this.ready.catch(() => undefined); // a sandbox nobody awaits (closing) may fail to start
+    this.ch.onMessage((m) => {
+      if (m.t === 'ready') ready(m.types);
+      else if (m.t === 'load-error') {
+        failed(new SandboxLoadError(m.message));
+        void this.kill('module failed to load');
+      } else this.onRunMessage(m);
+    });
+    this.ch.onEnd((channelWhy) => {
+      const why = this.killedWhy ?? channelWhy;
+      this.ended = why;
+      failed(new SandboxCrashError(`sandbox failed to start: ${why}`));
+      const a = this.active;
+      this.active = undefined;
+      a?.reject(new SandboxCrashError(why));
+      onEnd(this, why);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.ch.pid;
+  }
+
+  get busy(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** Runs one task; the caller has awaited `ready` and holds this sandbox alone. */
+  run(task: SandboxTask, ctx: TaskContext): Promise<unknown> {
+    if (this.ended) return Promise.reject(new SandboxCrashError(this.ended));
+    const id = ++this.runs;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      this.ch.send({ t: 'abort', id, message: String((ctx.signal.reason as Error | undefined)?.message ?? 'aborted') });
+      timer = setTimeout(() => {
+        if (this.active?.id === id) void this.kill(`sandbox terminated: the handler did not end within ${this.cfg.graceMs} ms of its abort`);
+      }, this.cfg.graceMs);
+      timer.unref();
+    };
+    return new Promise<unknown>((resolve, reject) => {
+      this.active = { id, ctx, resolve, reject };
+      this.ch.send({ t: 'run', id, task });
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    }).finally(() => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (this.active?.id === id) this.active = undefined;
+    });
+  }
+
+  /** Ends the sandbox at once; `why` is what a run it held is told. */
+  kill(why = 'sandbox closed'): Promise<void> {
+    this.killedWhy ??= why;
+    return this.ch.kill();
+  }
+
+  private onRunMessage(m: Exclude<FromSandbox, { t: 'ready' | 'load-error' }>): void {
+    const a = this.active;
+    if (!a || a.id !== m.id) return; // from a run already over
+    switch (m.t) {
+      case 'result':
+        return a.resolve(m.value);
+      case 'error': {
+        // Rebuilt with what the executor reads: message, stack, and NonRetryableError's `retryable`.
+        const err = Object.assign(new Error(m.message), { retryable: m.retryable });
+        if (m.name) err.name = m.name;
+        if (m.stack) err.stack = m.stack;
+        return a.reject(err);
+      }
+      case 'progress':
+        return a.ctx.progress(m.value);
+      case 'log':
+        return void a.ctx.log[m.level](m.obj, m.msg);
+      case 'parents-request':
+        a.ctx.parents().then(
+          (parents) => this.active?.id === m.id && this.ch.send({ t: 'parents', id: m.id, ok: true, parents }),
+          (err: unknown) => this.active?.id === m.id && this.ch.send({ t: 'parents', id: m.id, ok: false, message: String((err as Error)?.message ?? err) }),
+        );
+    }
+  }
+}
+
+/** The handlers module did not load in the sandbox: loadHandlers' own message. */
+export class SandboxLoadError extends Error {
+  override name = 'SandboxLoadError';
+}
