@@ -1,10 +1,319 @@
-// The leader's release of dependent tasks (issue 15): placeholder until built.
-import type { LeaderContext } from './leader-context.js';
+// The leader's release of dependent tasks (issue 15): a waiting task is queued, in one fenced
+// multi with up to 99 others, once every parent has succeeded (or, with onParentFailure 'run',
+// ended), or failed as dependency-failed when one failed or was cancelled.
+//
+// What it knows is rebuilt from ZooKeeper at every takeover and after every re-arm of its
+// watches (dag-index.ts): the waiting index listed (dag/waiting), each child's parent list and
+// its parents' records read once. Then two persistent recursive watches keep it current:
+// - done/: a created done entry names a finished task; one no registered child waits on costs
+//   a Map lookup, one that matters a read of its record (batched with the others of the pass);
+// - dag/waiting/: a created entry is a new waiting child (its parents are read, then those
+//   parents' records not already pending); a deleted one is gone (released, failed, cancelled).
+// Everything runs in one serial pump (register new children, resolve ended parents, write
+// decisions), so no two passes change the index at once.
+//
+// The race that matters: a parent may finish after a registration read its record but before
+// the child joins its list; its done event then finds nobody waiting on it. So while a
+// registration's reads are in flight every done id is remembered (`recent`), and once the
+// children are registered those that now have waiters are read again.
+//
+// Never twice: a release or failure sets the record at the version just read, so a second one
+// (ours after an unknown verdict, a former leader's) is refused; a new leader rebuilds from
+// dag/waiting, which no longer holds what was released.
+import type { Logger } from '../shared/log.js';
+import { DagPaths } from '../shared/protocol/dag-paths.js';
+import { Paths } from '../shared/protocol/paths.js';
+import { releaseBatch, type ReleaseItem } from '../shared/protocol/dag-release-transitions.js';
+import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
+import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
+import { Coalescer } from '../shared/util/coalescer.js';
+import { DagIndex, type Decision } from './dag-index.js';
+import { RecordSizes, listWaiting, parentEnd, readParentLists, readRecords } from './dag-reads.js';
+import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
+
+/** Children registered, parents resolved, decisions written per pass of the pump at most (bounds what one pass holds). */
+const PASS = 1000;
+/** A child refused (moved) this many times in a row is dropped with an error line (the next rebuild tries again). */
+const MAX_MOVES = 5;
+const RETRY_MS = 250;
+const MAX_RETRY_MS = 5000;
+
+/** What the releaser has done (tests and the bench read it). */
+export interface DagReleaseStats {
+  released: number;
+  failed: number;
+  /** Passes of the waiting index's listing (takeover, re-arms). */
+  listings: number;
+}
 
 export class DagRelease implements LeaderService {
   readonly name = 'dag-release';
-  constructor(readonly ctx: LeaderContext) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0 };
+  private readonly dag: DagPaths;
+  private readonly log: Logger;
+  private readonly index = new DagIndex();
+  private readonly sizes = new RecordSizes();
+  private stopped = false;
+  private readonly watches: TreeWatch[] = [];
+  /** Waiting children seen (event or listing), not yet registered. */
+  private readonly newChildren = new Set<string>();
+  /** Parents whose done entry came (or whose events may have been missed), to read. */
+  private readonly endedParents = new Set<string>();
+  /** Children decided, not yet written. */
+  private readonly decided = new Map<string, Decision>();
+  private readonly moves = new Map<string, number>();
+  /** Every done id seen while a registration's reads are in flight (see the header); null otherwise. */
+  private recent: Set<string> | null = null;
+  private readonly pump: Coalescer;
+  private readonly relist: Coalescer;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private failures = 0;
+
+  constructor(readonly ctx: LeaderContext) {
+    this.dag = new DagPaths(ctx.paths);
+    this.log = ctx.log.child({ component: 'dag' });
+    this.pump = new Coalescer(
+      () => this.pass(),
+      (err) => this.onError(err, () => this.pump.kick()),
+    );
+    this.relist = new Coalescer(
+      () => this.listAll(),
+      (err) => this.onError(err, () => this.relist.kick()),
+    );
+  }
+
+  /** Arms both watches (done/ first: no finish may fall between a record read and its watch); the rebuild runs in the background. */
+  async start(): Promise<void> {
+    const s = this.ctx.session;
+    for (const [root, onEvent, onReset] of [
+      [this.ctx.paths.done, (e: TreeEvent) => this.onDone(e), () => this.onDoneReset()],
+      // A tree watch on a path that does not exist yet (a root of an older drover) fires as it is made.
+      [this.dag.waitingDir, (e: TreeEvent) => this.onWaiting(e), () => this.relist.kick()],
+    ] as const) {
+      const w = await s.watchTree(root, onEvent, onReset);
+      if (this.stopped) return void (await w.close().catch(() => undefined));
+      this.watches.push(w);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const ws = this.watches.splice(0);
+    this.index.clear();
+    this.newChildren.clear();
+    this.endedParents.clear();
+    this.decided.clear();
+    this.moves.clear();
+    await Promise.all(ws.map((w) => w.close().catch(() => undefined)));
+  }
+
+  /** Whether anything is left to do (tests wait for it). */
+  get idle(): boolean {
+    return this.newChildren.size === 0 && this.endedParents.size === 0 && this.decided.size === 0;
+  }
+  /** Waiting children and distinct pending parents known. */
+  get size(): { children: number; parents: number } {
+    return { children: this.index.size, parents: this.index.parents };
+  }
+
+  private onDone(e: TreeEvent): void {
+    if (this.stopped || e.type !== 'created') return;
+    const id = this.taskOf(e.path, this.ctx.paths.done, true);
+    if (id === null) return;
+    this.recent?.add(id);
+    if (!this.index.pending(id)) return;
+    this.endedParents.add(id);
+    this.pump.kick();
+  }
+
+  /** Done events may have been missed: every pending parent is read again (bounded by them, not by the backlog). */
+  private onDoneReset(): void {
+    if (this.stopped) return;
+    for (const p of this.index.pendingParents()) this.endedParents.add(p);
+    if (this.endedParents.size > 0) this.pump.kick();
+  }
+
+  private onWaiting(e: TreeEvent): void {
+    if (this.stopped || e.type === 'changed') return;
+    const id = this.taskOf(e.path, this.dag.waitingDir, false);
+    if (id === null) return;
+    if (e.type === 'deleted') {
+      // Released, failed or cancelled: nothing is left to decide for it.
+      this.newChildren.delete(id);
+      this.index.drop(id);
+      return;
+    }
+    if (this.index.has(id) || this.decided.has(id)) return;
+    this.newChildren.add(id);
+    this.pump.kick();
+  }
+
+  /** The task id of `<dir>/<shard>/<name>`, or null (the directory, a shard, deeper). */
+  private taskOf(path: string, dir: string, doneEntry: boolean): string | null {
+    if (!path.startsWith(`${dir}/`)) return null;
+    const rest = path.slice(dir.length + 1);
+    const slash = rest.indexOf('/');
+    if (slash < 0 || rest.indexOf('/', slash + 1) >= 0) return null;
+    const name = rest.slice(slash + 1);
+    if (!doneEntry) return name;
+    return Paths.parseDoneEntry(name)?.taskId ?? null;
+  }
+
+  /** Takeover or re-arm: every waiting child not known yet is registered (a stale name costs a refused write at most). */
+  private async listAll(): Promise<void> {
+    if (this.stopped) return;
+    const t0 = Date.now();
+    let seen = 0;
+    await listWaiting(
+      this.ctx.session,
+      this.dag,
+      (names) => {
+        seen += names.length;
+        for (const id of names) if (!this.index.has(id) && !this.decided.has(id)) this.newChildren.add(id);
+        this.pump.kick();
+      },
+      () => !this.stopped,
+    );
+    this.stats.listings++;
+    this.failures = 0;
+    this.log[seen > 0 ? 'info' : 'debug']({ waiting: seen, ms: Date.now() - t0 }, 'waiting index listed');
+  }
+
+  /** One pass: register, resolve, write, as long as there is work (each step bounded by PASS). */
+  private async pass(): Promise<void> {
+    while (!this.stopped && !this.idle) {
+      await this.register();
+      await this.resolve();
+      await this.write();
+    }
+    this.failures = 0;
+  }
+
+  private async register(): Promise<void> {
+    const kids = take(this.newChildren, PASS);
+    if (kids.length === 0) return;
+    this.recent = new Set();
+    try {
+      const lists = await readParentLists(this.ctx.session, this.dag, kids);
+      const unknown = new Set<string>();
+      for (const l of lists.values()) if (l) for (const p of l.ids) if (!this.index.pending(p)) unknown.add(p);
+      const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, [...unknown]);
+      if (this.stopped) return;
+      for (const c of kids) {
+        const l = lists.get(c);
+        if (!l || this.index.has(c) || this.decided.has(c)) continue; // no parents node: gone with its record
+        const d = this.index.register(c, l.onParentFailure, l.ids, (p) => {
+          const r = reads.get(p);
+          if (!r) throw new Error(`parent ${p} of ${c} was not read`); // cannot happen: every parent not pending was
+          return parentEnd(r);
+        });
+        if (d) this.decided.set(c, d);
+      }
+      // The race: parents that ended while we read, now with waiters, are read again.
+      for (const p of this.recent) if (this.index.pending(p)) this.endedParents.add(p);
+    } catch (err) {
+      for (const c of kids) if (!this.index.has(c)) this.newChildren.add(c);
+      throw err;
+    } finally {
+      this.recent = null;
+    }
+  }
+
+  private async resolve(): Promise<void> {
+    const ps = take(this.endedParents, PASS);
+    if (ps.length === 0) return;
+    let reads;
+    try {
+      reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ps);
+    } catch (err) {
+      for (const p of ps) this.endedParents.add(p);
+      throw err;
+    }
+    if (this.stopped) return;
+    for (const p of ps) {
+      const end = parentEnd(reads.get(p));
+      if (end === null) continue; // not ended (retried since): its next done entry brings it back
+      for (const [c, d] of this.index.ended(p, end)) this.decided.set(c, d);
+    }
+  }
+
+  /**
+   * Writes up to PASS decisions: their records read (the version to check), those still
+   * waiting sent in fenced multis of ≤ 100. `moved`: the pass ends, the rest is read again in
+   * the next; `unknown`: thrown (read back after a pause); `fenced`: DeposedError.
+   */
+  private async write(): Promise<void> {
+    const ids = [...take(this.decided.keys(), PASS)];
+    if (ids.length === 0) return;
+    const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids);
+    if (this.stopped) return;
+    const items: Array<ReleaseItem & { id: string }> = [];
+    for (const id of ids) {
+      const r = reads.get(id);
+      const d = this.decided.get(id);
+      if (!d) continue;
+      // Gone, cancelled, or released already (by us, before an unknown verdict; or a former leader): nothing to write.
+      if (r?.kind !== 'record' || r.cur.record.state !== 'waiting') {
+        this.settle(id);
+        continue;
+      }
+      items.push({ id, cur: r.cur, ...(d.kind === 'fail' ? { failedBy: d.parent } : {}) });
+    }
+    for (let from = 0; from < items.length && !this.stopped; ) {
+      const v = notDeposed(this.ctx, await releaseBatch(this.ctx, this.dag, items, from));
+      if (v.kind === 'unknown') throw v.error;
+      if (v.kind === 'moved') {
+        const id = items[v.item]!.id;
+        const n = (this.moves.get(id) ?? 0) + 1;
+        this.moves.set(id, n);
+        if (n >= MAX_MOVES) {
+          this.log.error({ taskId: id, part: v.part, code: v.code }, 'dependent task refused again and again; left for the next rebuild');
+          this.settle(id);
+        }
+        return; // the rest are read again in the next pass
+      }
+      for (let k = from; k < from + v.taken; k++) {
+        const it = items[k]!;
+        if (it.failedBy) this.stats.failed++;
+        else this.stats.released++;
+        this.settle(it.id);
+      }
+      from += v.taken;
+    }
+  }
+
+  private settle(id: string): void {
+    this.decided.delete(id);
+    this.moves.delete(id);
+  }
+
+  private onError(err: unknown, again: () => void): void {
+    if (this.stopped) return;
+    if (err instanceof DeposedError) {
+      this.ctx.emit('deposed', `fence refused a write: ${err.message}`);
+      return;
+    }
+    if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // the election reports it
+    const ms = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** this.failures++);
+    this.log.warn({ err: (err as Error).message, retryInMs: ms }, 'dependency release failed; retrying');
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) again();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+}
+
+function take<T>(from: Set<T> | Iterable<T>, n: number): T[] {
+  const out: T[] = [];
+  for (const x of from) {
+    if (out.length >= n) break;
+    out.push(x);
+  }
+  if (from instanceof Set) for (const x of out) from.delete(x);
+  return out;
 }

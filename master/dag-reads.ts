@@ -1,0 +1,170 @@
+// The dependency releaser's reads (dag-release.ts): the waiting index listed shard by shard,
+// and task records read in multiReads packed by size (client/record-reads.ts's estimates:
+// a record's size is not known before it is read, and one may be ~1 MB), so no reply nears
+// jute.maxbuffer. Nothing here reads the queue or the finished backlog.
+import type { ParentsNode } from '../shared/protocol/dag-ops.js';
+import { PARENT_CHUNK, type DagPaths } from '../shared/protocol/dag-paths.js';
+import { packBySize } from '../shared/util/pack.js';
+import type { Paths } from '../shared/protocol/paths.js';
+import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
+import type { VersionedRecord } from '../shared/protocol/task-ops.js';
+import type { ZkSession } from '../shared/zk/session.js';
+import { pooled } from '../shared/util/pool.js';
+import { RecordSizes } from '../client/record-reads.js';
+import type { ParentEnd } from './dag-index.js';
+
+const NO_NODE = -101;
+/** What one listing reply may hold (bytes, estimated). */
+const LISTING_BUDGET = 256 * 1024;
+const MAX_SHARDS_PER_REQUEST = 50;
+
+/** Bytes an id may take in a chunk's JSON at most (200 characters, quotes, comma). */
+const ID_BYTES = 203;
+/** A multiRead reply of chunks is estimated at most this. */
+const CHUNK_BUDGET = 400 * 1024;
+const MAX_READS = 100;
+
+/** A waiting child's parents as its dag/parents node and chunks hold them. */
+export interface ParentList {
+  ids: string[];
+  onParentFailure: ParentsNode['onParentFailure'];
+}
+
+export type RecordRead = { kind: 'record'; cur: VersionedRecord } | { kind: 'missing' } | { kind: 'malformed'; message: string };
+
+/**
+ * Lists every shard of dag/waiting (a missing directory holds nothing: a root where no
+ * dependent was ever submitted), `each` getting a shard's names as its reply comes. A request
+ * takes as many shards as the biggest seen so far, twice over, fits in LISTING_BUDGET (one at
+ * first). A failed request throws (the caller lists again).
+ */
+export async function listWaiting(session: ZkSession, dag: DagPaths, each: (names: string[]) => void, alive: () => boolean): Promise<void> {
+  // No waiting directory (a root where no dependent was ever submitted): one request, nothing to list.
+  const [top] = await session.retrying(() => session.getChildrenMany([dag.waitingDir]));
+  if (!top?.ok) {
+    if (top?.code === NO_NODE) return;
+    throw new Error(`listing ${dag.waitingDir} failed with ZooKeeper error ${top?.code}`);
+  }
+  const todo = [...dag.paths.shardNames];
+  let biggest: number | null = null;
+  while (todo.length > 0 && alive()) {
+    const n = biggest === null ? 1 : Math.max(1, Math.min(MAX_SHARDS_PER_REQUEST, Math.floor(LISTING_BUDGET / (2 * Math.max(1, biggest)))));
+    const shards = todo.splice(0, n);
+    const got = await session.retrying(() => session.getChildrenMany(shards.map((s) => dag.waitingShard(s)), { maxPerRequest: shards.length }));
+    for (const r of got) {
+      if (!r.ok) {
+        if (r.code === NO_NODE) {
+          biggest ??= 0;
+          continue;
+        }
+        throw new Error(`listing dag/waiting failed with ZooKeeper error ${r.code}`);
+      }
+      let bytes = 0;
+      for (const name of r.children) bytes += 4 + name.length;
+      biggest = Math.max(biggest ?? 0, bytes);
+      if (r.children.length > 0) each(r.children);
+    }
+  }
+}
+
+/**
+ * Reads the records of `ids` (deduplicated by the caller) with their versions, in multiReads
+ * of ≤ 100 whose replies are estimated ≤ 512 KiB (`sizes` learns from every reply), a few
+ * in flight. A failed request throws.
+ */
+export async function readRecords(session: ZkSession, paths: Paths, sizes: RecordSizes, ids: readonly string[]): Promise<Map<string, RecordRead>> {
+  const out = new Map<string, RecordRead>();
+  const group = async (g: readonly string[]) => {
+    const got = await session.retrying(() => session.getDataMany(g.map((id) => paths.task(id)), { maxPerRequest: g.length }));
+    sizes.probed = true;
+    got.forEach((r, i) => {
+      const id = g[i]!;
+      if (!r.ok) {
+        if (r.code !== NO_NODE) throw new Error(`reading the record of ${id} failed with ZooKeeper error ${r.code}`);
+        out.set(id, { kind: 'missing' });
+        return;
+      }
+      sizes.note(id, r.data.length);
+      sizes.forget(id); // read once each: no growth to learn, and no map that grows with every task seen
+      try {
+        out.set(id, { kind: 'record', cur: { record: decodeRecord(r.data, id), version: r.stat.version } });
+      } catch (err) {
+        if (!(err instanceof MalformedRecordError)) throw err;
+        out.set(id, { kind: 'malformed', message: err.message });
+      }
+    });
+  };
+  const probe = sizes.probe(ids);
+  let rest = ids;
+  if (probe.length > 0) {
+    await group(probe);
+    const sent = new Set(probe);
+    rest = ids.filter((id) => !sent.has(id));
+  }
+  await pooled(sizes.groups(rest), group);
+  return out;
+}
+
+/**
+ * The parent lists of many waiting children (null: its parents node is gone, the child with
+ * it): the nodes in multiReads of 100 (each a few dozen bytes), then every chunk in
+ * multiReads packed by the ids each holds (known from the node's count) at the longest ids,
+ * so a reply stays ≤ ~400 KB: 10 000 children of one parent each cost ~200 requests, not 20 000.
+ * The same reads as shared/protocol/dag-reads.ts's readParentIds, for many children at once.
+ */
+export async function readParentLists(session: ZkSession, dag: DagPaths, childIds: readonly string[]): Promise<Map<string, ParentList | null>> {
+  const out = new Map<string, ParentList | null>();
+  const nodes = new Map<string, ParentsNode>();
+  await pooled(packBySize(childIds, () => 1, MAX_READS, MAX_READS), async (g) => {
+    const got = await session.retrying(() => session.getDataMany(g.map((c) => dag.parents(c)), { maxPerRequest: g.length }));
+    got.forEach((r, i) => {
+      const c = g[i]!;
+      if (!r.ok) {
+        if (r.code !== NO_NODE) throw new Error(`reading ${dag.parents(c)} failed with ZooKeeper error ${r.code}`);
+        out.set(c, null);
+        return;
+      }
+      nodes.set(c, JSON.parse(r.data.toString('utf8')) as ParentsNode);
+    });
+  });
+  const chunks: Array<{ child: string; chunk: number; ids: number }> = [];
+  for (const [child, n] of nodes) {
+    out.set(child, { ids: [], onParentFailure: n.onParentFailure });
+    for (let i = 0; i < n.chunks; i++) chunks.push({ child, chunk: i, ids: Math.min(PARENT_CHUNK, n.count - i * PARENT_CHUNK) });
+  }
+  const parts = new Map<string, string[][]>();
+  await pooled(packBySize(chunks, (c) => 16 + Math.max(1, c.ids) * ID_BYTES, CHUNK_BUDGET, MAX_READS), async (g) => {
+    const got = await session.retrying(() => session.getDataMany(g.map((c) => dag.parentChunk(c.child, c.chunk)), { maxPerRequest: g.length }));
+    got.forEach((r, i) => {
+      const c = g[i]!;
+      if (!r.ok) {
+        if (r.code === NO_NODE) return void out.set(c.child, null); // purged as we read
+        throw new Error(`reading ${dag.parentChunk(c.child, c.chunk)} failed with ZooKeeper error ${r.code}`);
+      }
+      let p = parts.get(c.child);
+      if (!p) parts.set(c.child, (p = []));
+      p[c.chunk] = JSON.parse(r.data.toString('utf8')) as string[];
+    });
+  });
+  for (const [child, p] of parts) {
+    const l = out.get(child);
+    if (l) l.ids = p.flat();
+  }
+  return out;
+}
+
+/**
+ * How a parent ended, from its record as read; null: it has not (yet: or again, after a retry).
+ * A missing record is 'gone': purged by the retention while the child waited, or never
+ * written. It is not taken for a success: the child's handler could not see its result, and
+ * "runs once every parent succeeded" would not hold; a child with onParentFailure 'run' runs.
+ * A malformed record is failed by the leader's reconcile like any other, and read again then.
+ */
+export function parentEnd(read: RecordRead | undefined): ParentEnd | null {
+  if (!read || read.kind === 'missing') return 'gone';
+  if (read.kind === 'malformed') return null;
+  const s = read.cur.record.state;
+  return s === 'succeeded' || s === 'failed' || s === 'cancelled' ? s : null;
+}
+
+export { RecordSizes };
