@@ -6,7 +6,9 @@
 // member's data with its assign/ directory's stat (1 multiRead per 50 members), every queue
 // and done shard's stat (1 multiRead for up to 512 shards: numChildren is the count), what the
 // queue waits for (1 getData of leader-status, or its sample), the finished split, and control
-// (1 getData of control/paused, 1 getChildren of control/drain, 1 multiRead if it has requests).
+// (1 getData of control/paused, 1 getChildren of control/drain, 1 multiRead if it has requests),
+// the limits with the leader's counts (status-limits.ts: 2 getData) and the tasks waiting on
+// their parents (dag/waiting/<shard> stats, in the shard stats' multiRead).
 //
 // The finished split: a done entry's name says when a task ended, not how, so the split is
 // read from records: FINISHED_SAMPLE of them at most, taken from whole done shards in order
@@ -14,6 +16,7 @@
 // multiReads. Below FINISHED_SAMPLE finished tasks the counts are exact; above it they are
 // scaled and say so (`finishedSample.read < of`): ≤ 1 listing and ~10 multiReads at any size.
 import { readControl, type PausedScopes } from '../shared/protocol/control.js';
+import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
@@ -21,6 +24,7 @@ import type { MemberInfo } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RecordSizes, readMany } from './record-reads.js';
 import { childCounts, listDirs } from './shard-listing.js';
+import { limitStatus, type LimitStatus } from './status-limits.js';
 import { queueWaiting, type WaitingClass, type WaitingSample } from './status-waiting.js';
 
 export interface WorkerStatus extends MemberInfo {
@@ -55,6 +59,10 @@ export interface ClusterStatus {
   paused: PausedScopes;
   /** Workers draining: asked to (control/drain: requestedAt), or whose member state says so (null). */
   draining: DrainingWorker[];
+  /** Limits per type or label (control/limits), each with its tasks assigned or running. */
+  limits: LimitStatus[];
+  /** Tasks waiting on their parents (dependencies) to finish. */
+  dependencyWaiting: number;
 }
 
 export interface DrainingWorker {
@@ -77,12 +85,15 @@ export async function clusterStatus(session: ZkSession, paths: Paths): Promise<C
     readControl(session, paths),
   ]);
   const shards = paths.shardNames;
-  const [workers, counts] = await Promise.all([
+  const dag = new DagPaths(paths);
+  const [workers, counts, limits] = await Promise.all([
     readWorkers(session, paths, workerNames.children),
-    childCounts(session, [...shards.map((s) => paths.queueShard(s)), ...shards.map((s) => paths.doneShard(s))]),
+    childCounts(session, [...shards.map((s) => paths.queueShard(s)), ...shards.map((s) => paths.doneShard(s)), ...shards.map((s) => dag.waitingShard(s))]),
+    limitStatus(session, paths, leader?.epoch ?? null),
   ]);
   const queued = shards.map((shard, i) => ({ shard, entries: counts[i]! }));
   const done = shards.map((shard, i) => ({ shard, entries: counts[shards.length + i]! }));
+  const dependencyWaiting = counts.slice(2 * shards.length).reduce((n, c) => n + c, 0);
   const sum = (xs: Array<{ entries: number }>) => xs.reduce((n, x) => n + x.entries, 0);
   const [{ waiting, waitingSample }, finishedBy] = await Promise.all([queueWaiting(session, paths, workers, queued, control.paused), finishedSplit(session, paths, done)]);
   return {
@@ -98,6 +109,8 @@ export async function clusterStatus(session: ZkSession, paths: Paths): Promise<C
     finishedBy,
     paused: control.paused,
     draining: drainingWorkers(control.drains, workers),
+    limits,
+    dependencyWaiting,
   };
 }
 

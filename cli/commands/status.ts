@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { ClusterStatus } from '../../client/drover-client.js';
+import { limitLine } from '../../client/status-limits.js';
 
 export const command = 'status';
 export const describe = 'show the leader, masters, workers (state, load), queue depth and counts';
@@ -29,7 +30,9 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
       out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\tlabels ${labels}\ttypes ${types}\t${w.host} pid ${w.pid}\t${w.name}`);
     }
     out.push(...controlLines(s));
+    if (s.limits.length > 0) out.push(`limits:      ${s.limits.length}`, ...s.limits.map((l) => `  ${limitLine(l)}`));
     out.push(`queued:      ${s.queue.depth}`);
+    if (s.dependencyWaiting > 0) out.push(`waiting on dependencies: ${n(s.dependencyWaiting)}`);
     out.push(...waitingLines(s.waiting, s.waitingSample));
     out.push(`in progress: ${s.inProgress}`);
     out.push(`finished:    ${finishedLine(s)}`);
