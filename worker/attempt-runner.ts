@@ -13,6 +13,7 @@ import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RETRY_LEFT_MS, settledWithin, type Attempt } from './attempt.js';
 import { commitAttempt, failMalformed, withdrawnAttempt, type CommitContext, type CommitResult } from './commit.js';
+import { parentsReader } from './parents-reader.js';
 import { AttemptAbortedError, executeAttempt, type AbortKind, type ExecuteResult } from './executor.js';
 import { attemptEnded } from './attempt-report.js';
 import { reportSettled } from './attempt-settled.js';
@@ -240,6 +241,7 @@ export class AttemptRunner {
           limits: this.opts.limits,
           log: a.log,
           progress: (v) => a.progress.report(v),
+          parents: parentsReader(this.session, this.paths, a.cur.record),
           onStart: () => {
             a.log.debug({ type: a.cur.record.type }, 'started');
             this.opts.report.started({ taskId: a.taskId, attempt: a.attempt });
