@@ -85,6 +85,7 @@ describe('sandboxed handlers', () => {
     const ended: string[] = [];
     w.on('started', (e) => started.push(e.taskId));
     w.on('ended', (e) => ended.push(e.taskId));
+    const before = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
     const id = await runOne(w.memberName!, 'stubborn');
     await waitFor(() => started.includes(id), { message: 'stubborn started' });
     const t0 = Date.now();
@@ -93,7 +94,8 @@ describe('sandboxed handlers', () => {
     const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(ended).toContain(id);
-    expect(next.result).toMatchObject({ threadId: 0 });
+    // Killed and replaced: another process.
+    expect((next.result as { pid: number }).pid).not.toBe((before.result as { pid: number }).pid);
   });
 
   it('options: a bad sandbox is refused at construction; a module that does not load fails start() with its line', async () => {

@@ -3,8 +3,9 @@ import type { Argv } from 'yargs';
 import type { RunningHttpServer } from '../../shared/http/server.js';
 import { ZkSession } from '../../shared/zk/session.js';
 import type { HandlerMap } from '../../worker/handlers.js';
-import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
+import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, UsageError, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import type { SandboxKind } from '../../worker/sandbox/protocol.js';
 import { onShutdown } from '../signals.js';
 
 interface WorkerArgs extends GlobalArgs, ServeArgs {
@@ -13,6 +14,9 @@ interface WorkerArgs extends GlobalArgs, ServeArgs {
   handlers?: string;
   labels?: string;
   grace: number;
+  sandbox?: SandboxKind;
+  sandboxGrace: number;
+  sandboxMemory?: number;
 }
 
 export const command = 'worker';
@@ -25,9 +29,13 @@ export function builder(y: Argv): Argv<WorkerArgs> {
     .option('handlers', { type: 'string', describe: 'module exporting { [type]: async (payload, ctx) => result }' })
     .option('labels', { type: 'string', describe: 'labels tasks can require: k=v,...' })
     .option('grace', durationOption('grace', 'how long a drain waits for running tasks', 30_000))
+    .option('sandbox', { type: 'string', choices: ['thread', 'process'] as const, describe: 'run the --handlers module outside the worker\'s event loop: worker threads or child processes (at most --concurrency, reused)' })
+    .option('sandbox-grace', durationOption('sandbox-grace', 'how long an aborted handler may go on before its sandbox is terminated', 2000))
+    .option('sandbox-memory', { type: 'number', describe: 'old-generation heap of each sandbox, MB (thread resourceLimits, process --max-old-space-size)' })
     .check((a) => {
       checkMemberId(a.id);
-      return checkInts(a, { concurrency: [1, 1000], grace: [0, 86_400_000] });
+      if (a.sandbox !== undefined && a.handlers === undefined) throw new UsageError('--sandbox needs --handlers FILE (the module its sandboxes load)');
+      return checkInts(a, { concurrency: [1, 1000], grace: [0, 86_400_000], 'sandbox-grace': [0, 3_600_000], 'sandbox-memory': [8, 1_048_576] });
     }) as unknown as Argv<WorkerArgs>;
 }
 
@@ -42,7 +50,9 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   const root = loggerFor(argv);
   const metrics = createMetricsRegistry();
   const log = root.child({ workerId: argv.id });
-  const handlers: HandlerMap = argv.handlers ? await loadHandlers(argv.handlers) : {};
+  // Sandboxed: the module is loaded by the sandboxes only (the worker learns its types at start).
+  const sandbox = argv.sandbox && argv.handlers ? { kind: argv.sandbox, module: argv.handlers, graceMs: argv.sandboxGrace, ...(argv.sandboxMemory !== undefined ? { maxOldGenerationMb: argv.sandboxMemory } : {}) } : undefined;
+  const handlers: HandlerMap = argv.handlers && !sandbox ? await loadHandlers(argv.handlers) : {};
   const labels = parseLabels(argv.labels);
   const session = await ZkSession.open({
     connectString: argv.zk,
@@ -58,6 +68,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     id: argv.id,
     concurrency: argv.concurrency,
     handlers,
+    ...(sandbox ? { sandbox } : {}),
     labels,
     gracePeriodMs: argv.grace,
     sessionTimeoutMs: argv.sessionTimeout,
