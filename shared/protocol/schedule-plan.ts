@@ -40,11 +40,13 @@ export function occurrencesBetween(c: Cron, from: number, to: number, keep: numb
     t = nextOccurrence(c, t);
   }
   if (t === null || t > to) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
-  // Cap reached: count the rest from the mean interval, find the last ones backwards.
+  // Cap reached: find the last ones backwards from `to`, count those between from the mean
+  // interval of the walked ones (exact for a fixed interval).
+  const last = c.previousRuns(Math.max(1, keep), new Date(to + 1)).map((d) => d.getTime()).reverse();
+  if (last.length === 0) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
   const mean = (walked.at(-1)! - from) / walked.length;
-  const count = walked.length + Math.max(1, Math.round((to - walked.at(-1)!) / Math.max(1, mean)));
-  const last = keep > 0 ? c.previousRuns(keep, new Date(to + 1)).map((d) => d.getTime()).reverse() : [];
-  return { count: Math.max(count, last.length), last };
+  const between = Math.max(0, Math.round((last.at(-1)! - walked.at(-1)!) / Math.max(1, mean)));
+  return { count: Math.max(walked.length + between, last.length), last: keep > 0 ? last : [] };
 }
 
 export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz)): Plan {

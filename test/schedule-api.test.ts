@@ -1,0 +1,164 @@
+// Schedules without failover: the misfire plan (pure, bounded however old the cursor), the
+// library's add/get/list/pause/resume/remove with their checks, an in-process leader firing
+// a per-second schedule (contiguous occurrence ids, nothing while paused), and the CLI (a bad
+// cron expression or zone: one line, exit 2, before connecting).
+import { afterAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
+import { EXIT } from '../cli/exit-codes.js';
+import { Master } from '../master/master.js';
+import { cronOf, newSchedule, occurrenceId, ScheduleValidationError, type Schedule } from '../shared/protocol/schedule.js';
+import { ENUM_CAP, MISFIRE_GRACE_MS, planOccurrences, resumedAt } from '../shared/protocol/schedule-plan.js';
+import { ProcessPool } from './harness/processes.js';
+import { waitFor } from './harness/wait-for.js';
+import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
+
+const pool = new SessionPool();
+const procs = new ProcessPool();
+const masters: Master[] = [];
+afterAll(async () => {
+  await Promise.all(masters.map((m) => m.stop()));
+  await procs.killAll();
+  await pool.closeAll();
+});
+
+const T0 = Date.UTC(2030, 0, 1); // a whole second
+const sched = (over: Partial<Schedule> = {}): Schedule => ({ ...newSchedule('s', { cron: '* * * * * *', type: 'echo' }, T0), ...over });
+
+describe('the misfire plan', () => {
+  it('on time: the due occurrence fires, nothing skipped', () => {
+    const p = planOccurrences(sched({ cursor: T0 }), T0 + 1200);
+    expect(p).toEqual({ skipped: 0, skipCursor: null, fire: [T0 + 1000], next: T0 + 2000 });
+  });
+
+  it('catch-up: the most recent max missed, oldest first, then the due ones; older ones counted', () => {
+    const s = sched({ cursor: T0, misfire: { policy: 'catch-up', max: 3 } });
+    const now = T0 + 10_500; // missed: T0+1s .. T0+9s (≤ now − 1 s); due: T0+10s
+    const p = planOccurrences(s, now);
+    expect(p.fire).toEqual([T0 + 7000, T0 + 8000, T0 + 9000, T0 + 10_000]);
+    expect(p.skipped).toBe(6);
+    expect(p.next).toBe(T0 + 11_000);
+  });
+
+  it('skip: none of the missed, all counted, cursor to the last missed; due ones still fire', () => {
+    const s = sched({ cursor: T0, misfire: { policy: 'skip', max: 10 } });
+    expect(planOccurrences(s, T0 + 10_500)).toMatchObject({ skipped: 9, fire: [T0 + 10_000] });
+    // Between occurrences: nothing due, the skip alone moves the cursor.
+    const five = sched({ cron: '*/5 * * * * *', cursor: T0, misfire: { policy: 'skip', max: 10 } });
+    expect(planOccurrences(five, T0 + 5000 + MISFIRE_GRACE_MS + 500)).toEqual({ skipped: 1, skipCursor: T0 + 5000, fire: [], next: T0 + 10_000 });
+  });
+
+  it('a cursor a year old on a per-second cron: bounded work, an exact count, at most max fired', () => {
+    const year = 365 * 86_400_000;
+    const s = sched({ cursor: T0 - year, misfire: { policy: 'catch-up', max: 5 } });
+    const started = performance.now();
+    const p = planOccurrences(s, T0 + 500);
+    expect(performance.now() - started).toBeLessThan(500);
+    // Missed: T0−year+1s .. T0−1s (year/1000 − 1 of them), the last 5 caught up; T0 is due.
+    expect(p.fire).toEqual([T0 - 5000, T0 - 4000, T0 - 3000, T0 - 2000, T0 - 1000, T0]);
+    expect(p.skipped).toBe(year / 1000 - 1 - 5);
+    expect(ENUM_CAP).toBeLessThan(year / 1000);
+    const r = resumedAt({ ...s, paused: true }, T0);
+    expect(r).toEqual({ cursor: T0, skipped: year / 1000 });
+  });
+
+  it('paused: nothing; checks name the problem', () => {
+    expect(planOccurrences(sched({ paused: true }), T0 + 60_000)).toEqual({ skipped: 0, skipCursor: null, fire: [], next: null });
+    expect(() => cronOf('61 * * * *')).toThrow(/invalid cron expression "61 \* \* \* \*"/);
+    expect(() => cronOf('* * * * *', 'Mars/Base')).toThrow(/unknown time zone "Mars\/Base"/);
+    expect(() => newSchedule('a/b', { cron: '* * * * *', type: 'echo' })).toThrow(/invalid schedule name/);
+    expect(() => newSchedule('a', { cron: '* * * * *', type: 'echo', misfire: { policy: 'catch-up', max: 0 } })).toThrow(/1\.\.1000/);
+    expect(() => newSchedule('a', { cron: '* * * * *', type: 'bad type' })).toThrow(/type must be/);
+    expect(occurrenceId('nightly', T0)).toBe(`sched.nightly.${T0}`);
+  });
+});
+
+describe('schedules on a cluster', () => {
+  it('library: add (refused twice unless replace), get, list, pause/resume (skipped counted), remove', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const client = await DroverClient.connect({ session: s, root: paths.root });
+    const a = await client.schedules.add('nightly', { cron: '0 3 * * *', tz: 'Europe/Berlin', type: 'echo', payload: { x: 1 }, misfire: 'catch-up' });
+    expect(a).toMatchObject({ name: 'nightly', misfire: { policy: 'catch-up', max: 10 }, paused: false, skipped: 0 });
+    expect(new Date(a.next!).toLocaleString('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' })).toBe('03:00');
+    await expect(client.schedules.add('nightly', { cron: '* * * * *', type: 'echo' })).rejects.toThrow(/exists already/);
+    await expect(client.schedules.add('bad', { cron: '* * *', type: 'echo' })).rejects.toBeInstanceOf(ScheduleValidationError);
+    const r = await client.schedules.add('nightly', { cron: '* * * * * *', type: 'echo' }, { replace: true });
+    expect(r.cron).toBe('* * * * * *');
+    await client.schedules.add('b', { cron: '* * * * *', type: 'echo', paused: true });
+    const list = await client.schedules.list();
+    expect(list.map((x) => [x.name, x.paused, x.next === null])).toEqual([
+      ['b', true, true],
+      ['nightly', false, false],
+    ]);
+    const paused = await client.schedules.pause('nightly');
+    expect(paused.paused).toBe(true);
+    // No leader here: the cursor stays; a resume after a second skips what the pause spanned.
+    await waitFor(() => Date.now() >= r.cursor + 1100, { timeoutMs: 3000, message: 'a second paused' });
+    const resumed = await client.schedules.resume('nightly');
+    expect(resumed.paused).toBe(false);
+    expect(resumed.cursor).toBeGreaterThan(paused.cursor);
+    expect(resumed.skipped).toBeGreaterThanOrEqual(1);
+    expect(await client.schedules.remove('nightly')).toBe(true);
+    expect(await client.schedules.remove('nightly')).toBe(false);
+    expect(await client.schedules.get('nightly')).toBeNull();
+    await expect(client.schedules.pause('nightly')).rejects.toThrow('no schedule nightly');
+    await client.close();
+  });
+
+  it('an in-process leader fires a per-second schedule once a second, contiguous ids; paused, nothing more', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const m = new Master({ session: await pool.open(), root: paths.root, id: 'm1', sessionTimeoutMs: TEST_SESSION_MS, log: testLog });
+    masters.push(m);
+    await m.start();
+    const client = await DroverClient.connect({ session: s, root: paths.root });
+    const added = await client.schedules.add('tick', { cron: '* * * * * *', type: 'echo' });
+    const at = await waitFor(async () => {
+      const x = await client.schedules.get('tick');
+      return x && x.cursor >= added.createdAt + 2000 ? x : null;
+    }, { timeoutMs: 8000, message: 'two occurrences' });
+    const paused = await client.schedules.pause('tick');
+    const first = Math.ceil((added.createdAt + 1) / 1000) * 1000;
+    const ids: string[] = [];
+    for (let t = first; t <= paused.cursor; t += 1000) ids.push(occurrenceId('tick', t));
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    const recs = await Promise.all(ids.map((id) => client.get(id)));
+    expect(recs.map((r, i) => (r ? r.id : `missing ${ids[i]}`))).toEqual(ids);
+    expect(at.skipped).toBe(0);
+    // Nothing after the pause: the next second's task never appears.
+    const after = occurrenceId('tick', paused.cursor + 1000);
+    await waitFor(() => Date.now() > paused.cursor + 2200, { timeoutMs: 4000, message: 'the next second past' });
+    expect(await client.get(after)).toBeNull();
+    expect((await client.schedules.get('tick'))!.cursor).toBe(paused.cursor);
+    await client.close();
+  });
+
+  it('CLI: add, list --json, pause, resume, remove; a bad cron or zone is one line, exit 2; an unknown name exit 1', async () => {
+    const s = await pool.open();
+    const paths = await freshLayout(s);
+    const g = ['--zk', zkConnect(), '--root', paths.root];
+    // Refused before connecting (no ZooKeeper at :1): run beside the rest.
+    const bads = [['--cron', '* * 32 * *'], ['--cron', '* * * * *', '--tz', 'Nowhere/Land']].map(async (bad) => ({
+      bad,
+      r: await procs.run(['schedule', 'add', 'x', ...bad, '--type', 'echo', '--zk', '127.0.0.1:1']),
+    }));
+    const add = await procs.run(['schedule', 'add', 'hourly', '--cron', '0 * * * *', '--tz', 'UTC', '--type', 'echo', '--payload', '{"n":1}', '--misfire', 'catch-up', '--catch-up-max', '3', ...g]);
+    expect(add.code, add.stderr).toBe(EXIT.ok);
+    expect(add.stdout).toMatch(/^schedule hourly added: 0 \* \* \* \* \(UTC\) → echo, next \d{4}-\d\d-\d\dT\d\d:00:00\.000Z\n$/);
+    const list = await procs.run(['schedule', 'list', '--json', ...g]);
+    const rows = JSON.parse(list.stdout) as Array<Schedule & { next: number }>;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: 'hourly', tz: 'UTC', type: 'echo', payload: { n: 1 }, misfire: { policy: 'catch-up', max: 3 }, paused: false });
+    expect((await procs.run(['schedule', 'pause', 'hourly', ...g])).stdout).toBe('schedule hourly paused\n');
+    expect((await procs.run(['schedule', 'resume', 'hourly', ...g])).stdout).toMatch(/^schedule hourly active, next /);
+    expect((await procs.run(['schedule', 'remove', 'hourly', ...g])).stdout).toBe('schedule hourly removed\n');
+    const gone = await procs.run(['schedule', 'remove', 'hourly', ...g]);
+    expect([gone.code, gone.stderr]).toEqual([EXIT.error, 'drover: no schedule hourly\n']);
+    for (const { bad, r } of await Promise.all(bads)) {
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(bad.length === 2 ? /invalid cron expression/ : /unknown time zone "Nowhere\/Land"/);
+    }
+    expect(await s.exists(`${paths.schedules}/x`)).toBeNull();
+  });
+});
