@@ -1,5 +1,6 @@
 // One-line renderings of task events (drover watch) and of attempt history entries (drover
 // get), for people: a value shown (progress, result) is JSON, cut to keep the line a line.
+import type { TaskView } from '../client/drover-client.js';
 import type { TaskEvent } from '../client/task-feed.js';
 import type { AttemptEntry, TaskError, TaskRecord } from '../shared/protocol/task-record.js';
 import { formatDuration } from './common.js';
@@ -81,4 +82,20 @@ export function heldLine(t: Pick<TaskRecord, 'state' | 'notBefore' | 'runAt'>, n
   if (t.state === 'queued' && t.notBefore !== undefined) return [t.notBefore === t.runAt ? 'runs at:' : 'not before:', at(t.notBefore)];
   if (t.runAt !== undefined) return ['delayed to:', new Date(t.runAt).toISOString()];
   return undefined;
+}
+
+/** `get`'s lines of a task's dependencies: `parents:` (id state, …) and `children:` (ids), the first 100 of each. */
+export function dagLines(t: Pick<TaskView, 'parents' | 'children'>): string[] {
+  const out: string[] = [];
+  const more = (count: number, shown: number, complete = true) => (count > shown || !complete ? ` … (${count}${complete ? '' : '+'} in all)` : '');
+  if (t.parents) {
+    const p = t.parents;
+    const run = p.onParentFailure === 'run' ? ', runs even if one fails' : '';
+    out.push(`parents:   ${p.count}${run}: ${p.shown.map((x) => `${x.id} ${x.state ?? 'gone'}`).join(', ')}${more(p.count, p.shown.length)}`);
+  }
+  if (t.children) {
+    const c = t.children;
+    out.push(`children:  ${c.count}${c.complete ? '' : '+'}: ${c.shown.join(', ')}${more(c.count, c.shown.length, c.complete)}`);
+  }
+  return out;
 }

@@ -20,6 +20,7 @@ import * as controls from './control.js';
 import { LimitApi } from './limits.js';
 import { ScheduleApi } from './schedules.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
+import { childrenView, parentsView, type ChildrenView, type ParentsView } from './task-dag-view.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
 import { Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
@@ -72,6 +73,10 @@ export class NoClusterError extends Error {
 export interface TaskView extends TaskRecord {
   /** Last value the handler passed to ctx.progress(), while it runs. */
   progress?: unknown;
+  /** The tasks it depends on (dependsOn), the first 100 with their states (client/task-dag-view.ts). */
+  parents?: ParentsView;
+  /** The tasks that depend on it, the first 100. */
+  children?: ChildrenView;
 }
 
 /**
@@ -167,6 +172,9 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
     if (r.kind === 'missing') return null;
     if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
     const view: TaskView = { ...r.record };
+    const [parents, children] = await Promise.all([r.record.dependsOn ? parentsView(this.session, this.paths, id) : undefined, childrenView(this.session, this.paths, id)]);
+    if (parents) view.parents = parents;
+    if (children) view.children = children;
     const assignment = heldAt(this.paths, r.record);
     if (assignment) {
       try {

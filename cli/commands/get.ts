@@ -4,14 +4,14 @@ import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } fr
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';
 import { DEFAULT_MAX_LOST } from '../../shared/protocol/task-record.js';
-import { attemptLine, heldLine } from '../task-lines.js';
+import { attemptLine, dagLines, heldLine } from '../task-lines.js';
 
 interface GetArgs extends GlobalArgs {
   id: string;
 }
 
 export const command = 'get <id>';
-export const describe = 'show a task: state, attempt, worker, result or error, and its attempts';
+export const describe = 'show a task: state, attempt, worker, result or error, its attempts, parents and children';
 
 export function builder(y: Argv): Argv<GetArgs> {
   return globalOptions(y)
@@ -47,6 +47,7 @@ export async function handler(argv: GetArgs): Promise<ExitCode> {
     if (t.error) lines.push(`error:     [${t.error.kind}] ${t.error.message}`);
     // The attempt history (oldest first; bounded, so the first attempts of a long story may be gone).
     if (t.history?.length) lines.push(`attempts:`, ...t.history.map((a) => `  ${attemptLine(a)}`));
+    lines.push(...dagLines(t));
     process.stdout.write(lines.join('\n') + '\n');
     return EXIT.ok;
   }, { readOnly: true });

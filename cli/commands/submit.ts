@@ -8,6 +8,7 @@ import { NO_PROGRESS, progressFor } from '../progress.js';
 import { onInterrupt } from '../signals.js';
 import { parseRunAt, RunAtError } from '../run-at.js';
 import { readPayload, readTaskLines, validateAll } from '../task-input.js';
+import { topoOrder } from '../../client/dag-submit.js';
 
 interface SubmitArgs extends GlobalArgs {
   type?: string;
@@ -21,6 +22,8 @@ interface SubmitArgs extends GlobalArgs {
   runAt?: number;
   labels?: string;
   file?: string;
+  after?: string[];
+  onParentFailure?: 'fail' | 'run';
   wait: boolean;
   waitTimeout?: number;
   progress: boolean;
@@ -45,7 +48,9 @@ export function builder(y: Argv): Argv<SubmitArgs> {
       describe: 'start no earlier than this time: ISO 8601 with a zone (2030-05-01T12:00:00Z, …+02:00); not in the past, at most 365 days ahead',
       coerce: runAtOption,
     })
-    .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line (- reads stdin)' })
+    .option('file', { type: 'string', describe: 'JSON lines, one {"type","payload",...} a line (- reads stdin); a line\'s dependsOn names ids of lines of the file or existing tasks' })
+    .option('after', { type: 'string', array: true, describe: 'run after these tasks succeed: ID[,ID...] (repeatable); the task waits (state waiting) until then' })
+    .option('on-parent-failure', { choices: ['fail', 'run'] as const, describe: 'with --after: when a parent fails or is cancelled, fail this task (dependency-failed; the default) or run it anyway' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the outcome and print it' })
     .option('wait-timeout', durationOption('wait-timeout', 'with --wait: give up after this long'))
     .option('progress', { type: 'boolean', default: true, describe: 'with --file --wait: progress on stderr (a bar when stderr is a terminal and stdout is not, lines otherwise); --no-progress for none' })
@@ -55,6 +60,9 @@ export function builder(y: Argv): Argv<SubmitArgs> {
       if (a.payload === '-' && a.file === '-') throw new UsageError('--payload - and --file - cannot both read stdin');
       if (a.delay !== undefined && a.runAt !== undefined) throw new UsageError('give --delay or --run-at, not both');
       if (a.file && (a.delay !== undefined || a.runAt !== undefined)) throw new UsageError('--delay and --run-at are for one task: with --file, give each line a delayMs or runAt');
+      if (a.file && (a.after !== undefined || a.onParentFailure !== undefined)) throw new UsageError('--after and --on-parent-failure are for one task: with --file, give each line a dependsOn (and onParentFailure)');
+      if (a.onParentFailure !== undefined && a.after === undefined) throw new UsageError('--on-parent-failure goes with --after');
+      afterOptions(a);
       return checkInts(a, { 'wait-timeout': [0, 2_147_483_647], timeout: [0, 7 * 86_400_000], delay: [0, MAX_DELAY_MS] });
     }) as unknown as Argv<SubmitArgs>;
 }
@@ -76,11 +84,20 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
           // Computed from now when the record is made (the submitter's clock; see newTaskRecord).
           delayMs: argv.delay,
           runAt: argv.runAt,
+          ...afterOptions(argv),
         },
       ];
   validateAll(inputs, (i) => (fromFile ? `${argv.file === '-' ? 'stdin' : argv.file} line ${fromFile.lines[i]}: ` : ''));
   // Ids known before anything is sent: a Ctrl-C during the submission can name what went in.
   for (const input of inputs) input.id ??= newTaskId();
+  // Parents first (a cycle is refused here, before connecting): the submitted are then a prefix.
+  if (inputs.some((t) => t.dependsOn?.length)) {
+    const order = topoOrder(
+      inputs.map((t) => t.id!),
+      inputs.map((t) => t.dependsOn ?? []),
+    );
+    inputs.splice(0, inputs.length, ...order.map((i) => inputs[i]!));
+  }
   const many = Boolean(argv.file);
   const progress = many && argv.wait ? progressFor(inputs.length, argv.progress) : NO_PROGRESS;
   return withClient(argv, async (client) => {
@@ -126,6 +143,14 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
       progress.stop();
     }
   });
+}
+
+/** --after ID[,ID...] (repeatable) as dependsOn, with --on-parent-failure; nothing without --after. */
+export function afterOptions(a: { after?: string[]; onParentFailure?: 'fail' | 'run' }): Pick<SubmitInput, 'dependsOn' | 'onParentFailure'> {
+  if (a.after === undefined) return {};
+  const ids = a.after.flatMap((v) => String(v).split(',')).map((v) => v.trim());
+  if (ids.some((v) => v === '')) throw new UsageError('--after: an empty task id (give ID[,ID...])');
+  return { dependsOn: ids, ...(a.onParentFailure ? { onParentFailure: a.onParentFailure } : {}) };
 }
 
 /** --run-at as ms since the epoch: a bad or past time is a usage error (yargs wraps it). */
