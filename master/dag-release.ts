@@ -45,11 +45,13 @@ export interface DagReleaseStats {
   failed: number;
   /** Passes of the waiting index's listing (takeover, re-arms). */
   listings: number;
+  /** Done entries seen created (each a Map lookup; a read only for a parent someone waits on). */
+  doneEvents: number;
 }
 
 export class DagRelease implements LeaderService {
   readonly name = 'dag-release';
-  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0 };
+  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0, doneEvents: 0 };
   private readonly dag: DagPaths;
   private readonly log: Logger;
   private readonly index = new DagIndex();
@@ -123,6 +125,7 @@ export class DagRelease implements LeaderService {
     if (this.stopped || e.type !== 'created') return;
     const id = this.taskOf(e.path, this.ctx.paths.done, true);
     if (id === null) return;
+    this.stats.doneEvents++;
     this.recent?.add(id);
     if (!this.index.pending(id)) return;
     this.endedParents.add(id);
@@ -195,6 +198,7 @@ export class DagRelease implements LeaderService {
   private async register(): Promise<void> {
     const kids = take(this.newChildren, PASS);
     if (kids.length === 0) return;
+    const t0 = Date.now();
     this.recent = new Set();
     try {
       const lists = await readParentLists(this.ctx.session, this.dag, kids);
@@ -214,6 +218,7 @@ export class DagRelease implements LeaderService {
       }
       // The race: parents that ended while we read, now with waiters, are read again.
       for (const p of this.recent) if (this.index.pending(p)) this.endedParents.add(p);
+      this.log.debug({ children: kids.length, parentsRead: unknown.size, ms: Date.now() - t0 }, 'dependent tasks registered');
     } catch (err) {
       for (const c of kids) if (!this.index.has(c)) this.newChildren.add(c);
       throw err;
@@ -248,6 +253,8 @@ export class DagRelease implements LeaderService {
   private async write(): Promise<void> {
     const ids = [...take(this.decided.keys(), PASS)];
     if (ids.length === 0) return;
+    const t0 = Date.now();
+    const before = this.stats.released + this.stats.failed;
     const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids);
     if (this.stopped) return;
     const items: Array<ReleaseItem & { id: string }> = [];
@@ -283,6 +290,7 @@ export class DagRelease implements LeaderService {
       }
       from += v.taken;
     }
+    this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
   }
 
   private settle(id: string): void {

@@ -1,0 +1,137 @@
+// The leader's release of dependent tasks (master/dag-release.ts) on a real ZooKeeper: order
+// (a diamond, a 1 000-wide fan-out then fan-in), failure (a chain fails link by link;
+// onParentFailure 'run' runs anyway) and the race of a parent finishing while a new child's
+// registration reads its record.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
+import { DagRelease } from '../master/dag-release.js';
+import { NonRetryableError } from '../worker/handlers.js';
+import type { TaskRecord } from '../shared/protocol/task-record.js';
+import { startCluster, type TestCluster } from './harness/cluster.js';
+import { submitDag } from './harness/dag-tasks.js';
+import { LeaderStage } from './harness/leader-stage.js';
+import { OP, OpProxy } from './harness/op-proxy.js';
+import { waitFor } from './harness/wait-for.js';
+import { SessionPool, freshLayout } from './harness/zk.js';
+
+let c: TestCluster;
+beforeAll(async () => {
+  c = await startCluster({
+    workers: [
+      {
+        id: 'dag-w1',
+        concurrency: 32,
+        handlers: {
+          ok: async (payload: { ms?: number } | null) => {
+            if (payload?.ms) await new Promise((r) => setTimeout(r, payload.ms));
+            return { ok: true };
+          },
+          boom: async () => {
+            throw new NonRetryableError('boom');
+          },
+        },
+      },
+    ],
+  });
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const waitAll = (ids: string[], timeoutMs = 12_000) => Promise.all(ids.map((id) => c.client.wait(id, { timeoutMs })));
+
+/** Each child started after every parent finished. */
+function expectAfter(child: TaskRecord, parents: TaskRecord[]): void {
+  expect(child.state).toBe('succeeded');
+  for (const p of parents) expect(child.startedAt!).toBeGreaterThanOrEqual(p.finishedAt!);
+}
+
+describe('dependent tasks released by the leader', () => {
+  it('a diamond runs in order', async () => {
+    await submitDag(c.admin, c.paths, [
+      { id: 'dia-a', type: 'ok', payload: { ms: 50 } },
+      { id: 'dia-b', type: 'ok', dependsOn: ['dia-a'] },
+      { id: 'dia-c', type: 'ok', payload: { ms: 30 }, dependsOn: ['dia-a'] },
+      { id: 'dia-d', type: 'ok', dependsOn: ['dia-b', 'dia-c'] },
+    ]);
+    const [a, b, cc, d] = await waitAll(['dia-a', 'dia-b', 'dia-c', 'dia-d']);
+    expect(a!.state).toBe('succeeded');
+    expectAfter(b!, [a!]);
+    expectAfter(cc!, [a!]);
+    expectAfter(d!, [b!, cc!]);
+    expect(d!.attempt).toBe(1);
+  });
+
+  it('a 1 000-wide fan-out then fan-in (1 → 1 000 → 1) runs in order', async () => {
+    const mids = Array.from({ length: 1000 }, (_, i) => `fan-m${i}`);
+    await submitDag(c.admin, c.paths, [
+      { id: 'fan-root', type: 'ok', payload: { ms: 100 } },
+      ...mids.map((id) => ({ id, type: 'ok', dependsOn: ['fan-root'] })),
+      { id: 'fan-sink', type: 'ok', dependsOn: mids },
+    ]);
+    const [sink] = await waitAll(['fan-sink'], 14_000);
+    const root = (await c.client.get('fan-root'))!;
+    const ms = await Promise.all(mids.map((id) => c.client.get(id)));
+    for (const m of ms) expectAfter(m!, [root]);
+    expectAfter(sink!, ms as TaskRecord[]);
+  });
+
+  it('a failed parent fails its dependents link by link; onParentFailure run runs anyway', async () => {
+    await submitDag(c.admin, c.paths, [
+      { id: 'bad-p', type: 'boom', maxAttempts: 1 },
+      { id: 'bad-c1', type: 'ok', dependsOn: ['bad-p'] },
+      { id: 'bad-c2', type: 'ok', dependsOn: ['bad-c1'] },
+      { id: 'bad-run', type: 'ok', dependsOn: ['bad-p'], onParentFailure: 'run' },
+    ]);
+    const [p, c1, c2, run] = await waitAll(['bad-p', 'bad-c1', 'bad-c2', 'bad-run']);
+    expect(p!.state).toBe('failed');
+    expect(c1).toMatchObject({ state: 'failed', error: { kind: 'dependency-failed' } });
+    expect(c1!.error!.message).toContain('bad-p');
+    expect(c2).toMatchObject({ state: 'failed', error: { kind: 'dependency-failed' } });
+    expect(c2!.error!.message).toContain('bad-c1');
+    expect(c1!.startedAt).toBeUndefined(); // never ran
+    expectAfter(run!, [p!]);
+  });
+});
+
+describe('the race: a parent finishes while a new child registration reads its record', () => {
+  const pool = new SessionPool();
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => undefined);
+    await pool.closeAll();
+  });
+
+  it('its done event, seen before the child joins its list, still releases the child', async () => {
+    // A root of its own, with no master: only this releaser acts on it.
+    const paths = await freshLayout(c.admin);
+    const client = await DroverClient.connect({ session: c.admin, root: paths.root });
+    const parents = ['race-p1', 'race-p2', 'race-p3', 'race-p4', 'race-p5'];
+    await submitDag(c.admin, paths, parents.map((id) => ({ id, type: 'ok' })));
+    for (const id of parents.slice(1)) await client.cancel(id); // ended before the child exists
+
+    const proxy = await OpProxy.start(c.admin.connectString);
+    cleanups.push(() => proxy.stop());
+    const session = await pool.open({ connectString: proxy.connectString });
+    const stage = await LeaderStage.start(session, paths);
+    cleanups.push(() => stage.stop());
+    const dr = new DagRelease(stage);
+    cleanups.push(() => dr.stop());
+    await dr.start();
+
+    // The registration reads the five records in two multiReads (the first of a fresh size
+    // estimate carries four): race-p1 (queued) in the first, the second held at the proxy.
+    const held = proxy.holdFrom({ op: OP.multiRead, contains: paths.task('race-p5') });
+    await submitDag(c.admin, paths, [{ id: 'race-child', type: 'ok', dependsOn: parents, onParentFailure: 'run' }]);
+    await held;
+    const seen = dr.stats.doneEvents;
+    await client.cancel('race-p1'); // ends while the registration is in flight
+    await waitFor(() => dr.stats.doneEvents > seen, { timeoutMs: 3000, message: 'the done event of race-p1 reached the releaser' });
+    proxy.release();
+
+    await waitFor(async () => (await client.get('race-child'))?.state === 'queued', { timeoutMs: 5000, message: 'race-child released' });
+    expect(dr.stats.released).toBe(1);
+    expect(dr.idle).toBe(true);
+    expect(dr.size).toEqual({ children: 0, parents: 0 });
+  });
+});

@@ -1,0 +1,36 @@
+// Submits tasks with dependencies straight through the protocol (dag-ops.ts), so the leader's
+// release can be tested without the client's submit: parents first, in multis of BATCH tasks
+// (their reverse edges in the same multi), as the client's submit writes them.
+import { childEdgeOps, dependentSubmitOps } from '../../shared/protocol/dag-ops.js';
+import { DagPaths } from '../../shared/protocol/dag-paths.js';
+import { ensureDagDirs } from '../../shared/protocol/dag-reads.js';
+import type { Paths } from '../../shared/protocol/paths.js';
+import { submitOps } from '../../shared/protocol/task-ops.js';
+import { newTaskRecord, type SubmitInput, type TaskRecord } from '../../shared/protocol/task-record.js';
+import type { Op, ZkSession } from '../../shared/zk/session.js';
+
+const BATCH = 50;
+
+/** Writes `inputs` in the order given (parents before their children); returns their records. */
+export async function submitDag(session: ZkSession, paths: Paths, inputs: readonly SubmitInput[]): Promise<TaskRecord[]> {
+  const dag = new DagPaths(paths);
+  if (inputs.some((i) => i.dependsOn?.length)) await ensureDagDirs(session, dag);
+  const recs = inputs.map((i) => newTaskRecord(i));
+  for (let from = 0; from < recs.length; from += BATCH) {
+    const ops: Op[] = [];
+    const edges = new Map<string, string[]>();
+    recs.slice(from, from + BATCH).forEach((rec, k) => {
+      const parents = inputs[from + k]!.dependsOn ?? [];
+      if (parents.length === 0) return void ops.push(...submitOps(paths, rec));
+      ops.push(...dependentSubmitOps(dag, rec, parents));
+      for (const p of parents) {
+        const list = edges.get(p);
+        if (list) list.push(rec.id);
+        else edges.set(p, [rec.id]);
+      }
+    });
+    ops.push(...childEdgeOps(dag, edges));
+    await session.multi(ops);
+  }
+  return recs;
+}
