@@ -35,3 +35,5 @@ export { parseAclSpec, parseZkAuth, digestOf, type Acl, type AclEntry } from './
 export * from './shared/zk/errors.js';
 export { createLogger } from './shared/log.js';
 export type { Logger, LoggerOptions } from './shared/log.js';
+export { ScheduleApi, ScheduleNotFoundError, ScheduleValidationError } from './client/schedules.js';
+export type { Schedule, ScheduleInfo, ScheduleSpec } from './client/schedules.js';
