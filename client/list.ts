@@ -7,7 +7,8 @@
 //
 // Order: tasks held by a worker first (they are happening now; by id), then by the time in
 // their index entry: a finished task's finishedAt, a queued task's notBefore (its submission,
-// or the end of a retry's backoff). `since` keeps tasks held now and those whose time is at
+// or the end of a retry's backoff). Tasks waiting for their parents (dag/waiting: bare ids)
+// come with the held ones. `since` keeps tasks held or waiting now and those whose time is at
 // or after it.
 //
 // Cost (S shards, M members, N tasks in the directories that can match):
@@ -18,6 +19,7 @@
 //   offset+limit candidates (all N only when a record filter applies: then at most
 //   RECORD_SCAN of them); records: the page's, in multiReads (record-reads.ts), or with a
 //   record filter, up to RECORD_SCAN of them, in chunks, until the page is full.
+import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { isTerminal, TASK_STATES, type TaskState } from '../shared/protocol/task-state.js';
@@ -108,6 +110,8 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`list: limit must be an integer in 1..${MAX_PAGE}, got ${limit}`);
   if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) throw new RangeError(`list: offset must be an integer in 0..${MAX_OFFSET} (deeper: narrow with since or state), got ${offset}`);
   const wantQueued = !state || state === 'queued';
+  // A dependent task waiting for its parents: its entry (dag/waiting) is its bare id, off the time line like a held one.
+  const wantWaiting = !state || state === 'waiting';
   const wantHeld = !state || state === 'assigned' || state === 'running';
   const wantDone = !state || isTerminal(state);
   // Names cannot tell these apart: records decide (bounded by RECORD_SCAN).
@@ -116,15 +120,23 @@ export async function listTasks(session: ZkSession, paths: Paths, opts: ListOpti
   const keep = (c: Candidate) => (since === undefined || c.time >= since) && newest.add(c);
 
   const shards = paths.shardNames;
-  const dirs = [...(wantQueued ? shards.map((s) => paths.queueShard(s)) : []), ...(wantDone ? shards.map((s) => paths.doneShard(s)) : [])];
+  const dag = new DagPaths(paths);
+  const dirs = [
+    ...(wantQueued ? shards.map((s) => paths.queueShard(s)) : []),
+    ...(wantDone ? shards.map((s) => paths.doneShard(s)) : []),
+    ...(wantWaiting ? shards.map((s) => dag.waitingShard(s)) : []),
+  ];
   const [counts, held] = await Promise.all([childCounts(session, dirs), wantHeld ? heldTaskIds(session, paths) : Promise.resolve([])]);
   for (const id of held) keep({ id, time: Infinity });
   const queuedDirs = wantQueued ? shards.length : 0;
+  const waitingFrom = dirs.length - (wantWaiting ? shards.length : 0);
   await listDirs(
     session,
     dirs.map((path, i) => ({ path, count: counts[i]! })),
     (i, names) => {
-      if (i < queuedDirs) {
+      if (i >= waitingFrom) {
+        for (const id of names) keep({ id, time: Infinity });
+      } else if (i < queuedDirs) {
         const shard = shards[i]!;
         for (const name of names) {
           const e = Paths.parseQueueEntry(shard, name);

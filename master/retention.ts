@@ -1,9 +1,10 @@
 // Retention: finished tasks (done entry + record) are deleted once they are older than the
-// retention, shard by shard, in fenced batches. One purge at a time: two would refuse each
+// retention, shard by shard, in fenced batches, then their dependency nodes (retention-dag.ts). One purge at a time: two would refuse each
 // other's batches.
 import { Paths } from '../shared/protocol/paths.js';
 import { purgeBatch, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
+import { purgeDagNodes } from './retention-dag.js';
 
 /** Done entries + records removed per multi. */
 const PURGE_BATCH = 50;
@@ -48,19 +49,25 @@ export class Retention {
         const p = Paths.parseDoneEntry(n);
         if (p && p.finishedAt <= cutoff) old.push({ taskId: p.taskId, doneEntry: paths.doneEntryAt(shard, n) });
       }
+      const gone: string[] = [];
       for (let i = 0; i < old.length; i += PURGE_BATCH) {
         const v = await this.purge(old, i, PURGE_BATCH);
         if (v.kind === 'committed') {
           purged += v.taken;
+          gone.push(...old.slice(i, i + v.taken).map((t) => t.taskId));
           continue;
         }
         // One of them went meanwhile: fall back to one at a time.
         for (const t of old.slice(i, i + PURGE_BATCH)) {
           const one = await this.purge([t], 0, 1);
-          if (one.kind === 'committed') purged++;
-          else if (!(one.kind === 'moved' && one.code === 'NO_NODE')) log.warn({ taskId: t.taskId, err: one.error.message }, 'could not purge finished task');
+          if (one.kind === 'committed') {
+            purged++;
+            gone.push(t.taskId);
+          } else if (!(one.kind === 'moved' && one.code === 'NO_NODE')) log.warn({ taskId: t.taskId, err: one.error.message }, 'could not purge finished task');
         }
       }
+      // Their dependency nodes (dag/parents, reverse edges), if any: same shard (retention-dag.ts).
+      if (gone.length > 0 && !this.ctx.stopped) await purgeDagNodes(this.ctx, shard, gone);
     }
     if (purged) log.info({ purged, retentionMs: this.ctx.opts.retentionMs }, 'finished tasks purged');
     return purged;
