@@ -35,5 +35,8 @@ export { parseAclSpec, parseZkAuth, digestOf, type Acl, type AclEntry } from './
 export * from './shared/zk/errors.js';
 export { createLogger } from './shared/log.js';
 export type { Logger, LoggerOptions } from './shared/log.js';
+export { LimitApi } from './client/limits.js';
+export type { Limit, LimitScope, LimitSettings } from './client/limits.js';
+export type { LimitStatus } from './client/status-limits.js';
 export { ScheduleApi, ScheduleNotFoundError, ScheduleValidationError } from './client/schedules.js';
 export type { Schedule, ScheduleInfo, ScheduleSpec } from './client/schedules.js';
