@@ -5,12 +5,15 @@
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { cancelById } from '../client/cancel.js';
+import { createMetricsRegistry } from '../shared/metrics/registry.js';
 import type { SessionState } from '../shared/zk/session.js';
 import { WorkerOptionError, Worker } from '../worker/worker.js';
 import { submitAndAssignTo, useWorkerFixture } from './harness/worker-fixture.js';
 import { waitState } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
+import { parseMetrics } from './harness/metrics-scrape.js';
 import { zkConnect } from './harness/zk.js';
 
 const MODULE = join(import.meta.dirname, 'fixtures', 'sandbox-handlers.mjs');
@@ -71,12 +74,22 @@ describe('sandboxed handlers', () => {
     expect(w.state).toBe('running');
   });
 
-  it('a thread out of memory fails its attempt, and the worker goes on', async () => {
-    const w = await fx.startWorker({ id: 'hogs', concurrency: 1, sandbox: { kind: 'thread', module: MODULE, maxOldGenerationMb: 32 } });
+  it('a thread out of memory, or exiting, fails its attempt and the worker goes on; log lines and parents() cross; metrics count the ends', async () => {
+    const metrics = createMetricsRegistry();
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const w = await fx.startWorker({ id: 'hogs', concurrency: 1, log, metrics, sandbox: { kind: 'thread', module: MODULE, maxOldGenerationMb: 32 } });
     const hog = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'hog'), 'failed', 15_000);
-    expect(hog.error).toMatchObject({ kind: 'handler', retryable: true, message: expect.stringMatching(/out of memory/) });
-    await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
+    expect(hog.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox ran out of memory (maxOldGenerationSizeMb 32)' });
+    const exited = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3 }), 'failed');
+    expect(exited.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
+    const chatty = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'chatty', { x: 1 }), 'succeeded');
+    expect(chatty.result).toEqual({ parents: [], payload: { x: 1 } });
+    expect(lines.find((l) => l.msg === 'from the sandbox')).toMatchObject({ n: 1, taskId: chatty.id, level: 30 });
     expect(w.state).toBe('running');
+    const m = parseMetrics(await metrics.metrics());
+    expect(m.by('drover_worker_sandbox_ends_total', ['kind', 'reason'])).toEqual({ 'thread/out-of-memory': 1, 'thread/exit': 1 });
+    expect(m.sum('drover_worker_sandbox_starts_total')).toBe(3);
   });
 
   it('a cancel reaches the sandbox; a handler ignoring it is terminated after the grace, and the next task runs', async () => {

@@ -115,7 +115,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const session = this.session;
       // Sandboxed handlers: the module's types are known once its first sandbox has loaded it.
       if (c.sandbox) {
-        ({ handlers: this.handlers, pool: this.sandboxes } = await sandboxedHandlers(c.handlers, c.sandbox, this.concurrency, this.log));
+        ({ handlers: this.handlers, pool: this.sandboxes } = await sandboxedHandlers(c.handlers, c.sandbox, this.concurrency, this.log, this.registry));
         this._types = Object.keys(this.handlers).sort();
       }
       this.paths = await ensureLayout(session, this.root);

@@ -14,12 +14,15 @@ export interface ChannelOptions {
   resourceLimits?: ResourceLimits;
 }
 
+/** How a sandbox ended, for a metric label (bounded). */
+export type SandboxEndReason = 'exit' | 'out-of-memory' | 'error' | 'killed' | 'closed';
+
 export interface SandboxChannel {
   readonly pid: number | undefined;
   send(m: ToSandbox): void;
   onMessage(fn: (m: FromSandbox) => void): void;
   /** Called once, when the sandbox is gone, with why ("sandbox exited with code 3"). */
-  onEnd(fn: (why: string) => void): void;
+  onEnd(fn: (why: string, reason: SandboxEndReason) => void): void;
   /** Ends it at once (thread terminate, SIGKILL); resolves when it is gone. */
   kill(): Promise<void>;
 }
@@ -31,20 +34,22 @@ export function openChannel(o: ChannelOptions): SandboxChannel {
   return o.kind === 'thread' ? threadChannel(o) : processChannel(o);
 }
 
-function endOnce(): { end(why: string): void; onEnd(fn: (why: string) => void): void; ended: Promise<void> } {
-  let why: string | undefined;
-  const fns: ((why: string) => void)[] = [];
+type EndFn = (why: string, reason: SandboxEndReason) => void;
+
+function endOnce(): { end: EndFn; onEnd(fn: EndFn): void; ended: Promise<void> } {
+  let last: [string, SandboxEndReason] | undefined;
+  const fns: EndFn[] = [];
   let resolve!: () => void;
   const ended = new Promise<void>((r) => (resolve = r));
   return {
-    end(w) {
-      if (why !== undefined) return;
-      why = w;
+    end(why, reason) {
+      if (last !== undefined) return;
+      last = [why, reason];
       resolve();
-      for (const fn of fns.splice(0)) fn(w);
+      for (const fn of fns.splice(0)) fn(why, reason);
     },
     onEnd(fn) {
-      if (why !== undefined) fn(why);
+      if (last !== undefined) fn(...last);
       else fns.push(fn);
     },
     ended,
@@ -59,9 +64,9 @@ function threadChannel(o: ChannelOptions): SandboxChannel {
   let oom = false;
   t.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') oom = true;
-    else e.end(`sandbox thread failed: ${err.message}`);
+    else e.end(`sandbox thread failed: ${err.message}`, 'error');
   });
-  t.on('exit', (code) => e.end(oom ? `sandbox ran out of memory (maxOldGenerationSizeMb ${limits.maxOldGenerationSizeMb ?? 'default'})` : `sandbox exited with code ${code}`));
+  t.on('exit', (code) => (oom ? e.end(`sandbox ran out of memory (maxOldGenerationSizeMb ${limits.maxOldGenerationSizeMb ?? 'default'})`, 'out-of-memory') : e.end(`sandbox exited with code ${code}`, 'exit')));
   return {
     pid: process.pid,
     send: (m) => t.postMessage(m),
@@ -88,11 +93,11 @@ function processChannel(o: ChannelOptions): SandboxChannel {
   });
   // The pipe stays unref'd like the child; its data still flows while the worker lives.
   (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
-  child.on('error', (err) => e.end(`sandbox process failed: ${err.message}`));
+  child.on('error', (err) => e.end(`sandbox process failed: ${err.message}`, 'error'));
   // 'close', not 'exit': the last of stderr (V8's out-of-memory line) has been read by then.
   child.on('close', (code, signal) => {
-    if (/heap out of memory|Allocation failed/i.test(tail)) e.end(`sandbox ran out of memory (--max-old-space-size ${o.maxOldGenerationMb ?? 'default'})`);
-    else e.end(signal ? `sandbox killed by ${signal}` : `sandbox exited with code ${code}`);
+    if (/heap out of memory|Allocation failed/i.test(tail)) e.end(`sandbox ran out of memory (--max-old-space-size ${o.maxOldGenerationMb ?? 'default'})`, 'out-of-memory');
+    else e.end(signal ? `sandbox killed by ${signal}` : `sandbox exited with code ${code}`, 'exit');
   });
   return {
     pid: child.pid,

@@ -3,9 +3,11 @@
 // once). A sandbox that went is dropped; the next task that needs one starts a fresh one.
 // The handler map it builds is what the executor runs: nothing else in the worker changes.
 import type { Logger } from '../../shared/log.js';
+import type { Registry } from '../../shared/metrics/registry.js';
 import type { HandlerMap, TaskContext } from '../handlers.js';
 import type { SandboxConfig } from './config.js';
 import { Sandbox, SandboxCrashError } from './sandbox.js';
+import { sandboxMetrics, type SandboxMetrics } from './sandbox-metrics.js';
 
 interface Waiter {
   resolve(sb: Sandbox): void;
@@ -17,12 +19,16 @@ export class SandboxPool {
   private readonly idle: Sandbox[] = [];
   private readonly waiters: Waiter[] = [];
   private closed = false;
+  private readonly metrics?: SandboxMetrics;
 
   constructor(
     private readonly cfg: SandboxConfig,
     private readonly size: number,
     private readonly log: Logger,
-  ) {}
+    registry?: Registry,
+  ) {
+    if (registry) this.metrics = sandboxMetrics(registry, cfg.kind);
+  }
 
   /** Starts the first sandbox and returns the module's handler types (it stays, for the first task). */
   async open(): Promise<string[]> {
@@ -45,11 +51,18 @@ export class SandboxPool {
     return map;
   }
 
-  /** Ends every sandbox at once (a run still held is told "sandbox closed"). */
+  /**
+   * Ends every sandbox. A run still held was aborted (a stop past its grace, a session loss):
+   * its handler gets its graceMs to end (the sandbox's own timer kills it then), and the rest
+   * go at once.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new SandboxCrashError('sandbox pool closed'));
     this.idle.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.all].map((sb) => sb.whenIdle())), new Promise((r) => (timer = setTimeout(r, this.cfg.graceMs + 500)))]);
+    clearTimeout(timer);
     await Promise.all([...this.all].map((sb) => sb.kill()));
   }
 
@@ -64,7 +77,8 @@ export class SandboxPool {
   }
 
   private spawn(): Sandbox {
-    const sb = new Sandbox(this.cfg, (gone, why) => {
+    const sb = new Sandbox(this.cfg, (gone, why, reason) => {
+      this.metrics?.ended(reason);
       this.all.delete(gone);
       const i = this.idle.indexOf(gone);
       if (i >= 0) this.idle.splice(i, 1);
@@ -72,6 +86,7 @@ export class SandboxPool {
       this.pump();
     });
     this.all.add(sb);
+    this.metrics?.started();
     return sb;
   }
 
@@ -112,8 +127,8 @@ export class SandboxPool {
 }
 
 /** The worker's handler map with a sandbox config: `base` under the module's types, and the pool to close at stop. */
-export async function sandboxedHandlers(base: HandlerMap, cfg: SandboxConfig, size: number, log: Logger): Promise<{ handlers: HandlerMap; pool: SandboxPool }> {
-  const pool = new SandboxPool(cfg, size, log);
+export async function sandboxedHandlers(base: HandlerMap, cfg: SandboxConfig, size: number, log: Logger, registry?: Registry): Promise<{ handlers: HandlerMap; pool: SandboxPool }> {
+  const pool = new SandboxPool(cfg, size, log, registry);
   const types = await pool.open();
   return { handlers: { ...base, ...pool.handlers(types) }, pool };
 }

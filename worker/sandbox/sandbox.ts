@@ -3,7 +3,7 @@
 // out of memory, or our kill `graceMs` after an abort the handler ignored): then as a
 // retryable error saying why, and the pool replaces the sandbox.
 import type { TaskContext } from '../handlers.js';
-import { openChannel, type SandboxChannel } from './channel.js';
+import { openChannel, type SandboxChannel, type SandboxEndReason } from './channel.js';
 import type { SandboxConfig } from './config.js';
 import { sandboxEntryPath, type FromSandbox, type SandboxTask } from './protocol.js';
 
@@ -28,11 +28,12 @@ export class Sandbox {
   private readonly ch: SandboxChannel;
   private active?: Active;
   private runs = 0;
-  private killedWhy?: string;
+  private killed?: [string, SandboxEndReason];
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly cfg: SandboxConfig,
-    onEnd: (sb: Sandbox, why: string) => void,
+    onEnd: (sb: Sandbox, why: string, reason: SandboxEndReason) => void,
   ) {
     this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
     let ready!: (types: string[]) => void;
@@ -43,17 +44,18 @@ export class Sandbox {
       if (m.t === 'ready') ready(m.types);
       else if (m.t === 'load-error') {
         failed(new SandboxLoadError(m.message));
-        void this.kill('module failed to load');
+        void this.kill('module failed to load', 'error');
       } else this.onRunMessage(m);
     });
-    this.ch.onEnd((channelWhy) => {
-      const why = this.killedWhy ?? channelWhy;
+    this.ch.onEnd((channelWhy, channelReason) => {
+      const [why, reason] = this.killed ?? [channelWhy, channelReason];
       this.ended = why;
       failed(new SandboxCrashError(`sandbox failed to start: ${why}`));
       const a = this.active;
       this.active = undefined;
       a?.reject(new SandboxCrashError(why));
-      onEnd(this, why);
+      this.becameIdle();
+      onEnd(this, why, reason);
     });
   }
 
@@ -73,7 +75,7 @@ export class Sandbox {
     const onAbort = () => {
       this.ch.send({ t: 'abort', id, message: String((ctx.signal.reason as Error | undefined)?.message ?? 'aborted') });
       timer = setTimeout(() => {
-        if (this.active?.id === id) void this.kill(`sandbox terminated: the handler did not end within ${this.cfg.graceMs} ms of its abort`);
+        if (this.active?.id === id) void this.kill(`sandbox terminated: the handler did not end within ${this.cfg.graceMs} ms of its abort`, 'killed');
       }, this.cfg.graceMs);
       timer.unref();
     };
@@ -86,12 +88,22 @@ export class Sandbox {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
       if (this.active?.id === id) this.active = undefined;
+      this.becameIdle();
     });
   }
 
+  /** Resolves once no run is held (at once when none is), or the sandbox is gone. */
+  whenIdle(): Promise<void> {
+    return this.active ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
+  private becameIdle(): void {
+    if (!this.active) for (const r of this.idleWaiters.splice(0)) r();
+  }
+
   /** Ends the sandbox at once; `why` is what a run it held is told. */
-  kill(why = 'sandbox closed'): Promise<void> {
-    this.killedWhy ??= why;
+  kill(why = 'sandbox closed', reason: SandboxEndReason = 'closed'): Promise<void> {
+    this.killed ??= [why, reason];
     return this.ch.kill();
   }
 
