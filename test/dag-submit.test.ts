@@ -1,0 +1,178 @@
+// The submit side of task dependencies on a real ZooKeeper, no leader running (so what was
+// written stays as written): the layout a diamond leaves (waiting records, parents chunks,
+// reverse edges, waiting entries), refusals that write nothing (a cycle, an unknown parent),
+// a 10 000-wide fan-out and fan-in (no request over 512 KiB; 20 parent chunks), get's
+// parents and children, and a cancel of a waiting task.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../client/drover-client.js';
+import { DependencyCycleError, UnknownParentError, topoOrder } from '../client/dag-submit.js';
+import { DagPaths, PARENT_CHUNK } from '../shared/protocol/dag-paths.js';
+import { readChildIds, readParentIds } from '../shared/protocol/dag-reads.js';
+import type { Paths } from '../shared/protocol/paths.js';
+import { doneEntryOf, opsBytes, queueEntryOf } from '../shared/protocol/task-ops.js';
+import { newTaskRecord, TaskValidationError } from '../shared/protocol/task-record.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import type { Op, ZkSession } from '../shared/zk/session.js';
+import { SessionPool, freshLayout } from './harness/zk.js';
+
+const pool = new SessionPool();
+let session: ZkSession;
+let paths: Paths;
+let dag: DagPaths;
+let client: DroverClient;
+/** Every multi the client sent, by its size (opsBytes: the server's count, commit-size.test.ts). */
+const sent: number[] = [];
+
+beforeAll(async () => {
+  session = await pool.open();
+  paths = await freshLayout(session);
+  dag = new DagPaths(paths);
+  const multi = session.multi.bind(session);
+  session.multi = (ops: Op[]) => {
+    sent.push(opsBytes(ops));
+    return multi(ops);
+  };
+  client = await DroverClient.connect({ session, root: paths.root });
+});
+afterAll(async () => {
+  await client?.close();
+  await pool.closeAll();
+});
+
+const exists = async (p: string) => (await session.exists(p)) !== null;
+const record = async (id: string) => {
+  const r = await readTask(session, paths, id);
+  if (r.kind !== 'ok') throw new Error(`${id}: ${r.kind}`);
+  return r.record;
+};
+
+describe('submitting tasks with dependencies', () => {
+  it('a diamond given children first: parents first, records waiting with their counts, chunks, reverse edges and waiting entries', async () => {
+    const before = sent.length;
+    const res = await client.submitMany([
+      { id: 'dm-d', type: 'ok', dependsOn: ['dm-b', 'dm-c'] },
+      { id: 'dm-b', type: 'ok', dependsOn: ['dm-a'], onParentFailure: 'run' },
+      { id: 'dm-c', type: 'ok', dependsOn: ['dm-a'] },
+      { id: 'dm-a', type: 'ok' },
+    ]);
+    expect(res.map((r) => [r.id, r.created, r.record.state])).toEqual([
+      ['dm-d', true, 'waiting'],
+      ['dm-b', true, 'waiting'],
+      ['dm-c', true, 'waiting'],
+      ['dm-a', true, 'queued'],
+    ]);
+    expect(sent.length - before).toBe(1); // one multi: a, then c, b, d in it
+    const a = await record('dm-a');
+    expect(await exists(queueEntryOf(paths, a))).toBe(true);
+    expect(a.dependsOn).toBeUndefined();
+    const d = await record('dm-d');
+    expect(d).toMatchObject({ state: 'waiting', dependsOn: { count: 2, onParentFailure: 'fail' } });
+    expect(d.notBefore).toBeUndefined();
+    expect((await record('dm-b')).dependsOn).toEqual({ count: 1, onParentFailure: 'run' });
+    for (const id of ['dm-b', 'dm-c', 'dm-d']) expect(await exists(dag.waiting(id))).toBe(true);
+    expect(await exists(dag.waiting('dm-a'))).toBe(false);
+    expect(JSON.parse((await session.getData(dag.parents('dm-d'))).data.toString())).toEqual({ count: 2, onParentFailure: 'fail', chunks: 1 });
+    expect(await readParentIds(session, dag, 'dm-d')).toEqual(['dm-b', 'dm-c']);
+    expect(await readParentIds(session, dag, 'dm-a')).toBeNull();
+    expect((await readChildIds(session, dag, 'dm-a')).sort()).toEqual(['dm-b', 'dm-c']);
+    expect(await readChildIds(session, dag, 'dm-d')).toEqual([]);
+    // One reverse-edge chunk per parent for the multi, named <parent>~<seq>.
+    const { children } = await session.getChildren(dag.childrenShard(paths.shard('dm-a')));
+    expect(children.filter((n) => DagPaths.parentOfChunk(n) === 'dm-a')).toHaveLength(1);
+
+    const view = await client.get('dm-d');
+    expect(view?.parents).toEqual({ count: 2, onParentFailure: 'fail', shown: [{ id: 'dm-b', state: 'waiting' }, { id: 'dm-c', state: 'waiting' }] });
+    expect(view?.children).toBeUndefined();
+    expect((await client.get('dm-a'))?.children).toMatchObject({ count: 2, complete: true });
+    expect((await client.get('dm-a'))?.parents).toBeUndefined();
+    // list --state waiting finds them by their waiting entries.
+    const page = await client.list({ state: 'waiting' });
+    expect(page.tasks.map((t) => t.id).sort()).toEqual(['dm-b', 'dm-c', 'dm-d']);
+  });
+
+  it('a cycle, an unknown parent, itself or a duplicate are refused before anything is written', async () => {
+    const before = sent.length;
+    const cycle = client.submitMany([
+      { id: 'cy-x', type: 'ok' },
+      { id: 'cy-a', type: 'ok', dependsOn: ['cy-c', 'cy-x'] },
+      { id: 'cy-b', type: 'ok', dependsOn: ['cy-a'] },
+      { id: 'cy-c', type: 'ok', dependsOn: ['cy-b'] },
+    ]);
+    await expect(cycle).rejects.toThrow(DependencyCycleError);
+    await expect(cycle).rejects.toThrow('dependency cycle: cy-a → cy-c → cy-b → cy-a');
+    const unknown = client.submitMany([
+      { id: 'un-a', type: 'ok' },
+      { id: 'un-b', type: 'ok', dependsOn: ['un-a', 'dm-a', 'no-such-task', 'nor-this'] },
+    ]);
+    await expect(unknown).rejects.toThrow(UnknownParentError);
+    await expect(unknown).rejects.toThrow('task un-b depends on no-such-task, which is neither in this submission nor an existing task (and 1 more unknown parent ids)');
+    await expect(client.submit({ id: 'un-c', type: 'ok', dependsOn: ['nope'] })).rejects.toThrow(UnknownParentError);
+    expect(sent.length).toBe(before);
+    for (const id of ['cy-x', 'cy-a', 'cy-b', 'cy-c', 'un-a', 'un-b', 'un-c']) {
+      expect(await exists(paths.task(id))).toBe(false);
+      expect(await exists(dag.parents(id))).toBe(false);
+    }
+    const field = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(TaskValidationError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(field(() => newTaskRecord({ id: 's1', type: 'ok', dependsOn: ['s1'] }))).toBe('task s1 cannot depend on itself');
+    expect(field(() => newTaskRecord({ id: 's1', type: 'ok', dependsOn: ['p', 'p'] }))).toBe('task s1 depends on p twice');
+    expect(field(() => newTaskRecord({ id: 's1', type: 'ok', dependsOn: ['bad id'] }))).toMatch(/^dependsOn: /);
+    expect(field(() => newTaskRecord({ id: 's1', type: 'ok', dependsOn: ['p'], onParentFailure: 'maybe' as 'run' }))).toMatch(/onParentFailure/);
+    // A 10 000-long chain orders without overflowing the stack.
+    const n = 10_000;
+    const ids = Array.from({ length: n }, (_, i) => `ch-${i}`);
+    expect(topoOrder(ids, ids.map((_, i) => (i + 1 < n ? [ids[i + 1]!] : [])))[0]).toBe(n - 1);
+  });
+
+  it('a 10 000-wide fan-out then fan-in: no request over 512 KiB, the fan-in child has 20 parent chunks, get shows the first 100', async () => {
+    const n = 10_000;
+    const kids = Array.from({ length: n }, (_, i) => `fo-${String(i).padStart(5, '0')}`);
+    const before = sent.length;
+    const t0 = Date.now();
+    await client.submitMany([
+      { id: 'fo-root', type: 'ok' },
+      ...kids.map((id) => ({ id, type: 'ok', dependsOn: ['fo-root'] })),
+      { id: 'fo-sink', type: 'ok', dependsOn: kids },
+    ]);
+    const ms = Date.now() - t0;
+    const sizes = sent.slice(before);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(512 * 1024);
+    console.log(`fan-out/fan-in of ${n}: ${sizes.length} multis, largest ${Math.max(...sizes)} bytes, ${ms} ms`);
+    const node = JSON.parse((await session.getData(dag.parents('fo-sink'))).data.toString()) as { chunks: number; count: number };
+    expect(node).toEqual({ count: n, onParentFailure: 'fail', chunks: n / PARENT_CHUNK });
+    expect(node.chunks).toBe(20);
+    expect(await readParentIds(session, dag, 'fo-sink')).toEqual(kids);
+    const children = await readChildIds(session, dag, 'fo-root');
+    expect(children.length).toBe(n);
+    expect(new Set(children)).toEqual(new Set(kids));
+    // The fan-in child's reverse edges: one under each parent.
+    expect(await readChildIds(session, dag, kids[1234]!)).toEqual(['fo-sink']);
+    const root = await client.get('fo-root');
+    expect(root?.children).toMatchObject({ count: n, complete: true });
+    expect(root?.children?.shown).toHaveLength(100);
+    const sink = await client.get('fo-sink');
+    expect(sink?.parents?.count).toBe(n);
+    expect(sink?.parents?.shown).toEqual(kids.slice(0, 100).map((id) => ({ id, state: 'waiting' })));
+  }, 30_000);
+
+  it('cancel of a waiting task: its waiting entry goes, its done entry comes; submitting it again changes nothing', async () => {
+    await client.submitMany([
+      { id: 'cw-p', type: 'ok' },
+      { id: 'cw-c', type: 'ok', dependsOn: ['cw-p'] },
+    ]);
+    expect(await client.cancel('cw-c', 'not needed')).toEqual({ cancelled: true, state: 'cancelled' });
+    const c = await record('cw-c');
+    expect(c).toMatchObject({ state: 'cancelled', error: { kind: 'cancelled', message: 'not needed' } });
+    expect(await exists(dag.waiting('cw-c'))).toBe(false);
+    expect(await exists(doneEntryOf(paths, c))).toBe(true);
+    const again = await client.submit({ id: 'cw-c', type: 'ok', dependsOn: ['cw-p'] });
+    expect(again).toMatchObject({ created: false, record: { state: 'cancelled' } });
+  });
+});
