@@ -7,13 +7,19 @@
 // An occurrence's task id is `sched.<name>.<scheduled ms>`: the same occurrence is the same
 // task whoever submits it, so a leader after a failover can neither repeat nor skip one.
 import { Cron } from 'croner';
-import { DEFAULT_LIMITS, newTaskRecord, TaskValidationError, type SizeLimits, type TaskRecord } from './task-record.js';
+import { DEFAULT_LIMITS, jsonBytes, newTaskRecord, TaskValidationError, type SizeLimits, type TaskRecord } from './task-record.js';
 
 export const SCHEDULE_FORMAT = 1;
 export const SCHEDULE_NAME_RE = /^[A-Za-z0-9_.-]{1,100}$/;
 /** Occurrences at most submitted by one catch-up of a schedule (after a leaderless spell). */
 export const DEFAULT_CATCH_UP_MAX = 10;
 export const MAX_CATCH_UP_MAX = 1000;
+/**
+ * An occurrence's multi holds the payload twice (the task record and the schedule's own
+ * znode): capped at 256 KiB so that it stays near half of jute.maxbuffer whatever the
+ * client's maxPayloadBytes.
+ */
+export const MAX_SCHEDULE_PAYLOAD_BYTES = 256 * 1024;
 
 export type MisfirePolicy = 'skip' | 'catch-up';
 
@@ -159,6 +165,8 @@ export function newSchedule(name: string, spec: ScheduleSpec, now = Date.now(), 
     skipped: 0,
   };
   occurrenceRecord(s, now, now, limits); // throws a TaskValidationError naming a bad task field
+  const bytes = jsonBytes(s.payload);
+  if (bytes > MAX_SCHEDULE_PAYLOAD_BYTES) throw new ScheduleValidationError('payload', `a schedule's payload is ${bytes} bytes as JSON, over the ${MAX_SCHEDULE_PAYLOAD_BYTES}-byte limit`);
   return s;
 }
 
