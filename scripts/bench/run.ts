@@ -7,6 +7,7 @@ import { ZkCeiling } from './ceiling.js';
 import { definitions, JSON_KEYS, type JsonKey } from './definitions.js';
 import { leaderChangeRun, takeoverRun } from './failover.js';
 import { Backlog } from './backlog.js';
+import { dagSection } from './dag.js';
 import { manyWorkersSection } from './many-workers.js';
 import { millionSection } from './million.js';
 import { memoryMb } from './procs.js';
@@ -28,7 +29,7 @@ export interface BenchArgs {
   only: ReadonlySet<string>;
 }
 
-export const SECTIONS = ['ceiling', 'tasks', 'takeover'] as const;
+export const SECTIONS = ['ceiling', 'tasks', 'takeover', 'dag'] as const;
 
 const SESSION_MS = 2000;
 const MILLION_SESSION_MS = 4000;
@@ -161,6 +162,7 @@ export async function runBench(a: BenchArgs, logDir: string): Promise<void> {
     await ceilingSection(ctx);
     if (a.only.has('tasks')) await tasksSection(ctx);
     if (a.only.has('takeover')) await takeoverSection(ctx);
+    if (a.only.has('dag')) await dagSection({ zk, report, logDir, stamp: ctx.stamp, runs: a.runs, sessionTimeoutMs: SESSION_MS });
     if (a.workers > 0) {
       report.section(`${fmt(a.workers)} workers, 100 a process, 2 slots each, session timeout ${WORKERS_SESSION_MS} ms`);
       await manyWorkersSection({ zk, report, logDir, workers: a.workers, perProcess: 100, concurrency: 2, cycles: a.runs, phaseMs: 8000, sessionTimeoutMs: WORKERS_SESSION_MS, say });
