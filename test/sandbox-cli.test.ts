@@ -65,13 +65,15 @@ describe('drover worker --sandbox', () => {
   });
 
   it('usage: --sandbox without --handlers is one line, exit 2; a module that does not load is its one line', async () => {
-    const r = await procs.run(['worker', '--zk', zkConnect(), '--sandbox', 'thread']);
-    expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--sandbox needs --handlers FILE')]);
     const s = await pool.open();
     const paths = await freshLayout(s);
     const missing = join(dirname(HANDLERS), 'no-such-handlers.mjs');
-    const bad = await procs.run(['worker', '--zk', zkConnect(), '--root', paths.root, '--sandbox', 'thread', '--handlers', missing], 15_000, { DROVER_LOG_LEVEL: 'warn' });
+    const [r, bad] = await Promise.all([
+      procs.run(['worker', '--zk', zkConnect(), '--sandbox', 'thread']),
+      procs.run(['worker', '--zk', zkConnect(), '--root', paths.root, '--sandbox', 'thread', '--handlers', missing], 15_000, { DROVER_LOG_LEVEL: 'warn' }),
+    ]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--sandbox needs --handlers FILE')]);
     expect(bad.code).not.toBe(EXIT.ok);
     expect(bad.stderr.trim().split('\n')).toEqual([`drover: handler module not found: ${missing} (from ${JSON.stringify(missing)})`]);
   });

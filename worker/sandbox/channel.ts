@@ -23,6 +23,8 @@ export interface SandboxChannel {
   onMessage(fn: (m: FromSandbox) => void): void;
   /** Called once, when the sandbox is gone, with why ("sandbox exited with code 3"). */
   onEnd(fn: (why: string, reason: SandboxEndReason) => void): void;
+  /** Whether it keeps the worker's process alive: while it starts or runs a task, not while idle. */
+  hold(on: boolean): void;
   /** Ends it at once (thread terminate, SIGKILL); resolves when it is gone. */
   kill(): Promise<void>;
 }
@@ -59,7 +61,6 @@ function endOnce(): { end: EndFn; onEnd(fn: EndFn): void; ended: Promise<void> }
 function threadChannel(o: ChannelOptions): SandboxChannel {
   const limits: ResourceLimits = { ...o.resourceLimits, ...(o.maxOldGenerationMb !== undefined ? { maxOldGenerationSizeMb: o.maxOldGenerationMb } : {}) };
   const t = new Thread(o.entry, { workerData: o.start, resourceLimits: limits });
-  t.unref(); // an idle sandbox must not keep the worker's process alive
   const e = endOnce();
   let oom = false;
   t.on('error', (err: Error & { code?: string }) => {
@@ -72,7 +73,9 @@ function threadChannel(o: ChannelOptions): SandboxChannel {
     send: (m) => t.postMessage(m),
     onMessage: (fn) => void t.on('message', fn),
     onEnd: e.onEnd,
+    hold: (on) => (on ? t.ref() : t.unref()),
     kill: async () => {
+      t.ref(); // until it is gone: a caller awaits that
       await t.terminate().catch(() => undefined);
       await e.ended;
     },
@@ -83,8 +86,6 @@ function processChannel(o: ChannelOptions): SandboxChannel {
   // Our own flags only: the parent's (a test runner's loaders, --inspect) are not the sandbox's.
   const execArgv = o.maxOldGenerationMb !== undefined ? [`--max-old-space-size=${o.maxOldGenerationMb}`] : [];
   const child: ChildProcess = fork(o.entry, [JSON.stringify(o.start)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-  child.unref();
-  child.channel?.unref();
   const e = endOnce();
   let tail = '';
   child.stderr?.on('data', (b: Buffer) => {
@@ -107,7 +108,17 @@ function processChannel(o: ChannelOptions): SandboxChannel {
     },
     onMessage: (fn) => void child.on('message', (m) => fn(m as FromSandbox)),
     onEnd: e.onEnd,
+    hold: (on) => {
+      if (on) {
+        child.ref();
+        child.channel?.ref();
+      } else {
+        child.unref();
+        child.channel?.unref();
+      }
+    },
     kill: async () => {
+      child.ref(); // until it is gone: a caller awaits that
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await e.ended;
     },

@@ -41,7 +41,10 @@ export class Sandbox {
     this.ready = new Promise<string[]>((res, rej) => ((ready = res), (failed = rej)));
     this.ready.catch(() => undefined); // a sandbox nobody awaits (closing) may fail to start
     this.ch.onMessage((m) => {
-      if (m.t === 'ready') ready(m.types);
+      if (m.t === 'ready') {
+        if (!this.active) this.ch.hold(false);
+        ready(m.types);
+      }
       else if (m.t === 'load-error') {
         failed(new SandboxLoadError(m.message));
         void this.kill('module failed to load', 'error');
@@ -81,6 +84,7 @@ export class Sandbox {
     };
     return new Promise<unknown>((resolve, reject) => {
       this.active = { id, ctx, resolve, reject };
+      this.ch.hold(true);
       this.ch.send({ t: 'run', id, task });
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -88,6 +92,7 @@ export class Sandbox {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
       if (this.active?.id === id) this.active = undefined;
+      if (!this.active && !this.ended) this.ch.hold(false); // idle: it must not keep the process alive
       this.becameIdle();
     });
   }
