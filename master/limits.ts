@@ -192,7 +192,7 @@ export class Limiter {
     return this.scopes.map((s) => ({
       ...s.limit,
       running: Math.max(0, s.inFlight),
-      ...(s.limit.ratePerSec !== undefined ? { tokens: Math.floor(Math.max(0, s.tokens) * 100) / 100 } : {}),
+      ...(s.limit.ratePerSec !== undefined ? { tokens: Math.floor(Math.max(0, s.tokens)) } : {}),
     }));
   }
 

@@ -3,7 +3,7 @@
 // a normal return is 0, a UsageError 2, a ControlError 1.
 import type { Argv } from 'yargs';
 import { limitLine } from '../../client/status-limits.js';
-import { assertScope, type Limit, type LimitScope } from '../../shared/protocol/limits.js';
+import { assertScope, checkSettings, type Limit, type LimitScope, type LimitSettings } from '../../shared/protocol/limits.js';
 import { globalOptions, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
@@ -54,6 +54,11 @@ export function builder(y: Argv): Argv {
           .option('burst', { type: 'number', describe: 'starts allowed at once after a quiet spell (the bucket size; needs --rate)' })
           .check((a) => {
             if (a['max-running'] === undefined && a.rate === undefined) throw new UsageError('give --max-running N, --rate R, or both');
+            try {
+              checkSettings(settingsOf(a as unknown as SetArgs));
+            } catch (err) {
+              throw new UsageError((err as Error).message);
+            }
             return true;
           }) as unknown as Argv<SetArgs>,
       set,
@@ -73,13 +78,16 @@ function show(argv: GlobalArgs, limits: Limit[]): void {
   process.stdout.write(limits.length ? limits.map(limitLine).join('\n') + '\n' : 'no limits set\n');
 }
 
-async function set(argv: SetArgs): Promise<void> {
-  const settings = {
+function settingsOf(argv: SetArgs): LimitSettings {
+  return {
     ...(argv.maxRunning !== undefined ? { maxRunning: argv.maxRunning } : {}),
     ...(argv.rate !== undefined ? { ratePerSec: argv.rate } : {}),
     ...(argv.burst !== undefined ? { burst: argv.burst } : {}),
   };
-  show(argv, await withClient(argv, (c) => c.rateLimits.set(scopeOf(argv), settings), { readOnly: true }));
+}
+
+async function set(argv: SetArgs): Promise<void> {
+  show(argv, await withClient(argv, (c) => c.rateLimits.set(scopeOf(argv), settingsOf(argv)), { readOnly: true }));
 }
 
 async function list(argv: GlobalArgs): Promise<void> {
