@@ -47,7 +47,13 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
     maxAttempts: task.maxAttempts,
     signal: controller.signal,
     log: sandboxLogger(id),
-    progress: (value) => send({ t: 'progress', id, value }),
+    progress: (value) => {
+      try {
+        send({ t: 'progress', id, value });
+      } catch {
+        // Not cloneable: dropped, as fire-and-forget progress may be.
+      }
+    },
     parents: () =>
       new Promise((resolve, reject) => {
         cur.parents.push({ resolve, reject });

@@ -44,8 +44,7 @@ export class Sandbox {
       if (m.t === 'ready') {
         if (!this.active) this.ch.hold(false);
         ready(m.types);
-      }
-      else if (m.t === 'load-error') {
+      } else if (m.t === 'load-error') {
         failed(new SandboxLoadError(m.message));
         void this.kill('module failed to load', 'error');
       } else this.onRunMessage(m);
@@ -64,10 +63,6 @@ export class Sandbox {
 
   get pid(): number | undefined {
     return this.ch.pid;
-  }
-
-  get busy(): boolean {
-    return this.active !== undefined;
   }
 
   /** Runs one task; the caller has awaited `ready` and holds this sandbox alone. */
