@@ -189,12 +189,21 @@ const PAGE_JS_SOURCE = String.raw`'use strict';
     pairs.forEach(function (p) { if (p[1] !== undefined) t.appendChild(row([el('th', null, p[0]), cell(p[1] instanceof Node ? p[1] : el('span', null, p[1]), 'wrap')])); });
     return t;
   }
+  // A task's parents or children (first 100: client/task-dag-view.ts), each a link, with the count.
+  function idLinks(items, count, complete) {
+    var span = el('span', null, count + (complete ? '' : '+') + ': ');
+    items.forEach(function (it, i) { if (i) span.appendChild(document.createTextNode(', ')); span.appendChild(taskLink(it[0])); if (it[1]) span.appendChild(document.createTextNode(' ' + it[1])); });
+    if (count > items.length) span.appendChild(document.createTextNode(' \u2026'));
+    return span;
+  }
   function renderDetail(t, used) {
     var parts = [kv([['state', badge(t.state)], ['type', t.type], ['attempt', t.attempt + ' (' + used + ' of ' + t.maxAttempts + ' used, ' + (t.lost || 0) + ' lost to infrastructure)'],
       ['retried', t.retries ? t.retries + ' times, last ' + fmtTime(t.retriedAt) : undefined],
       ['worker', t.worker || '\u2014'], ['priority', String(t.priority)], ['labels', fmtLabels(t.labels)], ['timeout', t.timeoutMs ? fmtDur(t.timeoutMs) : 'none'],
       ['created', fmtTime(t.createdAt)], ['assigned', t.assignedAt ? fmtTime(t.assignedAt) : undefined], ['started', t.startedAt ? fmtTime(t.startedAt) : undefined],
-      ['finished', t.finishedAt ? fmtTime(t.finishedAt) : undefined], ['error', t.error ? t.error.kind + ': ' + t.error.message : undefined]])];
+      ['finished', t.finishedAt ? fmtTime(t.finishedAt) : undefined], ['error', t.error ? t.error.kind + ': ' + t.error.message : undefined],
+      ['parents', t.parents ? idLinks(t.parents.shown.map(function (p) { return [p.id, p.state || 'gone']; }), t.parents.count, true) : undefined],
+      ['children', t.children ? idLinks(t.children.shown.map(function (c) { return [c]; }), t.children.count, t.children.complete) : undefined]])];
     if (t.error && t.error.stack) parts.push(el('pre', 'stack', t.error.stack));
     if (t.progress !== undefined) { parts.push(el('h3', null, 'Progress')); parts.push(el('pre', null, JSON.stringify(t.progress, null, 2))); }
     parts.push(el('h3', null, 'Attempts'));
