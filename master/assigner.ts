@@ -7,7 +7,8 @@ import { BATCH_LIMITS, isQueueEntryOf, type VersionedRecord } from '../shared/pr
 import { readQueuedRecords } from '../shared/protocol/queued-reads.js';
 import { assignBatch, failMalformedQueued, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
-import { planAssignments, freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
+import { freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
+import { planWithin } from './limits.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
@@ -166,7 +167,7 @@ export class Assigner {
       if (!this.mayPlace()) return this.releaseAll(placed);
       slots = reloaded();
       // Unread entries of a paused type (or a full limit scope) are read (classified) once, then wait in their closed class.
-      const got = slots > 0 ? this.plan(ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
+      const got = slots > 0 ? planWithin(limits, ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
       for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
       placed.push(...got);
       slots = reloaded();
@@ -185,19 +186,6 @@ export class Assigner {
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
     // A class held back for want of a token: one timer for the next token (no polling loop).
     this.armTokenTimer(limits.active ? limits.nextTokenInMs() : null);
-  }
-
-  /** planAssignments over the tasks the limits have room for: room taken per task, given back for those not placed. */
-  private plan(tasks: ReadyTask[], workers: PolicyWorker[]): Array<Placement<ReadyTask>> {
-    const limits = this.queue.gate.limits;
-    if (!limits.active) return planAssignments(tasks, workers);
-    const allowed = tasks.filter((t) => limits.reserve(limits.scopesFor(t)));
-    const got = planAssignments(allowed, workers);
-    if (got.length < allowed.length) {
-      const placed = new Set(got.map((p) => p.task));
-      for (const t of allowed) if (!placed.has(t)) limits.unreserve(limits.scopesFor(t));
-    }
-    return got;
   }
 
   private armTokenTimer(ms: number | null): void {
@@ -285,16 +273,8 @@ export class Assigner {
         const item = items[i + k]!;
         placedOn.set(item.worker, (placedOn.get(item.worker) ?? 0) + 1);
         this.queue.drop(item.entry);
-        this.reconciler.recordAssigned({
-          member: item.worker,
-          taskId: a.next.id,
-          attempt: a.next.attempt,
-          deadline: a.deadline,
-          recordBytes: a.recordBytes,
-          type: a.next.type,
-          labels: a.next.labels,
-          ...(a.next.assignedAt !== undefined ? { assignedAt: a.next.assignedAt } : {}),
-        });
+        const { id: taskId, attempt, type, labels, assignedAt } = a.next;
+        this.reconciler.recordAssigned({ member: item.worker, taskId, attempt, deadline: a.deadline, recordBytes: a.recordBytes, type, labels, ...(assignedAt !== undefined ? { assignedAt } : {}) });
       });
       this.stats.assigned += v.taken;
       this.ctx.metrics?.assigned(v.taken);

@@ -12,7 +12,7 @@
 //   max(0, capacity − the starts it can see: held attempts assigned in the last capacity/R s),
 //   never full by default.
 // - A class's scopes are decided once per class per change of the limits (cached on it).
-import { classKey } from './assignment-policy.js';
+import { classKey, planAssignments, type Placement, type PolicyTask, type PolicyWorker } from './assignment-policy.js';
 import { bucketCapacity, scopeKey, splitLabel, type Limit } from '../shared/protocol/limits.js';
 import type { Held } from './leader-context.js';
 
@@ -223,4 +223,16 @@ export class Limiter {
     s.tokens = Math.min(s.capacity, s.tokens + (Math.max(0, now - s.refilledAt) / 1000) * r);
     s.refilledAt = now;
   }
+}
+
+/** planAssignments over the tasks the limits have room for: room taken per task, given back for those not placed. */
+export function planWithin<T extends PolicyTask & Classed>(limits: Limiter, tasks: readonly T[], workers: readonly PolicyWorker[]): Array<Placement<T>> {
+  if (!limits.active) return planAssignments(tasks, workers);
+  const allowed = tasks.filter((t) => limits.reserve(limits.scopesFor(t)));
+  const got = planAssignments(allowed, workers);
+  if (got.length < allowed.length) {
+    const placed = new Set(got.map((p) => p.task));
+    for (const t of allowed) if (!placed.has(t)) limits.unreserve(limits.scopesFor(t));
+  }
+  return got;
 }
