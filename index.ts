@@ -40,3 +40,8 @@ export type { Limit, LimitScope, LimitSettings } from './client/limits.js';
 export type { LimitStatus } from './client/status-limits.js';
 export { ScheduleApi, ScheduleNotFoundError, ScheduleValidationError } from './client/schedules.js';
 export type { Schedule, ScheduleInfo, ScheduleSpec } from './client/schedules.js';
+// Task dependencies (issue 15): the submit's refusals and what get shows.
+export { DependencyCycleError, UnknownParentError } from './client/dag-submit.js';
+export type { ParentsView, ChildrenView } from './client/task-dag-view.js';
+export type { DependsOn, OnParentFailure } from './shared/protocol/task-record.js';
+export { MAX_PARENTS } from './shared/protocol/dag-paths.js';
