@@ -5,7 +5,9 @@ import type { Logger } from '../shared/log.js';
 import { checkKnownFields } from './input-fields.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
-import { BATCH_LIMITS } from '../shared/protocol/task-ops.js';
+import { BATCH_LIMITS, assertFits } from '../shared/protocol/task-ops.js';
+import { dependentSubmitOps } from '../shared/protocol/dag-ops.js';
+import { PARENT_CHUNK } from '../shared/protocol/dag-paths.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { submit } from '../shared/protocol/transitions.js';
 import { DagPaths, edgesFirst, submitDagBatch, tooBigWithEdges, type DagItem } from '../shared/protocol/client-transitions.js';
@@ -110,6 +112,8 @@ export class Submitter {
         ids,
         items.map((it) => it.parents),
       );
+      // A wide fan-in's record, parents node and chunks go in one multi: it must fit one request (ids ≤ ~90 characters for 10 000 parents).
+      for (const it of items) if (it.parents.length > PARENT_CHUNK) assertFits({ ops: dependentSubmitOps(this.dag, it.rec, it.parents) }, `the submit of task ${it.rec.id} with its ${it.parents.length} parent ids`);
       await checkParentsKnown(this.session, this.paths, inputs, ids);
       await this.ensureDag();
     }
