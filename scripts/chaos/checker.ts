@@ -30,6 +30,8 @@ export interface CheckInput {
   unacked: string[];
   /** Which share of the traffic each id belongs to (plain, outlast, labelled). */
   mix?: Map<string, string>;
+  /** Ids that must end failed (DAG tasks made to fail, and their dependents): workflow-checks.ts judges them. */
+  expectedFailures?: Set<string>;
   execLog: string;
   logDir: string;
   timeline: Timeline;
@@ -126,6 +128,10 @@ export async function check(input: CheckInput): Promise<CheckReport> {
         const end = ends.get(committed);
         if (!end || end.outcome !== 'ok') badResult.push(`${id}: result of attempt ${res.attempt} on pid ${res.pid} has no completed execution`);
       }
+    } else if (isTerminal(r.state) && input.expectedFailures?.has(id)) {
+      // Made to fail (a timeout with one attempt): that last attempt's run is the one committed.
+      const last = (starts.get(id) ?? []).find((s) => s.attempt === r.attempt && ends.get(execKey(id, s.attempt, s.pid))?.abort === 'timeout');
+      if (last) committed = execKey(id, last.attempt, last.pid);
     } else if (isTerminal(r.state)) {
       wrongOutcome.push(`${id}: ${r.state} (${r.error?.kind}: ${r.error?.message})`);
       // No handler here fails by itself: a failed task is one the faults failed.

@@ -6,6 +6,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_ROOT } from '../../shared/defaults.js';
 import { ChaosCluster } from './cluster.js';
+import { DagPlan } from './dag-traffic.js';
+import { ScheduleTraffic } from './schedule-traffic.js';
+import { checkWorkflows, type DagReport, type ScheduleReport } from './workflow-checks.js';
 import { check, type CheckReport } from './checker.js';
 import { inject, pickWeighted, type FaultContext } from './faults.js';
 import { probe, type ProbeReport } from './probe.js';
@@ -36,6 +39,10 @@ export interface ChaosOptions {
   everyKindFirst?: boolean;
   /** A second fault schedule at the same time (faults overlap). Default false. */
   overlap?: boolean;
+  /** Share of the tasks in small DAGs (dag-traffic.ts). Default 0.2. */
+  dagShare?: number;
+  /** Per-second schedules through the fault phase (schedule-traffic.ts). Default true. */
+  schedules?: boolean;
   /** How long the checker waits for all tasks to finish. Default 120 s. */
   settleTimeoutMs?: number;
   say?: (line: string) => void;
@@ -51,6 +58,8 @@ export interface ChaosReport extends CheckReport {
   submissions: { single: number; bulk: number; errorsRetried: number; errorKinds: Record<string, number> };
   /** After the checks: the cluster is whole and every worker gets work. */
   end: ProbeReport;
+  dag: DagReport;
+  schedules: ScheduleReport;
 }
 
 export class ChaosRun {
@@ -90,6 +99,10 @@ export class ChaosRun {
       });
       const cluster = this.cluster;
       timeline.note(`cluster up: ensemble ${cluster.ensemble.connectString}, ${cluster.slots.map((s) => `${s.name}=${s.pid}`).join(' ')}`);
+      const dag = new DagPlan(Math.round(o.tasks * (o.dagShare ?? 0.2)));
+      const scheduleTraffic = o.schedules === false ? undefined : new ScheduleTraffic(cluster.client.schedules, say);
+      await scheduleTraffic?.start();
+      timeline.note(`workflows: ${dag.taskCount} tasks in ${dag.units.length} DAGs; schedules ${scheduleTraffic?.active.map((s) => `${s.name} (${s.spec.cron})`).join(', ') || 'none'}`);
       const submitter = new Submitter(cluster.client, rng.fork(2), {
         total: o.tasks,
         spreadMs: o.seconds * 1000,
@@ -99,6 +112,7 @@ export class ChaosRun {
         outlastChance: o.outlastChance ?? 0.03,
         outlastMs: [8000, 12_000],
         labelledChance: 0.25,
+        dag,
       });
       this.submitter = submitter;
       submitter.start();
@@ -128,6 +142,8 @@ export class ChaosRun {
       // Settle: no more faults; everything repaired; every submission acknowledged.
       timeline.note('faults over: healing proxies, restarting what is down');
       await cluster.restoreAll();
+      await scheduleTraffic?.stop();
+      timeline.note('schedules paused: their cursors are final');
       const subDeadline = Date.now() + 120_000;
       while (submitter.acked.size + submitter.pending.size < o.tasks || submitter.pending.size > 0) {
         if (Date.now() > subDeadline || this.aborted) break;
@@ -144,12 +160,27 @@ export class ChaosRun {
         firstTriedAt: submitter.firstTriedAt,
         unacked: [...submitter.pending],
         mix: submitter.mix,
+        expectedFailures: dag.expectedFailures(),
         execLog: cluster.execLog,
         logDir: this.dir,
         timeline,
         settleTimeoutMs: o.settleTimeoutMs ?? 120_000,
         say,
       });
+      const wf = await checkWorkflows({
+        session: cluster.session,
+        paths: cluster.client.paths,
+        execLog: cluster.execLog,
+        dag,
+        ...(scheduleTraffic ? { schedules: scheduleTraffic } : {}),
+        scheduleApi: cluster.client.schedules,
+        settleTimeoutMs: 30_000,
+        say,
+      });
+      if (wf.failures.length) {
+        report.failures.push(...wf.failures);
+        report.pass = false;
+      }
       timeline.note('checking that the cluster is whole and every worker gets work');
       const end = await probe(cluster, 30_000);
       if (!end.ok) {
@@ -159,6 +190,8 @@ export class ChaosRun {
       const full: ChaosReport = {
         ...report,
         end,
+        dag: wf.dag,
+        schedules: wf.schedules,
         seed: o.seed,
         seconds: o.seconds,
         dir: this.dir,

@@ -4,6 +4,7 @@
 // submission that did go through finds the task and does not create a second one.
 import type { DroverClient } from '../../client/drover-client.js';
 import type { SubmitInput } from '../../shared/protocol/task-record.js';
+import type { DagPlan } from './dag-traffic.js';
 import type { Rng } from './prng.js';
 import { sleep } from './util.js';
 
@@ -22,12 +23,14 @@ export interface SubmitterOptions {
   outlastMs?: [number, number];
   /** Chance that a task asks for the label only one worker carries (a lopsided mix). */
   labelledChance?: number;
+  /** Graphs of dependent tasks (dag-traffic.ts), part of `total`, spread evenly through the stream. */
+  dag?: DagPlan;
 }
 
 /** The label the lopsided share of tasks asks for; the cluster gives it to one worker. */
 export const CHAOS_LABELS: Record<string, string> = { pool: 'gpu' };
 
-export type TaskMix = 'plain' | 'outlast' | 'labelled';
+export type TaskMix = 'plain' | 'outlast' | 'labelled' | 'dag';
 
 export class Submitter {
   /** Ids whose submission was acknowledged, with the value each payload carries. */
@@ -103,17 +106,32 @@ export class Submitter {
 
   private async run(): Promise<void> {
     const t0 = this.startedAt;
+    const units = this.opts.dag?.units ?? [];
+    const plainTotal = this.opts.total - (this.opts.dag?.taskCount ?? 0);
     let next = 0;
+    let plain = 0;
+    let unit = 0;
     while (next < this.opts.total && !this.stopped) {
       const due = Math.ceil((this.opts.total * (Date.now() - t0)) / this.spreadMs);
       if (next >= due) {
         await sleep(20);
         continue;
       }
-      const bulk = this.rng.chance(this.opts.bulkChance);
-      const n = bulk ? Math.min(this.rng.int(5, 20), this.opts.total - next) : 1;
-      const inputs = Array.from({ length: n }, (_, k) => this.input(next + k));
-      next += n;
+      // Graph u goes at the (u + ½)/units point of the stream, or once the plain tasks are all out.
+      const dagDue = unit < units.length && (plain >= plainTotal || next >= ((unit + 0.5) * this.opts.total) / units.length);
+      let inputs: SubmitInput[];
+      if (dagDue) {
+        const base = next;
+        const [lo, hi] = this.opts.taskMs;
+        inputs = this.opts.dag!.inputs(units[unit++]!, (k) => base + k, () => this.rng.int(lo, hi));
+        for (const i of inputs) this.mix.set(i.id!, 'dag');
+      } else {
+        const bulk = this.rng.chance(this.opts.bulkChance);
+        const n = bulk ? Math.min(this.rng.int(5, 20), plainTotal - plain) : 1;
+        inputs = Array.from({ length: n }, (_, k) => this.input(next + k));
+        plain += n;
+      }
+      next += inputs.length;
       await this.submit(inputs);
     }
   }

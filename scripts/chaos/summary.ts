@@ -21,6 +21,23 @@ export function formatSummary(r: ChaosReport): string {
   row('executions', r.executions);
   row('duplicate executions', `${r.duplicates} (unexplained ${r.unexplained.length})`);
   for (const [why, n] of Object.entries(r.duplicateReasons).sort((a, b) => b[1] - a[1])) row(`  ${why}`, n);
+  const d = r.dag;
+  const ended = Object.entries(d.ended).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
+  row('dag tasks', `${d.tasks} in ${d.graphs} graphs: ${ended}; ${d.ranAfterFailedParent} ran after a failed parent`);
+  row(
+    'dag invariants',
+    d.violations === 0
+      ? 'held (none taken before its parents ended, none left waiting, none ran past a failed parent, none released twice)'
+      : `${d.violations} VIOLATED: ${d.releasedEarly.length} taken early, ${d.wrongEnd.length} wrong end, ${d.ranDespiteFailedParent.length} ran past a failed parent, ${d.releasedTwice.length} released twice`,
+  );
+  const sc = r.schedules;
+  row('schedule occurrences', sc.schedules.map((x) => `${x.name} ${x.succeeded}/${x.occurrences} (skipped ${x.skipped})`).join(', ') || '-');
+  row(
+    'schedule invariants',
+    sc.violations === 0
+      ? 'held (every cron time from the first to the cursor, none skipped, none outside, none run twice)'
+      : `${sc.violations} VIOLATED: ${sc.missing.length} missing, ${sc.extra.length} outside, ${sc.skipped.length} skipped, ${sc.notSucceeded.length} not succeeded, ${sc.ranTwice.length} twice, ${sc.problems.length} other`,
+  );
   row('max running on one worker', `${r.capacity.maxSeen} (capacity ${r.capacity.limit})`);
   row('settled after faults in', s(r.settleMs));
   row('cluster at the end', r.end.ok ? `whole: ${r.end.leader} leads; probe tasks per worker ${Object.values(r.end.perWorker).join('/')}` : `NOT whole: ${r.end.problems.join('; ')}`);
@@ -40,7 +57,9 @@ export function formatSummary(r: ChaosReport): string {
   if (r.failures.length) {
     lines.push('  FAIL:');
     for (const f of r.failures) lines.push(`    - ${f}`);
-    const examples = [...r.lost, ...r.notTerminal, ...r.doneEntries, ...r.committedTwice, ...r.badResult, ...r.outageFailed, ...r.wrongOutcome, ...r.unexplained, ...r.capacity.violations, ...r.unexpectedExits].slice(0, 10);
+    const examples = [...r.lost, ...r.notTerminal, ...r.doneEntries, ...r.committedTwice, ...r.badResult, ...r.outageFailed, ...r.wrongOutcome, ...r.unexplained, ...r.capacity.violations, ...r.unexpectedExits,
+      ...d.releasedEarly, ...d.wrongEnd, ...d.ranDespiteFailedParent, ...d.releasedTwice,
+      ...sc.missing, ...sc.extra, ...sc.skipped, ...sc.notSucceeded, ...sc.ranTwice, ...sc.problems].slice(0, 12);
     for (const e of examples) lines.push(`      ${e}`);
   }
   lines.push(`  result: ${r.pass ? 'PASS' : 'FAIL'}   (logs: ${r.dir})`);
