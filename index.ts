@@ -8,6 +8,7 @@ export { RetryRefusedError } from './client/retry.js';
 export type { ControlState, DrainRequest, PausedScopes } from './client/drover-client.js';
 export { Worker, WorkerOptionError } from './worker/worker.js';
 export type { WorkerOptions, WorkerState, WorkerStats, WorkerEvents, WorkerCompletedEvent, WorkerFailedEvent, AttemptEnd, AttemptOutcomeLabel } from './worker/worker.js';
+export type { SandboxOptions } from './worker/sandbox/config.js';
 export { TaskFeed } from './client/task-feed.js';
 export { findRoots, readRoot, ROOTS_MAX_DEPTH, ROOTS_MAX_VISITED } from './client/admin-roots.js';
 export { parseLayout } from './shared/protocol/layout.js';

@@ -256,7 +256,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
 
   /** Cron schedules: add, list, remove, pause, resume (client/schedules.ts). */
   get schedules(): ScheduleApi {
-    return (this._schedules ??= new ScheduleApi(this.session, this.paths));
+    return (this._schedules ??= new ScheduleApi(this.session, this.paths, this.limits));
   }
   private _schedules?: ScheduleApi;
 
