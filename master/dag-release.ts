@@ -23,19 +23,17 @@
 import type { Logger } from '../shared/log.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { Paths } from '../shared/protocol/paths.js';
-import { releaseBatch, type ReleaseItem } from '../shared/protocol/dag-release-transitions.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
-import { DagIndex, type Decision } from './dag-index.js';
+import { DagIndex } from './dag-index.js';
+import { DagWriter, take } from './dag-writer.js';
 import { RecordSizes, listWaiting, parentEnd, readParentLists, readRecords } from './dag-reads.js';
-import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
+import { DeposedError, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
 
 /** Children registered, parents resolved, decisions written per pass of the pump at most (bounds what one pass holds). */
 const PASS = 1000;
-/** A child refused (moved) this many times in a row is dropped with an error line (the next rebuild tries again). */
-const MAX_MOVES = 5;
 const RETRY_MS = 250;
 const MAX_RETRY_MS = 5000;
 
@@ -63,8 +61,7 @@ export class DagRelease implements LeaderService {
   /** Parents whose done entry came (or whose events may have been missed), to read. */
   private readonly endedParents = new Set<string>();
   /** Children decided, not yet written. */
-  private readonly decided = new Map<string, Decision>();
-  private readonly moves = new Map<string, number>();
+  private readonly decided: DagWriter;
   /** Every done id seen while a registration's reads are in flight (see the header); null otherwise. */
   private recent: Set<string> | null = null;
   private readonly pump: Coalescer;
@@ -75,6 +72,7 @@ export class DagRelease implements LeaderService {
   constructor(readonly ctx: LeaderContext) {
     this.dag = new DagPaths(ctx.paths);
     this.log = ctx.log.child({ component: 'dag' });
+    this.decided = new DagWriter(ctx, this.dag, this.sizes, this.log, this.stats);
     this.pump = new Coalescer(
       () => this.pass(),
       (err) => this.onError(err, () => this.pump.kick()),
@@ -87,12 +85,23 @@ export class DagRelease implements LeaderService {
 
   /** Arms both watches (done/ first: no finish may fall between a record read and its watch); the rebuild runs in the background. */
   async start(): Promise<void> {
+    try {
+      await this.arm();
+    } catch (err) {
+      // Armed again in the background (a connection loss mid-start must not leave the leadership without releases).
+      this.onError(err, () => void this.start());
+    }
+  }
+
+  /** Adds the watches not added yet (done/ first). */
+  private async arm(): Promise<void> {
     const s = this.ctx.session;
-    for (const [root, onEvent, onReset] of [
+    const wanted = [
       [this.ctx.paths.done, (e: TreeEvent) => this.onDone(e), () => this.onDoneReset()],
       // A tree watch on a path that does not exist yet (a root of an older drover) fires as it is made.
       [this.dag.waitingDir, (e: TreeEvent) => this.onWaiting(e), () => this.relist.kick()],
-    ] as const) {
+    ] as const;
+    for (const [root, onEvent, onReset] of wanted.slice(this.watches.length)) {
       const w = await s.watchTree(root, onEvent, onReset);
       if (this.stopped) return void (await w.close().catch(() => undefined));
       this.watches.push(w);
@@ -108,7 +117,6 @@ export class DagRelease implements LeaderService {
     this.newChildren.clear();
     this.endedParents.clear();
     this.decided.clear();
-    this.moves.clear();
     await Promise.all(ws.map((w) => w.close().catch(() => undefined)));
   }
 
@@ -190,7 +198,7 @@ export class DagRelease implements LeaderService {
     while (!this.stopped && !this.idle) {
       await this.register();
       await this.resolve();
-      await this.write();
+      await this.decided.write(PASS, () => !this.stopped);
     }
     this.failures = 0;
   }
@@ -245,59 +253,6 @@ export class DagRelease implements LeaderService {
     }
   }
 
-  /**
-   * Writes up to PASS decisions: their records read (the version to check), those still
-   * waiting sent in fenced multis of ≤ 100. `moved`: the pass ends, the rest is read again in
-   * the next; `unknown`: thrown (read back after a pause); `fenced`: DeposedError.
-   */
-  private async write(): Promise<void> {
-    const ids = [...take(this.decided.keys(), PASS)];
-    if (ids.length === 0) return;
-    const t0 = Date.now();
-    const before = this.stats.released + this.stats.failed;
-    const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids);
-    if (this.stopped) return;
-    const items: Array<ReleaseItem & { id: string }> = [];
-    for (const id of ids) {
-      const r = reads.get(id);
-      const d = this.decided.get(id);
-      if (!d) continue;
-      // Gone, cancelled, or released already (by us, before an unknown verdict; or a former leader): nothing to write.
-      if (r?.kind !== 'record' || r.cur.record.state !== 'waiting') {
-        this.settle(id);
-        continue;
-      }
-      items.push({ id, cur: r.cur, ...(d.kind === 'fail' ? { failedBy: d.parent } : {}) });
-    }
-    for (let from = 0; from < items.length && !this.stopped; ) {
-      const v = notDeposed(this.ctx, await releaseBatch(this.ctx, this.dag, items, from));
-      if (v.kind === 'unknown') throw v.error;
-      if (v.kind === 'moved') {
-        const id = items[v.item]!.id;
-        const n = (this.moves.get(id) ?? 0) + 1;
-        this.moves.set(id, n);
-        if (n >= MAX_MOVES) {
-          this.log.error({ taskId: id, part: v.part, code: v.code }, 'dependent task refused again and again; left for the next rebuild');
-          this.settle(id);
-        }
-        return; // the rest are read again in the next pass
-      }
-      for (let k = from; k < from + v.taken; k++) {
-        const it = items[k]!;
-        if (it.failedBy) this.stats.failed++;
-        else this.stats.released++;
-        this.settle(it.id);
-      }
-      from += v.taken;
-    }
-    this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
-  }
-
-  private settle(id: string): void {
-    this.decided.delete(id);
-    this.moves.delete(id);
-  }
-
   private onError(err: unknown, again: () => void): void {
     if (this.stopped) return;
     if (err instanceof DeposedError) {
@@ -314,14 +269,4 @@ export class DagRelease implements LeaderService {
     t.unref();
     this.timers.add(t);
   }
-}
-
-function take<T>(from: Set<T> | Iterable<T>, n: number): T[] {
-  const out: T[] = [];
-  for (const x of from) {
-    if (out.length >= n) break;
-    out.push(x);
-  }
-  if (from instanceof Set) for (const x of out) from.delete(x);
-  return out;
 }

@@ -1,0 +1,107 @@
+// The writes of the dependency releaser (dag-release.ts): the children it decided, read again
+// for the version to check, then queued or failed in fenced multis of ≤ 100 (releaseBatch).
+import type { Logger } from '../shared/log.js';
+import type { DagPaths } from '../shared/protocol/dag-paths.js';
+import { releaseBatch, type ReleaseItem } from '../shared/protocol/dag-release-transitions.js';
+import type { Decision } from './dag-index.js';
+import { readRecords, type RecordSizes } from './dag-reads.js';
+import { notDeposed, type LeaderContext } from './leader-context.js';
+
+/** A child refused (moved) this many times in a row is dropped with an error line (the next rebuild tries again). */
+const MAX_MOVES = 5;
+
+export interface WriteStats {
+  released: number;
+  failed: number;
+}
+
+export class DagWriter {
+  private readonly decided = new Map<string, Decision>();
+  private readonly moves = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: LeaderContext,
+    private readonly dag: DagPaths,
+    private readonly sizes: RecordSizes,
+    private readonly log: Logger,
+    private readonly stats: WriteStats,
+  ) {}
+
+  get size(): number {
+    return this.decided.size;
+  }
+  has(id: string): boolean {
+    return this.decided.has(id);
+  }
+  set(id: string, d: Decision): void {
+    this.decided.set(id, d);
+  }
+  clear(): void {
+    this.decided.clear();
+    this.moves.clear();
+  }
+
+  /**
+   * Writes up to `max` decisions: their records read (the version to check), those still
+   * waiting sent in fenced multis of ≤ 100. `moved`: the pass ends, the rest is read again in
+   * the next; `unknown`: thrown (read back after a pause); `fenced`: DeposedError.
+   */
+  async write(max: number, alive: () => boolean): Promise<void> {
+    const ids = take(this.decided.keys(), max);
+    if (ids.length === 0) return;
+    const t0 = Date.now();
+    const before = this.stats.released + this.stats.failed;
+    const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids);
+    if (!alive()) return;
+    const items: Array<ReleaseItem & { id: string }> = [];
+    for (const id of ids) {
+      const r = reads.get(id);
+      const d = this.decided.get(id);
+      if (!d) continue;
+      // Gone, cancelled, or released already (by us, before an unknown verdict; or a former leader): nothing to write.
+      if (r?.kind !== 'record' || r.cur.record.state !== 'waiting') {
+        this.settle(id);
+        continue;
+      }
+      items.push({ id, cur: r.cur, ...(d.kind === 'fail' ? { failedBy: d.parent } : {}) });
+    }
+    for (let from = 0; from < items.length && alive(); ) {
+      const v = notDeposed(this.ctx, await releaseBatch(this.ctx, this.dag, items, from));
+      if (v.kind === 'unknown') throw v.error;
+      if (v.kind === 'moved') {
+        const id = items[v.item]!.id;
+        const n = (this.moves.get(id) ?? 0) + 1;
+        this.moves.set(id, n);
+        if (n >= MAX_MOVES) {
+          this.log.error({ taskId: id, part: v.part, code: v.code }, 'dependent task refused again and again; left for the next rebuild');
+          this.settle(id);
+        }
+        return; // the rest are read again in the next pass
+      }
+      for (let k = from; k < from + v.taken; k++) {
+        const it = items[k]!;
+        if (it.failedBy) this.stats.failed++;
+        else this.stats.released++;
+        this.settle(it.id);
+      }
+      from += v.taken;
+    }
+    this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
+  }
+
+  private settle(id: string): void {
+    this.decided.delete(id);
+    this.moves.delete(id);
+  }
+}
+
+/** The first `n` of `from` (taken out of it when it is a Set). */
+export function take<T>(from: Set<T> | Iterable<T>, n: number): T[] {
+  const out: T[] = [];
+  for (const x of from) {
+    if (out.length >= n) break;
+    out.push(x);
+  }
+  if (from instanceof Set) for (const x of out) from.delete(x);
+  return out;
+}
