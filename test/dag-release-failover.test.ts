@@ -18,7 +18,7 @@ afterAll(async () => {
   await pool.closeAll();
 });
 
-const CHILDREN = 300;
+const CHILDREN = 1000;
 
 describe('dependency release across a leader failover', () => {
   it('the leader killed -9 mid-release: every child runs once, none lost', async () => {
@@ -46,8 +46,8 @@ describe('dependency release across a leader failover', () => {
       },
       () => undefined,
     );
-    // Then the worker (the parent runs, m1 releases its 300 children in 3 multis) and a second master.
-    const w = procs.spawn('w1', ['worker', '--id', 'w1', '--concurrency', '32', '--handlers', RECORDING_HANDLERS, '--grace', '2000', ...common], { DROVER_EXEC_LOG: execLog });
+    // Then the worker (the parent runs, m1 releases its 1 000 children in 10 multis) and a second master.
+    const w = procs.spawn('w1', ['worker', '--id', 'w1', '--concurrency', '64', '--handlers', RECORDING_HANDLERS, '--grace', '2000', ...common], { DROVER_EXEC_LOG: execLog });
     const m2 = master('m2');
     await waitFor(() => killedAt > 0, { timeoutMs: 10_000, message: 'the first release' });
     expect(w.running).toBe(true);
