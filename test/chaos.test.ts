@@ -2,9 +2,12 @@
 // workers as real processes, 300 tasks streamed in while every fault kind is injected at
 // least once (kills, failpoint crashes inside assignment batches and commits, drains,
 // partitions of a worker and of the leader, frozen processes, a network blip, ZooKeeper
-// server kills, quorum loss). The checker
+// server kills, quorum loss). A fifth of the tasks are small DAGs (some with a parent made to
+// fail), and two catch-up schedules fire through the faults. The checker
 // must pass: nothing lost, one outcome each, correct results, every duplicate execution
-// explained, no worker over capacity. `npm run chaos` is the long version.
+// explained, no worker over capacity; no dependent taken before its parents ended, each ended
+// as its graph says, none released twice; every schedule occurrence from the first to the
+// cursor ran once, none skipped. `npm run chaos` is the long version.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,7 +38,7 @@ const run = new ChaosRun({
 afterAll(() => run.abort(), 60_000);
 
 describe('chaos (fixed seed)', () => {
-  it('every fault kind, 300 tasks: nothing lost, one outcome each, every duplicate explained', async () => {
+  it('every fault kind, 300 tasks (a fifth in DAGs) and two schedules: nothing lost, one outcome each, every duplicate explained, DAG order and schedule occurrences held', async () => {
     const report = await run.run();
     console.log(formatSummary(report));
     for (const kind of FAULT_KINDS) expect(report.faults[kind].count, kind).toBeGreaterThanOrEqual(1);
@@ -52,7 +55,20 @@ describe('chaos (fixed seed)', () => {
       unexpectedExits: [],
       capacity: { violations: [] },
     });
-    expect(report.byState).toEqual({ succeeded: 300 });
+    // The DAG tasks made to fail, and their dependents, are the only ones not succeeded.
+    const failing = report.dag.tasks - (report.dag.planned.succeeded ?? 0);
+    expect(failing).toBeGreaterThan(0);
+    expect(report.byState).toEqual({ succeeded: 300 - failing, failed: failing });
+    expect(report.dag).toMatchObject({ releasedEarly: [], wrongEnd: [], ranDespiteFailedParent: [], releasedTwice: [], violations: 0 });
+    expect(report.dag.tasks).toBeGreaterThanOrEqual(50);
+    expect(report.dag.ended).toEqual(report.dag.planned);
+    expect(report.dag.planned['dependency-failed']).toBeGreaterThan(0);
+    expect(report.dag.ranAfterFailedParent).toBeGreaterThan(0);
+    expect(report.schedules).toMatchObject({ missing: [], extra: [], skipped: [], notSucceeded: [], ranTwice: [], problems: [], violations: 0 });
+    expect(report.schedules.schedules).toHaveLength(2);
+    // Every second through the whole fault phase (≥ 45 s) and across its leader outages.
+    for (const s of report.schedules.schedules) expect(s.succeeded, s.name).toBe(s.occurrences);
+    expect(report.schedules.schedules[0]!.occurrences).toBeGreaterThanOrEqual(45);
     // And afterwards the cluster is whole: a leader, every process back, every worker gets work.
     expect(report.end.problems).toEqual([]);
     expect(report.failures).toEqual([]);

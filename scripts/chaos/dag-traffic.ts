@@ -30,19 +30,20 @@ type Shape = { name: string; nodes: NodeSpec[] };
 
 const FAN_WIDTH = 18;
 
-/** The graphs, in the order they are taken (round and round while the budget lasts). */
+/** The graphs, in the order they are taken (round and round while the budget lasts): the small
+ *  ones with a failing parent first, so that even a short run has them, the fan-out/fan-in last. */
 const SHAPES: Shape[] = [
-  { name: 'fan', nodes: [{ role: 'root' }, ...Array.from({ length: FAN_WIDTH }, (_, k) => ({ role: `m${k}`, after: ['root'] })), { role: 'sink', after: Array.from({ length: FAN_WIDTH }, (_, k) => `m${k}`) }] },
-  { name: 'diamond', nodes: [{ role: 'a' }, { role: 'b', after: ['a'] }, { role: 'c', after: ['a'] }, { role: 'd', after: ['b', 'c'] }] },
   // The top fails: everything below ends dependency-failed without running.
   { name: 'diamond-failed', nodes: [{ role: 'a', failing: true }, { role: 'b', after: ['a'] }, { role: 'c', after: ['a'] }, { role: 'd', after: ['b', 'c'] }] },
   // The head fails; b runs anyway, so c (default policy) runs after b's success.
   { name: 'chain-run', nodes: [{ role: 'a', failing: true }, { role: 'b', after: ['a'], policy: 'run' }, { role: 'c', after: ['b'] }] },
   // One side of the diamond fails; the bottom runs anyway after both ended.
   { name: 'diamond-run', nodes: [{ role: 'a' }, { role: 'b', after: ['a'], failing: true }, { role: 'c', after: ['a'] }, { role: 'd', after: ['b', 'c'], policy: 'run' }] },
+  { name: 'diamond', nodes: [{ role: 'a' }, { role: 'b', after: ['a'] }, { role: 'c', after: ['a'] }, { role: 'd', after: ['b', 'c'] }] },
   { name: 'chain', nodes: [{ role: 'a' }, { role: 'b', after: ['a'] }, { role: 'c', after: ['b'] }] },
   // The head fails: the failure travels down the chain.
   { name: 'chain-failed', nodes: [{ role: 'a', failing: true }, { role: 'b', after: ['a'] }, { role: 'c', after: ['b'] }] },
+  { name: 'fan', nodes: [{ role: 'root' }, ...Array.from({ length: FAN_WIDTH }, (_, k) => ({ role: `m${k}`, after: ['root'] })), { role: 'sink', after: Array.from({ length: FAN_WIDTH }, (_, k) => `m${k}`) }] },
 ];
 
 export interface DagUnit {
