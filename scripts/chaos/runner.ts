@@ -10,6 +10,7 @@ import { DagPlan } from './dag-traffic.js';
 import { ScheduleTraffic } from './schedule-traffic.js';
 import { checkWorkflows, type DagReport, type ScheduleReport } from './workflow-checks.js';
 import { check, type CheckReport } from './checker.js';
+import { running } from './fault-kit.js';
 import { inject, pickWeighted, type FaultContext } from './faults.js';
 import { probe, type ProbeReport } from './probe.js';
 import { Rng } from './prng.js';
@@ -132,6 +133,9 @@ export class ChaosRun {
           // Keep tasks flowing through every fault, to the end of the phase and through a
           // first round that runs past it (a failpoint fires only on work): ~6 s a fault left.
           submitter.extendUntil(Math.max(faultsEnd, Date.now() + 8000 + first.length * 6000));
+          // A worker the last fault restarted may still be starting: cut off or frozen before it
+          // has registered, its start fails and it exits by itself. Faults take started ones.
+          await Promise.all(running(cluster.workers()).map((w) => cluster.waitWorkerAlive(w, 20_000)));
           await inject(kind, { ...ctx, rng });
           await sleep(rng.int(gapLo, gapHi));
         }
