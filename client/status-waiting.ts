@@ -15,12 +15,10 @@
 // the queue; beyond the sample, counts are scaled estimates, a small class may be missed, and
 // the status says how many records they rest on.
 import { classKey, waitingReason, type PolicyWorker } from '../master/assignment-policy.js';
-import { LEADER_STATUS_FORMAT, type LeaderStatus } from '../master/leader-status.js';
+import type { LeaderStatus } from '../master/leader-status.js';
 import { isPaused, type PausedScopes } from '../shared/protocol/control.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { readTask } from '../shared/protocol/task-store.js';
-import { readLeader } from '../shared/zk/election.js';
-import { NoNodeError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 
 /** Records status() reads at most to tell what the queue waits for. */
@@ -60,8 +58,10 @@ export async function queueWaiting(
   workers: readonly Worker[],
   queued: ReadonlyArray<{ shard: string; entries: number }>,
   paused: PausedScopes = { all: null, types: [] },
+  /** The current leader's published account (status-limits.ts: currentLeaderStatus), or null. */
+  leaderStatus: LeaderStatus | null = null,
 ): Promise<{ waiting: WaitingClass[]; waitingSample: WaitingSample }> {
-  const fromLeader = await leaderWaiting(session, paths);
+  const fromLeader = leaderStatus && leaderWaiting(leaderStatus);
   if (fromLeader) return fromLeader;
   const of = queued.reduce((n, s) => n + s.entries, 0);
   const taskIds: string[] = [];
@@ -103,20 +103,12 @@ export async function queueWaiting(
   return { waiting, waitingSample: { read, of, source: 'sample' } };
 }
 
-/** The current leader's published account, or null (none, another leader's, unreadable). */
-async function leaderWaiting(session: ZkSession, paths: Paths): Promise<{ waiting: WaitingClass[]; waitingSample: WaitingSample } | null> {
-  let st: LeaderStatus;
-  try {
-    const [leader, { data }] = await Promise.all([readLeader(session, paths.election), session.retrying(() => session.getData(paths.leaderStatus))]);
-    st = JSON.parse(data.toString('utf8')) as LeaderStatus;
-    if (!leader || st.format !== LEADER_STATUS_FORMAT || st.epoch !== leader.epoch || !Array.isArray(st.waiting)) return null;
-    // The leader reads records only to place them (none while no worker has a free slot): an
-    // account resting on fewer records than a sample would is not the better one.
-    if (st.queued - st.unclassified < Math.min(st.queued, WAITING_SAMPLE)) return null;
-  } catch (err) {
-    if (err instanceof NoNodeError || err instanceof SyntaxError) return null;
-    throw err;
-  }
+/** What the current leader's account says the queue waits for, or null (not usable). */
+function leaderWaiting(st: LeaderStatus): { waiting: WaitingClass[]; waitingSample: WaitingSample } | null {
+  if (!Array.isArray(st.waiting)) return null;
+  // The leader reads records only to place them (none while no worker has a free slot): an
+  // account resting on fewer records than a sample would is not the better one.
+  if (st.queued - st.unclassified < Math.min(st.queued, WAITING_SAMPLE)) return null;
   const waiting = st.waiting.map((w) => ({ type: w.type, labels: { ...w.labels }, count: w.count, reason: w.reason }));
   const listed = waiting.reduce((n, w) => n + w.count, 0);
   const omitted = st.waitingClasses > waiting.length ? { omitted: { classes: st.waitingClasses - waiting.length, tasks: st.waitingTasks - listed } } : {};

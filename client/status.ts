@@ -5,9 +5,9 @@
 // Requests: the election (1 getChildren + 1 getData), workers/ (1 getChildren) and every
 // member's data with its assign/ directory's stat (1 multiRead per 50 members), every queue
 // and done shard's stat (1 multiRead for up to 512 shards: numChildren is the count), what the
-// queue waits for (1 getData of leader-status, or its sample), the finished split, and control
+// queue waits for (1 getData of leader-status, shared with the limits, or its sample), the finished split, and control
 // (1 getData of control/paused, 1 getChildren of control/drain, 1 multiRead if it has requests),
-// the limits with the leader's counts (status-limits.ts: 2 getData) and the tasks waiting on
+// the limits with the leader's counts (status-limits.ts: 1 getData of control/limits) and the tasks waiting on
 // their parents (dag/waiting/<shard> stats, in the shard stats' multiRead).
 //
 // The finished split: a done entry's name says when a task ended, not how, so the split is
@@ -17,6 +17,7 @@
 // scaled and say so (`finishedSample.read < of`): ≤ 1 listing and ~10 multiReads at any size.
 import { readControl, type PausedScopes } from '../shared/protocol/control.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
+import { readLimits } from '../shared/protocol/limits.js';
 import { Paths } from '../shared/protocol/paths.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import { listCandidates, readLeader } from '../shared/zk/election.js';
@@ -24,7 +25,7 @@ import type { MemberInfo } from '../shared/zk/membership.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { RecordSizes, readMany } from './record-reads.js';
 import { childCounts, listDirs } from './shard-listing.js';
-import { limitStatus, type LimitStatus } from './status-limits.js';
+import { currentLeaderStatus, limitStatus, type LimitStatus } from './status-limits.js';
 import { queueWaiting, type WaitingClass, type WaitingSample } from './status-waiting.js';
 
 export interface WorkerStatus extends MemberInfo {
@@ -86,16 +87,18 @@ export async function clusterStatus(session: ZkSession, paths: Paths): Promise<C
   ]);
   const shards = paths.shardNames;
   const dag = new DagPaths(paths);
-  const [workers, counts, limits] = await Promise.all([
+  const [workers, counts, leaderStatus, limitList] = await Promise.all([
     readWorkers(session, paths, workerNames.children),
     childCounts(session, [...shards.map((s) => paths.queueShard(s)), ...shards.map((s) => paths.doneShard(s)), ...shards.map((s) => dag.waitingShard(s))]),
-    limitStatus(session, paths, leader?.epoch ?? null),
+    currentLeaderStatus(session, paths, leader?.epoch ?? null),
+    readLimits(session, paths),
   ]);
+  const limits = limitStatus(limitList.limits, leaderStatus);
   const queued = shards.map((shard, i) => ({ shard, entries: counts[i]! }));
   const done = shards.map((shard, i) => ({ shard, entries: counts[shards.length + i]! }));
   const dependencyWaiting = counts.slice(2 * shards.length).reduce((n, c) => n + c, 0);
   const sum = (xs: Array<{ entries: number }>) => xs.reduce((n, x) => n + x.entries, 0);
-  const [{ waiting, waitingSample }, finishedBy] = await Promise.all([queueWaiting(session, paths, workers, queued, control.paused), finishedSplit(session, paths, done)]);
+  const [{ waiting, waitingSample }, finishedBy] = await Promise.all([queueWaiting(session, paths, workers, queued, control.paused, leaderStatus), finishedSplit(session, paths, done)]);
   return {
     root: paths.root || '/',
     leader: leader ? { id: leader.id, host: leader.host, pid: leader.pid, epoch: leader.epoch } : null,

@@ -9,6 +9,7 @@ import { assignBatch, failMalformedQueued, removeStaleQueueEntry, type AssignIte
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { planWithin } from './limits.js';
+import { LimitRound } from './limits-round.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
@@ -19,7 +20,6 @@ const ROUND_READ_BUDGET = 2000;
 const YIELD_EVERY = 100;
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
 
 /** Workers named in a round's debug line (the others are counted). */
 const ROUND_LOG_WORKERS = 20;
@@ -42,6 +42,7 @@ export class Assigner {
   private dueTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private tokenTimer?: NodeJS.Timeout;
+  private readonly limitRound: LimitRound;
   /** Work done (tests, logs): rounds, those that ended at once for want of a free slot, tasks assigned. */
   readonly stats = { rounds: 0, noFreeSlot: 0, assigned: 0 };
 
@@ -54,7 +55,9 @@ export class Assigner {
     private readonly mayPlace: () => boolean = () => true,
     /** Members asked to drain (control/drain): given nothing, as if their state said 'draining'. */
     private readonly draining: (member: string) => boolean = () => false,
-  ) {}
+  ) {
+    this.limitRound = new LimitRound(ctx, reconciler);
+  }
 
   stop(): void {
     clearTimeout(this.dueTimer);
@@ -123,12 +126,9 @@ export class Assigner {
     // Everything paused (control/paused): nothing read, nothing placed.
     const gate = this.queue.gate;
     if (gate.pausedAll) return;
-    // Limits (control/limits): room per scope from what is held now (master/limits.ts).
+    // Limits (control/limits): applied as read, room per scope from what is held now.
+    await this.limitRound.begin(gate);
     const limits = gate.limits;
-    if (limits.active) {
-      await this.reconciler.learnClasses();
-      limits.beginRound(this.reconciler.held(), this.reconciler.unreadCount());
-    }
     // Loads as the mirror has them plus this round's own placements: taken again after every
     // read, whose reply follows every event of the requests sent before it (an assign whose
     // outcome we did not learn, applied late, shows up there as unread assignments).
@@ -195,8 +195,15 @@ export class Assigner {
     this.tokenTimer.unref();
   }
 
+  /** Placements not sent: back to the queue, their room (and tokens) given back. */
   private releaseAll(placed: ReadonlyArray<Placement<ReadyTask>>): void {
-    for (const p of placed) this.queue.release(p.task.entry);
+    for (const p of placed) this.unsent(p.task.entry, p.task.cur);
+  }
+
+  private unsent(entry: QueueEntry, cur: VersionedRecord): void {
+    this.queue.release(entry);
+    const limits = this.queue.gate.limits;
+    limits.unreserve(limits.scopesFor(cur.record));
   }
 
   /** Reads the records behind queue entries (many per request); repairs what is malformed, missing or stale. */
@@ -245,28 +252,28 @@ export class Assigner {
     const limits = { maxItems: opts.assignBatch, maxBytes: BATCH_LIMITS.maxBytes, epoch: handle.epoch, graceMs: opts.timeoutGraceMs };
     // One multi at a time, as many as fit under the op and byte budget, behind one fence.
     for (let i = 0; i < items.length; ) {
-      const releaseRest = () => {
-        for (let k = i; k < items.length; k++) this.queue.release(items[k]!.entry);
+      // Not written (moved): room given back; outcome unknown (it may have been): kept taken.
+      const releaseRest = (maybeWritten: boolean) => {
+        for (let k = i; k < items.length; k++) if (maybeWritten) this.queue.release(items[k]!.entry); else this.unsent(items[k]!.entry, items[k]!.cur);
       };
       let v;
       try {
         v = notDeposed(this.ctx, await assignBatch(this.ctx, items, i, limits));
       } catch (err) {
-        releaseRest();
+        releaseRest(true);
         throw err;
       }
       if (v.kind === 'moved') {
         // One task in the batch moved under us (cancelled, say): drop it, retry the rest.
         const culprit = items[v.item]!;
         this.ctx.log.info({ taskId: culprit.cur.record.id, err: v.code }, 'task changed while being assigned; re-reading it');
-        this.queue.release(culprit.entry);
-        // The others are retried next round, from fresh reads.
-        releaseRest();
+        // It and the others (items from i on) are retried next round, from fresh reads.
+        releaseRest(false);
         this.ctx.kick();
         return;
       }
       if (v.kind === 'unknown') {
-        releaseRest();
+        releaseRest(true);
         throw v.error;
       }
       v.assigned.forEach((a, k) => {

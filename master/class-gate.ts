@@ -77,6 +77,8 @@ export class ClassGate<C extends GateClass> {
   private readonly pausedTypes = new Set<string>();
   /** Room per limit scope (the assigner begins each round on it). */
   readonly limits = new Limiter();
+  /** control/limits as last read, until a round applies it. */
+  private pendingLimits?: readonly Limit[];
 
   constructor(private readonly pause: () => Promise<void> = () => Promise.resolve()) {}
 
@@ -92,9 +94,25 @@ export class ClassGate<C extends GateClass> {
     for (const t of p.types) this.pausedTypes.add(t.type);
   }
 
-  /** What control/limits says now: applied from the next round on. */
+  /**
+   * What control/limits says now: kept until the next round applies it (applyLimits), right
+   * before it counts what is held. Swapped in mid-round, a new scope would start uncounted
+   * (in flight 0) while the round goes on placing.
+   */
   setLimits(l: readonly Limit[]): void {
-    this.limits.set(l);
+    this.pendingLimits = l;
+  }
+
+  /** Limits will be active once the pending ones (if any) are applied. */
+  get limitsWanted(): boolean {
+    return this.pendingLimits ? this.pendingLimits.length > 0 : this.limits.active;
+  }
+
+  /** Applies what setLimits() kept (the round counts right after, with no await between). */
+  applyLimits(): void {
+    if (!this.pendingLimits) return;
+    this.limits.set(this.pendingLimits);
+    this.pendingLimits = undefined;
   }
 
   /** Queued tasks of classes some worker takes that a full limit scope holds back (O(classes); metrics). */

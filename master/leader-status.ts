@@ -6,8 +6,11 @@
 // deposed leader's write is refused), at most once per interval and only when it changed.
 // `status` uses it when its epoch is the current leader's, and falls back to a sample of
 // records otherwise. A new leader publishes once its first listing of the queue is done.
-// With limits set (control/limits) it also lists each limit with its tasks assigned or running
-// as its last round counted them (exact: from its picture of assign/), and its bucket's tokens.
+// With limits set (control/limits) it also lists each limit (the first LEADER_STATUS_MAX_LIMITS,
+// in control/limits' order: ≤ ~30 KB with 200-character labels) with its tasks assigned or
+// running as its last round counted them (exact: from its picture of assign/), and its bucket's
+// tokens (to 1/100: the next leader seeds its buckets from them, master/limits-round.ts; they
+// change, and so are rewritten, only while a bucket is not full).
 import { Multi } from '../shared/protocol/transitions.js';
 import type { LeaderContext } from './leader-context.js';
 import type { LimitReport } from './limits.js';
@@ -16,6 +19,8 @@ import type { QueueIndex, WaitingClassCount } from './queue-index.js';
 /** Classes listed at most (the biggest): keeps the znode a few KB. */
 export const LEADER_STATUS_MAX_CLASSES = 50;
 export const LEADER_STATUS_FORMAT = 1;
+/** Limits listed at most (status shows the others' counts as unknown). */
+export const LEADER_STATUS_MAX_LIMITS = 100;
 
 export interface LeaderStatus {
   format: number;
@@ -32,7 +37,7 @@ export interface LeaderStatus {
   /** How many such classes, and tasks in them, there are in all (also beyond the list). */
   waitingClasses: number;
   waitingTasks: number;
-  /** Each limit with its running count (absent: no limits set). */
+  /** The first LEADER_STATUS_MAX_LIMITS limits with their running counts (absent: no limits set). */
   limits?: LimitReport[];
 }
 
@@ -84,7 +89,7 @@ export class LeaderStatusPublisher {
       waiting: w.classes,
       waitingClasses: w.total,
       waitingTasks: w.tasks,
-      ...(this.queue.gate.limits.active ? { limits: this.queue.gate.limits.report() } : {}),
+      ...(this.queue.gate.limits.active ? { limits: this.queue.gate.limits.report(LEADER_STATUS_MAX_LIMITS) } : {}),
     };
     const json = JSON.stringify(body);
     if (json === this.last) return;

@@ -4,13 +4,16 @@
 //
 // - In flight: counted at the start of every round from the reconciler's picture (the Held
 //   entries of assign/, each with the type and labels the leader learnt when it assigned it or
-//   first read its record), O(held) and only while a maxRunning limit exists: it is exact across
-//   failovers since the picture is rebuilt from the znodes. An assignment whose type is not
-//   known yet (not made by this leader, its record not read) counts in every scope until read.
+//   first read its record), O(held) while any limit exists (status shows it for rate-only
+//   scopes too): it is exact across failovers since the picture is rebuilt from the znodes. An
+//   assignment whose type is not known yet (not made by this leader, its record not read)
+//   counts in every scope until read. New limits are applied by the round (ClassGate
+//   .applyLimits) right before it counts, never in the middle of one.
 // - Tokens: capacity `burst`, refilled at R/s, one taken per task reserved in a round (given
 //   back when it was not placed). A new bucket (a takeover, a limit set) starts at
-//   max(0, capacity − the starts it can see: held attempts assigned in the last capacity/R s),
-//   never full by default.
+//   capacity − the starts it can see (held attempts assigned in the last capacity/R s), and
+//   at a takeover at most what the previous leader published (leader-status: its tokens at
+//   the znode's mtime, refilled since): min(capacity − seen, tokens + R·(now − mtime)).
 // - A class's scopes are decided once per class per change of the limits (cached on it).
 import { classKey, planAssignments, type Placement, type PolicyTask, type PolicyWorker } from './assignment-policy.js';
 import { bucketCapacity, scopeKey, splitLabel, type Limit } from '../shared/protocol/limits.js';
@@ -43,7 +46,15 @@ export interface LimitCache {
 /** What the leader publishes of each limit (leader-status). */
 export interface LimitReport extends Limit {
   running: number;
+  /** Rounded down to 1/100 (exact enough to seed the next leader's bucket, still few rewrites once full). */
   tokens?: number;
+}
+
+/** A previous leader's bucket as it published it: its tokens at `at` (the znode's mtime). */
+export interface PriorBucket {
+  readonly limit: Limit;
+  readonly tokens: number;
+  readonly at: number;
 }
 
 const inScope = (l: Limit, c: Classed): boolean => {
@@ -72,10 +83,6 @@ export class Limiter {
   get list(): readonly ScopeState[] {
     return this.scopes;
   }
-  private get counting(): boolean {
-    return this.scopes.some((s) => s.limit.maxRunning !== undefined);
-  }
-
   /** control/limits as read: a scope whose rate settings did not change keeps its bucket. */
   set(limits: readonly Limit[]): void {
     const next = new Map<string, ScopeState>();
@@ -116,24 +123,21 @@ export class Limiter {
   }
 
   /**
-   * A round begins: tokens refilled, new buckets seeded, tasks in flight counted from what is
-   * held (`unknown`: assignments whose type is not known, counted in every scope). O(held)
-   * while a maxRunning limit exists, else O(scopes).
+   * A round begins: tokens refilled, new buckets seeded (`prior`: the previous leader's
+   * published buckets, by scope key), tasks in flight counted from what is held (`unknown`:
+   * assignments whose type is not known, counted in every scope). O(held) while a limit exists.
    */
-  beginRound(held: Iterable<Held>, unknown: number, now = Date.now()): void {
+  beginRound(held: Iterable<Held>, unknown: number, now = Date.now(), prior?: ReadonlyMap<string, PriorBucket>): void {
     if (!this.active) return;
-    const counting = this.counting;
-    const seeding = this.unseeded.size > 0;
     for (const s of this.scopes) {
-      s.inFlight = counting ? unknown : 0;
+      s.inFlight = unknown;
       s.starved = false;
       if (this.unseeded.has(s)) s.tokens = s.capacity;
       else this.refill(s, now);
     }
-    if (!counting && !seeding) return;
     for (const h of held) {
       if (h.type === undefined) {
-        if (counting) for (const s of this.scopes) s.inFlight++;
+        for (const s of this.scopes) s.inFlight++;
         continue;
       }
       const scopes = this.heldScopes(h);
@@ -144,6 +148,12 @@ export class Limiter {
       }
     }
     for (const s of this.unseeded) {
+      // The previous leader's bucket, refilled since it published it (same settings only): its
+      // starts that finished before this round are not held, so not seen above.
+      const p = prior?.get(s.key);
+      if (p && p.limit.ratePerSec === s.limit.ratePerSec && bucketCapacity(p.limit) === s.capacity) {
+        s.tokens = Math.min(s.tokens, p.tokens + (Math.max(0, now - p.at) / 1000) * s.limit.ratePerSec!);
+      }
       s.tokens = Math.max(0, s.tokens);
       s.refilledAt = now;
     }
@@ -187,13 +197,16 @@ export class Limiter {
     return best;
   }
 
-  /** What leader-status shows. */
-  report(): LimitReport[] {
-    return this.scopes.map((s) => ({
-      ...s.limit,
-      running: Math.max(0, s.inFlight),
-      ...(s.limit.ratePerSec !== undefined ? { tokens: Math.floor(Math.max(0, s.tokens)) } : {}),
-    }));
+  /** What leader-status shows: the first `max` limits (control/limits' order), buckets refilled to now. */
+  report(max = Infinity, now = Date.now()): LimitReport[] {
+    return this.scopes.slice(0, max).map((s) => {
+      if (!this.unseeded.has(s)) this.refill(s, now);
+      return {
+        ...s.limit,
+        running: Math.max(0, s.inFlight),
+        ...(s.limit.ratePerSec !== undefined ? { tokens: Math.floor(Math.max(0, s.tokens) * 100) / 100 } : {}),
+      };
+    });
   }
 
   private heldScopes(h: Held): readonly ScopeState[] {

@@ -8,18 +8,11 @@ import { removeMemberDir } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import type { TreeWatch } from '../shared/zk/session.js';
 import { readUnread, resyncAssignments, type ResyncDeps } from './assign-resync.js';
+import { ClassLearner, learnClass } from './held-classes.js';
 import { HeldIndex } from './held-index.js';
 import { UNKNOWN_LOAD, readRecords } from './held-reads.js';
 import { notDeposed, type Held, type LeaderContext } from './leader-context.js';
 import { TakeBacks } from './take-backs.js';
-
-/** What a held assignment's record says of its class and start (limits). */
-function learnClass(h: Held, r: Awaited<ReturnType<typeof readRecords>>[number]): void {
-  if (r.kind !== 'ok' || r.record.attempt !== h.attempt) return;
-  h.type = r.record.type;
-  h.labels = r.record.labels;
-  if (r.record.assignedAt !== undefined) h.assignedAt = r.record.assignedAt;
-}
 
 export class Reconciler {
   private readonly index: HeldIndex;
@@ -35,6 +28,7 @@ export class Reconciler {
   private readonly firstReset = new Promise<void>((r) => (this.armed = r));
   private readonly deps: ResyncDeps;
   private readonly takeBacks: TakeBacks;
+  private readonly classes: ClassLearner;
   /** Members whose node was seen deleted: gone for good (the name holds the session), no check needed. */
   private readonly gone = new Set<string>();
   /** Gone members whose directory stayed non-empty, and how many times so far (backs off). */
@@ -56,6 +50,7 @@ export class Reconciler {
       if (!this.closed && !ctx.stopped) ctx.kick();
     });
     this.takeBacks = new TakeBacks(ctx, this.index, (m) => void this.dirty.add(m));
+    this.classes = new ClassLearner(ctx);
     this.deps = {
       session: ctx.session,
       paths: ctx.paths,
@@ -155,19 +150,10 @@ export class Reconciler {
     return this.index.total() - this.index.count();
   }
 
-  /**
-   * Learns the type, labels and start of held assignments that lack them (not assigned by this
-   * leader): their records, read once each (packed by size). Only while limits exist.
-   */
-  async learnClasses(): Promise<void> {
-    const todo: Held[] = [];
-    for (const h of this.held()) if (h.type === undefined && !this.triedClass.has(h)) todo.push(h);
-    if (todo.length === 0) return;
-    for (const h of todo) this.triedClass.add(h);
-    const records = await readRecords(this.ctx.session, this.ctx.paths, todo);
-    todo.forEach((h, i) => learnClass(h, records[i]!));
+  /** Learns the class of held assignments that lack it (limits count them per scope: held-classes.ts). */
+  learnClasses(): Promise<void> {
+    return this.classes.learn(this.held());
   }
-  private readonly triedClass = new WeakSet<Held>();
 
   /** Records an assignment we just made. */
   recordAssigned(h: Held): void {

@@ -2,12 +2,17 @@
 // of a type and of a label is never exceeded (the assignment znodes sampled every ~20 ms
 // throughout) and every task ends; the CLI sets, lists and removes limits and `status` shows
 // them with the leader's running count; a held-back class counts as unplaceable{reason=limit};
-// the codec's checks, and a new bucket's seeding from the starts it can see (no burst).
+// the codec's checks, and a new bucket's seeding from the starts it can see (no burst) and from
+// the previous leader's published tokens; limits applied by the round only (never mid-round),
+// rate-only scopes counted too; a held task whose record is not readable yet is read again.
 // The start rate across a leader kill -9, with real master processes: limit-rate-failover.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
-import { Limiter } from '../master/limits.js';
+import { ClassGate } from '../master/class-gate.js';
+import { ClassLearner } from '../master/held-classes.js';
+import type { Held, LeaderContext } from '../master/leader-context.js';
+import { Limiter, type PriorBucket } from '../master/limits.js';
 import { ControlError } from '../shared/protocol/control.js';
 import { decodeLimits, encodeLimits, withLimit, withoutLimit } from '../shared/protocol/limits.js';
 import { Paths } from '../shared/protocol/paths.js';
@@ -178,5 +183,75 @@ describe('limits with the leader', () => {
     expect(room()).toBe(1);
     lim.beginRound([], 0, now + 60_000);
     expect(room()).toBe(4);
+  });
+
+  it('limits set during a round wait for the next round, which counts what is held before placing', () => {
+    const gate = new ClassGate();
+    const held = (i: number, type = 't') => ({ member: 'm', taskId: `h${i}`, attempt: 1, deadline: null, type, labels: {} });
+    const t = { type: 't', labels: {} };
+    gate.setLimits([{ scope: { type: 't' }, maxRunning: 3 }]);
+    // Mid-round (the round began with no limits): nothing swapped in, so no scope counted 0 in flight.
+    expect(gate.limits.active).toBe(false);
+    expect(gate.limitsWanted).toBe(true);
+    gate.applyLimits();
+    gate.limits.beginRound([held(1), held(2)], 0);
+    expect(gate.limits.room(t)).toBe(1);
+    gate.setLimits([]);
+    expect(gate.limitsWanted).toBe(false);
+    expect(gate.limits.room(t)).toBe(1);
+    gate.applyLimits();
+    expect(gate.limits.active).toBe(false);
+  });
+
+  it('a rate-only scope counts its running tasks (status), and keeps the count when maxRunning is added', () => {
+    const lim = new Limiter();
+    const t = { type: 't', labels: {} };
+    lim.set([{ scope: { type: 't' }, ratePerSec: 1, burst: 1 }]);
+    const held = Array.from({ length: 20 }, (_, i) => ({ member: 'm', taskId: `r${i}`, attempt: 1, deadline: null, type: 't', labels: {} }));
+    // The first round seeds the bucket, the next ones only refill it: counted in each.
+    lim.beginRound(held, 0);
+    lim.beginRound(held, 0);
+    expect(lim.report()[0]).toMatchObject({ running: 20 });
+    lim.set([{ scope: { type: 't' }, ratePerSec: 1, burst: 1, maxRunning: 3 }]);
+    expect(lim.room(t)).toBe(0);
+  });
+
+  it("a new leader's bucket starts at most at the previous leader's published tokens, refilled since", () => {
+    const now = 2_000_000;
+    const limit = { scope: { type: 't' }, ratePerSec: 2, burst: 10 };
+    const room = (prior?: Map<string, PriorBucket>) => {
+      const lim = new Limiter();
+      lim.set([limit]);
+      lim.beginRound([], 0, now, prior);
+      return lim.room({ type: 't', labels: {} });
+    };
+    // Its starts that finished are not held: without its account the bucket would start full.
+    expect(room()).toBe(10);
+    expect(room(new Map([['type:t', { limit, tokens: 0.5, at: now - 1500 }]]))).toBe(3);
+    // Published long ago: full (capacity − the starts seen still bounds it).
+    expect(room(new Map([['type:t', { limit, tokens: 0, at: now - 60_000 }]]))).toBe(10);
+    // Other settings than this leader's: not its bucket.
+    expect(room(new Map([['type:t', { limit: { ...limit, burst: 20 }, tokens: 0, at: now }]]))).toBe(10);
+  });
+
+  it('a held task whose record could not be read (malformed for a while) is read again until its class is learnt', async () => {
+    const p2 = await freshLayout(s);
+    const c2 = await DroverClient.connect({ session: s, root: p2.root });
+    const { id } = await c2.submit({ type: 'k', labels: { z: '1' } });
+    const good = (await s.getData(p2.task(id))).data;
+    const rec = (await c2.get(id))!;
+    const learner = new ClassLearner({ session: s, paths: p2, log: testLog } as unknown as LeaderContext);
+    const h: Held = { member: 'm', taskId: id, attempt: rec.attempt, deadline: null };
+    await s.setData(p2.task(id), Buffer.from('not a record'));
+    const now = Date.now();
+    await learner.learn([h], now);
+    expect(h.type).toBeUndefined();
+    await s.setData(p2.task(id), good);
+    // Not due yet (1 s after): not read again.
+    await learner.learn([h], now + 500);
+    expect(learner.reads).toBe(1);
+    await learner.learn([h], now + 1000);
+    expect(learner.reads).toBe(2);
+    expect(h).toMatchObject({ type: 'k', labels: { z: '1' } });
   });
 });

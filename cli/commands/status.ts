@@ -3,6 +3,7 @@ import { globalOptions, printJson, withClient, type GlobalArgs } from '../common
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { ClusterStatus } from '../../client/drover-client.js';
 import { limitLine } from '../../client/status-limits.js';
+import { LEADER_STATUS_MAX_LIMITS } from '../../master/leader-status.js';
 
 export const command = 'status';
 export const describe = 'show the leader, masters, workers (state, load), queue depth and counts';
@@ -30,7 +31,9 @@ export async function handler(argv: GlobalArgs): Promise<ExitCode> {
       out.push(`  ${w.id}\t${w.state}\tload ${w.load}/${w.capacity}\tlabels ${labels}\ttypes ${types}\t${w.host} pid ${w.pid}\t${w.name}`);
     }
     out.push(...controlLines(s));
-    if (s.limits.length > 0) out.push(`limits:      ${s.limits.length}`, ...s.limits.map((l) => `  ${limitLine(l)}`));
+    if (s.limits.length > 0) out.push(`limits:      ${s.limits.length}`, ...s.limits.slice(0, LEADER_STATUS_MAX_LIMITS).map((l) => `  ${limitLine(l)}`));
+    // The leader publishes counts for that many: `drover limit list` shows every limit's settings.
+    if (s.limits.length > LEADER_STATUS_MAX_LIMITS) out.push(`  … and ${n(s.limits.length - LEADER_STATUS_MAX_LIMITS)} more (drover limit list shows them all)`);
     out.push(`queued:      ${s.queue.depth}`);
     if (s.dependencyWaiting > 0) out.push(`waiting on dependencies: ${n(s.dependencyWaiting)}`);
     out.push(...waitingLines(s.waiting, s.waitingSample));
