@@ -2,9 +2,11 @@
 // worker thread or a child process leaves the worker's event loop free (its session lives);
 // a sandbox that exits, runs out of memory or ignores its abort fails that attempt alone and
 // is replaced, and the worker goes on.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { cancelById } from '../client/cancel.js';
 import { createMetricsRegistry } from '../shared/metrics/registry.js';
@@ -18,6 +20,18 @@ import { zkConnect } from './harness/zk.js';
 
 const MODULE = join(import.meta.dirname, 'fixtures', 'sandbox-handlers.mjs');
 const fx = useWorkerFixture({ gracePeriodMs: 1000 });
+const tmp = mkdtempSync(join(tmpdir(), 'drover-sandbox-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const pidOf = (r: { result?: unknown }) => (r.result as { pid: number }).pid;
 
 async function runOne(member: string, type: string, payload: unknown = null, extra: { timeoutMs?: number } = {}) {
   const [t] = await submitAndAssignTo(fx.session, fx.paths, member, [{ type, payload, maxAttempts: 1, ...extra }]);
@@ -40,7 +54,7 @@ describe('sandboxed handlers', () => {
         return { kind, session, states, w, member, memberEvents, sessionId: session.sessionId };
       }),
     );
-    expect(sides[0]!.w.types).toEqual(['chatty', 'echo', 'exit', 'fail', 'hog', 'notAgain', 'sleep', 'spin', 'stubborn', 'where']);
+    expect(sides[0]!.w.types).toEqual(['chatty', 'echo', 'exit', 'fail', 'hog', 'notAgain', 'polite', 'sleep', 'spin', 'stubborn', 'where']);
     const ids = await Promise.all(sides.map((s) => runOne(s.member, 'spin', { ms: 2 * SESSION_MS })));
     const records = await Promise.all(ids.map((id) => waitState(fx.session, fx.paths, id, 'succeeded', 15_000)));
     for (const [i, s] of sides.entries()) {
@@ -62,7 +76,13 @@ describe('sandboxed handlers', () => {
   it('process.exit in a handler fails its attempt with the code, and the next task runs on the same worker in a fresh sandbox', async () => {
     const w = await fx.startWorker({ id: 'exits', concurrency: 1, sandbox: { kind: 'process', module: MODULE } });
     const first = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
-    const crashed = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3 }), 'failed');
+    // Its exit ends the attempt at once, though a child of the handler (a 6 s sleep) still holds the stderr pipe.
+    const sleeper = join(tmp, 'sleeper.pid');
+    const t0 = Date.now();
+    const crashed = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3, sleeper }), 'failed', 4000).finally(() => {
+      process.kill(Number(readFileSync(sleeper, 'utf8')), 'SIGKILL');
+    });
+    expect(Date.now() - t0).toBeLessThan(3000);
     expect(crashed.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
     const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
     expect((next.result as { pid: number }).pid).not.toBe((first.result as { pid: number }).pid);
@@ -92,23 +112,43 @@ describe('sandboxed handlers', () => {
     expect(m.sum('drover_worker_sandbox_starts_total')).toBe(3);
   });
 
-  it('a cancel reaches the sandbox; a handler ignoring it is terminated after the grace, and the next task runs', async () => {
-    const w = await fx.startWorker({ id: 'cancels', concurrency: 1, sandbox: { kind: 'process', module: MODULE, graceMs: 300 } });
-    const started: string[] = [];
-    const ended: string[] = [];
-    w.on('started', (e) => started.push(e.taskId));
-    w.on('ended', (e) => ended.push(e.taskId));
-    const before = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
-    const id = await runOne(w.memberName!, 'stubborn');
-    await waitFor(() => started.includes(id), { message: 'stubborn started' });
+  it('a cancel reaches the sandbox with its kind: a handler ending on it keeps its sandbox, one ignoring it is killed after the grace; two sandboxes run at once', async () => {
+    const GRACE_MS = 1500;
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const w = await fx.startWorker({ id: 'cancels', concurrency: 2, log, sandbox: { kind: 'process', module: MODULE, graceMs: GRACE_MS } });
+    const started = new Set<string>();
+    w.on('started', (e) => started.add(e.taskId));
+    const first = pidOf(await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded'));
+    const stubborn = await runOne(w.memberName!, 'stubborn');
+    await waitFor(() => started.has(stubborn), { message: 'stubborn started' });
+    // The stubborn one holds the first sandbox: this one runs meanwhile in a second.
+    const second = pidOf(await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded'));
+    expect(second).not.toBe(first);
+    const polite = await runOne(w.memberName!, 'polite');
+    await waitFor(() => started.has(polite), { message: 'polite started' });
     const t0 = Date.now();
-    await cancelById({ session: fx.session, paths: fx.paths }, id, 'enough');
-    // The next task waits for the one sandbox (concurrency 1): it runs once the stubborn one is killed.
-    const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
-    expect(ended).toContain(id);
-    // Killed and replaced: another process.
-    expect((next.result as { pid: number }).pid).not.toBe((before.result as { pid: number }).pid);
+    await Promise.all([cancelById({ session: fx.session, paths: fx.paths }, stubborn, 'enough'), cancelById({ session: fx.session, paths: fx.paths }, polite, 'enough')]);
+    await waitFor(() => lines.find((l) => l.msg === 'aborted in the sandbox'), { message: 'the polite handler saw its abort' });
+    expect(lines.find((l) => l.msg === 'aborted in the sandbox')).toMatchObject({ taskId: polite, kind: 'withdrawn', name: 'AttemptAbortedError' });
+    // The stubborn one's sandbox is SIGKILLed its grace after the abort, not before.
+    await waitFor(() => !alive(first), { timeoutMs: GRACE_MS + 3000, message: 'stubborn sandbox killed' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(GRACE_MS);
+    // The polite one's sandbox was not killed: the next task runs in it.
+    expect(pidOf(await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded'))).toBe(second);
+  });
+
+  it('a replacement sandbox whose module load hangs is killed by the attempt\'s abort (its timeout): the one slot is free for the next task', async () => {
+    const w = await fx.startWorker({ id: 'hangs', concurrency: 1, sandbox: { kind: 'thread', module: MODULE } });
+    await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3 }), 'failed');
+    process.env.DROVER_TEST_SANDBOX_HANG_LOAD = '1';
+    try {
+      const hung = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where', null, { timeoutMs: 500 }), 'failed');
+      expect(hung.error).toMatchObject({ retryable: true, message: 'timed out after 500 ms' });
+    } finally {
+      delete process.env.DROVER_TEST_SANDBOX_HANG_LOAD;
+    }
+    await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded', 4000);
   });
 
   it('options: a bad sandbox is refused at construction; a module that does not load fails start() with its line', async () => {

@@ -31,6 +31,8 @@ export interface SandboxChannel {
 
 /** How much of a child's stderr is kept to tell an out-of-memory abort from another. */
 const STDERR_TAIL = 4096;
+/** How long a child's end waits for its stderr to close (a grandchild may hold it for ever). */
+const STDERR_CLOSE_WAIT_MS = 200;
 
 export function openChannel(o: ChannelOptions): SandboxChannel {
   return o.kind === 'thread' ? threadChannel(o) : processChannel(o);
@@ -95,10 +97,23 @@ function processChannel(o: ChannelOptions): SandboxChannel {
   // The pipe stays unref'd like the child; its data still flows while the worker lives.
   (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
   child.on('error', (err) => e.end(`sandbox process failed: ${err.message}`, 'error'));
-  // 'close', not 'exit': the last of stderr (V8's out-of-memory line) has been read by then.
-  child.on('close', (code, signal) => {
-    if (/heap out of memory|Allocation failed/i.test(tail)) e.end(`sandbox ran out of memory (--max-old-space-size ${o.maxOldGenerationMb ?? 'default'})`, 'out-of-memory');
-    else e.end(signal ? `sandbox killed by ${signal}` : `sandbox exited with code ${code}`, 'exit');
+  // The end is the child's 'exit'. Its 'close' waits for every holder of the stderr pipe (a
+  // grandchild spawned with stdio 'inherit', a background process), so it is awaited only
+  // briefly, for the last of stderr (V8's out-of-memory line); the ref'd timer also keeps the
+  // worker's process alive until the end is reported (the pipe itself is unref'd).
+  let closed = false;
+  let onClosed: (() => void) | undefined;
+  child.on('close', () => ((closed = true), onClosed?.()));
+  child.on('exit', (code, signal) => {
+    let timer: NodeJS.Timeout | undefined;
+    const report = () => {
+      clearTimeout(timer);
+      if (/heap out of memory|Allocation failed/i.test(tail)) e.end(`sandbox ran out of memory (--max-old-space-size ${o.maxOldGenerationMb ?? 'default'})`, 'out-of-memory');
+      else e.end(signal ? `sandbox killed by ${signal}` : `sandbox exited with code ${code}`, 'exit');
+    };
+    if (closed) return report();
+    timer = setTimeout(report, STDERR_CLOSE_WAIT_MS);
+    onClosed = report;
   });
   return {
     pid: child.pid,

@@ -2,14 +2,36 @@
 // module once (loadHandlers: the same shapes and the same errors as `--handlers`), then runs
 // one task at a time as the worker asks. Its ctx forwards progress, log lines and parents()
 // to the worker; an abort message aborts ctx.signal (the worker kills us if we ignore it).
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, Worker as Thread } from 'node:worker_threads';
 import { errorMessage } from '../../shared/protocol/messages.js';
 import { isRetryable, loadHandlers, type HandlerMap, type ParentOutcome, type TaskContext } from '../handlers.js';
 import { SANDBOX_LOG_LEVELS, type FromSandbox, type SandboxStart, type ToSandbox } from './protocol.js';
 import type { Logger } from '../../shared/log.js';
 
 const send: (m: FromSandbox) => void = isMainThread ? (m) => process.send!(m) : (m) => parentPort!.postMessage(m);
+/** How often a process sandbox checks that its parent is still the worker. */
+const WATCHDOG_POLL_MS = 500;
 const start: SandboxStart = isMainThread ? (JSON.parse(process.argv[2] ?? '{}') as SandboxStart) : (workerData as SandboxStart);
+
+if (isMainThread) guardProcess();
+
+/**
+ * A process sandbox outlives neither its worker nor the worker's own signals. Before the
+ * module loads (a load may hang or spin): the worker going closes our IPC channel
+ * ('disconnect'), and since that event needs our event loop, which a CPU-bound handler holds,
+ * a watchdog thread also polls our parent pid and SIGKILLs us once it is not the worker's
+ * (a kill -9 of the worker reparents us). SIGINT/SIGTERM are ignored: a Ctrl-C or systemd's
+ * cgroup SIGTERM reaches us with the worker, which drains and then ends us itself.
+ */
+function guardProcess(): void {
+  process.on('disconnect', () => process.exit(0));
+  if (!process.connected) process.exit(0);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => undefined);
+  if (start.parentPid === undefined) return;
+  const watchdog = `const { workerData: ppid } = require('node:worker_threads');
+setInterval(() => { if (process.ppid !== ppid) process.kill(process.pid, 'SIGKILL'); }, ${WATCHDOG_POLL_MS});`;
+  new Thread(watchdog, { eval: true, workerData: start.parentPid }).unref();
+}
 
 interface Current {
   id: number;
@@ -80,7 +102,7 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
 function onMessage(handlers: HandlerMap, m: ToSandbox): void {
   if (m.t === 'run') void run(handlers, m.id, m.task);
   else if (current?.id !== m.id) return; // a message for a run that is over
-  else if (m.t === 'abort') current.controller.abort(Object.assign(new Error(m.message), { name: 'AttemptAbortedError' }));
+  else if (m.t === 'abort') current.controller.abort(Object.assign(new Error(m.message), { name: 'AttemptAbortedError' }, m.kind !== undefined ? { kind: m.kind } : {}));
   else if (m.t === 'parents') {
     const waiter = current.parents.shift();
     if (!waiter) return;
@@ -98,11 +120,8 @@ async function main(): Promise<void> {
     return;
   }
   const listen = (m: unknown) => onMessage(handlers, m as ToSandbox);
-  if (isMainThread) {
-    process.on('message', listen);
-    // The worker went (killed -9 too): nothing is left to answer to.
-    process.on('disconnect', () => process.exit(0));
-  } else parentPort!.on('message', listen);
+  if (isMainThread) process.on('message', listen);
+  else parentPort!.on('message', listen);
   send({ t: 'ready', types: Object.keys(handlers) });
 }
 

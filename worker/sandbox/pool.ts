@@ -69,7 +69,7 @@ export class SandboxPool {
   private async runIn(type: string, payload: unknown, ctx: TaskContext): Promise<unknown> {
     const sb = await this.acquire(ctx.signal);
     try {
-      await sb.ready;
+      if (!sb.loaded) await readyUnlessAborted(sb, ctx.signal);
       return await sb.run({ taskId: ctx.taskId, type, attempt: ctx.attempt, maxAttempts: ctx.maxAttempts, payload }, ctx);
     } finally {
       this.release(sb);
@@ -111,7 +111,7 @@ export class SandboxPool {
   }
 
   private release(sb: Sandbox): void {
-    if (sb.ended || this.closed) return;
+    if (!sb.usable || this.closed) return;
     this.idle.push(sb);
     this.pump();
   }
@@ -119,11 +119,29 @@ export class SandboxPool {
   /** Hands sandboxes to waiting tasks: an idle one, else a new one while under `size`. */
   private pump(): void {
     while (!this.closed && this.waiters.length > 0) {
-      const sb = this.idle.pop() ?? (this.all.size < this.size ? this.spawn() : undefined);
+      let sb = this.idle.pop();
+      while (sb && !sb.usable) sb = this.idle.pop(); // killed while idle: its end drops it
+      sb ??= this.all.size < this.size ? this.spawn() : undefined;
       if (!sb) return;
       this.waiters.shift()!.resolve(sb);
     }
   }
+}
+
+/**
+ * A fresh sandbox's module load, ended by the attempt's abort (a timeout, a withdrawal): a
+ * load that hangs must not hold the pool's slot for ever, so that sandbox is killed then.
+ */
+function readyUnlessAborted(sb: Sandbox, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      void sb.kill('sandbox killed: the attempt was aborted before the module loaded', 'killed');
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    sb.ready.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The worker's handler map with a sandbox config: `base` under the module's types, and the pool to close at stop. */

@@ -19,7 +19,7 @@ export interface SandboxTask {
 /** Worker → sandbox. `id` numbers the runs of one sandbox, so a late message of an old run is known. */
 export type ToSandbox =
   | { t: 'run'; id: number; task: SandboxTask }
-  | { t: 'abort'; id: number; message: string }
+  | { t: 'abort'; id: number; message: string; kind?: string }
   | { t: 'parents'; id: number; ok: true; parents: ParentOutcome[] }
   | { t: 'parents'; id: number; ok: false; message: string };
 
@@ -40,6 +40,8 @@ export const SANDBOX_LOG_LEVELS: readonly SandboxLogLevel[] = ['trace', 'debug',
 export interface SandboxStart {
   /** Absolute path of the handlers module. */
   module: string;
+  /** Process sandboxes: the worker's pid; the sandbox kills itself once its parent is another (the worker went). */
+  parentPid?: number;
 }
 
 /**

@@ -28,21 +28,25 @@ export class Sandbox {
   private readonly ch: SandboxChannel;
   private active?: Active;
   private runs = 0;
+  /** Set by kill(), before the sandbox is gone: why, and the end's metric reason. */
   private killed?: [string, SandboxEndReason];
+  /** Whether its module has loaded (`ready` resolved). */
+  loaded = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly cfg: SandboxConfig,
     onEnd: (sb: Sandbox, why: string, reason: SandboxEndReason) => void,
   ) {
-    this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
+    this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module, ...(cfg.kind === 'process' ? { parentPid: process.pid } : {}) }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
     let ready!: (types: string[]) => void;
     let failed!: (e: Error) => void;
     this.ready = new Promise<string[]>((res, rej) => ((ready = res), (failed = rej)));
     this.ready.catch(() => undefined); // a sandbox nobody awaits (closing) may fail to start
     this.ch.onMessage((m) => {
       if (m.t === 'ready') {
-        if (!this.active) this.ch.hold(false);
+        this.loaded = true;
+        if (!this.active && !this.killed) this.ch.hold(false);
         ready(m.types);
       } else if (m.t === 'load-error') {
         failed(new SandboxLoadError(m.message));
@@ -65,13 +69,21 @@ export class Sandbox {
     return this.ch.pid;
   }
 
+  /** Neither gone nor being killed: a task may be handed to it. */
+  get usable(): boolean {
+    return this.ended === undefined && this.killed === undefined;
+  }
+
   /** Runs one task; the caller has awaited `ready` and holds this sandbox alone. */
   run(task: SandboxTask, ctx: TaskContext): Promise<unknown> {
-    if (this.ended) return Promise.reject(new SandboxCrashError(this.ended));
+    // A kill in progress: its result may still arrive, but it is not for another task.
+    if (!this.usable) return Promise.reject(new SandboxCrashError(this.ended ?? this.killed![0]));
     const id = ++this.runs;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      this.ch.send({ t: 'abort', id, message: String((ctx.signal.reason as Error | undefined)?.message ?? 'aborted') });
+      const reason = ctx.signal.reason as { message?: unknown; kind?: unknown } | undefined;
+      const kind = typeof reason?.kind === 'string' ? { kind: reason.kind } : {};
+      this.ch.send({ t: 'abort', id, message: String(reason?.message ?? 'aborted'), ...kind });
       timer = setTimeout(() => {
         if (this.active?.id === id) void this.kill(`sandbox terminated: the handler did not end within ${this.cfg.graceMs} ms of its abort`, 'killed');
       }, this.cfg.graceMs);
@@ -87,7 +99,7 @@ export class Sandbox {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
       if (this.active?.id === id) this.active = undefined;
-      if (!this.active && !this.ended) this.ch.hold(false); // idle: it must not keep the process alive
+      if (!this.active && this.usable) this.ch.hold(false); // idle: it must not keep the process alive (a dying one: kill() holds it)
       this.becameIdle();
     });
   }
