@@ -1,15 +1,20 @@
 // The library's cron schedules (client.schedules): add, list, get, remove, pause, resume. The
 // leader submits each occurrence (master/scheduler.ts); these calls only write the schedule's
 // znode (shared/protocol/schedule.ts), every change at the version read (CAS), again on a race.
+// A remove leaves a tombstone (never a delete: a node's version must not start again at 0 under
+// a leader that read the old one); an add over a tombstone writes at its version.
 //
-// Requests: add 1 create (+ 1 getData and 1 setData with replace; + 1 create of schedules/ on
-// first use); get 1 getData; list 1 getChildren + 1 multiRead; remove 1 getData + 1 delete;
-// pause/resume 1 getData + 1 setData.
-import { listSchedules, readSchedules } from '../shared/protocol/schedule-reads.js';
+// Requests: add 1 create (+ 1 getData and 1 setData over a tombstone or with replace; + 1
+// create of schedules/ on first use); get 1 getData; list 1 getChildren + 1 multiRead per
+// SCHEDULES_PER_READ names (tombstones included); remove 1 getData + 1 setData; pause/resume
+// 1 getData + 1 setData. After a lost reply, the retry tells its own write by the schedule's
+// incarnation (add) or by the tombstone it finds (remove).
+import { listSchedules, readSchedules, type ReadSchedule } from '../shared/protocol/schedule-reads.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import {
   cronOf,
   encodeSchedule,
+  encodeTombstone,
   newSchedule,
   nextOccurrence,
   schedulePath,
@@ -46,31 +51,35 @@ export class ScheduleApi {
    * so no occurrence before the replace is submitted (twice or at all).
    */
   async add(name: string, spec: ScheduleSpec, opts: { replace?: boolean } = {}): Promise<ScheduleInfo> {
-    let lost: Buffer | null = null; // what a create whose reply was lost wrote
+    const { incarnation } = newSchedule(name, spec, Date.now(), this.limits); // checked before any request
+    let lost = false; // a write whose reply was lost: it may have committed
     for (let tries = 0; tries < TRIES; tries++) {
-      const s = newSchedule(name, spec, Date.now(), this.limits);
+      const s = { ...newSchedule(name, spec, Date.now(), this.limits), incarnation };
       const path = schedulePath(this.paths, name);
+      const data = encodeSchedule(s);
       try {
         if (!opts.replace) {
-          const data = encodeSchedule(s);
           try {
             await this.create(path, data);
+            return info(s);
           } catch (err) {
-            if (err instanceof ConnectionLossError) lost = data;
-            throw err;
+            if (!(err instanceof NodeExistsError)) throw err;
           }
+        }
+        const cur = await this.readNode(name);
+        if (cur === null) {
+          await this.create(path, data);
           return info(s);
         }
-        const cur = await this.read(name);
-        if (cur === null) await this.create(path, encodeSchedule(s));
-        else await this.session.setData(path, encodeSchedule(s), cur.version);
+        if ('error' in cur && !opts.replace) throw new ScheduleValidationError('schedule', cur.error);
+        if ('schedule' in cur) {
+          if (lost && cur.schedule.incarnation === incarnation) return info(cur.schedule); // ours, committed
+          if (!opts.replace) throw new ScheduleValidationError('name', `a schedule ${name} exists already (replace it with {replace: true}, or remove it first)`);
+        }
+        await this.session.setData(path, data, cur.version); // over a tombstone, or replacing
         return info(s);
       } catch (err) {
-        if (err instanceof NodeExistsError && !opts.replace && lost !== null) {
-          const cur = await this.read(name);
-          if (cur && encodeSchedule(cur.schedule).equals(lost)) return info(cur.schedule);
-        }
-        if (err instanceof NodeExistsError && !opts.replace) throw new ScheduleValidationError('name', `a schedule ${name} exists already (replace it with {replace: true}, or remove it first)`);
+        if (err instanceof ConnectionLossError) lost = true;
         await retryable(this.session, err);
       }
     }
@@ -87,20 +96,21 @@ export class ScheduleApi {
     const names = await this.session.retrying(() => listSchedules(this.session, this.paths));
     const got = await this.session.retrying(() => readSchedules(this.session, this.paths, names));
     const out: ScheduleInfo[] = [];
-    for (const r of got.values()) if (r !== null && !('error' in r)) out.push(info(r.schedule));
+    for (const r of got.values()) if (r !== null && 'schedule' in r) out.push(info(r.schedule));
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Removes a schedule (its occurrences already submitted go on); false when there was none. */
   async remove(name: string): Promise<boolean> {
+    let lost = false; // a tombstone write whose reply was lost: found on the retry, it was ours
     for (let tries = 0; tries < TRIES; tries++) {
-      const cur = await this.read(name);
-      if (cur === null) return false;
+      const cur = await this.readNode(name);
+      if (cur === null || 'removed' in cur) return lost;
       try {
-        await this.session.remove(schedulePath(this.paths, name), cur.version);
+        await this.session.setData(schedulePath(this.paths, name), encodeTombstone(name, Date.now()), cur.version);
         return true;
       } catch (err) {
-        if (err instanceof NoNodeError) return false;
+        if (err instanceof ConnectionLossError) lost = true;
         await retryable(this.session, err);
       }
     }
@@ -137,11 +147,17 @@ export class ScheduleApi {
     throw new ScheduleValidationError('name', `schedule ${name} kept changing; gave up after ${TRIES} tries`);
   }
 
+  /** A schedule, or null when there is none (never made, or removed). */
   private async read(name: string): Promise<VersionedSchedule | null> {
-    schedulePath(this.paths, name); // checks the name before any request
-    const got = (await this.session.retrying(() => readSchedules(this.session, this.paths, [name]))).get(name) ?? null;
-    if (got !== null && 'error' in got) throw new ScheduleValidationError('schedule', got.error);
+    const got = await this.readNode(name);
+    if (got === null || 'removed' in got) return null;
+    if ('error' in got) throw new ScheduleValidationError('schedule', got.error);
     return got;
+  }
+
+  private async readNode(name: string): Promise<ReadSchedule> {
+    schedulePath(this.paths, name); // checks the name before any request
+    return (await this.session.retrying(() => readSchedules(this.session, this.paths, [name]))).get(name) ?? null;
   }
 
   /** Creates a schedule's znode, making schedules/ on first use (the root must exist). */

@@ -6,12 +6,14 @@
 // is made); at start and after a reset (a reconnect) every schedule is read (1 getChildren +
 // 1 multiRead), after an event only the one it names (1 multiRead). Our own cursor writes echo
 // back as change events: they are expected (counted before the write), so an occurrence costs
-// its one multi and no read. One timer, for the earliest next occurrence of all.
+// its one multi and no read. One timer, for the earliest next occurrence of all. A pass steps
+// the due schedules STEP_CONCURRENCY at a time (one schedule's writes stay in order): hundreds
+// due at once, or a takeover's long catch-up of one, do not hold the others past their grace.
 //
 // Correctness rests on versions, not on events: a write at a stale version is refused (moved)
 // and the schedule re-read, so a missed or miscounted event costs a read, never a wrong task.
 import type { Cron } from 'croner';
-import { cronOf, nextOccurrence } from '../shared/protocol/schedule.js';
+import { cronOf, isScheduleName, nextOccurrence } from '../shared/protocol/schedule.js';
 import { planOccurrences } from '../shared/protocol/schedule-plan.js';
 import { advanceCursor, submitOccurrence, type ScheduleVerdict, type VersionedSchedule } from '../shared/protocol/schedule-ops.js';
 import { HARD_SIZE_CAP, TaskValidationError, type SizeLimits } from '../shared/protocol/task-record.js';
@@ -24,6 +26,8 @@ import type { LeaderService } from './leader-services.js';
 import { listSchedules, readSchedules, type ReadSchedule } from '../shared/protocol/schedule-reads.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Schedules stepped at once in a pass (each awaits one multi per occurrence). */
+const STEP_CONCURRENCY = 8;
 /** The leader submits what clients validated with their own limits: only the hard cap applies here. */
 const LEADER_LIMITS: SizeLimits = { maxPayloadBytes: HARD_SIZE_CAP, maxResultBytes: HARD_SIZE_CAP };
 
@@ -94,7 +98,8 @@ export class Scheduler implements LeaderService {
     const prefix = `${this.ctx.paths.schedules}/`;
     if (!e.path.startsWith(prefix)) return;
     const name = e.path.slice(prefix.length);
-    if (name.includes('/')) return;
+    // A node drover did not make (zkCli's schedules/daily:report) is none of ours: never read.
+    if (name.includes('/') || !isScheduleName(name)) return;
     const entry = this.entries.get(name);
     if (e.type === 'changed' && entry && entry.echoes > 0) return void entry.echoes--;
     this.dirty.add(name);
@@ -105,18 +110,29 @@ export class Scheduler implements LeaderService {
     if (this.stopped) return;
     await this.refresh();
     this.backoff.succeeded();
-    const now = Date.now();
-    for (const [name, e] of this.entries) {
-      if (this.stopped) return;
-      if (e.nextAt > now) continue;
-      try {
-        await this.step(name);
-      } catch (err) {
-        // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
-        if (!(err instanceof TaskValidationError)) throw err;
-        this.unusable(name, e.vs.version, err.message);
+    // Missed or due is judged from the pass's start: one reached late in it is late, not missed.
+    const passStart = Date.now();
+    const due = [...this.entries].filter(([, e]) => e.nextAt <= passStart).map(([name]) => name);
+    let failed: { err: unknown } | null = null;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (failed === null && !this.stopped && next < due.length) {
+        const name = due[next++]!;
+        const e = this.entries.get(name);
+        if (!e) continue;
+        try {
+          await this.step(name, passStart);
+        } catch (err) {
+          // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
+          if (err instanceof TaskValidationError) this.unusable(name, e.vs.version, err.message);
+          else failed ??= { err };
+        }
       }
-    }
+    };
+    // Every worker ends before the pass does (the coalescer's next pass must not overlap it).
+    await Promise.all(Array.from({ length: Math.min(STEP_CONCURRENCY, due.length) }, worker));
+    if (failed !== null) throw (failed as { err: unknown }).err;
+    if (this.stopped) return;
     this.arm();
   }
 
@@ -152,7 +168,7 @@ export class Scheduler implements LeaderService {
   }
 
   private apply(name: string, r: ReadSchedule): void {
-    if (r === null) return void this.entries.delete(name);
+    if (r === null || 'removed' in r) return void this.entries.delete(name); // a tombstone: removed
     if ('error' in r) return this.unusable(name, r.version, r.error);
     try {
       const cron = cronOf(r.schedule.cron, r.schedule.tz);
@@ -179,9 +195,9 @@ export class Scheduler implements LeaderService {
   }
 
   /** Submits (or skips) what is due of one schedule, one fenced multi per occurrence. */
-  private async step(name: string): Promise<void> {
+  private async step(name: string, passStart: number): Promise<void> {
     const e = this.entries.get(name)!;
-    const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron);
+    const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron, passStart);
     if (plan.fire.length === 0 && plan.skipCursor !== null) {
       if (!(await this.write(e, name, () => advanceCursor(this.ctx, e.vs, plan.skipCursor!, plan.skipped)))) return;
       this.counts.skipped += plan.skipped;
@@ -244,7 +260,9 @@ export class Scheduler implements LeaderService {
   }
 
   private onError(err: unknown): void {
-    if (this.stopped || this.ctx.stopped || err instanceof DeposedError || err instanceof SessionExpiredError || err instanceof SessionClosedError) return;
+    if (this.stopped || this.ctx.stopped) return;
+    if (err instanceof DeposedError) return void this.ctx.emit('deposed', `fence refused a write: ${err.message}`);
+    if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // the election reports it
     if (!NoAuthBackoff.is(err)) this.ctx.log.warn({ err: (err as Error).message }, 'scheduler: cannot read or write schedules; retrying');
     this.retryLater(err);
   }

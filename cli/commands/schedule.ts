@@ -40,7 +40,7 @@ export function builder(y: Argv): Argv {
       (s: Argv) =>
         globalOptions(nameArg(s))
           .option('cron', { type: 'string', demandOption: true, describe: 'cron expression: 5 fields, or 6 with seconds first ("*/10 * * * * *")' })
-          .option('tz', { type: 'string', describe: 'IANA time zone of the expression (default: the leader\'s)' })
+          .option('tz', { type: 'string', describe: 'IANA time zone of the expression (default: this machine\'s, stored with the schedule)' })
           .option('type', { type: 'string', demandOption: true, describe: 'task type of each occurrence' })
           .option('payload', { type: 'string', describe: 'JSON payload of each occurrence; @FILE reads a file, - stdin' })
           .option('misfire', { choices: ['skip', 'catch-up'] as const, default: 'skip' as const, describe: 'occurrences missed while no leader could act: skip them, or catch up the most recent --catch-up-max' })
@@ -67,6 +67,7 @@ export async function handler(): Promise<ExitCode> {
 
 /** The spec, every field checked (as a UsageError: before connecting). `payload` null: checked without it. */
 function specOf(a: AddArgs, payload: unknown): ScheduleSpec {
+  if (a.catchUpMax !== undefined && a.misfire !== 'catch-up') throw new UsageError('--catch-up-max applies to --misfire catch-up only');
   try {
     cronOf(a.cron, a.tz);
     const spec: ScheduleSpec = {

@@ -1,6 +1,8 @@
 // Which occurrences of a schedule the leader handles now (pure). Occurrences in
-// (cursor, now − MISFIRE_GRACE_MS] were missed (no leader could act in time); those in
-// (now − grace, now] are due and fired as usual:
+// (cursor, passStart − MISFIRE_GRACE_MS] were missed (no leader could act in time); those in
+// (passStart − grace, now] are due and fired as usual. passStart is when the leader's pass over
+// all schedules began: one reached late in a busy pass (hundreds due at once, a long catch-up
+// before it) is late through the leader's own work, not missed:
 //
 //   skip      no missed one is submitted: they are counted in `skipped` and the cursor moves
 //             to the last of them
@@ -15,8 +17,8 @@ import { cronOf, nextOccurrence, type Schedule } from './schedule.js';
 
 /** How late an occurrence may be fired and still count as on time (a timer's lateness, a busy loop). */
 export const MISFIRE_GRACE_MS = 1000;
-/** Occurrences walked at most to count the missed ones (~8 ms of croner for a per-second cron). */
-export const ENUM_CAP = 1000;
+/** Occurrences walked at most to count the missed ones (croner: ~5 ms, ~17 ms with a zone). */
+export const ENUM_CAP = 100;
 /** Due occurrences at most fired in one pass (a 6-field cron every second fires 1–2 within the grace). */
 const MAX_DUE = 100;
 
@@ -44,14 +46,15 @@ export function occurrencesBetween(c: Cron, from: number, to: number, keep: numb
   // interval of the walked ones (exact for a fixed interval).
   const last = c.previousRuns(Math.max(1, keep), new Date(to + 1)).map((d) => d.getTime()).reverse();
   if (last.length === 0) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
-  const mean = (walked.at(-1)! - from) / walked.length;
+  // Between occurrences (from is a cursor, never on one): exact for a fixed interval.
+  const mean = (walked.at(-1)! - walked[0]!) / Math.max(1, walked.length - 1);
   const between = Math.max(0, Math.round((last.at(-1)! - walked.at(-1)!) / Math.max(1, mean)));
   return { count: Math.max(walked.length + between, last.length), last: keep > 0 ? last : [] };
 }
 
-export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz)): Plan {
+export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz), passStart = now): Plan {
   if (s.paused) return { skipped: 0, skipCursor: null, fire: [], next: null };
-  const missedEnd = now - MISFIRE_GRACE_MS;
+  const missedEnd = Math.min(now, passStart) - MISFIRE_GRACE_MS;
   let cursor = s.cursor;
   let skipped = 0;
   let skipCursor: number | null = null;

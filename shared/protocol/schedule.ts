@@ -4,8 +4,14 @@
 // leader does with a schedule (which occurrences to submit, skip) is schedule-plan.ts; its
 // writes are schedule-ops.ts.
 //
+// A removed schedule's znode is not deleted: it becomes a tombstone ({removed: true}), and an
+// add over it is a setData at its version. Its version thus never starts again at 0, so a
+// leader's write at a version it read of the old schedule can never land on the new one (ABA).
+// Reads treat a tombstone as absent.
+//
 // An occurrence's task id is `sched.<name>.<scheduled ms>`: the same occurrence is the same
 // task whoever submits it, so a leader after a failover can neither repeat nor skip one.
+import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import { DEFAULT_LIMITS, jsonBytes, newTaskRecord, TaskValidationError, type SizeLimits, type TaskRecord } from './task-record.js';
 
@@ -16,10 +22,14 @@ export const DEFAULT_CATCH_UP_MAX = 10;
 export const MAX_CATCH_UP_MAX = 1000;
 /**
  * An occurrence's multi holds the payload twice (the task record and the schedule's own
- * znode): capped at 256 KiB so that it stays near half of jute.maxbuffer whatever the
+ * znode), and reads of schedules pack several a reply: capped at 64 KiB whatever the
  * client's maxPayloadBytes.
  */
-export const MAX_SCHEDULE_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_SCHEDULE_PAYLOAD_BYTES = 64 * 1024;
+/** A whole schedule as stored (payload, cron, labels, ...): an occurrence's multi stays < 200 KiB. */
+export const MAX_SCHEDULE_BYTES = 96 * 1024;
+/** Longer expressions are no cron anyone writes (croner takes seconds on megabytes). */
+export const MAX_CRON_CHARS = 256;
 
 export type MisfirePolicy = 'skip' | 'catch-up';
 
@@ -33,7 +43,7 @@ export interface Misfire {
 export interface ScheduleSpec {
   /** 5 fields (minute resolution) or 6 (seconds first), croner's syntax. */
   cron: string;
-  /** IANA zone the expression is read in (default: the leader's local zone). */
+  /** IANA zone the expression is read in (default: the adding process's zone, stored with it). */
   tz?: string;
   type: string;
   payload?: unknown;
@@ -51,6 +61,7 @@ export interface Schedule {
   format: typeof SCHEDULE_FORMAT;
   name: string;
   cron: string;
+  /** Set at add (the adder's zone when none was given); absent only in schedules of older drovers (the reader's zone). */
   tz?: string;
   type: string;
   payload: unknown;
@@ -61,6 +72,8 @@ export interface Schedule {
   misfire: Misfire;
   paused: boolean;
   createdAt: number;
+  /** Random, set at each add: tells one add's schedule from another's of the same name (a lost reply's retry). */
+  incarnation: string;
   /** Scheduled time (ms) of the last occurrence submitted or skipped; at creation, the creation time. */
   cursor: number;
   /** Occurrences skipped so far: missed under `skip`, past `max` under `catch-up`, or while paused. */
@@ -80,8 +93,13 @@ export class ScheduleNotFoundError extends Error {
   }
 }
 
+/** Whether `name` can be a schedule's (a child of schedules/ that is not, someone else made). */
+export function isScheduleName(name: unknown): name is string {
+  return typeof name === 'string' && SCHEDULE_NAME_RE.test(name) && name !== '.' && name !== '..';
+}
+
 export function assertScheduleName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !SCHEDULE_NAME_RE.test(name) || name === '.' || name === '..') {
+  if (!isScheduleName(name)) {
     throw new ScheduleValidationError('name', `invalid schedule name ${JSON.stringify(name)}: use 1-100 characters of A-Z a-z 0-9 _ . -`);
   }
 }
@@ -103,6 +121,7 @@ export function occurrenceId(name: string, at: number): string {
 /** Checks a cron expression and zone (croner), naming the problem; returns the evaluator. */
 export function cronOf(cron: unknown, tz?: unknown): Cron {
   if (typeof cron !== 'string' || cron.trim() === '') throw new ScheduleValidationError('cron', 'a schedule needs a cron expression (e.g. "*/5 * * * *")');
+  if (cron.length > MAX_CRON_CHARS) throw new ScheduleValidationError('cron', `a cron expression is at most ${MAX_CRON_CHARS} characters, got ${cron.length}`);
   if (tz !== undefined) {
     if (typeof tz !== 'string' || tz === '') throw new ScheduleValidationError('tz', `invalid time zone ${JSON.stringify(tz)}`);
     try {
@@ -113,7 +132,8 @@ export function cronOf(cron: unknown, tz?: unknown): Cron {
   }
   try {
     const c = new Cron(cron, { paused: true, ...(tz === undefined ? {} : { timezone: tz as string }) });
-    c.nextRun(new Date()); // some faults (a zone croner cannot use) show only when evaluated
+    // Some faults (a zone croner cannot use) show only when evaluated; so does a date that never comes (Feb 30).
+    if (c.nextRun(new Date()) === null) throw new Error('it never fires');
     return c;
   } catch (err) {
     throw new ScheduleValidationError('cron', `invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message.replace(/^CronPattern: /, '')}`);
@@ -132,7 +152,7 @@ function misfireOf(m: ScheduleSpec['misfire']): Misfire {
   }
   const max = 'max' in given && given.max !== undefined ? given.max : DEFAULT_CATCH_UP_MAX;
   if (!Number.isInteger(max) || max < 1 || max > MAX_CATCH_UP_MAX) {
-    throw new ScheduleValidationError('misfire.max', `catch-up max must be an integer in 1..${MAX_CATCH_UP_MAX}, got ${JSON.stringify(max)}`);
+    throw new ScheduleValidationError('misfire.max', `catch-up max must be an integer in 1..${MAX_CATCH_UP_MAX}, got ${typeof max === 'number' ? String(max) : JSON.stringify(max)}`);
   }
   return { policy: given.policy, max };
 }
@@ -145,12 +165,14 @@ function misfireOf(m: ScheduleSpec['misfire']): Misfire {
 export function newSchedule(name: string, spec: ScheduleSpec, now = Date.now(), limits: SizeLimits = DEFAULT_LIMITS): Schedule {
   assertScheduleName(name);
   if (spec === null || typeof spec !== 'object') throw new ScheduleValidationError('schedule', 'a schedule must be an object');
-  cronOf(spec.cron, spec.tz);
+  // Without a zone, the adder's own: every leader reads the expression alike (masters may sit in other zones).
+  const tz = spec.tz ?? localZone();
+  cronOf(spec.cron, tz);
   const s: Schedule = {
     format: SCHEDULE_FORMAT,
     name,
     cron: spec.cron,
-    ...(spec.tz === undefined ? {} : { tz: spec.tz }),
+    tz,
     type: spec.type,
     payload: spec.payload === undefined ? null : spec.payload,
     ...(spec.priority === undefined ? {} : { priority: spec.priority }),
@@ -161,13 +183,21 @@ export function newSchedule(name: string, spec: ScheduleSpec, now = Date.now(), 
     paused: spec.paused === true,
     ...(spec.paused === true ? { pausedAt: now } : {}),
     createdAt: now,
+    incarnation: randomUUID(),
     cursor: now,
     skipped: 0,
   };
   occurrenceRecord(s, now, now, limits); // throws a TaskValidationError naming a bad task field
   const bytes = jsonBytes(s.payload);
   if (bytes > MAX_SCHEDULE_PAYLOAD_BYTES) throw new ScheduleValidationError('payload', `a schedule's payload is ${bytes} bytes as JSON, over the ${MAX_SCHEDULE_PAYLOAD_BYTES}-byte limit`);
+  const total = encodeSchedule(s).length;
+  if (total > MAX_SCHEDULE_BYTES) throw new ScheduleValidationError('schedule', `a schedule is ${total} bytes as stored, over the ${MAX_SCHEDULE_BYTES}-byte limit`);
   return s;
+}
+
+/** This process's IANA zone ("UTC" when it has none). */
+export function localZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
 /** The task record of the occurrence of `s` scheduled at `at`, submitted at `now`. */
@@ -191,8 +221,21 @@ export function encodeSchedule(s: Schedule): Buffer {
   return Buffer.from(JSON.stringify(s), 'utf8');
 }
 
-/** Parses a schedule znode; throws a ScheduleValidationError for one this drover cannot use. */
-export function decodeSchedule(data: Buffer, name: string): Schedule {
+/** What a removed schedule's znode holds (see the header). */
+export interface ScheduleTombstone {
+  format: typeof SCHEDULE_FORMAT;
+  name: string;
+  removed: true;
+  removedAt: number;
+}
+
+export function encodeTombstone(name: string, now: number): Buffer {
+  const t: ScheduleTombstone = { format: SCHEDULE_FORMAT, name, removed: true, removedAt: now };
+  return Buffer.from(JSON.stringify(t), 'utf8');
+}
+
+/** Parses a schedule znode (null: a tombstone); throws a ScheduleValidationError for one this drover cannot use. */
+export function decodeSchedule(data: Buffer, name: string): Schedule | null {
   let s: Schedule;
   try {
     s = JSON.parse(data.toString('utf8')) as Schedule;
@@ -202,6 +245,7 @@ export function decodeSchedule(data: Buffer, name: string): Schedule {
   if (s === null || typeof s !== 'object' || s.format !== SCHEDULE_FORMAT || s.name !== name) {
     throw new ScheduleValidationError('schedule', `schedule ${name} has an unknown format`);
   }
+  if ((s as unknown as ScheduleTombstone).removed === true) return null;
   if (!Number.isFinite(s.cursor) || !Number.isFinite(s.skipped) || typeof s.paused !== 'boolean' || !s.misfire) {
     throw new ScheduleValidationError('schedule', `schedule ${name} lacks its cursor, counters or policy`);
   }
