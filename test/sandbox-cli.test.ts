@@ -1,7 +1,10 @@
 // `drover worker --sandbox process`, real processes end to end: a master, a sandboxed worker
 // and, for contrast, a plain one, each given a handler busy for twice the session timeout.
 // The sandboxed worker keeps its session and finishes the task; the plain one loses its
-// session. Stopping the worker leaves no sandbox process behind. Also the usage errors.
+// session. A Ctrl-C (SIGINT to the worker and its sandbox alike) drains the running task;
+// a kill -9 of a worker takes its spinning sandbox with it. Also the usage errors.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,31 +18,42 @@ const HANDLERS = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sand
 const SESSION_MS = 2000;
 const pool = new SessionPool();
 const procs = new ProcessPool();
+const tmp = mkdtempSync(join(tmpdir(), 'drover-sandbox-cli-'));
 afterAll(async () => {
   await procs.killAll();
   await pool.closeAll();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Running, not a zombie (an orphan's new parent may not have reaped it yet). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+/** The pid a `spin` handler wrote before spinning. */
+function pidFrom(file: string): Promise<number> {
+  return waitFor(() => (existsSync(file) && readFileSync(file, 'utf8') !== '' ? Number(readFileSync(file, 'utf8')) : null), { timeoutMs: 8000, message: `${file} written` });
 }
 
 describe('drover worker --sandbox', () => {
-  it('process: a CPU-bound task succeeds without the worker losing its session (a plain worker loses it); stop leaves no sandbox', async () => {
+  it('process: a CPU-bound task succeeds without the worker losing its session (a plain worker loses it); a Ctrl-C drains the sandboxed task; a kill -9 of a worker takes its sandbox with it', async () => {
     const s = await pool.open();
     const paths = await freshLayout(s);
     const g = ['--zk', zkConnect(), '--root', paths.root, '--session-timeout', String(SESSION_MS)];
     procs.spawn('m1', ['master', '--id', 'm1', ...g]);
     const boxed = procs.spawn('boxed', ['worker', '--id', 'boxed', '--concurrency', '1', '--sandbox', 'process', '--handlers', HANDLERS, '--labels', 'box=yes', ...g]);
     const plain = procs.spawn('plain', ['worker', '--id', 'plain', '--concurrency', '1', '--handlers', HANDLERS, '--labels', 'box=no', ...g]);
+    const doomed = procs.spawn('doomed', ['worker', '--id', 'doomed', '--concurrency', '1', '--sandbox', 'process', '--handlers', HANDLERS, '--labels', 'box=doomed', ...g]);
     const alive1 = await boxed.waitForLine((l) => l.msg === 'worker alive');
     expect(alive1.types).toEqual(expect.arrayContaining(['spin', 'where', 'echo']));
     await plain.waitForLine((l) => l.msg === 'worker alive');
+    await doomed.waitForLine((l) => l.msg === 'worker alive');
     const client = await DroverClient.connect({ session: s, root: paths.root });
     const spin = { type: 'spin', payload: { ms: 2 * SESSION_MS }, maxAttempts: 1 };
     const { id: boxedTask } = await client.submit({ ...spin, labels: { box: 'yes' } });
@@ -52,6 +66,14 @@ describe('drover worker --sandbox', () => {
     expect(done.state).toBe('succeeded');
     const sandboxPid = (done.result as { pid: number }).pid;
     expect(sandboxPid).not.toBe(boxed.pid);
+    // kill -9 of a worker whose sandbox spins (its event loop deaf to the IPC channel's
+    // close): the sandbox's watchdog ends it all the same.
+    const doomedFile = join(tmp, 'doomed.pid');
+    await client.submit({ type: 'spin', payload: { ms: 20_000, pidFile: doomedFile }, maxAttempts: 1, labels: { box: 'doomed' } });
+    const orphan = await pidFrom(doomedFile);
+    doomed.kill9();
+    // Its watchdog polls every 500 ms (the spin would last 20 s); a margin for a loaded machine.
+    await waitFor(() => !alive(orphan), { timeoutMs: 3000, message: 'the killed worker\'s sandbox gone' });
     // The plain worker's event loop was held past its session timeout: the server expired it.
     await plain.waitForLine((l) => l.msg === 'zookeeper session expired', 8000);
     expect(boxed.hasLine((l) => l.msg === 'zookeeper session expired' || l.msg === 'zookeeper session disconnected')).toBe(false);
@@ -59,8 +81,18 @@ describe('drover worker --sandbox', () => {
     expect(boxed.lines.filter((l) => l.msg === 'worker alive')).toHaveLength(1);
     expect(done.worker).toBe(alive1.member);
 
-    boxed.signal('SIGTERM');
+    // A Ctrl-C reaches the worker's process group: the sandbox too. The worker drains the
+    // running task (the sandbox ignores the signal), then ends the sandbox.
+    const drainFile = join(tmp, 'drain.pid');
+    const untilFile = join(tmp, 'drain.end');
+    const { id: drained } = await client.submit({ type: 'spin', payload: { untilFile, pidFile: drainFile }, maxAttempts: 1, labels: { box: 'yes' } });
+    expect(await pidFrom(drainFile)).toBe(sandboxPid);
+    process.kill(sandboxPid, 'SIGINT');
+    boxed.signal('SIGINT');
+    await boxed.waitForLine((l) => l.msg === 'worker draining');
+    writeFileSync(untilFile, ''); // the handler ends now, after the signals
     expect(await boxed.waitExit()).toBe(EXIT.ok);
+    expect(await client.get(drained)).toMatchObject({ state: 'succeeded', attempt: 1 });
     expect(alive(sandboxPid)).toBe(false);
   });
 
