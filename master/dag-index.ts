@@ -43,6 +43,14 @@ export class DagIndex {
   pendingParents(): string[] {
     return [...this.byParent.keys()];
   }
+  /** The registered children's ids. */
+  childIds(): IterableIterator<string> {
+    return this.children.keys();
+  }
+  /** Forgets parents no live child waits on any more (after a sweep: their done events need no read). */
+  prune(): void {
+    for (const [p, list] of this.byParent) if (!list.some((w) => w.alive)) this.byParent.delete(p);
+  }
 
   /**
    * Registers a waiting child. A parent already pending is joined without asking; for any

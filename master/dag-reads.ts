@@ -1,7 +1,9 @@
 // The dependency releaser's reads (dag-release.ts): the waiting index listed shard by shard,
-// and task records read in multiReads packed by size (client/record-reads.ts's estimates:
-// a record's size is not known before it is read, and one may be ~1 MB), so no reply nears
-// jute.maxbuffer. Nothing here reads the queue or the finished backlog.
+// and task records read in multiReads packed by size (dag-sizes.ts's decaying estimates: a
+// record's size is not known before it is read, and one may be ~1 MB), so no reply nears
+// jute.maxbuffer; each record is reduced (keep) as its reply comes, so a registration over
+// 10 000 parents holds 10 000 states, not 10 000 results. Nothing here reads the queue or the
+// finished backlog.
 import type { ParentsNode } from '../shared/protocol/dag-ops.js';
 import { PARENT_CHUNK, type DagPaths } from '../shared/protocol/dag-paths.js';
 import { packBySize } from '../shared/util/pack.js';
@@ -10,7 +12,7 @@ import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-reco
 import type { VersionedRecord } from '../shared/protocol/task-ops.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { pooled } from '../shared/util/pool.js';
-import { RecordSizes } from '../client/record-reads.js';
+import type { DecayingSizes } from './dag-sizes.js';
 import type { ParentEnd } from './dag-index.js';
 
 const NO_NODE = -101;
@@ -30,7 +32,8 @@ export interface ParentList {
   onParentFailure: ParentsNode['onParentFailure'];
 }
 
-export type RecordRead = { kind: 'record'; cur: VersionedRecord } | { kind: 'missing' } | { kind: 'malformed'; message: string };
+/** A record as read; 'error': a ZooKeeper error other than NONODE (an ACL, say), for this record alone. */
+export type RecordRead = { kind: 'record'; cur: VersionedRecord } | { kind: 'missing' } | { kind: 'malformed'; message: string } | { kind: 'error'; message: string };
 
 /**
  * Lists every shard of dag/waiting (a missing directory holds nothing: a root where no
@@ -70,63 +73,84 @@ export async function listWaiting(session: ZkSession, dag: DagPaths, each: (name
 /**
  * Reads the records of `ids` (deduplicated by the caller) with their versions, in multiReads
  * of ≤ 100 whose replies are estimated ≤ 512 KiB (`sizes` learns from every reply), a few
- * in flight. A failed request throws.
+ * in flight; each read is reduced by `keep` at once (the decoded record is not held). A
+ * failed request throws (connection loss past the session's retries).
  */
-export async function readRecords(session: ZkSession, paths: Paths, sizes: RecordSizes, ids: readonly string[]): Promise<Map<string, RecordRead>> {
-  const out = new Map<string, RecordRead>();
+export async function readRecords<T>(session: ZkSession, paths: Paths, sizes: DecayingSizes, ids: readonly string[], keep: (read: RecordRead, id: string) => T): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
   const group = async (g: readonly string[]) => {
     const got = await session.retrying(() => session.getDataMany(g.map((id) => paths.task(id)), { maxPerRequest: g.length }));
-    sizes.probed = true;
     got.forEach((r, i) => {
       const id = g[i]!;
       if (!r.ok) {
-        if (r.code !== NO_NODE) throw new Error(`reading the record of ${id} failed with ZooKeeper error ${r.code}`);
-        out.set(id, { kind: 'missing' });
+        out.set(id, keep(r.code === NO_NODE ? { kind: 'missing' } : { kind: 'error', message: `ZooKeeper error ${r.code}` }, id));
         return;
       }
-      sizes.note(id, r.data.length);
-      sizes.forget(id); // read once each: no growth to learn, and no map that grows with every task seen
+      sizes.note(r.data.length);
+      let read: RecordRead;
       try {
-        out.set(id, { kind: 'record', cur: { record: decodeRecord(r.data, id), version: r.stat.version } });
+        read = { kind: 'record', cur: { record: decodeRecord(r.data, id), version: r.stat.version } };
       } catch (err) {
         if (!(err instanceof MalformedRecordError)) throw err;
-        out.set(id, { kind: 'malformed', message: err.message });
+        read = { kind: 'malformed', message: err.message };
       }
+      out.set(id, keep(read, id));
     });
   };
-  const probe = sizes.probe(ids);
-  let rest = ids;
-  if (probe.length > 0) {
-    await group(probe);
-    const sent = new Set(probe);
-    rest = ids.filter((id) => !sent.has(id));
+  try {
+    const probe = sizes.probe(ids);
+    let rest = ids;
+    if (probe.length > 0) {
+      await group(probe);
+      const sent = new Set(probe);
+      rest = ids.filter((id) => !sent.has(id));
+    }
+    await pooled(sizes.groups(rest), group);
+  } finally {
+    sizes.decay();
   }
-  await pooled(sizes.groups(rest), group);
   return out;
 }
 
-/**
- * The parent lists of many waiting children (null: its parents node is gone, the child with
- * it): the nodes in multiReads of 100 (each a few dozen bytes), then every chunk in
- * multiReads packed by the ids each holds (known from the node's count) at the longest ids,
- * so a reply stays ≤ ~400 KB: 10 000 children of one parent each cost ~200 requests, not 20 000.
- * The same reads as shared/protocol/dag-reads.ts's readParentIds, for many children at once.
- */
-export async function readParentLists(session: ZkSession, dag: DagPaths, childIds: readonly string[]): Promise<Map<string, ParentList | null>> {
-  const out = new Map<string, ParentList | null>();
-  const nodes = new Map<string, ParentsNode>();
+/** A child's parents node as read: null when it is gone (with its record); 'unreadable' with why. */
+export type NodeRead = ParentsNode | null | { unreadable: string };
+
+/** The parents nodes of many waiting children, in multiReads of 100 (each a few dozen bytes). */
+export async function readParentNodes(session: ZkSession, dag: DagPaths, childIds: readonly string[]): Promise<Map<string, NodeRead>> {
+  const out = new Map<string, NodeRead>();
   await pooled(packBySize(childIds, () => 1, MAX_READS, MAX_READS), async (g) => {
     const got = await session.retrying(() => session.getDataMany(g.map((c) => dag.parents(c)), { maxPerRequest: g.length }));
     got.forEach((r, i) => {
       const c = g[i]!;
-      if (!r.ok) {
-        if (r.code !== NO_NODE) throw new Error(`reading ${dag.parents(c)} failed with ZooKeeper error ${r.code}`);
-        out.set(c, null);
-        return;
-      }
-      nodes.set(c, JSON.parse(r.data.toString('utf8')) as ParentsNode);
+      if (!r.ok) return void out.set(c, r.code === NO_NODE ? null : { unreadable: `ZooKeeper error ${r.code}` });
+      out.set(c, parseNode(r.data));
     });
   });
+  return out;
+}
+
+function parseNode(data: Buffer): NodeRead {
+  try {
+    const n = JSON.parse(data.toString('utf8')) as Partial<ParentsNode> | null;
+    const int = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+    if (n && int(n.count) && int(n.chunks) && n.count > 0 && (n.onParentFailure === 'fail' || n.onParentFailure === 'run')) return n as ParentsNode;
+    return { unreadable: 'not a parents node' };
+  } catch (err) {
+    return { unreadable: (err as Error).message };
+  }
+}
+
+/** A child's parent list: null when gone, 'unreadable' (a chunk not a JSON array of ids, a ZooKeeper error) with why. */
+export type ListRead = ParentList | null | { unreadable: string };
+
+/**
+ * The parent lists of children whose nodes were read (readParentNodes): every chunk in
+ * multiReads packed by the ids each holds (known from the node's count) at the longest ids,
+ * so a reply stays ≤ ~400 KB: 10 000 children of one parent each cost ~200 requests, not 20 000.
+ * The same reads as shared/protocol/dag-reads.ts's readParentIds, for many children at once.
+ */
+export async function readParentLists(session: ZkSession, dag: DagPaths, nodes: ReadonlyMap<string, ParentsNode>): Promise<Map<string, ListRead>> {
+  const out = new Map<string, ListRead>();
   const chunks: Array<{ child: string; chunk: number; ids: number }> = [];
   for (const [child, n] of nodes) {
     out.set(child, { ids: [], onParentFailure: n.onParentFailure });
@@ -137,20 +161,30 @@ export async function readParentLists(session: ZkSession, dag: DagPaths, childId
     const got = await session.retrying(() => session.getDataMany(g.map((c) => dag.parentChunk(c.child, c.chunk)), { maxPerRequest: g.length }));
     got.forEach((r, i) => {
       const c = g[i]!;
-      if (!r.ok) {
-        if (r.code === NO_NODE) return void out.set(c.child, null); // purged as we read
-        throw new Error(`reading ${dag.parentChunk(c.child, c.chunk)} failed with ZooKeeper error ${r.code}`);
-      }
+      const cur = out.get(c.child);
+      if (!cur || !('ids' in cur)) return; // gone or unreadable already
+      if (!r.ok) return void out.set(c.child, r.code === NO_NODE ? null : { unreadable: `ZooKeeper error ${r.code} on chunk ${c.chunk}` }); // NONODE: purged as we read
+      const ids = parseChunk(r.data);
+      if (!ids) return void out.set(c.child, { unreadable: `chunk ${c.chunk} is not a list of ids` });
       let p = parts.get(c.child);
       if (!p) parts.set(c.child, (p = []));
-      p[c.chunk] = JSON.parse(r.data.toString('utf8')) as string[];
+      p[c.chunk] = ids;
     });
   });
   for (const [child, p] of parts) {
     const l = out.get(child);
-    if (l) l.ids = p.flat();
+    if (l && 'ids' in l) l.ids = p.flat();
   }
   return out;
+}
+
+function parseChunk(data: Buffer): string[] | null {
+  try {
+    const v = JSON.parse(data.toString('utf8')) as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -158,13 +192,12 @@ export async function readParentLists(session: ZkSession, dag: DagPaths, childId
  * A missing record is 'gone': purged by the retention while the child waited, or never
  * written. It is not taken for a success: the child's handler could not see its result, and
  * "runs once every parent succeeded" would not hold; a child with onParentFailure 'run' runs.
- * A malformed record is failed by the leader's reconcile like any other, and read again then.
+ * A malformed record is failed by the leader's reconcile like any other, and read again then;
+ * one that cannot be read (an ACL) counts as not ended (its done entry brings it back).
  */
 export function parentEnd(read: RecordRead | undefined): ParentEnd | null {
   if (!read || read.kind === 'missing') return 'gone';
-  if (read.kind === 'malformed') return null;
+  if (read.kind !== 'record') return null;
   const s = read.cur.record.state;
   return s === 'succeeded' || s === 'failed' || s === 'cancelled' ? s : null;
 }
-
-export { RecordSizes };

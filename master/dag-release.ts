@@ -3,19 +3,27 @@
 // ended), or failed as dependency-failed when one failed or was cancelled.
 //
 // What it knows is rebuilt from ZooKeeper at every takeover and after every re-arm of its
-// watches (dag-index.ts): the waiting index listed (dag/waiting), each child's parent list and
-// its parents' records read once. Then two persistent recursive watches keep it current:
+// watches (dag-index.ts): the waiting index listed (dag/waiting), each child not known read
+// (its parent list, its parents' records not already pending), each known child the listing
+// no longer holds forgotten (mark and sweep). Two persistent recursive watches keep it current:
 // - done/: a created done entry names a finished task; one no registered child waits on costs
 //   a Map lookup, one that matters a read of its record (batched with the others of the pass);
 // - dag/waiting/: a created entry is a new waiting child (its parents are read, then those
-//   parents' records not already pending); a deleted one is gone (released, failed, cancelled).
+//   parents' records not already pending; one already known was made anew, a resubmit, and is
+//   read again); a deleted one is gone (released, failed, cancelled).
 // Everything runs in one serial pump (register new children, resolve ended parents, write
 // decisions), so no two passes change the index at once.
 //
 // The race that matters: a parent may finish after a registration read its record but before
 // the child joins its list; its done event then finds nobody waiting on it. So while a
 // registration's reads are in flight every done id is remembered (`recent`), and once the
-// children are registered those that now have waiters are read again.
+// children are registered those that now have waiters are read again. Events lost in a reset
+// of the done/ watch (a reconnect, a ZOOKEEPER-4466 reassert) during a registration cannot be
+// replayed: every pending parent of the children it registered is then read again.
+//
+// A child whose parent list cannot be read (not JSON, a ZooKeeper error other than NONODE) is
+// left waiting with one error line (stats.unreadable; read again at the next listing): one
+// such child does not hold up the others' releases.
 //
 // Never twice: a release or failure sets the record at the version just read, so a second one
 // (ours after an unknown verdict, a former leader's) is refused; a new leader rebuilds from
@@ -28,12 +36,16 @@ import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { DagIndex } from './dag-index.js';
 import { DagWriter, take } from './dag-writer.js';
-import { RecordSizes, listWaiting, parentEnd, readParentLists, readRecords } from './dag-reads.js';
+import { listWaiting, parentEnd, readParentLists, readParentNodes, readRecords } from './dag-reads.js';
+import { DecayingSizes } from './dag-sizes.js';
+import type { ParentsNode } from '../shared/protocol/dag-ops.js';
 import { DeposedError, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
 
 /** Children registered, parents resolved, decisions written per pass of the pump at most (bounds what one pass holds). */
 const PASS = 1000;
+/** Parent ids (summed over its children) one registration reads at most: what it holds stays ~10 000 states. */
+const MAX_PARENT_IDS = 10_000;
 const RETRY_MS = 250;
 const MAX_RETRY_MS = 5000;
 
@@ -45,15 +57,20 @@ export interface DagReleaseStats {
   listings: number;
   /** Done entries seen created (each a Map lookup; a read only for a parent someone waits on). */
   doneEvents: number;
+  /** Resets of the done/ watch (reconnects, reasserts). */
+  doneResets: number;
+  /** Children whose parent list could not be read (left waiting, with an error line). */
+  unreadable: number;
 }
 
 export class DagRelease implements LeaderService {
   readonly name = 'dag-release';
-  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0, doneEvents: 0 };
+  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0, doneEvents: 0, doneResets: 0, unreadable: 0 };
   private readonly dag: DagPaths;
   private readonly log: Logger;
   private readonly index = new DagIndex();
-  private readonly sizes = new RecordSizes();
+  /** The parents' records' sizes (the writer has its own for the children's). */
+  private readonly parentSizes = new DecayingSizes();
   private stopped = false;
   private readonly watches: TreeWatch[] = [];
   /** Waiting children seen (event or listing), not yet registered. */
@@ -64,22 +81,26 @@ export class DagRelease implements LeaderService {
   private readonly decided: DagWriter;
   /** Every done id seen while a registration's reads are in flight (see the header); null otherwise. */
   private recent: Set<string> | null = null;
+  /** The done/ watch was reset while a registration was in flight (its lost events cannot be replayed). */
+  private resetInFlight = false;
+  /** Every waiting id seen by the listing in progress (and created during it); null when none runs. */
+  private listed: Set<string> | null = null;
   private readonly pump: Coalescer;
   private readonly relist: Coalescer;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private failures = 0;
 
   constructor(readonly ctx: LeaderContext) {
     this.dag = new DagPaths(ctx.paths);
     this.log = ctx.log.child({ component: 'dag' });
-    this.decided = new DagWriter(ctx, this.dag, this.sizes, this.log, this.stats);
+    this.decided = new DagWriter(ctx, this.dag, this.log, this.stats);
     this.pump = new Coalescer(
       () => this.pass(),
-      (err) => this.onError(err, () => this.pump.kick()),
+      (err) => this.onError(err, 'pump', () => this.pump.kick()),
     );
     this.relist = new Coalescer(
       () => this.listAll(),
-      (err) => this.onError(err, () => this.relist.kick()),
+      (err) => this.onError(err, 'relist', () => this.relist.kick()),
     );
   }
 
@@ -89,7 +110,7 @@ export class DagRelease implements LeaderService {
       await this.arm();
     } catch (err) {
       // Armed again in the background (a connection loss mid-start must not leave the leadership without releases).
-      this.onError(err, () => void this.start());
+      this.onError(err, 'start', () => void this.start());
     }
   }
 
@@ -110,7 +131,7 @@ export class DagRelease implements LeaderService {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     const ws = this.watches.splice(0);
     this.index.clear();
@@ -128,6 +149,10 @@ export class DagRelease implements LeaderService {
   get size(): { children: number; parents: number } {
     return { children: this.index.size, parents: this.index.parents };
   }
+  /** Parents' records read (tests). */
+  get parentRecordsRead(): number {
+    return this.parentSizes.reads;
+  }
 
   private onDone(e: TreeEvent): void {
     if (this.stopped || e.type !== 'created') return;
@@ -143,6 +168,8 @@ export class DagRelease implements LeaderService {
   /** Done events may have been missed: every pending parent is read again (bounded by them, not by the backlog). */
   private onDoneReset(): void {
     if (this.stopped) return;
+    this.stats.doneResets++;
+    if (this.recent) this.resetInFlight = true;
     for (const p of this.index.pendingParents()) this.endedParents.add(p);
     if (this.endedParents.size > 0) this.pump.kick();
   }
@@ -155,9 +182,13 @@ export class DagRelease implements LeaderService {
       // Released, failed or cancelled: nothing is left to decide for it.
       this.newChildren.delete(id);
       this.index.drop(id);
+      this.decided.delete(id); // a refused write is not tried again
       return;
     }
-    if (this.index.has(id) || this.decided.has(id)) return;
+    this.listed?.add(id);
+    // Known already: made anew (its delete fell in a gap of the watch), parents maybe others.
+    this.index.drop(id);
+    this.decided.delete(id);
     this.newChildren.add(id);
     this.pump.kick();
   }
@@ -173,32 +204,54 @@ export class DagRelease implements LeaderService {
     return Paths.parseDoneEntry(name)?.taskId ?? null;
   }
 
-  /** Takeover or re-arm: every waiting child not known yet is registered (a stale name costs a refused write at most). */
+  /**
+   * Takeover or re-arm: every waiting child not known yet is registered; every known one the
+   * listing does not hold (nor a created event during it) is forgotten (its delete fell in a gap).
+   */
   private async listAll(): Promise<void> {
     if (this.stopped) return;
     const t0 = Date.now();
-    let seen = 0;
-    await listWaiting(
-      this.ctx.session,
-      this.dag,
-      (names) => {
-        seen += names.length;
-        for (const id of names) if (!this.index.has(id) && !this.decided.has(id)) this.newChildren.add(id);
-        this.pump.kick();
-      },
-      () => !this.stopped,
-    );
+    const listed = (this.listed = new Set<string>());
+    try {
+      await listWaiting(
+        this.ctx.session,
+        this.dag,
+        (names) => {
+          for (const id of names) {
+            listed.add(id);
+            if (!this.index.has(id) && !this.decided.has(id)) this.newChildren.add(id);
+          }
+          this.pump.kick();
+        },
+        () => !this.stopped,
+      );
+    } finally {
+      if (this.listed === listed) this.listed = null;
+    }
+    if (this.stopped) return;
+    let swept = 0;
+    for (const id of [...this.index.childIds()]) if (!listed.has(id)) (this.index.drop(id), swept++);
+    for (const id of [...this.newChildren]) if (!listed.has(id)) this.newChildren.delete(id);
+    if (swept > 0) this.index.prune();
+    const seen = listed.size;
     this.stats.listings++;
     this.failures = 0;
-    this.log[seen > 0 ? 'info' : 'debug']({ waiting: seen, ms: Date.now() - t0 }, 'waiting index listed');
+    this.log[seen > 0 ? 'info' : 'debug']({ waiting: seen, swept, ms: Date.now() - t0 }, 'waiting index listed');
   }
 
-  /** One pass: register, resolve, write, as long as there is work (each step bounded by PASS). */
+  /** One pass: register, resolve, write, as long as there is work (each step bounded by PASS); a failed registration does not hold up the rest. */
   private async pass(): Promise<void> {
     while (!this.stopped && !this.idle) {
-      await this.register();
+      let failed: unknown = null;
+      try {
+        await this.register();
+      } catch (err) {
+        if (err instanceof DeposedError || err instanceof SessionExpiredError || err instanceof SessionClosedError) throw err;
+        failed = err;
+      }
       await this.resolve();
       await this.decided.write(PASS, () => !this.stopped);
+      if (failed) throw failed; // retried after a pause (its children were put back)
     }
     this.failures = 0;
   }
@@ -208,31 +261,71 @@ export class DagRelease implements LeaderService {
     if (kids.length === 0) return;
     const t0 = Date.now();
     this.recent = new Set();
+    this.resetInFlight = false;
     try {
-      const lists = await readParentLists(this.ctx.session, this.dag, kids);
+      const nodes = await this.readNodes(kids);
+      const lists = await readParentLists(this.ctx.session, this.dag, nodes);
       const unknown = new Set<string>();
-      for (const l of lists.values()) if (l) for (const p of l.ids) if (!this.index.pending(p)) unknown.add(p);
-      const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, [...unknown]);
+      for (const l of lists.values()) if (l && 'ids' in l) for (const p of l.ids) if (!this.index.pending(p)) unknown.add(p);
+      const ends = await readRecords(this.ctx.session, this.ctx.paths, this.parentSizes, [...unknown], (r) => parentEnd(r));
       if (this.stopped) return;
-      for (const c of kids) {
-        const l = lists.get(c);
-        if (!l || this.index.has(c) || this.decided.has(c)) continue; // no parents node: gone with its record
+      const registered: string[][] = [];
+      for (const [c, l] of lists) {
+        if (!l) continue; // no parents node: gone with its record
+        if (!('ids' in l)) {
+          this.unreadable(c, l.unreadable);
+          continue;
+        }
+        // Decided meanwhile, or seen again (a resubmit, a relist): registered from a later read.
+        if (this.index.has(c) || this.decided.has(c) || this.newChildren.has(c)) continue;
+        const unread: string[] = [];
         const d = this.index.register(c, l.onParentFailure, l.ids, (p) => {
-          const r = reads.get(p);
-          if (!r) throw new Error(`parent ${p} of ${c} was not read`); // cannot happen: every parent not pending was
-          return parentEnd(r);
+          const e = ends.get(p);
+          if (e !== undefined) return e;
+          unread.push(p); // cannot happen (every parent not pending was read): joined, and read
+          return null;
         });
         if (d) this.decided.set(c, d);
+        else registered.push(l.ids);
+        for (const p of unread) this.endedParents.add(p);
       }
-      // The race: parents that ended while we read, now with waiters, are read again.
+      // The race: parents that ended while we read, now with waiters, are read again; after a
+      // reset of the done/ watch (events lost, none to replay), all of theirs are.
       for (const p of this.recent) if (this.index.pending(p)) this.endedParents.add(p);
-      this.log.debug({ children: kids.length, parentsRead: unknown.size, ms: Date.now() - t0 }, 'dependent tasks registered');
+      if (this.resetInFlight) for (const ids of registered) for (const p of ids) if (this.index.pending(p)) this.endedParents.add(p);
+      this.log.debug({ children: lists.size, parentsRead: unknown.size, reset: this.resetInFlight, ms: Date.now() - t0 }, 'dependent tasks registered');
     } catch (err) {
       for (const c of kids) if (!this.index.has(c)) this.newChildren.add(c);
       throw err;
     } finally {
       this.recent = null;
+      this.resetInFlight = false;
     }
+  }
+
+  /** The parents nodes of `kids`, as many as MAX_PARENT_IDS parent ids allow (at least one); the rest go back for the next pass. */
+  private async readNodes(kids: string[]): Promise<Map<string, ParentsNode>> {
+    const out = new Map<string, ParentsNode>();
+    let ids = 0;
+    for (const [c, n] of await readParentNodes(this.ctx.session, this.dag, kids)) {
+      if (n === null) continue;
+      if ('unreadable' in n) {
+        this.unreadable(c, n.unreadable);
+        continue;
+      }
+      if (out.size > 0 && ids + n.count > MAX_PARENT_IDS) {
+        this.newChildren.add(c);
+        continue;
+      }
+      out.set(c, n);
+      ids += n.count;
+    }
+    return out;
+  }
+
+  private unreadable(id: string, why: string): void {
+    this.stats.unreadable++;
+    this.log.error({ taskId: id, err: why }, 'parent list of a waiting task cannot be read; left waiting (cancel it, or fix its dag/parents node)');
   }
 
   private async resolve(): Promise<void> {
@@ -240,33 +333,35 @@ export class DagRelease implements LeaderService {
     if (ps.length === 0) return;
     let reads;
     try {
-      reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ps);
+      reads = await readRecords(this.ctx.session, this.ctx.paths, this.parentSizes, ps, (r) => parentEnd(r));
     } catch (err) {
       for (const p of ps) this.endedParents.add(p);
       throw err;
     }
     if (this.stopped) return;
     for (const p of ps) {
-      const end = parentEnd(reads.get(p));
+      const end = reads.get(p) ?? null;
       if (end === null) continue; // not ended (retried since): its next done entry brings it back
       for (const [c, d] of this.index.ended(p, end)) this.decided.set(c, d);
     }
   }
 
-  private onError(err: unknown, again: () => void): void {
+  /** Logs and retries `again` after a pause (one timer per `key`: failures do not pile up timers). */
+  private onError(err: unknown, key: string, again: () => void): void {
     if (this.stopped) return;
     if (err instanceof DeposedError) {
       this.ctx.emit('deposed', `fence refused a write: ${err.message}`);
       return;
     }
     if (err instanceof SessionExpiredError || err instanceof SessionClosedError) return; // the election reports it
+    if (this.timers.has(key)) return;
     const ms = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** this.failures++);
     this.log.warn({ err: (err as Error).message, retryInMs: ms }, 'dependency release failed; retrying');
     const t = setTimeout(() => {
-      this.timers.delete(t);
+      this.timers.delete(key);
       if (!this.stopped) again();
     }, ms);
     t.unref();
-    this.timers.add(t);
+    this.timers.set(key, t);
   }
 }

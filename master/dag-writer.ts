@@ -4,7 +4,8 @@ import type { Logger } from '../shared/log.js';
 import type { DagPaths } from '../shared/protocol/dag-paths.js';
 import { releaseBatch, type ReleaseItem } from '../shared/protocol/dag-release-transitions.js';
 import type { Decision } from './dag-index.js';
-import { readRecords, type RecordSizes } from './dag-reads.js';
+import { readRecords } from './dag-reads.js';
+import { DecayingSizes } from './dag-sizes.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 
 /** A child refused (moved) this many times in a row is dropped with an error line (the next rebuild tries again). */
@@ -18,11 +19,12 @@ export interface WriteStats {
 export class DagWriter {
   private readonly decided = new Map<string, Decision>();
   private readonly moves = new Map<string, number>();
+  /** The children's records' sizes (not the parents': results make those larger). */
+  private readonly sizes = new DecayingSizes();
 
   constructor(
     private readonly ctx: LeaderContext,
     private readonly dag: DagPaths,
-    private readonly sizes: RecordSizes,
     private readonly log: Logger,
     private readonly stats: WriteStats,
   ) {}
@@ -35,6 +37,10 @@ export class DagWriter {
   }
   set(id: string, d: Decision): void {
     this.decided.set(id, d);
+  }
+  /** Its waiting entry is gone (released, cancelled) or made anew (resubmitted): nothing of ours is left to write. */
+  delete(id: string): void {
+    this.settle(id);
   }
   clear(): void {
     this.decided.clear();
@@ -51,13 +57,17 @@ export class DagWriter {
     if (ids.length === 0) return;
     const t0 = Date.now();
     const before = this.stats.released + this.stats.failed;
-    const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids);
+    const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids, (r) => r);
     if (!alive()) return;
     const items: Array<ReleaseItem & { id: string }> = [];
     for (const id of ids) {
       const r = reads.get(id);
       const d = this.decided.get(id);
       if (!d) continue;
+      if (r?.kind === 'error') {
+        this.refused(id, { err: r.message }); // read again in the next pass, a few times at most
+        continue;
+      }
       // Gone, cancelled, or released already (by us, before an unknown verdict; or a former leader): nothing to write.
       if (r?.kind !== 'record' || r.cur.record.state !== 'waiting') {
         this.settle(id);
@@ -69,13 +79,7 @@ export class DagWriter {
       const v = notDeposed(this.ctx, await releaseBatch(this.ctx, this.dag, items, from));
       if (v.kind === 'unknown') throw v.error;
       if (v.kind === 'moved') {
-        const id = items[v.item]!.id;
-        const n = (this.moves.get(id) ?? 0) + 1;
-        this.moves.set(id, n);
-        if (n >= MAX_MOVES) {
-          this.log.error({ taskId: id, part: v.part, code: v.code }, 'dependent task refused again and again; left for the next rebuild');
-          this.settle(id);
-        }
+        this.refused(items[v.item]!.id, { part: v.part, code: v.code });
         return; // the rest are read again in the next pass
       }
       for (let k = from; k < from + v.taken; k++) {
@@ -87,6 +91,15 @@ export class DagWriter {
       from += v.taken;
     }
     this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
+  }
+
+  /** A write or read of `id` refused: after MAX_MOVES in a row it is dropped with an error line. */
+  private refused(id: string, why: Record<string, unknown>): void {
+    const n = (this.moves.get(id) ?? 0) + 1;
+    this.moves.set(id, n);
+    if (n < MAX_MOVES) return;
+    this.log.error({ taskId: id, ...why }, 'dependent task refused again and again; left for the next rebuild');
+    this.settle(id);
   }
 
   private settle(id: string): void {
