@@ -54,7 +54,7 @@ describe('sandboxed handlers', () => {
         return { kind, session, states, w, member, memberEvents, sessionId: session.sessionId };
       }),
     );
-    expect(sides[0]!.w.types).toEqual(['chatty', 'echo', 'exit', 'fail', 'hog', 'notAgain', 'polite', 'sleep', 'spin', 'stubborn', 'where']);
+    expect(sides[0]!.w.types).toEqual(['big', 'chatty', 'echo', 'exit', 'fail', 'hog', 'notAgain', 'polite', 'sleep', 'spin', 'stubborn', 'where']);
     const ids = await Promise.all(sides.map((s) => runOne(s.member, 'spin', { ms: 2 * SESSION_MS })));
     const records = await Promise.all(ids.map((id) => waitState(fx.session, fx.paths, id, 'succeeded', 15_000)));
     for (const [i, s] of sides.entries()) {
@@ -103,6 +103,10 @@ describe('sandboxed handlers', () => {
     expect(hog.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox ran out of memory (maxOldGenerationSizeMb 32)' });
     const exited = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'exit', { code: 3 }), 'failed');
     expect(exited.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
+    // Over the worker's 64 KiB result limit: refused in the sandbox (the value does not cross), as the worker would.
+    const big = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'big', { bytes: 100_000 }), 'failed');
+    expect(big.error).toMatchObject({ retryable: false, message: `result of task ${big.id} is 100002 bytes, over the 65536-byte limit` });
+    expect(lines.find((l) => l.msg === 'progress value too large; not written')).toMatchObject({ taskId: big.id, bytes: 100_002, level: 40 });
     const chatty = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'chatty', { x: 1 }), 'succeeded');
     expect(chatty.result).toEqual({ parents: [], payload: { x: 1 } });
     expect(lines.find((l) => l.msg === 'from the sandbox')).toMatchObject({ n: 1, taskId: chatty.id, level: 30 });

@@ -119,7 +119,7 @@ export function workerConfig(opts: WorkerOptions): WorkerConfig {
     gracePeriodMs,
     sessionTimeoutMs,
     handlers: { ...builtinHandlers, ...opts.handlers },
-    ...(sandbox ? { sandbox } : {}),
+    ...(sandbox ? { sandbox: { ...sandbox, maxResultBytes: limits.maxResultBytes } } : {}),
     labels: { ...labels },
     limits,
   };

@@ -24,6 +24,8 @@ export interface SandboxConfig {
   graceMs: number;
   maxOldGenerationMb?: number;
   resourceLimits?: ResourceLimits;
+  /** The worker's limits.maxResultBytes (set by the worker's options): checked in the sandbox before a result or progress crosses. */
+  maxResultBytes?: number;
 }
 
 export const DEFAULT_SANDBOX_GRACE_MS = 2000;

@@ -4,6 +4,7 @@
 // to the worker; an abort message aborts ctx.signal (the worker kills us if we ignore it).
 import { isMainThread, parentPort, workerData, Worker as Thread } from 'node:worker_threads';
 import { errorMessage } from '../../shared/protocol/messages.js';
+import { PayloadTooLargeError } from '../../shared/protocol/record-errors.js';
 import { isRetryable, loadHandlers, type HandlerMap, type ParentOutcome, type TaskContext } from '../handlers.js';
 import { SANDBOX_LOG_LEVELS, type FromSandbox, type SandboxStart, type ToSandbox } from './protocol.js';
 import type { Logger } from '../../shared/log.js';
@@ -58,6 +59,24 @@ function sandboxLogger(id: number): Logger {
   return log as unknown as Logger;
 }
 
+/**
+ * The JSON size of a value over the worker's result limit, else undefined: such a value is
+ * refused here, not copied into the worker first (a huge string would weigh on its heap).
+ * A value JSON cannot encode crosses as it is: the worker's own check says why it fails.
+ */
+function oversize(value: unknown): number | undefined {
+  if (start.maxResultBytes === undefined) return undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+  if (json === undefined) return undefined;
+  const bytes = Buffer.byteLength(json, 'utf8');
+  return bytes > start.maxResultBytes ? bytes : undefined;
+}
+
 async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { t: 'run' }>['task']): Promise<void> {
   const controller = new AbortController();
   const cur: Current = { id, controller, parents: [] };
@@ -70,6 +89,8 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
     signal: controller.signal,
     log: sandboxLogger(id),
     progress: (value) => {
+      const bytes = oversize(value);
+      if (bytes !== undefined) return send({ t: 'log', id, level: 'warn', obj: { bytes, limit: start.maxResultBytes }, msg: 'progress value too large; not written' });
       try {
         send({ t: 'progress', id, value });
       } catch {
@@ -84,6 +105,11 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
   };
   try {
     const value = await handlers[task.type]!(task.payload, ctx);
+    const bytes = oversize(value);
+    if (bytes !== undefined) {
+      const message = new PayloadTooLargeError('result', bytes, start.maxResultBytes!, task.taskId).message;
+      return send({ t: 'error', id, message, name: 'PayloadTooLargeError', retryable: false });
+    }
     try {
       send({ t: 'result', id, value });
     } catch (err) {

@@ -42,6 +42,8 @@ export interface SandboxStart {
   module: string;
   /** Process sandboxes: the worker's pid; the sandbox kills itself once its parent is another (the worker went). */
   parentPid?: number;
+  /** A result (or a progress value) whose JSON is larger is refused in the sandbox: it never crosses. */
+  maxResultBytes?: number;
 }
 
 /**

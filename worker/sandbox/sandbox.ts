@@ -38,7 +38,7 @@ export class Sandbox {
     private readonly cfg: SandboxConfig,
     onEnd: (sb: Sandbox, why: string, reason: SandboxEndReason) => void,
   ) {
-    this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module, ...(cfg.kind === 'process' ? { parentPid: process.pid } : {}) }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
+    this.ch = openChannel({ kind: cfg.kind, entry: sandboxEntryPath(), start: { module: cfg.module, ...(cfg.kind === 'process' ? { parentPid: process.pid } : {}), ...(cfg.maxResultBytes !== undefined ? { maxResultBytes: cfg.maxResultBytes } : {}) }, maxOldGenerationMb: cfg.maxOldGenerationMb, resourceLimits: cfg.resourceLimits });
     let ready!: (types: string[]) => void;
     let failed!: (e: Error) => void;
     this.ready = new Promise<string[]>((res, rej) => ((ready = res), (failed = rej)));
