@@ -4,11 +4,13 @@
 //
 // One persistent recursive watch on schedules/ (it may not exist yet: the watch fires when it
 // is made); at start and after a reset (a reconnect) every schedule is read (1 getChildren +
-// 1 multiRead), after an event only the one it names (1 multiRead). Our own cursor writes echo
+// 1 multiRead per SCHEDULES_PER_READ), after an event only the one it names (1 multiRead). Our own cursor writes echo
 // back as change events: they are expected (counted before the write), so an occurrence costs
 // its one multi and no read. One timer, for the earliest next occurrence of all. A pass steps
-// the due schedules STEP_CONCURRENCY at a time (one schedule's writes stay in order): hundreds
-// due at once, or a takeover's long catch-up of one, do not hold the others past their grace.
+// the due schedules STEP_CONCURRENCY at a time (one schedule's writes stay in order), and an
+// occurrence since this leader began to serve (its last full read) is fired however late the
+// pass reaches it (up to MAX_LATE_MS): hundreds due at once, or a takeover's long catch-up of
+// one, make the others late, never skipped. Missed (skip, catch-up) is only what came before.
 //
 // Correctness rests on versions, not on events: a write at a stale version is refused (moved)
 // and the schedule re-read, so a missed or miscounted event costs a read, never a wrong task.
@@ -28,6 +30,8 @@ import { listSchedules, readSchedules, type ReadSchedule } from '../shared/proto
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Schedules stepped at once in a pass (each awaits one multi per occurrence). */
 const STEP_CONCURRENCY = 8;
+/** Later than this an occurrence counts as missed even under a serving leader (a long stall, writes failing). */
+const MAX_LATE_MS = 60_000;
 /** The leader submits what clients validated with their own limits: only the hard cap applies here. */
 const LEADER_LIMITS: SizeLimits = { maxPayloadBytes: HARD_SIZE_CAP, maxResultBytes: HARD_SIZE_CAP };
 
@@ -52,6 +56,8 @@ export class Scheduler implements LeaderService {
   /** Schedules to re-read (named by events or refused writes). */
   private readonly dirty = new Set<string>();
   private fullRead = true;
+  /** When the last full read began: occurrences since are this leader's to fire, however late. */
+  private servingSince = Infinity;
   private readonly pass: Coalescer;
   private readonly backoff: NoAuthBackoff;
   /** Unusable schedules already logged (name@version): logged once each. */
@@ -110,8 +116,9 @@ export class Scheduler implements LeaderService {
     if (this.stopped) return;
     await this.refresh();
     this.backoff.succeeded();
-    // Missed or due is judged from the pass's start: one reached late in it is late, not missed.
     const passStart = Date.now();
+    // Missed: before this leader served (or far too late); anything since is fired, late if busy.
+    const since = Math.max(Math.min(this.servingSince, passStart), passStart - MAX_LATE_MS);
     const due = [...this.entries].filter(([, e]) => e.nextAt <= passStart).map(([name]) => name);
     let failed: { err: unknown } | null = null;
     let next = 0;
@@ -121,7 +128,7 @@ export class Scheduler implements LeaderService {
         const e = this.entries.get(name);
         if (!e) continue;
         try {
-          await this.step(name, passStart);
+          await this.step(name, since);
         } catch (err) {
           // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
           if (err instanceof TaskValidationError) this.unusable(name, e.vs.version, err.message);
@@ -143,10 +150,12 @@ export class Scheduler implements LeaderService {
       this.fullRead = false;
       this.dirty.clear();
       try {
+        const began = Date.now();
         const names = await listSchedules(session, paths);
         const got = await readSchedules(session, paths, names);
         this.counts.reads++;
         this.entries.clear();
+        this.servingSince = began;
         for (const [name, r] of got) this.apply(name, r);
       } catch (err) {
         this.fullRead = true;
@@ -195,9 +204,9 @@ export class Scheduler implements LeaderService {
   }
 
   /** Submits (or skips) what is due of one schedule, one fenced multi per occurrence. */
-  private async step(name: string, passStart: number): Promise<void> {
+  private async step(name: string, since: number): Promise<void> {
     const e = this.entries.get(name)!;
-    const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron, passStart);
+    const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron, since);
     if (plan.fire.length === 0 && plan.skipCursor !== null) {
       if (!(await this.write(e, name, () => advanceCursor(this.ctx, e.vs, plan.skipCursor!, plan.skipped)))) return;
       this.counts.skipped += plan.skipped;

@@ -6,8 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
-import { cronOf, newSchedule, occurrenceId, ScheduleValidationError, type Schedule } from '../shared/protocol/schedule.js';
+import { cronOf, localZone, MAX_CRON_CHARS, newSchedule, occurrenceId, ScheduleValidationError, type Schedule } from '../shared/protocol/schedule.js';
 import { ENUM_CAP, MISFIRE_GRACE_MS, planOccurrences, resumedAt } from '../shared/protocol/schedule-plan.js';
+import { HARD_SIZE_CAP } from '../shared/protocol/task-record.js';
+import { BadVersionError } from '../shared/zk/errors.js';
 import { ProcessPool } from './harness/processes.js';
 import { waitFor } from './harness/wait-for.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
@@ -21,6 +23,8 @@ afterAll(async () => {
   await pool.closeAll();
 });
 
+/** Schedules due at the same instant in the leader test. */
+const MANY = 100;
 const T0 = Date.UTC(2030, 0, 1); // a whole second
 const sched = (over: Partial<Schedule> = {}): Schedule => ({ ...newSchedule('s', { cron: '* * * * * *', type: 'echo' }, T0), ...over });
 
@@ -59,6 +63,31 @@ describe('the misfire plan', () => {
     expect(ENUM_CAP).toBeLessThan(year / 1000);
     const r = resumedAt({ ...s, paused: true }, T0);
     expect(r).toEqual({ cursor: T0, skipped: year / 1000 });
+  });
+
+  it('a busy pass: an occurrence due when the pass began is late, not missed (judged from passStart)', () => {
+    // Reached 3 s into a pass that began at T0+1.5 s: T0+1s was on time then, so it fires.
+    const s = sched({ cursor: T0 });
+    expect(planOccurrences(s, T0 + 3000, cronOf(s.cron), T0 + 1500)).toEqual({ skipped: 0, skipCursor: null, fire: [T0 + 1000, T0 + 2000, T0 + 3000], next: T0 + 4000 });
+  });
+
+  it('a cursor a year back off the second (ms offset): the count is still exact', () => {
+    const year = 365 * 86_400_000;
+    const s = sched({ cursor: T0 - year + 123, misfire: { policy: 'catch-up', max: 5 } });
+    const p = planOccurrences(s, T0 + 500);
+    expect(p.skipped).toBe(year / 1000 - 1 - 5);
+    expect(resumedAt({ ...s, paused: true }, T0).skipped).toBe(year / 1000);
+  });
+
+  it('a cron that never fires, one too long, a bad max: refused; the zone defaults to the adder\'s, stored', () => {
+    expect(() => cronOf('0 0 30 2 *')).toThrow(/never fires/);
+    expect(() => cronOf(`0 0 * * ${'1,'.repeat(200)}1`)).toThrow(new RegExp(`at most ${MAX_CRON_CHARS} characters`));
+    expect(() => newSchedule('a', { cron: '* * * * *', type: 'echo', misfire: { policy: 'catch-up', max: Number('abc') } })).toThrow(/got NaN/);
+    const big = { maxPayloadBytes: HARD_SIZE_CAP, maxResultBytes: HARD_SIZE_CAP }; // the schedule's own bound, not the client's
+    expect(() => newSchedule('a', { cron: '* * * * *', type: 'echo', payload: 'x'.repeat(70_000) }, T0, big)).toThrow(/payload is \d+ bytes/);
+    const a = newSchedule('a', { cron: '* * * * *', type: 'echo' });
+    expect(a.tz).toBe(localZone());
+    expect(a.incarnation).not.toBe(newSchedule('a', { cron: '* * * * *', type: 'echo' }).incarnation);
   });
 
   it('paused: nothing; checks name the problem', () => {
@@ -102,6 +131,15 @@ describe('schedules on a cluster', () => {
     expect(await client.schedules.remove('nightly')).toBe(false);
     expect(await client.schedules.get('nightly')).toBeNull();
     await expect(client.schedules.pause('nightly')).rejects.toThrow('no schedule nightly');
+    // The remove left a tombstone; an add writes over it, so the node's version never starts at 0
+    // again: a leader's write at the old schedule's version cannot land on the new one (ABA).
+    const path = `${paths.schedules}/nightly`;
+    expect(await s.exists(path)).not.toBeNull();
+    expect((await client.schedules.list()).map((x) => x.name)).toEqual(['b']);
+    await client.schedules.add('nightly', { cron: '* * * * *', type: 'other' });
+    expect((await s.exists(path))!.version).toBeGreaterThan(0);
+    await expect(s.setData(path, Buffer.from('{}'), 0)).rejects.toThrow(BadVersionError);
+    expect((await client.schedules.get('nightly'))!.type).toBe('other');
     await client.close();
   });
 
@@ -113,10 +151,18 @@ describe('schedules on a cluster', () => {
     await m.start();
     const client = await DroverClient.connect({ session: s, root: paths.root });
     const added = await client.schedules.add('tick', { cron: '* * * * * *', type: 'echo' });
+    const firstDone = await waitFor(async () => {
+      const x = await client.schedules.get('tick');
+      return x && x.cursor > added.createdAt ? x : null;
+    }, { timeoutMs: 5000, message: 'a first occurrence' });
+    // A node no drover made (zkCli create /root/schedules/daily:report) stops nothing.
+    await s.create(`${paths.schedules}/daily:report`);
+    // Many due at once under a serving leader (every 2 s, skip): none may count one as missed.
+    const many = await Promise.all(Array.from({ length: MANY }, (_, i) => client.schedules.add(`many-${i}`, { cron: '*/2 * * * * *', type: 'echo', misfire: 'skip' })));
     const at = await waitFor(async () => {
       const x = await client.schedules.get('tick');
-      return x && x.cursor >= added.createdAt + 2000 ? x : null;
-    }, { timeoutMs: 8000, message: 'two occurrences' });
+      return x && x.cursor >= firstDone.cursor + 2000 ? x : null;
+    }, { timeoutMs: 8000, message: 'two occurrences after the foreign node' });
     const paused = await client.schedules.pause('tick');
     const first = Math.ceil((added.createdAt + 1) / 1000) * 1000;
     const ids: string[] = [];
@@ -130,6 +176,9 @@ describe('schedules on a cluster', () => {
     await waitFor(() => Date.now() > paused.cursor + 2200, { timeoutMs: 4000, message: 'the next second past' });
     expect(await client.get(after)).toBeNull();
     expect((await client.schedules.get('tick'))!.cursor).toBe(paused.cursor);
+    const listed = new Map((await client.schedules.list()).map((x) => [x.name, x]));
+    const late = many.filter((m) => listed.get(m.name)!.cursor < m.createdAt + 2000 || listed.get(m.name)!.skipped !== 0);
+    expect(late.map((m) => [m.name, listed.get(m.name)!.skipped])).toEqual([]);
     await client.close();
   });
 
@@ -138,10 +187,13 @@ describe('schedules on a cluster', () => {
     const paths = await freshLayout(s);
     const g = ['--zk', zkConnect(), '--root', paths.root];
     // Refused before connecting (no ZooKeeper at :1): run beside the rest.
-    const bads = [['--cron', '* * 32 * *'], ['--cron', '* * * * *', '--tz', 'Nowhere/Land']].map(async (bad) => ({
-      bad,
-      r: await procs.run(['schedule', 'add', 'x', ...bad, '--type', 'echo', '--zk', '127.0.0.1:1']),
-    }));
+    const bads = (
+      [
+        [['--cron', '* * 32 * *'], /invalid cron expression/],
+        [['--cron', '* * * * *', '--tz', 'Nowhere/Land'], /unknown time zone "Nowhere\/Land"/],
+        [['--cron', '* * * * *', '--catch-up-max', '3'], /--catch-up-max applies to --misfire catch-up only/],
+      ] as const
+    ).map(async ([bad, msg]) => ({ msg, r: await procs.run(['schedule', 'add', 'x', ...bad, '--type', 'echo', '--zk', '127.0.0.1:1']) }));
     const add = await procs.run(['schedule', 'add', 'hourly', '--cron', '0 * * * *', '--tz', 'UTC', '--type', 'echo', '--payload', '{"n":1}', '--misfire', 'catch-up', '--catch-up-max', '3', ...g]);
     expect(add.code, add.stderr).toBe(EXIT.ok);
     expect(add.stdout).toMatch(/^schedule hourly added: 0 \* \* \* \* \(UTC\) → echo, next \d{4}-\d\d-\d\dT\d\d:00:00\.000Z\n$/);
@@ -154,10 +206,10 @@ describe('schedules on a cluster', () => {
     expect((await procs.run(['schedule', 'remove', 'hourly', ...g])).stdout).toBe('schedule hourly removed\n');
     const gone = await procs.run(['schedule', 'remove', 'hourly', ...g]);
     expect([gone.code, gone.stderr]).toEqual([EXIT.error, 'drover: no schedule hourly\n']);
-    for (const { bad, r } of await Promise.all(bads)) {
+    for (const { msg, r } of await Promise.all(bads)) {
       expect(r.code).toBe(EXIT.usage);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(bad.length === 2 ? /invalid cron expression/ : /unknown time zone "Nowhere\/Land"/);
+      expect(r.stderr).toMatch(msg);
     }
     expect(await s.exists(`${paths.schedules}/x`)).toBeNull();
   });

@@ -1,8 +1,8 @@
 // Which occurrences of a schedule the leader handles now (pure). Occurrences in
-// (cursor, passStart − MISFIRE_GRACE_MS] were missed (no leader could act in time); those in
-// (passStart − grace, now] are due and fired as usual. passStart is when the leader's pass over
-// all schedules began: one reached late in a busy pass (hundreds due at once, a long catch-up
-// before it) is late through the leader's own work, not missed:
+// (cursor, since − MISFIRE_GRACE_MS] were missed (no leader could act in time); those in
+// (since − grace, now] are due and fired as usual. `since` is when this leader began to serve
+// (its full read; the scheduler bounds how far back): one reached late because the leader was
+// busy (hundreds due at once, a long catch-up of another) is late, not missed:
 //
 //   skip      no missed one is submitted: they are counted in `skipped` and the cursor moves
 //             to the last of them
@@ -52,9 +52,9 @@ export function occurrencesBetween(c: Cron, from: number, to: number, keep: numb
   return { count: Math.max(walked.length + between, last.length), last: keep > 0 ? last : [] };
 }
 
-export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz), passStart = now): Plan {
+export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz), since = now): Plan {
   if (s.paused) return { skipped: 0, skipCursor: null, fire: [], next: null };
-  const missedEnd = Math.min(now, passStart) - MISFIRE_GRACE_MS;
+  const missedEnd = Math.min(now, since) - MISFIRE_GRACE_MS;
   let cursor = s.cursor;
   let skipped = 0;
   let skipCursor: number | null = null;
