@@ -73,8 +73,8 @@ describe('sandboxed handlers', () => {
     }
   });
 
-  it('process.exit in a handler fails its attempt with the code, and the next task runs on the same worker in a fresh sandbox', async () => {
-    const w = await fx.startWorker({ id: 'exits', concurrency: 1, sandbox: { kind: 'process', module: MODULE } });
+  it('process.exit (a child of the handler holding stderr) or out of memory in a process fails its attempt at once, and the next task runs on the same worker in a fresh sandbox', async () => {
+    const w = await fx.startWorker({ id: 'exits', concurrency: 1, sandbox: { kind: 'process', module: MODULE, maxOldGenerationMb: 32 } });
     const first = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
     // Its exit ends the attempt at once, though a child of the handler (a 6 s sleep) still holds the stderr pipe.
     const sleeper = join(tmp, 'sleeper.pid');
@@ -84,6 +84,9 @@ describe('sandboxed handlers', () => {
     });
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(crashed.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
+    // V8's out-of-memory line is read from the child's stderr before its end is reported.
+    const hog = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'hog'), 'failed', 15_000);
+    expect(hog.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox ran out of memory (--max-old-space-size 32)' });
     const next = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded');
     expect((next.result as { pid: number }).pid).not.toBe((first.result as { pid: number }).pid);
     // A handler's own non-retryable error stays one; a sandbox reused between tasks keeps its pid.
