@@ -6,6 +6,7 @@ import { DroverClient } from '../client/drover-client.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { readLeader } from '../shared/zk/election.js';
 import { submitDag } from './harness/dag-tasks.js';
+import { OP, OpProxy } from './harness/op-proxy.js';
 import { RECORDING_HANDLERS, checkOutcomes, newExecLog, readExecLog } from './harness/exec-log.js';
 import { ProcessPool, type DroverProcess } from './harness/processes.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, zkConnect } from './harness/zk.js';
@@ -13,12 +14,15 @@ import { waitFor } from './harness/wait-for.js';
 
 const pool = new SessionPool();
 const procs = new ProcessPool();
+let proxy: OpProxy | null = null;
 afterAll(async () => {
   await procs.killAll();
+  await proxy?.stop();
   await pool.closeAll();
 });
 
-const CHILDREN = 1000;
+// Three release multis of 100: the first committed by m1, the second held at the proxy when m1 dies.
+const CHILDREN = 300;
 
 describe('dependency release across a leader failover', () => {
   it('the leader killed -9 mid-release: every child runs once, none lost', async () => {
@@ -27,37 +31,36 @@ describe('dependency release across a leader failover', () => {
     const dag = new DagPaths(paths);
     const client = await DroverClient.connect({ session: s, root: paths.root });
     const execLog = newExecLog();
-    const common = ['--zk', zkConnect(), '--root', paths.root, '--session-timeout', String(TEST_SESSION_MS)];
-    const master = (id: string): DroverProcess => procs.spawn(id, ['master', '--id', id, ...common]);
-    const m1 = master('m1');
+    const common = ['--root', paths.root, '--session-timeout', String(TEST_SESSION_MS)];
+    const master = (id: string, zk = zkConnect()): DroverProcess => procs.spawn(id, ['master', '--id', id, '--zk', zk, ...common]);
+    // m1 reaches ZooKeeper through a proxy that holds its second release multi: the kill lands mid-release.
+    proxy = await OpProxy.start(zkConnect());
+    const m1 = master('m1', proxy.connectString);
     await m1.waitForLine((l) => l.msg === 'elected leader');
     expect((await readLeader(s, paths.election))?.pid).toBe(m1.pid);
     // Parent and children first, registered by m1 while no worker can run the parent yet.
     const kids = Array.from({ length: CHILDREN }, (_, i) => `fo-c${i}`);
     await submitDag(s, paths, [{ id: 'fo-p', type: 'work', payload: { ms: 20 } }, ...kids.map((id) => ({ id, type: 'work', payload: { ms: 1 }, dependsOn: ['fo-p'] }))]);
-    // The first child out of the waiting index (the first release multi committed): kill the leader there.
-    let killedAt = 0;
-    const watch = await s.watchTree(
-      dag.waitingDir,
-      (e) => {
-        if (e.type !== 'deleted' || killedAt > 0 || e.path.split('/').length !== dag.waitingDir.split('/').length + 2) return;
-        m1.kill9();
-        killedAt = Date.now();
-      },
-      () => undefined,
-    );
-    // Then the worker (the parent runs, m1 releases its 1 000 children in 10 multis) and a second master.
-    const w = procs.spawn('w1', ['worker', '--id', 'w1', '--concurrency', '64', '--handlers', RECORDING_HANDLERS, '--grace', '2000', ...common], { DROVER_EXEC_LOG: execLog });
+    // Release multis (the only multis of m1 that remove waiting entries): the first goes
+    // through, the second is held, and m1 is killed with it unsent.
+    const release = { op: OP.multi, contains: `${dag.waitingDir}/` };
+    const first = proxy.holdFrom(release);
+    // Then the worker (the parent runs, m1 releases its children in multis of 100) and a second master.
+    const w = procs.spawn('w1', ['worker', '--id', 'w1', '--concurrency', '64', '--handlers', RECORDING_HANDLERS, '--grace', '2000', '--zk', zkConnect(), ...common], { DROVER_EXEC_LOG: execLog });
     const m2 = master('m2');
-    await waitFor(() => killedAt > 0, { timeoutMs: 10_000, message: 'the first release' });
+    await first;
+    const second = proxy.holdFrom(release);
+    proxy.release();
+    await second;
+    m1.kill9();
     expect(w.running).toBe(true);
     await m1.exited;
-    await watch.close();
     const listed = await s.getChildrenMany(paths.shardNames.map((sh) => dag.waitingShard(sh)));
     const left = listed.reduce((n, r) => n + (r.ok ? r.children.length : 0), 0);
-    // Killed mid-release: some children were released by m1, the rest are left to m2.
+    // Killed mid-release: one multi of children released by m1, the rest left to m2.
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThan(CHILDREN);
+    expect(proxy.heldCount(OP.multi)).toBeGreaterThanOrEqual(1); // the second never reached ZooKeeper
 
     await m2.waitForLine((l) => l.msg === 'elected leader', 10_000);
     expect(m1.hasLine((l) => l.msg === 'elected leader')).toBe(true);

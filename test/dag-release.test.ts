@@ -1,7 +1,7 @@
 // The leader's release of dependent tasks (master/dag-release.ts) on a real ZooKeeper: order
 // (a diamond, a 1 000-wide fan-out then fan-in), failure (a chain fails link by link;
 // onParentFailure 'run' runs anyway) and the race of a parent finishing while a new child's
-// registration reads its record.
+// registration reads its record, and the same with its done event lost in a reconnect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { DagRelease } from '../master/dag-release.js';
@@ -124,6 +124,8 @@ describe('the race: a parent finishes while a new child registration reads its r
     const held = proxy.holdFrom({ op: OP.multiRead, contains: paths.task('race-p5') });
     await submitDag(c.admin, paths, [{ id: 'race-child', type: 'ok', dependsOn: parents, onParentFailure: 'run' }]);
     await held;
+    // race-p1 was read (queued) before it ends: only the replay can tell the child it ended.
+    expect(dr.parentRecordsRead).toBe(4);
     const seen = dr.stats.doneEvents;
     await client.cancel('race-p1'); // ends while the registration is in flight
     await waitFor(() => dr.stats.doneEvents > seen, { timeoutMs: 3000, message: 'the done event of race-p1 reached the releaser' });
@@ -132,6 +134,41 @@ describe('the race: a parent finishes while a new child registration reads its r
     await waitFor(async () => (await client.get('race-child'))?.state === 'queued', { timeoutMs: 5000, message: 'race-child released' });
     expect(dr.stats.released).toBe(1);
     expect(dr.idle).toBe(true);
+    expect(dr.size).toEqual({ children: 0, parents: 0 });
+  });
+
+  it('its done event lost in a reconnect during the registration, the reset still releases the child', async () => {
+    const paths = await freshLayout(c.admin);
+    const client = await DroverClient.connect({ session: c.admin, root: paths.root });
+    const parents = ['rst-p1', 'rst-p2', 'rst-p3', 'rst-p4', 'rst-p5'];
+    await submitDag(c.admin, paths, parents.map((id) => ({ id, type: 'ok' })));
+    for (const id of parents.slice(1)) await client.cancel(id);
+
+    const proxy = await OpProxy.start(c.admin.connectString);
+    cleanups.push(() => proxy.stop());
+    const session = await pool.open({ connectString: proxy.connectString });
+    const stage = await LeaderStage.start(session, paths);
+    cleanups.push(() => stage.stop());
+    const dr = new DagRelease(stage);
+    cleanups.push(() => dr.stop());
+    await dr.start();
+    await waitFor(() => dr.stats.doneResets > 0, { timeoutMs: 3000, message: 'the done/ watch armed' });
+
+    // rst-p1 (queued) read in the first multiRead; at the second the connection goes silent both
+    // ways: rst-p1's done event is lost, and the watch is reset once the proxy lets it reconnect.
+    const silent = proxy.dropFrom({ op: OP.multiRead, contains: paths.task('rst-p5') });
+    await submitDag(c.admin, paths, [{ id: 'rst-child', type: 'ok', dependsOn: parents, onParentFailure: 'run' }]);
+    await silent;
+    expect(dr.parentRecordsRead).toBe(4);
+    const events = dr.stats.doneEvents;
+    const resets = dr.stats.doneResets;
+    await client.cancel('rst-p1');
+    proxy.heal();
+
+    await waitFor(async () => (await client.get('rst-child'))?.state === 'queued', { timeoutMs: 5000, message: 'rst-child released' });
+    expect(dr.stats.doneEvents).toBe(events); // the event never came: the reset released it
+    expect(dr.stats.doneResets).toBeGreaterThan(resets);
+    expect(dr.stats.released).toBe(1);
     expect(dr.size).toEqual({ children: 0, parents: 0 });
   });
 });
