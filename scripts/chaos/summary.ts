@@ -31,7 +31,7 @@ export function formatSummary(r: ChaosReport): string {
       : `${d.violations} VIOLATED: ${d.releasedEarly.length} taken early, ${d.wrongEnd.length} wrong end, ${d.ranDespiteFailedParent.length} ran past a failed parent, ${d.releasedTwice.length} released twice`,
   );
   const sc = r.schedules;
-  row('schedule occurrences', sc.schedules.map((x) => `${x.name} ${x.succeeded}/${x.occurrences} (skipped ${x.skipped})`).join(', ') || '-');
+  row('schedule occurrences', sc.schedules.map((x) => `${x.name} ${x.succeeded}/${x.occurrences} (skipped ${x.skipped}, caught up ${x.caughtUp}, latest ${s(x.maxLateMs)})`).join(', ') || '-');
   row(
     'schedule invariants',
     sc.violations === 0

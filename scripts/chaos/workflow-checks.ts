@@ -11,6 +11,7 @@
 import type { ScheduleApi } from '../../client/schedules.js';
 import type { Paths } from '../../shared/protocol/paths.js';
 import { cronOf, nextOccurrence, occurrenceId } from '../../shared/protocol/schedule.js';
+import { MISFIRE_GRACE_MS } from '../../shared/protocol/schedule-plan.js';
 import type { TaskRecord } from '../../shared/protocol/task-record.js';
 import { isTerminal } from '../../shared/protocol/task-state.js';
 import { readTask } from '../../shared/protocol/task-store.js';
@@ -48,7 +49,8 @@ export interface DagReport {
 }
 
 export interface ScheduleReport {
-  schedules: Array<{ name: string; occurrences: number; cursor: number; skipped: number; succeeded: number }>;
+  /** caughtUp: occurrences submitted later than MISFIRE_GRACE_MS after their time (a leaderless spell), the latest by maxLateMs. */
+  schedules: Array<{ name: string; occurrences: number; cursor: number; skipped: number; succeeded: number; caughtUp: number; maxLateMs: number }>;
   missing: string[];
   extra: string[];
   skipped: string[];
@@ -149,16 +151,22 @@ async function checkSchedules(input: WorkflowInput, traffic: ScheduleTraffic, st
     if (s.skipped !== 0) rep.skipped.push(`${cs.name}: ${s.skipped} occurrence(s) skipped under catch-up`);
     // Every cron time in (createdAt, cursor]: an unbroken run from the first to the cursor.
     const c = cronOf(s.cron, s.tz);
-    const expected: string[] = [];
-    for (let t = nextOccurrence(c, s.createdAt); t !== null && t <= s.cursor && expected.length < 100_000; t = nextOccurrence(c, t)) expected.push(occurrenceId(cs.name, t));
+    const times: number[] = [];
+    for (let t = nextOccurrence(c, s.createdAt); t !== null && t <= s.cursor && times.length < 100_000; t = nextOccurrence(c, t)) times.push(t);
+    const expected = times.map((t) => occurrenceId(cs.name, t));
     const { records } = await settle(input, expected);
     let succeeded = 0;
-    for (const id of expected) {
+    let caughtUp = 0;
+    let maxLateMs = 0;
+    for (const [k, id] of expected.entries()) {
       const r = records.get(id);
       if (!r) {
         rep.missing.push(`${id}: no task (skipped)`);
         continue;
       }
+      const late = r.createdAt - times[k]!;
+      if (late > MISFIRE_GRACE_MS) caughtUp += 1;
+      maxLateMs = Math.max(maxLateMs, late);
       const res = r.result as ExecResult | null | undefined;
       if (r.state === 'succeeded' && res?.taskId === id && res.value === cs.value && res.double === cs.value * 2) succeeded += 1;
       else rep.notSucceeded.push(`${id}: ${endOf(r)}${r.error ? ` (${r.error.kind}: ${r.error.message})` : ''}${r.state === 'succeeded' ? ` with result ${JSON.stringify(res)}` : ''}`);
@@ -174,7 +182,7 @@ async function checkSchedules(input: WorkflowInput, traffic: ScheduleTraffic, st
       const r = await input.session.retrying(() => readTask(input.session, input.paths, occurrenceId(cs.name, after)), 30_000);
       if (r.kind === 'ok') rep.extra.push(`${occurrenceId(cs.name, after)}: submitted past the cursor`);
     }
-    rep.schedules.push({ name: cs.name, occurrences: expected.length, cursor: s.cursor, skipped: s.skipped, succeeded });
+    rep.schedules.push({ name: cs.name, occurrences: expected.length, cursor: s.cursor, skipped: s.skipped, succeeded, caughtUp, maxLateMs });
   }
   rep.violations = rep.missing.length + rep.extra.length + rep.skipped.length + rep.notSucceeded.length + rep.ranTwice.length + rep.problems.length;
   return rep;
