@@ -108,7 +108,7 @@ describe('sandboxed handlers', () => {
     expect(exited.error).toMatchObject({ kind: 'handler', retryable: true, message: 'sandbox exited with code 3' });
     // Over the worker's 64 KiB result limit: refused in the sandbox (the value does not cross), as the worker would.
     const big = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'big', { bytes: 100_000 }), 'failed');
-    expect(big.error).toMatchObject({ retryable: false, message: `result of task ${big.id} is 100002 bytes, over the 65536-byte limit` });
+    expect(big.error).toMatchObject({ kind: 'too-large', retryable: false, message: `result of task ${big.id} is 100002 bytes, over the 65536-byte limit` });
     expect(lines.find((l) => l.msg === 'progress value too large; not written')).toMatchObject({ taskId: big.id, bytes: 100_002, level: 40 });
     const chatty = await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'chatty', { x: 1 }), 'succeeded');
     expect(chatty.result).toEqual({ parents: [], payload: { x: 1 } });

@@ -170,7 +170,9 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     if (settled.ok) return { outcome: checkResult(record.id, settled.value, input.limits), durationMs: ran() };
     const err = settled.err;
     const stack = errorStack(err);
-    const error: TaskError = { kind: 'handler', retryable: isRetryable(err), message: errorMessage(err), ...(stack !== undefined ? { stack } : {}) };
+    // A sandbox refuses an oversized result before it crosses (worker/sandbox/entry.ts): the same kind as our own check.
+    const kind = (err as { name?: unknown } | null)?.name === 'PayloadTooLargeError' ? 'too-large' : 'handler';
+    const error: TaskError = { kind, retryable: isRetryable(err), message: errorMessage(err), ...(stack !== undefined ? { stack } : {}) };
     return { outcome: { kind: 'failure', error }, durationMs: ran() };
   } finally {
     if (timer) clearTimeout(timer);
