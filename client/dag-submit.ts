@@ -1,11 +1,11 @@
 // The checks and the order of a submission with dependencies, before anything is written:
-// every parent is in the same call or an existing task (read in multiReads of ≤ 100), no
+// every parent is in the same call or an existing task (its existence, in multiReads of ≤ 100), no
 // cycle within the call (existing tasks cannot depend on new ones, so there is none
 // elsewhere), and the order parents-first in which the batches go.
 import type { Paths } from '../shared/protocol/paths.js';
 import { TaskValidationError, type SubmitInput } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { readMany, RecordSizes } from './record-reads.js';
+import { existing } from '../shared/protocol/dag-reads.js';
 
 /** A cycle among the tasks of one submission: `ids` around it, each depending on the next (the first again last). */
 export class DependencyCycleError extends TaskValidationError {
@@ -70,7 +70,8 @@ export function topoOrder(ids: readonly string[], parents: readonly (readonly st
 
 /**
  * Refuses a submission whose dependsOn names a task neither in it (`ids`) nor in ZooKeeper:
- * the ids not in the call are read (multiReads of ≤ 100 records, kept near a reply budget).
+ * the ids not in the call are looked up by existence only (getChildren of their records in
+ * multiReads of ≤ 100: a few bytes a parent, whatever its record holds).
  */
 export async function checkParentsKnown(session: ZkSession, paths: Paths, inputs: readonly SubmitInput[], ids: readonly string[]): Promise<void> {
   const inCall = new Set(ids);
@@ -79,14 +80,8 @@ export async function checkParentsKnown(session: ZkSession, paths: Paths, inputs
     for (const p of input.dependsOn ?? []) if (!inCall.has(p) && !outside.has(p)) outside.set(p, ids[i]!);
   });
   if (outside.size === 0) return;
-  const unknown: string[] = [];
-  let failure: unknown;
-  await readMany(session, paths, new RecordSizes(), [...outside.keys()], (group, outcomes) => {
-    outcomes.forEach((o, i) => {
-      if (o.kind === 'missing') unknown.push(group[i]!);
-      else if (o.kind === 'away' || o.kind === 'error') failure ??= o.kind === 'error' ? o.err : new Error(`ZooKeeper ${o.what} lost while checking the parents of the submission`);
-    });
-  });
-  if (failure !== undefined) throw failure;
+  const names = [...outside.keys()];
+  const found = await existing(session, names.map((p) => paths.task(p)));
+  const unknown = names.filter((_, i) => !found[i]);
   if (unknown.length > 0) throw new UnknownParentError(outside.get(unknown[0]!)!, unknown[0]!, unknown.length - 1);
 }

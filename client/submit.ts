@@ -5,16 +5,15 @@ import type { Logger } from '../shared/log.js';
 import { checkKnownFields } from './input-fields.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { newTaskRecord, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
-import { BATCH_LIMITS, assertFits } from '../shared/protocol/task-ops.js';
-import { dependentSubmitOps } from '../shared/protocol/dag-ops.js';
-import { PARENT_CHUNK } from '../shared/protocol/dag-paths.js';
+import { BATCH_LIMITS } from '../shared/protocol/task-ops.js';
 import { readTask } from '../shared/protocol/task-store.js';
 import { submit } from '../shared/protocol/transitions.js';
-import { DagPaths, edgesFirst, submitDagBatch, tooBigWithEdges, type DagItem } from '../shared/protocol/client-transitions.js';
-import { ensureDagDirs } from '../shared/protocol/dag-reads.js';
+import { DagPaths, submitDagBatch, tooBigWithEdges, type DagItem } from '../shared/protocol/client-transitions.js';
+import { ensureChildDirs, ensureDagDirs } from '../shared/protocol/dag-reads.js';
 import type { Verdict } from '../shared/protocol/multi.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { checkParentsKnown, topoOrder } from './dag-submit.js';
+import { clearOrphan, submitWide } from './dag-submit-wide.js';
 
 export interface SubmitResult {
   id: string;
@@ -67,20 +66,42 @@ export class Submitter {
    * `triedBefore`: an earlier multi carrying this very record may have gone through (its
    * reply was lost); finding the task with our createdAt then means we created it.
    */
-  private async submitRecord(item: DagItem, triedBefore: boolean): Promise<SubmitResult> {
+  /**
+   * Makes the reverse-edge directories a multi writes into, once per call (1 create a distinct
+   * parent, NodeExists fine): just before the multi, so a resubmission of existing tasks, refused
+   * at its records, makes none of a parent it does not name already.
+   */
+  private childDirs(made: Set<string>): (parents: Iterable<string>) => Promise<void> {
+    return async (parents) => {
+      const todo = [...parents].filter((p) => !made.has(p));
+      await ensureChildDirs(this.session, this.dag, todo);
+      for (const p of todo) made.add(p);
+    };
+  }
+
+  private async submitRecord(item: DagItem, triedBefore: boolean, made = new Set<string>()): Promise<SubmitResult> {
     const { rec } = item;
     const tx = { session: this.session, paths: this.paths };
+    const again = () => this.waitConnected();
     for (let attempt = 0; ; attempt++) {
-      const v: Verdict = item.parents.length === 0 ? await submit(tx, rec) : await submitDagBatch(tx, this.dag, [item], 0, BATCH_LIMITS);
-      if (v.kind === 'committed') {
+      let v: Verdict | 'exists';
+      if (item.parents.length === 0) v = await submit(tx, rec);
+      else if (tooBigWithEdges(this.dag, item, BATCH_LIMITS.maxBytes)) v = (await submitWide(tx, this.dag, item, BATCH_LIMITS.maxBytes, again, this.childDirs(made))) === 'committed' ? { kind: 'committed' } : 'exists';
+      else v = await submitDagBatch(tx, this.dag, [item], 0, BATCH_LIMITS, this.childDirs(made));
+      if (v !== 'exists' && v.kind === 'committed') {
         this.log.debug({ taskId: rec.id, type: rec.type }, 'submitted');
         return { id: rec.id, created: true, record: rec };
       }
-      if (v.kind === 'moved' && v.part === 'record' && v.code === 'NODE_EXISTS') {
+      // A parents node or waiting entry without its record (a failed try, a purge cut short): cleared, then again.
+      if (v !== 'exists' && v.kind === 'moved' && v.part !== 'record' && v.code === 'NODE_EXISTS' && item.parents.length > 0 && attempt < 5) {
+        if ((await clearOrphan(tx, this.dag, rec.id, again)) === 'clear') continue;
+        v = 'exists';
+      }
+      if (v === 'exists' || (v.kind === 'moved' && v.part === 'record' && v.code === 'NODE_EXISTS')) {
         const r = await readTask(this.session, this.paths, rec.id);
         if (r.kind !== 'ok') throw new Error(`task ${rec.id} exists but cannot be read (${r.kind})`);
         // Our own earlier try whose reply was lost carries our createdAt.
-        return { id: rec.id, created: (triedBefore || attempt > 0) && r.record.createdAt === rec.createdAt, record: r.record };
+        return { id: rec.id, created: (triedBefore || attempt > 0 || v === 'exists') && r.record.createdAt === rec.createdAt, record: r.record };
       }
       // The connection, or after a long outage the session, is being re-established: a
       // submission holds nothing in the session, so it simply goes again once connected
@@ -112,31 +133,32 @@ export class Submitter {
         ids,
         items.map((it) => it.parents),
       );
-      // A wide fan-in's record, parents node and chunks go in one multi: it must fit one request (ids ≤ ~90 characters for 10 000 parents).
-      for (const it of items) if (it.parents.length > PARENT_CHUNK) assertFits({ ops: dependentSubmitOps(this.dag, it.rec, it.parents) }, `the submit of task ${it.rec.id} with its ${it.parents.length} parent ids`);
       await checkParentsKnown(this.session, this.paths, inputs, ids);
       await this.ensureDag();
     }
     const sorted = order.map((i) => items[i]!);
     const results: SubmitResult[] = new Array(recs.length);
     const tx = { session: this.session, paths: this.paths };
+    const made = new Set<string>(); // reverse-edge directories made by this call
     let i = 0;
     while (i < sorted.length) {
       const start = i;
       const first = sorted[start]!;
-      if (first.edges && tooBigWithEdges(this.dag, first, BATCH_LIMITS.maxBytes)) {
-        // A fan-in too wide for one multi with its edges: the edges go before, the record alone.
-        await edgesFirst(tx, this.dag, first.rec.id, first.parents, BATCH_LIMITS.maxBytes, () => this.waitConnected());
-        sorted[start] = { ...first, edges: false };
+      if (tooBigWithEdges(this.dag, first, BATCH_LIMITS.maxBytes)) {
+        // A fan-in too wide for one multi with its parents and edges: alone, in steps (dag-submit-wide.ts).
+        results[order[start]!] = await this.submitRecord(first, false, made);
+        i++;
+        opts.onSubmitted?.(i);
+        continue;
       }
-      const v = await submitDagBatch(tx, this.dag, sorted, start, BATCH_LIMITS);
+      const v = await submitDagBatch(tx, this.dag, sorted, start, BATCH_LIMITS, this.childDirs(made));
       i = start + v.taken;
       if (v.kind === 'committed') {
         for (let k = start; k < i; k++) results[order[k]!] = { id: sorted[k]!.rec.id, created: true, record: sorted[k]!.rec };
       }
       // A duplicate id (or an unknown outcome) in the batch: fall back to one by one, each idempotent.
       // The same records (same createdAt): a batch whose reply was lost is recognised as ours.
-      else for (let k = start; k < i; k++) results[order[k]!] = await this.submitRecord(sorted[k]!, v.kind === 'unknown');
+      else for (let k = start; k < i; k++) results[order[k]!] = await this.submitRecord(sorted[k]!, v.kind === 'unknown', made);
       opts.onSubmitted?.(i);
     }
     return results;

@@ -1,9 +1,9 @@
 // What `get` shows of a task's dependencies: its parents (ids with their states) and its
 // children (ids), the first SHOWN of each and a count. Bounded: the parents node and its first
 // chunk (1 getData + 1 multiRead) and ≤ SHOWN parent records (multiReads near a reply budget);
-// one listing of the parent's dag/children shard and ≤ MAX_CHILD_CHUNKS of its chunks.
+// a stat of the parent's reverse-edge directory and ≤ MAX_CHILD_CHUNKS of its chunks (multiReads of 4).
 import { DagPaths, PARENT_CHUNK } from '../shared/protocol/dag-paths.js';
-import { readChildIds, readParentsNode } from '../shared/protocol/dag-reads.js';
+import { readChildren, readParentsNode } from '../shared/protocol/dag-reads.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import type { ZkSession } from '../shared/zk/session.js';
@@ -11,8 +11,8 @@ import { readMany, RecordSizes } from './record-reads.js';
 
 /** Ids shown of each list. */
 export const SHOWN = 100;
-/** Reverse-edge chunks read at most for the count (≤ 500 ids each). */
-const MAX_CHILD_CHUNKS = 40;
+/** Reverse-edge chunks read at most for the count (≤ 500 ids each; a 10 000 fan-out of one call is 50). */
+export const MAX_CHILD_CHUNKS = 50;
 
 export interface ParentsView {
   /** How many parents it has. */
@@ -49,8 +49,7 @@ export async function parentsView(session: ZkSession, paths: Paths, id: string):
 }
 
 export async function childrenView(session: ZkSession, paths: Paths, id: string): Promise<ChildrenView | undefined> {
-  const limit = MAX_CHILD_CHUNKS * 500;
-  const ids = await readChildIds(session, new DagPaths(paths), id, limit);
+  const { ids, complete } = await readChildren(session, new DagPaths(paths), id, MAX_CHILD_CHUNKS);
   if (ids.length === 0) return undefined;
-  return { count: ids.length, complete: ids.length < limit, shown: ids.slice(0, SHOWN) };
+  return { count: ids.length, complete, shown: ids.slice(0, SHOWN) };
 }

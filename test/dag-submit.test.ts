@@ -22,6 +22,8 @@ let dag: DagPaths;
 let client: DroverClient;
 /** Every multi the client sent, by its size (opsBytes: the server's count, commit-size.test.ts). */
 const sent: number[] = [];
+/** The ops of every multi the client sent. */
+const sentOps: Op[][] = [];
 
 beforeAll(async () => {
   session = await pool.open();
@@ -30,6 +32,7 @@ beforeAll(async () => {
   const multi = session.multi.bind(session);
   session.multi = (ops: Op[]) => {
     sent.push(opsBytes(ops));
+    sentOps.push(ops);
     return multi(ops);
   };
   client = await DroverClient.connect({ session, root: paths.root });
@@ -61,7 +64,7 @@ describe('submitting tasks with dependencies', () => {
       ['dm-c', true, 'waiting'],
       ['dm-a', true, 'queued'],
     ]);
-    expect(sent.length - before).toBe(1); // one multi: a, then c, b, d in it
+    expect(sent.length - before).toBe(2); // dm-a's reverse-edge directory, then one multi: a, then c, b, d in it
     const a = await record('dm-a');
     expect(await exists(queueEntryOf(paths, a))).toBe(true);
     expect(a.dependsOn).toBeUndefined();
@@ -76,9 +79,8 @@ describe('submitting tasks with dependencies', () => {
     expect(await readParentIds(session, dag, 'dm-a')).toBeNull();
     expect((await readChildIds(session, dag, 'dm-a')).sort()).toEqual(['dm-b', 'dm-c']);
     expect(await readChildIds(session, dag, 'dm-d')).toEqual([]);
-    // One reverse-edge chunk per parent for the multi, named <parent>~<seq>.
-    const { children } = await session.getChildren(dag.childrenShard(paths.shard('dm-a')));
-    expect(children.filter((n) => DagPaths.parentOfChunk(n) === 'dm-a')).toHaveLength(1);
+    // One reverse-edge chunk per parent for the multi, in the parent's own directory.
+    expect((await session.getChildren(dag.children('dm-a'))).children).toEqual(['e0000000000']);
 
     const view = await client.get('dm-d');
     expect(view?.parents).toEqual({ count: 2, onParentFailure: 'fail', shown: [{ id: 'dm-b', state: 'waiting' }, { id: 'dm-c', state: 'waiting' }] });
@@ -131,9 +133,10 @@ describe('submitting tasks with dependencies', () => {
     expect(topoOrder(ids, ids.map((_, i) => (i + 1 < n ? [ids[i + 1]!] : [])))[0]).toBe(n - 1);
   });
 
-  it('a 10 000-wide fan-out then fan-in: no request over 512 KiB, the fan-in child has 20 parent chunks, get shows the first 100', async () => {
+  it('a 10 000-wide fan-out then fan-in of 150-character ids: no request over 512 KiB, submitting it again writes nothing, the fan-in child has 20 parent chunks, get shows the first 100', async () => {
     const n = 10_000;
-    const kids = Array.from({ length: n }, (_, i) => `fo-${String(i).padStart(5, '0')}`);
+    // 150-character ids: the fan-in's parent list (~1.5 MB) cannot go in one request with its record.
+    const kids = Array.from({ length: n }, (_, i) => `fo-${String(i).padStart(5, '0')}-${'x'.repeat(141)}`);
     const before = sent.length;
     const t0 = Date.now();
     await client.submitMany([
@@ -155,12 +158,57 @@ describe('submitting tasks with dependencies', () => {
     // The fan-in child's reverse edges: one under each parent.
     expect(await readChildIds(session, dag, kids[1234]!)).toEqual(['fo-sink']);
     const root = await client.get('fo-root');
-    expect(root?.children).toMatchObject({ count: n, complete: true });
+    // Its 10 000 children came in more than 50 multis (bounded by bytes at these ids): get reads 50 chunks and says so.
+    expect((await session.exists(dag.children('fo-root')))?.numChildren).toBeGreaterThan(50);
+    expect(root?.children).toMatchObject({ complete: false });
+    expect(root?.children?.count).toBeGreaterThan(5000);
     expect(root?.children?.shown).toHaveLength(100);
     const sink = await client.get('fo-sink');
     expect(sink?.parents?.count).toBe(n);
     expect(sink?.parents?.shown).toEqual(kids.slice(0, 100).map((id) => ({ id, state: 'waiting' })));
-  }, 30_000);
+    // Submitted again: it exists, so nothing is written (no second reverse edge under its parents).
+    const again = sent.length;
+    expect(await client.submit({ id: 'fo-sink', type: 'ok', dependsOn: kids })).toMatchObject({ created: false });
+    expect(sent.length).toBe(again);
+    expect((await session.getChildren(dag.children(kids[77]!))).children).toHaveLength(1);
+  }, 120_000);
+
+  it('a reversed chain of 450 given children first, over several multis: every child in a multi after its parent\'s', async () => {
+    const n = 450;
+    const ids = Array.from({ length: n }, (_, i) => `rc-${i}`);
+    const from = sentOps.length;
+    await client.submitMany(ids.map((id, i) => (i + 1 < n ? { id, type: 'ok', dependsOn: [ids[i + 1]!] } : { id, type: 'ok' })));
+    const multiOf = new Map<string, number>();
+    sentOps.slice(from).forEach((ops, m) => {
+      for (const op of ops) if (op.op === 'create' && paths.partOf(op.path) === 'record') multiOf.set(op.path, m);
+    });
+    const at = (id: string) => multiOf.get(paths.task(id))!;
+    expect(new Set(ids.map(at)).size).toBeGreaterThan(2); // split over batches
+    for (let i = 0; i + 1 < n; i++) expect(at(ids[i]!)).toBeGreaterThanOrEqual(at(ids[i + 1]!));
+  });
+
+  it('one parent named by 51 submit calls: its own directory of 51 chunks; get reads at most 50 of them and says so', async () => {
+    await client.submit({ id: 'bp-p', type: 'ok' });
+    for (let i = 0; i < 51; i++) await client.submit({ id: `bp-c${i}`, type: 'ok', dependsOn: ['bp-p'] });
+    const dir = await session.exists(dag.children('bp-p'));
+    expect(dir?.numChildren).toBe(51);
+    // Nothing of it in the shard's listing but the directory itself.
+    expect((await session.getChildren(dag.childrenShard(paths.shard('bp-p')))).children.filter((c) => c.startsWith('bp-p'))).toEqual(['bp-p']);
+    const view = (await client.get('bp-p'))?.children;
+    expect(view).toMatchObject({ count: 50, complete: false });
+    expect(view?.shown.slice(0, 3)).toEqual(['bp-c0', 'bp-c1', 'bp-c2']);
+    expect((await readChildIds(session, dag, 'bp-p')).length).toBe(51);
+  });
+
+  it('a parents node and waiting entry left without their record (a failed try, a purge cut short) do not block a submit of that id', async () => {
+    await session.create(dag.parents('or-c'), Buffer.from(JSON.stringify({ count: 2, onParentFailure: 'fail', chunks: 1 })));
+    await session.create(dag.parentChunk('or-c', 0), Buffer.from(JSON.stringify(['x', 'y'])));
+    await session.create(dag.waiting('or-c'));
+    const r = await client.submit({ id: 'or-c', type: 'ok', dependsOn: ['dm-a'] });
+    expect(r).toMatchObject({ created: true, record: { state: 'waiting', dependsOn: { count: 1 } } });
+    expect(await readParentIds(session, dag, 'or-c')).toEqual(['dm-a']);
+    expect(await exists(dag.waiting('or-c'))).toBe(true);
+  });
 
   it('cancel of a waiting task: its waiting entry goes, its done entry comes; submitting it again changes nothing', async () => {
     await client.submitMany([

@@ -104,8 +104,16 @@ export function tooBigWithEdges(dag: DagPaths, it: DagItem, maxBytes: number): b
  * Submits items[from..] (records, dependent ones with their parents and waiting entries, and
  * their reverse edges, grouped per parent) in one multi, as many as fit `limits`; `moved`
  * names the item. A dependent record's multi comes after its parents' (the caller's order).
+ * `prepare`: called with the parents the multi writes chunks under, before it is sent.
  */
-export async function submitDagBatch(tx: Tx, dag: DagPaths, items: readonly DagItem[], from: number, limits: BatchLimits): Promise<BatchVerdict> {
+export async function submitDagBatch(
+  tx: Tx,
+  dag: DagPaths,
+  items: readonly DagItem[],
+  from: number,
+  limits: BatchLimits,
+  prepare?: (parents: Iterable<string>) => Promise<void>,
+): Promise<BatchVerdict> {
   const m = new Multi(tx.paths);
   const edges = new EdgeSet(dag);
   let taken = 0;
@@ -119,7 +127,10 @@ export async function submitDagBatch(tx: Tx, dag: DagPaths, items: readonly DagI
     taken++;
   }
   // The edges last, tagged with the first item (a sequential create is refused only without its directory).
-  if (edges.map.size > 0) m.add(from, childEdgeOps(dag, edges.map));
+  if (edges.map.size > 0) {
+    await prepare?.(edges.map.keys()); // the parents' reverse-edge directories (ensureChildDirs)
+    m.add(from, childEdgeOps(dag, edges.map));
+  }
   const v = await m.send(tx.session);
   return v.kind === 'committed' ? { kind: 'committed', taken } : { ...v, taken };
 }

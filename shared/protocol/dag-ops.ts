@@ -2,6 +2,8 @@
 // the leader's). Layout: dag-paths.ts.
 //
 //   dependent submit  create task (waiting) + create parents node + its chunks + create waiting entry   (client)
+//   wide fan-in       parents node + chunks (multis ≤ BATCH_LIMITS), edges, then create task + waiting entry (client)
+//   orphan clear      create+remove task (guard) + remove parents node, chunks, waiting entry        (client)
 //   child edges       one sequential create per parent per ≤ CHILD_CHUNK children, in the children's multi (client)
 //   release           set task@v (waiting → queued) + create queue entry + remove waiting entry        (leader)
 //   fail dependency   set task@v (waiting → failed) + create done entry + remove waiting entry         (leader)
@@ -29,19 +31,42 @@ export function chunked<T>(ids: readonly T[], size: number): T[][] {
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
-/** A dependent task's submit: its record (waiting, no queue entry), its parents and its waiting entry. */
-export function dependentSubmitOps(dag: DagPaths, rec: TaskRecord, parentIds: readonly string[]): Op[] {
+/** A dependent task's parents node and its chunks (node first). */
+export function parentsNodeOps(dag: DagPaths, rec: TaskRecord, parentIds: readonly string[]): Op[] {
   if (rec.state !== 'waiting' || !rec.dependsOn || rec.dependsOn.count !== parentIds.length) {
     throw new Error(`task ${rec.id}: a dependent submit needs a waiting record whose dependsOn counts its ${parentIds.length} parents`);
   }
   const chunks = chunked(parentIds, PARENT_CHUNK);
   const node: ParentsNode = { count: parentIds.length, onParentFailure: rec.dependsOn.onParentFailure, chunks: chunks.length };
-  return [
-    submitOps(dag.paths, rec)[0]!, // the record; a waiting task has no queue entry
-    { op: 'create', path: dag.parents(rec.id), data: json(node) },
-    ...chunks.map((c, i): Op => ({ op: 'create', path: dag.parentChunk(rec.id, i), data: json(c) })),
-    { op: 'create', path: dag.waiting(rec.id) },
-  ];
+  return [{ op: 'create', path: dag.parents(rec.id), data: json(node) }, ...chunks.map((c, i): Op => ({ op: 'create', path: dag.parentChunk(rec.id, i), data: json(c) }))];
+}
+
+/** A dependent task's record (waiting, no queue entry) and its waiting entry: the last multi of a wide fan-in. */
+export function waitingRecordOps(dag: DagPaths, rec: TaskRecord): Op[] {
+  return [submitOps(dag.paths, rec)[0]!, { op: 'create', path: dag.waiting(rec.id) }];
+}
+
+/** A dependent task's submit in one multi: its record (waiting, no queue entry), its parents and its waiting entry. */
+export function dependentSubmitOps(dag: DagPaths, rec: TaskRecord, parentIds: readonly string[]): Op[] {
+  const [record, waiting] = waitingRecordOps(dag, rec);
+  return [record!, ...parentsNodeOps(dag, rec, parentIds), waiting!];
+}
+
+/**
+ * Removes what a submit of `id` left without its record (a parents node and its listed
+ * `chunkNames`, a waiting entry), guarded: the record is created and removed first, so the
+ * multi is refused (NODE_EXISTS on the record) if the task exists after all.
+ */
+export function orphanClearOps(dag: DagPaths, id: string, parents: readonly string[] | null, waiting: boolean): Op[] {
+  const ops: Op[] = [];
+  if (parents) {
+    for (const n of parents) ops.push({ op: 'remove', path: `${dag.parents(id)}/${n}` });
+    ops.push({ op: 'remove', path: dag.parents(id) });
+  }
+  if (waiting) ops.push({ op: 'remove', path: dag.waiting(id) });
+  if (ops.length === 0) return ops;
+  const record = dag.paths.task(id);
+  return [{ op: 'create', path: record }, { op: 'remove', path: record }, ...ops];
 }
 
 /** The reverse edges (parent → children, for `get`): one sequential chunk per parent per ≤ CHILD_CHUNK children. */

@@ -3,15 +3,20 @@
 //
 // <root>/dag/parents/<shard>/<childId>          {count, onParentFailure, chunks}: a dependent task's parents,
 //   /<chunk>                                    chunk 0000.. : JSON array of ≤ PARENT_CHUNK ids; kept while the record is
-// <root>/dag/children/<shard>/<parentId>~<seq>  sequential: JSON array of ≤ CHILD_CHUNK ids of tasks that depend on
-//                                               parentId (one per parent per submit multi): `get`'s children, flat so
-//                                               that no directory per parent need exist before a multi creates into it
+// <root>/dag/children/<shard>/<parentId>        empty: the tasks that depend on parentId (`get`'s children), made
+//                                               (create, NodeExists fine) before the first multi writing into it
+//   /e<seq>                                     sequential: JSON array of ≤ CHILD_CHUNK ids (one per parent per
+//                                               submit multi); e0000000000.. in submit order (only retention removes)
 // <root>/dag/waiting/<shard>/<childId>          empty: the task waits for its parents; removed in the multi that
 //                                               queues it or fails it (dependency-failed) or cancels it
 //
 // The shard of every name is the task's own (paths.shard(id)): a child's nodes sit with its id,
 // reverse edges with the parent's. No znode or listing grows with a fan-out or a fan-in beyond
-// its chunks: 10 000 parents are 20 chunks of ≤ 500 ids (≤ ~100 KB each at 200-character ids).
+// its chunks: 10 000 parents are 20 chunks of ≤ 500 ids (≤ ~100 KB each at 200-character ids);
+// a parent's reverse edges are one directory of its own, read by its stat's numChildren and
+// the first chunks by name (never a listing of other parents' edges).
+// A parents node without a record (a submit that failed between its multis, a purge cut short)
+// is inert (the leader lists only dag/waiting) and replaced by the next submit of that id.
 import { assertTaskId, type Paths } from './paths.js';
 
 /** Ids per chunk of a child's parent list (≤ 500 × 203 bytes ≈ 100 KB at the longest ids). */
@@ -51,15 +56,18 @@ export class DagPaths {
   parentChunk(childId: string, chunk: number): string {
     return `${this.parents(childId)}/${String(chunk).padStart(4, '0')}`;
   }
+  /** The directory of `parentId`'s reverse-edge chunks. */
+  children(parentId: string): string {
+    assertTaskId(parentId);
+    return `${this.childrenShard(this.paths.shard(parentId))}/${parentId}`;
+  }
   /** The prefix of a sequential reverse-edge chunk (ZooKeeper appends the 10-digit sequence). */
   childChunkPrefix(parentId: string): string {
-    assertTaskId(parentId);
-    return `${this.childrenShard(this.paths.shard(parentId))}/${parentId}~`;
+    return `${this.children(parentId)}/e`;
   }
-  /** The parent id a reverse-edge chunk's name belongs to, or null. */
-  static parentOfChunk(name: string): string | null {
-    const i = name.lastIndexOf('~');
-    return i > 0 && /^\d{10}$/.test(name.slice(i + 1)) ? name.slice(0, i) : null;
+  /** The seq-th reverse-edge chunk of `parentId` (seq: the sequence ZooKeeper gave it, 0 first). */
+  childChunk(parentId: string, seq: number): string {
+    return `${this.childChunkPrefix(parentId)}${String(seq).padStart(10, '0')}`;
   }
   waiting(childId: string): string {
     assertTaskId(childId);

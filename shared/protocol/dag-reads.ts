@@ -1,7 +1,8 @@
 // Reads of task dependencies (layout: dag-paths.ts), and the one-time making of its directories.
 import { NoNodeError, NodeExistsError } from '../zk/errors.js';
-import type { ZkSession } from '../zk/session.js';
-import { DagPaths } from './dag-paths.js';
+import type { Op, ZkSession } from '../zk/session.js';
+import { pooled } from '../util/pool.js';
+import type { DagPaths } from './dag-paths.js';
 import type { ParentsNode } from './dag-ops.js';
 
 const NO_NODE = -101;
@@ -67,32 +68,89 @@ export async function readParentIds(session: ZkSession, dag: DagPaths, childId: 
   return ids;
 }
 
-/**
- * The ids of the tasks that depend on `parentId` (its reverse-edge chunks), first submitted
- * first, without repeats. Bounded: one listing of the parent's shard of dag/children (its
- * chunks and those of the other parents hashed there), then its own chunks in multiReads.
- * `limit`: stop reading chunks once that many ids are known (the count of chunks is still known).
- */
-export async function readChildIds(session: ZkSession, dag: DagPaths, parentId: string, limit = Infinity): Promise<string[]> {
-  const shard = dag.childrenShard(dag.paths.shard(parentId));
-  let names: string[];
-  try {
-    ({ children: names } = await session.retrying(() => session.getChildren(shard)));
-  } catch (err) {
-    if (err instanceof NoNodeError) return [];
-    throw err;
-  }
-  const mine = childChunkNames(names, parentId).sort();
-  const seen = new Set<string>();
-  for (let i = 0; i < mine.length && seen.size < limit; i += CHUNKS_PER_READ) {
-    const paths = mine.slice(i, i + CHUNKS_PER_READ).map((n) => `${shard}/${n}`);
-    const rs = await session.retrying(() => session.getDataMany(paths));
-    for (const r of rs) if (r.ok) for (const id of JSON.parse(r.data.toString('utf8')) as string[]) seen.add(id);
-  }
-  return [...seen];
+/** What readChildren found of a parent's reverse edges. */
+export interface ChildEdges {
+  /** Ids of the chunks read, first submitted first, without repeats. */
+  ids: string[];
+  /** Chunks the parent has (its directory's numChildren). */
+  chunks: number;
+  /** Whether every chunk was read (chunks ≤ maxChunks). */
+  complete: boolean;
 }
 
-/** Which of a dag/children shard's names are `parentId`'s reverse-edge chunks. */
-export function childChunkNames(names: readonly string[], parentId: string): string[] {
-  return names.filter((n) => DagPaths.parentOfChunk(n) === parentId);
+/**
+ * The tasks that depend on `parentId` (its reverse-edge chunks), first submitted first.
+ * Bounded: 1 stat of its directory (numChildren), then ≤ maxChunks chunks in multiReads of
+ * CHUNKS_PER_READ: listed when that is all of them, else the first maxChunks by name
+ * (sequential from 0, and only retention removes any).
+ */
+export async function readChildren(session: ZkSession, dag: DagPaths, parentId: string, maxChunks: number): Promise<ChildEdges> {
+  const dir = dag.children(parentId);
+  const stat = await session.retrying(() => session.exists(dir));
+  if (!stat || stat.numChildren === 0) return { ids: [], chunks: 0, complete: true };
+  const complete = stat.numChildren <= maxChunks;
+  let paths: string[];
+  if (complete) {
+    try {
+      paths = (await session.retrying(() => session.getChildren(dir))).children.sort().map((n) => `${dir}/${n}`);
+    } catch (err) {
+      if (err instanceof NoNodeError) return { ids: [], chunks: 0, complete: true };
+      throw err;
+    }
+  } else paths = Array.from({ length: maxChunks }, (_, i) => dag.childChunk(parentId, i));
+  const seen = new Set<string>();
+  const rs = await session.retrying(() => session.getDataMany(paths, { maxPerRequest: CHUNKS_PER_READ }));
+  for (const r of rs) if (r.ok) for (const id of JSON.parse(r.data.toString('utf8')) as string[]) seen.add(id);
+  return { ids: [...seen], chunks: stat.numChildren, complete };
+}
+
+/** All the tasks that depend on `parentId` (every chunk: for a parent of a bounded fan-out, and tests). */
+export async function readChildIds(session: ZkSession, dag: DagPaths, parentId: string): Promise<string[]> {
+  return (await readChildren(session, dag, parentId, Infinity)).ids;
+}
+
+/** Reverse-edge directories created per multi (paths ≤ ~260 bytes: ≤ ~52 KB). */
+const DIRS_PER_MULTI = 200;
+
+/**
+ * Makes the reverse-edge directories of `parentIds` (a multi's distinct parents) before the
+ * multi that writes chunks into them: which exist (getDataMany of ≤ 100), then the missing
+ * in multis of ≤ DIRS_PER_MULTI creates; a multi refused because one was made meanwhile goes
+ * again one create at a time (NodeExists fine). 10 000 parents: 100 multiReads + ≤ 50 multis.
+ */
+export async function ensureChildDirs(session: ZkSession, dag: DagPaths, parentIds: Iterable<string>): Promise<void> {
+  const dirs = [...parentIds].map((p) => dag.children(p));
+  if (dirs.length === 0) return;
+  const rs = await session.retrying(() => session.getDataMany(dirs));
+  const missing = dirs.filter((_, i) => {
+    const r = rs[i]!;
+    if (r.ok || r.code === NO_NODE) return !r.ok;
+    throw new Error(`reading ${dirs[i]} failed (ZooKeeper error ${r.code})`);
+  });
+  const one = (d: string) =>
+    session.retrying(() =>
+      session.create(d).catch((err) => {
+        if (!(err instanceof NodeExistsError)) throw err;
+        return d;
+      }),
+    );
+  for (let i = 0; i < missing.length; i += DIRS_PER_MULTI) {
+    const part = missing.slice(i, i + DIRS_PER_MULTI);
+    try {
+      await session.retrying(() => session.multi(part.map((path): Op => ({ op: 'create', path }))));
+    } catch (err) {
+      if (!(err instanceof NodeExistsError)) throw err;
+      await pooled(part, async (d) => void (await one(d)), 16);
+    }
+  }
+}
+
+/** Which of `paths` exist (a multiRead of getChildren per ≤ 100: small replies for leaf nodes, NO_NODE = missing). */
+export async function existing(session: ZkSession, paths: readonly string[]): Promise<boolean[]> {
+  const rs = await session.retrying(() => session.getChildrenMany(paths, { maxPerRequest: 100 }));
+  return rs.map((r, i) => {
+    if (r.ok) return true;
+    if (r.code === NO_NODE) return false;
+    throw new Error(`reading ${paths[i]} failed (ZooKeeper error ${r.code})`);
+  });
 }
