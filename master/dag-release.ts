@@ -14,16 +14,9 @@
 // Everything runs in one serial pump (register new children, resolve ended parents, write
 // decisions), so no two passes change the index at once.
 //
-// The race that matters: a parent may finish after a registration read its record but before
-// the child joins its list; its done event then finds nobody waiting on it. So while a
-// registration's reads are in flight every done id is remembered (`recent`), and once the
-// children are registered those that now have waiters are read again. Events lost in a reset
-// of the done/ watch (a reconnect, a ZOOKEEPER-4466 reassert) during a registration cannot be
-// replayed: every pending parent of the children it registered is then read again.
-//
-// A child whose parent list cannot be read (not JSON, a ZooKeeper error other than NONODE) is
-// left waiting with one error line (stats.unreadable; read again at the next listing): one
-// such child does not hold up the others' releases.
+// A registration (dag-register.ts) covers the race of a parent finishing while its record is
+// read, and a reset of the done/ watch meanwhile; a child whose parent list cannot be read is
+// left waiting with an error line, and does not hold up the others' releases.
 //
 // Never twice: a release or failure sets the record at the version just read, so a second one
 // (ours after an unknown verdict, a former leader's) is refused; a new leader rebuilds from
@@ -36,16 +29,14 @@ import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { DagIndex } from './dag-index.js';
 import { DagWriter, take } from './dag-writer.js';
-import { listWaiting, parentEnd, readParentLists, readParentNodes, readRecords } from './dag-reads.js';
+import { listWaiting, parentEnd, readRecords } from './dag-reads.js';
+import { DagRegistrar } from './dag-register.js';
 import { DecayingSizes } from './dag-sizes.js';
-import type { ParentsNode } from '../shared/protocol/dag-ops.js';
 import { DeposedError, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
 
 /** Children registered, parents resolved, decisions written per pass of the pump at most (bounds what one pass holds). */
 const PASS = 1000;
-/** Parent ids (summed over its children) one registration reads at most: what it holds stays ~10 000 states. */
-const MAX_PARENT_IDS = 10_000;
 const RETRY_MS = 250;
 const MAX_RETRY_MS = 5000;
 
@@ -79,10 +70,7 @@ export class DagRelease implements LeaderService {
   private readonly endedParents = new Set<string>();
   /** Children decided, not yet written. */
   private readonly decided: DagWriter;
-  /** Every done id seen while a registration's reads are in flight (see the header); null otherwise. */
-  private recent: Set<string> | null = null;
-  /** The done/ watch was reset while a registration was in flight (its lost events cannot be replayed). */
-  private resetInFlight = false;
+  private readonly registrar: DagRegistrar;
   /** Every waiting id seen by the listing in progress (and created during it); null when none runs. */
   private listed: Set<string> | null = null;
   private readonly pump: Coalescer;
@@ -94,6 +82,7 @@ export class DagRelease implements LeaderService {
     this.dag = new DagPaths(ctx.paths);
     this.log = ctx.log.child({ component: 'dag' });
     this.decided = new DagWriter(ctx, this.dag, this.log, this.stats);
+    this.registrar = new DagRegistrar(ctx, this.dag, this.log, this.stats, this.index, this.parentSizes);
     this.pump = new Coalescer(
       () => this.pass(),
       (err) => this.onError(err, 'pump', () => this.pump.kick()),
@@ -159,7 +148,7 @@ export class DagRelease implements LeaderService {
     const id = this.taskOf(e.path, this.ctx.paths.done, true);
     if (id === null) return;
     this.stats.doneEvents++;
-    this.recent?.add(id);
+    this.registrar.noteDone(id);
     if (!this.index.pending(id)) return;
     this.endedParents.add(id);
     this.pump.kick();
@@ -169,7 +158,7 @@ export class DagRelease implements LeaderService {
   private onDoneReset(): void {
     if (this.stopped) return;
     this.stats.doneResets++;
-    if (this.recent) this.resetInFlight = true;
+    this.registrar.noteReset();
     for (const p of this.index.pendingParents()) this.endedParents.add(p);
     if (this.endedParents.size > 0) this.pump.kick();
   }
@@ -259,73 +248,17 @@ export class DagRelease implements LeaderService {
   private async register(): Promise<void> {
     const kids = take(this.newChildren, PASS);
     if (kids.length === 0) return;
-    const t0 = Date.now();
-    this.recent = new Set();
-    this.resetInFlight = false;
     try {
-      const nodes = await this.readNodes(kids);
-      const lists = await readParentLists(this.ctx.session, this.dag, nodes);
-      const unknown = new Set<string>();
-      for (const l of lists.values()) if (l && 'ids' in l) for (const p of l.ids) if (!this.index.pending(p)) unknown.add(p);
-      const ends = await readRecords(this.ctx.session, this.ctx.paths, this.parentSizes, [...unknown], (r) => parentEnd(r));
-      if (this.stopped) return;
-      const registered: string[][] = [];
-      for (const [c, l] of lists) {
-        if (!l) continue; // no parents node: gone with its record
-        if (!('ids' in l)) {
-          this.unreadable(c, l.unreadable);
-          continue;
-        }
-        // Decided meanwhile, or seen again (a resubmit, a relist): registered from a later read.
-        if (this.index.has(c) || this.decided.has(c) || this.newChildren.has(c)) continue;
-        const unread: string[] = [];
-        const d = this.index.register(c, l.onParentFailure, l.ids, (p) => {
-          const e = ends.get(p);
-          if (e !== undefined) return e;
-          unread.push(p); // cannot happen (every parent not pending was read): joined, and read
-          return null;
-        });
-        if (d) this.decided.set(c, d);
-        else registered.push(l.ids);
-        for (const p of unread) this.endedParents.add(p);
-      }
-      // The race: parents that ended while we read, now with waiters, are read again; after a
-      // reset of the done/ watch (events lost, none to replay), all of theirs are.
-      for (const p of this.recent) if (this.index.pending(p)) this.endedParents.add(p);
-      if (this.resetInFlight) for (const ids of registered) for (const p of ids) if (this.index.pending(p)) this.endedParents.add(p);
-      this.log.debug({ children: lists.size, parentsRead: unknown.size, reset: this.resetInFlight, ms: Date.now() - t0 }, 'dependent tasks registered');
+      await this.registrar.register(kids, {
+        newChildren: this.newChildren,
+        endedParents: this.endedParents,
+        decided: this.decided,
+        alive: () => !this.stopped,
+      });
     } catch (err) {
       for (const c of kids) if (!this.index.has(c)) this.newChildren.add(c);
       throw err;
-    } finally {
-      this.recent = null;
-      this.resetInFlight = false;
     }
-  }
-
-  /** The parents nodes of `kids`, as many as MAX_PARENT_IDS parent ids allow (at least one); the rest go back for the next pass. */
-  private async readNodes(kids: string[]): Promise<Map<string, ParentsNode>> {
-    const out = new Map<string, ParentsNode>();
-    let ids = 0;
-    for (const [c, n] of await readParentNodes(this.ctx.session, this.dag, kids)) {
-      if (n === null) continue;
-      if ('unreadable' in n) {
-        this.unreadable(c, n.unreadable);
-        continue;
-      }
-      if (out.size > 0 && ids + n.count > MAX_PARENT_IDS) {
-        this.newChildren.add(c);
-        continue;
-      }
-      out.set(c, n);
-      ids += n.count;
-    }
-    return out;
-  }
-
-  private unreadable(id: string, why: string): void {
-    this.stats.unreadable++;
-    this.log.error({ taskId: id, err: why }, 'parent list of a waiting task cannot be read; left waiting (cancel it, or fix its dag/parents node)');
   }
 
   private async resolve(): Promise<void> {
