@@ -1,22 +1,29 @@
 // Retention: finished tasks (done entry + record) are deleted once they are older than the
-// retention, shard by shard, in fenced batches, then their dependency nodes (retention-dag.ts). One purge at a time: two would refuse each
-// other's batches.
+// retention, shard by shard, in groups: first their dependency nodes (retention-dag.ts: kept,
+// with the task, while a child still waits for it), then the records and done entries of those
+// whose nodes are gone, in fenced batches. A shard whose reads fail is left for the next pass
+// (the others still go). One purge at a time: two would refuse each other's batches.
 import { Paths } from '../shared/protocol/paths.js';
 import { purgeBatch, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
-import { purgeDagNodes } from './retention-dag.js';
+import { DagRetention } from './retention-dag.js';
 
 /** Done entries + records removed per multi. */
 const PURGE_BATCH = 50;
+/** Old tasks whose dependency nodes are looked at (and removed) before their records go. */
+const GROUP = 500;
 
 export class Retention {
   private timer?: NodeJS.Timeout;
   private purging?: Promise<number>;
+  private readonly dag: DagRetention;
 
   constructor(
     private readonly ctx: LeaderContext,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.dag = new DagRetention(ctx);
+  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -41,35 +48,47 @@ export class Retention {
     if (this.ctx.stopped || session.state !== 'connected') return 0;
     let purged = 0;
     const cutoff = now - this.ctx.opts.retentionMs;
+    this.dag.startPass();
     for (const shard of paths.shardNames) {
       if (this.ctx.stopped) break;
-      const { children } = await session.retrying(() => session.getChildren(paths.doneShard(shard)));
-      const old: Finished[] = [];
-      for (const n of children) {
-        const p = Paths.parseDoneEntry(n);
-        if (p && p.finishedAt <= cutoff) old.push({ taskId: p.taskId, doneEntry: paths.doneEntryAt(shard, n) });
+      try {
+        purged += await this.purgeShard(shard, cutoff);
+      } catch (err) {
+        // Deposed, stopped or disconnected: the pass ends (the next one, or the next leader, goes on).
+        if (err instanceof DeposedError || this.ctx.stopped || session.state !== 'connected') throw err;
+        log.warn({ shard, err: (err as Error).message }, 'retention of a shard failed (tried again next pass)');
       }
-      const gone: string[] = [];
+    }
+    if (purged) log.info({ purged, retentionMs: this.ctx.opts.retentionMs }, 'finished tasks purged');
+    return purged;
+  }
+
+  /** Purges the shard's finished tasks older than `cutoff`: dependency nodes first, then records; returns how many. */
+  private async purgeShard(shard: string, cutoff: number): Promise<number> {
+    const { session, paths, log } = this.ctx;
+    const { children } = await session.retrying(() => session.getChildren(paths.doneShard(shard)));
+    const all: Finished[] = [];
+    for (const n of children) {
+      const p = Paths.parseDoneEntry(n);
+      if (p && p.finishedAt <= cutoff) all.push({ taskId: p.taskId, doneEntry: paths.doneEntryAt(shard, n) });
+    }
+    let purged = 0;
+    for (let g = 0; g < all.length && !this.ctx.stopped; g += GROUP) {
+      const old = await this.dag.clear(all.slice(g, g + GROUP));
       for (let i = 0; i < old.length; i += PURGE_BATCH) {
         const v = await this.purge(old, i, PURGE_BATCH);
         if (v.kind === 'committed') {
           purged += v.taken;
-          gone.push(...old.slice(i, i + v.taken).map((t) => t.taskId));
           continue;
         }
         // One of them went meanwhile: fall back to one at a time.
         for (const t of old.slice(i, i + PURGE_BATCH)) {
           const one = await this.purge([t], 0, 1);
-          if (one.kind === 'committed') {
-            purged++;
-            gone.push(t.taskId);
-          } else if (!(one.kind === 'moved' && one.code === 'NO_NODE')) log.warn({ taskId: t.taskId, err: one.error.message }, 'could not purge finished task');
+          if (one.kind === 'committed') purged++;
+          else if (!(one.kind === 'moved' && one.code === 'NO_NODE')) log.warn({ taskId: t.taskId, err: one.error.message }, 'could not purge finished task');
         }
       }
-      // Their dependency nodes (dag/parents, reverse edges), if any: same shard (retention-dag.ts).
-      if (gone.length > 0 && !this.ctx.stopped) await purgeDagNodes(this.ctx, shard, gone);
     }
-    if (purged) log.info({ purged, retentionMs: this.ctx.opts.retentionMs }, 'finished tasks purged');
     return purged;
   }
 

@@ -7,19 +7,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dagLines } from '../cli/task-lines.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
+import { readTask } from '../shared/protocol/task-store.js';
+import { recordEvents, seenOf } from '../client/task-feed-events.js';
 import { NonRetryableError, type ParentOutcome, type TaskContext } from '../worker/handlers.js';
+import { ParentsTooLargeError, readParents } from '../worker/parents-reader.js';
 import { startCluster, type TestCluster } from './harness/cluster.js';
 import { runCli } from './harness/cli-run.js';
 import { tempDir } from './harness/temp.js';
-import { waitFor } from './harness/wait-for.js';
 import { zkConnect } from './harness/zk.js';
 
 let c: TestCluster;
 const seen = new Map<string, ParentOutcome[]>();
 beforeAll(async () => {
   c = await startCluster({
-    // Retention short enough to see it purge (the CLI test's tasks never finish).
-    master: { retentionMs: 2000, retentionIntervalMs: 500 },
+    // Retention never on its own: the tests purge explicitly (purge() below), as of a later time.
+    master: { retentionMs: 60_000, retentionIntervalMs: 600_000 },
     workers: [
       {
         id: 'dr-w1',
@@ -44,7 +46,14 @@ afterAll(async () => {
   await c?.stop();
 });
 
+const record = async (id: string) => {
+  const r = await readTask(c.admin, c.paths, id);
+  if (r.kind !== 'ok') throw new Error(`${id}: ${r.kind}`);
+  return r.record;
+};
 const exists = async (p: string) => (await c.admin.exists(p)) !== null;
+/** Retention as of an hour from now (every finished task is old). Master.purgeFinished takes no time: the leadership's does. */
+const purge = () => (c.leader() as unknown as { leadership: { purgeFinished(now: number): Promise<number> } }).leadership.purgeFinished(Date.now() + 3_600_000);
 const cli = (...args: string[]) => runCli(['--zk', zkConnect(), '--root', c.paths.root, ...args], { timeoutMs: 15_000 });
 
 describe('dependent tasks: reads', () => {
@@ -90,15 +99,47 @@ describe('dependent tasks: reads', () => {
     expect(seen.get('rp-none')).toEqual([]);
 
     const dag = new DagPaths(c.paths);
-    const edges = async (parent: string) =>
-      (await c.admin.getChildren(dag.childrenShard(c.paths.shard(parent)))).children.filter((n) => DagPaths.parentOfChunk(n) === parent);
+    const edges = async (parent: string) => (await c.admin.exists(dag.children(parent)))?.numChildren ?? 0;
     expect(await exists(dag.parents('rp-c'))).toBe(true);
-    expect(await edges('rp-1')).toHaveLength(1);
-    // Purged 2 s after they finished: records, then their parents node and reverse edges.
-    await waitFor(async () => !(await exists(c.paths.task('rp-c'))) && !(await exists(dag.parents('rp-c'))) && (await edges('rp-1')).length === 0 && (await edges('rp-2')).length === 0, {
-      timeoutMs: 8000,
-      message: 'the purged tasks dependency nodes removed',
-    });
+    expect(await edges('rp-1')).toBe(1);
+    // Past the retention: records, their parents node and reverse-edge directories, nodes first.
+    expect(await purge()).toBeGreaterThanOrEqual(4);
+    for (const id of ['rp-1', 'rp-2', 'rp-c']) expect(await exists(c.paths.task(id))).toBe(false);
+    expect(await exists(dag.parents('rp-c'))).toBe(false);
+    for (const id of ['rp-1', 'rp-2']) expect(await exists(dag.children(id))).toBe(false);
+  });
+
+  it('retention keeps a finished parent while a child still waits for it (another parent runs on); then both go', async () => {
+    await c.client.submitMany([
+      { id: 'kp-p', type: 'value', payload: { v: 1 } },
+      { id: 'kp-q', type: 'held' }, // no worker has it: stays queued
+      { id: 'kp-c', type: 'value', payload: { v: 2 }, dependsOn: ['kp-p', 'kp-q'] },
+    ]);
+    await c.client.wait('kp-p', { timeoutMs: 10_000 });
+    await purge();
+    expect(await exists(c.paths.task('kp-p'))).toBe(true);
+    expect(await exists(new DagPaths(c.paths).children('kp-p'))).toBe(true);
+    expect(await c.client.cancel('kp-c', 'done waiting')).toMatchObject({ cancelled: true });
+    await purge();
+    expect(await exists(c.paths.task('kp-p'))).toBe(false);
+    expect(await exists(c.paths.task('kp-c'))).toBe(false);
+    expect(await exists(new DagPaths(c.paths).parents('kp-c'))).toBe(false);
+  });
+
+  it('ctx.parents() past its byte bound is an error naming it; the feed shows queued between waiting and running', async () => {
+    const rec = await record('cf-c');
+    await c.client.submitMany([
+      { id: 'pb-1', type: 'value', payload: { v: 'x'.repeat(300) } },
+      { id: 'pb-c', type: 'held', dependsOn: ['pb-1'] },
+    ]);
+    await c.client.wait('pb-1', { timeoutMs: 10_000 });
+    const child = await record('pb-c');
+    await expect(readParents(c.admin, c.paths, child, 100)).rejects.toThrow(ParentsTooLargeError);
+    await expect(readParents(c.admin, c.paths, child, 100)).rejects.toThrow(/parents are over 100 bytes \(PARENTS_MAX_BYTES\)/);
+    expect(await readParents(c.admin, c.paths, child)).toHaveLength(1);
+    // A waiting record, read next when already running: queued, then assigned, then started.
+    const running = { ...rec, state: 'running' as const, attempt: 1, assignedAt: rec.updatedAt + 1, updatedAt: rec.updatedAt + 2, worker: 'w' };
+    expect(recordEvents(seenOf(rec), running, true).map((e) => e.kind)).toEqual(['queued', 'assigned', 'started']);
   });
 
 });
