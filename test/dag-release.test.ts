@@ -12,6 +12,9 @@ import { submitDag } from './harness/dag-tasks.js';
 import { LeaderStage } from './harness/leader-stage.js';
 import { OP, OpProxy } from './harness/op-proxy.js';
 import { waitFor } from './harness/wait-for.js';
+import { dependentSubmitOps } from '../shared/protocol/dag-ops.js';
+import { DagPaths } from '../shared/protocol/dag-paths.js';
+import { decodeRecord, newTaskRecord } from '../shared/protocol/task-record.js';
 import { SessionPool, freshLayout } from './harness/zk.js';
 
 let c: TestCluster;
@@ -170,5 +173,30 @@ describe('the race: a parent finishes while a new child registration reads its r
     expect(dr.stats.doneResets).toBeGreaterThan(resets);
     expect(dr.stats.released).toBe(1);
     expect(dr.size).toEqual({ children: 0, parents: 0 });
+  });
+
+  it('a child whose parent list cannot be read is left waiting; the others of its batch are released', async () => {
+    const paths = await freshLayout(c.admin);
+    const dag = new DagPaths(paths);
+    const client = await DroverClient.connect({ session: c.admin, root: paths.root });
+    await submitDag(c.admin, paths, [{ id: 'unr-p', type: 'ok' }]);
+    await client.cancel('unr-p');
+    const stage = await LeaderStage.start(await pool.open(), paths);
+    cleanups.push(() => stage.stop());
+    const dr = new DagRelease(stage);
+    cleanups.push(() => dr.stop());
+    await dr.start();
+    await submitDag(c.admin, paths, [{ id: 'unr-seed', type: 'ok', dependsOn: ['unr-p'], onParentFailure: 'run' }]); // makes the dag directories
+    await waitFor(async () => (await client.get('unr-seed'))?.state === 'queued', { timeoutMs: 5000, message: 'unr-seed released' });
+    // Both in one multi (one registration): bad's parents node is not JSON.
+    const bad = dependentSubmitOps(dag, newTaskRecord({ id: 'unr-bad', type: 'ok', dependsOn: ['unr-p'], onParentFailure: 'run' }), ['unr-p']);
+    const node = bad.find((o) => o.op === 'create' && o.path === dag.parents('unr-bad'))!;
+    if (node.op === 'create') node.data = Buffer.from('{not json');
+    const good = dependentSubmitOps(dag, newTaskRecord({ id: 'unr-good', type: 'ok', dependsOn: ['unr-p'], onParentFailure: 'run' }), ['unr-p']);
+    await c.admin.multi([...bad, ...good]);
+    await waitFor(async () => (await client.get('unr-good'))?.state === 'queued', { timeoutMs: 5000, message: 'unr-good released' });
+    await waitFor(() => dr.stats.unreadable > 0 && dr.idle, { timeoutMs: 3000, message: 'unr-bad reported unreadable' });
+    // Its record read raw (the client's get would read the bad node too).
+    expect(decodeRecord((await c.admin.getData(paths.task('unr-bad'))).data, 'unr-bad').state).toBe('waiting');
   });
 });
