@@ -43,6 +43,7 @@ export { ScheduleApi, ScheduleNotFoundError, ScheduleValidationError } from './c
 export type { Schedule, ScheduleInfo, ScheduleSpec } from './client/schedules.js';
 // Task dependencies (issue 15): the submit's refusals and what get shows.
 export { DependencyCycleError, UnknownParentError } from './client/dag-submit.js';
+export { ParentsTooLargeError } from './worker/parents-reader.js';
 export type { ParentsView, ChildrenView } from './client/task-dag-view.js';
 export type { DependsOn, OnParentFailure } from './shared/protocol/task-record.js';
 export { MAX_PARENTS } from './shared/protocol/dag-paths.js';
