@@ -144,7 +144,7 @@ export async function readControl(session: ZkSession, paths: Paths): Promise<Con
  * creates: the root must exist. A client holding paths from before a destroy must not make
  * `<root>/control/...` again (an orphan no command sees): refused in one line.
  */
-async function createControlNode(session: ZkSession, paths: Paths, path: string, data: Buffer): Promise<void> {
+export async function createControlNode(session: ZkSession, paths: Paths, path: string, data: Buffer): Promise<void> {
   try {
     await session.create(path, data);
   } catch (err) {
@@ -167,20 +167,42 @@ async function createControlNode(session: ZkSession, paths: Paths, path: string,
  * the write again on a race or a lost reply (changes are idempotent). Returns what it wrote.
  */
 export async function updatePaused(session: ZkSession, paths: Paths, change: (cur: PausedScopes) => PausedScopes): Promise<PausedScopes> {
-  for (let tries = 0; tries < 50; tries++) {
+  const read = async () => {
     const { paused, version } = await readPaused(session, paths);
-    const next = change(paused);
-    if (next === paused) return paused;
+    return { value: paused, version };
+  };
+  return updateControlNode(session, paths, { path: paths.controlPaused, read, encode: encodePaused, same: (a, b) => a === b }, change);
+}
+
+/** A JSON node under control/ that updateControlNode changes: where, how it is read and written, when a change is none. */
+export interface ControlNode<T> {
+  path: string;
+  /** Its value and version (-1: absent). */
+  read(): Promise<{ value: T; version: number }>;
+  encode(value: T): Buffer;
+  same(next: T, cur: T): boolean;
+}
+
+/**
+ * The one compare-and-set loop of a control/ node (paused, limits): read, change, a versioned
+ * setData (create when absent), the read and the write again on a race or a lost reply
+ * (changes are idempotent). Returns what it wrote.
+ */
+export async function updateControlNode<T>(session: ZkSession, paths: Paths, node: ControlNode<T>, change: (cur: T) => T): Promise<T> {
+  for (let tries = 0; tries < 50; tries++) {
+    const { value, version } = await node.read();
+    const next = change(value);
+    if (node.same(next, value)) return value;
     try {
-      if (version < 0) await createControlNode(session, paths, paths.controlPaused, encodePaused(next));
-      else await session.setData(paths.controlPaused, encodePaused(next), version);
+      if (version < 0) await createControlNode(session, paths, node.path, node.encode(next));
+      else await session.setData(node.path, node.encode(next), version);
       return next;
     } catch (err) {
       if (err instanceof ConnectionLossError) await session.waitConnected().catch(() => undefined);
       else if (!(err instanceof BadVersionError || err instanceof NodeExistsError || err instanceof NoNodeError)) throw err;
     }
   }
-  throw new ControlError('control/paused kept changing; gave up after 50 tries');
+  throw new ControlError(`${node.path.slice(paths.root.length + 1)} kept changing; gave up after 50 tries`);
 }
 
 /** Writes a drain request for `workerId` (one already there is kept, with its time). True when this call made it. */

@@ -7,9 +7,9 @@
 // change, setData at the read version (create when absent, making control/ on first use),
 // again on a race. Readers take a missing or unreadable node as "no limits". A task is in a
 // scope when its type is the scope's type, or its labels hold the scope's k=v.
-import { BadVersionError, ConnectionLossError, NoNodeError, NodeExistsError } from '../zk/errors.js';
+import { NoNodeError } from '../zk/errors.js';
 import type { ZkSession } from '../zk/session.js';
-import { assertTaskType, ControlError } from './control.js';
+import { assertTaskType, ControlError, updateControlNode } from './control.js';
 import type { Paths } from './paths.js';
 
 export const LIMITS_FORMAT = 1;
@@ -135,36 +135,12 @@ export async function readLimits(session: ZkSession, paths: Paths): Promise<{ li
   }
 }
 
-/** Creates control/limits, making control/ when missing (the root must exist). */
-async function createLimitsNode(session: ZkSession, paths: Paths, data: Buffer): Promise<void> {
-  try {
-    await session.create(paths.controlLimits, data);
-  } catch (err) {
-    if (!(err instanceof NoNodeError)) throw err;
-    try {
-      await session.create(paths.control);
-    } catch (e) {
-      if (e instanceof NoNodeError) throw new ControlError(`no drover cluster under ${paths.root || '/'} (its root is gone)`);
-      if (!(e instanceof NodeExistsError)) throw e;
-    }
-    await session.create(paths.controlLimits, data);
-  }
-}
-
-/** Applies `change`: a versioned setData (create when absent), again on a race or a lost reply. Returns what it wrote. */
+/** Applies `change`: a versioned setData (create when absent), again on a race or a lost reply (control.ts). Returns what it wrote. */
 export async function updateLimits(session: ZkSession, paths: Paths, change: (cur: Limit[]) => Limit[]): Promise<Limit[]> {
-  for (let tries = 0; tries < 50; tries++) {
+  const read = async () => {
     const { limits, version } = await readLimits(session, paths);
-    const next = change(limits);
-    if (JSON.stringify(next) === JSON.stringify(limits)) return limits;
-    try {
-      if (version < 0) await createLimitsNode(session, paths, encodeLimits(next));
-      else await session.setData(paths.controlLimits, encodeLimits(next), version);
-      return next;
-    } catch (err) {
-      if (err instanceof ConnectionLossError) await session.waitConnected().catch(() => undefined);
-      else if (!(err instanceof BadVersionError || err instanceof NodeExistsError || err instanceof NoNodeError)) throw err;
-    }
-  }
-  throw new ControlError('control/limits kept changing; gave up after 50 tries');
+    return { value: limits, version };
+  };
+  const same = (a: Limit[], b: Limit[]) => JSON.stringify(a) === JSON.stringify(b);
+  return updateControlNode(session, paths, { path: paths.controlLimits, read, encode: encodeLimits, same }, change);
 }
