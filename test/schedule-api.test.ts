@@ -65,6 +65,19 @@ describe('the misfire plan', () => {
     expect(r).toEqual({ cursor: T0, skipped: year / 1000 });
   });
 
+  it('catch-up max 1000, 300 s missed: the 299 missed and the due one, nothing at or before the cursor', () => {
+    const s = sched({ cursor: T0, misfire: { policy: 'catch-up', max: 1000 } });
+    const p = planOccurrences(s, T0 + 300_500); // missed: T0+1s .. T0+299s; due: T0+300s
+    expect(p.fire).toHaveLength(300);
+    expect(p.fire[0]).toBe(T0 + 1000);
+    expect(p.fire.at(-1)).toBe(T0 + 300_000);
+    expect(p.skipped).toBe(0);
+    // Past ENUM_CAP but under keep: still never before the cursor (the cursor must not move back).
+    const q = planOccurrences(sched({ cursor: T0 + 123, misfire: { policy: 'catch-up', max: 1000 } }), T0 + 150_500);
+    expect(q.fire.filter((t) => t <= T0 + 123)).toEqual([]);
+    expect([q.fire.length, q.skipped]).toEqual([150, 0]);
+  });
+
   it('a busy pass: an occurrence due when the pass began is late, not missed (judged from passStart)', () => {
     // Reached 3 s into a pass that began at T0+1.5 s: T0+1s was on time then, so it fires.
     const s = sched({ cursor: T0 });

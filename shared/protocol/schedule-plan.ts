@@ -17,7 +17,11 @@ import { cronOf, nextOccurrence, type Schedule } from './schedule.js';
 
 /** How late an occurrence may be fired and still count as on time (a timer's lateness, a busy loop). */
 export const MISFIRE_GRACE_MS = 1000;
-/** Occurrences walked at most to count the missed ones (croner: ~5 ms, ~17 ms with a zone). */
+/**
+ * Occurrences walked at most to count the missed ones (croner: ~5 ms, ~17 ms with a zone). The
+ * last `keep` are then found backwards (previousRuns): up to MAX_CATCH_UP_MAX (1000) with a zone
+ * is ~100 ms, once per catch-up of > ENUM_CAP missed (a takeover), before as many multis.
+ */
 export const ENUM_CAP = 100;
 /** Due occurrences at most fired in one pass (a 6-field cron every second fires 1–2 within the grace). */
 const MAX_DUE = 100;
@@ -42,14 +46,18 @@ export function occurrencesBetween(c: Cron, from: number, to: number, keep: numb
     t = nextOccurrence(c, t);
   }
   if (t === null || t > to) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
-  // Cap reached: find the last ones backwards from `to`, count those between from the mean
-  // interval of the walked ones (exact for a fixed interval).
-  const last = c.previousRuns(Math.max(1, keep), new Date(to + 1)).map((d) => d.getTime()).reverse();
-  if (last.length === 0) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
-  // Between occurrences (from is a cursor, never on one): exact for a fixed interval.
+  // Cap reached: count those past the walked ones from the mean interval of the walked ones
+  // (exact for a fixed interval; `from` itself may sit on an occurrence, the cursor after a
+  // submit, so it is not one of them), then find the last ones backwards from `to`, never at or
+  // before `from` (a catch-up's max may exceed the count: nothing before the cursor is missed).
+  const final = c.previousRuns(1, new Date(to + 1))[0]?.getTime();
+  if (final === undefined || final <= walked.at(-1)!) return { count: walked.length, last: walked.slice(Math.max(0, walked.length - keep)) };
   const mean = (walked.at(-1)! - walked[0]!) / Math.max(1, walked.length - 1);
-  const between = Math.max(0, Math.round((last.at(-1)! - walked.at(-1)!) / Math.max(1, mean)));
-  return { count: Math.max(walked.length + between, last.length), last: keep > 0 ? last : [] };
+  const count = walked.length + Math.max(1, Math.round((final - walked.at(-1)!) / Math.max(1, mean)));
+  const n = Math.min(keep, count);
+  if (n <= 1) return { count, last: n === 1 ? [final] : [] };
+  const last = c.previousRuns(n, new Date(to + 1)).map((d) => d.getTime()).filter((x) => x > from).reverse();
+  return { count: Math.max(count, last.length), last };
 }
 
 export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cron, s.tz), since = now): Plan {
@@ -78,7 +86,11 @@ export function planOccurrences(s: Schedule, now: number, c: Cron = cronOf(s.cro
     fire.push(t);
     t = nextOccurrence(c, t);
   }
-  return { skipped, skipCursor: fire.length > 0 ? null : skipCursor, fire, next: t };
+  // A guard: nothing at or before the cursor is ever fired (the cursor would move backwards,
+  // an occurrence already handled or purged would run again).
+  const after = fire.filter((x) => x > s.cursor);
+  if (skipCursor !== null && skipCursor <= s.cursor) skipCursor = null;
+  return { skipped, skipCursor: after.length > 0 ? null : skipCursor, fire: after, next: t };
 }
 
 /** The cursor and skipped count of a schedule resumed at `now`: the occurrences of the pause are skipped. */
