@@ -1,12 +1,19 @@
 // Retention of task dependencies: before finished tasks are purged (record and done entry),
 // their dag/parents node (+ chunks) and their reverse-edge directory (+ chunks) go, in fenced
-// multis of ≤ DAG_PURGE_OPS removes; only a task whose nodes are all gone has its record
-// purged next (so a pass cut short leaves its done entry, and the next pass tries again).
-// A finished task that a child still waits for is kept (the leader would take a missing
-// parent as gone and fail the child): its children (its chunks' ids) are checked against
-// dag/waiting, ≤ CHECK_CHUNKS chunks a pass, progress kept across passes (`verified`).
-// Per group of ≤ 500 old tasks: 1 multiRead per 100 of their dag nodes (stats), 1 listing per
-// parent with children, the chunk reads and waiting checks (bounded), then the multis.
+// multis of ≤ DAG_PURGE_OPS removes, each checking the done entries of its tasks (a task an
+// operator retried meanwhile keeps its nodes); only a task whose nodes are all gone has its
+// record purged next, guarded (purgeGuard) by a create+remove of its reverse-edge directory: a
+// child submitted after the directory went (it made the directory again) stops the purge.
+// A finished task that a child still waits for is kept (the leader would take a missing parent
+// as gone and fail the child): its chunks' children are checked against dag/waiting, chunks of
+// the whole group read together, ≤ CHECK_CHUNKS chunks / CHECK_BYTES a pass; progress is the
+// name of the last chunk verified (sequential names only grow: a chunk made later is checked),
+// and a parent kept has the waiting child found remembered: next pass, only that child's
+// waiting entry is looked at (outside the budget) until it is gone.
+// Per group of ≤ 500 old tasks: 1 existence multiRead per 100 remembered children, 1 multiRead
+// per 100 of their dag nodes (stats), the listings of parents nodes and of reverse-edge
+// directories in multiReads (≤ ~20 000 names a reply), the chunk reads (4 a request, 64 at
+// once) and waiting checks (100 a request), then the multis.
 import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { existing } from '../shared/protocol/dag-reads.js';
 import { Multi } from '../shared/protocol/multi.js';
@@ -16,115 +23,206 @@ import { notDeposed, type LeaderContext } from './leader-context.js';
 
 /** Removes per multi (each ~100 bytes: far under a request's bound). */
 const DAG_PURGE_OPS = 200;
-/** Reverse-edge chunks (≤ 500 ids each) read per pass to see whether a child still waits. */
-const CHECK_CHUNKS = 100;
+/** Reverse-edge chunks (≤ 500 ids each) read per pass to see whether a child still waits, and their bytes. */
+export const CHECK_CHUNKS = 5_000;
+const CHECK_BYTES = 64 * 1024 * 1024;
+/** Chunks read at once (16 multiReads of 4: ≤ ~6.4 MB in flight at the longest ids). */
+const WINDOW = 64;
 /** A reverse-edge directory is listed up to this many chunks (a reply ≤ ~300 KB); past it, names are derived from its stat. */
 const LIST_MAX = 20_000;
 /** Chunks per multiRead (≤ ~100 KB each). */
 const CHUNKS_PER_READ = 4;
+/** Parents remembered (progress, waiting child) at most; past it, forgotten (checked again from the start). */
+const REMEMBER_MAX = 100_000;
 
 interface Nodes {
   task: Finished;
   parentChunks: string[] | null; // names under its parents node, null: none
-  childChunks: string[]; // its reverse-edge chunk paths, ascending
+  childChunks: string[]; // names of its reverse-edge chunks not yet verified, ascending
+  allChunks: string[]; // names of all its reverse-edge chunks (to remove)
   childDir: boolean;
+  blocked?: boolean;
 }
 
 export class DagRetention {
-  /** Parent id → how many of its chunks (ascending) were seen with no child waiting. */
-  private readonly verified = new Map<string, number>();
-  private budget = 0;
+  /** Parent id → the name of its last chunk seen with no child waiting. */
+  private readonly verified = new Map<string, string>();
+  /** Parent id → a child found waiting for it. */
+  private readonly waitedBy = new Map<string, string>();
+  /** Shards whose dag/children/<shard> exists (the purge guard needs it). */
+  private readonly guardable = new Set<string>();
+  private chunks = 0;
+  private bytes = 0;
 
   constructor(private readonly ctx: LeaderContext) {}
 
   /** A new pass: the budget of chunks checked for waiting children. */
   startPass(): void {
-    this.budget = CHECK_CHUNKS;
+    this.chunks = CHECK_CHUNKS;
+    this.bytes = CHECK_BYTES;
+    if (this.verified.size > REMEMBER_MAX) this.verified.clear();
+    if (this.waitedBy.size > REMEMBER_MAX) this.waitedBy.clear();
+  }
+
+  /** Ops that refuse a record purge of `id` if a child was submitted for it since its reverse edges went (none without dag/). */
+  purgeGuard(id: string): Op[] {
+    const { paths } = this.ctx;
+    if (!this.guardable.has(paths.shard(id))) return [];
+    const dir = new DagPaths(paths).children(id);
+    return [
+      { op: 'create', path: dir },
+      { op: 'remove', path: dir },
+    ];
   }
 
   /** Of `tasks` (old finished tasks of one shard), removes the dependency nodes of those no waiting child needs; returns those free of them. */
-  async clear(tasks: readonly Finished[]): Promise<Finished[]> {
+  async clear(all: readonly Finished[]): Promise<Finished[]> {
+    if (all.length === 0) return [];
+    const { session, paths } = this.ctx;
+    const dag = new DagPaths(paths);
+    const tasks = await this.stillWaitedFor(dag, all);
     if (tasks.length === 0) return [];
-    const { session } = this.ctx;
-    const dag = new DagPaths(this.ctx.paths);
     const ids = tasks.map((t) => t.taskId);
-    const stats = await session.retrying(() => session.getDataMany([...ids.map((id) => dag.parents(id)), ...ids.map((id) => dag.children(id))]));
+    const shard = paths.shard(ids[0]!);
+    const stats = await session.retrying(() => session.getDataMany([...ids.map((id) => dag.parents(id)), ...ids.map((id) => dag.children(id)), dag.childrenShard(shard)]));
+    if (stats[2 * ids.length]!.ok) this.guardable.add(shard);
+    else this.guardable.delete(shard);
     const withParents = ids.filter((_, i) => stats[i]!.ok);
     const lists = await session.retrying(() => session.getChildrenMany(withParents.map((id) => dag.parents(id))));
     const parentChunks = new Map(withParents.map((id, i) => [id, lists[i]!.ok ? (lists[i] as { children: string[] }).children : []]));
-    const nodes: Nodes[] = [];
-    for (let i = 0; i < tasks.length; i++) {
-      const id = ids[i]!;
-      const dir = stats[tasks.length + i]!;
-      const childChunks = dir.ok ? await this.chunkPaths(dag, id, dir.stat.numChildren, dir.stat.cversion) : [];
-      nodes.push({ task: tasks[i]!, parentChunks: parentChunks.get(id) ?? null, childChunks, childDir: dir.ok });
-    }
-    const free: Nodes[] = [];
-    for (const n of nodes) if (n.childChunks.length === 0 || (await this.noneWaiting(dag, n))) free.push(n);
-    return this.remove(dag, free);
+    const names = await this.chunkNames(dag, ids, (i) => stats[ids.length + i]!);
+    const nodes: Nodes[] = tasks.map((task, i) => {
+      const allChunks = names[i]!;
+      const after = this.verified.get(task.taskId) ?? '';
+      return { task, parentChunks: parentChunks.get(task.taskId) ?? null, allChunks, childChunks: allChunks.filter((n) => n > after), childDir: stats[ids.length + i]!.ok };
+    });
+    await this.checkWaiting(dag, nodes.filter((n) => n.childChunks.length > 0));
+    return this.remove(dag, nodes.filter((n) => !n.blocked && n.childChunks.length === 0));
   }
 
-  /** A reverse-edge directory's chunk paths, ascending: listed, or (past LIST_MAX) derived from its stat (creates = (cversion + n) / 2, the oldest removed first). */
-  private async chunkPaths(dag: DagPaths, id: string, n: number, cversion: number): Promise<string[]> {
-    if (n === 0) return [];
-    const dir = dag.children(id);
-    if (n <= LIST_MAX) {
-      const [r] = await this.ctx.session.retrying(() => this.ctx.session.getChildrenMany([dir]));
-      return r?.ok ? r.children.sort().map((c) => `${dir}/${c}`) : [];
-    }
-    const first = (cversion - n) / 2;
-    return Array.from({ length: n }, (_, i) => dag.childChunk(id, first + i));
+  /** `tasks` less those a remembered waiting child still waits for (1 existence multiRead per 100). */
+  private async stillWaitedFor(dag: DagPaths, tasks: readonly Finished[]): Promise<Finished[]> {
+    const known = tasks.filter((t) => this.waitedBy.has(t.taskId));
+    if (known.length === 0) return [...tasks];
+    const waits = await existing(this.ctx.session, known.map((t) => dag.waiting(this.waitedBy.get(t.taskId)!)));
+    const held = new Set<string>();
+    known.forEach((t, i) => (waits[i] ? held.add(t.taskId) : this.waitedBy.delete(t.taskId)));
+    return tasks.filter((t) => !held.has(t.taskId));
   }
 
-  /** Whether no child of `n` waits (every chunk checked, maybe over several passes). */
-  private async noneWaiting(dag: DagPaths, n: Nodes): Promise<boolean> {
-    const { session } = this.ctx;
-    const id = n.task.taskId;
-    let done = Math.min(this.verified.get(id) ?? 0, n.childChunks.length);
-    while (done < n.childChunks.length && this.budget > 0) {
-      const take = Math.min(CHUNKS_PER_READ, this.budget, n.childChunks.length - done);
-      const rs = await session.retrying(() => session.getDataMany(n.childChunks.slice(done, done + take), { maxPerRequest: CHUNKS_PER_READ }));
-      this.budget -= take;
-      const kids = new Set<string>();
-      for (const r of rs) if (r.ok) for (const c of JSON.parse(r.data.toString('utf8')) as string[]) kids.add(c);
-      const waiting = await existing(session, [...kids].map((c) => dag.waiting(c)));
-      if (waiting.some(Boolean)) break; // a child still needs it: kept (this chunk checked again next pass)
-      done += take;
-    }
-    this.verified.set(id, done);
-    return done >= n.childChunks.length;
-  }
-
-  /** The removes of `free`, task by task, in fenced multis; returns the tasks whose every remove committed. */
-  private async remove(dag: DagPaths, free: readonly Nodes[]): Promise<Finished[]> {
-    const ops: Op[] = [];
-    const lastOp: number[] = [];
-    for (const n of free) {
-      const id = n.task.taskId;
-      if (n.parentChunks) {
-        for (const c of n.parentChunks) ops.push({ op: 'remove', path: `${dag.parents(id)}/${c}` });
-        ops.push({ op: 'remove', path: dag.parents(id) });
+  /** Each task's reverse-edge chunk names, ascending: listed (multiReads of ≤ LIST_MAX names), or past LIST_MAX derived from its stat (creates = (cversion + n) / 2, the oldest removed first). */
+  private async chunkNames(dag: DagPaths, ids: readonly string[], stat: (i: number) => { ok: boolean; stat?: { numChildren: number; cversion: number } }): Promise<string[][]> {
+    const out: string[][] = ids.map(() => []);
+    const groups: number[][] = [];
+    let names = LIST_MAX;
+    ids.forEach((id, i) => {
+      const s = stat(i);
+      const n = s.ok ? s.stat!.numChildren : 0;
+      if (n === 0) return;
+      if (n > LIST_MAX) {
+        const first = (s.stat!.cversion - n) / 2;
+        out[i] = Array.from({ length: n }, (_, k) => dag.childChunk(id, first + k).slice(dag.children(id).length + 1));
+        return;
       }
-      for (const p of n.childChunks) ops.push({ op: 'remove', path: p });
-      if (n.childDir) ops.push({ op: 'remove', path: dag.children(id) });
-      lastOp.push(ops.length);
+      if (names + n > LIST_MAX) {
+        groups.push([]);
+        names = 0;
+      }
+      groups[groups.length - 1]!.push(i);
+      names += n;
+    });
+    const { session } = this.ctx;
+    await Promise.all(
+      groups.map(async (g) => {
+        const rs = await session.retrying(() => session.getChildrenMany(g.map((i) => dag.children(ids[i]!)), { maxPerRequest: g.length }));
+        g.forEach((i, k) => {
+          const r = rs[k]!;
+          if (r.ok) out[i] = r.children.sort();
+        });
+      }),
+    );
+    return out;
+  }
+
+  /** Reads the unverified chunks of `nodes` (all the group's together, within the pass's budget): a node whose chunk names a waiting child is blocked (that child remembered); the others advance. */
+  private async checkWaiting(dag: DagPaths, nodes: readonly Nodes[]): Promise<void> {
+    const { session } = this.ctx;
+    let qi = 0;
+    let ci = 0;
+    while (qi < nodes.length && this.chunks > 0 && this.bytes > 0) {
+      const batch: Array<{ n: Nodes; name: string }> = [];
+      while (batch.length < Math.min(WINDOW, this.chunks) && qi < nodes.length) {
+        const n = nodes[qi]!;
+        if (ci < n.childChunks.length) batch.push({ n, name: n.childChunks[ci++]! });
+        else {
+          qi++;
+          ci = 0;
+        }
+      }
+      if (batch.length === 0) break;
+      this.chunks -= batch.length;
+      const rs = await session.retrying(() => session.getDataMany(batch.map((b) => `${dag.children(b.n.task.taskId)}/${b.name}`), { maxPerRequest: CHUNKS_PER_READ }));
+      const kids: string[][] = rs.map((r) => {
+        if (!r.ok) return []; // removed meanwhile: nothing waits by it
+        this.bytes -= r.data.length;
+        return JSON.parse(r.data.toString('utf8')) as string[];
+      });
+      const distinct = [...new Set(kids.flat())];
+      const waits = await existing(session, distinct.map((c) => dag.waiting(c)));
+      const waiting = new Set(distinct.filter((_, i) => waits[i]));
+      batch.forEach(({ n, name }, i) => {
+        if (n.blocked) return;
+        const w = kids[i]!.find((c) => waiting.has(c));
+        if (w !== undefined) {
+          n.blocked = true; // a child still needs it: kept (this chunk checked again once that child is gone)
+          this.waitedBy.set(n.task.taskId, w);
+          return;
+        }
+        this.verified.set(n.task.taskId, name);
+        n.childChunks = n.childChunks.filter((c) => c > name);
+      });
     }
-    let sent = 0;
-    for (; sent < ops.length; sent += DAG_PURGE_OPS) {
-      const part = ops.slice(sent, sent + DAG_PURGE_OPS);
-      const v = notDeposed(this.ctx, await new Multi(this.ctx.paths).fence(this.ctx.fence()).add(0, part).send(this.ctx.session));
+  }
+
+  /** The removes of `free`, task by task (reverse edges, then its parents node together), in fenced multis that check the done entries of their tasks; returns the tasks whose every remove committed. */
+  private async remove(dag: DagPaths, free: readonly Nodes[]): Promise<Finished[]> {
+    // Units: ops that go in one multi (a parents node with its ≤ 20 chunks), each ≤ DAG_PURGE_OPS.
+    const units: Array<{ task: number; ops: Op[] }> = [];
+    free.forEach((n, t) => {
+      const id = n.task.taskId;
+      const dir = dag.children(id);
+      const edges: Op[] = n.allChunks.map((c) => ({ op: 'remove', path: `${dir}/${c}` }));
+      if (n.childDir) edges.push({ op: 'remove', path: dir });
+      for (let i = 0; i < edges.length; i += DAG_PURGE_OPS - 1) units.push({ task: t, ops: edges.slice(i, i + DAG_PURGE_OPS - 1) });
+      if (n.parentChunks) units.push({ task: t, ops: [...n.parentChunks.map((c): Op => ({ op: 'remove', path: `${dag.parents(id)}/${c}` })), { op: 'remove', path: dag.parents(id) }] });
+    });
+    const failed = new Set<number>();
+    for (let u = 0; u < units.length; ) {
+      const m = new Multi(this.ctx.paths).fence(this.ctx.fence());
+      const tasks = new Set<number>();
+      let ops = 0;
+      const start = u;
+      for (; u < units.length; u++) {
+        const unit = units[u]!;
+        const extra = unit.ops.length + (tasks.has(unit.task) ? 0 : 1);
+        if (u > start && ops + extra > DAG_PURGE_OPS) break;
+        if (!tasks.has(unit.task)) m.add(unit.task, [{ op: 'check', path: free[unit.task]!.task.doneEntry }]); // still finished (not retried meanwhile)
+        tasks.add(unit.task);
+        m.add(unit.task, unit.ops);
+        ops += extra;
+      }
+      const v = notDeposed(this.ctx, await m.send(this.ctx.session));
       if (v.kind !== 'committed') {
         this.ctx.log.debug({ err: v.error.message }, 'could not remove the dependency nodes of finished tasks (tried again next pass)');
+        for (const t of tasks) failed.add(t);
+        for (let k = u; k < units.length; k++) failed.add(units[k]!.task);
         break;
       }
     }
-    const done = Math.min(sent, ops.length);
     const out: Finished[] = [];
-    free.forEach((n, i) => {
-      if (lastOp[i]! <= done) {
-        out.push(n.task);
-        this.verified.delete(n.task.taskId);
-      }
+    free.forEach((n, t) => {
+      this.verified.delete(n.task.taskId);
+      if (!failed.has(t)) out.push(n.task);
     });
     return out;
   }

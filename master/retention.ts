@@ -1,10 +1,11 @@
 // Retention: finished tasks (done entry + record) are deleted once they are older than the
 // retention, shard by shard, in groups: first their dependency nodes (retention-dag.ts: kept,
 // with the task, while a child still waits for it), then the records and done entries of those
-// whose nodes are gone, in fenced batches. A shard whose reads fail is left for the next pass
+// whose nodes are gone, in fenced batches (each record guarded: a child submitted meanwhile keeps it). A shard whose reads fail is left for the next pass
 // (the others still go). One purge at a time: two would refuse each other's batches.
 import { Paths } from '../shared/protocol/paths.js';
-import { purgeBatch, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
+import { purgeOps } from '../shared/protocol/task-ops.js';
+import { Multi, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import { DagRetention } from './retention-dag.js';
 
@@ -95,7 +96,11 @@ export class Retention {
   /** One purge multi; deposed is thrown, any other error comes back as `failed` (the caller goes one at a time). */
   private async purge(tasks: Finished[], from: number, max: number): Promise<Exclude<BatchVerdict, Fenced> | { kind: 'failed'; error: Error }> {
     try {
-      return notDeposed(this.ctx, await purgeBatch(this.ctx, tasks, from, max));
+      // Each record purge guarded (purgeGuard): refused if a child was submitted for it since its reverse edges went.
+      const m = new Multi(this.ctx.paths).fence(this.ctx.fence());
+      for (let k = from; k < tasks.length && m.items < max; k++) m.add(k, [...purgeOps(this.ctx.paths, tasks[k]!.taskId, tasks[k]!.doneEntry, -1), ...this.dag.purgeGuard(tasks[k]!.taskId)]);
+      const v = notDeposed(this.ctx, await m.send(this.ctx.session));
+      return v.kind === 'committed' ? { kind: 'committed', taken: m.items } : { ...v, taken: m.items };
     } catch (err) {
       if (err instanceof DeposedError) throw err;
       return { kind: 'failed', error: err as Error };

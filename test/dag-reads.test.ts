@@ -126,6 +126,49 @@ describe('dependent tasks: reads', () => {
     expect(await exists(new DagPaths(c.paths).parents('kp-c'))).toBe(false);
   });
 
+  it('retention: 120 finished parents with reverse edges go in one pass (chunks of the group read together)', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `rb-${i}`);
+    await c.client.submitMany(ids.map((id) => ({ id, type: 'value', payload: { v: 1 } })));
+    for (const id of ids) await c.client.wait(id, { timeoutMs: 10_000 });
+    // One reverse-edge chunk each, naming a child that waits for nothing (no waiting entry).
+    const dag = new DagPaths(c.paths);
+    await c.admin.multi(ids.flatMap((id) => [{ op: 'create' as const, path: dag.children(id) }, { op: 'create' as const, path: dag.childChunkPrefix(id), data: Buffer.from('["rb-gone"]'), mode: 'persistent_sequential' as const }]));
+    await purge(); // a pass checked at most 100 chunks before the fix
+    for (const id of ids) expect(await exists(c.paths.task(id))).toBe(false);
+    for (const id of ids) expect(await exists(dag.children(id))).toBe(false);
+  });
+
+  it('retention: a child submitted after a parent\'s reverse edges went (before its record purge) keeps the parent', async () => {
+    await c.client.submitMany([
+      { id: 'gp-p', type: 'value', payload: { v: 1 } },
+      { id: 'gp-q', type: 'held' }, // no worker has it: gp-c below waits for it
+    ]);
+    await c.client.wait('gp-p', { timeoutMs: 10_000 });
+    const dagRet = (c.leader() as unknown as { leadership: { retention: { dag: { clear: (t: unknown[]) => Promise<unknown[]> } } } }).leadership.retention.dag;
+    const clear = dagRet.clear.bind(dagRet);
+    let raced = false;
+    dagRet.clear = async (tasks) => {
+      const out = await clear(tasks);
+      if (!raced && out.some((t) => (t as { taskId: string }).taskId === 'gp-p')) {
+        raced = true;
+        await c.client.submit({ id: 'gp-c', type: 'held', dependsOn: ['gp-p', 'gp-q'] }); // between the two steps
+      }
+      return out;
+    };
+    try {
+      await purge();
+    } finally {
+      dagRet.clear = clear;
+    }
+    expect(raced).toBe(true);
+    expect(await exists(c.paths.task('gp-p'))).toBe(true); // the guard refused its purge
+    await purge();
+    expect(await exists(c.paths.task('gp-p'))).toBe(true); // kept: gp-c waits for it
+    expect(await c.client.cancel('gp-c', 'done')).toMatchObject({ cancelled: true });
+    await purge();
+    expect(await exists(c.paths.task('gp-p'))).toBe(false);
+  });
+
   it('ctx.parents() past its byte bound is an error naming it; the feed shows queued between waiting and running', async () => {
     const rec = await record('cf-c');
     await c.client.submitMany([
