@@ -9,7 +9,7 @@ import { assignBatch, failMalformedQueued, removeStaleQueueEntry, type AssignIte
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { planWithin } from './limits.js';
-import { LimitRound } from './limits-round.js';
+import { LimitRound, type PriorBuckets } from './limits-round.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
@@ -51,12 +51,14 @@ export class Assigner {
     private readonly observer: MembershipObserver,
     private readonly reconciler: Reconciler,
     private readonly queue: QueueIndex,
+    /** The previous leader's buckets (read at takeover): new buckets are seeded from them. */
+    prior: PriorBuckets,
     /** False while the picture may miss what happened during a cut: a round then places nothing. */
     private readonly mayPlace: () => boolean = () => true,
     /** Members asked to drain (control/drain): given nothing, as if their state said 'draining'. */
     private readonly draining: (member: string) => boolean = () => false,
   ) {
-    this.limitRound = new LimitRound(ctx, reconciler);
+    this.limitRound = new LimitRound(reconciler, prior);
   }
 
   stop(): void {

@@ -10,7 +10,8 @@
 // in control/limits' order: ≤ ~30 KB with 200-character labels) with its tasks assigned or
 // running as its last round counted them (exact: from its picture of assign/), and its bucket's
 // tokens (to 1/100: the next leader seeds its buckets from them, master/limits-round.ts; they
-// change, and so are rewritten, only while a bucket is not full).
+// change, and so are rewritten, only while a bucket is not full). Nothing is published before
+// the previous leader's status has been read (its tokens would be overwritten unread).
 import { Multi } from '../shared/protocol/transitions.js';
 import type { LeaderContext } from './leader-context.js';
 import type { LimitReport } from './limits.js';
@@ -52,6 +53,8 @@ export class LeaderStatusPublisher {
   constructor(
     private readonly ctx: LeaderContext,
     private readonly queue: QueueIndex,
+    /** False until the previous leader's status has been read (limits-round.ts PriorBuckets): nothing published before. */
+    private readonly mayPublish: () => boolean = () => true,
     private readonly intervalMs = 1000,
   ) {}
 
@@ -79,7 +82,7 @@ export class LeaderStatusPublisher {
     }
     // Until the queue has been listed once its counts cover part of it: status samples records meanwhile.
     // (Not now: look again in an interval, not at once in a loop of timers.)
-    if (ctx.session.state !== 'connected' || !this.queue.complete) return this.schedule(this.intervalMs);
+    if (ctx.session.state !== 'connected' || !this.queue.complete || !this.mayPublish()) return this.schedule(this.intervalMs);
     const w = this.queue.waiting(LEADER_STATUS_MAX_CLASSES);
     const body: Omit<LeaderStatus, 'at'> = {
       format: LEADER_STATUS_FORMAT,

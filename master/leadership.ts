@@ -20,6 +20,7 @@ import { Assigner } from './assigner.js';
 import { ControlWatch } from './control-watch.js';
 import { DeposedError, type LeaderContext, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 import { LeaderStatusPublisher } from './leader-status.js';
+import { PriorBuckets } from './limits-round.js';
 import type { LeaderMetrics, LeaderPicture, WorkerStateLabel } from './master-metrics.js';
 import { CachedRead, countFinished } from './master-sources.js';
 import { MemberLog } from './member-log.js';
@@ -55,6 +56,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private readonly assigner: Assigner;
   private readonly retention: Retention;
   private readonly status: LeaderStatusPublisher;
+  /** The previous leader's start-rate buckets (its leader-status), read first thing in start(). */
+  private readonly prior: PriorBuckets;
   /** Pause and drain requests (control/): read before the first round, watched after. */
   private readonly control: ControlWatch;
   private readonly rounds: Coalescer;
@@ -108,9 +111,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       this.kick();
       this.status.schedule();
     });
-    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, () => this.mayPlace(), (m) => this.control.draining(m));
+    this.prior = new PriorBuckets(this);
+    this.assigner = new Assigner(this, this.observer, this.reconciler, this.queue, this.prior, () => this.mayPlace(), (m) => this.control.draining(m));
     this.retention = new Retention(this, (err) => this.onRoundError(err));
-    this.status = new LeaderStatusPublisher(this, this.queue);
+    this.status = new LeaderStatusPublisher(this, this.queue, () => this.prior.done);
     new MemberLog(this.observer, log.child({ component: 'members' }), (m) => this.reconciler.load(m));
     this.finished = new CachedRead(() => countFinished(session, paths));
     this.services = leaderServices(this);
@@ -152,6 +156,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       this.reconciler.markDirty(name);
       this.kick();
     });
+    // Before anything can publish leader-status (the control watch schedules it): the previous
+    // leader's account of its buckets, which this leader's first publish would overwrite.
+    const prior = this.prior.read();
+    prior.catch(() => undefined);
     // The queue's watch first: its listing runs in the background while members and
     // assignments are read, and rounds start from what is indexed so far once those are known.
     const armed = this.mirror.start();
@@ -167,6 +175,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     const rebuiltMs = Date.now() - t0;
     await armed;
     await control;
+    await prior;
     // stop() may have come during any await above: it has run already, and removes nothing added after it.
     if (this._stopped) return;
     // Logged by the master, in its one line for this leadership ('elected leader').

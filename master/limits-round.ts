@@ -6,10 +6,14 @@
 // starts it made in the window that have finished are not held, so the new leader cannot see
 // them in assign/; its published tokens, refilled since, bound them. Off by the starts it made
 // after its last publish (it publishes at most once a second, within a second of a change).
-// One getData, once per leadership (the first round with limits).
+// Read once per leadership, first thing in Leadership.start (one getData, limits or not): this
+// leader publishes nothing before that read is done, so it never reads its own empty account.
+// The refill since is ZooKeeper's mtime (the server's clock) against this leader's Date.now():
+// a leader whose clock is ahead of the server's by Δ seeds R·Δ tokens more than it should
+// (behind: fewer).
 import type { Paths } from '../shared/protocol/paths.js';
 import { scopeKey } from '../shared/protocol/limits.js';
-import { NoNodeError } from '../shared/zk/errors.js';
+import { NoNodeError, SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { LEADER_STATUS_FORMAT, type LeaderStatus } from './leader-status.js';
 import type { ClassGate, GateClass } from './class-gate.js';
@@ -17,23 +21,44 @@ import type { LeaderContext } from './leader-context.js';
 import type { PriorBucket } from './limits.js';
 import type { Reconciler } from './reconcile.js';
 
-export class LimitRound {
-  /** The previous leader's published buckets: read once, at the first round with limits. */
-  private prior?: ReadonlyMap<string, PriorBucket>;
+/** The previous leader's published buckets, read once at takeover (before this leader publishes). */
+export class PriorBuckets {
+  private got?: ReadonlyMap<string, PriorBucket>;
 
+  constructor(private readonly ctx: Pick<LeaderContext, 'session' | 'paths' | 'handle' | 'log'>) {}
+
+  /** The read is done: this leader may publish (it would otherwise read its own account). */
+  get done(): boolean {
+    return this.got !== undefined;
+  }
+  get buckets(): ReadonlyMap<string, PriorBucket> | undefined {
+    return this.got;
+  }
+
+  /** Reads them; unreadable (other than a lost session): none, logged (seeded from held starts only). */
+  async read(): Promise<void> {
+    const { session, paths, handle, log } = this.ctx;
+    try {
+      this.got = await readPriorBuckets(session, paths, handle.epoch);
+    } catch (err) {
+      if (err instanceof SessionExpiredError || err instanceof SessionClosedError) throw err;
+      log.warn({ err: (err as Error).message }, "cannot read the previous leader's status: start-rate buckets seeded from held starts only");
+      this.got = new Map();
+    }
+  }
+}
+
+export class LimitRound {
   constructor(
-    private readonly ctx: LeaderContext,
     private readonly reconciler: Reconciler,
+    private readonly prior: PriorBuckets,
   ) {}
 
   /** Room per scope from what is held now (master/limits.ts). */
   async begin(gate: ClassGate<GateClass>): Promise<void> {
-    if (gate.limitsWanted) {
-      this.prior ??= await readPriorBuckets(this.ctx.session, this.ctx.paths, this.ctx.handle.epoch);
-      await this.reconciler.learnClasses();
-    }
+    if (gate.limitsWanted) await this.reconciler.learnClasses();
     gate.applyLimits();
-    if (gate.limits.active) gate.limits.beginRound(this.reconciler.held(), this.reconciler.unreadCount(), Date.now(), this.prior);
+    if (gate.limits.active) gate.limits.beginRound(this.reconciler.held(), this.reconciler.unreadCount(), Date.now(), this.prior.buckets);
   }
 }
 

@@ -1,11 +1,12 @@
 // The start-rate limit across a leader change, with real processes (2 masters, 1 worker of 10
-// slots): ratePerSec 2, burst 10 (a 5 s window, longer than the handover) over 22 short tasks.
+// slots): ratePerSec 2, burst 10 (a 5 s window, longer than the handover) over 24 short tasks.
 // The leader starts its burst, publishes an empty bucket (leader-status), and is stopped
 // gracefully: the other master takes over at once. Its tasks have finished, so the new leader
 // sees no start in assign/: only the old leader's published tokens (refilled since) keep it
 // from starting a second burst. From the records' start times (assignedAt of every attempt): in
-// any 5 s window at most burst + 5·R starts, plus R for the old leader's starts after its last
-// publish; the new leader's first second starts at most the published tokens refilled since
+// any 5 s window at most burst + 5·R starts, plus 2 for the old leader's starts after its last
+// publish (< 1 token published, stopped within ~0.1 s of it) — without the seeding all 24 start
+// within ~3 s; the new leader's first second starts at most the published tokens refilled since
 // (a second burst of 10 without them); every task ends (the limit does not starve).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,7 @@ afterAll(async () => {
 const RATE = 2;
 const BURST = 10;
 const WINDOW_MS = (BURST / RATE) * 1000;
-const N = 22;
+const N = 24;
 
 /** Most starts in any window of `ms` (each start opens one). */
 function maxInWindow(starts: readonly number[], ms: number): number {
@@ -44,7 +45,7 @@ function maxInWindow(starts: readonly number[], ms: number): number {
 }
 
 describe('start rate across a leader change', () => {
-  it(`ratePerSec ${RATE} burst ${BURST}: the new leader starts no second burst (at most burst + R·w + R in any ${WINDOW_MS / 1000} s); all ${N} tasks end`, async () => {
+  it(`ratePerSec ${RATE} burst ${BURST}: the new leader starts no second burst (at most burst + R·w + 2 in any ${WINDOW_MS / 1000} s); all ${N} tasks end`, async () => {
     const s = await pool.open();
     const paths = await freshLayout(s);
     const g = ['--zk', zkConnect(), '--root', paths.root, '--session-timeout', String(TEST_SESSION_MS)];
@@ -83,7 +84,8 @@ describe('start rate across a leader change', () => {
     expect(starts.length).toBeGreaterThanOrEqual(N);
     // The takeover came within the window of the old leader's burst: a second burst would show.
     expect(elected.time - Math.min(...starts)).toBeLessThan(WINDOW_MS - 1000);
-    expect(maxInWindow(starts, WINDOW_MS)).toBeLessThanOrEqual(BURST + (RATE * WINDOW_MS) / 1000 + RATE);
+    // 22 < N: a second burst (no seeding) puts all N in one window.
+    expect(maxInWindow(starts, WINDOW_MS)).toBeLessThanOrEqual(BURST + (RATE * WINDOW_MS) / 1000 + 2);
     // The new leader started some, in its first second no more than the old bucket (< 1 token
     // when published) refilled since, +1 for rounding; not starved either (with slack).
     const byNew = starts.filter((t) => t >= elected.time - 50).sort((a, b) => a - b);
