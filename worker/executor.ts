@@ -5,6 +5,7 @@ import { cutMessage, errorMessage } from '../shared/protocol/messages.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
 import { MAX_STACK_CHARS, PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
 import { isRetryable, type HandlerMap, type ParentOutcome } from './handlers.js';
+import { jsonBytes } from './json-size.js';
 
 /** Why an attempt's signal aborted; `stopping` attempts are not committed (the leader reclaims them). */
 export type AbortKind = 'timeout' | 'withdrawn' | 'session-lost' | 'stopping';
@@ -75,31 +76,30 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
 /** Validates and normalises a handler's result: JSON only, within the size limit. */
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {
   if (result === undefined) return { kind: 'success', result: null };
-  let json: string | undefined;
+  let sized: ReturnType<typeof jsonBytes>;
   try {
-    json = JSON.stringify(result);
+    sized = jsonBytes(result);
   } catch (err) {
     return {
       kind: 'failure',
       error: { kind: 'handler', retryable: false, message: `result of task ${taskId} is not JSON-serialisable: ${(err as Error).message}` },
     };
   }
-  if (json === undefined) {
+  if (sized === undefined) {
     return {
       kind: 'failure',
       error: { kind: 'handler', retryable: false, message: `result of task ${taskId} is not JSON-serialisable (a ${typeof result})` },
     };
   }
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > limits.maxResultBytes) {
+  if (sized.bytes > limits.maxResultBytes) {
     return {
       kind: 'failure',
-      error: { kind: 'too-large', retryable: false, message: new PayloadTooLargeError('result', bytes, limits.maxResultBytes, taskId).message },
+      error: { kind: 'too-large', retryable: false, message: new PayloadTooLargeError('result', sized.bytes, limits.maxResultBytes, taskId).message },
     };
   }
   // Store what JSON keeps (Dates become strings, undefined fields vanish), so the record we
   // write is exactly what a later read returns.
-  return { kind: 'success', result: JSON.parse(json) };
+  return { kind: 'success', result: JSON.parse(sized.json) };
 }
 
 /** How many of its handler names an unknown-type failure lists. */
@@ -169,10 +169,12 @@ export async function executeAttempt(input: ExecuteInput): Promise<ExecuteResult
     }
     if (settled.ok) return { outcome: checkResult(record.id, settled.value, input.limits), durationMs: ran() };
     const err = settled.err;
+    // A sandbox refuses an oversized result before it crosses (worker/sandbox/): the same
+    // error as our own check, no stack (it is the sandbox's bookkeeping). A handler's own
+    // PayloadTooLargeError (its submit's payload) is the handler's failure.
+    if (err instanceof PayloadTooLargeError && err.field === 'result') return { outcome: { kind: 'failure', error: { kind: 'too-large', retryable: false, message: err.message } }, durationMs: ran() };
     const stack = errorStack(err);
-    // A sandbox refuses an oversized result before it crosses (worker/sandbox/entry.ts): the same kind as our own check.
-    const kind = (err as { name?: unknown } | null)?.name === 'PayloadTooLargeError' ? 'too-large' : 'handler';
-    const error: TaskError = { kind, retryable: isRetryable(err), message: errorMessage(err), ...(stack !== undefined ? { stack } : {}) };
+    const error: TaskError = { kind: 'handler', retryable: isRetryable(err), message: errorMessage(err), ...(stack !== undefined ? { stack } : {}) };
     return { outcome: { kind: 'failure', error }, durationMs: ran() };
   } finally {
     if (timer) clearTimeout(timer);

@@ -2,8 +2,12 @@
 // within each 250 ms window), fire-and-forget, capped like a result.
 import type { Logger } from '../shared/log.js';
 import type { ZkSession } from '../shared/zk/session.js';
+import { jsonBytes } from './json-size.js';
 
-const PROGRESS_INTERVAL_MS = 250;
+/** At most one progress write per this window (a sandbox coalesces its sends the same way). */
+export const PROGRESS_INTERVAL_MS = 250;
+/** The warn line of a progress value over its cap (the worker's and a sandbox's). */
+export const PROGRESS_TOO_LARGE = 'progress value too large; not written';
 
 export class ProgressWriter {
   private lastWrite = 0;
@@ -50,13 +54,13 @@ export class ProgressWriter {
     const session = this.session;
     void (async () => {
       if (!this.base) this.base = JSON.parse((this.initial ?? (await session.getData(this.key)).data).toString('utf8')) as Record<string, unknown>;
-      const data = Buffer.from(JSON.stringify({ ...this.base, progress: pending.value, progressAt: pending.at }));
+      const data = jsonBytes({ ...this.base, progress: pending.value, progressAt: pending.at })!;
       // Capped like a result: an oversized write would cost the whole connection.
-      if (data.length > this.maxBytes) {
-        this.log.warn({ bytes: data.length, limit: this.maxBytes }, 'progress value too large; not written');
+      if (data.bytes > this.maxBytes) {
+        this.log.warn({ bytes: data.bytes, limit: this.maxBytes }, PROGRESS_TOO_LARGE);
         return;
       }
-      await session.setData(this.key, data);
+      await session.setData(this.key, Buffer.from(data.json, 'utf8'));
     })().catch((err) => this.log.debug({ err: (err as Error).message }, 'progress write failed (ignored)'));
   }
 }

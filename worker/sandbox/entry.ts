@@ -4,7 +4,8 @@
 // to the worker; an abort message aborts ctx.signal (the worker kills us if we ignore it).
 import { isMainThread, parentPort, workerData, Worker as Thread } from 'node:worker_threads';
 import { errorMessage } from '../../shared/protocol/messages.js';
-import { PayloadTooLargeError } from '../../shared/protocol/record-errors.js';
+import { jsonBytes } from '../json-size.js';
+import { PROGRESS_INTERVAL_MS, PROGRESS_TOO_LARGE } from '../progress.js';
 import { isRetryable, loadHandlers, type HandlerMap, type ParentOutcome, type TaskContext } from '../handlers.js';
 import { SANDBOX_LOG_LEVELS, type FromSandbox, type SandboxStart, type ToSandbox } from './protocol.js';
 import type { Logger } from '../../shared/log.js';
@@ -66,20 +67,58 @@ function sandboxLogger(id: number): Logger {
  */
 function oversize(value: unknown): number | undefined {
   if (start.maxResultBytes === undefined) return undefined;
-  let json: string | undefined;
+  let sized: ReturnType<typeof jsonBytes>;
   try {
-    json = JSON.stringify(value);
+    sized = jsonBytes(value);
   } catch {
     return undefined;
   }
-  if (json === undefined) return undefined;
-  const bytes = Buffer.byteLength(json, 'utf8');
-  return bytes > start.maxResultBytes ? bytes : undefined;
+  return sized !== undefined && sized.bytes > start.maxResultBytes ? sized.bytes : undefined;
+}
+
+/**
+ * A run's progress, coalesced as the worker's ProgressWriter does: each send is a message
+ * (and a JSON size check), so a handler reporting in a tight loop sends the latest value at
+ * most every PROGRESS_INTERVAL_MS, not one message a call for the worker to queue.
+ */
+class ProgressSender {
+  private latest?: { value: unknown };
+  private lastSent = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly id: number) {}
+
+  report(value: unknown): void {
+    this.latest = { value };
+    if (this.timer) return;
+    const wait = this.lastSent + PROGRESS_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => this.flush(), wait);
+    this.timer.unref();
+  }
+
+  /** Sends the value not yet sent, if any (before the run's result, so it is not lost). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const latest = this.latest;
+    if (!latest) return;
+    this.latest = undefined;
+    this.lastSent = Date.now();
+    const bytes = oversize(latest.value);
+    if (bytes !== undefined) return send({ t: 'log', id: this.id, level: 'warn', obj: { bytes, limit: start.maxResultBytes }, msg: PROGRESS_TOO_LARGE });
+    try {
+      send({ t: 'progress', id: this.id, value: latest.value });
+    } catch {
+      // Not cloneable: dropped, as fire-and-forget progress may be.
+    }
+  }
 }
 
 async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { t: 'run' }>['task']): Promise<void> {
   const controller = new AbortController();
   const cur: Current = { id, controller, parents: [] };
+  const progress = new ProgressSender(id);
   current = cur;
   const ctx: TaskContext = {
     taskId: task.taskId,
@@ -88,15 +127,7 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
     maxAttempts: task.maxAttempts,
     signal: controller.signal,
     log: sandboxLogger(id),
-    progress: (value) => {
-      const bytes = oversize(value);
-      if (bytes !== undefined) return send({ t: 'log', id, level: 'warn', obj: { bytes, limit: start.maxResultBytes }, msg: 'progress value too large; not written' });
-      try {
-        send({ t: 'progress', id, value });
-      } catch {
-        // Not cloneable: dropped, as fire-and-forget progress may be.
-      }
-    },
+    progress: (value) => progress.report(value),
     parents: () =>
       new Promise((resolve, reject) => {
         cur.parents.push({ resolve, reject });
@@ -104,12 +135,12 @@ async function run(handlers: HandlerMap, id: number, task: Extract<ToSandbox, { 
       }),
   };
   try {
-    const value = await handlers[task.type]!(task.payload, ctx);
+    // Its last progress value crosses before its end.
+    const value = await Promise.resolve()
+      .then(() => handlers[task.type]!(task.payload, ctx))
+      .finally(() => progress.flush());
     const bytes = oversize(value);
-    if (bytes !== undefined) {
-      const message = new PayloadTooLargeError('result', bytes, start.maxResultBytes!, task.taskId).message;
-      return send({ t: 'error', id, message, name: 'PayloadTooLargeError', retryable: false });
-    }
+    if (bytes !== undefined) return send({ t: 'too-large', id, bytes, limit: start.maxResultBytes! });
     try {
       send({ t: 'result', id, value });
     } catch (err) {

@@ -29,6 +29,8 @@ export type FromSandbox =
   | { t: 'load-error'; message: string }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; message: string; name?: string; stack?: string; retryable: boolean }
+  /** The result's JSON is over the limit: refused here, the worker records it as its own check would. */
+  | { t: 'too-large'; id: number; bytes: number; limit: number }
   | { t: 'progress'; id: number; value: unknown }
   | { t: 'log'; id: number; level: SandboxLogLevel; obj: Record<string, unknown>; msg?: string }
   | { t: 'parents-request'; id: number };

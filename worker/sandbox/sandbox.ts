@@ -2,6 +2,7 @@
 // a time. A run settles when the handler ends, or when the sandbox goes (a crash, an exit,
 // out of memory, or our kill `graceMs` after an abort the handler ignored): then as a
 // retryable error saying why, and the pool replaces the sandbox.
+import { PayloadTooLargeError } from '../../shared/protocol/record-errors.js';
 import type { TaskContext } from '../handlers.js';
 import { openChannel, type SandboxChannel, type SandboxEndReason } from './channel.js';
 import type { SandboxConfig } from './config.js';
@@ -132,6 +133,8 @@ export class Sandbox {
         if (m.stack) err.stack = m.stack;
         return a.reject(err);
       }
+      case 'too-large':
+        return a.reject(new PayloadTooLargeError('result', m.bytes, m.limit, a.ctx.taskId));
       case 'progress':
         return a.ctx.progress(m.value);
       case 'log':
