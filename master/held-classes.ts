@@ -4,8 +4,8 @@
 // Their records are read once each, packed by size; one not learnt (the read refused, the
 // record malformed or of another attempt) is read again 1 s later, doubling to a minute, and
 // never given up on: it would otherwise take room from every scope for as long as it is held.
-import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
-import { readRecords } from './held-reads.js';
+// A refused read defers only its own entry (held-reads.ts readRecordsEach), not its batch-mates.
+import { readRecordsEach, type readRecords } from './held-reads.js';
 import type { Held, LeaderContext } from './leader-context.js';
 
 /** What a held assignment's record says of its class and start. */
@@ -37,19 +37,18 @@ export class ClassLearner {
       this.retry.set(h, { n, at: now + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** n) });
     };
     this.reads += todo.length;
-    let records;
-    try {
-      records = await readRecords(this.ctx.session, this.ctx.paths, todo);
-    } catch (err) {
-      if (err instanceof SessionExpiredError || err instanceof SessionClosedError) throw err;
-      // One record refused (NO_AUTH, say) fails the whole read: the round goes on, these count everywhere.
-      todo.forEach(later);
-      this.ctx.log.warn({ err: (err as Error).message, assignments: todo.length }, "cannot read held tasks' records (limits count them in every scope); retrying");
-      return;
-    }
+    const records = await readRecordsEach(this.ctx.session, this.ctx.paths, todo);
+    let refused = 0;
+    let err: Error | undefined;
     todo.forEach((h, i) => {
-      learnClass(h, records[i]!);
+      const r = records[i]!;
+      if (r.kind === 'failed') {
+        refused++;
+        err = r.error;
+      } else learnClass(h, r);
       if (h.type === undefined) later(h);
     });
+    // The round goes on; these count in every scope until read.
+    if (err) this.ctx.log.warn({ err: err.message, assignments: refused }, "cannot read held tasks' records (limits count them in every scope); retrying");
   }
 }

@@ -15,7 +15,7 @@
 import type { Paths } from '../shared/protocol/paths.js';
 import { DEFAULT_LIMITS, MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import { readTask, type ReadResult as TaskRead } from '../shared/protocol/task-store.js';
-import { fromClientError } from '../shared/zk/errors.js';
+import { SessionClosedError, SessionExpiredError, fromClientError } from '../shared/zk/errors.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { packBySize } from '../shared/util/pack.js';
 import { IN_FLIGHT, LONE_IN_FLIGHT, pooled } from '../shared/util/pool.js';
@@ -117,6 +117,41 @@ export async function readRecords(session: ZkSession, paths: Paths, items: reado
     }),
     pooled(alone, async (i) => void (out[i] = await readTask(session, paths, items[i]!.taskId)), LONE_IN_FLIGHT),
   ]);
+  return out;
+}
+
+/** A record whose read was refused (NO_AUTH, say): `readRecordsEach`. */
+export interface FailedRead {
+  kind: 'failed';
+  error: Error;
+}
+
+/**
+ * As readRecords, but a refused read fails only its own item: when the packed read throws, the
+ * items are read again one by one (LONE_IN_FLIGHT at a time: as many requests more as items,
+ * only on such a failure). A lost session still throws.
+ */
+export async function readRecordsEach(session: ZkSession, paths: Paths, items: readonly RecordToRead[]): Promise<Array<TaskRead | FailedRead>> {
+  const lost = (err: unknown) => err instanceof SessionExpiredError || err instanceof SessionClosedError;
+  try {
+    return await readRecords(session, paths, items);
+  } catch (err) {
+    if (lost(err)) throw err;
+    if (items.length <= 1) return [{ kind: 'failed', error: err as Error }];
+  }
+  const out = new Array<TaskRead | FailedRead>(items.length);
+  await pooled(
+    items.map((_, i) => i),
+    async (i) => {
+      try {
+        out[i] = await readTask(session, paths, items[i]!.taskId);
+      } catch (err) {
+        if (lost(err)) throw err;
+        out[i] = { kind: 'failed', error: err as Error };
+      }
+    },
+    LONE_IN_FLIGHT,
+  );
   return out;
 }
 

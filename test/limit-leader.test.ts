@@ -4,7 +4,8 @@
 // them with the leader's running count; a held-back class counts as unplaceable{reason=limit};
 // the codec's checks, and a new bucket's seeding from the starts it can see (no burst) and from
 // the previous leader's published tokens; limits applied by the round only (never mid-round),
-// rate-only scopes counted too; a held task whose record is not readable yet is read again.
+// rate-only scopes counted too; a held task whose record is not readable yet is read again
+// (a refused one alone, not its batch-mates).
 // The start rate across a leader kill -9, with real master processes: limit-rate-failover.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
@@ -253,5 +254,26 @@ describe('limits with the leader', () => {
     await learner.learn([h], now + 1000);
     expect(learner.reads).toBe(2);
     expect(h).toMatchObject({ type: 'k', labels: { z: '1' } });
+  });
+
+  it("one held record refused (NO_AUTH) defers only itself: its batch-mates' classes are learnt", async () => {
+    const p2 = await freshLayout(s);
+    const c2 = await DroverClient.connect({ session: s, root: p2.root });
+    const subs = await c2.submitMany(Array.from({ length: 3 }, (_, i) => ({ type: `n${i}`, id: `na-${i}` })));
+    const held: Held[] = [];
+    for (const { id } of subs) {
+      const { data } = await s.getData(p2.task(id));
+      held.push({ member: 'm', taskId: id, attempt: (await c2.get(id))!.attempt, deadline: null, recordBytes: data.length });
+    }
+    // Readable by an identity nobody has: this session's read is refused.
+    await s.setACL(p2.task('na-1'), [{ perms: 31, scheme: 'digest', id: 'nobody:AAAAAAAAAAAAAAAAAAAAAAAAAAA=' }]);
+    const learner = new ClassLearner({ session: s, paths: p2, log: testLog } as unknown as LeaderContext);
+    const now = Date.now();
+    await learner.learn(held, now);
+    expect(held.map((h) => h.type)).toEqual(['n0', undefined, 'n2']);
+    // Only the refused one is read again, when due.
+    await learner.learn(held, now + 1000);
+    expect(learner.reads).toBe(4);
+    expect(held[1]!.type).toBeUndefined();
   });
 });
