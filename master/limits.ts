@@ -135,9 +135,11 @@ export class Limiter {
       if (this.unseeded.has(s)) s.tokens = s.capacity;
       else this.refill(s, now);
     }
+    // Held entries of unknown type: counted once here, added to every scope once below (not scopes × entries).
+    let untyped = 0;
     for (const h of held) {
       if (h.type === undefined) {
-        for (const s of this.scopes) s.inFlight++;
+        untyped++;
         continue;
       }
       const scopes = this.heldScopes(h);
@@ -147,6 +149,7 @@ export class Limiter {
         if (this.unseeded.has(s) && h.assignedAt !== undefined && now - h.assignedAt < (s.capacity / s.limit.ratePerSec!) * 1000) s.tokens--;
       }
     }
+    if (untyped > 0) for (const s of this.scopes) s.inFlight += untyped;
     for (const s of this.unseeded) {
       // The previous leader's bucket, refilled since it published it (same settings only): its
       // starts that finished before this round are not held, so not seen above.

@@ -213,6 +213,10 @@ describe('limits with the leader', () => {
     lim.beginRound(held, 0);
     lim.beginRound(held, 0);
     expect(lim.report()[0]).toMatchObject({ running: 20 });
+    // Of unknown type (not learnt yet): in every scope, once each, plus the unread ones.
+    const untyped = Array.from({ length: 3 }, (_, i) => ({ member: 'm', taskId: `u${i}`, attempt: 1, deadline: null }));
+    lim.beginRound([...held, ...untyped], 2);
+    expect(lim.report()[0]).toMatchObject({ running: 25 });
     lim.set([{ scope: { type: 't' }, ratePerSec: 1, burst: 1, maxRunning: 3 }]);
     expect(lim.room(t)).toBe(0);
   });
