@@ -159,24 +159,30 @@ export class Assigner {
     // beyond the free slots.
     let reads = 0;
     let chunk = slots;
-    while (slots > 0 && reads < ROUND_READ_BUDGET) {
-      const entries = this.queue.take(Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
-      if (entries.length === 0) break;
-      reads += entries.length;
-      report.considered = reads;
-      const ready = await this.readQueued(entries);
-      // The connection may have dropped while the read was out (and the read been retried after).
-      if (!this.mayPlace()) return this.releaseAll(placed);
-      slots = reloaded();
-      // Unread entries of a paused type (or a full limit scope) are read (classified) once, then wait in their closed class.
-      const got = slots > 0 ? planWithin(limits, ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
-      for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
-      placed.push(...got);
-      slots = reloaded();
-      if (got.length < entries.length) chunk *= 2;
-      // Free capacity per profile as the placements left it (nothing per class).
-      await gate.update(workers);
-      await yieldToIo();
+    try {
+      while (slots > 0 && reads < ROUND_READ_BUDGET) {
+        const entries = this.queue.take(Math.min(Math.max(chunk, slots), this.ctx.opts.assignBatch * 4, ROUND_READ_BUDGET - reads));
+        if (entries.length === 0) break;
+        reads += entries.length;
+        report.considered = reads;
+        const ready = await this.readQueued(entries);
+        // The connection may have dropped while the read was out (and the read been retried after).
+        if (!this.mayPlace()) return this.releaseAll(placed);
+        slots = reloaded();
+        // Unread entries of a paused type (or a full limit scope) are read (classified) once, then wait in their closed class.
+        const got = slots > 0 ? planWithin(limits, ready.filter((t) => !gate.isPaused(t.type)), workers) : [];
+        for (const p of got) placedOn.set(p.worker, (placedOn.get(p.worker) ?? 0) + 1);
+        placed.push(...got);
+        slots = reloaded();
+        if (got.length < entries.length) chunk *= 2;
+        // Free capacity per profile as the placements left it (nothing per class).
+        await gate.update(workers);
+        await yieldToIo();
+      }
+    } catch (err) {
+      // A read or a repair failed: nothing of `placed` was written, their room and tokens go back.
+      this.releaseAll(placed);
+      throw err;
     }
     if (!this.mayPlace()) return this.releaseAll(placed);
     await this.commitPlacements(
