@@ -2,7 +2,8 @@
 // thousands): its parents node and chunks go first in multis ≤ maxBytes, then its reverse
 // edges (edgesFirst), then the record and its waiting entry in one last multi. Until that last
 // multi the leader sees nothing (it lists only dag/waiting): a try that failed midway leaves an
-// inert parents node, cleared by the next try (clearOrphan). An existing task gets nothing
+// inert parents node, cleared by a later try once old enough (clearOrphan: a young one may be
+// another submitter's, still writing). An existing task gets nothing
 // written (no edges for a resubmission, nor under an unrelated task of that id).
 import { orphanClearOps, parentsNodeOps, waitingRecordOps } from '../shared/protocol/dag-ops.js';
 import type { DagPaths } from '../shared/protocol/dag-paths.js';
@@ -14,14 +15,44 @@ import type { Op } from '../shared/zk/session.js';
 const TRIES = 5;
 
 /**
+ * How old a parents node without its record must be to be taken as left over (a younger one
+ * may be another submitter of that id still writing it), and the waits before giving up on a
+ * younger one. A constant object: tests shorten it.
+ */
+export const ORPHAN_TIMING = { minAgeMs: 10 * 60_000, waitsMs: [250, 500, 1000, 2000, 4000] };
+
+/** Another submit of this id is writing its parents node (or did, within ORPHAN_TIMING.minAgeMs, and stopped). */
+export class SubmitInProgressError extends Error {
+  override name = 'SubmitInProgressError';
+  constructor(id: string, ageMs: number) {
+    super(`task ${id}: another submit of it is writing its dependencies (its parents node is ${Math.round(ageMs / 1000)} s old, no record yet); try again later (one left over is cleared once ${ORPHAN_TIMING.minAgeMs / 60_000} minutes old)`);
+  }
+}
+
+/**
  * Removes what a submit of `id` left without a record (parents node + chunks, waiting entry),
  * guarded against a record made meanwhile. 'exists': the task exists (read it); 'clear':
- * nothing of a submit of `id` is left. 1 multiRead, + 1 multi when something is left.
+ * nothing of a submit of `id` is left. A parents node younger than ORPHAN_TIMING.minAgeMs
+ * (its ctime) is another submitter's in progress: looked at again after each wait, then a
+ * SubmitInProgressError. 1 multiRead + 1 getData, + 1 multi when something is left.
  */
 export async function clearOrphan(tx: Tx, dag: DagPaths, id: string, again: () => Promise<void>): Promise<'exists' | 'clear'> {
   const { session } = tx;
+  let young = 0;
   for (let attempt = 0; ; attempt++) {
     const [p, w] = await session.retrying(() => session.getChildrenMany([dag.parents(id), dag.waiting(id)]));
+    if (p?.ok) {
+      const [node] = await session.retrying(() => session.getDataMany([dag.parents(id)]));
+      const age = node?.ok ? Date.now() - node.stat.ctime : Infinity;
+      if (age < ORPHAN_TIMING.minAgeMs) {
+        if ((await session.retrying(() => session.exists(tx.paths.task(id)))) !== null) return 'exists';
+        const wait = ORPHAN_TIMING.waitsMs[young++];
+        if (wait === undefined) throw new SubmitInProgressError(id, age);
+        await new Promise((r) => setTimeout(r, wait));
+        attempt--;
+        continue;
+      }
+    }
     const ops = orphanClearOps(dag, id, p?.ok ? p.children : null, !!w?.ok);
     if (ops.length === 0) return 'clear';
     const v = await new Multi(tx.paths).add(0, ops).send(session);

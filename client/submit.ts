@@ -50,7 +50,7 @@ export class Submitter {
   async submit(input: SubmitInput): Promise<SubmitResult> {
     const rec = recordOf(input, this.limits);
     if (rec.dependsOn) return (await this.submitMany([input]))[0]!;
-    return this.submitRecord({ rec, parents: [], edges: false }, false);
+    return this.submitRecord({ rec, parents: [] }, false);
   }
 
   /** dag/ is made on first use, once per client (a failure is tried again next time). */
@@ -125,7 +125,7 @@ export class Submitter {
    */
   async submitMany(inputs: readonly SubmitInput[], opts: SubmitManyOptions = {}): Promise<SubmitResult[]> {
     const recs = inputs.map((input, i) => recordOf(input, this.limits, inputs.length > 1 ? `input ${i}: ` : ''));
-    const items: DagItem[] = recs.map((rec, i) => ({ rec, parents: rec.dependsOn ? inputs[i]!.dependsOn! : [], edges: true }));
+    const items: DagItem[] = recs.map((rec, i) => ({ rec, parents: rec.dependsOn ? inputs[i]!.dependsOn! : [] }));
     let order = recs.map((_, i) => i);
     if (items.some((it) => it.parents.length > 0)) {
       const ids = recs.map((r) => r.id);

@@ -120,7 +120,8 @@ export function recordEvents(prev: Seen | undefined, rec: TaskRecord, fill: bool
   if (fill && prev && prev.phase === 3 && rec.attempt > prev.attempt) out.push(ev('retried', 'queued', retriedAt(rec, prev.attempt), undefined, prev.attempt));
   // Seen waiting, next read past its release (it ran since: an attempt; a waiting task failed or
   // cancelled has none): the release's queued first (at its notBefore: the release's time, or its runAt).
-  if (fill && prev && prev.phase < 0 && phase > 0 && rec.attempt >= 1) out.push(ev('queued', 'queued', Math.min(rec.notBefore ?? rec.updatedAt, rec.updatedAt), undefined, 0));
+  // Never after its own first assignment (notBefore may be missing: updatedAt is later than it).
+  if (fill && prev && prev.phase < 0 && phase > 0 && rec.attempt >= 1) out.push(ev('queued', 'queued', Math.min(rec.notBefore ?? rec.updatedAt, rec.updatedAt, rec.history?.[0]?.assignedAt ?? rec.assignedAt ?? Infinity), undefined, 0));
   if (fill && prev) out.push(...historyEvents(prev, rec, ev));
   if (fill && !prev && phase > 0 && rec.attempt <= 1 && since !== undefined && rec.createdAt >= since) out.push(ev('queued', 'queued', rec.createdAt, undefined, 0)); // before any attempt
   if (phase === 0) {

@@ -182,7 +182,10 @@ describe('dependent tasks: reads', () => {
     expect(await readParents(c.admin, c.paths, child)).toHaveLength(1);
     // A waiting record, read next when already running: queued, then assigned, then started.
     const running = { ...rec, state: 'running' as const, attempt: 1, assignedAt: rec.updatedAt + 1, updatedAt: rec.updatedAt + 2, worker: 'w' };
-    expect(recordEvents(seenOf(rec), running, true).map((e) => e.kind)).toEqual(['queued', 'assigned', 'started']);
+    const events = recordEvents(seenOf(rec), running, true);
+    expect(events.map((e) => e.kind)).toEqual(['queued', 'assigned', 'started']);
+    // No notBefore (updatedAt is the start's): queued is not after its own assignment.
+    expect(events.map((e) => e.at)).toEqual([running.assignedAt, running.assignedAt, running.updatedAt]);
   });
 
 });

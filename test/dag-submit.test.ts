@@ -1,9 +1,10 @@
 // The submit side of task dependencies on a real ZooKeeper, no leader running (so what was
 // written stays as written): the layout a diamond leaves (waiting records, parents chunks,
 // reverse edges, waiting entries), refusals that write nothing (a cycle, an unknown parent),
-// a 10 000-wide fan-out and fan-in (no request over 512 KiB; 20 parent chunks), get's
+// a 10 000-wide fan-out and a wide fan-in (no request over 512 KiB), get's
 // parents and children, and a cancel of a waiting task.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ORPHAN_TIMING, SubmitInProgressError } from '../client/dag-submit-wide.js';
 import { DroverClient } from '../client/drover-client.js';
 import { DependencyCycleError, UnknownParentError, topoOrder } from '../client/dag-submit.js';
 import { DagPaths, PARENT_CHUNK } from '../shared/protocol/dag-paths.js';
@@ -133,45 +134,51 @@ describe('submitting tasks with dependencies', () => {
     expect(topoOrder(ids, ids.map((_, i) => (i + 1 < n ? [ids[i + 1]!] : [])))[0]).toBe(n - 1);
   });
 
-  it('a 10 000-wide fan-out then fan-in of 150-character ids: no request over 512 KiB, submitting it again writes nothing, the fan-in child has 20 parent chunks, get shows the first 100', async () => {
+  it('a 10 000-wide fan-out of short ids, a fan-in of 1 500 150-character ids (the wide path): no request over 512 KiB, submitting it again writes nothing, get shows the first 100', async () => {
     const n = 10_000;
-    // 150-character ids: the fan-in's parent list (~1.5 MB) cannot go in one request with its record.
-    const kids = Array.from({ length: n }, (_, i) => `fo-${String(i).padStart(5, '0')}-${'x'.repeat(141)}`);
+    const kids = Array.from({ length: n }, (_, i) => `fo-${String(i).padStart(5, '0')}`);
+    // 150-character ids: the fan-in's parent list and edges (~570 KB) cannot go in one request with its record.
+    const wide = Array.from({ length: 1_500 }, (_, i) => `fi-${String(i).padStart(5, '0')}-${'x'.repeat(141)}`);
     const before = sent.length;
     const t0 = Date.now();
     await client.submitMany([
       { id: 'fo-root', type: 'ok' },
       ...kids.map((id) => ({ id, type: 'ok', dependsOn: ['fo-root'] })),
-      { id: 'fo-sink', type: 'ok', dependsOn: kids },
+      ...wide.map((id) => ({ id, type: 'ok' })),
+      { id: 'fo-sink', type: 'ok', dependsOn: wide },
     ]);
     const ms = Date.now() - t0;
     const sizes = sent.slice(before);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(512 * 1024);
-    console.log(`fan-out/fan-in of ${n}: ${sizes.length} multis, largest ${Math.max(...sizes)} bytes, ${ms} ms`);
+    console.log(`fan-out of ${n}, fan-in of ${wide.length}: ${sizes.length} multis, largest ${Math.max(...sizes)} bytes, ${ms} ms`);
+    // The wide path: the sink's parents node and chunks went before its record, in a multi of their own.
+    const sinkAt = sentOps.findIndex((ops) => ops.some((o) => o.op === 'create' && o.path === paths.task('fo-sink')));
+    const nodeAt = sentOps.findIndex((ops) => ops.some((o) => o.op === 'create' && o.path === dag.parents('fo-sink')));
+    expect(nodeAt).toBeGreaterThanOrEqual(0);
+    expect(nodeAt).toBeLessThan(sinkAt);
     const node = JSON.parse((await session.getData(dag.parents('fo-sink'))).data.toString()) as { chunks: number; count: number };
-    expect(node).toEqual({ count: n, onParentFailure: 'fail', chunks: n / PARENT_CHUNK });
-    expect(node.chunks).toBe(20);
-    expect(await readParentIds(session, dag, 'fo-sink')).toEqual(kids);
+    expect(node).toEqual({ count: wide.length, onParentFailure: 'fail', chunks: wide.length / PARENT_CHUNK });
+    expect(await readParentIds(session, dag, 'fo-sink')).toEqual(wide);
     const children = await readChildIds(session, dag, 'fo-root');
     expect(children.length).toBe(n);
     expect(new Set(children)).toEqual(new Set(kids));
     // The fan-in child's reverse edges: one under each parent.
-    expect(await readChildIds(session, dag, kids[1234]!)).toEqual(['fo-sink']);
+    expect(await readChildIds(session, dag, wide[1234]!)).toEqual(['fo-sink']);
     const root = await client.get('fo-root');
-    // Its 10 000 children came in more than 50 multis (bounded by bytes at these ids): get reads 50 chunks and says so.
+    // Its 10 000 children came in more than 50 multis (≤ 200 items each): get reads 50 chunks and says so.
     expect((await session.exists(dag.children('fo-root')))?.numChildren).toBeGreaterThan(50);
     expect(root?.children).toMatchObject({ complete: false });
     expect(root?.children?.count).toBeGreaterThan(5000);
     expect(root?.children?.shown).toHaveLength(100);
     const sink = await client.get('fo-sink');
-    expect(sink?.parents?.count).toBe(n);
-    expect(sink?.parents?.shown).toEqual(kids.slice(0, 100).map((id) => ({ id, state: 'waiting' })));
+    expect(sink?.parents?.count).toBe(wide.length);
+    expect(sink?.parents?.shown).toEqual(wide.slice(0, 100).map((id) => ({ id, state: 'queued' })));
     // Submitted again: it exists, so nothing is written (no second reverse edge under its parents).
     const again = sent.length;
-    expect(await client.submit({ id: 'fo-sink', type: 'ok', dependsOn: kids })).toMatchObject({ created: false });
+    expect(await client.submit({ id: 'fo-sink', type: 'ok', dependsOn: wide })).toMatchObject({ created: false });
     expect(sent.length).toBe(again);
-    expect((await session.getChildren(dag.children(kids[77]!))).children).toHaveLength(1);
-  }, 120_000);
+    expect((await session.getChildren(dag.children(wide[77]!))).children).toHaveLength(1);
+  }, 30_000);
 
   it('a reversed chain of 450 given children first, over several multis: every child in a multi after its parent\'s', async () => {
     const n = 450;
@@ -200,7 +207,22 @@ describe('submitting tasks with dependencies', () => {
     expect((await readChildIds(session, dag, 'bp-p')).length).toBe(51);
   });
 
+  it('a parents node younger than the bound is another submit in progress: looked at again, then a clear error; nothing removed', async () => {
+    await session.create(dag.parents('yo-c'), Buffer.from(JSON.stringify({ count: 1, onParentFailure: 'fail', chunks: 1 })));
+    await session.create(dag.parentChunk('yo-c', 0), Buffer.from(JSON.stringify(['x'])));
+    const saved = { ...ORPHAN_TIMING };
+    ORPHAN_TIMING.waitsMs = [20, 20];
+    try {
+      await expect(client.submit({ id: 'yo-c', type: 'ok', dependsOn: ['dm-a'] })).rejects.toThrow(SubmitInProgressError);
+    } finally {
+      Object.assign(ORPHAN_TIMING, saved);
+    }
+    expect(await readParentIds(session, dag, 'yo-c')).toEqual(['x']); // the other submitter's, untouched
+  });
+
   it('a parents node and waiting entry left without their record (a failed try, a purge cut short) do not block a submit of that id', async () => {
+    ORPHAN_TIMING.minAgeMs = 0; // as if left 10 minutes ago
+    onTestFinished(() => void (ORPHAN_TIMING.minAgeMs = 10 * 60_000));
     await session.create(dag.parents('or-c'), Buffer.from(JSON.stringify({ count: 2, onParentFailure: 'fail', chunks: 1 })));
     await session.create(dag.parentChunk('or-c', 0), Buffer.from(JSON.stringify(['x', 'y'])));
     await session.create(dag.waiting('or-c'));

@@ -5,7 +5,8 @@
 // (purged by retention) or unreadable, or that is not finished (a dependency-failed task
 // retried while a parent runs again), is left out: the list holds only finished parents.
 // Bounded: the results held are at most PARENTS_MAX_BYTES (their JSON); past it, ctx.parents()
-// is refused with an error that names the bound (the records read are dropped as they come).
+// is refused with an error that names the bound (the records read are dropped, no more are asked
+// for, and the error is the answer of every later call of that attempt).
 import { readMany, RecordSizes } from '../client/record-reads.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
 import { readParentIds } from '../shared/protocol/dag-reads.js';
@@ -16,6 +17,9 @@ import type { ParentOutcome } from './handlers.js';
 
 /** Most bytes (JSON of results and errors) ctx.parents() holds: 10 000 parents of 64 KiB results would be ~640 MB. */
 export const PARENTS_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Parent ids read per slice (the records of one slice in flight at most past the bound). */
+const READ_SLICE = 500;
 
 export class ParentsTooLargeError extends Error {
   override name = 'ParentsTooLargeError';
@@ -41,23 +45,27 @@ export async function readParents(session: ZkSession, paths: Paths, rec: TaskRec
   const byId = new Map<string, ParentOutcome>();
   let failure: unknown;
   let bytes = 0;
-  await readMany(session, paths, new RecordSizes(), ids, (group, outcomes) => {
-    if (failure !== undefined) return;
-    outcomes.forEach((o, i) => {
+  const sizes = new RecordSizes();
+  // Slices of READ_SLICE ids: once the bound is passed (or a read failed), nothing more is sent.
+  for (let at = 0; at < ids.length && failure === undefined; at += READ_SLICE) {
+    await readMany(session, paths, sizes, ids.slice(at, at + READ_SLICE), (group, outcomes) => {
       if (failure !== undefined) return;
-      if (o.kind === 'record' && o.rec) {
-        const p = parentOutcome(o.rec);
-        if (!p) return;
-        bytes += Buffer.byteLength(JSON.stringify(p.result ?? null)) + (p.error ? Buffer.byteLength(p.error.message) : 0);
-        if (bytes > maxBytes) {
-          failure = new ParentsTooLargeError(rec.id, ids.length, maxBytes);
-          byId.clear();
-          return;
-        }
-        byId.set(group[i]!, p);
-      } else if (o.kind === 'away' || o.kind === 'error') failure ??= o.kind === 'error' ? o.err : new Error(`ZooKeeper ${o.what} lost while reading the parents of task ${rec.id}`);
+      outcomes.forEach((o, i) => {
+        if (failure !== undefined) return;
+        if (o.kind === 'record' && o.rec) {
+          const p = parentOutcome(o.rec);
+          if (!p) return;
+          bytes += Buffer.byteLength(JSON.stringify(p.result ?? null)) + (p.error ? Buffer.byteLength(p.error.message) : 0);
+          if (bytes > maxBytes) {
+            failure = new ParentsTooLargeError(rec.id, ids.length, maxBytes);
+            byId.clear();
+            return;
+          }
+          byId.set(group[i]!, p);
+        } else if (o.kind === 'away' || o.kind === 'error') failure ??= o.kind === 'error' ? o.err : new Error(`ZooKeeper ${o.what} lost while reading the parents of task ${rec.id}`);
+      });
     });
-  });
+  }
   if (failure !== undefined) throw failure;
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -67,7 +75,7 @@ export function parentsReader(session: ZkSession, paths: Paths, rec: TaskRecord)
   let cached: Promise<ParentOutcome[]> | undefined;
   return () => {
     cached ??= readParents(session, paths, rec).catch((err: unknown) => {
-      cached = undefined;
+      if (!(err instanceof ParentsTooLargeError)) cached = undefined; // over the bound: the same answer (not read again)
       throw err;
     });
     return cached;

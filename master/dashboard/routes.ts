@@ -3,7 +3,7 @@
 // event stream. Every list the API returns is bounded by a limit with a ceiling. Reads of
 // ZooKeeper: /api/task/:id reads one record (and its assignment for progress) and its
 // dependencies as `get` does (client/task-dag-view.ts: the parents node, its first chunk and
-// ≤ 100 parent records; the stat of its reverse-edge directory and ≤ 40 chunks); the overview,
+// ≤ 100 parent records; the stat of its reverse-edge directory and ≤ 50 chunks, MAX_CHILD_CHUNKS); the overview,
 // workers and lists answer from memory (cluster-view.ts, task-log.ts, kept by watches and
 // ticks); /api/events opens the task feed while any page listens (live.ts). A request that
 // reaches a server bound to a loopback address must name a loopback Host: a page of another

@@ -58,8 +58,6 @@ export async function cancel(tx: Tx, cur: VersionedRecord, reason: string, now: 
 export interface DagItem {
   rec: TaskRecord;
   parents: readonly string[];
-  /** Its reverse edges go in its multi (false: they were written before it, edgesFirst). */
-  edges: boolean;
 }
 
 const EMPTY_BYTES = opsBytes([]);
@@ -120,10 +118,10 @@ export async function submitDagBatch(
   for (let k = from; k < items.length && taken < limits.maxItems; k++) {
     const it = items[k]!;
     const ops = itemOps(dag, it);
-    const cost = it.edges ? edges.cost(it.rec.id, it.parents) : 0;
+    const cost = edges.cost(it.rec.id, it.parents);
     if (taken > 0 && m.bytes + opsBytes(ops) - EMPTY_BYTES + edges.bytes + cost > limits.maxBytes) break;
     m.add(k, ops);
-    if (cost > 0 || it.edges) edges.add(it.rec.id, it.parents, cost);
+    edges.add(it.rec.id, it.parents, cost);
     taken++;
   }
   // The edges last, tagged with the first item (a sequential create is refused only without its directory).
