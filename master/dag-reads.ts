@@ -1,17 +1,17 @@
 // The dependency releaser's reads (dag-release.ts): the waiting index listed shard by shard,
 // and task records read in multiReads packed by size (dag-sizes.ts's decaying estimates: a
-// record's size is not known before it is read, and one may be ~1 MB), so no reply nears
-// jute.maxbuffer; each record is reduced (keep) as its reply comes, so a registration over
+// record's size is not known before it is read, and one may be ~1 MB), so a reply stays near
+// 512 KiB once records of that size have been seen (the limits of the estimate: dag-sizes.ts); each record is reduced (keep) as its reply comes, so a registration over
 // 10 000 parents holds 10 000 states, not 10 000 results. Nothing here reads the queue or the
 // finished backlog.
 import type { ParentsNode } from '../shared/protocol/dag-ops.js';
-import { PARENT_CHUNK, type DagPaths } from '../shared/protocol/dag-paths.js';
+import { MAX_PARENTS, PARENT_CHUNK, type DagPaths } from '../shared/protocol/dag-paths.js';
 import { packBySize } from '../shared/util/pack.js';
 import type { Paths } from '../shared/protocol/paths.js';
 import { MalformedRecordError, decodeRecord } from '../shared/protocol/task-record.js';
 import type { VersionedRecord } from '../shared/protocol/task-ops.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { pooled } from '../shared/util/pool.js';
+import { IN_FLIGHT, pooled } from '../shared/util/pool.js';
 import type { DecayingSizes } from './dag-sizes.js';
 import type { ParentEnd } from './dag-index.js';
 
@@ -72,8 +72,8 @@ export async function listWaiting(session: ZkSession, dag: DagPaths, each: (name
 
 /**
  * Reads the records of `ids` (deduplicated by the caller) with their versions, in multiReads
- * of ≤ 100 whose replies are estimated ≤ 512 KiB (`sizes` learns from every reply), a few
- * in flight; each read is reduced by `keep` at once (the decoded record is not held). A
+ * of ≤ 100 whose replies are estimated ≤ 512 KiB (`sizes` learns from every reply; a probe
+ * first when its estimate has decayed; each request sized as it is sent), a few in flight; each read is reduced by `keep` at once (the decoded record is not held). A
  * failed request throws (connection loss past the session's retries).
  */
 export async function readRecords<T>(session: ZkSession, paths: Paths, sizes: DecayingSizes, ids: readonly string[], keep: (read: RecordRead, id: string) => T): Promise<Map<string, T>> {
@@ -97,18 +97,21 @@ export async function readRecords<T>(session: ZkSession, paths: Paths, sizes: De
       out.set(id, keep(read, id));
     });
   };
-  try {
-    const probe = sizes.probe(ids);
-    let rest = ids;
-    if (probe.length > 0) {
-      await group(probe);
-      const sent = new Set(probe);
-      rest = ids.filter((id) => !sent.has(id));
+  const probe = sizes.probe(ids);
+  if (probe.length > 0) await group(probe);
+  // Each request sized as it is sent, from the estimate the replies so far have raised.
+  let next = probe.length;
+  let failed = false;
+  await pooled(Array.from({ length: IN_FLIGHT }, (_, i) => i), async () => {
+    while (!failed && next < ids.length) {
+      const g = ids.slice(next, next + sizes.perRequest());
+      next += g.length;
+      await group(g).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
     }
-    await pooled(sizes.groups(rest), group);
-  } finally {
-    sizes.decay();
-  }
+  });
   return out;
 }
 
@@ -133,8 +136,10 @@ function parseNode(data: Buffer): NodeRead {
   try {
     const n = JSON.parse(data.toString('utf8')) as Partial<ParentsNode> | null;
     const int = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
-    if (n && int(n.count) && int(n.chunks) && n.count > 0 && (n.onParentFailure === 'fail' || n.onParentFailure === 'run')) return n as ParentsNode;
-    return { unreadable: 'not a parents node' };
+    if (!n || !int(n.count) || n.count < 1 || n.count > MAX_PARENTS || !(n.onParentFailure === 'fail' || n.onParentFailure === 'run')) return { unreadable: 'not a parents node' };
+    // The chunk count is what a submit writes for `count` ids: {count: 1, chunks: 1e9} would have the leader read a billion chunks.
+    if (n.chunks !== Math.ceil(n.count / PARENT_CHUNK)) return { unreadable: `chunks ${String(n.chunks)} do not match count ${n.count}` };
+    return n as ParentsNode;
   } catch (err) {
     return { unreadable: (err as Error).message };
   }

@@ -1,5 +1,6 @@
 // The writes of the dependency releaser (dag-release.ts): the children it decided, read again
-// for the version to check, then queued or failed in fenced multis of ≤ 100 (releaseBatch).
+// for the version to check, then queued or failed in fenced multis of ≤ 100 (releaseBatch),
+// 100 at a time (read 100, write them, next): ≤ 100 full records held, not a pass's 1 000.
 import type { Logger } from '../shared/log.js';
 import type { DagPaths } from '../shared/protocol/dag-paths.js';
 import { releaseBatch, type ReleaseItem } from '../shared/protocol/dag-release-transitions.js';
@@ -10,6 +11,8 @@ import { notDeposed, type LeaderContext } from './leader-context.js';
 
 /** A child refused (moved) this many times in a row is dropped with an error line (the next rebuild tries again). */
 const MAX_MOVES = 5;
+/** Children read and written at a time (one release multi's worth): the full records held at once. */
+const GROUP = 100;
 
 export interface WriteStats {
   released: number;
@@ -48,17 +51,26 @@ export class DagWriter {
   }
 
   /**
-   * Writes up to `max` decisions: their records read (the version to check), those still
-   * waiting sent in fenced multis of ≤ 100. `moved`: the pass ends, the rest is read again in
-   * the next; `unknown`: thrown (read back after a pause); `fenced`: DeposedError.
+   * Writes up to `max` decisions, GROUP at a time: their records read (the version to check),
+   * those still waiting sent in fenced multis of ≤ 100, then the next group (so at most GROUP
+   * full records are held, not `max`). `moved`: the pass ends, the rest is read again in the
+   * next; `unknown`: thrown (read back after a pause); `fenced`: DeposedError.
    */
   async write(max: number, alive: () => boolean): Promise<void> {
     const ids = take(this.decided.keys(), max);
     if (ids.length === 0) return;
     const t0 = Date.now();
     const before = this.stats.released + this.stats.failed;
+    for (let from = 0; from < ids.length && alive(); from += GROUP) {
+      if (!(await this.writeGroup(ids.slice(from, from + GROUP), alive))) break;
+    }
+    this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
+  }
+
+  /** One group read and written; false when a write was refused (moved): the pass ends. */
+  private async writeGroup(ids: readonly string[], alive: () => boolean): Promise<boolean> {
     const reads = await readRecords(this.ctx.session, this.ctx.paths, this.sizes, ids, (r) => r);
-    if (!alive()) return;
+    if (!alive()) return false;
     const items: Array<ReleaseItem & { id: string }> = [];
     for (const id of ids) {
       const r = reads.get(id);
@@ -75,12 +87,13 @@ export class DagWriter {
       }
       items.push({ id, cur: r.cur, ...(d.kind === 'fail' ? { failedBy: d.parent } : {}) });
     }
+    reads.clear();
     for (let from = 0; from < items.length && alive(); ) {
       const v = notDeposed(this.ctx, await releaseBatch(this.ctx, this.dag, items, from));
       if (v.kind === 'unknown') throw v.error;
       if (v.kind === 'moved') {
         this.refused(items[v.item]!.id, { part: v.part, code: v.code });
-        return; // the rest are read again in the next pass
+        return false; // the rest are read again in the next pass
       }
       for (let k = from; k < from + v.taken; k++) {
         const it = items[k]!;
@@ -90,7 +103,7 @@ export class DagWriter {
       }
       from += v.taken;
     }
-    this.log.debug({ written: this.stats.released + this.stats.failed - before, decided: ids.length, ms: Date.now() - t0 }, 'dependent tasks released or failed');
+    return true;
   }
 
   /** A write or read of `id` refused: after MAX_MOVES in a row it is dropped with an error line. */
