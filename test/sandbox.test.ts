@@ -196,5 +196,12 @@ describe('sandboxed handlers', () => {
     expect(() => new Worker({ connectString: zkConnect(), id: 'x', sandbox: { kind: 'process', module: MODULE, resourceLimits: {} } })).toThrow(/applies to kind 'thread' only/);
     const missing = join(import.meta.dirname, 'fixtures', 'no-such-handlers.mjs');
     await expect(fx.startWorker({ id: 'bad', sandbox: { kind: 'thread', module: missing } })).rejects.toThrow(`handler module not found: ${missing}`);
+    // A first sandbox whose module load hangs fails the start (bounded; 30 s by default), naming the module.
+    process.env.DROVER_TEST_SANDBOX_HANG_LOAD = '1';
+    try {
+      await expect(sandboxedHandlers({}, { kind: 'thread', module: MODULE, graceMs: 1000, loadTimeoutMs: 300 }, 1, pino({ level: 'silent' }))).rejects.toThrow(`handlers module ${MODULE} did not load within 300 ms`);
+    } finally {
+      delete process.env.DROVER_TEST_SANDBOX_HANG_LOAD;
+    }
   });
 });

@@ -26,7 +26,12 @@ export interface SandboxConfig {
   resourceLimits?: ResourceLimits;
   /** The worker's limits.maxResultBytes (set by the worker's options): checked in the sandbox before a result or progress crosses. */
   maxResultBytes?: number;
+  /** How long a sandbox's module load may take (default SANDBOX_LOAD_TIMEOUT_MS; tests set less). */
+  loadTimeoutMs?: number;
 }
+
+/** A module load that hangs fails the worker's start (the first sandbox) or that attempt (a replacement), not silently holds it. */
+export const SANDBOX_LOAD_TIMEOUT_MS = 30_000;
 
 export const DEFAULT_SANDBOX_GRACE_MS = 2000;
 

@@ -5,7 +5,7 @@
 import { PayloadTooLargeError } from '../../shared/protocol/record-errors.js';
 import type { TaskContext } from '../handlers.js';
 import { openChannel, type SandboxChannel, type SandboxEndReason } from './channel.js';
-import type { SandboxConfig } from './config.js';
+import { SANDBOX_LOAD_TIMEOUT_MS, type SandboxConfig } from './config.js';
 import { sandboxEntryPath, type FromSandbox, type SandboxTask } from './protocol.js';
 
 /** The attempt's sandbox went under it: retryable (the next attempt gets a fresh sandbox). */
@@ -44,6 +44,13 @@ export class Sandbox {
     let failed!: (e: Error) => void;
     this.ready = new Promise<string[]>((res, rej) => ((ready = res), (failed = rej)));
     this.ready.catch(() => undefined); // a sandbox nobody awaits (closing) may fail to start
+    const loadMs = cfg.loadTimeoutMs ?? SANDBOX_LOAD_TIMEOUT_MS;
+    const loadTimer = setTimeout(() => {
+      failed(new SandboxLoadError(`handlers module ${cfg.module} did not load within ${loadMs} ms`));
+      void this.kill(`sandbox killed: its module did not load within ${loadMs} ms`, 'killed');
+    }, loadMs);
+    loadTimer.unref(); // the channel is held while it starts
+    this.ready.finally(() => clearTimeout(loadTimer)).catch(() => undefined);
     this.ch.onMessage((m) => {
       if (m.t === 'ready') {
         this.loaded = true;
