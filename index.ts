@@ -44,6 +44,7 @@ export type { Schedule, ScheduleInfo, ScheduleSpec } from './client/schedules.js
 // Task dependencies (issue 15): the submit's refusals and what get shows.
 export { DependencyCycleError, UnknownParentError } from './client/dag-submit.js';
 export { ParentsTooLargeError } from './worker/parents-reader.js';
+export { SubmitInProgressError } from './client/dag-submit-wide.js';
 export type { ParentsView, ChildrenView } from './client/task-dag-view.js';
 export type { DependsOn, OnParentFailure } from './shared/protocol/task-record.js';
 export { MAX_PARENTS } from './shared/protocol/dag-paths.js';
