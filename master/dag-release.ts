@@ -2,10 +2,11 @@
 // multi with up to 99 others, once every parent has succeeded (or, with onParentFailure 'run',
 // ended), or failed as dependency-failed when one failed or was cancelled.
 //
-// What it knows is rebuilt from ZooKeeper at every takeover and after every re-arm of its
-// watches (dag-index.ts): the waiting index listed (dag/waiting), each child not known read
-// (its parent list, its parents' records not already pending), each known child the listing
-// no longer holds forgotten (mark and sweep). Two persistent recursive watches keep it current:
+// What it knows is rebuilt from ZooKeeper at every takeover and after every re-arm of the
+// dag/waiting watch (dag-index.ts): the waiting index listed, each child not known read (its
+// parent list, its parents' records not already pending), each known child the listing no
+// longer holds forgotten (mark and sweep). A re-arm of the done/ watch lists nothing: it reads
+// every pending parent's record again. Two persistent recursive watches keep it current:
 // - done/: a created done entry names a finished task; one no registered child waits on costs
 //   a Map lookup, one that matters a read of its record (batched with the others of the pass);
 // - dag/waiting/: a created entry is a new waiting child (its parents are read, then those
