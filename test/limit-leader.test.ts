@@ -5,7 +5,8 @@
 // the codec's checks, and a new bucket's seeding from the starts it can see (no burst) and from
 // the previous leader's published tokens; limits applied by the round only (never mid-round),
 // rate-only scopes counted too; a held task whose record is not readable yet is read again
-// (a refused one alone, not its batch-mates).
+// (a refused one alone, not its batch-mates); placements released unsent give their tokens back;
+// leader-status lists the first 100 limits, status says "… and N more".
 // The start rate across a leader kill -9, with real master processes: limit-rate-failover.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
@@ -17,6 +18,7 @@ import { Limiter, type PriorBucket } from '../master/limits.js';
 import { ControlError } from '../shared/protocol/control.js';
 import { decodeLimits, encodeLimits, withLimit, withoutLimit } from '../shared/protocol/limits.js';
 import { Paths } from '../shared/protocol/paths.js';
+import { readTask } from '../shared/protocol/task-store.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import { Worker } from '../worker/worker.js';
 import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
@@ -258,6 +260,49 @@ describe('limits with the leader', () => {
     await learner.learn([h], now + 1000);
     expect(learner.reads).toBe(2);
     expect(h).toMatchObject({ type: 'k', labels: { z: '1' } });
+  });
+
+  it('placements released unsent (an assign batch that moved, a round that may not place) give their tokens back', async () => {
+    // A type no worker takes (never placed by the rounds), a bucket that barely refills (300 s window).
+    await client.rateLimits.set({ type: 'mv' }, { ratePerSec: 0.01, burst: 3 });
+    const lim = leader.leadership['queue'].gate.limits;
+    const bucket = () => lim.list.find((x) => x.key === 'type:mv');
+    await waitFor(() => (bucket()?.tokens ?? 0) >= 2.99, { message: 'the leader seeded the mv bucket' });
+    const { id } = await client.submit({ type: 'mv', id: 'mv-1' });
+    const read = await readTask(s, paths, id);
+    if (read.kind !== 'ok') throw new Error('no record');
+    // An entry that is not there and a stale version: the multi cannot write anything ('moved').
+    const entry = { name: 'mv-fake-entry', shard: paths.shardNames[0]!, priority: 0, notBefore: 0, taskId: id, big: false };
+    const cur = { record: read.record, version: read.version + 7 };
+    const worker = leader.leadership['observer'].members()[0]!.name;
+    const assigner = leader.leadership['assigner'];
+    const scopes = lim.scopesFor(read.record);
+    expect(lim.reserve(scopes)).toBe(true);
+    expect(bucket()!.tokens).toBeLessThan(2.1);
+    await assigner['commitPlacements']([{ entry, cur, worker }], new Map());
+    expect(bucket()!.tokens).toBeGreaterThan(2.9);
+    // The path of a round that may no longer place (or whose read loop threw): releaseAll.
+    expect(lim.reserve(scopes)).toBe(true);
+    assigner['releaseAll']([{ task: { entry, cur, id, type: 'mv', labels: {} }, worker }]);
+    expect(bucket()!.tokens).toBeGreaterThan(2.9);
+    await client.cancel(id);
+    await client.rateLimits.remove({ type: 'mv' });
+  });
+
+  it('leader-status lists the first 100 limits; status shows the others as "… and N more", their running unknown', async () => {
+    const many = Array.from({ length: 101 }, (_, i) => ({ scope: { type: `cap-${i}` }, maxRunning: 1 }));
+    await s.setData(paths.controlLimits, encodeLimits(many));
+    const st = await waitFor(async () => {
+      const r = await client.status();
+      return r.limits.length === 101 && r.limits[0]!.running !== null ? r : null;
+    }, { message: 'the leader published the 101 limits', timeoutMs: 8000 });
+    expect(st.limits[99]!.running).toBe(0);
+    expect(st.limits[100]!.running).toBeNull();
+    const text = await procs.run(['status', ...g]);
+    expect(text.stdout).toContain('limits:      101\n');
+    expect(text.stdout).toContain('  type cap-99\tmaxRunning 1\trunning 0\n  … and 1 more (drover limit list shows them all)\n');
+    expect(text.stdout).not.toContain('cap-100');
+    await s.setData(paths.controlLimits, encodeLimits([]));
   });
 
   it("one held record refused (NO_AUTH) defers only itself: its batch-mates' classes are learnt", async () => {
