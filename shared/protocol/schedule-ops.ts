@@ -2,6 +2,7 @@
 //
 //   submit occurrence T   fence + create task record + create queue entry + set schedule@v (cursor = T)
 //   advance cursor        fence + set schedule@v (cursor, skipped)
+//   delete tombstone      fence + delete schedule@v (a removed one, TOMBSTONE_TTL_MS old)
 //
 // Both or neither: the task of T exists exactly when the cursor passed T, so a leader after a
 // failover starts from the cursor and neither repeats nor skips an occurrence. Verdicts:
@@ -55,4 +56,10 @@ export async function submitOccurrence(
   const v = await send(tx, m, next, true);
   if (v.kind === 'moved' && v.part === 'record' && v.code === 'NODE_EXISTS') return advanceCursor(tx, cur, at, skipped);
   return v;
+}
+
+/** Deletes the tombstone of a removed schedule at the version read (moved: re-added or gone meanwhile). */
+export async function deleteTombstone(tx: LeaderTx, name: string, version: number): Promise<Refusal | { kind: 'committed' }> {
+  const v = await new Multi(tx.paths).fence(tx.fence()).add(0, [{ op: 'remove', path: schedulePath(tx.paths, name), version }]).send(tx.session);
+  return v.kind === 'committed' ? { kind: 'committed' } : v;
 }

@@ -16,7 +16,7 @@ export const SCHEDULES_PER_READ = Math.max(1, Math.floor((448 * 1024) / MAX_SCHE
  * One schedule as read: its versioned content, gone (null), removed (a tombstone at
  * `version`: absent to everyone but an add, which writes over it), or why it cannot be used.
  */
-export type ReadSchedule = VersionedSchedule | null | { removed: true; version: number } | { error: string; version: number };
+export type ReadSchedule = VersionedSchedule | null | { removed: true; version: number; removedAt: number } | { error: string; version: number };
 
 /** The names under schedules/ (none when it was never made). */
 export async function listSchedules(session: ZkSession, paths: Paths): Promise<string[]> {
@@ -42,8 +42,8 @@ export async function readSchedules(session: ZkSession, paths: Paths, names: rea
       return void out.set(name, null);
     }
     try {
-      const schedule = decodeSchedule(r.data, name);
-      out.set(name, schedule === null ? { removed: true, version: r.stat.version } : { schedule, version: r.stat.version });
+      const got = decodeSchedule(r.data, name);
+      out.set(name, 'removed' in got ? { removed: true, version: r.stat.version, removedAt: got.removedAt } : { schedule: got, version: r.stat.version });
     } catch (err) {
       out.set(name, { error: (err as Error).message, version: r.stat.version });
     }

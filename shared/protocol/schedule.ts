@@ -7,7 +7,9 @@
 // A removed schedule's znode is not deleted: it becomes a tombstone ({removed: true}), and an
 // add over it is a setData at its version. Its version thus never starts again at 0, so a
 // leader's write at a version it read of the old schedule can never land on the new one (ABA).
-// Reads treat a tombstone as absent.
+// Reads treat a tombstone as absent. The leader deletes one once TOMBSTONE_TTL_MS old (a fenced
+// multi at its version, between passes' steps): a client's retry after a lost reply has found
+// it by then, and no leader holds a version of the schedule it replaced (it read the tombstone).
 //
 // An occurrence's task id is `sched.<name>.<scheduled ms>`: the same occurrence is the same
 // task whoever submits it, so a leader after a failover can neither repeat nor skip one.
@@ -28,6 +30,8 @@ export const MAX_CATCH_UP_MAX = 1000;
 export const MAX_SCHEDULE_PAYLOAD_BYTES = 64 * 1024;
 /** A whole schedule as stored (payload, cron, labels, ...): an occurrence's multi stays < 200 KiB. */
 export const MAX_SCHEDULE_BYTES = 96 * 1024;
+/** Age (by its removedAt) at which the leader deletes a tombstone. */
+export const TOMBSTONE_TTL_MS = 60_000;
 /** Longer expressions are no cron anyone writes (croner takes seconds on megabytes). */
 export const MAX_CRON_CHARS = 256;
 
@@ -116,6 +120,16 @@ export function schedulePath(paths: { schedules: string }, name: string): string
 /** The task id of the occurrence of `name` scheduled at `at` (≤ 120 characters: a valid task id). */
 export function occurrenceId(name: string, at: number): string {
   return `sched.${name}.${at}`;
+}
+
+/**
+ * The evaluator of a stored schedule's expression, without cronOf's checks of the zone and that
+ * it ever fires (the leader's path: those cost ~0.3 ms a schedule, and its first evaluation
+ * shows a bad zone; none ever again is a next of null).
+ */
+export function parseCron(cron: string, tz: string | undefined): Cron {
+  if (cron.length > MAX_CRON_CHARS) throw new ScheduleValidationError('cron', `a cron expression is at most ${MAX_CRON_CHARS} characters, got ${cron.length}`);
+  return new Cron(cron, { paused: true, ...(tz === undefined ? {} : { timezone: tz }) });
 }
 
 /** Checks a cron expression and zone (croner), naming the problem; returns the evaluator. */
@@ -234,8 +248,8 @@ export function encodeTombstone(name: string, now: number): Buffer {
   return Buffer.from(JSON.stringify(t), 'utf8');
 }
 
-/** Parses a schedule znode (null: a tombstone); throws a ScheduleValidationError for one this drover cannot use. */
-export function decodeSchedule(data: Buffer, name: string): Schedule | null {
+/** Parses a schedule znode (or its tombstone); throws a ScheduleValidationError for one this drover cannot use. */
+export function decodeSchedule(data: Buffer, name: string): Schedule | ScheduleTombstone {
   let s: Schedule;
   try {
     s = JSON.parse(data.toString('utf8')) as Schedule;
@@ -245,7 +259,8 @@ export function decodeSchedule(data: Buffer, name: string): Schedule | null {
   if (s === null || typeof s !== 'object' || s.format !== SCHEDULE_FORMAT || s.name !== name) {
     throw new ScheduleValidationError('schedule', `schedule ${name} has an unknown format`);
   }
-  if ((s as unknown as ScheduleTombstone).removed === true) return null;
+  const t = s as unknown as ScheduleTombstone;
+  if (t.removed === true) return { format: SCHEDULE_FORMAT, name, removed: true, removedAt: Number.isFinite(t.removedAt) ? t.removedAt : 0 };
   if (!Number.isFinite(s.cursor) || !Number.isFinite(s.skipped) || typeof s.paused !== 'boolean' || !s.misfire) {
     throw new ScheduleValidationError('schedule', `schedule ${name} lacks its cursor, counters or policy`);
   }
