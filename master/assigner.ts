@@ -1,6 +1,7 @@
 // Assignment rounds: queued tasks to free workers, by priority then age, in fenced multis of
-// up to `assignBatch` tasks. Also owns the two timers that wake a round with no ZooKeeper
-// event: the next queue entry coming due (a retry's backoff ending) and the next deadline.
+// up to `assignBatch` tasks. Also owns the timers that wake a round with no ZooKeeper event
+// (wake-timer.ts): the next queue entry coming due (a retry's backoff ending), the next
+// deadline, the next start token of a rate limit.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import type { QueueEntry } from '../shared/protocol/paths.js';
 import { BATCH_LIMITS, isQueueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
@@ -13,13 +14,12 @@ import { LimitRound, type PriorBuckets } from './limits-round.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
 /** Records handled between two yields to the event loop once read. */
 const YIELD_EVERY = 100;
-/** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Workers named in a round's debug line (the others are counted). */
 const ROUND_LOG_WORKERS = 20;
@@ -39,9 +39,10 @@ interface ReadyTask {
 }
 
 export class Assigner {
-  private dueTimer?: NodeJS.Timeout;
-  private deadlineTimer?: NodeJS.Timeout;
-  private tokenTimer?: NodeJS.Timeout;
+  /** The next queue entry coming due, the next deadline, the next start token (wake-timer.ts). */
+  private readonly dueTimer: WakeTimer;
+  private readonly deadlineTimer: WakeTimer;
+  private readonly tokenTimer: WakeTimer;
   private readonly limitRound: LimitRound;
   /** Work done (tests, logs): rounds, those that ended at once for want of a free slot, tasks assigned. */
   readonly stats = { rounds: 0, noFreeSlot: 0, assigned: 0 };
@@ -59,12 +60,15 @@ export class Assigner {
     private readonly draining: (member: string) => boolean = () => false,
   ) {
     this.limitRound = new LimitRound(reconciler, prior);
+    this.dueTimer = new WakeTimer(ctx);
+    this.deadlineTimer = new WakeTimer(ctx);
+    this.tokenTimer = new WakeTimer(ctx);
   }
 
   stop(): void {
-    clearTimeout(this.dueTimer);
-    clearTimeout(this.deadlineTimer);
-    clearTimeout(this.tokenTimer);
+    this.dueTimer.stop();
+    this.deadlineTimer.stop();
+    this.tokenTimer.stop();
   }
 
   private workersForPolicy(): PolicyWorker[] {
@@ -120,7 +124,7 @@ export class Assigner {
     // The queue index is kept current by its tree watch (queue-mirror.ts): nothing is listed here.
     await this.queue.promoteDue(Date.now());
     // From the whole waiting set, not from the entries this round happens to look at.
-    this.armDueTimer(this.queue.nextDueAt());
+    this.dueTimer.at(this.queue.nextDueAt());
 
     // Refreshed, overdue taken back, but nothing placed on a picture that may be stale: the
     // resets' reads kick a round once they are applied.
@@ -193,14 +197,7 @@ export class Assigner {
     // left when the read budget ran out).
     if (placed.length > 0 || reads >= ROUND_READ_BUDGET) this.ctx.kick();
     // A class held back for want of a token: one timer for the next token (no polling loop).
-    this.armTokenTimer(limits.active ? limits.nextTokenInMs() : null);
-  }
-
-  private armTokenTimer(ms: number | null): void {
-    clearTimeout(this.tokenTimer);
-    if (ms === null || this.ctx.stopped) return;
-    this.tokenTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.ceil(ms) + 5));
-    this.tokenTimer.unref();
+    this.tokenTimer.in(limits.active ? limits.nextTokenInMs() : null);
   }
 
   /** Placements not sent: back to the queue, their room (and tokens) given back. */
@@ -239,19 +236,8 @@ export class Assigner {
     return ready;
   }
 
-  private armDueTimer(at: number | null): void {
-    clearTimeout(this.dueTimer);
-    if (at === null || this.ctx.stopped) return;
-    this.dueTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()) + 5));
-    this.dueTimer.unref();
-  }
-
   private armDeadlineTimer(): void {
-    clearTimeout(this.deadlineTimer);
-    const earliest = this.reconciler.earliestDeadline();
-    if (earliest === null || this.ctx.stopped) return;
-    this.deadlineTimer = setTimeout(() => this.ctx.kick(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now()) + 5));
-    this.deadlineTimer.unref();
+    this.deadlineTimer.at(this.reconciler.earliestDeadline());
   }
 
   /** Commits the placements; `placedOn` counts, per worker, those committed. */
