@@ -2,7 +2,8 @@
 // leader submits each occurrence (master/scheduler.ts); these calls only write the schedule's
 // znode (shared/protocol/schedule.ts), every change at the version read (CAS), again on a race.
 // A remove leaves a tombstone (never a delete: a node's version must not start again at 0 under
-// a leader that read the old one); an add over a tombstone writes at its version.
+// a leader that read the old one); an add over a tombstone writes at its version. The leader
+// deletes a tombstone a minute old (master/schedule-tombstones.ts); a client never does.
 //
 // Requests: add 1 create (+ 1 getData and 1 setData over a tombstone or with replace; + 1
 // create of schedules/ on first use); get 1 getData; list 1 getChildren + 1 multiRead per

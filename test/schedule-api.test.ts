@@ -8,6 +8,7 @@ import { EXIT } from '../cli/exit-codes.js';
 import { Master } from '../master/master.js';
 import { cronOf, encodeTombstone, localZone, MAX_CRON_CHARS, newSchedule, occurrenceId, ScheduleValidationError, TOMBSTONE_TTL_MS, type Schedule } from '../shared/protocol/schedule.js';
 import { ENUM_CAP, MISFIRE_GRACE_MS, planOccurrences, resumedAt } from '../shared/protocol/schedule-plan.js';
+import { readSchedules } from '../shared/protocol/schedule-reads.js';
 import { HARD_SIZE_CAP } from '../shared/protocol/task-record.js';
 import { BadVersionError } from '../shared/zk/errors.js';
 import { ProcessPool } from './harness/processes.js';
@@ -125,6 +126,10 @@ describe('schedules on a cluster', () => {
     const r = await client.schedules.add('nightly', { cron: '* * * * * *', type: 'echo' }, { replace: true });
     expect(r.cron).toBe('* * * * * *');
     await client.schedules.add('b', { cron: '* * * * *', type: 'echo', paused: true });
+    // A foreign node over a schedule's size under a valid name: unusable, never parsed, left out.
+    await s.create(`${paths.schedules}/huge`, Buffer.alloc(200_000, 0x7b));
+    const huge = (await readSchedules(s, paths, ['huge'])).get('huge');
+    expect(huge !== null && huge !== undefined && 'error' in huge ? huge.error : huge).toMatch(/200000 bytes, over the \d+-byte limit/);
     const list = await client.schedules.list();
     expect(list.map((x) => [x.name, x.paused, x.next === null])).toEqual([
       ['b', true, true],

@@ -9,7 +9,12 @@ import { NoNodeError } from '../zk/errors.js';
 import type { ZkSession } from '../zk/session.js';
 
 const NO_NODE = -101;
-/** A multiRead's reply stays within ~448 KiB (as the leader's held reads), each schedule at its largest. */
+/**
+ * A multiRead's reply stays within ~448 KiB (as the leader's held reads), each schedule at its
+ * largest. A foreign node (zkCli, up to ~1 MiB under a valid name) can make one reply up to
+ * ~4 MiB: this client reads it whole (measured: 4 × 1 MB in one reply, connection kept), and
+ * the node is reported unusable, never parsed; bounding that too would cost a stat per name.
+ */
 export const SCHEDULES_PER_READ = Math.max(1, Math.floor((448 * 1024) / MAX_SCHEDULE_BYTES));
 
 /**
@@ -40,6 +45,10 @@ export async function readSchedules(session: ZkSession, paths: Paths, names: rea
     if (!r.ok) {
       if (r.code !== NO_NODE) throw new Error(`reading schedule ${name}: ZooKeeper error ${r.code}`);
       return void out.set(name, null);
+    }
+    // Not one drover wrote (zkCli can put ~1 MB under a valid name): unusable, never parsed.
+    if (r.data.length > MAX_SCHEDULE_BYTES) {
+      return void out.set(name, { error: `schedule ${name} is ${r.data.length} bytes, over the ${MAX_SCHEDULE_BYTES}-byte limit of a schedule`, version: r.stat.version });
     }
     try {
       const got = decodeSchedule(r.data, name);
