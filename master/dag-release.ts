@@ -8,7 +8,9 @@
 // longer holds forgotten (mark and sweep). A re-arm of the done/ watch lists nothing: it reads
 // every pending parent's record again. Two persistent recursive watches keep it current:
 // - done/: a created done entry names a finished task; one no registered child waits on costs
-//   a Map lookup, one that matters a read of its record (batched with the others of the pass);
+//   a Map lookup, one that matters a read of its record (batched with the others of the pass).
+//   Armed only while children wait (before the first registration reads a parent, removed
+//   once none is left): a cluster without dependencies gets no event per finished task;
 // - dag/waiting/: a created entry is a new waiting child (its parents are read, then those
 //   parents' records not already pending; one already known was made anew, a resubmit, and is
 //   read again); a deleted one is gone (released, failed, cancelled).
@@ -51,20 +53,24 @@ export interface DagReleaseStats {
   doneEvents: number;
   /** Resets of the done/ watch (reconnects, reasserts). */
   doneResets: number;
+  /** Times the done/ watch was armed (it is removed while no child waits). */
+  doneArms: number;
   /** Children whose parent list could not be read (left waiting, with an error line). */
   unreadable: number;
 }
 
 export class DagRelease implements LeaderService {
   readonly name = 'dag-release';
-  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0, doneEvents: 0, doneResets: 0, unreadable: 0 };
+  readonly stats: DagReleaseStats = { released: 0, failed: 0, listings: 0, doneEvents: 0, doneResets: 0, doneArms: 0, unreadable: 0 };
   private readonly dag: DagPaths;
   private readonly log: Logger;
   private readonly index = new DagIndex();
   /** The parents' records' sizes (the writer has its own for the children's). */
   private readonly parentSizes = new DecayingSizes();
   private stopped = false;
-  private readonly watches: TreeWatch[] = [];
+  /** dag/waiting/, armed at start; done/, armed while children wait (armDone). */
+  private waitingWatch: TreeWatch | null = null;
+  private doneWatch: TreeWatch | null = null;
   /** Waiting children seen (event or listing), not yet registered. */
   private readonly newChildren = new Set<string>();
   /** Parents whose done entry came (or whose events may have been missed), to read. */
@@ -94,7 +100,7 @@ export class DagRelease implements LeaderService {
     );
   }
 
-  /** Arms both watches (done/ first: no finish may fall between a record read and its watch); the rebuild runs in the background. */
+  /** Arms the dag/waiting watch (done/ is armed before the first registration); the rebuild runs in the background. */
   async start(): Promise<void> {
     try {
       await this.arm();
@@ -104,26 +110,38 @@ export class DagRelease implements LeaderService {
     }
   }
 
-  /** Adds the watches not added yet (done/ first). */
+  /** Adds the dag/waiting watch if not added yet. */
   private async arm(): Promise<void> {
-    const s = this.ctx.session;
-    const wanted = [
-      [this.ctx.paths.done, (e: TreeEvent) => this.onDone(e), () => this.onDoneReset()],
-      // A tree watch on a path that does not exist yet (a root of an older drover) fires as it is made.
-      [this.dag.waitingDir, (e: TreeEvent) => this.onWaiting(e), () => this.relist.kick()],
-    ] as const;
-    for (const [root, onEvent, onReset] of wanted.slice(this.watches.length)) {
-      const w = await s.watchTree(root, onEvent, onReset);
-      if (this.stopped) return void (await w.close().catch(() => undefined));
-      this.watches.push(w);
-    }
+    if (this.waitingWatch) return;
+    // A tree watch on a path that does not exist yet (a root of an older drover) fires as it is made.
+    const w = await this.ctx.session.watchTree(this.dag.waitingDir, (e) => this.onWaiting(e), () => this.relist.kick());
+    if (this.stopped) return void (await w.close().catch(() => undefined));
+    this.waitingWatch = w;
+  }
+
+  /** The done/ watch, before a registration reads any parent (no finish may fall between a record read and its watch). */
+  private async armDone(): Promise<void> {
+    if (this.doneWatch || this.stopped) return;
+    const w = await this.ctx.session.watchTree(this.ctx.paths.done, (e) => this.onDone(e), () => this.onDoneReset());
+    if (this.stopped) return void (await w.close().catch(() => undefined));
+    this.doneWatch = w;
+    this.stats.doneArms++;
+  }
+
+  /** No child waits: the done/ watch goes (a pass of the pump, so no registration runs meanwhile). */
+  private async disarmDone(): Promise<void> {
+    const w = this.doneWatch;
+    if (!w || this.index.size > 0 || !this.idle) return;
+    this.doneWatch = null;
+    await w.close().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    const ws = this.watches.splice(0);
+    const ws = [this.waitingWatch, this.doneWatch].filter((w): w is TreeWatch => w !== null);
+    this.waitingWatch = this.doneWatch = null;
     this.index.clear();
     this.newChildren.clear();
     this.endedParents.clear();
@@ -243,10 +261,13 @@ export class DagRelease implements LeaderService {
       await this.decided.write(PASS, () => !this.stopped);
       if (failed) throw failed; // retried after a pause (its children were put back)
     }
+    if (!this.stopped) await this.disarmDone();
     this.failures = 0;
   }
 
   private async register(): Promise<void> {
+    if (this.newChildren.size === 0) return;
+    await this.armDone();
     const kids = take(this.newChildren, PASS);
     if (kids.length === 0) return;
     try {
