@@ -26,14 +26,14 @@
 // dag/waiting, which no longer holds what was released.
 import type { Logger } from '../shared/log.js';
 import { DagPaths } from '../shared/protocol/dag-paths.js';
-import { Paths } from '../shared/protocol/paths.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
-import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
+import type { TreeEvent } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { DagIndex } from './dag-index.js';
 import { DagWriter, take } from './dag-writer.js';
 import { listWaiting, parentEnd, readRecords } from './dag-reads.js';
 import { DagRegistrar } from './dag-register.js';
+import { DagWatches, taskUnder } from './dag-watches.js';
 import { DecayingSizes } from './dag-sizes.js';
 import { DeposedError, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
@@ -68,9 +68,8 @@ export class DagRelease implements LeaderService {
   /** The parents' records' sizes (the writer has its own for the children's). */
   private readonly parentSizes = new DecayingSizes();
   private stopped = false;
-  /** dag/waiting/, armed at start; done/, armed while children wait (armDone). */
-  private waitingWatch: TreeWatch | null = null;
-  private doneWatch: TreeWatch | null = null;
+  /** dag/waiting/, armed at start; done/, armed while children wait (dag-watches.ts). */
+  private readonly watches: DagWatches;
   /** Waiting children seen (event or listing), not yet registered. */
   private readonly newChildren = new Set<string>();
   /** Parents whose done entry came (or whose events may have been missed), to read. */
@@ -89,6 +88,12 @@ export class DagRelease implements LeaderService {
     this.dag = new DagPaths(ctx.paths);
     this.log = ctx.log.child({ component: 'dag' });
     this.decided = new DagWriter(ctx, this.dag, this.log, this.stats);
+    this.watches = new DagWatches(
+      ctx.session,
+      this.dag,
+      { waiting: (e) => this.onWaiting(e), waitingReset: () => this.relist.kick(), done: (e) => this.onDone(e), doneReset: () => this.onDoneReset() },
+      () => this.stopped,
+    );
     this.registrar = new DagRegistrar(ctx, this.dag, this.log, this.stats, this.index, this.parentSizes);
     this.pump = new Coalescer(
       () => this.pass(),
@@ -103,50 +108,27 @@ export class DagRelease implements LeaderService {
   /** Arms the dag/waiting watch (done/ is armed before the first registration); the rebuild runs in the background. */
   async start(): Promise<void> {
     try {
-      await this.arm();
+      await this.watches.armWaiting();
     } catch (err) {
       // Armed again in the background (a connection loss mid-start must not leave the leadership without releases).
       this.onError(err, 'start', () => void this.start());
     }
   }
 
-  /** Adds the dag/waiting watch if not added yet. */
-  private async arm(): Promise<void> {
-    if (this.waitingWatch) return;
-    // A tree watch on a path that does not exist yet (a root of an older drover) fires as it is made.
-    const w = await this.ctx.session.watchTree(this.dag.waitingDir, (e) => this.onWaiting(e), () => this.relist.kick());
-    if (this.stopped) return void (await w.close().catch(() => undefined));
-    this.waitingWatch = w;
-  }
-
-  /** The done/ watch, before a registration reads any parent (no finish may fall between a record read and its watch). */
-  private async armDone(): Promise<void> {
-    if (this.doneWatch || this.stopped) return;
-    const w = await this.ctx.session.watchTree(this.ctx.paths.done, (e) => this.onDone(e), () => this.onDoneReset());
-    if (this.stopped) return void (await w.close().catch(() => undefined));
-    this.doneWatch = w;
-    this.stats.doneArms++;
-  }
-
-  /** No child waits: the done/ watch goes (a pass of the pump, so no registration runs meanwhile). */
+  /** No child waits: the done/ watch goes (from a pass of the pump, so no registration runs meanwhile). */
   private async disarmDone(): Promise<void> {
-    const w = this.doneWatch;
-    if (!w || this.index.size > 0 || !this.idle) return;
-    this.doneWatch = null;
-    await w.close().catch(() => undefined);
+    if (this.watches.doneArmed && this.index.size === 0 && this.idle) await this.watches.disarmDone();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    const ws = [this.waitingWatch, this.doneWatch].filter((w): w is TreeWatch => w !== null);
-    this.waitingWatch = this.doneWatch = null;
     this.index.clear();
     this.newChildren.clear();
     this.endedParents.clear();
     this.decided.clear();
-    await Promise.all(ws.map((w) => w.close().catch(() => undefined)));
+    await this.watches.close();
   }
 
   /** Whether anything is left to do (tests wait for it). */
@@ -164,7 +146,7 @@ export class DagRelease implements LeaderService {
 
   private onDone(e: TreeEvent): void {
     if (this.stopped || e.type !== 'created') return;
-    const id = this.taskOf(e.path, this.ctx.paths.done, true);
+    const id = taskUnder(e.path, this.ctx.paths.done, true);
     if (id === null) return;
     this.stats.doneEvents++;
     this.registrar.noteDone(id);
@@ -184,7 +166,7 @@ export class DagRelease implements LeaderService {
 
   private onWaiting(e: TreeEvent): void {
     if (this.stopped || e.type === 'changed') return;
-    const id = this.taskOf(e.path, this.dag.waitingDir, false);
+    const id = taskUnder(e.path, this.dag.waitingDir, false);
     if (id === null) return;
     if (e.type === 'deleted') {
       // Released, failed or cancelled: nothing is left to decide for it.
@@ -199,17 +181,6 @@ export class DagRelease implements LeaderService {
     this.decided.delete(id);
     this.newChildren.add(id);
     this.pump.kick();
-  }
-
-  /** The task id of `<dir>/<shard>/<name>`, or null (the directory, a shard, deeper). */
-  private taskOf(path: string, dir: string, doneEntry: boolean): string | null {
-    if (!path.startsWith(`${dir}/`)) return null;
-    const rest = path.slice(dir.length + 1);
-    const slash = rest.indexOf('/');
-    if (slash < 0 || rest.indexOf('/', slash + 1) >= 0) return null;
-    const name = rest.slice(slash + 1);
-    if (!doneEntry) return name;
-    return Paths.parseDoneEntry(name)?.taskId ?? null;
   }
 
   /**
@@ -267,7 +238,8 @@ export class DagRelease implements LeaderService {
 
   private async register(): Promise<void> {
     if (this.newChildren.size === 0) return;
-    await this.armDone();
+    await this.watches.armDone();
+    this.stats.doneArms = this.watches.doneArms;
     const kids = take(this.newChildren, PASS);
     if (kids.length === 0) return;
     try {
