@@ -134,9 +134,11 @@ describe('many classes nobody takes', () => {
     expect(doneMs).toBeLessThan(10_000);
     // Passing over a class nobody free can take costs nothing per class: a take() in the rounds
     // over all the classes is a few microseconds; under load (GC, the scheduler) never near the
-    // old pass, which tested every class against every free worker (260-490 ms a take).
-    expect(Math.max(...takes)).toBeLessThan(5);
-    expect(Math.max(...busyTakes)).toBeLessThan(50);
+    // old pass, which tested every class against every free worker (260-490 ms a take). The
+    // bounds leave room for one GC pause or descheduling on a loaded 2-core machine (CI saw a
+    // 6 ms probe take and a 73 ms busy one with the whole suite running), still 10× under it.
+    expect(Math.max(...takes)).toBeLessThan(25);
+    expect(Math.max(...busyTakes)).toBeLessThan(100);
     // The old pass blocked > 100 ms in every one of the probe rounds' takes, so it shows in the
     // p99. The max only bounds one stretch: on a loaded 2-core machine (the whole suite running)
     // a single 103 ms gap was seen while p99 was 7 ms: the process not scheduled, not the leader.
