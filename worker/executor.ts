@@ -5,7 +5,7 @@ import { cutMessage, errorMessage } from '../shared/protocol/messages.js';
 import type { Outcome } from '../shared/protocol/task-ops.js';
 import { MAX_STACK_CHARS, PayloadTooLargeError, type SizeLimits, type TaskError, type TaskRecord } from '../shared/protocol/task-record.js';
 import { isRetryable, type HandlerMap, type ParentOutcome } from './handlers.js';
-import { jsonBytes } from './json-size.js';
+import { jsonSize } from '../shared/util/json-size.js';
 
 /** Why an attempt's signal aborted; `stopping` attempts are not committed (the leader reclaims them). */
 export type AbortKind = 'timeout' | 'withdrawn' | 'session-lost' | 'stopping';
@@ -76,9 +76,9 @@ function reasonOf(signal: AbortSignal): AttemptAbortedError {
 /** Validates and normalises a handler's result: JSON only, within the size limit. */
 export function checkResult(taskId: string, result: unknown, limits: SizeLimits): Outcome {
   if (result === undefined) return { kind: 'success', result: null };
-  let sized: ReturnType<typeof jsonBytes>;
+  let sized: ReturnType<typeof jsonSize>;
   try {
-    sized = jsonBytes(result);
+    sized = jsonSize(result);
   } catch (err) {
     return {
       kind: 'failure',

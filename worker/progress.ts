@@ -2,7 +2,7 @@
 // within each 250 ms window), fire-and-forget, capped like a result.
 import type { Logger } from '../shared/log.js';
 import type { ZkSession } from '../shared/zk/session.js';
-import { jsonBytes } from './json-size.js';
+import { jsonSize } from '../shared/util/json-size.js';
 
 /** At most one progress write per this window (a sandbox coalesces its sends the same way). */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -54,7 +54,7 @@ export class ProgressWriter {
     const session = this.session;
     void (async () => {
       if (!this.base) this.base = JSON.parse((this.initial ?? (await session.getData(this.key)).data).toString('utf8')) as Record<string, unknown>;
-      const data = jsonBytes({ ...this.base, progress: pending.value, progressAt: pending.at })!;
+      const data = jsonSize({ ...this.base, progress: pending.value, progressAt: pending.at })!;
       // Capped like a result: an oversized write would cost the whole connection.
       if (data.bytes > this.maxBytes) {
         this.log.warn({ bytes: data.bytes, limit: this.maxBytes }, PROGRESS_TOO_LARGE);

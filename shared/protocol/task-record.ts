@@ -1,6 +1,7 @@
 // The task record: what lives in tasks/<shard>/<id>. One JSON document with a format version,
 // the immutable spec given at submit, and the mutable part each transition rewrites.
 import { checkDependsOn, type DependsOn, type OnParentFailure } from './dag-input.js';
+import { jsonBytes } from '../util/json-size.js';
 import { assertTaskId } from './paths.js';
 import { PayloadTooLargeError, TaskValidationError } from './record-errors.js';
 import type { TaskState } from './task-state.js';
@@ -8,6 +9,7 @@ import type { TaskState } from './task-state.js';
 export const RECORD_FORMAT = 1;
 
 export type { DependsOn, OnParentFailure } from './dag-input.js';
+export { jsonBytes } from '../util/json-size.js';
 
 // The errors its rules throw live in record-errors.ts (no import back: no cycle).
 export { MalformedRecordError, PayloadTooLargeError, TaskValidationError } from './record-errors.js';
@@ -80,7 +82,6 @@ export interface TaskSpec {
    *  (a fan-in of 10 000 would make every rewrite of the record ~MBs): dag/parents (dag-paths.ts). */
   dependsOn?: DependsOn;
 }
-
 
 export interface TaskRecord extends TaskSpec {
   format: typeof RECORD_FORMAT;
@@ -191,9 +192,6 @@ function intIn(field: string, v: unknown, min: number, max: number): number {
   return v;
 }
 
-export function jsonBytes(v: unknown): number {
-  return v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8');
-}
 
 let idCounter = 0;
 /** Time-sortable, unique enough across processes: ms time, pid, counter, random. */

@@ -4,7 +4,7 @@
 // to the worker; an abort message aborts ctx.signal (the worker kills us if we ignore it).
 import { isMainThread, parentPort, workerData, Worker as Thread } from 'node:worker_threads';
 import { errorMessage } from '../../shared/protocol/messages.js';
-import { jsonBytes } from '../json-size.js';
+import { jsonSize } from '../../shared/util/json-size.js';
 import { PROGRESS_INTERVAL_MS, PROGRESS_TOO_LARGE } from '../progress.js';
 import { isRetryable, loadHandlers, type HandlerMap, type ParentOutcome, type TaskContext } from '../handlers.js';
 import { SANDBOX_LOG_LEVELS, type FromSandbox, type SandboxStart, type ToSandbox } from './protocol.js';
@@ -67,9 +67,9 @@ function sandboxLogger(id: number): Logger {
  */
 function oversize(value: unknown): number | undefined {
   if (start.maxResultBytes === undefined) return undefined;
-  let sized: ReturnType<typeof jsonBytes>;
+  let sized: ReturnType<typeof jsonSize>;
   try {
-    sized = jsonBytes(value);
+    sized = jsonSize(value);
   } catch {
     return undefined;
   }
