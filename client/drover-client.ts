@@ -4,10 +4,7 @@ import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js'
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, openLayout } from '../shared/protocol/layout.js';
 import { Paths } from '../shared/protocol/paths.js';
-import type { AssignmentData } from '../shared/protocol/task-ops.js';
-import { heldAt } from '../shared/protocol/transitions.js';
 import { checkLimits, type SizeLimits, type SubmitInput, type TaskRecord } from '../shared/protocol/task-record.js';
-import { readTask } from '../shared/protocol/task-store.js';
 import type { TaskState } from '../shared/protocol/task-state.js';
 import { readLeader } from '../shared/zk/election.js';
 import { parseConnectString } from '../shared/zk/connect-string.js';
@@ -20,7 +17,7 @@ import * as controls from './control.js';
 import { LimitApi } from './limits.js';
 import { ScheduleApi } from './schedules.js';
 import { Submitter, type SubmitManyOptions } from './submit.js';
-import { childrenView, parentsView, type ChildrenView, type ParentsView } from './task-dag-view.js';
+import { readTaskView, type TaskView } from './task-view.js';
 import type { HandlerTypes, RecordsOf, SubmitFor, TaskId, TaskRecordOf, TaskTypeOf, TypedSubmitResult, TypeOfId, UntypedHandlers } from './typed.js';
 import { Waiters, type WaitEachOptions, type WaitManyOptions, type WaitOptions } from './waiters.js';
 
@@ -70,14 +67,7 @@ export class NoClusterError extends Error {
   override name = 'NoClusterError';
 }
 
-export interface TaskView extends TaskRecord {
-  /** Last value the handler passed to ctx.progress(), while it runs. */
-  progress?: unknown;
-  /** The tasks it depends on (dependsOn), the first 100 with their states (client/task-dag-view.ts). */
-  parents?: ParentsView;
-  /** The tasks that depend on it, the first 100. */
-  children?: ChildrenView;
-}
+export type { TaskView } from './task-view.js';
 
 /**
  * `H`: the type of the workers' handler map (`DroverClient.connect<typeof handlers>(…)`), which
@@ -168,24 +158,7 @@ export class DroverClient<H extends HandlerTypes<H> = UntypedHandlers> {
 
   /** The whole record (null if there is no such task), with progress while running. */
   async get(id: string): Promise<TaskView | null> {
-    const r = await readTask(this.session, this.paths, id);
-    if (r.kind === 'missing') return null;
-    if (r.kind === 'malformed') throw new Error(`task ${id} has a malformed record: ${r.reason}`);
-    const view: TaskView = { ...r.record };
-    const [parents, children] = await Promise.all([r.record.dependsOn ? parentsView(this.session, this.paths, id) : undefined, childrenView(this.session, this.paths, id)]);
-    if (parents) view.parents = parents;
-    if (children) view.children = children;
-    const assignment = heldAt(this.paths, r.record);
-    if (assignment) {
-      try {
-        const { data } = await this.session.getData(assignment);
-        const a = JSON.parse(data.toString('utf8')) as AssignmentData & { progress?: unknown };
-        if (a.progress !== undefined) view.progress = a.progress;
-      } catch {
-        /* finished meanwhile */
-      }
-    }
-    return view;
+    return readTaskView(this.session, this.paths, id);
   }
 
   /**
