@@ -26,9 +26,9 @@ import { Coalescer } from '../shared/util/coalescer.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
 import { Tombstones } from './schedule-tombstones.js';
+import { WakeTimer } from './wake-timer.js';
 import { listSchedules, readSchedules, type ReadSchedule } from '../shared/protocol/schedule-reads.js';
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Schedules stepped at once in a pass (each awaits one multi per occurrence). */
 const STEP_CONCURRENCY = 8;
 /** Schedules applied between yields to the event loop (each ~0.2-0.5 ms with a zone: a slice ≤ ~25 ms). */
@@ -53,8 +53,9 @@ export class Scheduler implements LeaderService {
   readonly counts = { submitted: 0, skipped: 0, reads: 0 };
   private stopped = false;
   private watch?: TreeWatch;
-  private timer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
+  /** The earliest next occurrence (or tombstone due), and a retry after a failure (wake-timer.ts). */
+  private readonly timer = new WakeTimer({ kick: () => this.kick(), stopped: false });
+  private readonly retryTimer = new WakeTimer({ kick: () => this.kick(), stopped: false });
   private readonly entries = new Map<string, Entry>();
   /** Schedules to re-read (named by events or refused writes). */
   private readonly dirty = new Set<string>();
@@ -93,12 +94,12 @@ export class Scheduler implements LeaderService {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.retryTimer);
+    this.timer.stop();
+    this.retryTimer.stop();
     await this.watch?.close().catch(() => undefined);
     await this.pass.settled();
-    clearTimeout(this.timer);
-    clearTimeout(this.retryTimer);
+    this.timer.stop();
+    this.retryTimer.stop();
   }
 
   private kick(): void {
@@ -280,20 +281,15 @@ export class Scheduler implements LeaderService {
   }
 
   private arm(): void {
-    clearTimeout(this.timer);
-    if (this.stopped) return;
+    if (this.stopped) return this.timer.stop();
     let earliest = Infinity;
     for (const e of this.entries.values()) if (e.nextAt < earliest) earliest = e.nextAt;
     earliest = Math.min(earliest, this.tombstones.earliest());
-    if (earliest === Infinity) return;
-    // +2 ms: a timer may fire a little before its deadline as Date.now() sees it.
-    this.timer = setTimeout(() => this.kick(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now()) + 2));
+    this.timer.at(earliest === Infinity ? null : earliest);
   }
 
   private retryLater(err: unknown): void {
-    clearTimeout(this.retryTimer);
-    if (this.stopped) return;
-    this.retryTimer = setTimeout(() => this.kick(), this.backoff.delayAfter(err, 250));
+    this.retryTimer.in(this.stopped ? null : this.backoff.delayAfter(err, 250));
   }
 
   private onError(err: unknown): void {

@@ -1,6 +1,6 @@
-// One timer that wakes the leader's rounds with no ZooKeeper event (a backoff ending, a
-// deadline, the next start token): re-armed by each round, cleared on stop, never holding
-// the process open.
+// One timer that wakes a leader part with no ZooKeeper event (the rounds: a backoff ending, a
+// deadline, the next start token; the scheduler: the next occurrence, a retry): re-armed as it
+// goes, cleared on stop, never holding the process open.
 import type { LeaderContext } from './leader-context.js';
 
 /** setTimeout fires after 1 ms for any delay above 2^31 - 1 ms: wake-ups further out are clamped (and re-armed then). */
