@@ -4,9 +4,8 @@
 // deadline, the next start token of a rate limit.
 import { yieldToIo } from '../shared/util/coalescer.js';
 import type { QueueEntry } from '../shared/protocol/paths.js';
-import { BATCH_LIMITS, isQueueEntryOf, type VersionedRecord } from '../shared/protocol/task-ops.js';
-import { readQueuedRecords } from '../shared/protocol/queued-reads.js';
-import { assignBatch, failMalformedQueued, removeStaleQueueEntry, type AssignItem } from '../shared/protocol/transitions.js';
+import { BATCH_LIMITS, type VersionedRecord } from '../shared/protocol/task-ops.js';
+import { assignBatch, type AssignItem } from '../shared/protocol/transitions.js';
 import type { MembershipObserver } from '../shared/zk/membership.js';
 import { freeSlots, type Placement, type PolicyWorker } from './assignment-policy.js';
 import { planWithin } from './limits.js';
@@ -14,12 +13,11 @@ import { LimitRound, type PriorBuckets } from './limits-round.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
 import type { QueueIndex } from './queue-index.js';
 import type { Reconciler } from './reconcile.js';
+import { readQueued, type ReadyTask } from './queued-tasks.js';
 import { WakeTimer } from './wake-timer.js';
 
 /** Records one round may read looking for placeable tasks (the next round goes on). */
 const ROUND_READ_BUDGET = 2000;
-/** Records handled between two yields to the event loop once read. */
-const YIELD_EVERY = 100;
 
 /** Workers named in a round's debug line (the others are counted). */
 const ROUND_LOG_WORKERS = 20;
@@ -28,14 +26,6 @@ const ROUND_LOG_WORKERS = 20;
 interface RoundReport {
   considered: number;
   placedOn: Map<string, number>;
-}
-
-interface ReadyTask {
-  entry: QueueEntry;
-  cur: VersionedRecord;
-  id: string;
-  type: string;
-  labels: Record<string, string>;
 }
 
 export class Assigner {
@@ -169,7 +159,7 @@ export class Assigner {
         if (entries.length === 0) break;
         reads += entries.length;
         report.considered = reads;
-        const ready = await this.readQueued(entries);
+        const ready = await readQueued(this.ctx, this.queue, entries);
         // The connection may have dropped while the read was out (and the read been retried after).
         if (!this.mayPlace()) return this.releaseAll(placed);
         slots = reloaded();
@@ -209,31 +199,6 @@ export class Assigner {
     this.queue.release(entry);
     const limits = this.queue.gate.limits;
     limits.unreserve(limits.scopesFor(cur.record));
-  }
-
-  /** Reads the records behind queue entries (many per request); repairs what is malformed, missing or stale. */
-  private async readQueued(entries: QueueEntry[]): Promise<ReadyTask[]> {
-    const { session, paths } = this.ctx;
-    const records = await readQueuedRecords(session, paths, entries);
-    const ready: ReadyTask[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToIo();
-      const e = entries[i]!;
-      const r = records[i]!;
-      if (r.kind === 'malformed') {
-        await this.rejectMalformed(e, r.reason, r.version);
-      } else if (r.kind === 'missing') {
-        await this.dropEntry(e, 'queue entry without a task record');
-      } else if (!isQueueEntryOf(paths, r.record, paths.queueEntryPath(e), r.bytes)) {
-        // (queuedAt's question, with the size as read instead of encoding the record again;
-        // an unmarked entry of a big record, from a drover older than the marker, is its entry too.)
-        await this.dropEntry(e, `stale queue entry (task is ${r.record.state})`);
-      } else {
-        this.queue.classify(e, r.record);
-        ready.push({ entry: e, cur: { record: r.record, version: r.version }, id: r.record.id, type: r.record.type, labels: r.record.labels });
-      }
-    }
-    return ready;
   }
 
   private armDeadlineTimer(): void {
@@ -283,22 +248,5 @@ export class Assigner {
       i += v.taken;
     }
     this.armDeadlineTimer();
-  }
-
-  private async dropEntry(e: QueueEntry, why: string): Promise<void> {
-    this.ctx.log.warn({ taskId: e.taskId, entry: e.name, why }, 'removing queue entry');
-    const v = notDeposed(this.ctx, await removeStaleQueueEntry(this.ctx, e));
-    if (v.kind === 'unknown') throw v.error;
-    // moved: the entry is gone already.
-    this.queue.drop(e);
-  }
-
-  private async rejectMalformed(e: QueueEntry, reason: string, version: number): Promise<void> {
-    this.ctx.log.warn({ taskId: e.taskId, reason }, 'malformed task record: marking it failed');
-    const v = notDeposed(this.ctx, await failMalformedQueued(this.ctx, e, reason, version));
-    if (v.kind === 'unknown') throw v.error;
-    // moved: the entry or the record changed meanwhile: it stays taken for this round, is read
-    // again in the next one if it is still there (the tree watch tells the index if not).
-    if (v.kind !== 'moved') this.queue.drop(e);
   }
 }
