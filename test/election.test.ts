@@ -49,10 +49,14 @@ function watchForSplitBrain(cands: Candidate[]): { stop: () => void; violations:
     if (l && state.leaders[state.leaders.length - 1] !== l) state.leaders.push(l);
   };
   sample();
+  // Every role change is sampled as it happens (a leader's short tenure can fall between two
+  // interval samples on a loaded machine), the interval catches anything in between.
+  for (const c of cands) c.election.on('role', sample);
   const t = setInterval(sample, 2);
   // One last sample at the end: the condition that ended the test may have come between two.
   state.stop = () => {
     clearInterval(t);
+    for (const c of cands) c.election.off('role', sample);
     sample();
   };
   return state;
