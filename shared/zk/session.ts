@@ -37,7 +37,7 @@ import { identityText } from './acl.js';
 import { dropSocket, type RawClient } from './raw-client.js';
 import { SessionReaper } from './reaper.js';
 import { SessionRequests } from './session-requests.js';
-import { zkMetrics } from '../metrics/zk-metrics.js';
+import type { zkMetrics as ZkMetricsFactory } from '../metrics/zk-metrics.js';
 import { DEFAULT_SESSION_TIMEOUT_MS, type SessionState, type ZkSessionEvents, type ZkSessionOptions } from './session-types.js';
 import { SessionWatchdog } from './watchdog.js';
 
@@ -69,7 +69,7 @@ export class ZkSession extends SessionRequests {
   private closing?: Promise<void>;
   private reopening = false;
 
-  private constructor(opts: ZkSessionOptions) {
+  private constructor(opts: ZkSessionOptions, zkMetrics?: typeof ZkMetricsFactory) {
     super();
     this.connectString = opts.connectString;
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
@@ -77,7 +77,7 @@ export class ZkSession extends SessionRequests {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(5000, this.sessionTimeoutMs);
     this.log = (opts.log ?? silentLogger).child({ component: 'zk-session' });
     this.auth = opts.auth ?? [];
-    if (opts.metrics) this.metrics = zkMetrics(opts.metrics, () => this._state === 'connected');
+    if (opts.metrics && zkMetrics) this.metrics = zkMetrics(opts.metrics, () => this._state === 'connected');
     this.reaper = new SessionReaper(this.connectString, this.sessionTimeoutMs, this.log);
     this.watchdog = new SessionWatchdog(
       {
@@ -99,7 +99,10 @@ export class ZkSession extends SessionRequests {
     // The library would throw a bad port from a socket callback, out of reach of any catch:
     // an uncaught RangeError that kills the host process.
     parseConnectString(opts.connectString);
-    const s = new ZkSession(opts);
+    // prom-client is loaded only by a session that has a registry to fill (a master's or a
+    // worker's), not by every CLI command's (~70 ms of its start).
+    const factory = opts.metrics ? (await import('../metrics/zk-metrics.js')).zkMetrics : undefined;
+    const s = new ZkSession(opts, factory);
     try {
       await s.connectNewClient(s.connectTimeoutMs);
       // The connect reply comes before the auth packets' replies: one request queued behind
