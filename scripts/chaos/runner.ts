@@ -145,6 +145,7 @@ export class ChaosRun {
 
       // Settle: no more faults; everything repaired; every submission acknowledged.
       timeline.note('faults over: healing proxies, restarting what is down');
+      submitter.finishWithin(3000);
       await cluster.restoreAll();
       await scheduleTraffic?.stop();
       timeline.note('schedules paused: their cursors are final');

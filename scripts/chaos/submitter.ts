@@ -68,6 +68,15 @@ export class Submitter {
     this.spreadMs = Math.max(this.spreadMs, at - this.startedAt);
   }
 
+  /**
+   * The faults are over: the tasks left go out within `ms` from now (the pace was set for a
+   * fault phase estimated at ~6 s a fault; paced on, they could trickle in for half a minute
+   * more with nothing left to ride through).
+   */
+  finishWithin(ms: number): void {
+    this.spreadMs = Math.min(this.spreadMs, Date.now() - this.startedAt + ms);
+  }
+
   /** Resolves once every task has been acknowledged (or stop() was called). */
   finished(): Promise<void> {
     return this.done ?? Promise.resolve();
