@@ -5,8 +5,13 @@ import { jsonBytes } from '../util/json-size.js';
 import { assertTaskId } from './paths.js';
 import { PayloadTooLargeError, TaskValidationError } from './record-errors.js';
 import type { TaskState } from './task-state.js';
+import type { SizeLimits } from './record-limits.js';
+import { DEFAULT_LIMITS, MAX_LABELS_BYTES } from './record-limits.js';
 
 export const RECORD_FORMAT = 1;
+
+// The size caps a record and its requests keep (record-limits.ts), here for every importer.
+export { checkLimits, DEFAULT_LIMITS, HARD_SIZE_CAP, MAX_LABELS_BYTES, MAX_REQUEST_BYTES, RECORD_ROOM_BYTES, ZK_MAX_REQUEST_BYTES, type SizeLimits } from './record-limits.js';
 
 export type { DependsOn, OnParentFailure } from './dag-input.js';
 export { jsonBytes } from '../util/json-size.js';
@@ -111,28 +116,6 @@ export interface TaskRecord extends TaskSpec {
   history?: AttemptEntry[];
 }
 
-export interface SizeLimits {
-  maxPayloadBytes: number;
-  maxResultBytes: number;
-}
-
-/** Well below jute.maxbuffer (1 MiB): a record, and a batch of them, must fit in one request. */
-export const HARD_SIZE_CAP = 512 * 1024;
-/** ZooKeeper's default jute.maxbuffer: the server drops a connection whose request is longer. */
-export const ZK_MAX_REQUEST_BYTES = 0xfffff;
-/** Largest multi we send: jute.maxbuffer less room for a chroot in front of every path. */
-export const MAX_REQUEST_BYTES = ZK_MAX_REQUEST_BYTES - 4096;
-/**
- * What a finish multi holds besides the payload and the result: the record's other fields
- * (ids, type, labels ≤ 8 KiB, times, the attempt history ≤ MAX_HISTORY_BYTES = 40 KiB) and
- * its other operations' paths: 64 KiB (48 before the history). A failure's error (4 096 +
- * 2 048 characters, JSON-escaped ≤ 36 KiB) takes the place of the result, which a failed
- * record does not hold, and its payload is at most HARD_SIZE_CAP: it always fits.
- */
-export const RECORD_ROOM_BYTES = 64 * 1024;
-/** Labels are record fields: bounded so that RECORD_ROOM_BYTES holds. */
-export const MAX_LABELS_BYTES = 8 * 1024;
-export const DEFAULT_LIMITS: SizeLimits = { maxPayloadBytes: 64 * 1024, maxResultBytes: 64 * 1024 };
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000 };
 export const DEFAULT_MAX_LOST = 10;
 
@@ -161,29 +144,6 @@ export interface SubmitInput {
 
 /** The longest delay a submission may ask for (delayMs, or runAt from now): 365 days. */
 export const MAX_DELAY_MS = 365 * 86_400_000;
-
-/**
- * Checks each cap and the two together: a record holds its payload and its result at once,
- * and the finish that writes it must fit in one ZooKeeper request.
- */
-export function checkLimits(limits: Partial<SizeLimits> = {}): SizeLimits {
-  const out = { ...DEFAULT_LIMITS, ...limits };
-  for (const [k, v] of Object.entries(out)) {
-    if (!Number.isInteger(v) || v < 1 || v > HARD_SIZE_CAP) {
-      throw new TaskValidationError(k, `${k} must be an integer in 1..${HARD_SIZE_CAP}, got ${JSON.stringify(v)}`);
-    }
-  }
-  const total = out.maxPayloadBytes + out.maxResultBytes + RECORD_ROOM_BYTES;
-  if (total > MAX_REQUEST_BYTES) {
-    throw new TaskValidationError(
-      'maxPayloadBytes+maxResultBytes',
-      `maxPayloadBytes (${out.maxPayloadBytes}) + maxResultBytes (${out.maxResultBytes}) + ${RECORD_ROOM_BYTES} bytes for the record's other fields ` +
-        `is ${total} bytes: a task record holding both cannot be written in one ZooKeeper request (${MAX_REQUEST_BYTES} bytes: jute.maxbuffer less 4 KiB for a chroot); ` +
-        `keep the two under ${MAX_REQUEST_BYTES - RECORD_ROOM_BYTES} bytes together`,
-    );
-  }
-  return out;
-}
 
 function intIn(field: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
