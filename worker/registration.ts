@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
+import { layoutGone } from '../shared/protocol/layout-gone.js';
 import { Paths } from '../shared/protocol/paths.js';
 import { restoreAssignDir } from '../shared/protocol/transitions.js';
 import { NodeExistsError } from '../shared/zk/errors.js';
@@ -17,6 +18,8 @@ export interface RegistrationEvents {
   /** Registered under a (new) member name: the previous one, if any, is gone with its session. */
   incarnation: [memberName: string, previous: string | null];
   state: [state: MemberState];
+  /** Re-registering after an expiry met the root being destroyed or gone (layout-gone.ts): its one line. */
+  gone: [err: Error];
 }
 
 export interface RegistrationInfo {
@@ -53,8 +56,12 @@ export class WorkerRegistration extends EventEmitter<RegistrationEvents> {
     this.membership = new Membership(session, paths.workers, (sid) => Paths.memberName(opts.id, sid), () => this.data(), {
       log: log.child({ workerId: opts.id }),
       setup: (name) => this.createAssignDir(name),
+      // workers/ goes in destroy's first multi: NO_NODE there is the root being destroyed, or
+      // gone, unless its layout is still there (then retry as before).
+      whenDirGone: () => layoutGone(session, paths.root || '/'),
     });
     this.membership.on('registered', (name, previous) => this.emit('incarnation', name, previous));
+    this.membership.on('gone', (err) => this.emit('gone', err));
   }
 
   get memberName(): string | null {

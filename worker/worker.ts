@@ -55,8 +55,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopPromise?: Promise<void>;
   private drainWatch?: DrainWatch;
   private resolveStopped!: () => void;
-  /** Resolves once the worker has stopped, however (stop(), or a drain request: `drover drain`). */
-  readonly whenStopped: Promise<void> = new Promise((r) => (this.resolveStopped = r));
+  private rejectStopped!: (err: Error) => void;
+  /**
+   * Resolves once the worker has stopped, however (stop(), or a drain request: `drover drain`);
+   * rejects with a LayoutError's one line, state 'failed', when its root went while it was expired.
+   */
+  readonly whenStopped: Promise<void> = new Promise((resolve, reject) => {
+    this.resolveStopped = resolve;
+    this.rejectStopped = reject;
+  });
 
   constructor(opts: WorkerOptions) {
     super();
@@ -72,6 +79,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.rootLog = opts.log ?? silentLogger;
     this.log = this.rootLog.child({ component: 'worker', workerId: this.id });
     this.registry = opts.metrics;
+    // Handled here too: a library user who never awaits it must not get an unhandled rejection.
+    this.whenStopped.catch(() => undefined);
   }
 
   get state(): WorkerState {
@@ -149,6 +158,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       session.on('expired', this.onExpired);
       registration.on('incarnation', this.onIncarnation);
+      registration.once('gone', this.onGone);
       await registration.register();
       this.runner.setAccepting(true);
       await this.runner.listNow();
@@ -221,6 +231,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.metrics?.detach();
     this.session?.off('expired', this.onExpired);
     this.registration?.off('incarnation', this.onIncarnation);
+    this.registration?.off('gone', this.onGone);
     // Its attempts over: any drain request for this id is fulfilled. Removed while the member
     // node is still there: `drover drain --wait` returns on its deletion, and a start of this
     // id right after must not find the request and drain at once.
@@ -262,6 +273,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly onExpired = (): void => {
     if (this.inFlight > 0) this.log.warn({ inFlight: this.inFlight }, 'session lost; aborting running attempts');
     this.runner?.abortAll('session-lost', 'session lost');
+  };
+
+  // The root went while our session was expired (destroy saw no live member): stop as a failed
+  // start does, nothing to drain (the expiry fenced every attempt); the line is whenStopped's.
+  private readonly onGone = (err: Error): void => {
+    if (this.stopPromise) return;
+    this.log.debug({ err: err.message }, 'worker: the root is gone');
+    this.stopPromise = (async () => {
+      await this.startPromise?.catch(() => undefined);
+      // A start that failed meanwhile has released everything already.
+      if (this._state !== 'failed') {
+        this.setState('failed');
+        await this.release();
+      }
+      this.rejectStopped(err);
+    })();
   };
 
   private readonly onIncarnation = (member: string, previous: string | null): void => {

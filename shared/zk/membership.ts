@@ -6,7 +6,7 @@
 // Guarantees: the member node exists exactly while the session that made it lives; work the
 // owner ties to a member name (`setup`) is done after the node exists and before the name is
 // announced; after an expiry the member re-creates itself under the new session and emits
-// `registered` again.
+// `registered` again, unless the directory is gone and the owner's `whenDirGone` says why (`gone`).
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -33,11 +33,19 @@ export interface MemberInfo {
 export interface MembershipEvents {
   /** Registered under a (new) member name: the previous one, if any, is gone with its session. */
   registered: [name: string, previous: string | null];
+  /** A re-registration met the directory gone and `whenDirGone` said why: no re-registration after this. */
+  gone: [err: Error];
 }
 
 export interface MembershipOptions {
   /** Done under a new member name once its node exists, before `register()` resolves and `registered` fires. */
   setup?: (name: string) => Promise<void>;
+  /**
+   * What a missing directory means (asked when a re-registration meets NO_NODE of it): an Error
+   * to stop with (the owner's one line, e.g. its cluster being destroyed), or null to keep
+   * retrying as after any error. Absent: always retry.
+   */
+  whenDirGone?: () => Promise<Error | null>;
   log?: Logger;
 }
 
@@ -99,11 +107,29 @@ export class Membership extends EventEmitter<MembershipEvents> {
         await this.register();
         return;
       } catch (err) {
-        if (this.closed || err instanceof SessionClosedError) return;
+        if (this.closed || err instanceof SessionClosedError || (await this.dirGone(err))) return;
         this.log.warn({ err: (err as Error).message }, 're-registration failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  /** NO_NODE of the directory (our create in it) that `whenDirGone` explains: stopped for good. */
+  private async dirGone(err: unknown): Promise<boolean> {
+    if (!(err instanceof NoNodeError) || !this.opts.whenDirGone || err.path?.slice(0, err.path.lastIndexOf('/')) !== this.dir) return false;
+    let why: Error | null;
+    try {
+      why = await this.opts.whenDirGone();
+    } catch {
+      return this.closed; // could not tell: retry as before
+    }
+    if (this.closed) return true;
+    if (!why) return false;
+    // Nothing to delete: our node, if any, went with the old session.
+    this.closed = true;
+    this.session.off('session', this.onSession);
+    this.emit('gone', why);
+    return true;
   }
 
   /** Writes `data()` to the member node again. */
