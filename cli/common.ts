@@ -1,16 +1,19 @@
-// What every drover command shares: the global options, opening a client, and turning any
-// error into one line that names the problem plus a meaningful exit code (never a stack).
+// What every drover command shares to parse its arguments: the global options, the checks
+// that make a bad argument a usage error, and turning any error into one line that names the
+// problem plus a meaningful exit code (never a stack). Light on purpose: every drover process
+// loads it before parsing; what a command needs to run (the client) loads when it runs.
 import type { Argv } from 'yargs';
-import { DroverClient, TaskNotFoundError } from '../client/drover-client.js';
+import type { DroverClient } from '../client/drover-client.js';
 import { readFileSync } from 'node:fs';
 import { AuthFailedError, ConnectionLossError, NoAuthError, SessionExpiredError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
-import { parseZkAuth } from '../shared/zk/acl.js';
 import type { ZkAuth } from '../shared/zk/session-types.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
-import { DEFAULT_ROOT, DEFAULT_SESSION_TIMEOUT_MS } from '../shared/defaults.js';
-import { createLogger, LOG_FORMATS, type LogFormat, type Logger } from '../shared/log.js';
+import { TaskNotFoundError } from '../client/wait-errors.js';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../shared/zk/session-types.js';
+import { DEFAULT_ROOT } from '../shared/defaults.js';
+import { LOG_FORMATS, type LogFormat, type Logger } from '../shared/log.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export interface GlobalArgs {
@@ -38,14 +41,38 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('session-timeout', durationOption('session-timeout', 'ZooKeeper session timeout', DEFAULT_SESSION_TIMEOUT_MS))
     .option('zk-auth', { type: 'string', describe: 'ZooKeeper identity SCHEME:CREDENTIALS (digest:USER:PASSWORD); prefer $DROVER_ZK_AUTH or --zk-auth-file (out of ps)' })
     .option('zk-auth-file', { type: 'string', describe: 'file holding the --zk-auth value on one line' })
-    .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] }) && (zkAuthOf(a as { zkAuth?: unknown; zkAuthFile?: unknown }), true)) as unknown as Argv<T & GlobalArgs>;
+    // A promise only when an identity is given (yargs awaits a check's promise under parseAsync).
+    .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] }) && checkZkAuth(a as ZkAuthArgs)) as unknown as Argv<T & GlobalArgs>;
+}
+
+type ZkAuthArgs = { zkAuth?: unknown; zkAuthFile?: unknown };
+
+function checkZkAuth(argv: ZkAuthArgs): true | Promise<true> {
+  const given = zkAuthText(argv);
+  return given ? parseZkAuthText(given).then(() => true as const) : true;
 }
 
 /**
  * The identity --zk-auth or --zk-auth-file give (the file's one line), none: anonymous. A bad
  * form is a UsageError (exit 2, before connecting) that never repeats the secret.
  */
-export function zkAuthOf(argv: { zkAuth?: unknown; zkAuthFile?: unknown }): ZkAuth[] | undefined {
+export async function zkAuthOf(argv: ZkAuthArgs): Promise<ZkAuth[] | undefined> {
+  const given = zkAuthText(argv);
+  return given ? parseZkAuthText(given) : undefined;
+}
+
+/** Its parser's module (shared/zk/acl.ts) loads node-zookeeper-client: only once an identity is given. */
+async function parseZkAuthText({ text, from }: { text: string; from: string }): Promise<ZkAuth[]> {
+  const { parseZkAuth } = await import('../shared/zk/acl.js');
+  try {
+    return [parseZkAuth(text)]; // not trimmed: a password may begin or end with a space
+  } catch (err) {
+    throw new UsageError(`${from}: ${(err as Error).message}`);
+  }
+}
+
+/** The text of the identity and the option it came from; undefined: none given. */
+function zkAuthText(argv: ZkAuthArgs): { text: string; from: string } | undefined {
   const { zkAuth, zkAuthFile } = argv;
   if (zkAuth !== undefined && zkAuthFile !== undefined) throw new UsageError('--zk-auth and --zk-auth-file: give one of them');
   let text: string;
@@ -62,11 +89,7 @@ export function zkAuthOf(argv: { zkAuth?: unknown; zkAuthFile?: unknown }): ZkAu
     from = '--zk-auth';
     text = String(zkAuth);
   } else return undefined;
-  try {
-    return [parseZkAuth(text)]; // not trimmed: a password may begin or end with a space
-  } catch (err) {
-    throw new UsageError(`${from}: ${(err as Error).message}`);
-  }
+  return { text, from };
 }
 
 /**
@@ -201,11 +224,15 @@ export function checkMemberId(id: unknown): true {
   return true;
 }
 
-/** `readOnly`: a command that only reads or changes existing tasks; it never creates a cluster's layout. */
+/**
+ * `readOnly`: a command that only reads or changes existing tasks; it never creates a cluster's
+ * layout. The client (with the session and node-zookeeper-client) loads here, once a command runs.
+ */
 export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
+  const { DroverClient } = await import('../client/drover-client.js');
   const client = await DroverClient.connect({
     connectString: argv.zk,
-    auth: zkAuthOf(argv),
+    auth: await zkAuthOf(argv),
     root: argv.root,
     createLayout: !opts.readOnly,
     connectTimeoutMs: argv.connectTimeout,
@@ -279,6 +306,7 @@ export function serveOptions<T>(y: Argv<T>, httpWhat: string): Argv<T & ServeArg
 }
 
 /** The process's logger: --log-format wins; --json alone means JSON logs even on a terminal. */
-export function loggerFor(argv: ServeArgs & { json?: boolean }): Logger {
+export async function loggerFor(argv: ServeArgs & { json?: boolean }): Promise<Logger> {
+  const { createLogger } = await import('../shared/log.js');
   return createLogger({ level: argv.logLevel, format: argv.logFormat ?? (argv.json ? 'json' : undefined) });
 }

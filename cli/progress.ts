@@ -4,8 +4,12 @@
 // cut by its wrap-off, and be overwritten when it restores the cursor), plain lines
 // otherwise — one each time another tenth is done, and one every PLAIN_EVERY_MS while
 // nothing else was printed (so a log shows the command is alive).
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
+
+// Required (it is CommonJS) when a bar is made: every submit and wait imports this module, few show a bar.
+const require = createRequire(import.meta.url);
 
 export const PLAIN_EVERY_MS = 5000;
 
@@ -149,7 +153,8 @@ class BarProgress extends CountingProgress {
     stream: NodeJS.WriteStream,
   ) {
     super();
-    this.bar = new cliProgress.SingleBar(
+    const bars = require('cli-progress') as typeof cliProgress;
+    this.bar = new bars.SingleBar(
       {
         stream,
         format: '{phase} [{bar}] {value}/{total} {counts}',
@@ -157,7 +162,7 @@ class BarProgress extends CountingProgress {
         fps: 10,
         barsize: 30,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
   }
 

@@ -3,9 +3,8 @@
 // handlers end in the ways main.ts turns into an exit code: a normal return is 0, a
 // UsageError 2, a refusal (DestroyRefusedError) 1, ZooKeeper unreachable 3.
 import type { Argv } from 'yargs';
-import { findRoots, LIST_MAX, ROOTS_MAX_DEPTH, ROOTS_MAX_VISITED, type RootInfo, type RootSearch } from '../../client/admin-roots.js';
-import { destroyRoot } from '../../client/admin-destroy.js';
-import { ZkSession } from '../../shared/zk/session.js';
+import type { RootInfo, RootSearch } from '../../client/admin-roots.js';
+import type { ZkSession } from '../../shared/zk/session.js';
 import { globalOptions, printJson, UsageError, zkAuthOf, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
@@ -63,7 +62,8 @@ export async function handler(): Promise<ExitCode> {
 
 /** A plain session: the admin commands work on the ensemble, not on one root's layout. */
 async function withSession<T>(argv: GlobalArgs, fn: (s: ZkSession) => Promise<T>): Promise<T> {
-  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
+  const { ZkSession } = await import('../../shared/zk/session.js');
+  const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
   try {
     return await fn(session);
   } finally {
@@ -74,8 +74,9 @@ async function withSession<T>(argv: GlobalArgs, fn: (s: ZkSession) => Promise<T>
 const n = (x: number) => x.toLocaleString('en-US');
 
 async function roots(argv: GlobalArgs): Promise<void> {
-  const found = await withSession(argv, (s) => findRoots(s));
-  const cut = found.stopped ? cutNote(found) : undefined;
+  const bounds = await import('../../client/admin-roots.js');
+  const found = await withSession(argv, (s) => bounds.findRoots(s));
+  const cut = found.stopped ? cutNote(found, bounds) : undefined;
   const locked = found.unreadable.length ? `(${found.unreadable.length} not readable with this identity, their layout refused by ACL: ${found.unreadable.slice(0, 5).join(', ')}${found.unreadable.length > 5 ? ', …' : ''})` : undefined;
   if (argv.json) {
     printJson(found.roots);
@@ -94,7 +95,7 @@ async function roots(argv: GlobalArgs): Promise<void> {
 const row = (r: RootInfo): string[] => [r.root, String(r.shards), new Date(r.createdAt).toISOString(), n(r.masters), n(r.workers), n(r.tasks), n(r.queued), r.state];
 
 /** Which bounds cut the walk (roots beyond them may be missing). */
-function cutNote({ cuts, visited }: RootSearch): string {
+function cutNote({ cuts, visited }: RootSearch, { ROOTS_MAX_VISITED, ROOTS_MAX_DEPTH, LIST_MAX }: typeof import('../../client/admin-roots.js')): string {
   const why: string[] = [];
   if (cuts.budget) why.push(`znode budget of ${n(ROOTS_MAX_VISITED)} spent (${n(visited)} visited)`);
   if (cuts.depth) why.push(`not walked below depth ${ROOTS_MAX_DEPTH}`);
@@ -105,6 +106,7 @@ function cutNote({ cuts, visited }: RootSearch): string {
 }
 
 async function destroy(argv: DestroyArgs): Promise<void> {
+  const { destroyRoot } = await import('../../client/admin-destroy.js');
   const r = await withSession(argv, (s) => destroyRoot(s, argv.root));
   if (argv.json) return printJson({ root: r.root, removed: r.removed, tasks: r.before.tasks, resumed: r.resumed });
   const tasks = `${n(r.before.tasks)} ${r.before.tasks === 1 ? 'task' : 'tasks'}`;

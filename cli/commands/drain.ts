@@ -1,7 +1,6 @@
 // drover drain WORKER [--wait] | drain --cancel WORKER (client/control.ts): the worker finishes
 // what it runs, takes no more and leaves; its `drover worker` process exits 0.
 import type { Argv } from 'yargs';
-import { WorkerNotFoundError } from '../../client/control.js';
 import { globalOptions, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onInterrupt } from '../signals.js';
@@ -40,6 +39,7 @@ export function builder(y: Argv): Argv<DrainArgs> {
 
 export async function handler(argv: DrainArgs): Promise<ExitCode> {
   const id = String(argv.worker);
+  const { WorkerNotFoundError } = await import('../../client/control.js');
   return withClient(argv, async (client) => {
     if (argv.cancel) return cancel(id, await client.cancelDrain(id), argv.json);
     let r;

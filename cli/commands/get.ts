@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { TaskNotFoundError } from '../../client/drover-client.js';
+import { TaskNotFoundError } from '../../client/wait-errors.js';
 import { checkTaskId, globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { attemptsUsed } from '../../shared/protocol/task-state.js';

@@ -2,7 +2,6 @@
 // the leader applies a change from its next round). Subcommand handlers end as admin.ts's do:
 // a normal return is 0, a UsageError 2, a ControlError 1.
 import type { Argv } from 'yargs';
-import { limitLine } from '../../client/status-limits.js';
 import { assertScope, checkSettings, type Limit, type LimitScope, type LimitSettings } from '../../shared/protocol/limits.js';
 import { globalOptions, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -73,8 +72,9 @@ export async function handler(): Promise<ExitCode> {
   return EXIT.usage;
 }
 
-function show(argv: GlobalArgs, limits: Limit[]): void {
+async function show(argv: GlobalArgs, limits: Limit[]): Promise<void> {
   if (argv.json) return printJson(limits);
+  const { limitLine } = await import('../../client/status-limits.js');
   process.stdout.write(limits.length ? limits.map(limitLine).join('\n') + '\n' : 'no limits set\n');
 }
 
@@ -87,13 +87,13 @@ function settingsOf(argv: SetArgs): LimitSettings {
 }
 
 async function set(argv: SetArgs): Promise<void> {
-  show(argv, await withClient(argv, (c) => c.rateLimits.set(scopeOf(argv), settingsOf(argv)), { readOnly: true }));
+  await show(argv, await withClient(argv, (c) => c.rateLimits.set(scopeOf(argv), settingsOf(argv)), { readOnly: true }));
 }
 
 async function list(argv: GlobalArgs): Promise<void> {
-  show(argv, await withClient(argv, (c) => c.rateLimits.list(), { readOnly: true }));
+  await show(argv, await withClient(argv, (c) => c.rateLimits.list(), { readOnly: true }));
 }
 
 async function remove(argv: ScopeArgs): Promise<void> {
-  show(argv, await withClient(argv, (c) => c.rateLimits.remove(scopeOf(argv)), { readOnly: true }));
+  await show(argv, await withClient(argv, (c) => c.rateLimits.remove(scopeOf(argv)), { readOnly: true }));
 }

@@ -5,7 +5,8 @@ import type { Dashboard } from '../../master/dashboard/index.js';
 import type { Master } from '../../master/master.js';
 import type { Route, RunningHttpServer } from '../../shared/http/server.js';
 import type { Registry } from '../../shared/metrics/registry.js';
-import { ZkSession } from '../../shared/zk/session.js';
+import type { Logger } from '../../shared/log.js';
+import type { ZkSession } from '../../shared/zk/session.js';
 import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, serveOptions, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { onShutdown } from '../signals.js';
@@ -27,13 +28,13 @@ export function builder(y: Argv): Argv<MasterArgs> {
 
 export async function handler(argv: MasterArgs): Promise<ExitCode> {
   // Loaded here, not at the top: every other command starts without the master and its dashboard.
-  const [{ Master }, { createMetricsRegistry }] = await Promise.all([import('../../master/master.js'), import('../../shared/metrics/registry.js')]);
-  const root = loggerFor(argv);
+  const [{ Master }, { createMetricsRegistry }, { ZkSession }] = await Promise.all([import('../../master/master.js'), import('../../shared/metrics/registry.js'), import('../../shared/zk/session.js')]);
+  const root = await loggerFor(argv);
   const log = root.child({ masterId: argv.id });
   const metrics = createMetricsRegistry();
   const session = await ZkSession.open({
     connectString: argv.zk,
-    auth: zkAuthOf(argv),
+    auth: await zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
@@ -83,12 +84,13 @@ async function closeHttp(http: HttpSide | undefined): Promise<void> {
   await http.session.close();
 }
 
-async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: Registry, log: ReturnType<typeof loggerFor>): Promise<HttpSide> {
-  const [{ DroverClient }, { openDashboard }, { hostGuard }, { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer }] = await Promise.all([
+async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Master, metrics: Registry, log: Logger): Promise<HttpSide> {
+  const [{ DroverClient }, { openDashboard }, { hostGuard }, { baseUrl, healthRoute, metricsRoute, sendJson, startHttpServer }, { ZkSession }] = await Promise.all([
     import('../../client/drover-client.js'),
     import('../../master/dashboard/index.js'),
     import('../../master/dashboard/routes.js'),
     import('../../shared/http/server.js'),
+    import('../../shared/zk/session.js'),
   ]);
   // The port first (a port in use stops us before anything else is opened); the routes that
   // read ZooKeeper join once their session is open. The Host guard (DNS rebinding) goes first.
@@ -102,7 +104,7 @@ async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Maste
     // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
     session = await ZkSession.open({
       connectString: argv.zk,
-      auth: zkAuthOf(argv),
+      auth: await zkAuthOf(argv),
       sessionTimeoutMs: argv.sessionTimeout,
       connectTimeoutMs: argv.connectTimeout,
       log: log.child({ component: 'http' }),

@@ -2,8 +2,6 @@ import type { Argv } from 'yargs';
 import { globalOptions, printJson, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { ClusterStatus } from '../../client/drover-client.js';
-import { limitLine } from '../../client/status-limits.js';
-import { LEADER_STATUS_MAX_LIMITS } from '../../master/leader-status.js';
 
 export const command = 'status';
 export const describe = 'show the leader, masters, workers (state, load), queue depth and counts';
@@ -13,6 +11,7 @@ export function builder(y: Argv): Argv<GlobalArgs> {
 }
 
 export async function handler(argv: GlobalArgs): Promise<ExitCode> {
+  const [{ limitLine }, { LEADER_STATUS_MAX_LIMITS }] = await Promise.all([import('../../client/status-limits.js'), import('../../master/leader-status.js')]);
   return withClient(argv, async (client) => {
     const s = await client.status();
     if (argv.json) {

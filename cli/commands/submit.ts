@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { MAX_DELAY_MS, newTaskId, type SubmitInput } from '../../shared/protocol/task-record.js';
-import { BATCH_LIMITS } from '../../shared/protocol/task-ops.js';
 import { awaitTasks, goesOnLine, idList, JsonArrayLines } from '../await-tasks.js';
 import { checkInts, durationOption, globalOptions, parseLabels, printJson, UsageError, withClient, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -100,6 +99,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
   }
   const many = Boolean(argv.file);
   const progress = many && argv.wait ? progressFor(inputs.length, argv.progress) : NO_PROGRESS;
+  const { BATCH_LIMITS } = await import('../../shared/protocol/task-ops.js');
   return withClient(argv, async (client) => {
     let submitted = 0;
     // A Ctrl-C during the submission ends the command at once (what went in goes on).
@@ -107,7 +107,7 @@ export async function handler(argv: SubmitArgs): Promise<ExitCode> {
     const stopped = new Promise<null>((resolve) => (interrupt = () => resolve(null)));
     const off = onInterrupt((signal) => {
       progress.stop();
-      process.stderr.write(interruptedLines(signal, inputs, submitted, many));
+      process.stderr.write(interruptedLines(signal, inputs, submitted, many ? BATCH_LIMITS.maxItems : 1));
       interrupt();
     });
     let results;
@@ -165,12 +165,12 @@ function runAtOption(v: unknown): number {
 
 /**
  * What a Ctrl-C during the submission leaves: the confirmed tasks (they go on; how to
- * re-attach), and those of the batch in flight, which may or may not have gone in (one
- * batched multi holds at most BATCH_LIMITS.maxItems tasks; a single submit: its own id).
+ * re-attach), and those of the batch in flight, which may or may not have gone in (`batch`:
+ * one batched multi holds at most BATCH_LIMITS.maxItems tasks; a single submit: its own id, 1).
  */
-export function interruptedLines(signal: string, inputs: readonly SubmitInput[], submitted: number, many: boolean): string {
+export function interruptedLines(signal: string, inputs: readonly SubmitInput[], submitted: number, batch: number): string {
   const ids = inputs.slice(0, submitted).map((t) => t.id!);
-  const inFlight = inputs.slice(submitted, many ? submitted + BATCH_LIMITS.maxItems : 1).map((t) => t.id!);
+  const inFlight = inputs.slice(submitted, submitted + batch).map((t) => t.id!);
   const what = `interrupted (${signal}) while submitting: ${submitted} of ${inputs.length} submitted`;
   let out = ids.length > 0 ? goesOnLine(what, ids) : `drover: ${what}\n`;
   if (inFlight.length > 0) {

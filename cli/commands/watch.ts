@@ -7,9 +7,9 @@
 // --type) until SIGINT/SIGTERM. ZooKeeper away for --connect-timeout (at start, while the feed
 // opens, or later) ends it with exit 3. A reader that goes away (`| head -1`) ends it with 0.
 import type { Argv } from 'yargs';
-import { TaskFeed, type TaskEvent } from '../../client/task-feed.js';
+import type { TaskEvent, TaskFeed } from '../../client/task-feed.js';
 import { isTerminal, type TaskState } from '../../shared/protocol/task-state.js';
-import { ZkSession, type SessionState } from '../../shared/zk/session.js';
+import type { SessionState } from '../../shared/zk/session.js';
 import { ConnectionLossError } from '../../shared/zk/errors.js';
 import { UsageError, checkTaskId, globalOptions, printJson, zkAuthOf, type GlobalArgs } from '../common.js';
 import { EXIT, exitForOutcomes, type ExitCode } from '../exit-codes.js';
@@ -51,7 +51,8 @@ export async function handler(argv: WatchArgs): Promise<ExitCode> {
   // The reader went away (`watch | head -1`): nothing more to say to anyone; not an error.
   const onStdoutError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? end.resolve(EXIT.ok) : end.reject(err));
   process.stdout.on('error', onStdoutError);
-  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
+  const [{ ZkSession }, { TaskFeed }] = await Promise.all([import('../../shared/zk/session.js'), import('../../client/task-feed.js')]);
+  const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
   let feed: TaskFeed | undefined;
   let stopInterrupt = () => {};
   let awayTimer: NodeJS.Timeout | undefined;

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import type { RunningHttpServer } from '../../shared/http/server.js';
-import { ZkSession } from '../../shared/zk/session.js';
 import type { HandlerMap } from '../../worker/handlers.js';
 import { authFailure, checkInts, checkMemberId, durationOption, globalOptions, loggerFor, parseLabels, serveOptions, UsageError, zkAuthOf, type GlobalArgs, type ServeArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -41,13 +40,14 @@ export function builder(y: Argv): Argv<WorkerArgs> {
 
 export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   // Loaded here, not at the top: every other command starts without the worker.
-  const [{ Worker }, { loadHandlers }, { createMetricsRegistry }, { baseUrl, healthRoute, metricsRoute, startHttpServer }] = await Promise.all([
+  const [{ Worker }, { loadHandlers }, { createMetricsRegistry }, { baseUrl, healthRoute, metricsRoute, startHttpServer }, { ZkSession }] = await Promise.all([
     import('../../worker/worker.js'),
     import('../../worker/handlers.js'),
     import('../../shared/metrics/registry.js'),
     import('../../shared/http/server.js'),
+    import('../../shared/zk/session.js'),
   ]);
-  const root = loggerFor(argv);
+  const root = await loggerFor(argv);
   const metrics = createMetricsRegistry();
   const log = root.child({ workerId: argv.id });
   // Sandboxed: the module is loaded by the sandboxes only (the worker learns its types at start).
@@ -56,7 +56,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   const labels = parseLabels(argv.labels);
   const session = await ZkSession.open({
     connectString: argv.zk,
-    auth: zkAuthOf(argv),
+    auth: await zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
