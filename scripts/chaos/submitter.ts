@@ -69,9 +69,10 @@ export class Submitter {
   }
 
   /**
-   * The faults are over: the tasks left go out within `ms` from now (the pace was set for a
-   * fault phase estimated at ~6 s a fault; paced on, they could trickle in for half a minute
-   * more with nothing left to ride through).
+   * No more faults will start: the tasks left are due within `ms` from now (a pace, not a bound:
+   * each submission is still awaited and retried, the last fault's damage possibly still being
+   * repaired). The pace was set for a fault phase estimated at ~6 s a fault; kept, the tasks
+   * left would trickle in for half a minute after the faults.
    */
   finishWithin(ms: number): void {
     this.spreadMs = Math.min(this.spreadMs, Date.now() - this.startedAt + ms);
