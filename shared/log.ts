@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import type { LogFormat } from './log-formats.js';
 
 // pino-pretty (a CommonJS module) is loaded only when a pretty logger is made: a CLI command
 // that logs JSON, or nothing, does not pay for it at start (~70 ms of a ~0.5 s start).
@@ -8,9 +9,7 @@ const require = createRequire(import.meta.url);
 const pretty = (opts: PinoPretty.PrettyOptions): PinoPretty.PrettyStream => (require('pino-pretty') as typeof PinoPretty)(opts);
 
 export type { Logger };
-
-export type LogFormat = 'json' | 'pretty';
-export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+export { LOG_FORMATS, type LogFormat } from './log-formats.js';
 
 export interface LoggerOptions {
   level?: string;

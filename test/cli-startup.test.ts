@@ -22,10 +22,17 @@ async function loaded(args: string[]): Promise<{ code: number | null; modules: s
   return { code: r.code, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
-const RUN_ONLY = [/\/dist\/client\/drover-client\.js$/, /\/dist\/master\//, /\/dist\/worker\//, /\/node_modules\/cli-progress\//, /\/dist\/client\/task-feed\.js$/];
+const RUN_ONLY = [
+  /\/dist\/client\/drover-client\.js$/,
+  /\/dist\/master\//,
+  /\/dist\/worker\//,
+  /\/dist\/client\/task-feed\.js$/,
+  /\/dist\/shared\/zk\/session\.js$/,
+  /\/node_modules\/(cli-progress|node-zookeeper-client|pino|pino-pretty|prom-client)\//,
+];
 
 describe('drover start-up', () => {
-  it('--version and a usage error load neither the client, the master, the worker nor cli-progress', async () => {
+  it('--version and a usage error load neither the client, the ZooKeeper session and library, the logger, the master, the worker nor cli-progress', async () => {
     for (const [args, code] of [[['--version'], EXIT.ok], [['get'], EXIT.usage]] as const) {
       const r = await loaded([...args]);
       expect(r.code).toBe(code);

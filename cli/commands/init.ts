@@ -4,7 +4,7 @@
 // znodes they create, so they are restarted after, and --update run again).
 import type { Argv } from 'yargs';
 import type { ZkSession } from '../../shared/zk/session.js';
-import { ALL_PERMS, CREATOR_ALL_ACL, MAX_ACL_ENTRIES, OPEN_ACL, aclText, digestIds, identityText, parseAclSpec, permsOf, type Acl } from '../../shared/zk/acl.js';
+import { ALL_PERMS, CREATOR_ALL_ACL, MAX_ACL_ENTRIES, OPEN_ACL, aclText, digestIds, identityText, parseAclSpec, permsOf, type Acl } from '../../shared/zk/acl-spec.js';
 import { UsageError, globalOptions, printJson, zkAuthOf, type GlobalArgs } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
