@@ -5,7 +5,8 @@
 // does, not retry every 2 s forever.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ZkSession } from '../shared/zk/session.js';
-import { startCli, type RunningCli } from './harness/cli-run.js';
+import { startCli, type CliResult, type RunningCli } from './harness/cli-run.js';
+import { destroyRoot } from '../client/admin-destroy.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { freshLayout, testLog, TEST_SESSION_MS, zkConnect } from './harness/zk.js';
 import { waitFor } from './harness/wait-for.js';
@@ -34,21 +35,22 @@ describe('a root destroyed while a worker is expired', () => {
     // A real expiry: the server drops the session it no longer hears from.
     proxy.cut('blackhole');
     await waitFor(async () => (await session!.exists(paths.member(member))) === null, { timeoutMs: 15_000, message: 'the member node to go with its session' });
-    const tomb = JSON.stringify({ shards: paths.shards, createdAt: Date.now(), since: Date.now() });
-    await session.multi([
-      { op: 'create', path: paths.destroying, data: Buffer.from(tomb) },
-      { op: 'remove', path: paths.layout },
-      { op: 'remove', path: paths.election },
-      { op: 'remove', path: paths.workers },
-    ]);
-    proxy.heal();
-    const r = await Promise.race([worker.done, new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+    // destroy's own first multi (tombstone made; layout, election and workers removed); the
+    // worker's new session meets it before the rest of the root goes.
+    let r: CliResult | null = null;
+    await destroyRoot(session, root, {
+      afterTombstone: async () => {
+        proxy!.heal();
+        r = await Promise.race([worker!.done, new Promise<null>((res) => setTimeout(() => res(null), 10_000).unref())]);
+      },
+    });
     expect(r, `the worker did not exit; stdout: ${worker.stdout().slice(-2000)}`).not.toBeNull();
-    expect(r!.code, `stderr: ${r!.stderr}\nstdout: ${r!.stdout.slice(-3000)}`).toBe(1);
+    const ended = r! as CliResult;
+    expect(ended.code, `stderr: ${ended.stderr}\nstdout: ${ended.stdout.slice(-3000)}`).toBe(1);
     const said = `${root} is being destroyed; finish with drover admin destroy --root ${root} --yes`;
-    expect(r!.stderr.trim()).toBe(`drover: ${said}`);
+    expect(ended.stderr.trim()).toBe(`drover: ${said}`);
     // Said once, by the CLI; no retry loop before it gave up.
-    expect(r!.stdout).not.toContain(said);
-    expect(r!.stdout).not.toContain('re-registration failed');
+    expect(ended.stdout).not.toContain(said);
+    expect(ended.stdout).not.toContain('re-registration failed');
   });
 });

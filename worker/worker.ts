@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { ensureLayout, LayoutError } from '../shared/protocol/layout.js';
+import { emitEach } from './emit-each.js';
 import { layoutGone } from '../shared/protocol/layout-gone.js';
 import { NoNodeError } from '../shared/zk/errors.js';
 import type { Paths } from '../shared/protocol/paths.js';
@@ -55,15 +56,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopPromise?: Promise<void>;
   private drainWatch?: DrainWatch;
   private resolveStopped!: () => void;
-  private rejectStopped!: (err: Error) => void;
+  /** Resolves once the worker has stopped, however (stop(), a drain request: `drover drain`, or its root gone). */
+  readonly whenStopped: Promise<void> = new Promise((r) => (this.resolveStopped = r));
+  private goneWith!: (err: Error) => void;
   /**
-   * Resolves once the worker has stopped, however (stop(), or a drain request: `drover drain`);
-   * rejects with a LayoutError's one line, state 'failed', when its root went while it was expired.
+   * Rejects when the worker cannot go on, as the Master's does: its root was destroyed while its
+   * session was expired (re-registering found the directory gone). The CLI races it to exit 1.
    */
-  readonly whenStopped: Promise<void> = new Promise((resolve, reject) => {
-    this.resolveStopped = resolve;
-    this.rejectStopped = reject;
-  });
+  readonly whenGone: Promise<never> = new Promise<never>((_, reject) => (this.goneWith = reject));
 
   constructor(opts: WorkerOptions) {
     super();
@@ -80,7 +80,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.log = this.rootLog.child({ component: 'worker', workerId: this.id });
     this.registry = opts.metrics;
     // Handled here too: a library user who never awaits it must not get an unhandled rejection.
-    this.whenStopped.catch(() => undefined);
+    this.whenGone.catch(() => undefined);
   }
 
   get state(): WorkerState {
@@ -242,25 +242,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.sandboxes?.close();
   }
 
-  /**
-   * Emits to each listener on its own: a user's listener that throws is logged once, at error,
-   * and changes nothing else (the other listeners still hear it; the attempt, its line and its
-   * metrics are done already).
-   */
   private tell<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void {
-    for (const listener of this.rawListeners(event) as ((...a: WorkerEvents[K]) => unknown)[]) {
-      const said = (err: unknown) => {
-        const e = err as Error;
-        this.log.error({ event, err: e?.message ?? String(err), ...(e?.stack ? { stack: e.stack } : {}) }, `a '${event}' listener threw; ignored`);
-      };
-      try {
-        const r = listener.apply(this, args);
-        // An async listener's rejection too: unhandled, it would end the process.
-        if (r && typeof (r as PromiseLike<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, said);
-      } catch (err) {
-        said(err);
-      }
-    }
+    emitEach(this, this.log, event, args);
   }
 
   private onEnded(e: AttemptEnd): void {
@@ -276,18 +259,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   };
 
   // The root went while our session was expired (destroy saw no live member): stop as a failed
-  // start does, nothing to drain (the expiry fenced every attempt); the line is whenStopped's.
+  // start does, nothing to drain (the expiry fenced every attempt); whenGone carries the line,
+  // also when a stop (a signal, a drain) was already under way.
   private readonly onGone = (err: Error): void => {
-    if (this.stopPromise) return;
     this.log.debug({ err: err.message }, 'worker: the root is gone');
+    this.goneWith(err);
+    if (this.stopPromise) return;
     this.stopPromise = (async () => {
-      await this.startPromise?.catch(() => undefined);
-      // A start that failed meanwhile has released everything already.
-      if (this._state !== 'failed') {
-        this.setState('failed');
-        await this.release();
+      try {
+        await this.startPromise?.catch(() => undefined);
+        // A start that failed meanwhile has released everything already.
+        if (this._state !== 'failed') {
+          this.setState('failed');
+          await this.release();
+        }
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'worker: releasing after its root went');
+      } finally {
+        this.resolveStopped();
       }
-      this.rejectStopped(err);
     })();
   };
 

@@ -90,7 +90,9 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
     started = true;
     // ZooKeeper refusing our credentials mid-run closes the session: exit 1 with its line.
     const refused = authFailure(session);
-    await Promise.race([worker.start(), refused]);
+    // Its root destroyed while its session was expired: exit 1 with the line, as a start there does.
+    const gone = worker.whenGone;
+    await Promise.race([worker.start(), refused, gone]);
     // The worker said 'worker alive' (with its member name, concurrency and types) as it started.
     // Until a signal, or a drain request (`drover drain`) that stopped the worker by itself: exit 0 either way.
     await Promise.race([
@@ -100,6 +102,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
       }),
       worker.whenStopped,
       refused,
+      gone,
     ]);
   } finally {
     await http?.close();
