@@ -14,10 +14,9 @@
 //
 // Correctness rests on versions, not on events: a write at a stale version is refused (moved)
 // and the schedule re-read, so a missed or miscounted event costs a read, never a wrong task.
-import type { Cron } from 'croner';
-import { isScheduleName, nextOccurrence, parseCron } from '../shared/protocol/schedule.js';
+import { isScheduleName } from '../shared/protocol/schedule.js';
 import { planOccurrences } from '../shared/protocol/schedule-plan.js';
-import { advanceCursor, submitOccurrence, type ScheduleVerdict, type VersionedSchedule } from '../shared/protocol/schedule-ops.js';
+import { advanceCursor, submitOccurrence, type ScheduleVerdict } from '../shared/protocol/schedule-ops.js';
 import { HARD_SIZE_CAP, TaskValidationError, type SizeLimits } from '../shared/protocol/task-record.js';
 import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
@@ -25,27 +24,17 @@ import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
+import { ScheduleEntries, setNext, type Entry } from './schedule-entries.js';
 import { Tombstones } from './schedule-tombstones.js';
 import { WakeTimer } from './wake-timer.js';
-import { listSchedules, readSchedules, type ReadSchedule } from '../shared/protocol/schedule-reads.js';
+import { listSchedules, readSchedules } from '../shared/protocol/schedule-reads.js';
 
 /** Schedules stepped at once in a pass (each awaits one multi per occurrence). */
 const STEP_CONCURRENCY = 8;
-/** Schedules applied between yields to the event loop (each ~0.2-0.5 ms with a zone: a slice ≤ ~25 ms). */
-const APPLY_SLICE = 50;
 /** Later than this an occurrence counts as missed even under a serving leader (a long stall, writes failing). */
 const MAX_LATE_MS = 60_000;
 /** The leader submits what clients validated with their own limits: only the hard cap applies here. */
 const LEADER_LIMITS: SizeLimits = { maxPayloadBytes: HARD_SIZE_CAP, maxResultBytes: HARD_SIZE_CAP };
-
-interface Entry {
-  vs: VersionedSchedule;
-  cron: Cron;
-  /** The next occurrence after the cursor (Infinity: paused, unusable, or none ever again). */
-  nextAt: number;
-  /** Change events our own committed writes will still cause (skipped, not re-read). */
-  echoes: number;
-}
 
 export class Scheduler implements LeaderService {
   readonly name = 'scheduler';
@@ -56,7 +45,9 @@ export class Scheduler implements LeaderService {
   /** The earliest next occurrence (or tombstone due), and a retry after a failure (wake-timer.ts). */
   private readonly timer = new WakeTimer({ kick: () => this.kick(), stopped: false });
   private readonly retryTimer = new WakeTimer({ kick: () => this.kick(), stopped: false });
-  private readonly entries = new Map<string, Entry>();
+  /** Tombstones read (removed schedules): deleted once old enough. */
+  readonly tombstones = new Tombstones();
+  private readonly entries: ScheduleEntries;
   /** Schedules to re-read (named by events or refused writes). */
   private readonly dirty = new Set<string>();
   private fullRead = true;
@@ -64,12 +55,9 @@ export class Scheduler implements LeaderService {
   private servingSince = Infinity;
   private readonly pass: Coalescer;
   private readonly backoff: NoAuthBackoff;
-  /** Tombstones read (removed schedules): deleted once old enough. */
-  readonly tombstones = new Tombstones();
-  /** Unusable schedules already logged (name@version): logged once each. */
-  private readonly warned = new Set<string>();
 
   constructor(readonly ctx: LeaderContext) {
+    this.entries = new ScheduleEntries(ctx.log, this.tombstones);
     this.backoff = new NoAuthBackoff(ctx.log);
     this.pass = new Coalescer(
       () => this.run(),
@@ -125,7 +113,7 @@ export class Scheduler implements LeaderService {
     const passStart = Date.now();
     // Missed: before this leader served (or far too late); anything since is fired, late if busy.
     const since = Math.max(Math.min(this.servingSince, passStart), passStart - MAX_LATE_MS);
-    const due = [...this.entries].filter(([, e]) => e.nextAt <= passStart).map(([name]) => name);
+    const due = this.entries.due(passStart);
     let failed: { err: unknown } | null = null;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -137,7 +125,7 @@ export class Scheduler implements LeaderService {
           await this.step(name, since);
         } catch (err) {
           // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
-          if (err instanceof TaskValidationError) this.unusable(name, e.vs.version, err.message);
+          if (err instanceof TaskValidationError) this.entries.unusable(name, e.vs.version, err.message);
           else failed ??= { err };
         }
       }
@@ -165,7 +153,7 @@ export class Scheduler implements LeaderService {
         this.entries.clear();
         this.tombstones.clear();
         this.servingSince = began;
-        await this.applyAll(got);
+        await this.entries.applyAll(got);
       } catch (err) {
         this.fullRead = true;
         throw err;
@@ -178,48 +166,11 @@ export class Scheduler implements LeaderService {
     try {
       const got = await readSchedules(session, paths, names);
       this.counts.reads++;
-      await this.applyAll(got);
+      await this.entries.applyAll(got);
     } catch (err) {
       for (const n of names) this.dirty.add(n);
       throw err;
     }
-  }
-
-  /** Applies reads, yielding every APPLY_SLICE (10 000 schedules at takeover: no multi-second stall). */
-  private async applyAll(got: Map<string, ReadSchedule>): Promise<void> {
-    let n = 0;
-    for (const [name, r] of got) {
-      if (++n % APPLY_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.apply(name, r);
-    }
-  }
-
-  private apply(name: string, r: ReadSchedule): void {
-    this.tombstones.note(name, r);
-    if (r === null || 'removed' in r) return void this.entries.delete(name); // a tombstone: removed
-    if ('error' in r) return this.unusable(name, r.version, r.error);
-    try {
-      const cron = parseCron(r.schedule.cron, r.schedule.tz);
-      // Echoes still due of our writes are kept (a full read cleared the map: none).
-      const entry: Entry = { vs: r, cron, nextAt: Infinity, echoes: this.entries.get(name)?.echoes ?? 0 };
-      this.entries.set(name, entry);
-      this.setNext(entry);
-    } catch (err) {
-      this.unusable(name, r.version, (err as Error).message);
-    }
-  }
-
-  private unusable(name: string, version: number, why: string): void {
-    this.entries.delete(name);
-    const key = `${name}@${version}`;
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    this.ctx.log.warn({ schedule: name, err: why }, 'schedule cannot be used; left alone until changed');
-  }
-
-  private setNext(e: Entry): void {
-    const s = e.vs.schedule;
-    e.nextAt = s.paused ? Infinity : (nextOccurrence(e.cron, s.cursor) ?? Infinity);
   }
 
   /** Submits (or skips) what is due of one schedule, one fenced multi per occurrence. */
@@ -245,7 +196,7 @@ export class Scheduler implements LeaderService {
       this.counts.skipped += skipped;
       this.ctx.log.debug({ schedule: name, at: new Date(at).toISOString(), skipped }, 'schedule occurrence submitted');
     }
-    this.setNext(e);
+    setNext(e);
   }
 
   /** One write; false when it did not commit (the schedule is re-read, or retried after an unknown). */
@@ -282,9 +233,7 @@ export class Scheduler implements LeaderService {
 
   private arm(): void {
     if (this.stopped) return this.timer.stop();
-    let earliest = Infinity;
-    for (const e of this.entries.values()) if (e.nextAt < earliest) earliest = e.nextAt;
-    earliest = Math.min(earliest, this.tombstones.earliest());
+    const earliest = Math.min(this.entries.earliest(), this.tombstones.earliest());
     this.timer.at(earliest === Infinity ? null : earliest);
   }
 
