@@ -95,15 +95,25 @@ export class DagWriter {
         this.refused(items[v.item]!.id, { part: v.part, code: v.code });
         return false; // the rest are read again in the next pass
       }
+      let failed = 0;
       for (let k = from; k < from + v.taken; k++) {
         const it = items[k]!;
-        if (it.failedBy) this.stats.failed++;
-        else this.stats.released++;
+        if (it.failedBy) failed++;
         this.settle(it.id);
       }
+      this.counted(v.taken - failed, failed);
       from += v.taken;
     }
     return true;
+  }
+
+  /** The children of one committed release multi, in the stats and the registry's counter. */
+  private counted(queued: number, failed: number): void {
+    this.stats.released += queued;
+    this.stats.failed += failed;
+    const m = this.ctx.metrics?.workflow;
+    if (queued > 0) m?.released('queued', queued);
+    if (failed > 0) m?.released('dependency-failed', failed);
   }
 
   /** A write or read of `id` refused: after MAX_MOVES in a row it is dropped with an error line. */

@@ -12,6 +12,7 @@ import { counter, gauge, histogram, perRegistry } from '../shared/metrics/get-or
 import type { Registry } from '../shared/metrics/registry.js';
 import type { WaitingKind } from './assignment-policy.js';
 import { PRIORITY_BANDS, type PriorityBand } from './queue-slot.js';
+import { NO_WORKFLOW_METRICS, workflowMetrics, type WorkflowMetrics } from './workflow-metrics.js';
 
 /** Why the leader took an attempt back: its worker's member node went, or its deadline passed. */
 export type ReclaimReason = 'worker-gone' | 'deadline';
@@ -33,6 +34,8 @@ export interface LeaderMetrics {
   reclaimed(reason: ReclaimReason, lost: boolean): void;
   /** One assignment round's duration. */
   round(seconds: number): void;
+  /** Dependency release and schedules (workflow-metrics.ts). */
+  readonly workflow: WorkflowMetrics;
 }
 
 /** What a leader holds in memory, read at scrape time. */
@@ -73,7 +76,7 @@ export interface MasterMetrics extends LeaderMetrics {
 }
 
 /** For a master without a registry. */
-export const NO_MASTER_METRICS: MasterMetrics = { assigned() {}, reclaimed() {}, round() {}, leaderSeen() {}, knownEpoch: () => null, attach() {}, detach() {} };
+export const NO_MASTER_METRICS: MasterMetrics = { assigned() {}, reclaimed() {}, round() {}, workflow: NO_WORKFLOW_METRICS, leaderSeen() {}, knownEpoch: () => null, attach() {}, detach() {} };
 
 const sourcesOf = perRegistry<Set<MasterMetricsSource>>(() => new Set());
 /**
@@ -199,6 +202,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
       if (wasLost) lost.inc();
     },
     round: (s) => rounds.observe(s),
+    workflow: workflowMetrics(registry),
     leaderSeen(seen) {
       // Epochs are sequence numbers of one directory: a lower one is an older leader (a stale read).
       if (epoch.known !== null && seen <= epoch.known) return;

@@ -47,6 +47,12 @@ export class ScheduleEntries {
   due(at: number): string[] {
     return [...this.map].filter(([, e]) => e.nextAt <= at).map(([name]) => name);
   }
+  /** Schedules held that are not paused (the drover_schedules gauge: O(schedules), at a scrape). */
+  active(): number {
+    let n = 0;
+    for (const e of this.map.values()) if (!e.vs.schedule.paused) n++;
+    return n;
+  }
   /** The earliest next occurrence of all (Infinity: none). */
   earliest(): number {
     let earliest = Infinity;

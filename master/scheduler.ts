@@ -27,6 +27,7 @@ import type { LeaderService } from './leader-services.js';
 import { ScheduleEntries, setNext, type Entry } from './schedule-entries.js';
 import { Tombstones } from './schedule-tombstones.js';
 import { WakeTimer } from './wake-timer.js';
+import type { OccurrenceOutcome } from './workflow-metrics.js';
 import { listSchedules, readSchedules } from '../shared/protocol/schedule-reads.js';
 
 /** Schedules stepped at once in a pass (each awaits one multi per occurrence). */
@@ -63,6 +64,11 @@ export class Scheduler implements LeaderService {
       () => this.run(),
       (err) => this.onError(err),
     );
+  }
+
+  /** Schedules held that are not paused. */
+  get active(): number {
+    return this.entries.active();
   }
 
   async start(): Promise<void> {
@@ -179,7 +185,7 @@ export class Scheduler implements LeaderService {
     const plan = planOccurrences(e.vs.schedule, Date.now(), e.cron, since);
     if (plan.fire.length === 0 && plan.skipCursor !== null) {
       if (!(await this.write(e, name, () => advanceCursor(this.ctx, e.vs, plan.skipCursor!, plan.skipped)))) return;
-      this.counts.skipped += plan.skipped;
+      this.count('skipped', plan.skipped);
       this.ctx.log.info({ schedule: name, skipped: plan.skipped }, 'missed occurrences skipped');
     }
     for (let i = 0; i < plan.fire.length; i++) {
@@ -192,11 +198,18 @@ export class Scheduler implements LeaderService {
         return v;
       });
       if (!ok) return;
-      if (created) this.counts.submitted++;
-      this.counts.skipped += skipped;
+      if (created) this.count('submitted', 1);
+      this.count('skipped', skipped);
       this.ctx.log.debug({ schedule: name, at: new Date(at).toISOString(), skipped }, 'schedule occurrence submitted');
     }
     setNext(e);
+  }
+
+  /** Occurrences of a committed write, in this leadership's counts and the registry's counter. */
+  private count(outcome: OccurrenceOutcome, n: number): void {
+    if (n === 0) return;
+    this.counts[outcome] += n;
+    this.ctx.metrics?.workflow.occurrences(outcome, n);
   }
 
   /** One write; false when it did not commit (the schedule is re-read, or retried after an unknown). */

@@ -2,7 +2,9 @@
 // after a known sequence of tasks the leader's gauges and counters hold the expected counts
 // and the follower's say it follows; kill -9 of the leader moves the follower's leader gauges;
 // kill -9 of a worker holding tasks makes the new leader's reclaims and lost attempts grow by
-// what it held.
+// what it held. The workflows' metrics (dependency release, schedules) of an in-process leader
+// scraped over HTTP: a diamond with a failing branch, a per-second schedule, a paused one and
+// one whose missed occurrences are skipped.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { ProcessPool, type DroverProcess } from './harness/processes.js';
@@ -11,6 +13,11 @@ import { waitFor } from './harness/wait-for.js';
 import { httpUrlOf, parseMetrics, scrape, type Scrape } from './harness/metrics-scrape.js';
 import { Master } from '../master/master.js';
 import { createMetricsRegistry } from '../shared/metrics/registry.js';
+import { baseUrl, metricsRoute, startHttpServer } from '../shared/http/server.js';
+import { encodeSchedule, newSchedule, occurrenceId, schedulePath } from '../shared/protocol/schedule.js';
+import { NonRetryableError } from '../worker/handlers.js';
+import { startCluster } from './harness/cluster.js';
+import { submitDag } from './harness/dag-tasks.js';
 
 const pool = new SessionPool();
 const procs = new ProcessPool();
@@ -174,6 +181,68 @@ describe('master metrics over HTTP', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('workflows: dependent tasks waiting and released by outcome, schedules held, occurrences submitted and skipped', async () => {
+    const registry = createMetricsRegistry();
+    const c = await startCluster({
+      master: { metrics: registry },
+      workers: [
+        {
+          id: 'wf-w',
+          concurrency: 4,
+          handlers: {
+            ok: async (p: { ms?: number } | null) => void (p?.ms && (await new Promise((r) => setTimeout(r, p.ms)))),
+            boom: async () => {
+              throw new NonRetryableError('boom');
+            },
+          },
+        },
+      ],
+    });
+    const http = await startHttpServer({ port: 0, routes: [metricsRoute(registry)] });
+    try {
+      const url = `${baseUrl(http)}metrics`;
+      const tick = await c.client.schedules.add('tick', { cron: '* * * * * *', type: 'ok' });
+      await c.client.schedules.add('held', { cron: '* * * * * *', type: 'ok', paused: true });
+      // Written 3 years back (a yearly cron): its 3 missed occurrences are skipped, none submitted.
+      const yearsAgo = Date.now() - 3 * 365 * 86_400_000;
+      await c.admin.create(schedulePath(c.paths, 'late'), encodeSchedule(newSchedule('late', { cron: '0 0 0 1 1 *', tz: 'UTC', type: 'ok', misfire: 'skip' }, yearsAgo)));
+      // A diamond whose gate runs 1.5 s (its 3 dependents wait meanwhile); b fails, so d is failed for it.
+      await submitDag(c.admin, c.paths, [
+        { id: 'wf-a', type: 'ok', payload: { ms: 1500 } },
+        { id: 'wf-b', type: 'boom', maxAttempts: 1, dependsOn: ['wf-a'] },
+        { id: 'wf-c', type: 'ok', dependsOn: ['wf-a'] },
+        { id: 'wf-d', type: 'ok', dependsOn: ['wf-b', 'wf-c'] },
+      ]);
+      const held = await scrapeUntil(url, (x) => x.get('drover_dag_waiting_tasks') === 3 && x.get('drover_schedules') === 2, '3 waiting, 2 active schedules');
+      expect(held.get('drover_dag_releases_total', { outcome: 'queued' })).toBe(0);
+
+      const done = await Promise.all(['wf-a', 'wf-b', 'wf-c', 'wf-d'].map((id) => c.client.wait(id, { timeoutMs: 10_000 })));
+      expect(done.map((r) => r!.state)).toEqual(['succeeded', 'failed', 'succeeded', 'failed']);
+      const released = await scrapeUntil(url, (x) => x.get('drover_dag_waiting_tasks') === 0, 'none waiting');
+      expect(released.get('drover_dag_releases_total', { outcome: 'queued' })).toBe(2);
+      expect(released.get('drover_dag_releases_total', { outcome: 'dependency-failed' })).toBe(1);
+
+      // Two occurrences at least, then paused: the counter holds exactly the tasks written.
+      await waitFor(async () => ((await c.client.schedules.get('tick'))!.cursor >= Math.ceil((tick.createdAt + 1) / 1000) * 1000 + 1000 ? true : undefined), { timeoutMs: 5000, message: 'two occurrences' });
+      const paused = await c.client.schedules.pause('tick');
+      const ids: string[] = [];
+      for (let t = Math.ceil((tick.createdAt + 1) / 1000) * 1000; t <= paused.cursor; t += 1000) ids.push(occurrenceId('tick', t));
+      expect((await Promise.all(ids.map((id) => c.client.get(id)))).every((r) => r !== null)).toBe(true);
+      const skipped = (await c.client.schedules.get('late'))!.skipped;
+      expect(skipped).toBe(3);
+      const fired = await scrapeUntil(
+        url,
+        (x) => x.get('drover_schedules') === 1 && x.get('drover_schedule_occurrences_total', { outcome: 'submitted' }) === ids.length,
+        'paused: 1 active schedule, every tick occurrence counted',
+      );
+      expect(ids.length).toBeGreaterThanOrEqual(2);
+      expect(fired.get('drover_schedule_occurrences_total', { outcome: 'skipped' })).toBe(skipped);
+    } finally {
+      await http.close();
+      await c.stop();
     }
   });
 });
