@@ -7,6 +7,7 @@ import type { DroverClient } from '../client/drover-client.js';
 import { readFileSync } from 'node:fs';
 import { AuthFailedError, ConnectionLossError, NoAuthError, SessionExpiredError, UnsupportedServerError, ZkError } from '../shared/zk/errors.js';
 import type { ZkAuth } from '../shared/zk/session-types.js';
+import { parseZkAuth } from '../shared/zk/acl-spec.js';
 import { TaskValidationError } from '../shared/protocol/task-record.js';
 import { assertRoot, assertTaskId, assertWorkerId, InvalidIdError } from '../shared/protocol/paths.js';
 import { InvalidConnectStringError, parseConnectString } from '../shared/zk/connect-string.js';
@@ -50,27 +51,22 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
 
 type ZkAuthArgs = { zkAuth?: unknown; zkAuthFile?: unknown };
 
-function checkZkAuth(argv: ZkAuthArgs): true | Promise<true> {
-  const given = zkAuthText(argv);
-  return given ? parseZkAuthText(given).then(() => true as const) : true;
+function checkZkAuth(argv: ZkAuthArgs): true {
+  zkAuthOf(argv);
+  return true;
 }
 
 /**
  * The identity --zk-auth or --zk-auth-file give (the file's one line), none: anonymous. A bad
  * form is a UsageError (exit 2, before connecting) that never repeats the secret.
  */
-export async function zkAuthOf(argv: ZkAuthArgs): Promise<ZkAuth[] | undefined> {
+export function zkAuthOf(argv: ZkAuthArgs): ZkAuth[] | undefined {
   const given = zkAuthText(argv);
-  return given ? parseZkAuthText(given) : undefined;
-}
-
-/** Its parser's module (shared/zk/acl.ts) loads node-zookeeper-client: only once an identity is given. */
-async function parseZkAuthText({ text, from }: { text: string; from: string }): Promise<ZkAuth[]> {
-  const { parseZkAuth } = await import('../shared/zk/acl-spec.js');
+  if (!given) return undefined;
   try {
-    return [parseZkAuth(text)]; // not trimmed: a password may begin or end with a space
+    return [parseZkAuth(given.text)]; // not trimmed: a password may begin or end with a space
   } catch (err) {
-    throw new UsageError(`${from}: ${(err as Error).message}`);
+    throw new UsageError(`${given.from}: ${(err as Error).message}`);
   }
 }
 

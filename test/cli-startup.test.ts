@@ -33,7 +33,15 @@ const RUN_ONLY = [
 
 describe('drover start-up', () => {
   it('--version and a usage error load neither the client, the ZooKeeper session and library, the logger, the master, the worker nor cli-progress', async () => {
-    for (const [args, code] of [[['--version'], EXIT.ok], [['get'], EXIT.usage]] as const) {
+    // A usage error of yargs' own (get without its id), and ones the commands' checks raise: init's
+    // root check, and a bad identity (the global --zk-auth check every command runs).
+    const cases = [
+      [['--version'], EXIT.ok],
+      [['get'], EXIT.usage],
+      [['init', '--root', '/zookeeper'], EXIT.usage],
+      [['status', '--zk-auth', 'digest:bad'], EXIT.usage],
+    ] as const;
+    for (const [args, code] of cases) {
       const r = await loaded([...args]);
       expect(r.code).toBe(code);
       expect(r.modules.some((m) => m.endsWith('/dist/cli/main.js'))).toBe(true); // the hook saw the CLI load

@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import type { ZkSession } from '../../shared/zk/session.js';
 import { ALL_PERMS, CREATOR_ALL_ACL, MAX_ACL_ENTRIES, OPEN_ACL, aclText, digestIds, identityText, parseAclSpec, permsOf, type Acl } from '../../shared/zk/acl-spec.js';
 import { UsageError, globalOptions, printJson, zkAuthOf, type GlobalArgs } from '../common.js';
+import { isZooKeeperTree } from '../../shared/protocol/id-checks.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
 interface InitArgs extends GlobalArgs {
@@ -30,18 +31,17 @@ export function builder(y: Argv): Argv<InitArgs> {
     .option('update', { type: 'boolean', default: false, describe: 'the root exists: set the ACL on every znode under it (restart running processes after, then run it again)' })
     .option('force', { type: 'boolean', default: false, describe: 'with --update: even if it takes c or w from an identity the root grants them now' })
     .example('$0 init --zk-auth digest:admin:s3cret --acl digest:admin:s3cret:cdrwa --acl digest:viewer:pw:r', 'a root only admin may change and viewer may read')
-    .check((a) => aclOf(a as unknown as InitArgs).then(() => true)) as unknown as Argv<InitArgs>;
+    .check((a) => Boolean(aclOf(a as unknown as InitArgs))) as unknown as Argv<InitArgs>;
 }
 
 /** The root's checks and writes: loaded when init runs, not by every command's builder. */
 const rootAcl = () => Promise.all([import('../../shared/protocol/root-acl.js'), import('../../shared/protocol/root-acl-checks.js')]).then(([a, b]) => ({ ...a, ...b }));
 
 /** The ACL asked for; refuses a bad spec, too many entries, or one that locks out the identity running init. */
-async function aclOf(a: InitArgs): Promise<Acl> {
+function aclOf(a: InitArgs): Acl {
   if (a.root === '/') throw new UsageError('init: --root / is ZooKeeper itself; name a cluster root such as /drover');
-  const { isZooKeeperTree } = await rootAcl();
   if (isZooKeeperTree(a.root)) throw new UsageError(`init: ${a.root} is ZooKeeper's own tree; name a cluster root such as /drover`);
-  const auth = await zkAuthOf(a);
+  const auth = zkAuthOf(a);
   let acl: Acl;
   if (!a.acl || a.acl.length === 0) acl = auth ? CREATOR_ALL_ACL : OPEN_ACL;
   else {
@@ -68,7 +68,7 @@ async function updateRefusal(session: ZkSession, argv: InitArgs, acl: Acl): Prom
   if (why) return why;
   if (argv.force) return null;
   // `auth` (creator-all) stands for this session's own digest ids.
-  const ids = digestIds(await zkAuthOf(argv));
+  const ids = digestIds(zkAuthOf(argv));
   const next = acl.flatMap((e) => (e.scheme === 'auth' ? ids.map((id) => ({ perms: e.perms, scheme: 'digest', id })) : [e]));
   const dropped = droppedWriters((await session.retrying(() => session.getACL(argv.root))).acl, next);
   if (dropped.length === 0) return null;
@@ -76,7 +76,7 @@ async function updateRefusal(session: ZkSession, argv: InitArgs, acl: Acl): Prom
 }
 
 export async function handler(argv: InitArgs): Promise<ExitCode> {
-  const acl = await aclOf(argv);
+  const acl = aclOf(argv);
   const [{ ZkSession }, { rootExists, aclWarnings, updateRootAcl, initRoot, RootAppearedError }] = await Promise.all([import('../../shared/zk/session.js'), rootAcl()]);
   const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
   try {

@@ -32,3 +32,6 @@ export function assertRoot(root: unknown): asserts root is string {
       (root.startsWith('/') && root.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(seg))));
   if (!ok) throw new InvalidIdError(`invalid root ${JSON.stringify(root)}: use a ZooKeeper path such as /drover (no empty, . or .. segments, no trailing /)`);
 }
+
+/** ZooKeeper's own tree (quotas, config): never a cluster root. */
+export const isZooKeeperTree = (root: string): boolean => root === '/zookeeper' || root.startsWith('/zookeeper/');

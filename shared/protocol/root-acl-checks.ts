@@ -7,8 +7,7 @@ import type { ZkSession } from '../zk/session.js';
 import { PERMS, aclText, isMasked, type Acl, type AclEntry } from '../zk/acl.js';
 import { LayoutError, openLayout } from './layout.js';
 
-/** ZooKeeper's own tree (quotas, config): never a cluster root. */
-export const isZooKeeperTree = (root: string): boolean => root === '/zookeeper' || root.startsWith('/zookeeper/');
+export { isZooKeeperTree } from './id-checks.js';
 
 /** Null when `root` holds a drover layout this identity can read; else why --update refuses it. */
 export async function notALayout(session: ZkSession, root: string): Promise<string | null> {
