@@ -8,6 +8,7 @@ import { ensureLayout } from '../shared/protocol/layout.js';
 import { layoutGone } from '../shared/protocol/layout-gone.js';
 import { assertWorkerId, DEFAULT_SHARDS, type Paths } from '../shared/protocol/paths.js';
 import { LeaderElection, type LeaderHandle } from '../shared/zk/election.js';
+import { candidacy } from './candidacy.js';
 import { ZkSession, type ZkAuth } from '../shared/zk/session.js';
 import type { Registry } from '../shared/metrics/registry.js';
 import { Leadership } from './leadership.js';
@@ -140,8 +141,10 @@ export class Master extends EventEmitter<MasterEvents> {
       this.attachMetrics(this.session, this.paths);
       this.setState('following');
       this.joinElection();
+      await candidacy(this.election!);
     } catch (err) {
       this.setState('failed');
+      await this.election?.stop();
       if (this.ownsSession) await this.session?.close();
       throw err;
     }
@@ -280,4 +283,3 @@ export class Master extends EventEmitter<MasterEvents> {
     this.setState('stopped');
   }
 }
-

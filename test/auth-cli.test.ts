@@ -61,6 +61,16 @@ describe('a locked root', () => {
     expect(sub.stderr).toMatch(/^drover: permission denied: create \S+ needs CREATE on \S+ \(this client: digest:viewer; check --zk-auth\)\n$/);
   });
 
+  it('a read-only identity cannot run a master or a worker: each exits 1 at start with the one line', async () => {
+    // A master refused its candidacy would otherwise stay up (and healthy to /healthz), never able to lead.
+    const master = await runCli(['master', ...g, '--id', 'ro-m', '--zk-auth', VIEWER, '--log-format', 'json'], { env, timeoutMs: 15_000 });
+    expect(master.code, master.stderr).toBe(1);
+    expect(master.stderr).toMatch(/^drover: permission denied: create \S+\/election\/\S+ needs CREATE on \S+\/election \(this client: digest:viewer; check --zk-auth\)\n$/);
+    const worker = await runCli(['worker', ...g, '--id', 'ro-w', '--zk-auth', VIEWER, '--log-format', 'json'], { env, timeoutMs: 15_000 });
+    expect(worker.code, worker.stderr).toBe(1);
+    expect(worker.stderr).toMatch(/^drover: permission denied: \S+ \S+ needs \S+ on \S+ \(this client: digest:viewer; check --zk-auth\)\n$/);
+  });
+
   it('--zk-auth-file (out of ps) and the config file (zk-auth) give the identity; a bad form is a usage error that never repeats the secret', async () => {
     const file = join(dir, 'auth');
     writeFileSync(file, `${ADMIN}\n`);

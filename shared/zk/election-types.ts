@@ -23,6 +23,8 @@ export interface ElectionEvents {
   watch: [];
   /** The directory is gone and `whenDirGone` said why: the election stopped (role 'stopped'). */
   gone: [err: Error];
+  /** A check was refused (NO_AUTH): tried again with back-off (a start may rather give up). */
+  refused: [err: Error];
 }
 
 export interface ElectionOptions {

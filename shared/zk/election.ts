@@ -73,6 +73,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
   private retryAfter(err: unknown): void {
     if (!NoAuthBackoff.is(err)) this.log.warn({ err: (err as Error).message }, 'election check failed; retrying');
     this.refusals.schedule(err, 200, () => this.checker.kick());
+    if (NoAuthBackoff.is(err)) this.emit('refused', err as Error);
   }
 
   /** NO_NODE of the directory itself (the listing) or of a candidate's create in it. */
