@@ -43,6 +43,11 @@ interface CommandLike {
 
 /** Never settable from the environment or the file: yargs' own, and the file's name itself. */
 const NOT_LAYERED = new Set(['help', 'version', 'config']);
+/**
+ * Options of a command a person must type (as hidden ones: retry's and destroy's --yes), shown
+ * in its help: a DROVER_DRAIN_CANCEL or a file's drain.cancel would turn every drain into a cancel.
+ */
+const COMMAND_LINE_ONLY: ReadonlyMap<string, ReadonlySet<string>> = new Map([['drain', new Set(['cancel'])]]);
 
 /** The options of each command, read from its builder on a throwaway yargs (positionals and hidden options left out). */
 export function optionTree(commands: readonly CommandLike[], inherited = new Map<string, OptionSpec>()): Map<string, CommandNode> {
@@ -60,9 +65,10 @@ export function optionTree(commands: readonly CommandLike[], inherited = new Map
       choices: Record<string, unknown[]>;
     };
     const positionals = new Set([...c.command.matchAll(/[<[]([\w-]+)(?:\.\.)?[>\]]/g)].map((m) => m[1]!));
+    const typedOnly = COMMAND_LINE_ONLY.get(c.command.split(' ')[0]!);
     const options = new Map(inherited);
     for (const name of Object.keys(o.key)) {
-      if (NOT_LAYERED.has(name) || positionals.has(name) || o.hiddenOptions.includes(name)) continue;
+      if (NOT_LAYERED.has(name) || positionals.has(name) || o.hiddenOptions.includes(name) || typedOnly?.has(name)) continue;
       const type = o.boolean.includes(name) ? 'boolean' : o.number.includes(name) ? 'number' : o.array.includes(name) ? 'array' : 'string';
       options.set(name, { type, ...(o.choices[name] ? { choices: o.choices[name] } : {}), ...(SECRET_OPTIONS.has(name) ? { secret: true } : {}) });
     }

@@ -2,6 +2,8 @@
 // a paused type is assigned nothing while other types run, running tasks finish, pausing all
 // holds everything, resume lets it go; status shows it (text and --json); a paused type costs
 // the rounds nothing per queued task. Failover and drain with real processes: control-failover.test.ts.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import type { ClusterStatus } from '../client/status.js';
@@ -16,6 +18,7 @@ import { runLeadership, type LeaderRun } from './harness/leadership-run.js';
 import { ProcessPool } from './harness/processes.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { waitFor } from './harness/wait-for.js';
+import { tempDir } from './harness/temp.js';
 import { SessionPool, TEST_SESSION_MS, freshLayout, testLog, zkConnect } from './harness/zk.js';
 
 const pool = new SessionPool();
@@ -199,6 +202,14 @@ describe('pause and resume on a running cluster', () => {
     const c = await procs.run(['drain', '--cancel', 'nobody', ...g]);
     expect(c.code).toBe(EXIT.notFound);
     oneLine(c.stderr);
+    // --cancel only from the command line: DROVER_DRAIN_CANCEL leaves a drain a drain, a file's key is refused.
+    const e = await procs.run(['drain', 'nobody', ...g], 20_000, { DROVER_DRAIN_CANCEL: 'true' });
+    expect([e.code, e.stderr]).toEqual([EXIT.notFound, 'drover: no live worker nobody\n']);
+    const file = join(tempDir('drain-cancel-'), 'drover.json');
+    writeFileSync(file, JSON.stringify({ drain: { cancel: true } }));
+    const f = await procs.run(['drain', 'nobody', '--config', file, ...g]);
+    expect(f.code).toBe(EXIT.usage);
+    expect(f.stderr).toMatch(/unknown key "drain\.cancel"/);
   });
 
   it('drain --wait returns once the worker has left; a worker that finds a request at start drains at once and removes it; --cancel takes one back', async () => {
