@@ -107,6 +107,9 @@ describe('drover init', () => {
     expect(bad.stderr).toMatch(/permissions \(the last part\) must be letters of cdrwa/);
     const nine = await runCli(['init', '--zk', server.connectString, '--root', r2, ...Array.from({ length: 9 }, (_, i) => ['--acl', `digest:u${i}:p:cdrwa`]).flat()], { env });
     expect(nine.code).toBe(2);
+    // A bare --acl (its value forgotten) is refused, not taken for the default (an open root here).
+    const bare = await runCli(['init', '--root', r2, '--acl', '--zk', server.connectString], { env });
+    expect([bare.code, bare.stderr]).toEqual([2, 'drover: --acl: give an entry (digest:USER:PASSWORD:PERMS or world:anyone:PERMS) (see drover --help)\n']);
     const s = await ZkSession.open({ connectString: server.connectString, log: testLog });
     try {
       expect(await s.exists(r2)).toBeNull();

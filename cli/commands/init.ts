@@ -43,7 +43,9 @@ function aclOf(a: InitArgs): Acl {
   if (isZooKeeperTree(a.root)) throw new UsageError(`init: ${a.root} is ZooKeeper's own tree; name a cluster root such as /drover`);
   const auth = zkAuthOf(a);
   let acl: Acl;
-  if (!a.acl || a.acl.length === 0) acl = auth ? CREATOR_ALL_ACL : OPEN_ACL;
+  // A bare --acl (its value forgotten) would otherwise make the default: an open root, say.
+  if (a.acl !== undefined && a.acl.length === 0) throw new UsageError('--acl: give an entry (digest:USER:PASSWORD:PERMS or world:anyone:PERMS)');
+  if (!a.acl) acl = auth ? CREATOR_ALL_ACL : OPEN_ACL;
   else {
     if (a.acl.length > MAX_ACL_ENTRIES) throw new UsageError(`--acl: at most ${MAX_ACL_ENTRIES} entries (each is carried by every create)`);
     acl = a.acl.map((spec) => {
