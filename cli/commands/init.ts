@@ -84,7 +84,11 @@ export async function handler(argv: InitArgs): Promise<ExitCode> {
   try {
     const exists = await rootExists(session, argv.root);
     if (exists && !argv.update) {
-      process.stderr.write(`drover: ${argv.root} exists; --update sets the ACL on every znode under it (then restart its masters and workers)\n`);
+      // --update is the way only for a drover root: for anything else it would refuse too.
+      // (Unreadable to this identity: the usual line.)
+      const { notALayout } = await rootAcl();
+      const foreign = await notALayout(session, argv.root).catch(() => null);
+      process.stderr.write(`drover: ${foreign ? `${argv.root} exists and is no drover root (${foreign}): choose another --root` : `${argv.root} exists; --update sets the ACL on every znode under it (then restart its masters and workers)`}\n`);
       return EXIT.error;
     }
     const refused = exists ? await updateRefusal(session, argv, acl) : null;
