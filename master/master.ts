@@ -138,13 +138,17 @@ export class Master extends EventEmitter<MasterEvents> {
         this.ownsSession = true;
       }
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);
+      // A stop() while the layout was read found no election to leave: join none now.
+      if (this.stopping) return;
       this.attachMetrics(this.session, this.paths);
       this.setState('following');
       this.joinElection();
-      await candidacy(this.election!);
+      await candidacy(this.election!, this.session);
     } catch (err) {
+      if (this.stopping) return; // stop() ends it (and says stopped), not this error
       this.setState('failed');
       await this.election?.stop();
+      this.metrics.detach();
       if (this.ownsSession) await this.session?.close();
       throw err;
     }

@@ -113,6 +113,11 @@ describe('drover init', () => {
     const s = await ZkSession.open({ connectString: server.connectString, log: testLog });
     try {
       expect(await s.exists(r2)).toBeNull();
+      // An existing znode that is no drover root: another --root, not --update (which refuses it too).
+      const foreign = uniqueRoot('foreign');
+      await s.mkdirp(`${foreign}/data`);
+      const f = await runCli(['init', '--zk', server.connectString, '--root', foreign], { env });
+      expect([f.code, f.stderr]).toEqual([1, `drover: ${foreign} exists and holds no drover layout (no ${foreign}/layout): choose another --root\n`]);
     } finally {
       await s.close();
     }

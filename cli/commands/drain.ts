@@ -24,7 +24,7 @@ export function builder(y: Argv): Argv<DrainArgs> {
     .option('cancel', {
       type: 'boolean',
       default: false,
-      describe: 'take a drain request back (also the way out for one left by a worker killed before it left: its next start would drain at once); exit 1 if the worker is already draining',
+      describe: 'take a drain request back (also the way out for one left by a worker killed before it left: its next start would drain at once); exit 1 if the worker is already draining; command line only (not from DROVER_* or a config file)',
     })
     .check((a) => {
       try {

@@ -85,10 +85,15 @@ export async function handler(argv: InitArgs): Promise<ExitCode> {
     const exists = await rootExists(session, argv.root);
     if (exists && !argv.update) {
       // --update is the way only for a drover root: for anything else it would refuse too.
-      // (Unreadable to this identity: the usual line.)
-      const { notALayout } = await rootAcl();
-      const foreign = await notALayout(session, argv.root).catch(() => null);
-      process.stderr.write(`drover: ${foreign ? `${argv.root} exists and is no drover root (${foreign}): choose another --root` : `${argv.root} exists; --update sets the ACL on every znode under it (then restart its masters and workers)`}\n`);
+      // A drover root being destroyed or of another format: its layout's own line. No layout (a
+      // foreign znode): another root. Unreadable to this identity: the usual line.
+      const { layoutOf } = await rootAcl();
+      const layout = await layoutOf(session, argv.root).catch(() => 'unreadable' as const);
+      const line =
+        layout instanceof Error ? layout.message
+        : layout === null ? `${argv.root} exists and holds no drover layout (no ${argv.root}/layout): choose another --root`
+        : `${argv.root} exists; --update sets the ACL on every znode under it (then restart its masters and workers)`;
+      process.stderr.write(`drover: ${line}\n`);
       return EXIT.error;
     }
     const refused = exists ? await updateRefusal(session, argv, acl) : null;

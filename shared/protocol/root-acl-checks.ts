@@ -9,15 +9,21 @@ import { LayoutError, openLayout } from './layout.js';
 
 export { isZooKeeperTree } from './id-checks.js';
 
-/** Null when `root` holds a drover layout this identity can read; else why --update refuses it. */
-export async function notALayout(session: ZkSession, root: string): Promise<string | null> {
+/** What `root` holds: a readable drover layout ('layout'), none (null), or the LayoutError that refuses it. */
+export async function layoutOf(session: ZkSession, root: string): Promise<'layout' | null | LayoutError> {
   try {
-    if (await openLayout(session, root)) return null;
-    return `${root} holds no drover layout (no ${root}/layout): init --update only sets the ACL of a drover root`;
+    return (await openLayout(session, root)) ? 'layout' : null;
   } catch (err) {
-    if (err instanceof LayoutError) return err.message;
+    if (err instanceof LayoutError) return err;
     throw err;
   }
+}
+
+/** Null when `root` holds a drover layout this identity can read; else why --update refuses it. */
+export async function notALayout(session: ZkSession, root: string): Promise<string | null> {
+  const got = await layoutOf(session, root);
+  if (got === 'layout') return null;
+  return got === null ? `${root} holds no drover layout (no ${root}/layout): init --update only sets the ACL of a drover root` : got.message;
 }
 
 /** An entry's identity: a digest's user (its hash may be masked as `user:x`), else scheme:id. */
