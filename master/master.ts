@@ -137,21 +137,28 @@ export class Master extends EventEmitter<MasterEvents> {
         this.session = await ZkSession.open({ connectString: this.opts.connectString!, auth: this.opts.auth, sessionTimeoutMs: this.opts.sessionTimeoutMs, log: this.baseLog, metrics: this.registry });
         this.ownsSession = true;
       }
+      // A stop() meanwhile found no session of ours to close and no election to leave.
+      if (this.stopping) return await this.startStopped();
       this.paths = await ensureLayout(this.session, this.opts.root, this.opts.shards);
-      // A stop() while the layout was read found no election to leave: join none now.
-      if (this.stopping) return;
+      if (this.stopping) return await this.startStopped();
       this.attachMetrics(this.session, this.paths);
       this.setState('following');
       this.joinElection();
       await candidacy(this.election!, this.session);
     } catch (err) {
-      if (this.stopping) return; // stop() ends it (and says stopped), not this error
+      if (this.stopping) return await this.startStopped(); // stop() ends it (and says stopped), not this error
       this.setState('failed');
       await this.election?.stop();
       this.metrics.detach();
       if (this.ownsSession) await this.session?.close();
       throw err;
     }
+  }
+
+  /** A start overtaken by stop(): it resolves once stopped, with the session it opened closed too. */
+  private async startStopped(): Promise<void> {
+    await this.stopping;
+    if (this.ownsSession) await this.session?.close();
   }
 
   private async lead(handle: LeaderHandle): Promise<void> {
@@ -207,6 +214,7 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this._state === 'stopping' || this._state === 'stopped') return;
       this.log.debug({ err: err.message }, 'master: the root is gone');
       void this.unlead(err.message).then(() => {
+        if (this._state === 'stopping' || this._state === 'stopped') return; // a stop() came meanwhile: it says stopped
         this.setState('failed');
         this.goneWith?.(err);
       });
