@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { ConnectionLossError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
+import { ConnectionLossError, isNoNodeOf, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { ZkSession } from './session.js';
 import { Coalescer } from '../util/coalescer.js';
 import { NoAuthBackoff } from './auth-backoff.js';
@@ -78,7 +78,7 @@ export class LeaderElection extends EventEmitter<ElectionEvents> {
 
   /** NO_NODE of the directory itself (the listing) or of a candidate's create in it. */
   private dirMissing(err: unknown): err is NoNodeError {
-    return err instanceof NoNodeError && this.opts.whenDirGone !== undefined && (err.path === this.dir || err.path?.slice(0, err.path.lastIndexOf('/')) === this.dir);
+    return this.opts.whenDirGone !== undefined && isNoNodeOf(err, this.dir);
   }
 
   private async onDirMissing(err: NoNodeError): Promise<void> {

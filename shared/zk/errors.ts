@@ -49,6 +49,10 @@ export class ZkError extends Error {
 export class NoNodeError extends ZkError {
   override name = 'NoNodeError';
 }
+/** NO_NODE of `dir` itself (a listing) or of a path directly in it (a create there): `dir` is missing. */
+export function isNoNodeOf(err: unknown, dir: string): err is NoNodeError {
+  return err instanceof NoNodeError && (err.path === dir || err.path?.slice(0, err.path.lastIndexOf('/')) === dir);
+}
 export class NodeExistsError extends ZkError {
   override name = 'NodeExistsError';
 }

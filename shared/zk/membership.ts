@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { ConnectionLossError, NodeExistsError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
+import { ConnectionLossError, isNoNodeOf, NodeExistsError, NoNodeError, SessionClosedError, SessionExpiredError } from './errors.js';
 import type { ZkSession } from './session.js';
 import { TreeMembershipObserver, type MemberParser } from './membership-observer.js';
 
@@ -116,7 +116,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** NO_NODE of the directory (our create in it) that `whenDirGone` explains: stopped for good. */
   private async dirGone(err: unknown): Promise<boolean> {
-    if (!(err instanceof NoNodeError) || !this.opts.whenDirGone || err.path?.slice(0, err.path.lastIndexOf('/')) !== this.dir) return false;
+    if (!this.opts.whenDirGone || !isNoNodeOf(err, this.dir)) return false;
     let why: Error | null;
     try {
       why = await this.opts.whenDirGone();
