@@ -4,8 +4,7 @@
 // whose nodes are gone, in fenced batches (each record guarded: a child submitted meanwhile keeps it). A shard whose reads fail is left for the next pass
 // (the others still go). One purge at a time: two would refuse each other's batches.
 import { Paths } from '../shared/protocol/paths.js';
-import { purgeOps } from '../shared/protocol/task-ops.js';
-import { Multi, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
+import { purgeBatch, type BatchVerdict, type Fenced, type Finished } from '../shared/protocol/transitions.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import { DagRetention } from './retention-dag.js';
 
@@ -97,10 +96,8 @@ export class Retention {
   private async purge(tasks: Finished[], from: number, max: number): Promise<Exclude<BatchVerdict, Fenced> | { kind: 'failed'; error: Error }> {
     try {
       // Each record purge guarded (purgeGuard): refused if a child was submitted for it since its reverse edges went.
-      const m = new Multi(this.ctx.paths).fence(this.ctx.fence());
-      for (let k = from; k < tasks.length && m.items < max; k++) m.add(k, [...purgeOps(this.ctx.paths, tasks[k]!.taskId, tasks[k]!.doneEntry, -1), ...this.dag.purgeGuard(tasks[k]!.taskId)]);
-      const v = notDeposed(this.ctx, await m.send(this.ctx.session));
-      return v.kind === 'committed' ? { kind: 'committed', taken: m.items } : { ...v, taken: m.items };
+      const v = notDeposed(this.ctx, await purgeBatch(this.ctx, tasks, from, max, (id) => this.dag.purgeGuard(id)));
+      return v.kind === 'committed' ? { kind: 'committed', taken: v.taken } : v;
     } catch (err) {
       if (err instanceof DeposedError) throw err;
       return { kind: 'failed', error: err as Error };

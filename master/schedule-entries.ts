@@ -8,6 +8,7 @@ import { nextOccurrence, parseCron } from '../shared/protocol/schedule.js';
 import type { VersionedSchedule } from '../shared/protocol/schedule-ops.js';
 import type { ReadSchedule } from '../shared/protocol/schedule-reads.js';
 import type { Tombstones } from './schedule-tombstones.js';
+import { yieldToIo } from '../shared/util/coalescer.js';
 
 /** Schedules applied between yields to the event loop (each ~0.2-0.5 ms with a zone: a slice ≤ ~25 ms). */
 const APPLY_SLICE = 50;
@@ -64,7 +65,7 @@ export class ScheduleEntries {
   async applyAll(got: Map<string, ReadSchedule>): Promise<void> {
     let n = 0;
     for (const [name, r] of got) {
-      if (++n % APPLY_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (++n % APPLY_SLICE === 0) await yieldToIo();
       this.apply(name, r);
     }
   }

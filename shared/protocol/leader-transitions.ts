@@ -102,10 +102,13 @@ export interface Finished {
   doneEntry: string;
 }
 
-/** Retention: removes done entries and records of tasks[from..], up to `maxItems`, in one fenced multi. */
-export async function purgeBatch(tx: LeaderTx, tasks: readonly Finished[], from: number, maxItems: number): Promise<BatchVerdict> {
+/**
+ * Retention: removes done entries and records of tasks[from..], up to `maxItems`, in one fenced
+ * multi. `guard(id)`: ops each task's removal must carry too (the leader's DAG guard, retention-dag.ts).
+ */
+export async function purgeBatch(tx: LeaderTx, tasks: readonly Finished[], from: number, maxItems: number, guard: (taskId: string) => Op[] = () => []): Promise<BatchVerdict> {
   const m = new Multi(tx.paths).fence(tx.fence());
-  for (let k = from; k < tasks.length && m.items < maxItems; k++) m.add(k, purgeOps(tx.paths, tasks[k]!.taskId, tasks[k]!.doneEntry, -1));
+  for (let k = from; k < tasks.length && m.items < maxItems; k++) m.add(k, [...purgeOps(tx.paths, tasks[k]!.taskId, tasks[k]!.doneEntry, -1), ...guard(tasks[k]!.taskId)]);
   const v = await m.send(tx.session);
   return v.kind === 'committed' ? { kind: 'committed', taken: m.items } : { ...v, taken: m.items };
 }
