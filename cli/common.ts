@@ -45,7 +45,6 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('session-timeout', durationOption('session-timeout', 'ZooKeeper session timeout', DEFAULT_SESSION_TIMEOUT_MS))
     .option('zk-auth', { type: 'string', describe: 'ZooKeeper identity SCHEME:CREDENTIALS (digest:USER:PASSWORD); prefer $DROVER_ZK_AUTH or --zk-auth-file (out of ps)' })
     .option('zk-auth-file', { type: 'string', describe: 'file holding the --zk-auth value on one line' })
-    // A promise only when an identity is given (yargs awaits a check's promise under parseAsync).
     .check((a) => checkZk(a.zk) && checkRoot(a.root) && checkInts(a, { 'connect-timeout': [1, 3_600_000], 'session-timeout': [100, 3_600_000] }) && checkZkAuth(a as ZkAuthArgs)) as unknown as Argv<T & GlobalArgs>;
 }
 
@@ -165,7 +164,7 @@ export async function withClient<T>(argv: GlobalArgs, fn: (c: DroverClient) => P
   const { DroverClient } = await import('../client/drover-client.js');
   const client = await DroverClient.connect({
     connectString: argv.zk,
-    auth: await zkAuthOf(argv),
+    auth: zkAuthOf(argv),
     root: argv.root,
     createLayout: !opts.readOnly,
     connectTimeoutMs: argv.connectTimeout,

@@ -14,6 +14,7 @@ import type { Paths } from '../shared/protocol/paths.js';
 import type { TaskRecord } from '../shared/protocol/task-record.js';
 import type { ZkSession } from '../shared/zk/session.js';
 import type { ParentOutcome } from './handlers.js';
+import { jsonBytes } from '../shared/util/json-size.js';
 
 /** Most bytes (JSON of results and errors) ctx.parents() holds: 10 000 parents of 64 KiB results would be ~640 MB. */
 export const PARENTS_MAX_BYTES = 64 * 1024 * 1024;
@@ -55,7 +56,7 @@ export async function readParents(session: ZkSession, paths: Paths, rec: TaskRec
         if (o.kind === 'record' && o.rec) {
           const p = parentOutcome(o.rec);
           if (!p) return;
-          bytes += Buffer.byteLength(JSON.stringify(p.result ?? null)) + (p.error ? Buffer.byteLength(p.error.message) : 0);
+          bytes += jsonBytes(p.result ?? null) + (p.error ? Buffer.byteLength(p.error.message) : 0);
           if (bytes > maxBytes) {
             failure = new ParentsTooLargeError(rec.id, ids.length, maxBytes);
             byId.clear();

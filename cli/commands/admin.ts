@@ -63,7 +63,7 @@ export async function handler(): Promise<ExitCode> {
 /** A plain session: the admin commands work on the ensemble, not on one root's layout. */
 async function withSession<T>(argv: GlobalArgs, fn: (s: ZkSession) => Promise<T>): Promise<T> {
   const { ZkSession } = await import('../../shared/zk/session.js');
-  const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
+  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), sessionTimeoutMs: argv.sessionTimeout, connectTimeoutMs: argv.connectTimeout });
   try {
     return await fn(session);
   } finally {

@@ -80,7 +80,7 @@ async function updateRefusal(session: ZkSession, argv: InitArgs, acl: Acl): Prom
 export async function handler(argv: InitArgs): Promise<ExitCode> {
   const acl = aclOf(argv);
   const [{ ZkSession }, { rootExists, aclWarnings, updateRootAcl, initRoot, RootAppearedError }] = await Promise.all([import('../../shared/zk/session.js'), rootAcl()]);
-  const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
+  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
   try {
     const exists = await rootExists(session, argv.root);
     if (exists && !argv.update) {

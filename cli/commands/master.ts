@@ -34,7 +34,7 @@ export async function handler(argv: MasterArgs): Promise<ExitCode> {
   const metrics = createMetricsRegistry();
   const session = await ZkSession.open({
     connectString: argv.zk,
-    auth: await zkAuthOf(argv),
+    auth: zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,
@@ -104,7 +104,7 @@ async function serveHttp(argv: MasterArgs, roleSession: ZkSession, master: Maste
     // and its loss never touches the role's session. The drover_zk_* metrics are the role's.
     session = await ZkSession.open({
       connectString: argv.zk,
-      auth: await zkAuthOf(argv),
+      auth: zkAuthOf(argv),
       sessionTimeoutMs: argv.sessionTimeout,
       connectTimeoutMs: argv.connectTimeout,
       log: log.child({ component: 'http' }),

@@ -52,7 +52,7 @@ export async function handler(argv: WatchArgs): Promise<ExitCode> {
   const onStdoutError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? end.resolve(EXIT.ok) : end.reject(err));
   process.stdout.on('error', onStdoutError);
   const [{ ZkSession }, { TaskFeed }] = await Promise.all([import('../../shared/zk/session.js'), import('../../client/task-feed.js')]);
-  const session = await ZkSession.open({ connectString: argv.zk, auth: await zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
+  const session = await ZkSession.open({ connectString: argv.zk, auth: zkAuthOf(argv), connectTimeoutMs: argv.connectTimeout, sessionTimeoutMs: argv.sessionTimeout });
   let feed: TaskFeed | undefined;
   let stopInterrupt = () => {};
   let awayTimer: NodeJS.Timeout | undefined;

@@ -56,7 +56,7 @@ export async function handler(argv: WorkerArgs): Promise<ExitCode> {
   const labels = parseLabels(argv.labels);
   const session = await ZkSession.open({
     connectString: argv.zk,
-    auth: await zkAuthOf(argv),
+    auth: zkAuthOf(argv),
     sessionTimeoutMs: argv.sessionTimeout,
     connectTimeoutMs: argv.connectTimeout,
     log,

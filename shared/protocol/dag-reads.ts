@@ -27,17 +27,10 @@ export async function ensureDagDirs(session: ZkSession, dag: DagPaths): Promise<
   });
   const missing = dag.dirs().filter((d) => !have.has(d));
   if (missing.length === 0) return;
-  const create = (d: string) =>
-    session.retrying(() =>
-      session.create(d).catch((err) => {
-        if (!(err instanceof NodeExistsError)) throw err;
-        return d;
-      }),
-    );
   // Parents first: dag/, then its three, then the shards (dirs() lists them in that order).
   const depth = (d: string) => d.split('/').length;
   const levels = [...new Set(missing.map(depth))].sort((a, b) => a - b);
-  for (const l of levels) await Promise.all(missing.filter((d) => depth(d) === l).map(create));
+  for (const l of levels) await Promise.all(missing.filter((d) => depth(d) === l).map((d) => createDir(session, d)));
 }
 
 /** A dependent task's parents node, or null (no dependencies, or purged). */
@@ -127,20 +120,13 @@ export async function ensureChildDirs(session: ZkSession, dag: DagPaths, parentI
     if (r.ok || r.code === NO_NODE) return !r.ok;
     throw new Error(`reading ${dirs[i]} failed (ZooKeeper error ${r.code})`);
   });
-  const one = (d: string) =>
-    session.retrying(() =>
-      session.create(d).catch((err) => {
-        if (!(err instanceof NodeExistsError)) throw err;
-        return d;
-      }),
-    );
   for (let i = 0; i < missing.length; i += DIRS_PER_MULTI) {
     const part = missing.slice(i, i + DIRS_PER_MULTI);
     try {
       await session.retrying(() => session.multi(part.map((path): Op => ({ op: 'create', path }))));
     } catch (err) {
       if (!(err instanceof NodeExistsError)) throw err;
-      await pooled(part, async (d) => void (await one(d)), 16);
+      await pooled(part, async (d) => void (await createDir(session, d)), 16);
     }
   }
 }
@@ -153,4 +139,14 @@ export async function existing(session: ZkSession, paths: readonly string[]): Pr
     if (r.code === NO_NODE) return false;
     throw new Error(`reading ${paths[i]} failed (ZooKeeper error ${r.code})`);
   });
+}
+
+/** Creates a directory; one that exists already (a racing submit made it) is fine. */
+function createDir(session: ZkSession, d: string): Promise<string> {
+  return session.retrying(() =>
+    session.create(d).catch((err) => {
+      if (!(err instanceof NodeExistsError)) throw err;
+      return d;
+    }),
+  );
 }
