@@ -10,7 +10,8 @@
 // name of the last chunk verified (sequential names only grow: a chunk made later is checked),
 // and a parent kept has the waiting child found remembered: next pass, only that child's
 // waiting entry is looked at (outside the budget) until it is gone.
-// Per group of ≤ 500 old tasks: 1 existence multiRead per 100 remembered children, 1 multiRead
+// Per group of ≤ 500 old tasks: 1 multiRead of its shard's two directories (all when both are
+// empty or absent), 1 existence multiRead per 100 remembered children, 1 multiRead
 // per 100 of their dag nodes (stats), the listings of parents nodes and of reverse-edge
 // directories in multiReads (≤ ~20 000 names a reply), the chunk reads (4 a request, 64 at
 // once) and waiting checks (100 a request), then the multis.
@@ -84,9 +85,13 @@ export class DagRetention {
     if (tasks.length === 0) return [];
     const ids = tasks.map((t) => t.taskId);
     const shard = paths.shard(ids[0]!);
-    const stats = await session.retrying(() => session.getDataMany([...ids.map((id) => dag.parents(id)), ...ids.map((id) => dag.children(id)), dag.childrenShard(shard)]));
-    if (stats[2 * ids.length]!.ok) this.guardable.add(shard);
+    // The shard's two directories first: empty or absent (a cluster without dependencies, or
+    // none in this shard), no task of it has a node to look at (2 paths read, not 1 001).
+    const dirs = await session.retrying(() => session.getDataMany([dag.parentsShard(shard), dag.childrenShard(shard)]));
+    if (dirs[1]!.ok) this.guardable.add(shard);
     else this.guardable.delete(shard);
+    if (dirs.every((d) => !d.ok || d.stat!.numChildren === 0)) return tasks;
+    const stats = await session.retrying(() => session.getDataMany([...ids.map((id) => dag.parents(id)), ...ids.map((id) => dag.children(id))]));
     const withParents = ids.filter((_, i) => stats[i]!.ok);
     const lists = await session.retrying(() => session.getChildrenMany(withParents.map((id) => dag.parents(id))));
     const parentChunks = new Map(withParents.map((id, i) => [id, lists[i]!.ok ? (lists[i] as { children: string[] }).children : []]));
