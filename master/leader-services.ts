@@ -2,11 +2,10 @@
 // dependency release (dag-release.ts) and cron schedules (scheduler.ts). Each is started once
 // the picture is rebuilt and stopped with the leadership; a service's start() returns once it
 // is armed (its watches set, its rebuild under way) and does the rest in the background.
-// A third counts the first two in the registry's gauges while they run (workflow-metrics.ts).
+// The leader's picture (metrics) reads what they hold: waiting children, active schedules.
 import type { LeaderContext } from './leader-context.js';
 import { DagRelease } from './dag-release.js';
 import { Scheduler } from './scheduler.js';
-import type { WorkflowSource } from './workflow-metrics.js';
 
 export interface LeaderService {
   /** For logs. */
@@ -16,23 +15,17 @@ export interface LeaderService {
   stop(): Promise<void>;
 }
 
-export function leaderServices(ctx: LeaderContext): LeaderService[] {
-  const dag = new DagRelease(ctx);
-  const scheduler = new Scheduler(ctx);
-  return [dag, scheduler, workflowGauges(ctx, { waiting: () => dag.size.children, schedules: () => scheduler.active })];
+/** The leader's services: the list to start and stop, and the two its picture reads (metrics). */
+export interface LeaderServices {
+  all: readonly LeaderService[];
+  dag: DagRelease;
+  scheduler: Scheduler;
 }
 
-/** In the gauges from start to stop (a follower's are 0); without a registry, nothing. */
-function workflowGauges(ctx: LeaderContext, source: WorkflowSource): LeaderService {
-  const m = ctx.metrics?.workflow;
-  return {
-    name: 'workflow-metrics',
-    async start() {
-      // Its stop may have run already: attached now, the source would stay counted.
-      if (!ctx.stopped) m?.attach(source);
-    },
-    stop: async () => m?.detach(source),
-  };
+export function leaderServices(ctx: LeaderContext): LeaderServices {
+  const dag = new DagRelease(ctx);
+  const scheduler = new Scheduler(ctx);
+  return { all: [dag, scheduler], dag, scheduler };
 }
 
 /** Starts every service; one that fails to start is logged, and the leadership goes on (its errors are its own). */

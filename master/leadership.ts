@@ -28,7 +28,7 @@ import { QueueIndex } from './queue-index.js';
 import { QueueMirror, type ListingProgress } from './queue-mirror.js';
 import { Reconciler } from './reconcile.js';
 import { Retention } from './retention.js';
-import { leaderServices, startServices, stopServices, type LeaderService } from './leader-services.js';
+import { leaderServices, startServices, stopServices, type LeaderServices } from './leader-services.js';
 
 export { DeposedError, type LeadershipEvents, type LeadershipOptions } from './leader-context.js';
 
@@ -62,7 +62,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
   private readonly control: ControlWatch;
   private readonly rounds: Coalescer;
   /** Dependency release and schedules (leader-services.ts): started once the picture is rebuilt. */
-  private readonly services: LeaderService[];
+  private readonly services: LeaderServices;
   /** A refused round (NO_AUTH) is logged once and retried 1 s doubling to 60 s, not every 250 ms. */
   private readonly refusals: NoAuthBackoff;
   private _connectedSince = Date.now();
@@ -191,7 +191,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.retention.start();
     this.ready = true;
     this.kick();
-    await startServices(this, this.services);
+    await startServices(this, this.services.all);
   }
 
   /** Drops the picture; writes in flight are fenced anyway. */
@@ -206,7 +206,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
     this.assigner.stop();
     this.retention.stop();
     this.status.stop();
-    await stopServices(this.services);
+    await stopServices(this.services.all);
     await this.rounds.settled();
   }
 
@@ -246,6 +246,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> implements Leader
       workers,
       capacity,
       load,
+      dagWaiting: this.services.dag.size.children,
+      schedules: this.services.scheduler.active,
     };
     this.pictureCache = { at: now, picture };
     return picture;

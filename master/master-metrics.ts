@@ -52,6 +52,10 @@ export interface LeaderPicture {
   /** Slots and held tasks of the workers in state alive. */
   capacity: number;
   load: number;
+  /** Dependent tasks its index holds as waiting on a parent (dag-release.ts). */
+  dagWaiting: number;
+  /** Schedules it holds that are not paused (scheduler.ts). */
+  schedules: number;
 }
 
 /** One master as its metrics see it. */
@@ -190,6 +194,21 @@ export function masterMetrics(registry: Registry): MasterMetrics {
     help: 'Tasks held by the workers in state alive, as the leader sees them; 0 on followers',
     collect() {
       this.set(sum(pictures(sources), (p) => p.load));
+    },
+  });
+
+  gauge(registry, {
+    name: 'drover_dag_waiting_tasks',
+    help: 'Dependent tasks the leader holds as waiting on a parent (its in-memory index, rebuilt from dag/waiting at each takeover: it climbs from 0 while that rebuild runs); 0 on followers',
+    collect() {
+      this.set(sum(pictures(sources), (p) => p.dagWaiting));
+    },
+  });
+  gauge(registry, {
+    name: 'drover_schedules',
+    help: 'Schedules the leader holds that are not paused (those it cannot use are left out); 0 on followers',
+    collect() {
+      this.set(sum(pictures(sources), (p) => p.schedules));
     },
   });
 

@@ -1,10 +1,10 @@
 // The drover_* metrics of the leader's workflows (issue 15): dependency release (dag-release.ts)
 // and cron schedules (scheduler.ts). Counters are bumped on committed multis only (a try that
 // was refused, fenced or whose reply was lost counts nothing: each child, each occurrence at
-// most once); the gauges are read at scrape time from what the leader's services hold in memory.
+// most once). Its gauges (waiting children, active schedules) are the leader picture's (master-metrics.ts).
 // No label grows with use: no schedule names, no task types. Created once per registry and
 // shared by its masters, as master-metrics.ts's; a master without a registry has NO_WORKFLOW_METRICS.
-import { counter, gauge, perRegistry } from '../shared/metrics/get-or-create.js';
+import { counter } from '../shared/metrics/get-or-create.js';
 import type { Registry } from '../shared/metrics/registry.js';
 
 export const RELEASE_OUTCOMES = ['queued', 'dependency-failed'] as const;
@@ -12,49 +12,16 @@ export type ReleaseOutcome = (typeof RELEASE_OUTCOMES)[number];
 export const OCCURRENCE_OUTCOMES = ['submitted', 'skipped'] as const;
 export type OccurrenceOutcome = (typeof OCCURRENCE_OUTCOMES)[number];
 
-/** What a leading master's services hold, read at scrape time. */
-export interface WorkflowSource {
-  /** Dependent tasks its index holds as waiting on a parent. */
-  waiting(): number;
-  /** Schedules it holds that are not paused. */
-  schedules(): number;
-}
-
 export interface WorkflowMetrics {
   /** Children written by one committed release multi. */
   released(outcome: ReleaseOutcome, count: number): void;
   /** Occurrences written by one committed schedule multi. */
   occurrences(outcome: OccurrenceOutcome, count: number): void;
-  /** Counts a leadership's services in the gauges, until detached. */
-  attach(source: WorkflowSource): void;
-  detach(source: WorkflowSource): void;
 }
 
-export const NO_WORKFLOW_METRICS: WorkflowMetrics = { released() {}, occurrences() {}, attach() {}, detach() {} };
-
-const sourcesOf = perRegistry<Set<WorkflowSource>>(() => new Set());
+export const NO_WORKFLOW_METRICS: WorkflowMetrics = { released() {}, occurrences() {} };
 
 export function workflowMetrics(registry: Registry): WorkflowMetrics {
-  const sources = sourcesOf(registry);
-  const sum = (f: (s: WorkflowSource) => number): number => {
-    let n = 0;
-    for (const s of sources) n += f(s);
-    return n;
-  };
-  gauge(registry, {
-    name: 'drover_dag_waiting_tasks',
-    help: 'Dependent tasks the leader holds as waiting on a parent (its in-memory index, rebuilt from dag/waiting at each takeover: it climbs from 0 while that rebuild runs); 0 on followers',
-    collect() {
-      this.set(sum((s) => s.waiting()));
-    },
-  });
-  gauge(registry, {
-    name: 'drover_schedules',
-    help: 'Schedules the leader holds that are not paused (those it cannot use are left out); 0 on followers',
-    collect() {
-      this.set(sum((s) => s.schedules()));
-    },
-  });
   const releases = counter(registry, {
     name: 'drover_dag_releases_total',
     help: 'Dependent tasks this master released while it led, by outcome: queued (every parent done as its rule asks), dependency-failed (a parent failed or was cancelled); counted on committed release multis only',
@@ -70,7 +37,5 @@ export function workflowMetrics(registry: Registry): WorkflowMetrics {
   return {
     released: (outcome, n) => releases.inc({ outcome }, n),
     occurrences: (outcome, n) => occurrences.inc({ outcome }, n),
-    attach: (s) => void sources.add(s),
-    detach: (s) => void sources.delete(s),
   };
 }
