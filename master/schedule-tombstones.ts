@@ -7,6 +7,8 @@ import { deleteTombstone } from '../shared/protocol/schedule-ops.js';
 import type { ReadSchedule } from '../shared/protocol/schedule-reads.js';
 import type { ZkError } from '../shared/zk/errors.js';
 import { notDeposed, type LeaderContext } from './leader-context.js';
+import { pooled } from '../shared/util/pool.js';
+
 
 /** Tombstones deleted at most in one pass. */
 const SWEEP_MAX = 100;
@@ -51,21 +53,21 @@ export class Tombstones {
     const old = [...this.byName].filter(([, t]) => t.removedAt + TOMBSTONE_TTL_MS <= now);
     const batch = old.slice(0, SWEEP_MAX);
     const out: SweepResult = { moved: [], unknown: null, more: old.length > batch.length };
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (!stopped() && next < batch.length) {
-        const [name, t] = batch[next++]!;
+    await pooled(
+      batch,
+      async ([name, t]) => {
+        if (stopped()) return;
         const v = notDeposed(ctx, await deleteTombstone(ctx, name, t.version));
         if (v.kind === 'unknown') {
           out.unknown = v.error;
-          continue;
+          return;
         }
         // Deleted, or re-added/changed meanwhile (moved): either way its event brings a re-read.
         if (this.byName.get(name) === t) this.byName.delete(name);
         if (v.kind === 'moved') out.moved.push(name);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, batch.length) }, worker));
+      },
+      SWEEP_CONCURRENCY,
+    );
     return out;
   }
 }

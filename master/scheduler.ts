@@ -22,6 +22,7 @@ import { NoAuthBackoff } from '../shared/zk/auth-backoff.js';
 import { SessionClosedError, SessionExpiredError } from '../shared/zk/errors.js';
 import type { TreeEvent, TreeWatch } from '../shared/zk/session.js';
 import { Coalescer } from '../shared/util/coalescer.js';
+import { pooled } from '../shared/util/pool.js';
 import { DeposedError, notDeposed, type LeaderContext } from './leader-context.js';
 import type { LeaderService } from './leader-services.js';
 import { ScheduleEntries, setNext, type Entry } from './schedule-entries.js';
@@ -120,25 +121,23 @@ export class Scheduler implements LeaderService {
     // Missed: before this leader served (or far too late); anything since is fired, late if busy.
     const since = Math.max(Math.min(this.servingSince, passStart), passStart - MAX_LATE_MS);
     const due = this.entries.due(passStart);
-    let failed: { err: unknown } | null = null;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (failed === null && !this.stopped && next < due.length) {
-        const name = due[next++]!;
+    // Every lane ends before the pass does (the coalescer's next pass must not overlap it); a
+    // failure begins no more steps and is thrown once the running ones have ended.
+    await pooled(
+      due,
+      async (name) => {
         const e = this.entries.get(name);
-        if (!e) continue;
+        if (!e || this.stopped) return;
         try {
           await this.step(name, since);
         } catch (err) {
           // A schedule whose occurrence cannot be a task (a field this drover refuses) stops only itself.
-          if (err instanceof TaskValidationError) this.entries.unusable(name, e.vs.version, err.message);
-          else failed ??= { err };
+          if (!(err instanceof TaskValidationError)) throw err;
+          this.entries.unusable(name, e.vs.version, err.message);
         }
-      }
-    };
-    // Every worker ends before the pass does (the coalescer's next pass must not overlap it).
-    await Promise.all(Array.from({ length: Math.min(STEP_CONCURRENCY, due.length) }, worker));
-    if (failed !== null) throw (failed as { err: unknown }).err;
+      },
+      STEP_CONCURRENCY,
+    );
     // No step in flight now, and the multi is fenced: no write of ours can race the delete.
     await this.sweepTombstones();
     if (this.stopped) return;
