@@ -128,14 +128,18 @@ export function occurrenceId(name: string, at: number): string {
  * shows a bad zone; none ever again is a next of null).
  */
 export function parseCron(cron: string, tz: string | undefined): Cron {
-  if (cron.length > MAX_CRON_CHARS) throw new ScheduleValidationError('cron', `a cron expression is at most ${MAX_CRON_CHARS} characters, got ${cron.length}`);
+  checkCronLength(cron);
   return new Cron(cron, { paused: true, ...(tz === undefined ? {} : { timezone: tz }) });
+}
+
+function checkCronLength(cron: string): void {
+  if (cron.length > MAX_CRON_CHARS) throw new ScheduleValidationError('cron', `a cron expression is at most ${MAX_CRON_CHARS} characters, got ${cron.length}`);
 }
 
 /** Checks a cron expression and zone (croner), naming the problem; returns the evaluator. */
 export function cronOf(cron: unknown, tz?: unknown): Cron {
   if (typeof cron !== 'string' || cron.trim() === '') throw new ScheduleValidationError('cron', 'a schedule needs a cron expression (e.g. "*/5 * * * *")');
-  if (cron.length > MAX_CRON_CHARS) throw new ScheduleValidationError('cron', `a cron expression is at most ${MAX_CRON_CHARS} characters, got ${cron.length}`);
+  checkCronLength(cron);
   if (tz !== undefined) {
     if (typeof tz !== 'string' || tz === '') throw new ScheduleValidationError('tz', `invalid time zone ${JSON.stringify(tz)}`);
     try {
@@ -145,7 +149,7 @@ export function cronOf(cron: unknown, tz?: unknown): Cron {
     }
   }
   try {
-    const c = new Cron(cron, { paused: true, ...(tz === undefined ? {} : { timezone: tz as string }) });
+    const c = parseCron(cron, tz as string | undefined);
     // Some faults (a zone croner cannot use) show only when evaluated; so does a date that never comes (Feb 30).
     if (c.nextRun(new Date()) === null) throw new Error('it never fires');
     return c;
