@@ -63,10 +63,6 @@ export class Submitter {
   }
 
   /**
-   * `triedBefore`: an earlier multi carrying this very record may have gone through (its
-   * reply was lost); finding the task with our createdAt then means we created it.
-   */
-  /**
    * Makes the reverse-edge directories a multi writes into, once per call (1 create a distinct
    * parent, NodeExists fine): just before the multi, so a resubmission of existing tasks, refused
    * at its records, makes none of a parent it does not name already.
@@ -79,6 +75,10 @@ export class Submitter {
     };
   }
 
+  /**
+   * `triedBefore`: an earlier multi carrying this very record may have gone through (its
+   * reply was lost); finding the task with our createdAt then means we created it.
+   */
   private async submitRecord(item: DagItem, triedBefore: boolean, made = new Set<string>()): Promise<SubmitResult> {
     const { rec } = item;
     const tx = { session: this.session, paths: this.paths };
