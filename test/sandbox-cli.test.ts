@@ -3,14 +3,14 @@
 // The sandboxed worker keeps its session and finishes the task; the plain one loses its
 // session. A Ctrl-C (SIGINT to the worker and its sandbox alike) drains the running task;
 // a kill -9 of a worker takes its spinning sandbox with it. Also the usage errors.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DroverClient } from '../client/drover-client.js';
 import { EXIT } from '../cli/exit-codes.js';
-import { ProcessPool } from './harness/processes.js';
+import { isRunning, ProcessPool } from './harness/processes.js';
+import { tempDir } from './harness/temp.js';
 import { waitFor } from './harness/wait-for.js';
 import { SessionPool, freshLayout, zkConnect } from './harness/zk.js';
 
@@ -18,23 +18,11 @@ const HANDLERS = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sand
 const SESSION_MS = 2000;
 const pool = new SessionPool();
 const procs = new ProcessPool();
-const tmp = mkdtempSync(join(tmpdir(), 'drover-sandbox-cli-'));
+const tmp = tempDir('drover-sandbox-cli-');
 afterAll(async () => {
   await procs.killAll();
   await pool.closeAll();
-  rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Running, not a zombie (an orphan's new parent may not have reaped it yet). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-  return !/^\d+ \(.*\) Z/.test(stat);
-}
 
 /** The pid a `spin` handler wrote before spinning. */
 function pidFrom(file: string): Promise<number> {
@@ -73,7 +61,7 @@ describe('drover worker --sandbox', () => {
     const orphan = await pidFrom(doomedFile);
     doomed.kill9();
     // Its watchdog polls every 500 ms (the spin would last 20 s); a margin for a loaded machine.
-    await waitFor(() => !alive(orphan), { timeoutMs: 3000, message: 'the killed worker\'s sandbox gone' });
+    await waitFor(() => !isRunning(orphan), { timeoutMs: 3000, message: 'the killed worker\'s sandbox gone' });
     // The plain worker's event loop was held past its session timeout: the server expired it.
     await plain.waitForLine((l) => l.msg === 'zookeeper session expired', 8000);
     expect(boxed.hasLine((l) => l.msg === 'zookeeper session expired' || l.msg === 'zookeeper session disconnected')).toBe(false);
@@ -93,7 +81,7 @@ describe('drover worker --sandbox', () => {
     writeFileSync(untilFile, ''); // the handler ends now, after the signals
     expect(await boxed.waitExit()).toBe(EXIT.ok);
     expect(await client.get(drained)).toMatchObject({ state: 'succeeded', attempt: 1 });
-    expect(alive(sandboxPid)).toBe(false);
+    expect(isRunning(sandboxPid)).toBe(false);
   });
 
   it('usage: --sandbox without --handlers is one line, exit 2; a module that does not load is its one line', async () => {

@@ -2,11 +2,10 @@
 // worker thread or a child process leaves the worker's event loop free (its session lives);
 // a sandbox that exits, runs out of memory or ignores its abort fails that attempt alone and
 // is replaced, and the worker goes on.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { cancelById } from '../client/cancel.js';
 import { PayloadTooLargeError } from '../shared/protocol/record-errors.js';
@@ -20,20 +19,13 @@ import { waitState } from './harness/worker-helpers.js';
 import { waitFor } from './harness/wait-for.js';
 import { parseMetrics } from './harness/metrics-scrape.js';
 import { zkConnect } from './harness/zk.js';
+import { isRunning } from './harness/processes.js';
+import { tempDir } from './harness/temp.js';
 
 const MODULE = join(import.meta.dirname, 'fixtures', 'sandbox-handlers.mjs');
 const fx = useWorkerFixture({ gracePeriodMs: 1000 });
-const tmp = mkdtempSync(join(tmpdir(), 'drover-sandbox-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('drover-sandbox-');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 const pidOf = (r: { result?: unknown }) => (r.result as { pid: number }).pid;
 
 async function runOne(member: string, type: string, payload: unknown = null, extra: { timeoutMs?: number } = {}) {
@@ -159,7 +151,7 @@ describe('sandboxed handlers', () => {
     await waitFor(() => lines.find((l) => l.msg === 'aborted in the sandbox'), { message: 'the polite handler saw its abort' });
     expect(lines.find((l) => l.msg === 'aborted in the sandbox')).toMatchObject({ taskId: polite, kind: 'withdrawn', name: 'AttemptAbortedError' });
     // The stubborn one's sandbox is SIGKILLed its grace after the abort, not before.
-    await waitFor(() => !alive(first), { timeoutMs: GRACE_MS + 3000, message: 'stubborn sandbox killed' });
+    await waitFor(() => !isRunning(first), { timeoutMs: GRACE_MS + 3000, message: 'stubborn sandbox killed' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(GRACE_MS);
     // The polite one's sandbox was not killed: the next task runs in it.
     expect(pidOf(await waitState(fx.session, fx.paths, await runOne(w.memberName!, 'where'), 'succeeded'))).toBe(second);

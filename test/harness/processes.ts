@@ -1,7 +1,7 @@
 // Real drover processes for fault tests: spawn the CLI, read its JSON log lines, kill -9 it,
 // and stop everything a test started (by pid) afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait-for.js';
@@ -136,4 +136,15 @@ export class ProcessPool {
     await Promise.all(this.procs.map((p) => p.exited));
     this.procs.length = 0;
   }
+}
+
+/** Running, not a zombie (an orphan's new parent may not have reaped it yet). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/^\d+ \(.*\) Z/.test(stat);
 }
