@@ -139,6 +139,15 @@ export function masterMetrics(registry: Registry): MasterMetrics {
       this.set(e);
     },
   });
+  /** A gauge summed over the leaders' pictures: 0 on followers. */
+  const pictureGauge = (name: string, help: string, pick: (p: LeaderPicture) => number) =>
+    gauge(registry, {
+      name,
+      help,
+      collect() {
+        this.set(sum(pictures(sources), pick));
+      },
+    });
   /** A gauge with one label, summed over the leaders' pictures; absent (no series) on followers. */
   const leaderGauge = <V extends string>(name: string, help: string, label: string, values: readonly V[], pick: (p: LeaderPicture, v: V) => number) =>
     gauge(registry, {
@@ -159,13 +168,7 @@ export function masterMetrics(registry: Registry): MasterMetrics {
     WAITING_KINDS,
     (p, reason) => p.unplaceable[reason],
   );
-  gauge(registry, {
-    name: 'drover_queue_unclassified_tasks',
-    help: 'Queued tasks whose record the leader has not read yet (neither placeable nor unplaceable as far as it knows); 0 on followers',
-    collect() {
-      this.set(sum(pictures(sources), (p) => p.unclassified));
-    },
-  });
+  pictureGauge('drover_queue_unclassified_tasks', 'Queued tasks whose record the leader has not read yet (neither placeable nor unplaceable as far as it knows); 0 on followers', (p) => p.unclassified);
   gauge(registry, {
     name: 'drover_tasks',
     help: 'Tasks by state as the leader knows them: queued, assigned (assigned or running), finished (done entries until the retention purges them, read at most every 10 s); on the leader only',
@@ -182,35 +185,11 @@ export function masterMetrics(registry: Registry): MasterMetrics {
     },
   });
   leaderGauge('drover_workers', 'Live workers by state (init, alive, draining), from the leader’s members view; on the leader only', 'state', WORKER_STATES, (p, state) => p.workers[state]);
-  gauge(registry, {
-    name: 'drover_cluster_capacity',
-    help: 'Task slots of the workers in state alive, as the leader sees them; 0 on followers',
-    collect() {
-      this.set(sum(pictures(sources), (p) => p.capacity));
-    },
-  });
-  gauge(registry, {
-    name: 'drover_cluster_load',
-    help: 'Tasks held by the workers in state alive, as the leader sees them; 0 on followers',
-    collect() {
-      this.set(sum(pictures(sources), (p) => p.load));
-    },
-  });
+  pictureGauge('drover_cluster_capacity', 'Task slots of the workers in state alive, as the leader sees them; 0 on followers', (p) => p.capacity);
+  pictureGauge('drover_cluster_load', 'Tasks held by the workers in state alive, as the leader sees them; 0 on followers', (p) => p.load);
 
-  gauge(registry, {
-    name: 'drover_dag_waiting_tasks',
-    help: 'Dependent tasks the leader holds as waiting on a parent (its in-memory index, rebuilt from dag/waiting at each takeover: it climbs from 0 while that rebuild runs); 0 on followers',
-    collect() {
-      this.set(sum(pictures(sources), (p) => p.dagWaiting));
-    },
-  });
-  gauge(registry, {
-    name: 'drover_schedules',
-    help: 'Schedules the leader holds that are not paused (those it cannot use are left out); 0 on followers',
-    collect() {
-      this.set(sum(pictures(sources), (p) => p.schedules));
-    },
-  });
+  pictureGauge('drover_dag_waiting_tasks', 'Dependent tasks the leader holds as waiting on a parent (its in-memory index, rebuilt from dag/waiting at each takeover: it climbs from 0 while that rebuild runs); 0 on followers', (p) => p.dagWaiting);
+  pictureGauge('drover_schedules', 'Schedules the leader holds that are not paused (those it cannot use are left out); 0 on followers', (p) => p.schedules);
 
   const epoch = epochOf(registry);
   let attached: MasterMetricsSource | undefined;
